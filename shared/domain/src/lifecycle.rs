@@ -1,0 +1,387 @@
+//! The life of a request: who may do what, in which status, and what it changes.
+//!
+//! ```text
+//!            respond / await_partner (support)            resolve (support)
+//!   open ──────────────────────────────────▶ in_progress ◀──────▶ awaiting_partner ───┐
+//!    │                                         │   ▲        respond / partner note      │
+//!    │ close (partner: withdraw)               │   └──── reopen (≤ 14 days) ────┐       │
+//!    ▼                                         ▼ resolve (support)             │       │
+//!  closed ◀──────── close (partner, support) ── resolved ◀──────────────────────┼───────┘
+//!    └──────────────── reopen (≤ 14 days) ──────────────────────────────────────┘
+//! ```
+//!
+//! | action | who | from | to |
+//! |---|---|---|---|
+//! | `respond` | support engineer | open, in_progress, awaiting_partner | in_progress |
+//! | `await_partner` | support engineer | open, in_progress | awaiting_partner |
+//! | `note` | partner agent, support engineer | any but closed | unchanged; a partner's note on awaiting_partner → in_progress |
+//! | `resolve` | support engineer | in_progress, awaiting_partner | resolved |
+//! | `close` | partner agent (any but closed), support engineer (resolved) | | closed |
+//! | `reopen` | partner agent, support engineer | resolved, closed, within 14 days | in_progress (open if never answered) |
+//! | `change_severity` | partner agent, support engineer | open, in_progress, awaiting_partner | unchanged |
+//!
+//! The first `respond` or `await_partner` is the **first response**: it stops the
+//! initial-response clock (`met` if on time, `breached` if late). Changing the severity while
+//! the clock runs recomputes the due time from the original opening time.
+
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+
+use crate::enums::{Role, Severity, SlaState, Status};
+use crate::error::{Collector, Problem, ValidationErrors};
+use crate::event::{Change, DomainEvent};
+use crate::ids::Subject;
+use crate::policy::{PolicyError, SupportPolicy};
+use crate::request::ServiceRequest;
+use crate::text::Message;
+use crate::values::Timestamp;
+
+/// How long after being resolved or closed a request can be reopened.
+pub const REOPEN_WINDOW_DAYS: i64 = 14;
+
+/// Who acts: a role and the token subject that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Actor {
+    pub role: Role,
+    pub subject: Subject,
+}
+
+impl Actor {
+    pub fn new(role: Role, subject: Subject) -> Self {
+        Self { role, subject }
+    }
+
+    /// The SLA sweep.
+    pub fn system(name: &str) -> Result<Self, Problem> {
+        Ok(Self {
+            role: Role::System,
+            subject: Subject::parse(name)?,
+        })
+    }
+}
+
+/// A change a person asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Respond {
+        message: Message,
+    },
+    Note {
+        message: Message,
+    },
+    AwaitPartner {
+        message: Message,
+    },
+    Resolve {
+        message: Message,
+    },
+    Close {
+        reason: Option<Message>,
+    },
+    Reopen {
+        reason: Message,
+    },
+    ChangeSeverity {
+        severity: Severity,
+        reason: Option<Message>,
+    },
+}
+
+impl Action {
+    pub const NAMES: &'static str = "respond, note, await_partner, resolve, close, reopen, change_severity";
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Respond { .. } => "respond",
+            Action::Note { .. } => "note",
+            Action::AwaitPartner { .. } => "await_partner",
+            Action::Resolve { .. } => "resolve",
+            Action::Close { .. } => "close",
+            Action::Reopen { .. } => "reopen",
+            Action::ChangeSeverity { .. } => "change_severity",
+        }
+    }
+
+    /// Parse a PATCH body, reporting every bad field.
+    pub fn parse(input: ActionInput) -> Result<Self, ValidationErrors> {
+        let mut c = Collector::new();
+        let Some(name) = c.required("$.action", input.action, |s| {
+            ACTION_NAMES
+                .iter()
+                .copied()
+                .find(|n| *n == s)
+                .ok_or(Problem::NotOneOf { allowed: Self::NAMES })
+        }) else {
+            c.finish()?;
+            return Err(ValidationErrors { errors: Vec::new() });
+        };
+        let uses = |field: &str| match field {
+            "message" => matches!(name, "respond" | "note" | "await_partner" | "resolve"),
+            "reason" => matches!(name, "close" | "reopen" | "change_severity"),
+            "severity" => name == "change_severity",
+            _ => false,
+        };
+        for (field, present) in [
+            ("message", input.message.is_some()),
+            ("reason", input.reason.is_some()),
+            ("severity", input.severity.is_some()),
+        ] {
+            if present && !uses(field) {
+                c.push(&format!("$.{field}"), Problem::NotForAction { action: name });
+            }
+        }
+        let message = |c: &mut Collector| c.required("$.message", input.message.clone(), |s| Message::parse(&s));
+        let reason = |c: &mut Collector| c.optional("$.reason", input.reason.clone(), |s| Message::parse(&s));
+        let action = match name {
+            "respond" => message(&mut c).map(|message| Action::Respond { message }),
+            "note" => message(&mut c).map(|message| Action::Note { message }),
+            "await_partner" => message(&mut c).map(|message| Action::AwaitPartner { message }),
+            "resolve" => message(&mut c).map(|message| Action::Resolve { message }),
+            "close" => reason(&mut c).map(|reason| Action::Close { reason }),
+            "reopen" => c
+                .required("$.reason", input.reason.clone(), |s| Message::parse(&s))
+                .map(|reason| Action::Reopen { reason }),
+            _ => {
+                let severity = c.required("$.severity", input.severity.clone(), |s| Severity::parse(&s));
+                let reason = reason(&mut c);
+                severity
+                    .zip(reason)
+                    .map(|(severity, reason)| Action::ChangeSeverity { severity, reason })
+            }
+        };
+        c.finish()?;
+        action.ok_or_else(|| ValidationErrors { errors: Vec::new() })
+    }
+}
+
+const ACTION_NAMES: [&str; 7] = [
+    "respond",
+    "note",
+    "await_partner",
+    "resolve",
+    "close",
+    "reopen",
+    "change_severity",
+];
+
+/// The PATCH body exactly as sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ActionInput {
+    pub action: Option<String>,
+    pub message: Option<String>,
+    pub reason: Option<String>,
+    pub severity: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("a {role} may not {action} a service request")]
+    NotPermitted { action: &'static str, role: Role },
+    #[error("cannot {action} a service request that is {status}")]
+    InvalidTransition { action: &'static str, status: Status },
+    #[error("a service request can be reopened within 14 days of becoming {status}; that window ended at {deadline}")]
+    ReopenWindowClosed { status: Status, deadline: Timestamp },
+    #[error("the severity is already {0}")]
+    SeverityUnchanged(Severity),
+    #[error("the service request does not await a first response")]
+    NotAwaitingFirstResponse,
+    #[error("the first response is not due before {due_at}")]
+    NotYetDue { due_at: Timestamp },
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+}
+
+use Status::{AwaitingPartner, Closed, InProgress, Open, Resolved};
+
+impl ServiceRequest {
+    /// Apply `action` by `actor` at `at`: the request afterwards and the event to record.
+    pub fn apply(
+        &self,
+        action: Action,
+        actor: &Actor,
+        at: Timestamp,
+        policy: &SupportPolicy,
+    ) -> Result<(ServiceRequest, DomainEvent), TransitionError> {
+        let name = action.name();
+        let role = actor.role;
+        let permitted = match &action {
+            Action::Respond { .. } | Action::AwaitPartner { .. } | Action::Resolve { .. } => {
+                role == Role::SupportEngineer
+            }
+            Action::Note { .. } | Action::Close { .. } | Action::Reopen { .. } | Action::ChangeSeverity { .. } => {
+                matches!(role, Role::PartnerAgent | Role::SupportEngineer)
+            }
+        };
+        if !permitted {
+            return Err(TransitionError::NotPermitted { action: name, role });
+        }
+        let from = self.status;
+        let allowed_from: &[Status] = match (&action, role) {
+            (Action::Respond { .. }, _) => &[Open, InProgress, AwaitingPartner],
+            (Action::AwaitPartner { .. }, _) => &[Open, InProgress],
+            (Action::Note { .. }, _) => &[Open, InProgress, AwaitingPartner, Resolved],
+            (Action::Resolve { .. }, _) => &[InProgress, AwaitingPartner],
+            (Action::Close { .. }, Role::SupportEngineer) => &[Resolved],
+            (Action::Close { .. }, _) => &[Open, InProgress, AwaitingPartner, Resolved],
+            (Action::Reopen { .. }, _) => &[Resolved, Closed],
+            (Action::ChangeSeverity { .. }, _) => &[Open, InProgress, AwaitingPartner],
+        };
+        if !allowed_from.contains(&from) {
+            return Err(TransitionError::InvalidTransition {
+                action: name,
+                status: from,
+            });
+        }
+        // Events never go back in time, even if a clock does.
+        let at = at.max(self.updated_at);
+        let mut next = self.clone();
+        let change = match action {
+            Action::Respond { message } => {
+                next.status = InProgress;
+                if next.record_first_response(at) {
+                    Change::FirstResponse { message }
+                } else {
+                    Change::ResponseAdded { message }
+                }
+            }
+            Action::AwaitPartner { message } => {
+                next.status = AwaitingPartner;
+                if next.record_first_response(at) {
+                    Change::FirstResponse { message }
+                } else {
+                    Change::StatusChanged {
+                        from,
+                        to: AwaitingPartner,
+                        message: Some(message),
+                    }
+                }
+            }
+            Action::Note { message } => {
+                if role == Role::PartnerAgent && from == AwaitingPartner {
+                    next.status = InProgress;
+                }
+                Change::NoteAdded { message }
+            }
+            Action::Resolve { message } => {
+                next.status = Resolved;
+                Change::StatusChanged {
+                    from,
+                    to: Resolved,
+                    message: Some(message),
+                }
+            }
+            Action::Close { reason } => {
+                next.status = Closed;
+                Change::StatusChanged {
+                    from,
+                    to: Closed,
+                    message: reason,
+                }
+            }
+            Action::Reopen { reason } => {
+                let deadline =
+                    Timestamp::from_datetime(self.status_since.datetime() + Duration::days(REOPEN_WINDOW_DAYS));
+                if at > deadline {
+                    return Err(TransitionError::ReopenWindowClosed { status: from, deadline });
+                }
+                let to = if next.sla.first_response_at.is_some() {
+                    InProgress
+                } else {
+                    Open
+                };
+                next.status = to;
+                Change::StatusChanged {
+                    from,
+                    to,
+                    message: Some(reason),
+                }
+            }
+            Action::ChangeSeverity { severity, reason } => {
+                if severity == self.severity {
+                    return Err(TransitionError::SeverityUnchanged(severity));
+                }
+                next.severity = severity;
+                let previous_due_at = self.sla.due_at;
+                // Once answered, the initial-response clock is settled; only a running clock moves.
+                if self.sla.state == SlaState::Pending {
+                    let due = policy.initial_response_due(self.created_at, self.category, severity, &self.language)?;
+                    next.sla.policy_version = due.policy_version;
+                    next.sla.target_minutes = due.target_minutes;
+                    next.sla.calendar = due.calendar;
+                    next.sla.due_at = due.due_at;
+                }
+                Change::SeverityChanged {
+                    from: self.severity,
+                    to: severity,
+                    reason,
+                    previous_due_at,
+                    due_at: next.sla.due_at,
+                }
+            }
+        };
+        Ok(next.finish_change(from, at, actor, change))
+    }
+
+    /// Record that no first response came by the due time. `at` is the sweep's "now".
+    pub fn mark_breached(
+        &self,
+        at: Timestamp,
+        actor: &Actor,
+    ) -> Result<(ServiceRequest, DomainEvent), TransitionError> {
+        if actor.role != Role::System {
+            return Err(TransitionError::NotPermitted {
+                action: "mark_breached",
+                role: actor.role,
+            });
+        }
+        if !self.awaits_first_response() {
+            return Err(TransitionError::NotAwaitingFirstResponse);
+        }
+        if at <= self.sla.due_at {
+            return Err(TransitionError::NotYetDue {
+                due_at: self.sla.due_at,
+            });
+        }
+        let at = at.max(self.updated_at);
+        let mut next = self.clone();
+        next.sla.state = SlaState::Breached;
+        next.sla.breached_at = Some(at);
+        let due_at = self.sla.due_at;
+        Ok(next.finish_change(self.status, at, actor, Change::SlaBreached { due_at }))
+    }
+
+    /// Stop the initial-response clock at `at` if it runs; true if this was the first response.
+    fn record_first_response(&mut self, at: Timestamp) -> bool {
+        if self.sla.first_response_at.is_some() {
+            return false;
+        }
+        self.sla.first_response_at = Some(at);
+        if self.sla.state == SlaState::Pending {
+            if at <= self.sla.due_at {
+                self.sla.state = SlaState::Met;
+            } else {
+                self.sla.state = SlaState::Breached;
+                self.sla.breached_at = Some(at);
+            }
+        }
+        true
+    }
+
+    fn finish_change(
+        mut self,
+        from: Status,
+        at: Timestamp,
+        actor: &Actor,
+        change: Change,
+    ) -> (ServiceRequest, DomainEvent) {
+        if self.status != from {
+            self.status_since = at;
+        }
+        self.updated_at = at;
+        self.version += 1;
+        let event = DomainEvent::new(&self, actor, at, change);
+        (self, event)
+    }
+}

@@ -1,0 +1,375 @@
+//! Filing a service request: the create input, its validation, and the request itself.
+
+use serde::{Deserialize, Serialize};
+
+use crate::enums::{
+    Category, ContactMethod, EntitlementKind, FeeCoverage, Product, Role, Scope, Severity, Status, SupportPlan,
+};
+use crate::error::{Collector, Problem, ValidationErrors};
+use crate::event::{Change, DomainEvent};
+use crate::ids::{CustomerId, PartnerId, RequestId};
+use crate::lifecycle::{Actor, TransitionError};
+use crate::policy::{PolicyError, Sla, SupportPolicy};
+use crate::text::{ContactName, Description, EntitlementReference, SupportTopic, Title};
+use crate::values::{Email, LanguageTag, Phone, Timestamp};
+
+/// The create body exactly as sent: every field optional and every enum a string, so that
+/// one response can list every problem instead of the first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewRequestInput {
+    pub product: Option<String>,
+    pub category: Option<String>,
+    pub severity: Option<String>,
+    pub support_topic: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub language: Option<String>,
+    pub contact: Option<ContactInput>,
+    pub entitlement: Option<EntitlementInput>,
+    pub fee_coverage: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContactInput {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub preferred_contact_method: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EntitlementInput {
+    pub kind: Option<String>,
+    pub reference: Option<String>,
+}
+
+/// Whose tenant a new request is for, as the route says (the customer id still unparsed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantInput<'a> {
+    Customer(&'a str),
+    PartnerOwn,
+}
+
+/// The partner's contact for the request: the partner's details, never the customer's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Contact {
+    pub name: ContactName,
+    pub email: Email,
+    pub phone: Option<Phone>,
+    pub preferred_contact_method: ContactMethod,
+}
+
+/// Proof of a support entitlement, required for the partner's own tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entitlement {
+    pub kind: EntitlementKind,
+    pub reference: EntitlementReference,
+}
+
+/// A validated request to open, before it has an id, a time or an SLA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewServiceRequest {
+    customer_id: Option<CustomerId>,
+    product: Product,
+    category: Category,
+    severity: Severity,
+    support_topic: SupportTopic,
+    title: Title,
+    description: Description,
+    language: LanguageTag,
+    contact: Contact,
+    entitlement: Option<Entitlement>,
+    fee_coverage: Option<FeeCoverage>,
+}
+
+impl NewServiceRequest {
+    /// Validate a create body for `partner`, reporting every bad field with its path.
+    pub fn parse(
+        input: NewRequestInput,
+        tenant: TenantInput<'_>,
+        partner: &PartnerId,
+    ) -> Result<Self, ValidationErrors> {
+        let mut c = Collector::new();
+        let customer_id = match tenant {
+            TenantInput::Customer(raw) => c
+                .check(
+                    "customerId",
+                    CustomerId::parse(raw).and_then(|id| not_own_tenant(id, partner)),
+                )
+                .map(Some),
+            TenantInput::PartnerOwn => Some(None),
+        };
+        let product = c.required("$.product", input.product, |s| Product::parse(&s));
+        let category = c.required("$.category", input.category, |s| Category::parse(&s));
+        let severity = c.required("$.severity", input.severity, |s| Severity::parse(&s));
+        let support_topic = c.required("$.supportTopic", input.support_topic, |s| SupportTopic::parse(&s));
+        let title = c.required("$.title", input.title, |s| Title::parse(&s));
+        let description = c.required("$.description", input.description, |s| Description::parse(&s));
+        let language = c.required("$.language", input.language, |s| LanguageTag::parse(&s));
+        let contact = parse_contact(&mut c, input.contact);
+        let entitlement = parse_entitlement(&mut c, input.entitlement, tenant);
+        let fee_coverage = c.optional("$.feeCoverage", input.fee_coverage, |s| FeeCoverage::parse(&s));
+        if let (Some(product), Some(Some(_))) = (product, fee_coverage)
+            && product != Product::Azure
+        {
+            c.push("$.feeCoverage", Problem::FeeCoverageNotApplicable);
+        }
+        let parsed = (|| {
+            Some(Self {
+                customer_id: customer_id?,
+                product: product?,
+                category: category?,
+                severity: severity?,
+                support_topic: support_topic?,
+                title: title?,
+                description: description?,
+                language: language?,
+                contact: contact?,
+                entitlement: entitlement?,
+                fee_coverage: fee_coverage?,
+            })
+        })();
+        c.finish()?;
+        // Every `None` above was recorded as an error, so `finish` has returned already.
+        parsed.ok_or_else(|| ValidationErrors { errors: Vec::new() })
+    }
+
+    pub fn scope(&self) -> Scope {
+        if self.customer_id.is_some() {
+            Scope::Customer
+        } else {
+            Scope::PartnerOwn
+        }
+    }
+}
+
+fn not_own_tenant(id: CustomerId, partner: &PartnerId) -> Result<CustomerId, Problem> {
+    if partner.tenant().is_some() && partner.tenant() == id.uuid() {
+        Err(Problem::OwnTenantOnCustomerRoute)
+    } else {
+        Ok(id)
+    }
+}
+
+fn parse_contact(c: &mut Collector, input: Option<ContactInput>) -> Option<Contact> {
+    let Some(input) = input else {
+        c.push("$.contact", Problem::Required);
+        return None;
+    };
+    let name = c.required("$.contact.name", input.name, |s| ContactName::parse(&s));
+    let email = c.required("$.contact.email", input.email, |s| Email::parse(&s));
+    let phone = c.optional("$.contact.phone", input.phone, |s| Phone::parse(&s));
+    // Email is the only channel; an absent preference means email.
+    let preferred = c.check(
+        "$.contact.preferredContactMethod",
+        input
+            .preferred_contact_method
+            .map_or(Ok(ContactMethod::Email), |s| ContactMethod::parse_preference(&s)),
+    );
+    Some(Contact {
+        name: name?,
+        email: email?,
+        phone: phone?,
+        preferred_contact_method: preferred?,
+    })
+}
+
+/// `Some(Some(_))`: a valid entitlement; `Some(None)`: none, and none needed; `None`: an error was recorded.
+fn parse_entitlement(
+    c: &mut Collector,
+    input: Option<EntitlementInput>,
+    tenant: TenantInput<'_>,
+) -> Option<Option<Entitlement>> {
+    match (tenant, input) {
+        (TenantInput::Customer(_), None) => Some(None),
+        (TenantInput::Customer(_), Some(_)) => {
+            c.push("$.entitlement", Problem::EntitlementNotApplicable);
+            None
+        }
+        (TenantInput::PartnerOwn, None) => {
+            c.push("$.entitlement", Problem::EntitlementRequired);
+            None
+        }
+        (TenantInput::PartnerOwn, Some(e)) => {
+            let kind = c.required("$.entitlement.kind", e.kind, |s| EntitlementKind::parse(&s));
+            let reference = c.required("$.entitlement.reference", e.reference, |s| {
+                EntitlementReference::parse(&s)
+            });
+            Some(Some(Entitlement {
+                kind: kind?,
+                reference: reference?,
+            }))
+        }
+    }
+}
+
+/// A service request as stored and as returned by the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceRequest {
+    pub(crate) id: RequestId,
+    pub(crate) partner_id: PartnerId,
+    pub(crate) customer_id: Option<CustomerId>,
+    pub(crate) scope: Scope,
+    pub(crate) product: Product,
+    pub(crate) category: Category,
+    pub(crate) severity: Severity,
+    pub(crate) support_topic: SupportTopic,
+    pub(crate) title: Title,
+    pub(crate) description: Description,
+    pub(crate) language: LanguageTag,
+    pub(crate) contact: Contact,
+    pub(crate) entitlement: Option<Entitlement>,
+    pub(crate) support_plan: SupportPlan,
+    pub(crate) fee_coverage: Option<FeeCoverage>,
+    pub(crate) billable: bool,
+    pub(crate) status: Status,
+    pub(crate) status_since: Timestamp,
+    pub(crate) sla: Sla,
+    pub(crate) created_at: Timestamp,
+    pub(crate) updated_at: Timestamp,
+    pub(crate) version: u64,
+}
+
+/// Whether a request carries the Azure support fee: Azure does unless a declared partner
+/// benefit covers it; Office 365, Dynamics CRM Online and EMS never do.
+pub fn is_billable(product: Product, fee_coverage: Option<FeeCoverage>) -> bool {
+    product == Product::Azure && fee_coverage.is_none()
+}
+
+impl ServiceRequest {
+    /// Open `new` as request `id` of `partner` at `opened_at`, filed by `actor`.
+    pub fn open(
+        new: NewServiceRequest,
+        partner: PartnerId,
+        id: RequestId,
+        opened_at: Timestamp,
+        actor: &Actor,
+        policy: &SupportPolicy,
+    ) -> Result<(Self, DomainEvent), OpenError> {
+        if actor.role != Role::PartnerAgent {
+            return Err(OpenError::Transition(TransitionError::NotPermitted {
+                action: "create",
+                role: actor.role,
+            }));
+        }
+        let due = policy.initial_response_due(opened_at, new.category, new.severity, &new.language)?;
+        let support_plan = match &new.entitlement {
+            None => SupportPlan::CloudSolutionProvider,
+            Some(e) => SupportPlan::from(e.kind),
+        };
+        let request = Self {
+            id,
+            partner_id: partner,
+            scope: new.scope(),
+            customer_id: new.customer_id,
+            product: new.product,
+            category: new.category,
+            severity: new.severity,
+            support_topic: new.support_topic,
+            title: new.title,
+            description: new.description,
+            language: new.language,
+            contact: new.contact,
+            entitlement: new.entitlement,
+            support_plan,
+            billable: is_billable(new.product, new.fee_coverage),
+            fee_coverage: new.fee_coverage,
+            status: Status::Open,
+            status_since: opened_at,
+            sla: Sla::pending(due),
+            created_at: opened_at,
+            updated_at: opened_at,
+            version: 1,
+        };
+        let event = DomainEvent::new(
+            &request,
+            actor,
+            opened_at,
+            Change::Created {
+                request: Box::new(request.clone()),
+            },
+        );
+        Ok((request, event))
+    }
+
+    pub fn id(&self) -> RequestId {
+        self.id
+    }
+    pub fn partner_id(&self) -> &PartnerId {
+        &self.partner_id
+    }
+    pub fn customer_id(&self) -> Option<&CustomerId> {
+        self.customer_id.as_ref()
+    }
+    pub fn scope(&self) -> Scope {
+        self.scope
+    }
+    pub fn product(&self) -> Product {
+        self.product
+    }
+    pub fn category(&self) -> Category {
+        self.category
+    }
+    pub fn severity(&self) -> Severity {
+        self.severity
+    }
+    pub fn title(&self) -> &Title {
+        &self.title
+    }
+    pub fn language(&self) -> &LanguageTag {
+        &self.language
+    }
+    pub fn contact(&self) -> &Contact {
+        &self.contact
+    }
+    pub fn entitlement(&self) -> Option<&Entitlement> {
+        self.entitlement.as_ref()
+    }
+    pub fn support_plan(&self) -> SupportPlan {
+        self.support_plan
+    }
+    pub fn fee_coverage(&self) -> Option<FeeCoverage> {
+        self.fee_coverage
+    }
+    pub fn billable(&self) -> bool {
+        self.billable
+    }
+    pub fn status(&self) -> Status {
+        self.status
+    }
+    pub fn status_since(&self) -> Timestamp {
+        self.status_since
+    }
+    pub fn sla(&self) -> &Sla {
+        &self.sla
+    }
+    pub fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+    pub fn updated_at(&self) -> Timestamp {
+        self.updated_at
+    }
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Whether the SLA sweep must look at this request: no first response yet, not breached,
+    /// not closed (a withdrawn request has nobody waiting for an answer).
+    pub fn awaits_first_response(&self) -> bool {
+        self.sla.state == crate::SlaState::Pending && self.status != Status::Closed
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+}

@@ -1,0 +1,424 @@
+//! The lifecycle: who may do what in which status, the first response, breaches, events.
+
+mod common;
+
+use common::*;
+use domain::*;
+use serde_json::json;
+
+const OPENED: &str = "2026-11-24T10:00:00Z"; // Severity B, English: due 14:00Z
+
+fn request() -> ServiceRequest {
+    open(body(), OPENED)
+}
+
+fn apply(
+    r: &ServiceRequest,
+    action: Action,
+    actor: &Actor,
+    when: &str,
+) -> Result<(ServiceRequest, DomainEvent), TransitionError> {
+    r.apply(action, actor, at(when), &policy())
+}
+
+fn respond() -> Action {
+    Action::Respond {
+        message: message("Looking into it."),
+    }
+}
+
+/// A request in `status`, reached the usual way.
+fn in_status(status: Status) -> ServiceRequest {
+    let r = request();
+    let ok = |r: &ServiceRequest, a: Action, who: &Actor| apply(r, a, who, "2026-11-24T11:00:00Z").unwrap().0;
+    match status {
+        Status::Open => r,
+        Status::InProgress => ok(&r, respond(), &engineer()),
+        Status::AwaitingPartner => ok(
+            &r,
+            Action::AwaitPartner {
+                message: message("Logs, please."),
+            },
+            &engineer(),
+        ),
+        Status::Resolved => ok(
+            &in_status(Status::InProgress),
+            Action::Resolve {
+                message: message("Fixed."),
+            },
+            &engineer(),
+        ),
+        Status::Closed => ok(&r, Action::Close { reason: None }, &agent()),
+    }
+}
+
+fn all_actions() -> Vec<Action> {
+    vec![
+        respond(),
+        Action::Note {
+            message: message("note"),
+        },
+        Action::AwaitPartner {
+            message: message("need logs"),
+        },
+        Action::Resolve {
+            message: message("done"),
+        },
+        Action::Close { reason: None },
+        Action::Reopen {
+            reason: message("again"),
+        },
+        Action::ChangeSeverity {
+            severity: Severity::A,
+            reason: None,
+        },
+    ]
+}
+
+#[test]
+fn transition_table() {
+    use Status::*;
+    // (action index in all_actions, actor is support?, from, expected resulting status or None for InvalidTransition)
+    let table: &[(&str, bool, Status, Option<Status>)] = &[
+        ("respond", true, Open, Some(InProgress)),
+        ("respond", true, InProgress, Some(InProgress)),
+        ("respond", true, AwaitingPartner, Some(InProgress)),
+        ("respond", true, Resolved, None),
+        ("respond", true, Closed, None),
+        ("await_partner", true, Open, Some(AwaitingPartner)),
+        ("await_partner", true, InProgress, Some(AwaitingPartner)),
+        ("await_partner", true, AwaitingPartner, None),
+        ("await_partner", true, Resolved, None),
+        ("note", false, Open, Some(Open)),
+        ("note", false, AwaitingPartner, Some(InProgress)),
+        ("note", true, AwaitingPartner, Some(AwaitingPartner)),
+        ("note", false, Resolved, Some(Resolved)),
+        ("note", false, Closed, None),
+        ("resolve", true, Open, None),
+        ("resolve", true, InProgress, Some(Resolved)),
+        ("resolve", true, AwaitingPartner, Some(Resolved)),
+        ("resolve", true, Resolved, None),
+        ("close", false, Open, Some(Closed)),
+        ("close", false, InProgress, Some(Closed)),
+        ("close", false, Resolved, Some(Closed)),
+        ("close", false, Closed, None),
+        ("close", true, InProgress, None),
+        ("close", true, Resolved, Some(Closed)),
+        ("reopen", false, Resolved, Some(InProgress)),
+        ("reopen", false, Closed, Some(Open)), // withdrawn before any answer
+        ("reopen", true, Resolved, Some(InProgress)),
+        ("reopen", false, Open, None),
+        ("reopen", false, InProgress, None),
+        ("change_severity", false, Open, Some(Open)),
+        ("change_severity", true, AwaitingPartner, Some(AwaitingPartner)),
+        ("change_severity", false, Resolved, None),
+        ("change_severity", false, Closed, None),
+    ];
+    for (name, support, from, expected) in table {
+        let action = all_actions().into_iter().find(|a| a.name() == *name).unwrap();
+        let who = if *support { engineer() } else { agent() };
+        let r = in_status(*from);
+        assert_eq!(r.status(), *from);
+        let result = apply(&r, action, &who, "2026-11-24T12:00:00Z");
+        match expected {
+            Some(to) => {
+                let (next, event) = result.unwrap_or_else(|e| panic!("{name} from {from} by {}: {e}", who.role));
+                assert_eq!(next.status(), *to, "{name} from {from}");
+                assert_eq!(next.version(), r.version() + 1);
+                assert_eq!(event.version, next.version());
+                assert_eq!(event.resulting.status, *to);
+                assert_eq!(event.actor, who);
+            }
+            None => assert_eq!(
+                result.unwrap_err(),
+                TransitionError::InvalidTransition {
+                    action: name,
+                    status: *from
+                },
+                "{name} from {from}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn who_may_do_what() {
+    let r = in_status(Status::InProgress);
+    for action in [
+        respond(),
+        Action::AwaitPartner { message: message("x") },
+        Action::Resolve { message: message("x") },
+    ] {
+        let name = action.name();
+        assert_eq!(
+            apply(&r, action, &agent(), "2026-11-24T12:00:00Z").unwrap_err(),
+            TransitionError::NotPermitted {
+                action: name,
+                role: Role::PartnerAgent
+            }
+        );
+    }
+    for action in all_actions() {
+        let name = action.name();
+        assert_eq!(
+            apply(&r, action, &sweep(), "2026-11-24T12:00:00Z").unwrap_err(),
+            TransitionError::NotPermitted {
+                action: name,
+                role: Role::System
+            }
+        );
+    }
+    assert!(matches!(
+        r.mark_breached(at("2026-11-25T00:00:00Z"), &engineer()),
+        Err(TransitionError::NotPermitted { .. })
+    ));
+}
+
+#[test]
+fn the_first_response_stops_the_clock_in_time() {
+    let (r, event) = apply(&request(), respond(), &engineer(), "2026-11-24T13:59:59Z").unwrap();
+    assert_eq!(r.sla().state, SlaState::Met);
+    assert_eq!(r.sla().first_response_at, Some(at("2026-11-24T13:59:59Z")));
+    assert_eq!(event.kind(), "first_response");
+    assert_eq!(event.resulting.sla_state, SlaState::Met);
+    assert!(!r.awaits_first_response());
+    // A second answer is an ordinary response and changes nothing on the clock.
+    let (r2, event2) = apply(&r, respond(), &engineer(), "2026-11-24T15:00:00Z").unwrap();
+    assert_eq!(event2.kind(), "response_added");
+    assert_eq!(r2.sla(), r.sla());
+}
+
+#[test]
+fn asking_the_partner_for_information_is_a_first_response() {
+    let (r, event) = apply(
+        &request(),
+        Action::AwaitPartner {
+            message: message("Which VM?"),
+        },
+        &engineer(),
+        "2026-11-24T11:00:00Z",
+    )
+    .unwrap();
+    assert_eq!(event.kind(), "first_response");
+    assert_eq!(r.status(), Status::AwaitingPartner);
+    assert_eq!(r.sla().state, SlaState::Met);
+}
+
+#[test]
+fn a_late_first_response_is_a_breach() {
+    let (r, _) = apply(&request(), respond(), &engineer(), "2026-11-24T14:00:01Z").unwrap();
+    assert_eq!(r.sla().state, SlaState::Breached);
+    assert_eq!(r.sla().breached_at, Some(at("2026-11-24T14:00:01Z")));
+}
+
+#[test]
+fn a_response_exactly_at_the_due_time_is_in_time() {
+    let (r, _) = apply(&request(), respond(), &engineer(), "2026-11-24T14:00:00Z").unwrap();
+    assert_eq!(r.sla().state, SlaState::Met);
+}
+
+#[test]
+fn the_sweep_marks_a_breach_once_and_only_after_the_due_time() {
+    let r = request();
+    assert_eq!(
+        r.mark_breached(at("2026-11-24T14:00:00Z"), &sweep()).unwrap_err(),
+        TransitionError::NotYetDue {
+            due_at: at("2026-11-24T14:00:00Z")
+        }
+    );
+    let (breached, event) = r.mark_breached(at("2026-11-24T14:05:00Z"), &sweep()).unwrap();
+    assert_eq!(breached.sla().state, SlaState::Breached);
+    assert_eq!(breached.sla().breached_at, Some(at("2026-11-24T14:05:00Z")));
+    assert_eq!(breached.status(), Status::Open);
+    assert_eq!(event.kind(), "sla_breached");
+    assert_eq!(event.actor.role, Role::System);
+    assert_eq!(
+        serde_json::to_value(&event).unwrap()["change"],
+        json!({ "dueAt": "2026-11-24T14:00:00.000Z" })
+    );
+    assert_eq!(
+        breached
+            .mark_breached(at("2026-11-24T14:10:00Z"), &sweep())
+            .unwrap_err(),
+        TransitionError::NotAwaitingFirstResponse
+    );
+    // The late answer after a breach is still the first response; the breach stands.
+    let (answered, e) = apply(&breached, respond(), &engineer(), "2026-11-24T15:00:00Z").unwrap();
+    assert_eq!(e.kind(), "first_response");
+    assert_eq!(answered.sla().state, SlaState::Breached);
+    assert_eq!(answered.sla().breached_at, Some(at("2026-11-24T14:05:00Z")));
+}
+
+#[test]
+fn answered_or_withdrawn_requests_are_not_swept() {
+    let answered = in_status(Status::InProgress);
+    assert_eq!(
+        answered
+            .mark_breached(at("2026-11-30T00:00:00Z"), &sweep())
+            .unwrap_err(),
+        TransitionError::NotAwaitingFirstResponse
+    );
+    let withdrawn = in_status(Status::Closed);
+    assert!(!withdrawn.awaits_first_response());
+    assert_eq!(
+        withdrawn
+            .mark_breached(at("2026-11-30T00:00:00Z"), &sweep())
+            .unwrap_err(),
+        TransitionError::NotAwaitingFirstResponse
+    );
+}
+
+#[test]
+fn changing_severity_recomputes_the_due_time_from_the_opening_time() {
+    let mut b = body();
+    b["language"] = json!("de");
+    b["severity"] = json!("C");
+    // Tuesday 10:00 CET, C = 480 min → Wednesday 10:00 CET.
+    let r = open(b, "2026-11-24T09:00:00Z");
+    assert_eq!(r.sla().due_at, at("2026-11-25T09:00:00Z"));
+    // Raised to A at 15:00 CET: A = 120 min from the original opening → 12:00 CET today.
+    let (raised, event) = apply(
+        &r,
+        Action::ChangeSeverity {
+            severity: Severity::A,
+            reason: Some(message("Now production is down")),
+        },
+        &agent(),
+        "2026-11-24T14:00:00Z",
+    )
+    .unwrap();
+    assert_eq!(raised.severity(), Severity::A);
+    assert_eq!(raised.sla().due_at, at("2026-11-24T11:00:00Z"));
+    assert_eq!(raised.sla().target_minutes, 120);
+    assert_eq!(raised.created_at(), r.created_at());
+    assert_eq!(event.kind(), "severity_changed");
+    let change = serde_json::to_value(&event).unwrap()["change"].clone();
+    assert_eq!(change["from"], "C");
+    assert_eq!(change["to"], "A");
+    assert_eq!(change["previousDueAt"], "2026-11-25T09:00:00.000Z");
+    assert_eq!(change["dueAt"], "2026-11-24T11:00:00.000Z");
+    // Already past the new due time: the next sweep breaches it.
+    assert!(raised.mark_breached(at("2026-11-24T14:05:00Z"), &sweep()).is_ok());
+}
+
+#[test]
+fn changing_severity_after_the_first_response_leaves_the_settled_clock_alone() {
+    let answered = in_status(Status::InProgress);
+    let (changed, _) = apply(
+        &answered,
+        Action::ChangeSeverity {
+            severity: Severity::A,
+            reason: None,
+        },
+        &agent(),
+        "2026-11-24T12:00:00Z",
+    )
+    .unwrap();
+    assert_eq!(changed.severity(), Severity::A);
+    assert_eq!(changed.sla(), answered.sla());
+}
+
+#[test]
+fn the_same_severity_is_not_a_change() {
+    assert_eq!(
+        apply(
+            &request(),
+            Action::ChangeSeverity {
+                severity: Severity::B,
+                reason: None
+            },
+            &agent(),
+            "2026-11-24T12:00:00Z"
+        )
+        .unwrap_err(),
+        TransitionError::SeverityUnchanged(Severity::B)
+    );
+}
+
+#[test]
+fn reopen_is_possible_for_fourteen_days() {
+    let resolved = in_status(Status::Resolved); // resolved at 2026-11-24T11:00Z
+    assert!(
+        apply(
+            &resolved,
+            Action::Reopen {
+                reason: message("back")
+            },
+            &agent(),
+            "2026-12-08T11:00:00Z"
+        )
+        .is_ok()
+    );
+    assert_eq!(
+        apply(
+            &resolved,
+            Action::Reopen {
+                reason: message("back")
+            },
+            &agent(),
+            "2026-12-08T11:00:00.001Z"
+        )
+        .unwrap_err(),
+        TransitionError::ReopenWindowClosed {
+            status: Status::Resolved,
+            deadline: at("2026-12-08T11:00:00Z")
+        }
+    );
+}
+
+#[test]
+fn events_never_go_back_in_time() {
+    let r = in_status(Status::InProgress); // updated at 11:00Z
+    let (next, event) = apply(
+        &r,
+        Action::Note { message: message("n") },
+        &agent(),
+        "2026-11-24T10:30:00Z",
+    )
+    .unwrap();
+    assert_eq!(event.at, at("2026-11-24T11:00:00Z"));
+    assert_eq!(next.updated_at(), at("2026-11-24T11:00:00Z"));
+}
+
+#[test]
+fn patch_bodies_parse_per_action() {
+    let parse = |v: serde_json::Value| Action::parse(serde_json::from_value(v).unwrap());
+    assert_eq!(
+        parse(json!({ "action": "respond", "message": "On it" })).unwrap(),
+        Action::Respond {
+            message: message("On it")
+        }
+    );
+    assert_eq!(
+        parse(json!({ "action": "change_severity", "severity": "A" })).unwrap(),
+        Action::ChangeSeverity {
+            severity: Severity::A,
+            reason: None
+        }
+    );
+    assert_eq!(
+        parse(json!({ "action": "close" })).unwrap(),
+        Action::Close { reason: None }
+    );
+
+    let errors = parse(json!({ "action": "respond" })).unwrap_err();
+    assert_eq!(errors.problem("$.message"), Some(&Problem::Required));
+    let errors = parse(json!({ "action": "escalate" })).unwrap_err();
+    assert!(matches!(errors.problem("$.action"), Some(Problem::NotOneOf { .. })));
+    let errors = parse(json!({})).unwrap_err();
+    assert_eq!(errors.problem("$.action"), Some(&Problem::Required));
+    let errors = parse(json!({ "action": "change_severity", "severity": "Z", "message": "x" })).unwrap_err();
+    assert!(matches!(errors.problem("$.severity"), Some(Problem::NotOneOf { .. })));
+    assert_eq!(
+        errors.problem("$.message"),
+        Some(&Problem::NotForAction {
+            action: "change_severity"
+        })
+    );
+    let errors = parse(json!({ "action": "reopen" })).unwrap_err();
+    assert_eq!(errors.problem("$.reason"), Some(&Problem::Required));
+    assert!(
+        serde_json::from_value::<ActionInput>(json!({ "action": "note", "message": "x", "partnerId": "other" }))
+            .is_err()
+    );
+}
