@@ -1,0 +1,436 @@
+//! Signed checkpoints: C2SP `tlog-checkpoint` bodies in C2SP `signed-note` envelopes with
+//! Ed25519 signatures, and the key formats of the Go `note` package.
+//!
+//! ```text
+//! ledgerdesk.local/contoso-partner      ← origin: <log name>/<chain>
+//! 1024                                  ← tree size
+//! 7jv0…Wc=                              ← base64 root hash
+//!                                       ← blank line
+//! — ledgerdesk-local Ab3x…==            ← one line per signature: key name, base64(key id ‖ signature)
+//! ```
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+use crate::hash::{ChainId, Hash};
+
+/// The signature type byte of Ed25519 in signed notes.
+const ED25519: u8 = 0x01;
+/// "—" (U+2014) followed by a space starts a signature line.
+const SIG_PREFIX: &str = "\u{2014} ";
+/// Notes larger than this are refused before parsing.
+pub const MAX_NOTE_BYTES: usize = 1 << 20;
+/// At most this many signature lines are read.
+pub const MAX_SIGNATURES: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("malformed key: {0}")]
+    Malformed(&'static str),
+    #[error("the key's id does not match its name and key material")]
+    IdMismatch,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoteError {
+    #[error("malformed signed note: {0}")]
+    Malformed(&'static str),
+    #[error("malformed checkpoint: {0}")]
+    MalformedCheckpoint(&'static str),
+    #[error("the signature by {key} does not verify")]
+    BadSignature { key: String },
+    #[error("no signature by a trusted key")]
+    NoTrustedSignature,
+}
+
+/// The 4-byte key id: `SHA-256(name ‖ "\n" ‖ 0x01 ‖ public key)[..4]`.
+fn key_id(name: &str, public: &VerifyingKey) -> [u8; 4] {
+    let mut h = Sha256::new();
+    h.update(name.as_bytes());
+    h.update(b"\n");
+    h.update([ED25519]);
+    h.update(public.as_bytes());
+    let digest = h.finalize();
+    [digest[0], digest[1], digest[2], digest[3]]
+}
+
+fn valid_key_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains('+') && !name.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// A key that verifies checkpoint signatures. Text form: `<name>+<hex key id>+<base64(0x01 ‖ key)>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifierKey {
+    name: String,
+    id: [u8; 4],
+    key: VerifyingKey,
+}
+
+impl VerifierKey {
+    pub fn parse(text: &str) -> Result<Self, KeyError> {
+        let mut parts = text.trim().splitn(3, '+');
+        let (Some(name), Some(id_hex), Some(material)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(KeyError::Malformed("expected <name>+<hex id>+<base64 key>"));
+        };
+        if !valid_key_name(name) {
+            return Err(KeyError::Malformed("bad key name"));
+        }
+        let mut id = [0u8; 4];
+        if id_hex.len() != 8 || hex::decode_to_slice(id_hex, &mut id).is_err() {
+            return Err(KeyError::Malformed("the key id is not 8 hex digits"));
+        }
+        let bytes = B64
+            .decode(material)
+            .map_err(|_| KeyError::Malformed("key material is not base64"))?;
+        let Some((&ED25519, raw)) = bytes.split_first() else {
+            return Err(KeyError::Malformed("not an Ed25519 key"));
+        };
+        let raw: &[u8; 32] = raw
+            .try_into()
+            .map_err(|_| KeyError::Malformed("an Ed25519 key is 32 bytes"))?;
+        let key = VerifyingKey::from_bytes(raw).map_err(|_| KeyError::Malformed("not a valid Ed25519 point"))?;
+        if key_id(name, &key) != id {
+            return Err(KeyError::IdMismatch);
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            id,
+            key,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl std::fmt::Display for VerifierKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut material = vec![ED25519];
+        material.extend_from_slice(self.key.as_bytes());
+        write!(f, "{}+{}+{}", self.name, hex::encode(self.id), B64.encode(material))
+    }
+}
+
+/// A key that signs checkpoints. Text form: `PRIVATE+KEY+<name>+<hex key id>+<base64(0x01 ‖ seed)>`.
+#[derive(Clone)]
+pub struct SignerKey {
+    name: String,
+    id: [u8; 4],
+    key: SigningKey,
+}
+
+impl std::fmt::Debug for SignerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SignerKey({}, <secret>)", self.name)
+    }
+}
+
+impl SignerKey {
+    /// A fresh key pair from the operating system's random source.
+    pub fn generate(name: &str) -> Result<Self, KeyError> {
+        let mut seed = [0u8; 32];
+        rand::fill(&mut seed);
+        Self::from_seed(name, seed)
+    }
+
+    /// The key pair with this 32-byte seed (deterministic: for test vectors and samples).
+    pub fn from_seed(name: &str, seed: [u8; 32]) -> Result<Self, KeyError> {
+        if !valid_key_name(name) {
+            return Err(KeyError::Malformed(
+                "a key name is non-empty and has no whitespace or '+'",
+            ));
+        }
+        let key = SigningKey::from_bytes(&seed);
+        Ok(Self {
+            name: name.to_owned(),
+            id: key_id(name, &key.verifying_key()),
+            key,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Self, KeyError> {
+        let rest = text.trim().strip_prefix("PRIVATE+KEY+").ok_or(KeyError::Malformed(
+            "expected PRIVATE+KEY+<name>+<hex id>+<base64 seed>",
+        ))?;
+        let mut parts = rest.splitn(3, '+');
+        let (Some(name), Some(id_hex), Some(material)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(KeyError::Malformed(
+                "expected PRIVATE+KEY+<name>+<hex id>+<base64 seed>",
+            ));
+        };
+        let bytes = B64
+            .decode(material)
+            .map_err(|_| KeyError::Malformed("key material is not base64"))?;
+        let Some((&ED25519, raw)) = bytes.split_first() else {
+            return Err(KeyError::Malformed("not an Ed25519 key"));
+        };
+        let seed: [u8; 32] = raw
+            .try_into()
+            .map_err(|_| KeyError::Malformed("an Ed25519 seed is 32 bytes"))?;
+        let key = Self::from_seed(name, seed)?;
+        if hex::encode(key.id) != id_hex {
+            return Err(KeyError::IdMismatch);
+        }
+        Ok(key)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn verifier(&self) -> VerifierKey {
+        VerifierKey {
+            name: self.name.clone(),
+            id: self.id,
+            key: self.key.verifying_key(),
+        }
+    }
+
+    /// The private key's text form. Keep it secret.
+    pub fn to_text(&self) -> String {
+        let mut material = vec![ED25519];
+        material.extend_from_slice(&self.key.to_bytes());
+        format!(
+            "PRIVATE+KEY+{}+{}+{}",
+            self.name,
+            hex::encode(self.id),
+            B64.encode(material)
+        )
+    }
+
+    /// Sign a note body (text ending in a newline): the complete signed note.
+    pub fn sign_note(&self, text: &str) -> String {
+        let signature = self.key.sign(text.as_bytes());
+        let mut blob = self.id.to_vec();
+        blob.extend_from_slice(&signature.to_bytes());
+        format!("{text}\n{SIG_PREFIX}{} {}\n", self.name, B64.encode(blob))
+    }
+}
+
+/// The keys an auditor trusts, by (name, id).
+#[derive(Debug, Clone, Default)]
+pub struct TrustedKeys {
+    keys: BTreeMap<(String, [u8; 4]), VerifierKey>,
+}
+
+impl TrustedKeys {
+    pub fn new(keys: impl IntoIterator<Item = VerifierKey>) -> Self {
+        Self {
+            keys: keys.into_iter().map(|k| ((k.name.clone(), k.id), k)).collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Check a signed note: every signature by a trusted key must verify, signatures by
+    /// unknown keys are ignored, and at least one trusted key must have signed. Returns the
+    /// note's text (its body) and the names of the keys that signed it.
+    pub fn open_note<'n>(&self, note: &'n str) -> Result<(&'n str, Vec<String>), NoteError> {
+        if note.len() > MAX_NOTE_BYTES {
+            return Err(NoteError::Malformed("larger than 1 MiB"));
+        }
+        let split = note
+            .rfind("\n\n")
+            .ok_or(NoteError::Malformed("no blank line before the signatures"))?;
+        let text = &note[..split + 1];
+        let signatures = &note[split + 2..];
+        if !signatures.ends_with('\n') {
+            return Err(NoteError::Malformed("signature block must end with a newline"));
+        }
+        let mut signed_by = Vec::new();
+        for (count, line) in signatures.lines().enumerate() {
+            if count >= MAX_SIGNATURES {
+                return Err(NoteError::Malformed("too many signatures"));
+            }
+            let rest = line
+                .strip_prefix(SIG_PREFIX)
+                .ok_or(NoteError::Malformed("a signature line starts with \"— \""))?;
+            let (name, blob) = rest
+                .split_once(' ')
+                .ok_or(NoteError::Malformed("a signature line is \"— <name> <base64>\""))?;
+            let blob = B64
+                .decode(blob)
+                .map_err(|_| NoteError::Malformed("a signature is not base64"))?;
+            if blob.len() < 4 {
+                return Err(NoteError::Malformed("a signature is shorter than its key id"));
+            }
+            let id: [u8; 4] = [blob[0], blob[1], blob[2], blob[3]];
+            let Some(key) = self.keys.get(&(name.to_owned(), id)) else {
+                continue; // a witness or a rotated-out key: not ours to judge
+            };
+            let signature =
+                Signature::from_slice(&blob[4..]).map_err(|_| NoteError::BadSignature { key: name.to_owned() })?;
+            key.key
+                .verify_strict(text.as_bytes(), &signature)
+                .map_err(|_| NoteError::BadSignature { key: name.to_owned() })?;
+            signed_by.push(name.to_owned());
+        }
+        if signed_by.is_empty() {
+            return Err(NoteError::NoTrustedSignature);
+        }
+        Ok((text, signed_by))
+    }
+}
+
+/// A tree head: which log, how many entries, which root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub origin: String,
+    pub size: u64,
+    pub root: Hash,
+}
+
+impl Checkpoint {
+    /// The origin of a chain's log: `<log name>/<chain>`.
+    pub fn origin_for(log_name: &str, chain: &ChainId) -> String {
+        format!("{log_name}/{chain}")
+    }
+
+    /// The chain a checkpoint is about: the origin's last path segment.
+    pub fn chain(&self) -> Option<ChainId> {
+        self.origin.rsplit('/').next().and_then(|c| ChainId::parse(c).ok())
+    }
+
+    /// The checkpoint body (C2SP tlog-checkpoint, no extension lines).
+    pub fn to_text(&self) -> String {
+        format!("{}\n{}\n{}\n", self.origin, self.size, self.root.to_base64())
+    }
+
+    pub fn parse_text(text: &str) -> Result<Self, NoteError> {
+        let bad = NoteError::MalformedCheckpoint;
+        let mut lines = text.split_inclusive('\n');
+        let mut line = || lines.next().and_then(|l| l.strip_suffix('\n'));
+        let origin = line().filter(|o| !o.is_empty()).ok_or(bad("missing origin line"))?;
+        let size_text = line().ok_or(bad("missing tree size line"))?;
+        if size_text.is_empty()
+            || (size_text.len() > 1 && size_text.starts_with('0'))
+            || !size_text.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(bad("the tree size is not a decimal number"));
+        }
+        let size = size_text.parse().map_err(|_| bad("the tree size is too large"))?;
+        let root = line()
+            .and_then(Hash::from_base64)
+            .ok_or(bad("the root is not a base64 SHA-256 hash"))?;
+        // Extension lines, if any, are allowed by the format and ignored here.
+        Ok(Self {
+            origin: origin.to_owned(),
+            size,
+            root,
+        })
+    }
+
+    /// Sign this checkpoint with `key`.
+    pub fn sign(&self, key: &SignerKey) -> String {
+        key.sign_note(&self.to_text())
+    }
+
+    /// Check a signed checkpoint against `keys` and read it.
+    pub fn open(note: &str, keys: &TrustedKeys) -> Result<(Self, Vec<String>), NoteError> {
+        let (text, signed_by) = keys.open_note(note)?;
+        Ok((Self::parse_text(text)?, signed_by))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> SignerKey {
+        SignerKey::from_seed("ledgerdesk-test", [7; 32]).unwrap()
+    }
+
+    fn checkpoint() -> Checkpoint {
+        Checkpoint {
+            origin: Checkpoint::origin_for("ledgerdesk.test", &ChainId::parse("contoso").unwrap()),
+            size: 12,
+            root: Hash::digest(b"root"),
+        }
+    }
+
+    #[test]
+    fn keys_round_trip_through_their_text_forms() {
+        let k = key();
+        let again = SignerKey::parse(&k.to_text()).unwrap();
+        assert_eq!(again.verifier(), k.verifier());
+        let v = VerifierKey::parse(&k.verifier().to_string()).unwrap();
+        assert_eq!(v, k.verifier());
+        assert!(v.to_string().starts_with("ledgerdesk-test+"));
+        // A key whose id does not match is refused.
+        let text = k.verifier().to_string();
+        let tampered = text.replacen("ledgerdesk-test+", "ledgerdesk-tesT+", 1);
+        assert_eq!(VerifierKey::parse(&tampered), Err(KeyError::IdMismatch));
+    }
+
+    #[test]
+    fn sign_and_open() {
+        let k = key();
+        let note = checkpoint().sign(&k);
+        assert!(note.starts_with("ledgerdesk.test/contoso\n12\n"));
+        assert!(note.contains("\n\n\u{2014} ledgerdesk-test "));
+        let trusted = TrustedKeys::new([k.verifier()]);
+        let (cp, by) = Checkpoint::open(&note, &trusted).unwrap();
+        assert_eq!(cp, checkpoint());
+        assert_eq!(cp.chain().unwrap().as_str(), "contoso");
+        assert_eq!(by, vec!["ledgerdesk-test".to_owned()]);
+    }
+
+    #[test]
+    fn unknown_signers_are_ignored_but_one_trusted_signature_is_required() {
+        let ours = key();
+        let witness = SignerKey::from_seed("witness", [9; 32]).unwrap();
+        let body = checkpoint().to_text();
+        let witnessed = format!(
+            "{}{}",
+            ours.sign_note(&body),
+            witness.sign_note(&body).rsplit("\n\n").next().unwrap()
+        );
+        let trusted = TrustedKeys::new([ours.verifier()]);
+        assert!(Checkpoint::open(&witnessed, &trusted).is_ok());
+        let only_witness = witness.sign_note(&body);
+        assert_eq!(
+            Checkpoint::open(&only_witness, &trusted).unwrap_err(),
+            NoteError::NoTrustedSignature
+        );
+    }
+
+    #[test]
+    fn a_changed_body_breaks_the_signature() {
+        let note = checkpoint().sign(&key()).replacen("\n12\n", "\n13\n", 1);
+        let trusted = TrustedKeys::new([key().verifier()]);
+        assert_eq!(
+            Checkpoint::open(&note, &trusted).unwrap_err(),
+            NoteError::BadSignature {
+                key: "ledgerdesk-test".into()
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_notes_are_refused() {
+        let trusted = TrustedKeys::new([key().verifier()]);
+        for bad in [
+            "",
+            "origin\n12\nroot\n",
+            "origin\n12\n\n\u{2014} x\n",
+            "a\n\nnot a signature\n",
+        ] {
+            assert!(
+                matches!(Checkpoint::open(bad, &trusted), Err(NoteError::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+        let bad_body = key().sign_note("origin\n012\nAAAA\n");
+        assert!(matches!(
+            Checkpoint::open(&bad_body, &trusted),
+            Err(NoteError::MalformedCheckpoint(_))
+        ));
+    }
+}

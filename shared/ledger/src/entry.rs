@@ -1,0 +1,357 @@
+//! The v1 entry line: its exact bytes, how it is hashed, and a fast strict parser.
+//!
+//! ```text
+//! {"v":1,"chain":"<chain>","seq":<seq>,"prev":"<prev>","at":"<at>","kind":"<kind>","data":<data>,"hash":"<hash>"}
+//! ```
+//!
+//! The hash covers the line without its `,"hash":"<hash>"` member, after a domain-separation
+//! prefix: `hash = SHA-256("ledgerdesk/ledger/v1\n" ‖ {"v":1,…,"data":<data>})`. See FORMAT.md.
+
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::hash::{ChainId, Hash, is_chain_id};
+
+/// Prepended to the unsigned line before hashing, so an entry hash can never be confused
+/// with any other SHA-256 value in this system (Merkle leaves and nodes use 0x00/0x01).
+pub const ENTRY_HASH_PREFIX: &[u8] = b"ledgerdesk/ledger/v1\n";
+/// `prev` of the entry with `seq` 0.
+pub const GENESIS_PREV: Hash = Hash::ZERO;
+
+const HEAD: &[u8] = b"{\"v\":1,\"chain\":\"";
+const SEQ: &[u8] = b"\",\"seq\":";
+const PREV: &[u8] = b",\"prev\":\"";
+const AT: &[u8] = b"\",\"at\":\"";
+const KIND: &[u8] = b"\",\"kind\":\"";
+const DATA: &[u8] = b"\",\"data\":";
+const HASH: &[u8] = b",\"hash\":\"";
+/// `,"hash":"` + 64 hex digits + `"}`.
+const TAIL_LEN: usize = HASH.len() + 64 + 2;
+const AT_LEN: usize = 24;
+
+/// Why a line is not a v1 entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    #[error("not a ledgerdesk v1 entry: {0}")]
+    Shape(&'static str),
+}
+
+/// A parsed entry line, borrowing from it.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryRef<'a> {
+    pub chain: &'a str,
+    pub seq: u64,
+    pub prev: Hash,
+    pub at: &'a str,
+    pub kind: &'a str,
+    /// The canonical JSON of the event data, as written. Not checked for UTF-8 here (the
+    /// hash covers it); [`EntryRef::data_str`] checks.
+    pub data: &'a [u8],
+    /// The hash the line claims.
+    pub hash: Hash,
+    line: &'a [u8],
+}
+
+impl<'a> EntryRef<'a> {
+    /// Parse one line (without its newline) strictly: any deviation from the v1 layout is an error.
+    pub fn parse(line: &'a [u8]) -> Result<Self, FormatError> {
+        let shape = FormatError::Shape;
+        let mut rest = line
+            .strip_prefix(HEAD)
+            .ok_or(shape("must start with {\"v\":1,\"chain\":\""))?;
+        let chain = take_until_quote(&mut rest).ok_or(shape("unterminated chain"))?;
+        if !is_chain_id(chain) {
+            return Err(shape("chain is not a valid chain id"));
+        }
+        rest = rest
+            .strip_prefix(SEQ)
+            .ok_or(shape("expected \"seq\" after \"chain\""))?;
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let (seq_text, after) = rest.split_at(digits);
+        let seq = parse_seq(seq_text).ok_or(shape("seq must be a decimal integer without leading zeros"))?;
+        rest = after
+            .strip_prefix(PREV)
+            .ok_or(shape("expected \"prev\" after \"seq\""))?;
+        let prev = take_hex(&mut rest).ok_or(shape("prev must be 64 lower-case hex digits"))?;
+        rest = rest.strip_prefix(AT).ok_or(shape("expected \"at\" after \"prev\""))?;
+        let at = rest.get(..AT_LEN).ok_or(shape("truncated timestamp"))?;
+        if !is_timestamp(at) {
+            return Err(shape("at must be a UTC timestamp YYYY-MM-DDTHH:MM:SS.mmmZ"));
+        }
+        rest = rest
+            .get(AT_LEN..)
+            .unwrap_or_default()
+            .strip_prefix(KIND)
+            .ok_or(shape("expected \"kind\" after \"at\""))?;
+        let kind = take_until_quote(&mut rest).ok_or(shape("unterminated kind"))?;
+        if kind.is_empty()
+            || kind.len() > 64
+            || !kind
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+        {
+            return Err(shape("kind must be 1-64 characters of a-z, 0-9 and _"));
+        }
+        rest = rest
+            .strip_prefix(DATA)
+            .ok_or(shape("expected \"data\" after \"kind\""))?;
+        let split = rest.len().checked_sub(TAIL_LEN).ok_or(shape("missing hash"))?;
+        let (data, tail) = rest.split_at(split);
+        if data.len() < 2 || data.first() != Some(&b'{') || data.last() != Some(&b'}') {
+            return Err(shape("data must be a JSON object"));
+        }
+        let mut tail = tail
+            .strip_prefix(HASH)
+            .ok_or(shape("must end with ,\"hash\":\"<64 hex>\"}"))?;
+        let hash = take_hex(&mut tail).ok_or(shape("hash must be 64 lower-case hex digits"))?;
+        if tail != b"\"}" {
+            return Err(shape("must end with ,\"hash\":\"<64 hex>\"}"));
+        }
+        // Every piece checked above is ASCII, so these conversions cannot fail.
+        let text = |b: &'a [u8]| std::str::from_utf8(b).map_err(|_| shape("not UTF-8"));
+        Ok(Self {
+            chain: text(chain)?,
+            seq,
+            prev,
+            at: text(at)?,
+            kind: text(kind)?,
+            data,
+            hash,
+            line,
+        })
+    }
+
+    /// The hash of the line's bytes, recomputed (compare it with [`EntryRef::hash`]).
+    pub fn computed_hash(&self) -> Hash {
+        let unsigned = self.line.get(..self.line.len() - TAIL_LEN).unwrap_or_default();
+        let mut h = Sha256::new();
+        h.update(ENTRY_HASH_PREFIX);
+        h.update(unsigned);
+        h.update(b"}");
+        Hash(h.finalize().into())
+    }
+
+    /// The event data as text, if it is UTF-8.
+    pub fn data_str(&self) -> Option<&'a str> {
+        std::str::from_utf8(self.data).ok()
+    }
+
+    pub fn line(&self) -> &'a [u8] {
+        self.line
+    }
+
+    /// The timestamp as a value.
+    pub fn at_datetime(&self) -> Option<DateTime<Utc>> {
+        NaiveDateTime::parse_from_str(self.at, "%Y-%m-%dT%H:%M:%S%.3fZ")
+            .ok()
+            .map(|t| t.and_utc())
+    }
+}
+
+/// An entry as written: its line (no newline), position and hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub chain: ChainId,
+    pub seq: u64,
+    pub hash: Hash,
+    pub line: String,
+}
+
+/// Build the line of a new entry. `data` must already be canonical (see [`crate::canonical`]).
+pub(crate) fn build(chain: &ChainId, seq: u64, prev: &Hash, at: &DateTime<Utc>, kind: &str, data: &str) -> Entry {
+    let mut line = String::with_capacity(HEAD.len() + data.len() + 256);
+    line.push_str("{\"v\":1,\"chain\":\"");
+    line.push_str(chain.as_str());
+    line.push_str("\",\"seq\":");
+    line.push_str(&seq.to_string());
+    line.push_str(",\"prev\":\"");
+    line.push_str(&prev.to_hex());
+    line.push_str("\",\"at\":\"");
+    line.push_str(&format_at(at));
+    line.push_str("\",\"kind\":\"");
+    line.push_str(kind);
+    line.push_str("\",\"data\":");
+    line.push_str(data);
+    let mut h = Sha256::new();
+    h.update(ENTRY_HASH_PREFIX);
+    h.update(line.as_bytes());
+    h.update(b"}");
+    let hash = Hash(h.finalize().into());
+    line.push_str(",\"hash\":\"");
+    line.push_str(&hash.to_hex());
+    line.push_str("\"}");
+    Entry {
+        chain: chain.clone(),
+        seq,
+        hash,
+        line,
+    }
+}
+
+/// `at` in the one format entries use: UTC, milliseconds, `Z`.
+pub fn format_at(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub(crate) fn is_kind(kind: &str) -> bool {
+    !kind.is_empty()
+        && kind.len() <= 64
+        && kind
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn take_until_quote<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let end = memchr::memchr(b'"', rest)?;
+    let (value, after) = rest.split_at(end);
+    *rest = after;
+    Some(value)
+}
+
+/// Decode 64 lower-case hex digits. Table-driven and branch-free: the verifier decodes two
+/// hashes per entry, and a per-digit `match` cost as much as hashing the entry.
+fn take_hex(rest: &mut &[u8]) -> Option<Hash> {
+    let (digits, after) = rest.split_first_chunk::<64>()?;
+    let mut out = [0u8; 32];
+    let mut invalid = 0u8;
+    for (byte, pair) in out.iter_mut().zip(digits.as_chunks::<2>().0) {
+        let (hi, lo) = (HEX_VALUE[usize::from(pair[0])], HEX_VALUE[usize::from(pair[1])]);
+        invalid |= hi | lo;
+        *byte = hi << 4 | lo;
+    }
+    if invalid & 0xf0 != 0 {
+        return None;
+    }
+    *rest = after;
+    Some(Hash(out))
+}
+
+/// The value of each lower-case hex digit; 0xff for every other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut table = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
+fn parse_seq(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 20 || (digits.len() > 1 && digits.first() == Some(&b'0')) {
+        return None;
+    }
+    digits
+        .iter()
+        .try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` with a real date and time (checked by hand: this runs once
+/// per entry on the verifier's hot path, where a general date parser costs more than the hash).
+fn is_timestamp(at: &[u8]) -> bool {
+    let Ok(at) = <&[u8; AT_LEN]>::try_from(at) else {
+        return false;
+    };
+    let separators = at[4] == b'-'
+        && at[7] == b'-'
+        && at[10] == b'T'
+        && at[13] == b':'
+        && at[16] == b':'
+        && at[19] == b'.'
+        && at[23] == b'Z';
+    const DIGITS: [usize; 17] = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22];
+    if !separators || !DIGITS.iter().all(|&i| at[i].is_ascii_digit()) {
+        return false;
+    }
+    let num = |from: usize, to: usize| at[from..to].iter().fold(0u32, |n, b| n * 10 + u32::from(b - b'0'));
+    let (year, month, day) = (num(0, 4), num(5, 7), num(8, 10));
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day) && num(11, 13) < 24 && num(14, 16) < 60 && num(17, 19) < 60
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn sample() -> Entry {
+        let at = Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap();
+        build(
+            &ChainId::parse("contoso").unwrap(),
+            0,
+            &GENESIS_PREV,
+            &at,
+            "created",
+            r#"{"a":1}"#,
+        )
+    }
+
+    #[test]
+    fn the_line_layout_is_exact() {
+        let e = sample();
+        let expected_prefix = concat!(
+            r#"{"v":1,"chain":"contoso","seq":0,"prev":"0000000000000000000000000000000000000000000000000000000000000000","#,
+            r#""at":"2026-11-24T10:00:00.000Z","kind":"created","data":{"a":1},"hash":""#
+        );
+        assert!(e.line.starts_with(expected_prefix), "{}", e.line);
+        let unsigned = &e.line[..e.line.len() - TAIL_LEN];
+        let mut msg = ENTRY_HASH_PREFIX.to_vec();
+        msg.extend_from_slice(unsigned.as_bytes());
+        msg.push(b'}');
+        assert_eq!(e.hash, Hash::digest(&msg));
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&e.line).is_ok(),
+            "a line is plain JSON too"
+        );
+    }
+
+    #[test]
+    fn parse_round_trips() {
+        let e = sample();
+        let r = EntryRef::parse(e.line.as_bytes()).unwrap();
+        assert_eq!(
+            (r.chain, r.seq, r.at, r.kind, r.data_str()),
+            ("contoso", 0, "2026-11-24T10:00:00.000Z", "created", Some(r#"{"a":1}"#))
+        );
+        assert_eq!(r.prev, GENESIS_PREV);
+        assert_eq!(r.hash, e.hash);
+        assert_eq!(r.computed_hash(), e.hash);
+    }
+
+    #[test]
+    fn any_deviation_is_a_format_error() {
+        let line = sample().line;
+        let variants = [
+            line.replacen("{\"v\":1", "{\"v\":2", 1),
+            line.replacen("\"seq\":0", "\"seq\":00", 1),
+            line.replacen("\"seq\":0", "\"seq\":-1", 1),
+            line.replacen(",\"prev\"", ", \"prev\"", 1),
+            line.replacen("000\",\"at\"", "00A\",\"at\"", 1),
+            line.replacen(".000Z", "Z", 1),
+            line.replacen("2026-11-24T10", "2026-13-24T10", 1),
+            line.replacen("2026-11-24T10", "2026-02-29T10", 1),
+            line.replacen("2026-11-24T10", "2026-11-24T24", 1),
+            line.replacen("created", "Created", 1),
+            line.replacen("{\"a\":1}", "[1]", 1),
+            line.replacen("contoso", "con/toso", 1),
+            format!("{line} "),
+            line[..line.len() - 1].to_string(),
+            String::new(),
+        ];
+        for v in variants {
+            assert!(EntryRef::parse(v.as_bytes()).is_err(), "{v}");
+        }
+    }
+}
