@@ -98,7 +98,7 @@ impl NewServiceRequest {
         let customer_id = match tenant {
             TenantInput::Customer(raw) => c
                 .check(
-                    "customerId",
+                    "path:customerId",
                     CustomerId::parse(raw).and_then(|id| not_own_tenant(id, partner)),
                 )
                 .map(Some),

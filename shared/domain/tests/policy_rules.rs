@@ -95,7 +95,10 @@ fn an_entitlement_on_a_customer_request_is_refused() {
 fn the_partners_own_tenant_cannot_be_filed_as_a_customer() {
     let partner = PartnerId::parse(CUSTOMER).unwrap();
     let errors = NewServiceRequest::parse(input(body()), TenantInput::Customer(CUSTOMER), &partner).unwrap_err();
-    assert_eq!(errors.problem("customerId"), Some(&Problem::OwnTenantOnCustomerRoute));
+    assert_eq!(
+        errors.problem("path:customerId"),
+        Some(&Problem::OwnTenantOnCustomerRoute)
+    );
 }
 
 #[test]
@@ -183,7 +186,7 @@ fn every_bad_field_is_reported_with_its_path() {
     assert_eq!(
         fields,
         [
-            "customerId",
+            "path:customerId",
             "$.product",
             "$.category",
             "$.severity",

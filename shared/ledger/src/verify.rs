@@ -80,6 +80,7 @@ pub enum VerifyError {
 
 /// One verified chain.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ChainReport {
     pub chain: String,
     pub size: u64,
@@ -90,6 +91,7 @@ pub struct ChainReport {
 
 /// A verified export.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     pub entries: u64,
     pub chains: Vec<ChainReport>,

@@ -1,0 +1,68 @@
+//! An in-process DynamoDB-compatible server (dynoxide) for the local run and the tests,
+//! reached over HTTP with the real SDK like any other endpoint.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running embedded server. Dropping it stops the server.
+#[derive(Debug)]
+pub struct EmbeddedDynamo {
+    endpoint: String,
+    address: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), String>>>,
+}
+
+impl EmbeddedDynamo {
+    /// Serve on `address` (port 0 picks a free one) with an in-memory database, or with the
+    /// SQLite file `path` (created if missing; survives restarts).
+    pub async fn start(address: SocketAddr, path: Option<&Path>) -> std::io::Result<Self> {
+        let db = match path {
+            Some(path) => dynoxide::Database::new(&path.to_string_lossy()),
+            None => dynoxide::Database::memory(),
+        }
+        .map_err(|e| std::io::Error::other(format!("cannot open the local database: {e}")))?;
+        let listener = tokio::net::TcpListener::bind(address).await?;
+        let address = listener.local_addr()?;
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(dynoxide::server::serve_with_shutdown(listener, db, async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            endpoint: format!("http://{address}"),
+            address,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Stop accepting requests and wait for the server to finish.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for EmbeddedDynamo {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! # ledgerdesk store: DynamoDB
+//!
+//! The only crate that talks to AWS. Every state change of a service request is one
+//! `TransactWriteItems`: the request item (conditioned on its version), the new audit-ledger
+//! entry (conditioned on not existing), the chain head (conditioned on the size the entry was
+//! built on) and, for creates, the idempotency record. Nothing is ever half-written.
+//!
+//! The data model and every access pattern are in `DESIGN.md`; the tables are defined once,
+//! in [`schema`].
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use ledger::{ChainHead, ChainId};
+
+mod cursor;
+#[cfg(feature = "embedded")]
+pub mod embedded;
+mod error;
+mod items;
+mod ledger_io;
+mod read;
+pub mod schema;
+pub mod secrets;
+mod write;
+
+pub use aws_config::SdkConfig as AwsConfig;
+pub use cursor::CursorKey;
+pub use error::StoreError;
+pub use items::SWEEP_SHARDS;
+pub use ledger_io::{ExportError, StoredCheckpoint};
+pub use read::{ListQuery, Page, PageSize};
+pub use schema::TableNames;
+pub use write::{CreateOutcome, IdempotencyClaim};
+
+/// How long an idempotency record is honoured.
+pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
+
+/// ledgerdesk's DynamoDB store. Build one per process (a Lambda's cold start) and share it:
+/// it caches the last chain head it saw per partner, so that an uncontended state change is
+/// one round trip.
+#[derive(Debug)]
+pub struct Store {
+    client: Client,
+    tables: TableNames,
+    /// Seals and opens list cursors; only the functions that list need one.
+    cursor_key: Option<CursorKey>,
+    heads: Mutex<HashMap<ChainId, ChainHead>>,
+    round_trips: AtomicU64,
+}
+
+impl Store {
+    pub fn new(client: Client, tables: TableNames) -> Self {
+        Self {
+            client,
+            tables,
+            cursor_key: None,
+            heads: Mutex::new(HashMap::new()),
+            round_trips: AtomicU64::new(0),
+        }
+    }
+
+    /// The key that authenticates list cursors (required by [`Store::list`]).
+    pub fn with_cursor_key(mut self, key: CursorKey) -> Self {
+        self.cursor_key = Some(key);
+        self
+    }
+
+    pub fn tables(&self) -> &TableNames {
+        &self.tables
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// DynamoDB requests made so far (for benchmarks and tests of the round-trip budget).
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_round_trip(&self) {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Forget cached chain heads (as a cold start would).
+    pub fn forget_heads(&self) {
+        if let Ok(mut heads) = self.heads.lock() {
+            heads.clear();
+        }
+    }
+
+    /// Create the tables that do not exist yet (local run and tests).
+    pub async fn create_tables(&self) -> Result<(), StoreError> {
+        schema::create_tables(&self.client, &self.tables).await
+    }
+}
+
+fn timeouts() -> aws_sdk_dynamodb::config::timeout::TimeoutConfig {
+    aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_secs(15))
+        .build()
+}
+
+/// The AWS configuration of a Lambda: region and credentials from its environment.
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts())
+        .load()
+        .await
+}
+
+/// A DynamoDB client for a Lambda (from [`aws_config`]).
+pub fn dynamodb(config: &aws_config::SdkConfig) -> Client {
+    Client::new(config)
+}
+
+/// A DynamoDB client for a DynamoDB-compatible server at `endpoint` (the local run, the
+/// tests, `ledger export`). Uses static placeholder credentials unless real ones are set.
+pub async fn dynamodb_at(endpoint: &str, region: &str) -> Client {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .timeout_config(timeouts());
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+        loader = loader.credentials_provider(Credentials::new("local", "local", None, None, "ledgerdesk-local"));
+    }
+    Client::new(&loader.load().await)
+}

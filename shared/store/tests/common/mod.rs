@@ -1,0 +1,151 @@
+//! A fresh DynamoDB-compatible server (dynoxide, in process, random port) and fresh tables
+//! per test, driven over HTTP by the real SDK.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Duration, Utc};
+use domain::*;
+use serde_json::json;
+use store::embedded::EmbeddedDynamo;
+use store::{CursorKey, Store, TableNames};
+
+pub struct Harness {
+    pub dynamo: EmbeddedDynamo,
+    pub client: aws_sdk_dynamodb::Client,
+    pub tables: TableNames,
+    pub store: Arc<Store>,
+}
+
+impl Harness {
+    pub async fn new() -> Self {
+        let dynamo = EmbeddedDynamo::start("127.0.0.1:0".parse().unwrap(), None)
+            .await
+            .unwrap();
+        let client = store::dynamodb_at(dynamo.endpoint(), "eu-central-1").await;
+        let tables = TableNames::with_prefix("ledgerdesk-test");
+        let store = Arc::new(Store::new(client.clone(), tables.clone()).with_cursor_key(cursor_key()));
+        store.create_tables().await.unwrap();
+        Self {
+            dynamo,
+            client,
+            tables,
+            store,
+        }
+    }
+
+    /// Another store on the same tables: a separate Lambda instance with its own head cache.
+    pub fn another_store(&self) -> Arc<Store> {
+        Arc::new(Store::new(self.client.clone(), self.tables.clone()).with_cursor_key(cursor_key()))
+    }
+
+    pub async fn count(&self, table: &str) -> usize {
+        let out = self
+            .client
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        out.items.unwrap_or_default().len()
+    }
+
+    pub async fn head_size(&self, partner: &str) -> u64 {
+        self.store
+            .chain_heads()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|h| h.chain.as_str() == partner)
+            .map_or(0, |h| h.size)
+    }
+
+    pub async fn export(&self, partner: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        self.store
+            .export_chain(&ledger::ChainId::parse(partner).unwrap(), |l| {
+                lines.push(l.to_owned());
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .await
+            .unwrap();
+        lines
+    }
+}
+
+pub fn cursor_key() -> CursorKey {
+    CursorKey::from_bytes([9; 32])
+}
+
+pub fn policy() -> SupportPolicy {
+    SupportPolicy::embedded().unwrap()
+}
+
+pub const CUSTOMER_A: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
+pub const CUSTOMER_B: &str = "9b2e4c1a-0d3f-4e5a-8b7c-6d5e4f3a2b1c";
+
+pub fn agent() -> Actor {
+    Actor::new(Role::PartnerAgent, Subject::parse("agent-1").unwrap())
+}
+
+pub fn engineer() -> Actor {
+    Actor::new(Role::SupportEngineer, Subject::parse("engineer-1").unwrap())
+}
+
+static ENTROPY: AtomicU64 = AtomicU64::new(1);
+
+/// Open (in memory, not stored) a request for `partner`'s `customer` at `at`.
+pub fn open(
+    partner: &str,
+    customer: &str,
+    severity: &str,
+    product: &str,
+    at: DateTime<Utc>,
+) -> (ServiceRequest, DomainEvent) {
+    let input: NewRequestInput = serde_json::from_value(json!({
+        "product": product,
+        "category": "technical",
+        "severity": severity,
+        "supportTopic": "Compute / VM",
+        "title": format!("Request at {at}"),
+        "description": "Details.",
+        "language": "en",
+        "contact": { "name": "Agent", "email": "agent@partner.example" }
+    }))
+    .unwrap();
+    let partner = PartnerId::parse(partner).unwrap();
+    let new = NewServiceRequest::parse(input, TenantInput::Customer(customer), &partner).unwrap();
+    let at = Timestamp::from(at);
+    let id = RequestId::new(at.datetime(), u128::from(ENTROPY.fetch_add(1, Ordering::Relaxed)) << 40);
+    ServiceRequest::open(new, partner, id, at, &agent(), &policy()).unwrap()
+}
+
+pub fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-24T09:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+pub fn minutes(m: i64) -> Duration {
+    Duration::minutes(m)
+}
+
+pub fn trusted(key: &ledger::SignerKey) -> ledger::TrustedKeys {
+    ledger::TrustedKeys::new([key.verifier()])
+}
+
+/// Verify exported lines as `ledger verify` does, with `checkpoints` kept.
+pub fn verify_export(
+    lines: &[String],
+    key: &ledger::SignerKey,
+    checkpoints: &[String],
+) -> Result<ledger::Report, String> {
+    let mut verifier = ledger::Verifier::new(trusted(key), ledger::VerifyOptions::default());
+    for cp in checkpoints {
+        verifier.add_checkpoint(cp, "stored").map_err(|f| f.to_string())?;
+    }
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    verifier.verify(text.as_bytes(), |_| {}).map_err(|e| e.to_string())
+}

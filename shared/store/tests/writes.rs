@@ -1,0 +1,300 @@
+//! State changes against a real DynamoDB-compatible server: atomicity, idempotency,
+//! optimistic concurrency, and the ledger that results.
+
+mod common;
+
+use common::*;
+use domain::*;
+use store::{CreateOutcome, IdempotencyClaim, StoreError};
+
+#[tokio::test]
+async fn a_create_writes_request_entry_and_head_in_one_round_trip() {
+    let h = Harness::new().await;
+    let (request, event) = open("partner-a", CUSTOMER_A, "B", "azure", t0());
+    let before = h.store.round_trips();
+    assert_eq!(
+        h.store.create_request(&request, &event, None).await.unwrap(),
+        CreateOutcome::Created
+    );
+    // Cold: one read of the chain head, one transaction.
+    assert_eq!(h.store.round_trips() - before, 2);
+    let (second, event2) = open("partner-a", CUSTOMER_A, "C", "azure", t0() + minutes(1));
+    let before = h.store.round_trips();
+    h.store.create_request(&second, &event2, None).await.unwrap();
+    // Warm: the cached head makes it one transaction.
+    assert_eq!(h.store.round_trips() - before, 1);
+
+    let stored = h
+        .store
+        .get_request(request.partner_id(), request.id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, request);
+    assert_eq!(h.head_size("partner-a").await, 2);
+    let lines = h.export("partner-a").await;
+    assert_eq!(lines.len(), 2);
+    let first = ledger::EntryRef::parse(lines[0].as_bytes()).unwrap();
+    assert_eq!((first.chain, first.seq, first.kind), ("partner-a", 0, "created"));
+    let data: serde_json::Value = serde_json::from_slice(first.data).unwrap();
+    assert_eq!(data["requestId"], request.id().to_string());
+    assert_eq!(data["change"]["request"]["title"], request.title().as_str());
+}
+
+#[tokio::test]
+async fn a_failed_condition_writes_nothing_at_all() {
+    let h = Harness::new().await;
+    let (request, event) = open("partner-a", CUSTOMER_A, "B", "azure", t0());
+    h.store.create_request(&request, &event, None).await.unwrap();
+    let (responded, response_event) = request
+        .apply(
+            Action::Respond {
+                message: Message::parse("On it").unwrap(),
+            },
+            &engineer(),
+            Timestamp::from(t0() + minutes(5)),
+            &policy(),
+        )
+        .unwrap();
+
+    // Wrong expected version: the request condition fails, so the ledger entry and the head
+    // update in the same transaction must not happen either.
+    let err = h.store.save_change(&responded, 7, &response_event).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    assert_eq!(
+        h.store
+            .get_request(request.partner_id(), request.id())
+            .await
+            .unwrap()
+            .unwrap(),
+        request
+    );
+    assert_eq!(h.export("partner-a").await.len(), 1);
+    assert_eq!(h.head_size("partner-a").await, 1);
+
+    // Creating the same request again fails on the request's condition: nothing added.
+    let err = h.store.create_request(&request, &event, None).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    assert_eq!(h.export("partner-a").await.len(), 1);
+    assert_eq!(h.head_size("partner-a").await, 1);
+    assert_eq!(h.count(&h.tables.requests).await, 1);
+
+    // The right version goes through.
+    h.store.save_change(&responded, 1, &response_event).await.unwrap();
+    assert_eq!(
+        h.store
+            .get_request(request.partner_id(), request.id())
+            .await
+            .unwrap()
+            .unwrap()
+            .version(),
+        2
+    );
+    assert_eq!(h.export("partner-a").await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_concurrent_update_of_the_same_request_is_a_conflict_not_a_lost_update() {
+    let h = Harness::new().await;
+    let (request, event) = open("partner-a", CUSTOMER_A, "B", "azure", t0());
+    h.store.create_request(&request, &event, None).await.unwrap();
+    let note = |text: &str| {
+        request
+            .apply(
+                Action::Note {
+                    message: Message::parse(text).unwrap(),
+                },
+                &agent(),
+                Timestamp::from(t0() + minutes(2)),
+                &policy(),
+            )
+            .unwrap()
+    };
+    let (a, ea) = note("first");
+    let (b, eb) = note("second");
+    h.store.save_change(&a, 1, &ea).await.unwrap();
+    let other = h.another_store();
+    assert!(matches!(other.save_change(&b, 1, &eb).await, Err(StoreError::Conflict)));
+    assert_eq!(h.export("partner-a").await.len(), 2);
+}
+
+#[tokio::test]
+async fn idempotent_create() {
+    let h = Harness::new().await;
+    let key = IdempotencyKey::parse("retry-7f3a").unwrap();
+    let now = Timestamp::from(t0());
+    let (request, event) = open("partner-a", CUSTOMER_A, "B", "azure", t0());
+    let claim = IdempotencyClaim {
+        key: &key,
+        fingerprint: "fp-1",
+        response: "{\"id\":\"original\"}",
+        now,
+    };
+    assert_eq!(
+        h.store.create_request(&request, &event, Some(claim)).await.unwrap(),
+        CreateOutcome::Created
+    );
+
+    // The client retries: a new id is generated, but the key and body are the same.
+    let (retry, retry_event) = open("partner-a", CUSTOMER_A, "B", "azure", t0() + minutes(1));
+    let outcome = h.store.create_request(&retry, &retry_event, Some(claim)).await.unwrap();
+    assert_eq!(
+        outcome,
+        CreateOutcome::Replayed {
+            response: "{\"id\":\"original\"}".into()
+        }
+    );
+    assert!(
+        h.store
+            .get_request(retry.partner_id(), retry.id())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(h.export("partner-a").await.len(), 1);
+    assert_eq!(h.head_size("partner-a").await, 1);
+
+    // Same key, different body: refused, nothing written.
+    let other = IdempotencyClaim {
+        fingerprint: "fp-2",
+        ..claim
+    };
+    let (third, third_event) = open("partner-a", CUSTOMER_A, "A", "azure", t0() + minutes(2));
+    assert!(matches!(
+        h.store.create_request(&third, &third_event, Some(other)).await,
+        Err(StoreError::IdempotencyMismatch)
+    ));
+    assert_eq!(h.export("partner-a").await.len(), 1);
+    assert_eq!(h.count(&h.tables.requests).await, 1);
+
+    // The same key is another partner's own business.
+    let (b, b_event) = open("partner-b", CUSTOMER_A, "B", "azure", t0());
+    assert_eq!(
+        h.store.create_request(&b, &b_event, Some(other)).await.unwrap(),
+        CreateOutcome::Created
+    );
+
+    // An expired record no longer binds the key.
+    let later = IdempotencyClaim {
+        fingerprint: "fp-3",
+        now: Timestamp::from(t0() + chrono::Duration::hours(25)),
+        ..claim
+    };
+    let (fresh, fresh_event) = open(
+        "partner-a",
+        CUSTOMER_A,
+        "C",
+        "azure",
+        t0() + chrono::Duration::hours(25),
+    );
+    assert_eq!(
+        h.store.create_request(&fresh, &fresh_event, Some(later)).await.unwrap(),
+        CreateOutcome::Created
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_concurrent_writers_on_one_chain_lose_nothing() {
+    let h = Harness::new().await;
+    const WRITERS: usize = 16;
+    const EACH: usize = 10;
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..WRITERS {
+        // Each writer is its own Lambda instance: its own store and head cache.
+        let store = h.another_store();
+        tasks.spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..EACH {
+                let (request, event) = open(
+                    "partner-a",
+                    CUSTOMER_A,
+                    "B",
+                    "azure",
+                    t0() + minutes((w * EACH + i) as i64),
+                );
+                store.create_request(&request, &event, None).await.unwrap();
+                ids.push(request.id());
+            }
+            ids
+        });
+    }
+    let mut created = Vec::new();
+    while let Some(ids) = tasks.join_next().await {
+        created.extend(ids.unwrap());
+    }
+    assert_eq!(created.len(), WRITERS * EACH);
+
+    let lines = h.export("partner-a").await;
+    assert_eq!(lines.len(), WRITERS * EACH, "no lost and no extra entry");
+    let mut ids_in_ledger = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let entry = ledger::EntryRef::parse(line.as_bytes()).unwrap();
+        assert_eq!(entry.seq, i as u64, "contiguous seq");
+        let data: serde_json::Value = serde_json::from_slice(entry.data).unwrap();
+        ids_in_ledger.push(data["requestId"].as_str().unwrap().to_owned());
+    }
+    ids_in_ledger.sort();
+    let mut expected: Vec<String> = created.iter().map(ToString::to_string).collect();
+    expected.sort();
+    assert_eq!(ids_in_ledger, expected, "every request has exactly one created entry");
+
+    // The exported chain passes the auditor's verification, checkpoint included.
+    let key = ledger::SignerKey::from_seed("store-test", [3; 32]).unwrap();
+    let written = h
+        .store
+        .checkpoint_grown_chains(&key, "ledgerdesk.test", Timestamp::from(t0()))
+        .await
+        .unwrap();
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0].size, (WRITERS * EACH) as u64);
+    let report = verify_export(&lines, &key, &[written[0].note.clone()]).unwrap();
+    assert_eq!(report.entries, (WRITERS * EACH) as u64);
+    assert_eq!(report.checkpoints_checked, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writers_on_different_partners_do_not_block_each_other() {
+    let h = Harness::new().await;
+    const WRITERS: usize = 16;
+    const EACH: u64 = 4;
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..WRITERS {
+        let store = h.another_store();
+        tasks.spawn(async move {
+            let partner = format!("partner-{w:02}");
+            for i in 0..EACH {
+                let (request, event) = open(&partner, CUSTOMER_A, "B", "office365", t0() + minutes(i as i64));
+                store.create_request(&request, &event, None).await.unwrap();
+            }
+            store.round_trips()
+        });
+    }
+    while let Some(round_trips) = tasks.join_next().await {
+        // One head read, then one transaction per create: no retry was ever needed.
+        assert_eq!(round_trips.unwrap(), 1 + EACH);
+    }
+    for w in 0..WRITERS {
+        assert_eq!(h.head_size(&format!("partner-{w:02}")).await, EACH);
+    }
+}
+
+#[tokio::test]
+async fn a_stale_cached_head_is_refreshed_and_the_append_retried() {
+    let h = Harness::new().await;
+    let one = h.another_store();
+    let two = h.another_store();
+    let (r1, e1) = open("partner-a", CUSTOMER_A, "B", "azure", t0());
+    one.create_request(&r1, &e1, None).await.unwrap();
+    let (r2, e2) = open("partner-a", CUSTOMER_A, "B", "azure", t0() + minutes(1));
+    two.create_request(&r2, &e2, None).await.unwrap();
+    // `one` still caches the head at size 1; the append fails on the head, re-reads, succeeds.
+    let (r3, e3) = open("partner-a", CUSTOMER_A, "B", "azure", t0() + minutes(2));
+    let before = one.round_trips();
+    one.create_request(&r3, &e3, None).await.unwrap();
+    // The failed transaction returns the current head: no extra read before the retry.
+    assert_eq!(one.round_trips() - before, 2, "failed transaction, transaction");
+    let lines = h.export("partner-a").await;
+    assert_eq!(lines.len(), 3);
+    let key = ledger::SignerKey::from_seed("k", [1; 32]).unwrap();
+    assert!(verify_export(&lines, &key, &[]).is_ok());
+}
