@@ -1,0 +1,86 @@
+//! The local run's state directory (`.ledgerdesk/` by default): development secrets created
+//! on first start, and the DynamoDB data file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+
+pub const JWT_SECRET: &str = "jwt-secret";
+pub const CURSOR_KEY: &str = "cursor-key";
+/// The ledger signing key's name: files `ledgerdesk-local.key` / `ledgerdesk-local.pub`.
+pub const SIGNING_KEY_NAME: &str = "ledgerdesk-local";
+pub const DATABASE: &str = "dynamodb.sqlite";
+
+/// The development secrets, created on first start and reused after.
+#[derive(Debug)]
+pub struct Secrets {
+    pub jwt_secret: Vec<u8>,
+    pub cursor_key: [u8; 32],
+    pub signing_key: ledger::SignerKey,
+    pub public_key_path: PathBuf,
+}
+
+/// Write `contents` to a new file readable only by its owner.
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+fn random_32() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    bytes
+}
+
+fn read_or_create_b64(path: &Path) -> anyhow::Result<[u8; 32]> {
+    if !path.exists() {
+        write_private(path, &format!("{}\n", B64.encode(random_32())))?;
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = B64
+        .decode(text.trim())
+        .with_context(|| format!("{} is not base64", path.display()))?;
+    bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{} must hold 32 bytes", path.display()))
+}
+
+impl Secrets {
+    /// Load the secrets from `dir`, creating `dir` and any missing secret.
+    pub fn load_or_create(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let jwt_secret = read_or_create_b64(&dir.join(JWT_SECRET))?.to_vec();
+        let cursor_key = read_or_create_b64(&dir.join(CURSOR_KEY))?;
+        let private = dir.join(format!("{SIGNING_KEY_NAME}.key"));
+        let public_key_path = dir.join(format!("{SIGNING_KEY_NAME}.pub"));
+        if !private.exists() {
+            let key = ledger::SignerKey::generate(SIGNING_KEY_NAME).map_err(|e| anyhow::anyhow!("{e}"))?;
+            write_private(&private, &format!("{}\n", key.to_text()))?;
+            std::fs::write(&public_key_path, format!("{}\n", key.verifier()))?;
+        }
+        let text = std::fs::read_to_string(&private)?;
+        let signing_key = ledger::SignerKey::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", private.display()))?;
+        if !public_key_path.exists() {
+            std::fs::write(&public_key_path, format!("{}\n", signing_key.verifier()))?;
+        }
+        Ok(Self {
+            jwt_secret,
+            cursor_key,
+            signing_key,
+            public_key_path,
+        })
+    }
+}

@@ -1,0 +1,131 @@
+//! `cargo run -p local`: ledgerdesk on your machine.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use local::token::{self, TokenRole};
+use local::{LocalConfig, files};
+
+#[derive(Parser)]
+#[command(
+    name = "local",
+    about = "Run ledgerdesk locally: the HTTP API, an embedded DynamoDB and the SLA sweep"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The API's port on 127.0.0.1.
+    #[arg(long, default_value_t = 3000)]
+    port: u16,
+    /// The embedded DynamoDB's port on 127.0.0.1.
+    #[arg(long, default_value_t = 8000, global = true)]
+    dynamodb_port: u16,
+    /// Where the data, the development secrets and the ledger keys live.
+    #[arg(long, default_value = ".ledgerdesk", global = true)]
+    data_dir: PathBuf,
+    /// Keep the DynamoDB data in memory (gone when the process ends).
+    #[arg(long)]
+    ephemeral: bool,
+    /// Use this DynamoDB instead of the embedded one.
+    #[arg(long, env = "DYNAMODB_ENDPOINT", global = true)]
+    dynamodb_endpoint: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a bearer token the local API accepts.
+    Token {
+        #[arg(long)]
+        partner: Option<String>,
+        #[arg(long, value_enum, default_value = "partner")]
+        role: TokenRole,
+        /// The token's subject (who acts).
+        #[arg(long)]
+        subject: Option<String>,
+        /// Validity in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
+    /// Run one SLA sweep and checkpoint now, or as if the schedule fired at --at.
+    Sweep {
+        /// RFC 3339 time, e.g. 2026-11-30T12:00:00Z.
+        #[arg(long)]
+        at: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let serve = cli.serve;
+    match cli.command {
+        Some(Command::Token {
+            partner,
+            role,
+            subject,
+            ttl,
+        }) => {
+            let secrets = files::Secrets::load_or_create(&serve.data_dir)?;
+            let subject = subject.unwrap_or_else(|| match role {
+                TokenRole::Partner => format!("agent@{}", partner.as_deref().unwrap_or("partner")),
+                TokenRole::Support => "engineer@vendor".into(),
+            });
+            println!(
+                "{}",
+                token::issue(&secrets.jwt_secret, role, partner.as_deref(), &subject, ttl)?
+            );
+        }
+        Some(Command::Sweep { at }) => {
+            api::telemetry::init_text();
+            let at = match at {
+                Some(text) => domain::Timestamp::parse(&text).map_err(|e| anyhow::anyhow!("--at: {e}"))?,
+                None => domain::Timestamp::from(chrono::Utc::now()),
+            };
+            let report = local::sweep_once(&serve.data_dir, serve.dynamodb_port, serve.dynamodb_endpoint, at).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        None => {
+            api::telemetry::init_text();
+            let running = local::start(LocalConfig {
+                port: serve.port,
+                dynamodb_port: serve.dynamodb_port,
+                data_dir: serve.data_dir.clone(),
+                ephemeral: serve.ephemeral,
+                dynamodb_endpoint: serve.dynamodb_endpoint,
+                sweep_every: Some(Duration::from_secs(60)),
+            })
+            .await?;
+            let storage = if serve.ephemeral {
+                "in memory".to_owned()
+            } else {
+                format!("data in {}", serve.data_dir.join(files::DATABASE).display())
+            };
+            println!(
+                "ledgerdesk is running\n\
+                 \x20 API        {api}  (OpenAPI: {api}/openapi.json)\n\
+                 \x20 DynamoDB   {db}  (tables {prefix}-*, {storage})\n\
+                 \x20 ledger     public key {key}, log name {log}\n\
+                 \x20 SLA sweep  every 60 s; one now: cargo run -p local -- sweep [--at <RFC 3339>]\n\n\
+                 Get a token and call the API:\n\
+                 \x20 TOKEN=$(cargo run -q -p local -- token --partner contoso --role partner)\n\
+                 \x20 curl -H \"Authorization: Bearer $TOKEN\" {api}/service-requests\n",
+                api = running.base_url(),
+                db = running.dynamodb_endpoint,
+                prefix = local::TABLE_PREFIX,
+                key = running.public_key.display(),
+                log = local::LOG_NAME,
+            );
+            tokio::signal::ctrl_c().await?;
+            println!("stopping");
+            running.stop().await;
+        }
+    }
+    Ok(())
+}

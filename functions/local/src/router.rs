@@ -1,0 +1,152 @@
+//! The local router: the same routes as the stack's HTTP API. Each request's bearer token is
+//! verified as API Gateway's JWT authorizer would, the request is turned into the API Gateway
+//! v2 event a Lambda would receive (and parsed by `lambda_http` itself), and the function's
+//! handler from the `api` crate answers it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use api::problem::ApiError;
+use api::{App, Route};
+use aws_lambda_events::apigw::{
+    ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription, ApiGatewayV2httpRequest,
+    ApiGatewayV2httpRequestContext,
+};
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, get, on};
+use base64::Engine;
+use http::{HeaderValue, Request, header};
+
+/// API Gateway's payload limit.
+const MAX_BODY: usize = 10 * 1024 * 1024;
+
+#[derive(Debug)]
+pub struct LocalState {
+    pub app: App,
+    pub jwt_secret: Vec<u8>,
+}
+
+pub fn router(state: Arc<LocalState>) -> Router {
+    let mut router = Router::new().route("/openapi.json", get(openapi));
+    for route in api::ROUTES {
+        let method = match route.method {
+            "GET" => MethodFilter::GET,
+            "POST" => MethodFilter::POST,
+            "PATCH" => MethodFilter::PATCH,
+            "PUT" => MethodFilter::PUT,
+            _ => MethodFilter::DELETE,
+        };
+        let handler =
+            move |State(state): State<Arc<LocalState>>,
+                  Path(params): Path<HashMap<String, String>>,
+                  request: Request<Body>| async move { invoke(&state, route, params, request).await };
+        router = router.route(route.path, on(method, handler));
+    }
+    router
+        .fallback(|| async { ApiError::NotFound.into_response() })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        api::OPENAPI,
+    )
+        .into_response()
+}
+
+async fn invoke(
+    state: &LocalState,
+    route: &'static Route,
+    path_parameters: HashMap<String, String>,
+    request: Request<Body>,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    // The JWT authorizer: no valid token, no invocation.
+    let token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+    let Some(claims) = token.and_then(|t| crate::token::verify(&state.jwt_secret, t.trim())) else {
+        return to_axum(ApiError::Unauthenticated.into_response());
+    };
+    let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
+        return to_axum(ApiError::PayloadTooLarge.into_response());
+    };
+    let event = gateway_event(route, &parts, path_parameters, claims, &bytes);
+    let request = match serde_json::to_string(&event)
+        .map_err(|e| e.to_string())
+        .and_then(|json| lambda_http::request::from_str(&json).map_err(|e| e.to_string()))
+    {
+        Ok(request) => request,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the Lambda event");
+            return to_axum(ApiError::Internal.into_response());
+        }
+    };
+    to_axum(api::handle(&state.app, route.function, request).await)
+}
+
+/// The API Gateway (HTTP API, payload 2.0) event for this request.
+fn gateway_event(
+    route: &Route,
+    parts: &http::request::Parts,
+    path_parameters: HashMap<String, String>,
+    claims: HashMap<String, String>,
+    body: &[u8],
+) -> ApiGatewayV2httpRequest {
+    let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+    jwt.scopes = claims
+        .get("scope")
+        .map(|s| s.split_whitespace().map(str::to_owned).collect());
+    jwt.claims = claims;
+    let mut authorizer = ApiGatewayRequestAuthorizer::default();
+    authorizer.jwt = Some(jwt);
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.route_key = Some(route.key());
+    context.stage = Some("$default".into());
+    context.request_id = Some(format!("local-{}", ulid_like()));
+    context.authorizer = Some(authorizer);
+    context.http.method = parts.method.clone();
+    context.http.path = Some(parts.uri.path().to_owned());
+    context.http.protocol = Some("HTTP/1.1".into());
+    context.http.source_ip = Some("127.0.0.1".into());
+    let mut event = ApiGatewayV2httpRequest::default();
+    event.version = Some("2.0".into());
+    event.route_key = Some(route.key());
+    event.raw_path = Some(parts.uri.path().to_owned());
+    event.raw_query_string = Some(parts.uri.query().unwrap_or("").to_owned());
+    event.headers = parts.headers.clone();
+    event.path_parameters = path_parameters;
+    event.request_context = context;
+    if !body.is_empty() {
+        match std::str::from_utf8(body) {
+            Ok(text) => event.body = Some(text.to_owned()),
+            Err(_) => {
+                event.body = Some(base64::engine::general_purpose::STANDARD.encode(body));
+                event.is_base64_encoded = true;
+            }
+        }
+    }
+    event
+}
+
+fn ulid_like() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+fn to_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes: Vec<u8> = match body {
+        lambda_http::Body::Empty => Vec::new(),
+        lambda_http::Body::Text(text) => text.into_bytes(),
+        lambda_http::Body::Binary(bytes) => bytes,
+        _ => Vec::new(),
+    };
+    Response::from_parts(parts, Body::from(bytes))
+}

@@ -1,0 +1,217 @@
+//! The one mapping from errors to HTTP statuses: RFC 9457 `application/problem+json`.
+
+use domain::{TransitionError, ValidationErrors};
+use http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use serde_json::json;
+use store::StoreError;
+
+/// One bad field (JSON path in the body, or `query:<name>` / `path:<name>` / `header:<name>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldMessage {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldMessage {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything a handler can answer besides success. Messages are for the caller; nothing
+/// internal (SDK text, stack, table names) is ever put in them.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("a valid bearer token is required")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("no such service request")]
+    NotFound,
+    #[error("the request body is not valid JSON for this operation: {0}")]
+    MalformedJson(String),
+    #[error("{detail}")]
+    BadRequest { detail: String, errors: Vec<FieldMessage> },
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldMessage>),
+    #[error("{0}")]
+    UnprocessableAction(String),
+    #[error("the request body is larger than 64 KiB")]
+    PayloadTooLarge,
+    #[error("the request body must be application/json")]
+    UnsupportedMediaType,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the service request is at version {current}, not {expected} as If-Match says; reload it")]
+    PreconditionFailed { expected: u64, current: u64 },
+    #[error("the service is busy; retry shortly")]
+    Unavailable,
+    #[error("an internal error occurred")]
+    Internal,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MalformedJson(_) | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_) | ApiError::UnprocessableAction(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The problem type (a relative URI documented in the README and the OpenAPI document).
+    fn slug(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated => "unauthenticated",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound => "not-found",
+            ApiError::MalformedJson(_) => "malformed-request",
+            ApiError::BadRequest { .. } => "bad-request",
+            ApiError::Validation(_) => "validation-failed",
+            ApiError::UnprocessableAction(_) => "unprocessable-action",
+            ApiError::PayloadTooLarge => "payload-too-large",
+            ApiError::UnsupportedMediaType => "unsupported-media-type",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PreconditionFailed { .. } => "precondition-failed",
+            ApiError::Unavailable => "unavailable",
+            ApiError::Internal => "internal",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated => "Unauthenticated",
+            ApiError::Forbidden(_) => "Forbidden",
+            ApiError::NotFound => "Not found",
+            ApiError::MalformedJson(_) => "Malformed request",
+            ApiError::BadRequest { .. } => "Bad request",
+            ApiError::Validation(_) => "Validation failed",
+            ApiError::UnprocessableAction(_) => "Action not possible",
+            ApiError::PayloadTooLarge => "Payload too large",
+            ApiError::UnsupportedMediaType => "Unsupported media type",
+            ApiError::Conflict(_) => "Conflict",
+            ApiError::PreconditionFailed { .. } => "Precondition failed",
+            ApiError::Unavailable => "Service unavailable",
+            ApiError::Internal => "Internal error",
+        }
+    }
+
+    fn errors(&self) -> Vec<serde_json::Value> {
+        let list: &[FieldMessage] = match self {
+            ApiError::Validation(errors) | ApiError::BadRequest { errors, .. } => errors,
+            _ => &[],
+        };
+        list.iter()
+            .map(|e| json!({ "field": e.field, "message": e.message }))
+            .collect()
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let status = self.status();
+        let detail = match &self {
+            ApiError::Validation(errors) => format!("{} field(s) are invalid; see errors", errors.len()),
+            other => other.to_string(),
+        };
+        let body = json!({
+            "type": format!("/problems/{}", self.slug()),
+            "title": self.title(),
+            "status": status.as_u16(),
+            "detail": detail,
+            "errors": self.errors(),
+        });
+        let mut response = Response::new(Body::from(body.to_string()));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        match self {
+            ApiError::Unauthenticated => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::Unavailable => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        ApiError::Validation(
+            errors
+                .errors
+                .iter()
+                .map(|e| FieldMessage::new(&e.field, e.problem.to_string()))
+                .collect(),
+        )
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => {
+                ApiError::Conflict("the service request was changed concurrently; reload it and retry".into())
+            }
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::IdempotencyMismatch => {
+                ApiError::Conflict("this Idempotency-Key was already used for a different request".into())
+            }
+            StoreError::InvalidCursor => ApiError::BadRequest {
+                detail: "the cursor is not valid for this query".into(),
+                errors: vec![FieldMessage::new(
+                    "query:cursor",
+                    "must be a nextCursor this API returned to you for the same query",
+                )],
+            },
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "store unavailable");
+                ApiError::Unavailable
+            }
+            StoreError::Contention => {
+                tracing::warn!("ledger contention: append gave up");
+                ApiError::Unavailable
+            }
+            StoreError::Internal(detail) => {
+                tracing::error!(error = %detail, "store failure");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl From<TransitionError> for ApiError {
+    fn from(e: TransitionError) -> Self {
+        match e {
+            TransitionError::NotPermitted { .. } => ApiError::Forbidden(e.to_string()),
+            TransitionError::InvalidTransition { .. }
+            | TransitionError::ReopenWindowClosed { .. }
+            | TransitionError::NotAwaitingFirstResponse
+            | TransitionError::NotYetDue { .. } => ApiError::Conflict(e.to_string()),
+            TransitionError::SeverityUnchanged(_) => ApiError::UnprocessableAction(e.to_string()),
+            TransitionError::Policy(p) => {
+                tracing::error!(error = %p, "support policy failure");
+                ApiError::Internal
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The Lambda path: real API Gateway (HTTP API, payload 2.0) events, parsed by
+//! `lambda_http::request::from_str` exactly as the runtime does, through `api::handle`.
+//! Every case here is answered before the store is touched (the store points nowhere).
+
+use api::{App, Function};
+use domain::SupportPolicy;
+use serde_json::Value;
+use store::{Store, TableNames};
+
+const FIXTURE: &str = include_str!("fixtures/create-for-customer.json");
+
+async fn app() -> App {
+    // Port 9 (discard): any store call would fail with 503 and fail the test.
+    let client = store::dynamodb_at("http://127.0.0.1:9", "eu-central-1").await;
+    App::new(
+        Store::new(client, TableNames::with_prefix("unused")),
+        SupportPolicy::embedded().unwrap(),
+        "partner_id",
+    )
+}
+
+async fn call(function: Function, event: Value) -> (u16, Value) {
+    let request = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event");
+    let response = api::handle(&app().await, function, request).await;
+    let status = response.status().as_u16();
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let body: &[u8] = response.body().as_ref();
+    (status, serde_json::from_slice(body).unwrap())
+}
+
+fn fixture() -> Value {
+    serde_json::from_str(FIXTURE).unwrap()
+}
+
+#[tokio::test]
+async fn rule_violations_from_a_real_event_are_422() {
+    let (status, body) = call(Function::CreateRequest, fixture()).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["errors"][0]["field"], "$.contact.preferredContactMethod");
+    assert_eq!(body["type"], "/problems/validation-failed");
+}
+
+#[tokio::test]
+async fn no_authorizer_context_is_401() {
+    let mut event = fixture();
+    event["requestContext"].as_object_mut().unwrap().remove("authorizer");
+    let (status, body) = call(Function::CreateRequest, event).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["title"], "Unauthenticated");
+}
+
+#[tokio::test]
+async fn a_missing_scope_is_403_and_a_missing_partner_too() {
+    let mut event = fixture();
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["scope"] = "requests/read".into();
+    event["requestContext"]["authorizer"]["jwt"]["scopes"] = serde_json::json!(["requests/read"]);
+    assert_eq!(call(Function::CreateRequest, event).await.0, 403);
+    let mut event = fixture();
+    event["requestContext"]["authorizer"]["jwt"]["claims"]
+        .as_object_mut()
+        .unwrap()
+        .remove("partner_id");
+    assert_eq!(call(Function::CreateRequest, event).await.0, 403);
+}
+
+#[tokio::test]
+async fn the_partner_claim_name_is_configurable() {
+    let mut event = fixture();
+    let claims = event["requestContext"]["authorizer"]["jwt"]["claims"]
+        .as_object_mut()
+        .unwrap();
+    let partner = claims.remove("partner_id").unwrap();
+    claims.insert("custom:partner".into(), partner);
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let mut app = app().await;
+    app.partner_claim = "custom:partner".into();
+    // Past identity: the body's phone preference is what fails.
+    assert_eq!(api::handle(&app, Function::CreateRequest, request).await.status(), 422);
+}
+
+#[tokio::test]
+async fn oversize_and_malformed_bodies() {
+    let mut event = fixture();
+    event["body"] = Value::String(format!("{{\"title\":\"{}\"}}", "x".repeat(65 * 1024)));
+    assert_eq!(call(Function::CreateRequest, event).await.0, 413);
+    let mut event = fixture();
+    event["body"] = Value::String("{not json".into());
+    assert_eq!(call(Function::CreateRequest, event).await.0, 400);
+}
+
+#[tokio::test]
+async fn a_route_of_another_function_is_404() {
+    assert_eq!(call(Function::ListRequests, fixture()).await.0, 404);
+}

@@ -1,0 +1,8 @@
+//! End to end, over HTTP, against the local run started on random ports (one per test).
+
+mod auditor;
+mod contract;
+mod create;
+mod isolation;
+mod lifecycle;
+mod listing;
