@@ -81,6 +81,19 @@ pub async fn handle(app: &App, function: Function, request: Request) -> Response
     response
 }
 
+/// Run an HTTP function on the Lambda runtime: logging, configuration and the SDK client
+/// once per cold start, then one [`handle`] per request.
+pub async fn serve(function: Function, needs: config::Needs) -> Result<(), lambda_http::Error> {
+    telemetry::init_json();
+    let (app, _) = config::app_from_env(needs).await?;
+    let app = std::sync::Arc::new(app);
+    lambda_http::run(lambda_http::service_fn(move |request| {
+        let app = std::sync::Arc::clone(&app);
+        async move { lambda_handler(&app, function, request).await }
+    }))
+    .await
+}
+
 /// `handle` in the shape `lambda_http::run` takes.
 pub async fn lambda_handler(
     app: &App,

@@ -51,62 +51,57 @@ fn proof(v: &Value) -> Vec<Vec<u8>> {
     v.as_array().map(|a| a.iter().map(bytes).collect()).unwrap_or_default()
 }
 
-#[test]
-fn inclusion_vectors() {
-    let cases = files("inclusion");
-    assert!(cases.len() > 50, "expected the full vector set, found {}", cases.len());
+/// Run every vector of `kind` through `verify`; each must be accepted or rejected as it says.
+fn run(kind: &str, verify: impl Fn(&Value) -> Result<(), ledger::merkle::ProofError>) {
+    let cases = files(kind);
+    assert!(
+        cases.len() > 50,
+        "expected the full {kind} vector set, found {}",
+        cases.len()
+    );
     let (mut accepted, mut rejected) = (0, 0);
     for (path, v) in &cases {
-        let result = verify_inclusion(
+        let result = verify(v);
+        let want_err = v["wantErr"].as_bool().unwrap();
+        assert_eq!(
+            result.is_err(),
+            want_err,
+            "{}: {} → {result:?}",
+            path.display(),
+            v["desc"]
+        );
+        if want_err { rejected += 1 } else { accepted += 1 }
+    }
+    assert!(
+        accepted > 0 && rejected > accepted,
+        "{kind}: accepted {accepted}, rejected {rejected}"
+    );
+}
+
+#[test]
+fn inclusion_vectors() {
+    run("inclusion", |v| {
+        verify_inclusion(
             LeafIndex(v["leafIdx"].as_u64().unwrap()),
             TreeSize(v["treeSize"].as_u64().unwrap()),
             &bytes(&v["leafHash"]),
             &proof(&v["proof"]),
             &bytes(&v["root"]),
-        );
-        let want_err = v["wantErr"].as_bool().unwrap();
-        assert_eq!(
-            result.is_err(),
-            want_err,
-            "{}: {} → {result:?}",
-            path.display(),
-            v["desc"]
-        );
-        if want_err { rejected += 1 } else { accepted += 1 }
-    }
-    assert!(
-        accepted > 0 && rejected > accepted,
-        "accepted {accepted}, rejected {rejected}"
-    );
+        )
+    });
 }
 
 #[test]
 fn consistency_vectors() {
-    let cases = files("consistency");
-    assert!(cases.len() > 50, "expected the full vector set, found {}", cases.len());
-    let (mut accepted, mut rejected) = (0, 0);
-    for (path, v) in &cases {
-        let result = verify_consistency(
+    run("consistency", |v| {
+        verify_consistency(
             TreeSize(v["size1"].as_u64().unwrap()),
             TreeSize(v["size2"].as_u64().unwrap()),
             &bytes(&v["root1"]),
             &bytes(&v["root2"]),
             &proof(&v["proof"]),
-        );
-        let want_err = v["wantErr"].as_bool().unwrap();
-        assert_eq!(
-            result.is_err(),
-            want_err,
-            "{}: {} → {result:?}",
-            path.display(),
-            v["desc"]
-        );
-        if want_err { rejected += 1 } else { accepted += 1 }
-    }
-    assert!(
-        accepted > 0 && rejected > accepted,
-        "accepted {accepted}, rejected {rejected}"
-    );
+        )
+    });
 }
 
 /// The tree of the transparency-dev test data: leaves are these byte strings.

@@ -55,90 +55,58 @@ impl Store {
         chain: &ChainId,
         mut sink: impl FnMut(&str) -> Result<(), E>,
     ) -> Result<u64, ExportError<E>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.tables.ledger)
+            .key_condition_expression("chain = :chain")
+            .expression_attribute_values(":chain", s(chain.as_str()))
+            .scan_index_forward(true)
+            .consistent_read(true);
         let mut count = 0;
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            self.count_round_trip();
-            let out = self
-                .client
-                .query()
-                .table_name(&self.tables.ledger)
-                .key_condition_expression("chain = :chain")
-                .expression_attribute_values(":chain", s(chain.as_str()))
-                .scan_index_forward(true)
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| ExportError::Store(sdk(e)))?;
-            for item in out.items.unwrap_or_default() {
-                let entry: LedgerItem =
-                    serde_dynamo::from_item(item).map_err(|e| ExportError::Store(StoreError::internal(e)))?;
-                sink(&entry.line).map_err(ExportError::Sink)?;
-                count += 1;
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(count),
-            }
-        }
+        self.query_all(query, |item| {
+            let entry: LedgerItem =
+                serde_dynamo::from_item(item).map_err(|e| ExportError::Store(StoreError::internal(e)))?;
+            sink(&entry.line).map_err(ExportError::Sink)?;
+            count += 1;
+            Ok::<_, ExportError<E>>(())
+        })
+        .await?;
+        Ok(count)
     }
 
     /// `chain`'s signed checkpoints, oldest first.
     pub async fn checkpoints(&self, chain: &ChainId) -> Result<Vec<StoredCheckpoint>, StoreError> {
-        self.query_checkpoints(chain, true, None).await
+        let mut found = Vec::new();
+        self.query_all(self.checkpoint_query(chain, true), |item| {
+            found.push(checkpoint_from_item(chain, &item)?);
+            Ok::<_, StoreError>(())
+        })
+        .await?;
+        Ok(found)
     }
 
     async fn latest_checkpoint_size(&self, chain: &ChainId) -> Result<Option<u64>, StoreError> {
-        Ok(self
-            .query_checkpoints(chain, false, Some(1))
-            .await?
+        self.count_round_trip();
+        let out = self.checkpoint_query(chain, false).limit(1).send().await.map_err(sdk)?;
+        out.items
+            .unwrap_or_default()
             .first()
-            .map(|c| c.size))
+            .map(|item| checkpoint_from_item(chain, item).map(|c| c.size))
+            .transpose()
     }
 
-    async fn query_checkpoints(
+    fn checkpoint_query(
         &self,
         chain: &ChainId,
         ascending: bool,
-        limit: Option<i32>,
-    ) -> Result<Vec<StoredCheckpoint>, StoreError> {
-        let mut found = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            self.count_round_trip();
-            let out = self
-                .client
-                .query()
-                .table_name(&self.tables.checkpoints)
-                .key_condition_expression("chain = :chain")
-                .expression_attribute_values(":chain", s(chain.as_str()))
-                .scan_index_forward(ascending)
-                .set_limit(limit)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk)?;
-            for item in out.items.unwrap_or_default() {
-                let size = match item.get("size") {
-                    Some(AttributeValue::N(v)) => v.parse().map_err(StoreError::internal)?,
-                    _ => return Err(StoreError::Internal("checkpoint without size".into())),
-                };
-                let note = match item.get("note") {
-                    Some(AttributeValue::S(v)) => v.clone(),
-                    _ => return Err(StoreError::Internal("checkpoint without note".into())),
-                };
-                found.push(StoredCheckpoint {
-                    chain: chain.clone(),
-                    size,
-                    note,
-                });
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() && limit.is_none() => start = Some(key),
-                _ => return Ok(found),
-            }
-        }
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.tables.checkpoints)
+            .key_condition_expression("chain = :chain")
+            .expression_attribute_values(":chain", s(chain.as_str()))
+            .scan_index_forward(ascending)
     }
 
     /// Sign and store a checkpoint of every chain that grew since its last checkpoint.
@@ -187,6 +155,22 @@ impl Store {
     }
 }
 
+fn checkpoint_from_item(chain: &ChainId, item: &items::Item) -> Result<StoredCheckpoint, StoreError> {
+    let size = match item.get("size") {
+        Some(AttributeValue::N(v)) => v.parse().map_err(StoreError::internal)?,
+        _ => return Err(StoreError::Internal("checkpoint without size".into())),
+    };
+    let note = match item.get("note") {
+        Some(AttributeValue::S(v)) => v.clone(),
+        _ => return Err(StoreError::Internal("checkpoint without note".into())),
+    };
+    Ok(StoredCheckpoint {
+        chain: chain.clone(),
+        size,
+        note,
+    })
+}
+
 /// An export failed in the store or in the sink.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError<E> {
@@ -194,4 +178,10 @@ pub enum ExportError<E> {
     Store(StoreError),
     #[error("cannot write the export")]
     Sink(E),
+}
+
+impl<E> From<StoreError> for ExportError<E> {
+    fn from(e: StoreError) -> Self {
+        ExportError::Store(e)
+    }
 }

@@ -95,6 +95,31 @@ impl Store {
         }
     }
 
+    /// Run `query` page by page and hand every item to `each`.
+    pub(crate) async fn query_all<E: From<StoreError>>(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        mut each: impl FnMut(items::Item) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut start = None;
+        loop {
+            self.count_round_trip();
+            let out = query
+                .clone()
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| E::from(error::sdk(e)))?;
+            for item in out.items.unwrap_or_default() {
+                each(item)?;
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(()),
+            }
+        }
+    }
+
     /// Create the tables that do not exist yet (local run and tests).
     pub async fn create_tables(&self) -> Result<(), StoreError> {
         schema::create_tables(&self.client, &self.tables).await

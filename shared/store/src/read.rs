@@ -1,7 +1,5 @@
 //! Reads: by id, listing with filters and authenticated cursors, history, the sweep index.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::{CustomerId, PartnerId, Product, RequestId, ServiceRequest, Severity, Status, Timestamp};
 use sha2::{Digest, Sha256};
@@ -193,31 +191,22 @@ impl Store {
 
     /// The ledger lines of one request, oldest first.
     pub async fn history(&self, partner: &PartnerId, id: RequestId) -> Result<Vec<String>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.tables.ledger)
+            .index_name(BY_REQUEST)
+            .key_condition_expression("rid = :rid")
+            .expression_attribute_values(":rid", s(items::ledger_rid(partner, id)))
+            .scan_index_forward(true);
         let mut lines = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            self.count_round_trip();
-            let out = self
-                .client
-                .query()
-                .table_name(&self.tables.ledger)
-                .index_name(BY_REQUEST)
-                .key_condition_expression("rid = :rid")
-                .expression_attribute_values(":rid", s(items::ledger_rid(partner, id)))
-                .scan_index_forward(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk)?;
-            for item in out.items.unwrap_or_default() {
-                let entry: items::LedgerItem = serde_dynamo::from_item(item).map_err(StoreError::internal)?;
-                lines.push(entry.line);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(lines),
-            }
-        }
+        self.query_all(query, |item| {
+            let entry: items::LedgerItem = serde_dynamo::from_item(item).map_err(StoreError::internal)?;
+            lines.push(entry.line);
+            Ok::<_, StoreError>(())
+        })
+        .await?;
+        Ok(lines)
     }
 
     /// Up to `limit` requests whose first response was due before `now` and has not come,
