@@ -42,12 +42,14 @@ pub async fn create(app: &App, request: &Request) -> Result<Response<Body>, ApiE
         response: &response_body,
         now,
     });
-    let (body, replayed) = match app.store.create_request(&created, &event, claim).await? {
-        CreateOutcome::Created => (response_body, false),
-        CreateOutcome::Replayed { response } => (response, true),
+    let (body, original, replayed) = match app.store.create_request(&created, &event, claim).await? {
+        CreateOutcome::Created => (response_body, created, false),
+        CreateOutcome::Replayed { response } => {
+            // The stored response names the original request (a replay's new id was never stored).
+            let original: ServiceRequest = serde_json::from_str(&response).map_err(|_| ApiError::Internal)?;
+            (response, original, true)
+        }
     };
-    // The stored response names the original request (a replay's id differs from `created`'s).
-    let original: ServiceRequest = serde_json::from_str(&body).map_err(|_| ApiError::Internal)?;
     tracing::info!(partner = %partner, request_id = %original.id(), replayed, severity = %original.severity(), "service request created");
     let mut response = with_etag(raw_json_response(StatusCode::CREATED, body), original.version());
     if let Ok(location) = HeaderValue::from_str(&format!("/service-requests/{}", original.id())) {

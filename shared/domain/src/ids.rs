@@ -124,11 +124,6 @@ impl RequestId {
     pub fn highest_at(at: DateTime<Utc>) -> Self {
         Self(Ulid::from_parts(millis(at), u128::MAX))
     }
-
-    /// The creation instant encoded in the id (millisecond precision).
-    pub fn created_at_millis(&self) -> u64 {
-        self.0.timestamp_ms()
-    }
 }
 
 fn millis(at: DateTime<Utc>) -> u64 {

@@ -136,10 +136,6 @@ impl<'a> EntryRef<'a> {
         std::str::from_utf8(self.data).ok()
     }
 
-    pub fn line(&self) -> &'a [u8] {
-        self.line
-    }
-
     /// The timestamp as a value.
     pub fn at_datetime(&self) -> Option<DateTime<Utc>> {
         NaiveDateTime::parse_from_str(self.at, "%Y-%m-%dT%H:%M:%S%.3fZ")

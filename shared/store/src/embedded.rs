@@ -11,7 +11,6 @@ use tokio::task::JoinHandle;
 #[derive(Debug)]
 pub struct EmbeddedDynamo {
     endpoint: String,
-    address: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), String>>>,
 }
@@ -33,7 +32,6 @@ impl EmbeddedDynamo {
         }));
         Ok(Self {
             endpoint: format!("http://{address}"),
-            address,
             shutdown: Some(shutdown),
             task: Some(task),
         })
@@ -42,10 +40,6 @@ impl EmbeddedDynamo {
     /// `http://127.0.0.1:<port>`.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
-    }
-
-    pub fn address(&self) -> SocketAddr {
-        self.address
     }
 
     /// Stop accepting requests and wait for the server to finish.

@@ -71,14 +71,6 @@ impl Store {
         self
     }
 
-    pub fn tables(&self) -> &TableNames {
-        &self.tables
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     /// DynamoDB requests made so far (for benchmarks and tests of the round-trip budget).
     pub fn round_trips(&self) -> u64 {
         self.round_trips.load(Ordering::Relaxed)
@@ -86,13 +78,6 @@ impl Store {
 
     pub(crate) fn count_round_trip(&self) {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Forget cached chain heads (as a cold start would).
-    pub fn forget_heads(&self) {
-        if let Ok(mut heads) = self.heads.lock() {
-            heads.clear();
-        }
     }
 
     /// Run `query` page by page and hand every item to `each`.
