@@ -174,12 +174,7 @@ fn fail(kind: FailureKind, chain: Option<&str>, seq: Option<u64>, message: impl 
 }
 
 fn note_failure(which: &str, e: NoteError) -> Failure {
-    let kind = match e {
-        NoteError::BadSignature { .. } => FailureKind::BadSignature,
-        NoteError::NoTrustedSignature => FailureKind::MissingSignature,
-        NoteError::Malformed(_) | NoteError::MalformedCheckpoint(_) => FailureKind::Malformed,
-    };
-    fail(kind, None, None, format!("{which}: {e}"))
+    fail(FailureKind::of_note(&e), None, None, format!("{which}: {e}"))
 }
 
 fn decode_proof(proof: &[String]) -> Result<Vec<Vec<u8>>, Failure> {

@@ -84,12 +84,7 @@ impl<'a> EntryRef<'a> {
             .strip_prefix(KIND)
             .ok_or(shape("expected \"kind\" after \"at\""))?;
         let kind = take_until_quote(&mut rest).ok_or(shape("unterminated kind"))?;
-        if kind.is_empty()
-            || kind.len() > 64
-            || !kind
-                .iter()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
-        {
+        if !is_kind_bytes(kind) {
             return Err(shape("kind must be 1-64 characters of a-z, 0-9 and _"));
         }
         rest = rest
@@ -190,11 +185,16 @@ pub fn format_at(at: &DateTime<Utc>) -> String {
 }
 
 pub(crate) fn is_kind(kind: &str) -> bool {
+    is_kind_bytes(kind.as_bytes())
+}
+
+/// 1-64 characters of `a`-`z`, `0`-`9`, `_`.
+fn is_kind_bytes(kind: &[u8]) -> bool {
     !kind.is_empty()
         && kind.len() <= 64
         && kind
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
 }
 
 fn take_until_quote<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {

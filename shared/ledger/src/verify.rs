@@ -41,6 +41,15 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
+    /// What a signed note that does not open says about the evidence.
+    pub fn of_note(e: &NoteError) -> Self {
+        match e {
+            NoteError::BadSignature { .. } => FailureKind::BadSignature,
+            NoteError::NoTrustedSignature => FailureKind::MissingSignature,
+            NoteError::Malformed(_) | NoteError::MalformedCheckpoint(_) => FailureKind::Malformed,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             FailureKind::Malformed => "malformed",
@@ -143,12 +152,13 @@ impl Verifier {
     /// now, and it must agree with every checkpoint kept before of the same size.
     pub fn add_checkpoint(&mut self, note: &str, source: &str) -> Result<&Checkpoint, Failure> {
         let (checkpoint, _) = Checkpoint::open(note, &self.keys).map_err(|e| {
-            let kind = match e {
-                NoteError::BadSignature { .. } => FailureKind::BadSignature,
-                NoteError::NoTrustedSignature => FailureKind::MissingSignature,
-                NoteError::Malformed(_) | NoteError::MalformedCheckpoint(_) => FailureKind::Malformed,
-            };
-            failure(kind, None, None, None, format!("checkpoint {source}: {e}"))
+            failure(
+                FailureKind::of_note(&e),
+                None,
+                None,
+                None,
+                format!("checkpoint {source}: {e}"),
+            )
         })?;
         let chain = checkpoint.chain().ok_or_else(|| {
             failure(
