@@ -107,7 +107,8 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 format!("data in {}", serve.data_dir.join(files::DATABASE).display())
             };
-            println!(
+            // The banner is for the person at the terminal: stderr, like the logs.
+            eprintln!(
                 "ledgerdesk is running\n\
                  \x20 API        {api}  (OpenAPI: {api}/openapi.json)\n\
                  \x20 DynamoDB   {db}  (tables {prefix}-*, {storage})\n\
@@ -123,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
                 log = local::LOG_NAME,
             );
             tokio::signal::ctrl_c().await?;
-            println!("stopping");
+            eprintln!("stopping");
             running.stop().await;
         }
     }

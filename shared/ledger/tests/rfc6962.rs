@@ -1,6 +1,6 @@
 //! RFC 6962 known-answer tests: the published transparency-dev/merkle vectors (valid and
-//! tampered inclusion and consistency proofs), read from `../shared/vectors/rfc6962` beside
-//! the checkout (or `$RFC6962_VECTORS`).
+//! tampered inclusion and consistency proofs), committed with their licence and provenance in
+//! `tests/vectors/rfc6962/` (or read from `$RFC6962_VECTORS`).
 
 use std::path::PathBuf;
 
@@ -15,7 +15,7 @@ use serde_json::Value;
 fn vectors() -> PathBuf {
     match std::env::var_os("RFC6962_VECTORS") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/rfc6962"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/rfc6962"),
     }
 }
 
@@ -25,7 +25,7 @@ fn files(kind: &str) -> Vec<(PathBuf, Value)> {
     while let Some(dir) = stack.pop() {
         let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
             panic!(
-                "{}: {e} — the RFC 6962 vectors must be beside the checkout",
+                "{}: {e} — the RFC 6962 vectors are committed in shared/ledger/tests/vectors/rfc6962",
                 dir.display()
             )
         });
