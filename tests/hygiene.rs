@@ -58,6 +58,8 @@ fn only_the_store_talks_to_aws() {
         "functions/list-requests",
         "functions/update-request",
         "functions/sla-sweep",
+        "functions/erase-personal-data",
+        "functions/admin",
         "functions/local",
     ];
     for member in members {
@@ -296,6 +298,8 @@ fn the_workspace_hack_is_where_it_belongs() {
         ("functions/list-requests", Hack::None),
         ("functions/update-request", Hack::None),
         ("functions/sla-sweep", Hack::None),
+        ("functions/erase-personal-data", Hack::None),
+        ("functions/admin", Hack::None),
         ("functions/local", Hack::Normal),
         ("tests", Hack::Normal),
     ];

@@ -8,7 +8,12 @@ use tests::*;
 
 #[tokio::test]
 async fn export_then_verify_and_a_tampered_export_fails() {
-    let stack = Stack::start().await;
+    let stack = Stack::start_with(&[
+        ("contoso", CUSTOMER),
+        ("contoso", OTHER_CUSTOMER),
+        ("fabrikam", CUSTOMER),
+    ])
+    .await;
     let a = stack.partner_token("contoso");
     let b = stack.partner_token("fabrikam");
     let support = stack.support_token();
@@ -28,7 +33,8 @@ async fn export_then_verify_and_a_tampered_export_fails() {
         .sweep(domain::Timestamp::from(chrono::Utc::now()))
         .await
         .unwrap();
-    assert_eq!(report.checkpoints.len(), 2);
+    // contoso: its two relationships, two creates, two responses; fabrikam: one of each.
+    assert_eq!(report.checkpoints, ["contoso@6", "fabrikam@3"]);
 
     let out = stack.dir.path().join("contoso.jsonl");
     let checkpoints = stack.dir.path().join("checkpoints");
@@ -39,15 +45,16 @@ async fn export_then_verify_and_a_tampered_export_fails() {
         partner: Some("contoso".into()),
         out: out.clone(),
         checkpoints_out: Some(checkpoints.clone()),
+        include_uncovered: false,
     })
     .await
     .unwrap();
     assert!(
-        exported.stdout.contains("exported 4 entries of 1 chain"),
+        exported.stdout.contains("exported 6 entries of 1 chain"),
         "{}",
         exported.stdout
     );
-    let checkpoint = checkpoints.join("contoso").join("4.note");
+    let checkpoint = checkpoints.join("contoso").join("6.note");
     assert!(checkpoint.exists());
 
     let keys = [stack.running.public_key.clone()];
@@ -55,9 +62,11 @@ async fn export_then_verify_and_a_tampered_export_fails() {
         ledger_cli::commands::verify(VerifyArgs {
             export: &export,
             keys: &keys,
+            log: Some(local::log_name()),
             checkpoints: std::slice::from_ref(&checkpoint),
+            disclosures: None,
             chain: None,
-            strict: true,
+            allow_uncovered: false,
             json: true,
         })
         .unwrap()
@@ -65,25 +74,28 @@ async fn export_then_verify_and_a_tampered_export_fails() {
     let ok = verify(out.clone());
     assert_eq!(ok.exit, Exit::Ok, "{}", ok.stdout);
     let report: serde_json::Value = serde_json::from_str(&ok.stdout).unwrap();
-    assert_eq!(report["entries"], 4);
+    assert_eq!(report["entries"], 6);
     assert_eq!(report["checkpointsChecked"], 1);
+    assert_eq!(report["uncovered"], 0);
+    assert_eq!(report["chains"][0]["origin"], "ledgerdesk.local/contoso");
 
     // Change one character of one entry: the verifier names it.
     let text = std::fs::read_to_string(&out).unwrap();
     let tampered_text = text.replacen("\"severity\":\"A\"", "\"severity\":\"C\"", 1);
     assert_ne!(tampered_text, text);
+    let first_changed = text.lines().position(|l| l.contains("\"severity\":\"A\"")).unwrap();
     let tampered = stack.dir.path().join("tampered.jsonl");
     std::fs::write(&tampered, tampered_text).unwrap();
     let bad = verify(tampered);
     assert_eq!(bad.exit, Exit::Tampered, "{}", bad.stdout);
     let failure: serde_json::Value = serde_json::from_str(&bad.stdout).unwrap();
     assert_eq!(failure["failure"]["kind"], "modified");
-    assert_eq!(failure["failure"]["seq"], 0);
+    assert_eq!(failure["failure"]["seq"], first_changed as u64);
 
     // Dropping the last entry is caught by the checkpoint.
     let lines: Vec<&str> = text.lines().collect();
     let truncated = stack.dir.path().join("truncated.jsonl");
-    std::fs::write(&truncated, lines[..3].join("\n") + "\n").unwrap();
+    std::fs::write(&truncated, lines[..5].join("\n") + "\n").unwrap();
     let cut = verify(truncated);
     assert_eq!(cut.exit, Exit::Tampered);
     assert!(cut.stdout.contains("truncated"), "{}", cut.stdout);
@@ -97,13 +109,17 @@ async fn export_then_verify_and_a_tampered_export_fails() {
         partner: None,
         out: all.clone(),
         checkpoints_out: None,
+        include_uncovered: false,
     })
     .await
     .unwrap();
     assert!(
-        exported.stdout.contains("exported 6 entries of 2 chains"),
+        exported.stdout.contains("exported 9 entries of 2 chains"),
         "{}",
         exported.stdout
     );
-    assert_eq!(verify(all).exit, Exit::Ok);
+    // The contoso checkpoint covers contoso; fabrikam's chain is covered by none given here.
+    let outcome = verify(all);
+    assert_eq!(outcome.exit, Exit::Tampered, "{}", outcome.stdout);
+    assert!(outcome.stdout.contains("uncovered"), "{}", outcome.stdout);
 }

@@ -48,7 +48,7 @@ async fn unknown_routes_and_methods_are_problems() {
     let reply = stack.get("/nothing-here", &token).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.header("content-type"), Some("application/problem+json"));
-    assert_eq!(reply.body["type"], "/problems/not-found");
+    assert_eq!(reply.body["type"], "/problems/no-such-route");
     let reply = stack
         .send(
             Method::DELETE,
@@ -59,4 +59,6 @@ async fn unknown_routes_and_methods_are_problems() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(reply.header("allow"), Some("GET, PATCH"));
+    assert_eq!(reply.body["type"], "/problems/method-not-allowed");
 }

@@ -28,10 +28,28 @@ async fn a_partner_files_a_request_for_a_customer() {
     assert_eq!(r["sla"]["calendar"], "en");
     assert!(r["sla"]["policyVersion"].as_str().is_some());
     assert_eq!(r["contact"]["email"], "erika@partner.example");
-    // It can be read back.
+    // The receipt: the ledger's signed promise for the `created` entry.
+    let receipt = &r["receipt"];
+    assert_eq!(receipt["format"], "ledgerdesk-receipt/v1");
+    assert_eq!(receipt["origin"], "ledgerdesk.local/contoso");
+    assert!(
+        receipt["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("ledgerdesk-receipt/v1\nledgerdesk.local/contoso\n")
+    );
+    let receipt_keys = ledger::TrustedKeys::new([ledger::VerifierKey::parse(
+        &std::fs::read_to_string(&stack.running.receipt_public_key).unwrap(),
+    )
+    .unwrap()]);
+    let opened = ledger::Receipt::open(receipt["note"].as_str().unwrap(), &receipt_keys, &local::log_name()).unwrap();
+    assert_eq!(opened.seq, receipt["seq"].as_u64().unwrap());
+    // It can be read back (the resource without the receipt).
     let again = stack.get(&format!("/service-requests/{id}"), &token).await;
     assert_eq!(again.status, StatusCode::OK);
-    assert_eq!(&again.body, r);
+    let mut without = r.clone();
+    without.as_object_mut().unwrap().remove("receipt");
+    assert_eq!(again.body, without);
 }
 
 #[tokio::test]

@@ -36,10 +36,17 @@ async fn partner_b_cannot_see_list_update_or_page_into_partner_a() {
 
     let (listed, _) = stack.list_all("/service-requests", &b).await;
     assert!(listed.is_empty());
-    let (listed, _) = stack
-        .list_all(&format!("/customers/{CUSTOMER}/service-requests"), &b)
+    // B has no relationship with A's customer: not even its list exists for B.
+    let reply = stack.get(&format!("/customers/{CUSTOMER}/service-requests"), &b).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let reply = stack.get(&format!("/service-requests?customerId={CUSTOMER}"), &b).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    // …nor may B file for it: 422, nothing written.
+    let reply = stack
+        .post(&format!("/customers/{CUSTOMER}/service-requests"), &b, &body())
         .await;
-    assert!(listed.is_empty());
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", reply.body);
+    assert_eq!(reply.error_fields(), ["path:customerId"]);
     // A's cursor does not open A's data to B.
     let page = stack.get("/service-requests?limit=2", &a).await;
     let cursor = page.body["nextCursor"].as_str().unwrap();

@@ -126,14 +126,18 @@ async fn a_support_engineers_response_meets_the_sla_and_history_shows_every_chan
     let seqs: Vec<u64> = items.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "oldest first");
     assert_eq!(items[1]["data"]["actor"]["role"], "support_engineer");
-    assert_eq!(items[3]["data"]["actor"]["subject"], "agent@contoso");
+    // Personal values are commitments in the ledger, shown with their value here.
+    assert_eq!(items[3]["data"]["actor"]["subject"]["value"], "agent@contoso");
+    assert_eq!(items[3]["data"]["actor"]["subject"]["erased"], false);
+    assert!(items[3]["data"]["actor"]["subject"]["commitment"].is_string());
+    assert_eq!(items[3]["data"]["change"]["message"]["value"], "Subscription 42.");
     assert_eq!(items.last().unwrap()["data"]["resulting"]["status"], "in_progress");
     assert_eq!(items.last().unwrap()["data"]["version"], 8);
 }
 
 #[tokio::test]
 async fn a_sweep_past_the_due_time_breaches_exactly_once() {
-    let stack = Stack::start().await;
+    let stack = Stack::start_with(&[("contoso", CUSTOMER)]).await;
     let partner = stack.partner_token("contoso");
     let late = stack.create(&partner, &body()).await; // A: due in 2 hours
     let answered = stack.create(&partner, &body()).await;
@@ -155,17 +159,18 @@ async fn a_sweep_past_the_due_time_breaches_exactly_once() {
         &stack.data_dir(),
         0,
         Some(stack.running.dynamodb_endpoint.clone()),
-        domain::Timestamp::from(when),
+        Some(domain::Timestamp::from(when)),
     )
     .await
     .unwrap();
     assert_eq!(first.breached, [late["id"].as_str().unwrap()]);
-    assert_eq!(first.checkpoints, ["contoso@5"], "the chain grew: one checkpoint");
+    // The relationship, three creates, a response, a breach.
+    assert_eq!(first.checkpoints, ["contoso@6"], "the chain grew: one checkpoint");
     let second = local::sweep_once(
         &stack.data_dir(),
         0,
         Some(stack.running.dynamodb_endpoint.clone()),
-        domain::Timestamp::from(when),
+        Some(domain::Timestamp::from(when)),
     )
     .await
     .unwrap();

@@ -13,6 +13,16 @@ use serde_json::{Value, json};
 pub const CUSTOMER: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
 pub const OTHER_CUSTOMER: &str = "9b2e4c1a-0d3f-4e5a-8b7c-6d5e4f3a2b1c";
 
+/// The relationships every test stack starts with (partner, customer). Other pairs have none:
+/// creating, listing or reading evidence for them is refused.
+pub const RELATIONSHIPS: &[(&str, &str)] = &[
+    ("contoso", CUSTOMER),
+    ("contoso", OTHER_CUSTOMER),
+    ("fabrikam", CUSTOMER),
+    ("partner-a", CUSTOMER),
+    ("partner-b", OTHER_CUSTOMER),
+];
+
 #[derive(Debug)]
 pub struct Stack {
     pub running: Running,
@@ -48,6 +58,11 @@ impl Reply {
 
 impl Stack {
     pub async fn start() -> Self {
+        Self::start_with(RELATIONSHIPS).await
+    }
+
+    /// A stack whose partners have exactly these relationships.
+    pub async fn start_with(relationships: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let running = local::start(LocalConfig {
             port: 0,
@@ -56,6 +71,10 @@ impl Stack {
             ephemeral: true,
             dynamodb_endpoint: None,
             sweep_every: None,
+            relationships: relationships
+                .iter()
+                .map(|(p, c)| ((*p).to_owned(), (*c).to_owned()))
+                .collect(),
         })
         .await
         .expect("local stack starts");
@@ -78,14 +97,26 @@ impl Stack {
     }
 
     pub fn support_token(&self) -> String {
-        local::token::issue(
-            &self.running.jwt_secret,
-            TokenRole::Support,
-            None,
-            "engineer@vendor",
-            600,
-        )
-        .expect("token")
+        self.token(TokenRole::Support, None, "engineer@vendor")
+    }
+
+    /// A token of `role` (for `partner`, if any) with this subject.
+    pub fn token(&self, role: TokenRole, partner: Option<&str>, subject: &str) -> String {
+        local::token::issue(&self.running.jwt_secret, role, partner, subject, 600).expect("token")
+    }
+
+    /// A token with exactly these claims (iss, exp and nbf filled in).
+    pub fn token_with(&self, mut claims: Value) -> String {
+        let now = chrono::Utc::now().timestamp();
+        claims["iss"] = json!(local::token::ISSUER);
+        claims["exp"] = json!(now + 600);
+        claims["nbf"] = json!(now);
+        local::token::sign(&self.running.jwt_secret, &claims).expect("token")
+    }
+
+    /// A direct client of the stack's DynamoDB (as an operator with table access).
+    pub async fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        store::dynamodb_at(&self.running.dynamodb_endpoint, local::REGION).await
     }
 
     pub fn data_dir(&self) -> PathBuf {

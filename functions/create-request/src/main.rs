@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    api::serve(api::Function::CreateRequest, api::config::Needs::Nothing).await
+    api::serve(api::Function::CreateRequest, api::config::Needs::WRITER).await
 }

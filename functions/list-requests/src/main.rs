@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    api::serve(api::Function::ListRequests, api::config::Needs::CursorKey).await
+    api::serve(api::Function::ListRequests, api::config::Needs::READER).await
 }

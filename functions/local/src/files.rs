@@ -12,6 +12,8 @@ pub const JWT_SECRET: &str = "jwt-secret";
 pub const CURSOR_KEY: &str = "cursor-key";
 /// The ledger signing key's name: files `ledgerdesk-local.key` / `ledgerdesk-local.pub`.
 pub const SIGNING_KEY_NAME: &str = "ledgerdesk-local";
+/// The receipt key's name (a different key: writers never hold the checkpoint key).
+pub const RECEIPT_KEY_NAME: &str = "ledgerdesk-local-receipts";
 pub const DATABASE: &str = "dynamodb.sqlite";
 
 /// The development secrets, created on first start and reused after.
@@ -21,6 +23,25 @@ pub struct Secrets {
     pub cursor_key: [u8; 32],
     pub signing_key: ledger::SignerKey,
     pub public_key_path: PathBuf,
+    pub receipt_key: ledger::SignerKey,
+    pub receipt_public_key_path: PathBuf,
+}
+
+/// A key pair `<dir>/<name>.key` (0600) and `<dir>/<name>.pub`, created if missing.
+fn key_pair(dir: &Path, name: &str) -> anyhow::Result<(ledger::SignerKey, PathBuf)> {
+    let private = dir.join(format!("{name}.key"));
+    let public = dir.join(format!("{name}.pub"));
+    if !private.exists() {
+        let key = ledger::SignerKey::generate(name).map_err(|e| anyhow::anyhow!("{e}"))?;
+        write_private(&private, &format!("{}\n", key.to_text()))?;
+        std::fs::write(&public, format!("{}\n", key.verifier()))?;
+    }
+    let text = std::fs::read_to_string(&private)?;
+    let key = ledger::SignerKey::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", private.display()))?;
+    if !public.exists() {
+        std::fs::write(&public, format!("{}\n", key.verifier()))?;
+    }
+    Ok((key, public))
 }
 
 /// Write `contents` to a new file readable only by its owner.
@@ -64,23 +85,15 @@ impl Secrets {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let jwt_secret = read_or_create_b64(&dir.join(JWT_SECRET))?.to_vec();
         let cursor_key = read_or_create_b64(&dir.join(CURSOR_KEY))?;
-        let private = dir.join(format!("{SIGNING_KEY_NAME}.key"));
-        let public_key_path = dir.join(format!("{SIGNING_KEY_NAME}.pub"));
-        if !private.exists() {
-            let key = ledger::SignerKey::generate(SIGNING_KEY_NAME).map_err(|e| anyhow::anyhow!("{e}"))?;
-            write_private(&private, &format!("{}\n", key.to_text()))?;
-            std::fs::write(&public_key_path, format!("{}\n", key.verifier()))?;
-        }
-        let text = std::fs::read_to_string(&private)?;
-        let signing_key = ledger::SignerKey::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", private.display()))?;
-        if !public_key_path.exists() {
-            std::fs::write(&public_key_path, format!("{}\n", signing_key.verifier()))?;
-        }
+        let (signing_key, public_key_path) = key_pair(dir, SIGNING_KEY_NAME)?;
+        let (receipt_key, receipt_public_key_path) = key_pair(dir, RECEIPT_KEY_NAME)?;
         Ok(Self {
             jwt_secret,
             cursor_key,
             signing_key,
             public_key_path,
+            receipt_key,
+            receipt_public_key_path,
         })
     }
 }

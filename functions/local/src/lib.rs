@@ -16,16 +16,28 @@ use std::time::Duration;
 
 use anyhow::Context;
 use api::App;
+use api::identity::IdentityConfig;
+use api::receipts::ReceiptSigner;
 use api::sweep::{Signing, SweepReport};
-use domain::{SupportPolicy, Timestamp};
+use domain::{CustomerId, PartnerId, SupportPolicy, Timestamp};
+use ledger::LogName;
 use store::embedded::EmbeddedDynamo;
-use store::{CursorKey, Store, TableNames};
+use store::{CursorKey, Relationship, RelationshipStatus, Store, TableNames};
 
 /// The table prefix of the local run.
 pub const TABLE_PREFIX: &str = "ledgerdesk";
 /// The checkpoints' log name: origins are `ledgerdesk.local/<partner>`.
 pub const LOG_NAME: &str = "ledgerdesk.local";
 pub const REGION: &str = "eu-central-1";
+/// The README's walk-through: partner `contoso` files for this customer.
+pub const DEMO_PARTNER: &str = "contoso";
+pub const DEMO_CUSTOMER: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
+
+/// The local run's log name.
+pub fn log_name() -> LogName {
+    #[allow(clippy::expect_used)]
+    LogName::parse(LOG_NAME).expect("LOG_NAME is a valid log name")
+}
 
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
@@ -38,6 +50,9 @@ pub struct LocalConfig {
     pub dynamodb_endpoint: Option<String>,
     /// How often the sweep (and checkpointing) runs; `None` disables it.
     pub sweep_every: Option<Duration>,
+    /// Partner–customer relationships registered at start (if missing), so that a fresh local
+    /// run can file for the README's customer.
+    pub relationships: Vec<(String, String)>,
 }
 
 impl Default for LocalConfig {
@@ -49,6 +64,7 @@ impl Default for LocalConfig {
             ephemeral: false,
             dynamodb_endpoint: None,
             sweep_every: Some(Duration::from_secs(60)),
+            relationships: vec![(DEMO_PARTNER.into(), DEMO_CUSTOMER.into())],
         }
     }
 }
@@ -60,6 +76,7 @@ pub struct Running {
     pub dynamodb_endpoint: String,
     pub data_dir: PathBuf,
     pub public_key: PathBuf,
+    pub receipt_public_key: PathBuf,
     pub jwt_secret: Vec<u8>,
     pub state: Arc<router::LocalState>,
     signing: Arc<Signing>,
@@ -125,14 +142,19 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     let secrets = files::Secrets::load_or_create(&config.data_dir)?;
     let (endpoint, dynamo) = dynamodb(&config).await?;
     let store = store_at(&endpoint, secrets.cursor_key).await?;
+    register_relationships(&store, &config.relationships).await?;
     let policy = SupportPolicy::embedded()?;
+    let app = App::new(store, policy, identity()).with_receipts(ReceiptSigner {
+        key: secrets.receipt_key.clone(),
+        log: log_name(),
+    });
     let state = Arc::new(router::LocalState {
-        app: App::new(store, policy, "partner_id"),
+        app,
         jwt_secret: secrets.jwt_secret.clone(),
     });
     let signing = Arc::new(Signing {
         key: secrets.signing_key,
-        log_name: LOG_NAME.into(),
+        log: log_name(),
     });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
         .await
@@ -163,6 +185,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         dynamodb_endpoint: endpoint,
         data_dir: config.data_dir,
         public_key: secrets.public_key_path,
+        receipt_public_key: secrets.receipt_public_key_path,
         jwt_secret: secrets.jwt_secret,
         state,
         signing,
@@ -172,14 +195,65 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     })
 }
 
+/// How the local run's API tells partners from vendor staff (as the stack does, by audience).
+pub fn identity() -> IdentityConfig {
+    IdentityConfig::new("partner_id", token::VENDOR_AUDIENCE)
+}
+
+/// Register each (partner, customer) relationship that is not registered yet (ledgered, as
+/// the vendor's admin route does).
+async fn register_relationships(store: &Store, pairs: &[(String, String)]) -> anyhow::Result<()> {
+    let admin = domain::Actor::new(domain::Role::RelationshipAdmin, domain::Subject::parse("local-setup")?);
+    for (partner, customer) in pairs {
+        let partner = PartnerId::parse(partner)?;
+        let customer = CustomerId::parse(customer)?;
+        if store.relationship(&partner, &customer).await?.is_some() {
+            continue;
+        }
+        let now = Timestamp::from(chrono::Utc::now());
+        let relationship = Relationship {
+            partner_id: partner,
+            customer_id: customer,
+            since: now,
+            status: RelationshipStatus::Active,
+            updated_at: now,
+        };
+        store.save_relationship(&relationship, &admin).await?;
+    }
+    Ok(())
+}
+
+/// Whether a DynamoDB endpoint is this machine's (the local run's own or a local emulator).
+pub fn is_local_endpoint(endpoint: &str) -> bool {
+    let host = endpoint
+        .split("://")
+        .nth(1)
+        .unwrap_or(endpoint)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or_default();
+    matches!(host, "127.0.0.1" | "localhost" | "[")
+}
+
 /// `local sweep`: one sweep and checkpoint against the local data, as if the schedule fired
-/// at `at`. Uses the running local stack's DynamoDB if it is up, else opens the data file.
+/// at `at` (`None`: now). Uses the running local stack's DynamoDB if it is up, else opens the
+/// data file. A time other than now is for development only: refused against a DynamoDB that
+/// is not on this machine.
 pub async fn sweep_once(
     data_dir: &Path,
     dynamodb_port: u16,
     endpoint: Option<String>,
-    at: Timestamp,
+    at: Option<Timestamp>,
 ) -> anyhow::Result<SweepReport> {
+    if at.is_some()
+        && let Some(endpoint) = &endpoint
+        && !is_local_endpoint(endpoint)
+    {
+        anyhow::bail!(
+            "sweep --at moves the sweep's clock: it is for development and refused against {endpoint}, which is not this machine's"
+        );
+    }
+    let at = at.unwrap_or_else(|| Timestamp::from(chrono::Utc::now()));
     let secrets = files::Secrets::load_or_create(data_dir)?;
     let running = format!("http://127.0.0.1:{dynamodb_port}");
     let endpoint = match endpoint {
@@ -197,10 +271,10 @@ pub async fn sweep_once(
     };
     let (endpoint, dynamo) = dynamodb(&config).await?;
     let store = store_at(&endpoint, secrets.cursor_key).await?;
-    let app = App::new(store, SupportPolicy::embedded()?, "partner_id");
+    let app = App::new(store, SupportPolicy::embedded()?, identity());
     let signing = Signing {
         key: secrets.signing_key,
-        log_name: LOG_NAME.into(),
+        log: log_name(),
     };
     let report = api::sweep::sweep(&app, &signing, at).await;
     if let Some(dynamo) = dynamo {

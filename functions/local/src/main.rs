@@ -76,6 +76,12 @@ async fn main() -> anyhow::Result<()> {
             let subject = subject.unwrap_or_else(|| match role {
                 TokenRole::Partner => format!("agent@{}", partner.as_deref().unwrap_or("partner")),
                 TokenRole::Support => "engineer@vendor".into(),
+                TokenRole::Auditor => "auditor@vendor".into(),
+                TokenRole::Privacy => match &partner {
+                    Some(p) => format!("dpo@{p}"),
+                    None => "privacy@vendor".into(),
+                },
+                TokenRole::Admin => "admin@vendor".into(),
             });
             println!(
                 "{}",
@@ -84,10 +90,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Some(Command::Sweep { at }) => {
             api::telemetry::init_text();
-            let at = match at {
-                Some(text) => domain::Timestamp::parse(&text).map_err(|e| anyhow::anyhow!("--at: {e}"))?,
-                None => domain::Timestamp::from(chrono::Utc::now()),
-            };
+            let at = at
+                .map(|text| domain::Timestamp::parse(&text).map_err(|e| anyhow::anyhow!("--at: {e}")))
+                .transpose()?;
             let report = local::sweep_once(&serve.data_dir, serve.dynamodb_port, serve.dynamodb_endpoint, at).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
@@ -100,6 +105,7 @@ async fn main() -> anyhow::Result<()> {
                 ephemeral: serve.ephemeral,
                 dynamodb_endpoint: serve.dynamodb_endpoint,
                 sweep_every: Some(Duration::from_secs(60)),
+                ..LocalConfig::default()
             })
             .await?;
             let storage = if serve.ephemeral {
@@ -112,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
                 "ledgerdesk is running\n\
                  \x20 API        {api}  (OpenAPI: {api}/openapi.json)\n\
                  \x20 DynamoDB   {db}  (tables {prefix}-*, {storage})\n\
-                 \x20 ledger     public key {key}, log name {log}\n\
+                 \x20 ledger     log {log}; checkpoint key {key}; receipt key {receipts}\n\
                  \x20 SLA sweep  every 60 s; one now: cargo run -p local -- sweep [--at <RFC 3339>]\n\n\
                  Get a token and call the API:\n\
                  \x20 TOKEN=$(cargo run -q -p local -- token --partner contoso --role partner)\n\
@@ -121,6 +127,7 @@ async fn main() -> anyhow::Result<()> {
                 db = running.dynamodb_endpoint,
                 prefix = local::TABLE_PREFIX,
                 key = running.public_key.display(),
+                receipts = running.receipt_public_key.display(),
                 log = local::LOG_NAME,
             );
             tokio::signal::ctrl_c().await?;

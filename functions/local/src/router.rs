@@ -1,12 +1,14 @@
 //! The local router: the same routes as the stack's HTTP API. Each request's bearer token is
 //! verified as API Gateway's JWT authorizer would, the request is turned into the API Gateway
 //! v2 event a Lambda would receive (and parsed by `lambda_http` itself), and the function's
-//! handler from the `api` crate answers it.
+//! handler from the `api` crate answers it. A path no route has is the `$default` route's:
+//! 404, or 405 with `Allow` for a known path and another method — as in AWS.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use api::problem::ApiError;
+use api::routes::{Resolution, resolve};
 use api::{App, Route};
 use aws_lambda_events::apigw::{
     ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription, ApiGatewayV2httpRequest,
@@ -14,9 +16,9 @@ use aws_lambda_events::apigw::{
 };
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodFilter, get, on};
+use axum::routing::get;
 use base64::Engine;
 use http::{HeaderValue, Request, header};
 
@@ -30,23 +32,9 @@ pub struct LocalState {
 }
 
 pub fn router(state: Arc<LocalState>) -> Router {
-    let mut router = Router::new().route("/openapi.json", get(openapi));
-    for route in api::ROUTES {
-        let method = match route.method {
-            "GET" => MethodFilter::GET,
-            "POST" => MethodFilter::POST,
-            "PATCH" => MethodFilter::PATCH,
-            "PUT" => MethodFilter::PUT,
-            _ => MethodFilter::DELETE,
-        };
-        let handler =
-            move |State(state): State<Arc<LocalState>>,
-                  Path(params): Path<HashMap<String, String>>,
-                  request: Request<Body>| async move { invoke(&state, route, params, request).await };
-        router = router.route(route.path, on(method, handler));
-    }
-    router
-        .fallback(|| async { ApiError::NotFound.into_response() })
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .fallback(dispatch)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -59,25 +47,37 @@ async fn openapi() -> Response {
         .into_response()
 }
 
-async fn invoke(
-    state: &LocalState,
-    route: &'static Route,
-    path_parameters: HashMap<String, String>,
-    request: Request<Body>,
-) -> Response {
-    let (parts, body) = request.into_parts();
-    // The JWT authorizer: no valid token, no invocation.
-    let token = parts
-        .headers
+async fn dispatch(State(state): State<Arc<LocalState>>, request: Request<Body>) -> Response {
+    // The JWT authorizer runs before routing, as API Gateway's default authorizer does.
+    let token = request
+        .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
     let Some(claims) = token.and_then(|t| crate::token::verify(&state.jwt_secret, t.trim())) else {
         return to_axum(ApiError::Unauthenticated.into_response());
     };
+    let (route, params) = match resolve(request.method().as_str(), request.uri().path()) {
+        Resolution::Route(route, params) => (route, params),
+        Resolution::MethodNotAllowed(allow) => {
+            return to_axum(
+                ApiError::MethodNotAllowed {
+                    method: request.method().to_string(),
+                    allow: allow.join(", "),
+                }
+                .into_response(),
+            );
+        }
+        Resolution::NoSuchRoute => return to_axum(ApiError::NoSuchRoute.into_response()),
+    };
+    let (parts, body) = request.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
         return to_axum(ApiError::PayloadTooLarge.into_response());
     };
+    let path_parameters = params
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), percent_decode(&v)))
+        .collect();
     let event = gateway_event(route, &parts, path_parameters, claims, &bytes);
     let request = match serde_json::to_string(&event)
         .map_err(|e| e.to_string())
@@ -90,6 +90,28 @@ async fn invoke(
         }
     };
     to_axum(api::handle(&state.app, route.function, request).await)
+}
+
+/// `%XX` decoding of a path segment, as API Gateway does for path parameters.
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(v) = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The API Gateway (HTTP API, payload 2.0) event for this request.
@@ -110,7 +132,7 @@ fn gateway_event(
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.route_key = Some(route.key());
     context.stage = Some("$default".into());
-    context.request_id = Some(format!("local-{}", ulid_like()));
+    context.request_id = Some(format!("local-{:016x}", rand::random::<u64>()));
     context.authorizer = Some(authorizer);
     context.http.method = parts.method.clone();
     context.http.path = Some(parts.uri.path().to_owned());
@@ -134,10 +156,6 @@ fn gateway_event(
         }
     }
     event
-}
-
-fn ulid_like() -> String {
-    format!("{:016x}", rand::random::<u64>())
 }
 
 fn to_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {

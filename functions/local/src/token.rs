@@ -1,5 +1,8 @@
 //! Development bearer tokens, verified by the local router the way API Gateway's JWT
-//! authorizer verifies real ones: signature, expiry, issuer, audience.
+//! authorizer verifies real ones: signature, expiry, not-before, issuer, audience.
+//!
+//! Two audiences, as in AWS: partners' tokens are for [`AUDIENCE`], vendor staff's for
+//! [`VENDOR_AUDIENCE`] (the API tells the populations apart by it).
 
 use std::collections::HashMap;
 
@@ -7,15 +10,45 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 pub const ISSUER: &str = "ledgerdesk-local";
+/// The audience of partners' tokens.
 pub const AUDIENCE: &str = "ledgerdesk";
+/// The audience of vendor staff's tokens.
+pub const VENDOR_AUDIENCE: &str = "ledgerdesk-vendor";
 
 /// Who a development token speaks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TokenRole {
-    /// A partner agent: requests/read requests/write, with a partner id.
+    /// A partner agent: requests/read requests/write ledger/read, with a partner id.
     Partner,
     /// A vendor support engineer: requests/read requests/respond.
     Support,
+    /// A vendor auditor (fraud review): ledger/audit, any chain.
+    Auditor,
+    /// A privacy officer: privacy/erase (the vendor's; with --partner, that partner's own).
+    Privacy,
+    /// A vendor administrator of partner–customer relationships: relationships/admin.
+    Admin,
+}
+
+impl TokenRole {
+    pub fn scope(self) -> &'static str {
+        match self {
+            TokenRole::Partner => "requests/read requests/write ledger/read",
+            TokenRole::Support => "requests/read requests/respond",
+            TokenRole::Auditor => "ledger/audit",
+            TokenRole::Privacy => "privacy/erase",
+            TokenRole::Admin => "relationships/admin",
+        }
+    }
+
+    /// Whether the token is for the vendor's audience (given the partner, if any).
+    fn vendor(self, partner: Option<&str>) -> bool {
+        match self {
+            TokenRole::Partner => false,
+            TokenRole::Privacy => partner.is_none(),
+            TokenRole::Support | TokenRole::Auditor | TokenRole::Admin => true,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -24,6 +57,7 @@ struct Claims {
     iss: String,
     aud: String,
     exp: u64,
+    nbf: u64,
     iat: u64,
     scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -39,25 +73,35 @@ pub fn issue(
     ttl_seconds: u64,
 ) -> anyhow::Result<String> {
     let now = jsonwebtoken::get_current_timestamp();
-    let scope = match role {
-        TokenRole::Partner => "requests/read requests/write",
-        TokenRole::Support => "requests/read requests/respond",
-    };
     if role == TokenRole::Partner && partner.is_none() {
         anyhow::bail!("a partner token needs --partner");
+    }
+    if matches!(role, TokenRole::Support | TokenRole::Auditor | TokenRole::Admin) && partner.is_some() {
+        anyhow::bail!("vendor staff tokens carry no partner");
     }
     let claims = Claims {
         sub: subject.to_owned(),
         iss: ISSUER.into(),
-        aud: AUDIENCE.into(),
+        aud: if role.vendor(partner) {
+            VENDOR_AUDIENCE
+        } else {
+            AUDIENCE
+        }
+        .into(),
         exp: now + ttl_seconds,
+        nbf: now,
         iat: now,
-        scope: scope.into(),
+        scope: role.scope().into(),
         partner_id: partner.map(str::to_owned),
     };
+    sign(secret, &serde_json::to_value(claims)?)
+}
+
+/// A token with exactly these claims (for tests that need an odd one).
+pub fn sign(secret: &[u8], claims: &serde_json::Value) -> anyhow::Result<String> {
     Ok(jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
-        &claims,
+        claims,
         &EncodingKey::from_secret(secret),
     )?)
 }
@@ -67,8 +111,9 @@ pub fn issue(
 pub fn verify(secret: &[u8], token: &str) -> Option<HashMap<String, String>> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_issuer(&[ISSUER]);
-    validation.set_audience(&[AUDIENCE]);
+    validation.set_audience(&[AUDIENCE, VENDOR_AUDIENCE]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.validate_nbf = true;
     validation.leeway = 0;
     let data = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
         token,
@@ -109,28 +154,41 @@ mod tests {
         let token = issue(b"secret", TokenRole::Partner, Some("contoso"), "agent-1", 60).unwrap();
         let claims = verify(b"secret", &token).unwrap();
         assert_eq!(claims["partner_id"], "contoso");
-        assert_eq!(claims["scope"], "requests/read requests/write");
+        assert_eq!(claims["scope"], "requests/read requests/write ledger/read");
+        assert_eq!(claims["aud"], AUDIENCE);
         assert_eq!(claims["sub"], "agent-1");
+        let support = verify(
+            b"secret",
+            &issue(b"secret", TokenRole::Support, None, "eng", 60).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(support["aud"], VENDOR_AUDIENCE);
+        assert!(!support.contains_key("partner_id"));
+        let own_dpo = verify(
+            b"secret",
+            &issue(b"secret", TokenRole::Privacy, Some("contoso"), "dpo", 60).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(own_dpo["aud"], AUDIENCE);
+        assert!(issue(b"secret", TokenRole::Support, Some("contoso"), "eng", 60).is_err());
     }
 
     #[test]
-    fn wrong_key_expired_or_foreign_tokens_are_refused() {
+    fn wrong_key_expired_early_or_foreign_tokens_are_refused() {
         let token = issue(b"secret", TokenRole::Support, None, "eng", 60).unwrap();
         assert!(verify(b"other", &token).is_none());
         let expired = issue(b"secret", TokenRole::Support, None, "eng", 0).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(1100));
         assert!(verify(b"secret", &expired).is_none());
         let now = jsonwebtoken::get_current_timestamp();
-        for (iss, aud) in [("someone-else", AUDIENCE), (ISSUER, "another-api")] {
-            let claims =
-                serde_json::json!({ "sub": "x", "iss": iss, "aud": aud, "exp": now + 60, "scope": "requests/read" });
-            let foreign = jsonwebtoken::encode(
-                &Header::new(Algorithm::HS256),
-                &claims,
-                &EncodingKey::from_secret(b"secret"),
-            )
-            .unwrap();
-            assert!(verify(b"secret", &foreign).is_none(), "{iss} {aud}");
+        for (iss, aud, nbf) in [
+            ("someone-else", AUDIENCE, now),
+            (ISSUER, "another-api", now),
+            (ISSUER, AUDIENCE, now + 120),
+        ] {
+            let claims = serde_json::json!({ "sub": "x", "iss": iss, "aud": aud, "exp": now + 600, "nbf": nbf, "scope": "requests/read" });
+            let foreign = sign(b"secret", &claims).unwrap();
+            assert!(verify(b"secret", &foreign).is_none(), "{iss} {aud} {nbf}");
         }
         assert!(verify(b"secret", "not.a.token").is_none());
         assert!(issue(b"secret", TokenRole::Partner, None, "agent", 60).is_err());

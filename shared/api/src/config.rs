@@ -1,10 +1,12 @@
 //! Configuration read once at cold start. A missing setting fails the start, not a request.
 
 use domain::SupportPolicy;
-use ledger::SignerKey;
+use ledger::{LogName, SignerKey};
 use store::{CursorKey, Store, TableNames};
 
 use crate::App;
+use crate::identity::IdentityConfig;
+use crate::receipts::ReceiptSigner;
 use crate::sweep::Signing;
 
 #[derive(Debug, thiserror::Error)]
@@ -41,21 +43,75 @@ async fn secret(config: &store::AwsConfig, name: &'static str, parameter: &'stat
         })
 }
 
-/// What a function needs besides the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Needs {
-    Nothing,
-    /// `list-requests`: the key that authenticates pagination cursors.
-    CursorKey,
+/// What a function needs besides the store and the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Needs {
+    /// The key that authenticates pagination cursors (`list-requests`).
+    pub cursor_key: bool,
+    /// The receipt key (the functions that write).
+    pub receipts: bool,
+}
+
+impl Needs {
+    pub const NOTHING: Needs = Needs {
+        cursor_key: false,
+        receipts: false,
+    };
+    /// `list-requests`.
+    pub const READER: Needs = Needs {
+        cursor_key: true,
+        receipts: false,
+    };
+    /// The functions that append to the ledger on a caller's behalf.
+    pub const WRITER: Needs = Needs {
+        cursor_key: false,
+        receipts: true,
+    };
+}
+
+/// The deployment's log name (`LEDGER_LOG_NAME`).
+pub fn log_name() -> Result<LogName, ConfigError> {
+    LogName::parse(&var("LEDGER_LOG_NAME")?).map_err(|e| ConfigError::Invalid {
+        name: "LEDGER_LOG_NAME",
+        problem: e.to_string(),
+    })
 }
 
 /// The App of a Lambda function, from its environment:
-/// `TABLE_PREFIX` (required), `PARTNER_CLAIM` (default `partner_id`), `DYNAMODB_ENDPOINT`
-/// (optional), and for `list-requests` `CURSOR_KEY` or `CURSOR_KEY_PARAMETER`.
+/// `TABLE_PREFIX` (required), `PARTNER_CLAIM` (default `partner_id`), `VENDOR_AUDIENCE`
+/// (required: the audience of vendor staff tokens), `DYNAMODB_ENDPOINT` (optional); for
+/// `list-requests` `CURSOR_KEY` or `CURSOR_KEY_PARAMETER`; for the writers `RECEIPT_KEY` or
+/// `RECEIPT_KEY_PARAMETER`, and `LEDGER_LOG_NAME`. The secrets are fetched concurrently with
+/// each other and with reading the policy.
 pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), ConfigError> {
     let tables = TableNames::with_prefix(&var("TABLE_PREFIX")?);
-    let partner_claim = optional("PARTNER_CLAIM").unwrap_or_else(|| "partner_id".into());
+    let identity = IdentityConfig::new(
+        optional("PARTNER_CLAIM").unwrap_or_else(|| "partner_id".into()),
+        var("VENDOR_AUDIENCE")?,
+    );
+    let log = if needs.receipts { Some(log_name()?) } else { None };
     let config = store::aws_config().await;
+    let cursor = async {
+        if needs.cursor_key {
+            secret(&config, "CURSOR_KEY", "CURSOR_KEY_PARAMETER").await.map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let receipt = async {
+        if needs.receipts {
+            secret(&config, "RECEIPT_KEY", "RECEIPT_KEY_PARAMETER").await.map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let policy = async {
+        SupportPolicy::embedded().map_err(|e| ConfigError::Invalid {
+            name: "support policy",
+            problem: e.to_string(),
+        })
+    };
+    let (cursor, receipt, policy) = tokio::join!(cursor, receipt, policy);
     let client = match optional("DYNAMODB_ENDPOINT") {
         Some(endpoint) => {
             let region = config
@@ -67,18 +123,21 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
         None => store::dynamodb(&config),
     };
     let mut store = Store::new(client, tables);
-    if needs == Needs::CursorKey {
-        let key = secret(&config, "CURSOR_KEY", "CURSOR_KEY_PARAMETER").await?;
+    if let Some(key) = cursor? {
         store = store.with_cursor_key(CursorKey::from_base64(&key).map_err(|e| ConfigError::Invalid {
             name: "CURSOR_KEY",
             problem: e.to_string(),
         })?);
     }
-    let policy = SupportPolicy::embedded().map_err(|e| ConfigError::Invalid {
-        name: "support policy",
-        problem: e.to_string(),
-    })?;
-    Ok((App::new(store, policy, partner_claim), config))
+    let mut app = App::new(store, policy?, identity);
+    if let (Some(text), Some(log)) = (receipt?, log) {
+        let key = SignerKey::parse(&text).map_err(|e| ConfigError::Invalid {
+            name: "RECEIPT_KEY",
+            problem: e.to_string(),
+        })?;
+        app = app.with_receipts(ReceiptSigner { key, log });
+    }
+    Ok((app, config))
 }
 
 /// The sweep's signing configuration: `SIGNING_KEY` or `SIGNING_KEY_PARAMETER` (a `ledger
@@ -89,8 +148,5 @@ pub async fn signing_from_env(config: &store::AwsConfig) -> Result<Signing, Conf
         name: "SIGNING_KEY",
         problem: e.to_string(),
     })?;
-    Ok(Signing {
-        key,
-        log_name: var("LEDGER_LOG_NAME")?,
-    })
+    Ok(Signing { key, log: log_name()? })
 }

@@ -13,7 +13,7 @@ use crate::problem::{ApiError, FieldMessage};
 use crate::routes::WRITE;
 
 pub async fn create(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
-    let caller = Caller::from_request(request, &app.partner_claim)?;
+    let caller = Caller::from_request(request, &app.identity)?;
     caller.require_any(&[WRITE])?;
     let partner = caller.partner()?.clone();
     let key = idempotency_key(request)?;
@@ -29,30 +29,27 @@ pub async fn create(app: &App, request: &Request) -> Result<Response<Body>, ApiE
     let (created, event) =
         ServiceRequest::open(new, partner.clone(), id, now, &actor, &app.policy).map_err(|e| match e {
             domain::OpenError::Transition(t) => ApiError::from(t),
-            domain::OpenError::Policy(p) => {
-                tracing::error!(error = %p, "support policy failure");
-                ApiError::Internal
-            }
+            domain::OpenError::Policy(p) => ApiError::from(domain::TransitionError::Policy(p)),
         })?;
-    let response_body = serde_json::to_string(&created).map_err(|_| ApiError::Internal)?;
+    let resource = serde_json::to_value(&created).map_err(|_| ApiError::Internal)?;
     let fingerprint = fingerprint(request, &body);
     let claim = key.as_ref().map(|key| IdempotencyClaim {
         key,
         fingerprint: &fingerprint,
-        response: &response_body,
+        response: &resource,
         now,
     });
-    let (body, original, replayed) = match app.store.create_request(&created, &event, claim).await? {
-        CreateOutcome::Created => (response_body, created, false),
-        CreateOutcome::Replayed { response } => {
-            // The stored response names the original request (a replay's new id was never stored).
-            let original: ServiceRequest = serde_json::from_str(&response).map_err(|_| ApiError::Internal)?;
-            (response, original, true)
-        }
+    // The relationship with the customer is checked inside the same transaction.
+    let (resource, appended, replayed) = match app.store.create_request(&created, &event, claim).await? {
+        CreateOutcome::Created(appended) => (resource, appended, false),
+        CreateOutcome::Replayed { response, appended } => (response, appended, true),
     };
-    tracing::info!(partner = %partner, request_id = %original.id(), replayed, severity = %original.severity(), "service request created");
-    let mut response = with_etag(raw_json_response(StatusCode::CREATED, body), original.version());
-    if let Ok(location) = HeaderValue::from_str(&format!("/service-requests/{}", original.id())) {
+    let id = resource["id"].as_str().unwrap_or_default().to_owned();
+    let version = resource["version"].as_u64().unwrap_or(1);
+    tracing::info!(partner = %partner, request_id = %id, replayed, severity = %created.severity(), seq = appended.seq, "service request created");
+    let body = crate::receipts::attach(app.receipts.as_ref(), resource, &appended)?;
+    let mut response = with_etag(raw_json_response(StatusCode::CREATED, body.to_string()), version);
+    if let Ok(location) = HeaderValue::from_str(&format!("/service-requests/{id}")) {
         response.headers_mut().insert(header::LOCATION, location);
     }
     if replayed {

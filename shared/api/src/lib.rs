@@ -6,12 +6,16 @@
 //! the route table ([`routes`]). Handlers are thin: parse → domain → store → response.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod admin;
 pub mod config;
 mod create;
+mod erase;
 pub mod http;
 pub mod identity;
+mod ledger_api;
 pub mod problem;
 mod read;
+pub mod receipts;
 pub mod routes;
 pub mod sweep;
 pub mod telemetry;
@@ -24,8 +28,10 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use store::Store;
 
+use crate::identity::IdentityConfig;
 use crate::problem::ApiError;
-pub use crate::routes::{Function, ROUTES, Route};
+use crate::receipts::ReceiptSigner;
+pub use crate::routes::{Function, Operation, ROUTES, Route};
 
 /// The OpenAPI 3.1 description of the API (served by the local run at `/openapi.json`).
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -35,47 +41,92 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 pub struct App {
     pub store: Store,
     pub policy: SupportPolicy,
-    /// The JWT claim that carries the partner id.
-    pub partner_claim: String,
+    pub identity: IdentityConfig,
+    /// Signs the receipt every write returns (the writer functions only).
+    pub receipts: Option<ReceiptSigner>,
 }
 
 impl App {
-    pub fn new(store: Store, policy: SupportPolicy, partner_claim: impl Into<String>) -> Self {
+    pub fn new(store: Store, policy: SupportPolicy, identity: IdentityConfig) -> Self {
         Self {
             store,
             policy,
-            partner_claim: partner_claim.into(),
+            identity,
+            receipts: None,
         }
+    }
+
+    pub fn with_receipts(mut self, signer: ReceiptSigner) -> Self {
+        self.receipts = Some(signer);
+        self
     }
 }
 
-/// The route API Gateway matched (its route key, e.g. `GET /service-requests/{id}`).
-fn route_of(request: &Request) -> Option<&'static Route> {
-    match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => context.route_key.as_deref().and_then(routes::by_key),
-        _ => None,
+/// The route API Gateway matched (its route key, e.g. `GET /service-requests/{id}`); for
+/// its `$default` route (nothing matched), why nothing did.
+fn route_of(request: &Request) -> Result<&'static Route, ApiError> {
+    let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref() else {
+        return Err(ApiError::NoSuchRoute);
+    };
+    if let Some(route) = context.route_key.as_deref().and_then(routes::by_key) {
+        return Ok(route);
+    }
+    match routes::resolve(request.method().as_str(), request.uri().path()) {
+        routes::Resolution::MethodNotAllowed(allow) => Err(ApiError::MethodNotAllowed {
+            method: request.method().to_string(),
+            allow: allow.join(", "),
+        }),
+        _ => Err(ApiError::NoSuchRoute),
+    }
+}
+
+async fn dispatch(app: &App, route: &Route, request: &Request) -> Result<Response<Body>, ApiError> {
+    use Operation as Op;
+    match route.operation {
+        Op::CreateForCustomer | Op::CreateForOwnTenant => create::create(app, request).await,
+        Op::List | Op::ListForCustomer => read::list(app, request).await,
+        Op::Get => read::get(app, request).await,
+        Op::History => read::history(app, request).await,
+        Op::Evidence => ledger_api::evidence(app, request).await,
+        Op::Update => update::update(app, request).await,
+        Op::LedgerCheckpoint => ledger_api::checkpoint(app, request).await,
+        Op::LedgerEntries => ledger_api::entries(app, request).await,
+        Op::ConsistencyProof => ledger_api::consistency(app, request).await,
+        Op::InclusionProof => ledger_api::inclusion(app, request).await,
+        Op::Erase => erase::erase(app, request).await,
+        Op::PutRelationship => admin::put(app, request).await,
+        Op::GetRelationship => admin::get(app, request).await,
+        Op::ImportRelationships => admin::import(app, request).await,
     }
 }
 
 /// Serve one HTTP request for `function`. Never fails: every error becomes a problem response.
 pub async fn handle(app: &App, function: Function, request: Request) -> Response<Body> {
     let started = Instant::now();
-    let route = route_of(&request).filter(|r| r.function == function);
-    let result = match route {
-        None => Err(ApiError::NotFound),
-        Some(route) => match (route.function, route.method, route.path) {
-            (Function::CreateRequest, _, _) => create::create(app, &request).await,
-            (Function::UpdateRequest, _, _) => update::update(app, &request).await,
-            (Function::ListRequests, _, "/service-requests/{id}") => read::get(app, &request).await,
-            (Function::ListRequests, _, "/service-requests/{id}/history") => read::history(app, &request).await,
-            (Function::ListRequests, _, _) => read::list(app, &request).await,
-        },
+    let route = route_of(&request).and_then(|r| {
+        if r.function == function {
+            Ok(r)
+        } else {
+            Err(ApiError::NoSuchRoute)
+        }
+    });
+    let result = match &route {
+        Err(e) => Err(e.clone()),
+        Ok(route) => dispatch(app, route, &request).await,
     };
     let response = result.unwrap_or_else(ApiError::into_response);
+    let (partner, subject) = identity::log_identity(&request, &app.identity.partner_claim);
+    let request_id = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        _ => None,
+    };
     tracing::info!(
-        route = route.map(|r| r.key()).unwrap_or_else(|| "unmatched".into()),
+        route = route.map(|r| r.key()).unwrap_or_else(|_| "unmatched".into()),
         status = response.status().as_u16(),
         millis = started.elapsed().as_millis() as u64,
+        partner = partner.as_deref().unwrap_or("-"),
+        subject_hash = subject.as_deref().unwrap_or("-"),
+        request_id = request_id.as_deref().unwrap_or("-"),
         "request"
     );
     response
@@ -94,7 +145,10 @@ pub async fn serve(function: Function, needs: config::Needs) -> Result<(), lambd
     .await
 }
 
-/// `handle` in the shape `lambda_http::run` takes.
+/// `handle` in the shape `lambda_http::run` takes. A 5xx is answered as a problem response
+/// (returning an error instead would make API Gateway answer a bare 502), so the Lambda
+/// `Errors` metric does not count it: the stack alarms on the per-request log line's status
+/// (a metric filter on `status >= 500`) and on the API's own 5xx metric instead.
 pub async fn lambda_handler(
     app: &App,
     function: Function,

@@ -24,7 +24,7 @@ impl FieldMessage {
 
 /// Everything a handler can answer besides success. Messages are for the caller; nothing
 /// internal (SDK text, stack, table names) is ever put in them.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     #[error("a valid bearer token is required")]
     Unauthenticated,
@@ -32,6 +32,13 @@ pub enum ApiError {
     Forbidden(String),
     #[error("no such service request")]
     NotFound,
+    /// Something else the caller asked for does not exist (or is not theirs to see).
+    #[error("{0}")]
+    Missing(String),
+    #[error("there is no such route; see the OpenAPI document at /openapi.json")]
+    NoSuchRoute,
+    #[error("this route does not take {method}; it takes {allow}")]
+    MethodNotAllowed { method: String, allow: String },
     #[error("the request body is not valid JSON for this operation: {0}")]
     MalformedJson(String),
     #[error("{detail}")]
@@ -48,6 +55,10 @@ pub enum ApiError {
     Conflict(String),
     #[error("the service request is at version {current}, not {expected} as If-Match says; reload it")]
     PreconditionFailed { expected: u64, current: u64 },
+    #[error(
+        "If-Match is compared strongly: a weak entity tag (W/\"…\") never matches; send the ETag as it was returned"
+    )]
+    WeakPrecondition,
     #[error("the service is busy; retry shortly")]
     Unavailable,
     #[error("an internal error occurred")]
@@ -59,13 +70,14 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::Missing(_) | ApiError::NoSuchRoute => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::MalformedJson(_) | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Validation(_) | ApiError::UnprocessableAction(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            ApiError::PreconditionFailed { .. } | ApiError::WeakPrecondition => StatusCode::PRECONDITION_FAILED,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -76,7 +88,9 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound => "not-found",
+            ApiError::NotFound | ApiError::Missing(_) => "not-found",
+            ApiError::NoSuchRoute => "no-such-route",
+            ApiError::MethodNotAllowed { .. } => "method-not-allowed",
             ApiError::MalformedJson(_) => "malformed-request",
             ApiError::BadRequest { .. } => "bad-request",
             ApiError::Validation(_) => "validation-failed",
@@ -84,7 +98,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload-too-large",
             ApiError::UnsupportedMediaType => "unsupported-media-type",
             ApiError::Conflict(_) => "conflict",
-            ApiError::PreconditionFailed { .. } => "precondition-failed",
+            ApiError::PreconditionFailed { .. } | ApiError::WeakPrecondition => "precondition-failed",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal => "internal",
         }
@@ -94,7 +108,9 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated => "Unauthenticated",
             ApiError::Forbidden(_) => "Forbidden",
-            ApiError::NotFound => "Not found",
+            ApiError::NotFound | ApiError::Missing(_) => "Not found",
+            ApiError::NoSuchRoute => "No such route",
+            ApiError::MethodNotAllowed { .. } => "Method not allowed",
             ApiError::MalformedJson(_) => "Malformed request",
             ApiError::BadRequest { .. } => "Bad request",
             ApiError::Validation(_) => "Validation failed",
@@ -102,7 +118,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "Payload too large",
             ApiError::UnsupportedMediaType => "Unsupported media type",
             ApiError::Conflict(_) => "Conflict",
-            ApiError::PreconditionFailed { .. } => "Precondition failed",
+            ApiError::PreconditionFailed { .. } | ApiError::WeakPrecondition => "Precondition failed",
             ApiError::Unavailable => "Service unavailable",
             ApiError::Internal => "Internal error",
         }
@@ -143,6 +159,11 @@ impl ApiError {
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
+            ApiError::MethodNotAllowed { allow, .. } => {
+                if let Ok(value) = HeaderValue::from_str(&allow) {
+                    response.headers_mut().insert(header::ALLOW, value);
+                }
+            }
             ApiError::Unavailable => {
                 response
                     .headers_mut()
@@ -173,6 +194,10 @@ impl From<StoreError> for ApiError {
                 ApiError::Conflict("the service request was changed concurrently; reload it and retry".into())
             }
             StoreError::NotFound => ApiError::NotFound,
+            StoreError::NoRelationship => ApiError::Validation(vec![FieldMessage::new(
+                "path:customerId",
+                "your organisation has no active Cloud Solution Provider relationship with this customer; the vendor registers relationships (PUT /relationships/{partnerId}/{customerId})",
+            )]),
             StoreError::IdempotencyMismatch => {
                 ApiError::Conflict("this Idempotency-Key was already used for a different request".into())
             }
@@ -206,6 +231,7 @@ impl From<TransitionError> for ApiError {
             TransitionError::InvalidTransition { .. }
             | TransitionError::ReopenWindowClosed { .. }
             | TransitionError::NotAwaitingFirstResponse
+            | TransitionError::AlreadyErased
             | TransitionError::NotYetDue { .. } => ApiError::Conflict(e.to_string()),
             TransitionError::SeverityUnchanged(_) => ApiError::UnprocessableAction(e.to_string()),
             TransitionError::Policy(p) => {

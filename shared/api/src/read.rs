@@ -33,7 +33,7 @@ const LIST_PARAMS: &[&str] = &[
 ];
 
 pub async fn list(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
-    let caller = Caller::from_request(request, &app.partner_claim)?;
+    let caller = Caller::from_request(request, &app.identity)?;
     caller.require_any(&[READ])?;
     let partner = caller.partner()?;
     let path_customer = path_param(request, "customerId");
@@ -115,6 +115,14 @@ pub async fn list(app: &App, request: &Request) -> Result<Response<Body>, ApiErr
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    // A partner sees the requests of the customers it has a relationship with.
+    if let Some(customer) = &query.customer
+        && !app.store.is_related(partner, customer).await?
+    {
+        return Err(ApiError::Missing(
+            "no such customer: your organisation has no active relationship with it".into(),
+        ));
+    }
     let page = app.store.list(partner, &query, cursor.as_deref()).await?;
     json_response(
         StatusCode::OK,
@@ -125,13 +133,13 @@ pub async fn list(app: &App, request: &Request) -> Result<Response<Body>, ApiErr
     )
 }
 
-/// The request at `{id}` as this caller may see it: a partner's own, or (support) any.
+/// The request at `{id}` as this caller may see it: a partner's own, or (vendor staff) any.
 pub(crate) async fn load(app: &App, caller: &Caller, request: &Request) -> Result<ServiceRequest, ApiError> {
     // An id that is not even well-formed is as unknown as any other.
     let id = path_param(request, "id")
         .and_then(|id| RequestId::parse(id).ok())
         .ok_or(ApiError::NotFound)?;
-    let found = if caller.is_support() {
+    let found = if caller.is_vendor() {
         app.store.find_request(id).await?
     } else {
         app.store.get_request(caller.partner()?, id).await?
@@ -140,26 +148,33 @@ pub(crate) async fn load(app: &App, caller: &Caller, request: &Request) -> Resul
 }
 
 pub async fn get(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
-    let caller = Caller::from_request(request, &app.partner_claim)?;
+    let caller = Caller::from_request(request, &app.identity)?;
     caller.require_any(&[READ, RESPOND])?;
     query_params(request, &[])?;
     let found = load(app, &caller, request).await?;
     Ok(with_etag(json_response(StatusCode::OK, &found)?, found.version()))
 }
 
+/// The request's ledger entries, oldest first, each as its line reads (JSON), with the
+/// personal values behind its commitments shown where they were: `{"commitment", "value",
+/// "erased"}` — `value: null, erased: true` once erased. The hashed bytes are served by
+/// `GET /ledger/entries`; this is for reading.
 pub async fn history(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
-    let caller = Caller::from_request(request, &app.partner_claim)?;
+    let caller = Caller::from_request(request, &app.identity)?;
     caller.require_any(&[READ, RESPOND])?;
     query_params(request, &[])?;
     let found = load(app, &caller, request).await?;
-    let lines = app.store.history(found.partner_id(), found.id()).await?;
-    let items = lines
-        .iter()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
+    let history = app.store.history(found.partner_id(), found.id()).await?;
+    let mut items = Vec::with_capacity(history.lines.len());
+    for line in &history.lines {
+        let mut value: serde_json::Value = serde_json::from_str(line).map_err(|e| {
             tracing::error!(error = %e, "unreadable ledger line");
             ApiError::Internal
         })?;
+        if let Some(data) = value.get_mut("data") {
+            ledger::personal::reveal(data, &|c| history.values.get(c).cloned());
+        }
+        items.push(value);
+    }
     json_response(StatusCode::OK, &json!({ "items": items }))
 }

@@ -1,24 +1,36 @@
 //! The SLA sweep: mark every request past its due time without a first response as breached
 //! (exactly once, ledgered), log an escalation record per breach, and sign a checkpoint of
-//! every chain that grew.
+//! every chain that grew — computed from the entries themselves (the honest signer).
 
-use domain::{Actor, RequestId, Timestamp, TransitionError};
-use ledger::SignerKey;
-use store::{Store, StoreError};
+use std::collections::HashSet;
+
+use domain::{Actor, RequestId, ServiceRequest, Timestamp, TransitionError};
+use futures::StreamExt;
+use ledger::{LogName, SignerKey};
+use store::{IntegrityAlarm, Store, StoreError};
 
 use crate::App;
 
 /// How many due requests one sweep handles at most (the next run continues).
 const MAX_PER_RUN: usize = 5_000;
 const BATCH: u16 = 200;
+/// Breaches written at the same time.
+const CONCURRENCY: usize = 16;
+/// A scheduled event whose time is further than this from the function's clock is not
+/// believed: the sweep's "now" is its own clock.
+pub const MAX_EVENT_SKEW_SECONDS: i64 = 300;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SweepReport {
+    /// The time the sweep judged due times by.
+    pub at: String,
     pub breached: Vec<String>,
     /// Due requests left alone: answered, changed or breached by someone else meanwhile.
     pub skipped: usize,
     pub checkpoints: Vec<String>,
+    /// Chains the signer refused to sign (the stack's alarm fires).
+    pub integrity_alarms: Vec<IntegrityAlarm>,
 }
 
 /// What the sweep needs beyond the request handlers.
@@ -26,21 +38,34 @@ pub struct SweepReport {
 pub struct Signing {
     pub key: SignerKey,
     /// The checkpoints' log name: origins are `<log name>/<partner>`.
-    pub log_name: String,
+    pub log: LogName,
 }
 
 pub async fn sweep(app: &App, signing: &Signing, now: Timestamp) -> Result<SweepReport, StoreError> {
     let actor = Actor::system("sla-sweep").map_err(StoreError::internal)?;
-    let mut report = SweepReport::default();
-    let mut seen: std::collections::HashSet<RequestId> = std::collections::HashSet::new();
+    let mut report = SweepReport {
+        at: now.to_string(),
+        ..SweepReport::default()
+    };
+    let mut seen: HashSet<RequestId> = HashSet::new();
     while report.breached.len() + report.skipped < MAX_PER_RUN {
         let due = app.store.due_for_sweep(now, BATCH).await?;
-        let fresh: Vec<_> = due.into_iter().filter(|(_, id)| seen.insert(*id)).collect();
+        let fresh: Vec<ServiceRequest> = due.into_iter().filter(|r| seen.insert(r.id())).collect();
         if fresh.is_empty() {
             break;
         }
-        for (partner, id) in fresh {
-            match breach(&app.store, &actor, &partner, id, now).await {
+        let mut results = futures::stream::iter(fresh)
+            .map(|request| {
+                let actor = &actor;
+                let store = &app.store;
+                async move {
+                    let id = request.id();
+                    (id, breach(store, actor, request, now).await)
+                }
+            })
+            .buffer_unordered(CONCURRENCY);
+        while let Some((id, outcome)) = results.next().await {
+            match outcome {
                 Ok(true) => report.breached.push(id.to_string()),
                 Ok(false) => report.skipped += 1,
                 Err(e) if !e.is_retryable() => return Err(e),
@@ -51,41 +76,44 @@ pub async fn sweep(app: &App, signing: &Signing, now: Timestamp) -> Result<Sweep
             }
         }
     }
-    let written = app
-        .store
-        .checkpoint_grown_chains(&signing.key, &signing.log_name, now)
-        .await?;
-    for checkpoint in &written {
+    report.breached.sort();
+    let signed = app.store.sign_grown_chains(&signing.key, &signing.log, now).await?;
+    for checkpoint in &signed.signed {
         tracing::info!(chain = %checkpoint.chain, size = checkpoint.size, "signed checkpoint written");
     }
-    report.checkpoints = written.iter().map(|c| format!("{}@{}", c.chain, c.size)).collect();
-    tracing::info!(breached = report.breached.len(), skipped = report.skipped, checkpoints = written.len(), at = %now, "sla sweep done");
+    report.checkpoints = signed
+        .signed
+        .iter()
+        .map(|c| format!("{}@{}", c.chain, c.size))
+        .collect();
+    report.integrity_alarms = signed.alarms;
+    tracing::info!(
+        breached = report.breached.len(),
+        skipped = report.skipped,
+        checkpoints = report.checkpoints.len(),
+        integrity_alarms = report.integrity_alarms.len(),
+        at = %now,
+        "sla sweep done"
+    );
     Ok(report)
 }
 
-/// Mark one request breached; `Ok(false)` if it no longer needs it.
-async fn breach(
-    store: &Store,
-    actor: &Actor,
-    partner: &domain::PartnerId,
-    id: RequestId,
-    now: Timestamp,
-) -> Result<bool, StoreError> {
-    let Some(current) = store.get_request(partner, id).await? else {
-        return Ok(false);
-    };
+/// Mark one request breached (as the sweep index read it); `Ok(false)` if it no longer needs
+/// it. One transaction: the index carries the whole request.
+async fn breach(store: &Store, actor: &Actor, current: ServiceRequest, now: Timestamp) -> Result<bool, StoreError> {
     let (next, event) = match current.mark_breached(now, actor) {
         Ok(changed) => changed,
         Err(TransitionError::NotAwaitingFirstResponse | TransitionError::NotYetDue { .. }) => return Ok(false),
         Err(other) => return Err(StoreError::internal(other)),
     };
     match store.save_change(&next, current.version(), &event).await {
-        Ok(()) => {
+        Ok(_) => {
             // One structured escalation record per breach (the stack's alarm counts these).
+            // Nothing personal: ids, the product and the clock.
             tracing::warn!(
                 escalation = "sla_breach",
-                partner = %partner,
-                request_id = %id,
+                partner = %next.partner_id(),
+                request_id = %next.id(),
                 customer = next.customer_id().map(|c| c.as_str()).unwrap_or("own-tenant"),
                 product = %next.product(),
                 category = %next.category(),
@@ -98,18 +126,30 @@ async fn breach(
             );
             Ok(true)
         }
-        // Answered or changed at the same moment: the next run looks again.
+        // Answered or changed at the same moment (or the index lagged): the next run looks again.
         Err(StoreError::Conflict) => Ok(false),
         Err(e) => Err(e),
     }
 }
 
-/// A scheduled run: "now" is the schedule event's time (the Lambda's clock if absent).
+/// A scheduled run. "Now" is the function's own clock: the event's time is only compared
+/// with it (an invoker cannot push the sweep into the future and breach what is not due).
 pub async fn scheduled(
     app: &App,
     signing: &Signing,
     event_time: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<SweepReport, StoreError> {
-    let now = event_time.unwrap_or_else(chrono::Utc::now);
+    let now = chrono::Utc::now();
+    if let Some(claimed) = event_time {
+        let skew = (claimed - now).num_seconds();
+        if skew.abs() > MAX_EVENT_SKEW_SECONDS {
+            tracing::warn!(
+                event_time = %claimed,
+                clock = %now,
+                skew_seconds = skew,
+                "the scheduled event's time is far from the clock: ignored, sweeping as of the clock"
+            );
+        }
+    }
     sweep(app, signing, Timestamp::from(now)).await
 }

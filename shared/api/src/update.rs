@@ -1,62 +1,133 @@
 //! `PATCH /service-requests/{id}`: one action per call.
+//!
+//! `If-Match` is the only way to ask for a conflict. Without it, a change that loses a race
+//! with another change is applied again to the fresh request (a note is simply appended; a
+//! transition that is still valid goes through; one that is not answers 409 with the
+//! domain's reason). With `If-Match: "<version>"` a stale version is 412, as is a request
+//! that changes between the check and the write.
+
+use std::time::{Duration, Instant};
 
 use domain::{Action, ActionInput, Timestamp};
 use http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
+use rand::RngExt;
+use store::StoreError;
 
 use crate::App;
-use crate::http::{json_body, json_response, query_params, with_etag};
+use crate::http::{json_body, query_params, raw_json_response, with_etag};
 use crate::identity::Caller;
 use crate::problem::{ApiError, FieldMessage};
 use crate::read::load;
 
-pub async fn update(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
-    let caller = Caller::from_request(request, &app.partner_claim)?;
-    let role = caller.acting_role()?;
-    query_params(request, &[])?;
-    let expected = if_match(request)?;
-    let (input, _): (ActionInput, serde_json::Value) = json_body(request)?;
-    let action = Action::parse(input)?;
-    let current = load(app, &caller, request).await?;
-    if let Some(expected) = expected
-        && expected != current.version()
-    {
-        return Err(ApiError::PreconditionFailed {
-            expected,
-            current: current.version(),
-        });
-    }
-    let now = Timestamp::from(chrono::Utc::now());
-    let (next, event) = current.apply(action, &caller.actor(role), now, &app.policy)?;
-    app.store.save_change(&next, current.version(), &event).await?;
-    tracing::info!(
-        partner = %next.partner_id(),
-        request_id = %next.id(),
-        event = event.kind(),
-        role = %role,
-        status = %next.status(),
-        sla = %next.sla().state,
-        "service request changed"
-    );
-    Ok(with_etag(json_response(StatusCode::OK, &next)?, next.version()))
+/// How long a change that keeps losing races is re-applied: well inside API Gateway's
+/// 29-second limit.
+const REAPPLY_BUDGET: Duration = Duration::from_secs(15);
+
+/// What `If-Match` asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Precondition {
+    /// No `If-Match`: re-apply on a fresh read if another change wins.
+    None,
+    /// `If-Match: *`: the request must exist (it always does when found); re-apply as above.
+    Any,
+    /// `If-Match: "<version>"`: exactly this version, or 412.
+    Version(u64),
 }
 
-/// `If-Match: "3"` (or `3`): the version the caller last saw.
-fn if_match(request: &Request) -> Result<Option<u64>, ApiError> {
+pub async fn update(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = Caller::from_request(request, &app.identity)?;
+    let role = caller.acting_role()?;
+    query_params(request, &[])?;
+    let precondition = if_match(request)?;
+    let (input, _): (ActionInput, serde_json::Value) = json_body(request)?;
+    let action = Action::parse(input)?;
+    let actor = caller.actor(role);
+    let started = Instant::now();
+    let mut attempt = 0u32;
+    loop {
+        let current = load(app, &caller, request).await?;
+        if let Precondition::Version(expected) = precondition
+            && expected != current.version()
+        {
+            return Err(ApiError::PreconditionFailed {
+                expected,
+                current: current.version(),
+            });
+        }
+        let now = Timestamp::from(chrono::Utc::now());
+        let (next, event) = current.apply(action.clone(), &actor, now, &app.policy)?;
+        match app.store.save_change(&next, current.version(), &event).await {
+            Ok(appended) => {
+                tracing::info!(
+                    partner = %next.partner_id(),
+                    request_id = %next.id(),
+                    event = event.kind(),
+                    role = %role,
+                    status = %next.status(),
+                    sla = %next.sla().state,
+                    seq = appended.seq,
+                    reapplied = attempt,
+                    "service request changed"
+                );
+                let body = serde_json::to_value(&next).map_err(|_| ApiError::Internal)?;
+                let body = crate::receipts::attach(app.receipts.as_ref(), body, &appended)?;
+                return Ok(with_etag(
+                    raw_json_response(StatusCode::OK, body.to_string()),
+                    next.version(),
+                ));
+            }
+            Err(StoreError::Conflict) => {
+                if let Precondition::Version(expected) = precondition {
+                    // Someone changed it between our read and our write.
+                    return Err(ApiError::PreconditionFailed {
+                        expected,
+                        current: expected + 1,
+                    });
+                }
+                attempt += 1;
+                if started.elapsed() > REAPPLY_BUDGET {
+                    tracing::warn!(attempts = attempt, "a change kept losing races; giving up");
+                    return Err(ApiError::Unavailable);
+                }
+                // Full jitter, growing: writers that collided spread out.
+                let ceiling = (4u64 << attempt.min(5)).min(100);
+                let wait = rand::rng().random_range(0..=ceiling);
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// `If-Match: "3"` (an entity tag, compared strongly: `W/"3"` never matches) or `*`.
+fn if_match(request: &Request) -> Result<Precondition, ApiError> {
     let Some(value) = request.headers().get(header::IF_MATCH) else {
-        return Ok(None);
+        return Ok(Precondition::None);
     };
-    value
-        .to_str()
-        .ok()
-        .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
-        .and_then(|v| v.parse().ok())
-        .map(Some)
-        .ok_or_else(|| ApiError::BadRequest {
-            detail: "the If-Match header is invalid".into(),
-            errors: vec![FieldMessage::new(
-                "header:If-Match",
-                "must be the version (ETag) of the service request, e.g. \"3\"",
-            )],
-        })
+    let bad = || ApiError::BadRequest {
+        detail: "the If-Match header is invalid".into(),
+        errors: vec![FieldMessage::new(
+            "header:If-Match",
+            "must be the quoted version (ETag) of the service request, e.g. \"3\", or *",
+        )],
+    };
+    let text = value.to_str().map_err(|_| bad())?.trim();
+    if text == "*" {
+        return Ok(Precondition::Any);
+    }
+    if let Some(weak) = text.strip_prefix("W/") {
+        // A weak tag never matches under strong comparison (RFC 9110 §13.1.1).
+        weak.strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(bad)?;
+        return Err(ApiError::WeakPrecondition);
+    }
+    let digits = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .filter(|t| !t.is_empty() && t.len() <= 20 && t.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(bad)?;
+    digits.parse().map(Precondition::Version).map_err(|_| bad())
 }

@@ -15,7 +15,7 @@ async fn app() -> App {
     App::new(
         Store::new(client, TableNames::with_prefix("unused")),
         SupportPolicy::embedded().unwrap(),
-        "partner_id",
+        api::identity::IdentityConfig::new("partner_id", "ledgerdesk-vendor"),
     )
 }
 
@@ -73,7 +73,7 @@ async fn the_partner_claim_name_is_configurable() {
     claims.insert("custom:partner".into(), partner);
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();
     let mut app = app().await;
-    app.partner_claim = "custom:partner".into();
+    app.identity.partner_claim = "custom:partner".into();
     // Past identity: the body's phone preference is what fails.
     assert_eq!(api::handle(&app, Function::CreateRequest, request).await.status(), 422);
 }

@@ -83,13 +83,9 @@ fn every_function_runs_on_al2023_arm64_built_by_cargo_lambda() {
         .iter()
         .map(|(_, r)| text(&r["Metadata"]["BuildProperties"]["Binary"]))
         .collect();
-    assert_eq!(
-        crates,
-        ["create-request", "list-requests", "sla-sweep", "update-request"]
-            .map(String::from)
-            .into_iter()
-            .collect()
-    );
+    let mut expected: BTreeSet<String> = Function::ALL.iter().map(|f| f.name().to_owned()).collect();
+    expected.insert("sla-sweep".into());
+    assert_eq!(crates, expected);
     for (name, resource) in &functions {
         assert_eq!(text(&resource["Metadata"]["BuildMethod"]), "rust-cargolambda", "{name}");
         let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
@@ -127,6 +123,12 @@ fn the_http_api_routes_are_the_codes_routes() {
                 continue;
             }
             let p = &event["Properties"];
+            if text(&p["Path"]) == "$default" {
+                // Whatever no route matches: answered 404 (or 405 with Allow) by the route table.
+                assert_eq!(binary, Function::ListRequests.name());
+                assert_eq!(text(&p["Method"]), "ANY");
+                continue;
+            }
             assert_eq!(text(&p["Auth"]["Authorizer"]), "JwtAuthorizer");
             let scopes: BTreeSet<String> = p["Auth"]["AuthorizationScopes"]
                 .as_sequence()
@@ -153,7 +155,40 @@ fn the_http_api_routes_are_the_codes_routes() {
     assert_eq!(text(&authorizer["DefaultAuthorizer"]), "JwtAuthorizer");
     let jwt = &authorizer["Authorizers"]["JwtAuthorizer"]["JwtConfiguration"];
     assert_eq!(text(&jwt["issuer"]), "Ref:JwtIssuer");
-    assert_eq!(text(&jwt["audience"]), "Ref:JwtAudience");
+    let audiences: Vec<String> = jwt["audience"].as_sequence().unwrap().iter().map(text).collect();
+    assert_eq!(audiences, ["Ref:PartnerAudience", "Ref:VendorAudience"]);
+    // Every route has its own throttle (and the catch-all too).
+    let settings = template["Resources"]["HttpApi"]["Properties"]["RouteSettings"]
+        .as_mapping()
+        .unwrap();
+    for route in ROUTES {
+        let s = settings
+            .get(route.key().as_str())
+            .unwrap_or_else(|| panic!("no throttle for {}", route.key()));
+        assert!(s["ThrottlingRateLimit"].as_u64().unwrap() > 0);
+        assert!(s["ThrottlingBurstLimit"].as_u64().unwrap() > 0);
+    }
+    assert!(settings.get("$default").is_some());
+    // The functions tell partners from vendor staff by the vendor audience.
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(text(&globals["VENDOR_AUDIENCE"]), "Ref:VendorAudience");
+}
+
+/// Every statement (any effect) of the function's inline policies.
+fn statements(function: &Value) -> Vec<Value> {
+    function["Properties"]["Policies"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.get("Statement").and_then(Value::as_sequence).cloned())
+        .flatten()
+        .collect()
+}
+
+fn list_of(v: &Value) -> Vec<String> {
+    v.as_sequence()
+        .map(|r| r.iter().map(text).collect())
+        .unwrap_or_else(|| vec![text(v)])
 }
 
 #[test]
@@ -168,12 +203,22 @@ fn iam_is_least_privilege() {
         "{list:?}"
     );
     for (name, resource) in &functions {
+        let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
         let grants = allowed(resource);
         for (action, resources) in &grants {
-            assert!(
-                !action.ends_with('*') && !action.contains("DeleteItem"),
-                "{name}: {action}"
-            );
+            assert!(!action.ends_with('*'), "{name}: {action}");
+            if action == "dynamodb:DeleteItem" || action == "dynamodb:BatchWriteItem" {
+                // Deletes only of personal data, only by the erasure; batch writes also of tiles.
+                assert!(
+                    resources
+                        .iter()
+                        .all(|r| r.contains("PersonalDataTable") || r.contains("TilesTable")),
+                    "{name}: {action} on {resources:?}"
+                );
+                if action == "dynamodb:DeleteItem" {
+                    assert_eq!(binary, Function::ErasePersonalData.name(), "{name}: {action}");
+                }
+            }
             if action == "dynamodb:UpdateItem" {
                 assert!(
                     resources.iter().all(|r| r.contains("ChainHeadsTable")),
@@ -187,9 +232,36 @@ fn iam_is_least_privilege() {
                 );
             }
         }
-        // Everyone gets the append-only guard.
+        // Append-only in IAM: a ledger or checkpoint item is put only inside a transaction.
+        for statement in statements(resource) {
+            let resources = list_of(&statement["Resource"]);
+            let actions = list_of(&statement["Action"]);
+            let on_ledger = resources
+                .iter()
+                .any(|r| r.contains("LedgerTable.Arn") || r.contains("CheckpointsTable.Arn"));
+            if on_ledger && actions.iter().any(|a| a == "dynamodb:PutItem") {
+                assert_eq!(
+                    text(&statement["Condition"]["StringEquals"]["dynamodb:EnclosingOperation"]),
+                    "TransactWriteItems",
+                    "{name}: an unconditioned PutItem could overwrite a ledger or checkpoint item"
+                );
+                assert!(
+                    resources
+                        .iter()
+                        .all(|r| r.contains("LedgerTable") || r.contains("CheckpointsTable")),
+                    "{name}: the transaction-only statement is for the ledger tables alone"
+                );
+            }
+        }
+        // Everyone gets the append-only guard, and a concurrency reservation.
         let policies = resource["Properties"]["Policies"].as_sequence().unwrap();
         assert!(policies.iter().any(|p| text(p) == "Ref:LedgerIsAppendOnly"), "{name}");
+        assert!(
+            resource["Properties"]["ReservedConcurrentExecutions"]
+                .as_u64()
+                .is_some_and(|c| c > 0),
+            "{name}: reserved concurrency"
+        );
     }
     // Only the writers may update the chain head.
     let updaters: BTreeSet<String> = functions
@@ -199,40 +271,256 @@ fn iam_is_least_privilege() {
         .collect();
     assert_eq!(
         updaters,
-        ["create-request", "sla-sweep", "update-request"]
-            .map(String::from)
-            .into_iter()
-            .collect()
+        [
+            "admin",
+            "create-request",
+            "erase-personal-data",
+            "sla-sweep",
+            "update-request"
+        ]
+        .map(String::from)
+        .into_iter()
+        .collect()
     );
-    let guard = &template["Resources"]["LedgerIsAppendOnly"]["Properties"]["PolicyDocument"]["Statement"][0];
-    assert_eq!(text(&guard["Effect"]), "Deny");
-    let denied: Vec<String> = guard["Action"].as_sequence().unwrap().iter().map(text).collect();
+    let guard = template["Resources"]["LedgerIsAppendOnly"]["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap()
+        .clone();
+    assert!(guard.iter().all(|s| text(&s["Effect"]) == "Deny"));
+    let denied: Vec<String> = list_of(&guard[0]["Action"]);
     assert!(denied.contains(&"dynamodb:DeleteItem".to_owned()) && denied.contains(&"dynamodb:UpdateItem".to_owned()));
+    assert_eq!(list_of(&guard[1]["Action"]), ["dynamodb:PutItem"]);
+    assert_eq!(
+        text(&guard[1]["Condition"]["StringNotEquals"]["dynamodb:EnclosingOperation"]),
+        "TransactWriteItems"
+    );
+}
+
+/// The principals a KMS key policy grants `action` to (role logical ids, services, or "root").
+fn key_grants(template: &Value, key: &str, action: &str) -> BTreeSet<String> {
+    let statements = template["Resources"][key]["Properties"]["KeyPolicy"]["Statement"]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{key} has no key policy"));
+    let mut out = BTreeSet::new();
+    for s in statements {
+        assert_eq!(text(&s["Effect"]), "Allow", "{key}");
+        let actions = list_of(&s["Action"]);
+        let grants = actions
+            .iter()
+            .any(|a| a == action || (a.ends_with('*') && action.starts_with(a.trim_end_matches('*'))));
+        if !grants {
+            continue;
+        }
+        let principal = &s["Principal"];
+        if let Some(service) = principal.get("Service") {
+            out.insert(text(service));
+        }
+        if let Some(aws) = principal.get("AWS") {
+            for p in list_of(aws) {
+                out.insert(p);
+            }
+        }
+    }
+    out
 }
 
 #[test]
-fn the_sweep_runs_every_five_minutes_and_breaches_raise_an_alarm() {
+fn keys_only_their_owners_can_read() {
     let template = template();
-    let functions = functions(&template);
-    let sweep = function_named(&functions, "sla-sweep");
-    let events = sweep["Properties"]["Events"].as_mapping().unwrap();
-    let schedule = events
-        .values()
-        .find(|e| text(&e["Type"]) == "Schedule")
-        .expect("a schedule");
-    assert_eq!(text(&schedule["Properties"]["Schedule"]), "rate(5 minutes)");
-    let filter = &template["Resources"]["SlaBreachMetric"]["Properties"];
-    assert_eq!(text(&filter["FilterPattern"]), r#"{ $.escalation = "sla_breach" }"#);
-    assert_eq!(
-        text(&template["Resources"]["SlaBreachAlarm"]["Properties"]["MetricName"]),
-        "SlaBreaches"
-    );
-    for (name, _) in &functions {
+    let role = |f: &str| format!("GetAtt:{f}FunctionRole.Arn");
+    for (key, readers, parameter) in [
+        ("SigningKeyKmsKey", vec![role("SlaSweep")], "SigningKeyParameter"),
+        (
+            "ReceiptKeyKmsKey",
+            vec![
+                role("Admin"),
+                role("CreateRequest"),
+                role("ErasePersonalData"),
+                role("UpdateRequest"),
+            ],
+            "ReceiptKeyParameter",
+        ),
+        ("CursorKeyKmsKey", vec![role("ListRequests")], "CursorKeyParameter"),
+    ] {
+        assert_eq!(
+            key_grants(&template, key, "kms:Decrypt"),
+            readers.into_iter().collect(),
+            "{key}: who may decrypt"
+        );
+        // The decrypt grant is bound to the one parameter, through SSM.
+        let statements = template["Resources"][key]["Properties"]["KeyPolicy"]["Statement"]
+            .as_sequence()
+            .unwrap();
+        let reading = statements
+            .iter()
+            .find(|s| list_of(&s["Action"]) == ["kms:Decrypt"])
+            .unwrap();
+        let condition = &reading["Condition"]["StringEquals"];
+        assert!(text(&condition["kms:ViaService"]).contains("ssm."), "{key}");
         assert!(
-            template["Resources"].get(format!("{name}Errors").as_str()).is_some(),
-            "{name} has no error alarm"
+            text(&condition["kms:EncryptionContext:PARAMETER_ARN"]).contains(parameter),
+            "{key}"
+        );
+        // The administrators manage the key but are never granted decrypt.
+        let admin = statements
+            .iter()
+            .find(|s| text(&s["Sid"]) == "AdministerWithoutReading")
+            .unwrap();
+        assert!(
+            list_of(&admin["Action"])
+                .iter()
+                .all(|a| !a.contains("Decrypt") && a != "kms:*"),
+            "{key}"
+        );
+        assert_eq!(
+            text(&template["Resources"][key]["Properties"]["EnableKeyRotation"]),
+            "true"
         );
     }
+    // A function's own kms:Decrypt is bound to its own parameter.
+    let functions = functions(&template);
+    for (name, resource) in &functions {
+        let env = &resource["Properties"]["Environment"]["Variables"];
+        let own: Vec<String> = ["SIGNING_KEY_PARAMETER", "RECEIPT_KEY_PARAMETER", "CURSOR_KEY_PARAMETER"]
+            .iter()
+            .filter_map(|v| env.get(*v).map(text))
+            .map(|r| r.trim_start_matches("Ref:").to_owned())
+            .collect();
+        for statement in statements(resource) {
+            if list_of(&statement["Action"]) != ["kms:Decrypt"] {
+                continue;
+            }
+            let bound = text(&statement["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"]);
+            assert!(
+                own.iter().any(|p| bound.contains(p.as_str())),
+                "{name}: decrypts {bound}, owns {own:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn alarms_reach_someone() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    // The topic is under a customer-managed key whose policy lets CloudWatch alarms publish.
+    let topic = &template["Resources"]["AlarmTopic"]["Properties"];
+    assert_eq!(text(&topic["KmsMasterKeyId"]), "Ref:AlarmTopicKmsKey");
+    assert!(key_grants(&template, "AlarmTopicKmsKey", "kms:GenerateDataKey").contains("cloudwatch.amazonaws.com"));
+    let statements = template["Resources"]["AlarmTopicKmsKey"]["Properties"]["KeyPolicy"]["Statement"]
+        .as_sequence()
+        .unwrap();
+    let cloudwatch = statements
+        .iter()
+        .find(|s| s["Principal"].get("Service").map(text).as_deref() == Some("cloudwatch.amazonaws.com"))
+        .unwrap();
+    assert_eq!(
+        text(&cloudwatch["Condition"]["StringEquals"]["aws:SourceAccount"]),
+        "Ref:AWS::AccountId"
+    );
+    assert!(text(&cloudwatch["Condition"]["ArnLike"]["aws:SourceArn"]).contains(":alarm:"));
+    // Every alarm notifies the topic.
+    let alarms: Vec<(&str, &Value)> = resources
+        .iter()
+        .filter(|(_, r)| text(&r["Type"]) == "AWS::CloudWatch::Alarm")
+        .map(|(k, r)| (k.as_str().unwrap(), r))
+        .collect();
+    for (name, alarm) in &alarms {
+        let actions: Vec<String> = list_of(&alarm["Properties"]["AlarmActions"]);
+        assert_eq!(actions, ["Ref:AlarmTopic"], "{name}");
+    }
+    let names: BTreeSet<&str> = alarms.iter().map(|(n, _)| *n).collect();
+    for expected in [
+        "Api5xxAlarm",
+        "SlaBreachAlarm",
+        "LedgerIntegrityAlarm",
+        "SweepDeadLetterAlarm",
+        "SlaSweepFunctionErrors",
+    ] {
+        assert!(names.contains(expected), "no {expected}");
+    }
+    assert_eq!(
+        text(&template["Resources"]["Api5xxAlarm"]["Properties"]["MetricName"]),
+        "5xx"
+    );
+    // Each HTTP function: its errors, and its 5xx answers counted from its request log line.
+    let functions = functions(&template);
+    for (name, resource) in &functions {
+        assert!(
+            names.contains(format!("{name}Errors").as_str()),
+            "{name}: no error alarm"
+        );
+        let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
+        if binary == "sla-sweep" {
+            continue;
+        }
+        let filter = &template["Resources"][format!("{name}5xxMetric").as_str()]["Properties"];
+        assert_eq!(text(&filter["FilterPattern"]), "{ $.status >= 500 }", "{name}");
+        assert!(
+            names.contains(format!("{name}5xxAlarm").as_str()),
+            "{name}: no 5xx alarm"
+        );
+    }
+    assert_eq!(
+        text(&template["Resources"]["LedgerIntegrityMetric"]["Properties"]["FilterPattern"]),
+        r#"{ $.integrity_alarm = "ledger" }"#
+    );
+}
+
+#[test]
+fn the_api_keeps_an_access_log_without_tokens_or_personal_data() {
+    let template = template();
+    let settings = &template["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"];
+    assert_eq!(text(&settings["DestinationArn"]), "GetAtt:ApiAccessLogs.Arn");
+    let format: serde_json::Value = serde_json::from_str(&text(&settings["Format"])).expect("a JSON format");
+    for field in ["requestId", "routeKey", "status", "latencyMs"] {
+        assert!(format.get(field).is_some(), "{field}");
+    }
+    let raw = text(&settings["Format"]);
+    for forbidden in [
+        "identity",
+        "authorization",
+        "Authorization",
+        "sourceIp",
+        "userAgent",
+        "claims.sub",
+        "claims.email",
+    ] {
+        assert!(!raw.contains(forbidden), "the access log must not record {forbidden}");
+    }
+    // Every log group is encrypted with the stack's key and kept for a while.
+    for (name, r) in template["Resources"].as_mapping().unwrap() {
+        if text(&r["Type"]) == "AWS::Logs::LogGroup" {
+            assert_eq!(text(&r["Properties"]["KmsKeyId"]), "GetAtt:LogsKmsKey.Arn", "{name:?}");
+        }
+    }
+}
+
+#[test]
+fn a_failed_sweep_is_kept_and_only_one_sweep_runs() {
+    let template = template();
+    let functions = functions(&template);
+    let sweep = &function_named(&functions, "sla-sweep")["Properties"];
+    assert_eq!(sweep["ReservedConcurrentExecutions"].as_u64(), Some(1));
+    assert_eq!(
+        text(&sweep["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]),
+        "GetAtt:SweepDeadLetterQueue.Arn"
+    );
+    let schedule = sweep["Events"]["Every5Minutes"]["Properties"].clone();
+    assert_eq!(text(&sweep["Events"]["Every5Minutes"]["Type"]), "Schedule");
+    assert_eq!(
+        text(&schedule["Schedule"]),
+        "rate(5 minutes)",
+        "the maximum merge delay is 5 minutes"
+    );
+    assert_eq!(
+        text(&schedule["DeadLetterConfig"]["Arn"]),
+        "GetAtt:SweepDeadLetterQueue.Arn"
+    );
+    let breaches = &template["Resources"]["SlaBreachMetric"]["Properties"];
+    assert_eq!(text(&breaches["FilterPattern"]), r#"{ $.escalation = "sla_breach" }"#);
+    let alarm = &template["Resources"]["SweepDeadLetterAlarm"]["Properties"];
+    assert_eq!(text(&alarm["MetricName"]), "ApproximateNumberOfMessagesVisible");
 }
 
 fn keys(schema: &Value) -> Vec<(String, String)> {
@@ -268,6 +556,12 @@ fn check(table: &TableSpec, resource: &Value) {
         "{name}"
     );
     assert_eq!(text(&p["SSESpecification"]["SSEEnabled"]), "true", "{name}");
+    assert_eq!(text(&p["SSESpecification"]["SSEType"]), "KMS", "{name}");
+    assert_eq!(
+        text(&p["SSESpecification"]["KMSMasterKeyId"]),
+        "Ref:TablesKmsKey",
+        "{name}"
+    );
     assert_eq!(
         keys(&p["KeySchema"]),
         expected_keys(table.partition.name, table.sort.map(|s| s.name)),

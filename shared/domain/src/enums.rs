@@ -177,11 +177,15 @@ wire_enum!(
 
 wire_enum!(
     /// Who may do what: partner agents file and follow up, support engineers answer, the
-    /// system (the SLA sweep) records breaches.
+    /// system (the SLA sweep) records breaches, privacy officers erase personal data.
     pub enum Role {
         PartnerAgent => "partner_agent",
         SupportEngineer => "support_engineer",
         System => "system",
+        /// The vendor's (or a partner's) privacy officer: erases personal data.
+        PrivacyOfficer => "privacy_officer",
+        /// The vendor's staff who register partner–customer relationships.
+        RelationshipAdmin => "relationship_admin",
     }
 );
 

@@ -17,6 +17,10 @@ pub enum Problem {
     ControlCharacter { code: u32, position: usize },
     #[error("must be a single line")]
     Multiline,
+    #[error(
+        "contains the invisible or direction-changing character U+{code:04X} at character {position}; such characters make text read differently from what it says"
+    )]
+    InvisibleCharacter { code: u32, position: usize },
     #[error("must be one of: {allowed}")]
     NotOneOf { allowed: &'static str },
     #[error("must be a tenant GUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6")]
@@ -53,6 +57,10 @@ pub enum Problem {
     NotForAction { action: &'static str },
     #[error("is your own tenant: file requests for your own tenant with POST /service-requests and an entitlement")]
     OwnTenantOnCustomerRoute,
+    #[error("must be a case reference: 1-64 characters of letters, digits and . _ - : / (a ticket id, never a name)")]
+    NotACaseReference,
+    #[error("must be a commitment: 64 lower-case hex digits")]
+    NotACommitment,
 }
 
 /// One refused field, located by its JSON path (`$.contact.email`) or parameter name.

@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::enums::{FeeCoverage, Severity, SlaState, Status};
 use crate::ids::{CustomerId, PartnerId, RequestId};
 use crate::lifecycle::Actor;
+use crate::personal::{CaseReference, CommitmentId, ErasureScope, LegalBasis};
 use crate::request::ServiceRequest;
 use crate::text::Message;
 use crate::values::Timestamp;
@@ -66,6 +67,14 @@ pub enum Change {
     SlaBreached {
         due_at: Timestamp,
     },
+    /// The request's personal values were erased; the ledger keeps only their commitments,
+    /// listed here (and no personal data).
+    PersonalDataErased {
+        scope: ErasureScope,
+        legal_basis: LegalBasis,
+        reference: Option<CaseReference>,
+        commitments: Vec<CommitmentId>,
+    },
 }
 
 impl Change {
@@ -79,6 +88,7 @@ impl Change {
             Change::StatusChanged { .. } => "status_changed",
             Change::SeverityChanged { .. } => "severity_changed",
             Change::SlaBreached { .. } => "sla_breached",
+            Change::PersonalDataErased { .. } => "personal_data_erased",
         }
     }
 }

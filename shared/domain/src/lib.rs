@@ -67,6 +67,7 @@ mod error;
 mod event;
 mod ids;
 pub mod lifecycle;
+pub mod personal;
 mod policy;
 mod request;
 mod text;
@@ -80,6 +81,7 @@ pub use error::{FieldError, Problem, ValidationErrors};
 pub use event::{Change, DomainEvent, Snapshot};
 pub use ids::{CustomerId, IdempotencyKey, PartnerId, RequestId, Subject};
 pub use lifecycle::{Action, ActionInput, Actor, REOPEN_WINDOW_DAYS, TransitionError};
+pub use personal::{CaseReference, CommitmentId, ErasureScope, LegalBasis, Personal};
 pub use policy::{Calendar, EMBEDDED_POLICY, InitialResponseDue, PolicyError, Sla, SupportPolicy};
 pub use request::{
     Contact, ContactInput, Entitlement, EntitlementInput, NewRequestInput, NewServiceRequest, OpenError,

@@ -189,6 +189,8 @@ pub enum TransitionError {
     NotAwaitingFirstResponse,
     #[error("the first response is not due before {due_at}")]
     NotYetDue { due_at: Timestamp },
+    #[error("the service request's personal data was erased already")]
+    AlreadyErased,
     #[error(transparent)]
     Policy(#[from] PolicyError),
 }
@@ -350,6 +352,58 @@ impl ServiceRequest {
         next.sla.breached_at = Some(at);
         let due_at = self.sla.due_at;
         Ok(next.finish_change(self.status, at, actor, Change::SlaBreached { due_at }))
+    }
+
+    /// Erase the request's personal values (a privacy officer, on a data subject's request).
+    /// `commitments` are the ledger commitments to every value being erased (the store knows
+    /// them); the event names them, the basis and the case, and no personal data. Erasing an
+    /// erased request is refused ([`TransitionError::AlreadyErased`]): the caller treats it
+    /// as done.
+    pub fn erase_personal_data(
+        &self,
+        scope: crate::personal::ErasureScope,
+        commitments: Vec<crate::personal::CommitmentId>,
+        legal_basis: crate::personal::LegalBasis,
+        reference: Option<crate::personal::CaseReference>,
+        actor: &Actor,
+        at: Timestamp,
+    ) -> Result<(ServiceRequest, DomainEvent), TransitionError> {
+        use crate::personal::{ErasureScope, Personal};
+        if actor.role != Role::PrivacyOfficer {
+            return Err(TransitionError::NotPermitted {
+                action: "erase_personal_data",
+                role: actor.role,
+            });
+        }
+        if scope == ErasureScope::Request && self.personal_data_erased_at.is_some() {
+            return Err(TransitionError::AlreadyErased);
+        }
+        let at = at.max(self.updated_at);
+        let mut next = self.clone();
+        if scope == ErasureScope::Request {
+            next.title = Personal::Erased;
+            next.description = Personal::Erased;
+            next.support_topic = Personal::Erased;
+            next.contact.name = Personal::Erased;
+            next.contact.email = Personal::Erased;
+            next.contact.phone = None;
+            if let Some(e) = next.entitlement.as_mut() {
+                e.reference = Personal::Erased;
+            }
+            next.personal_data_erased_at = Some(at);
+        }
+        let status = self.status;
+        Ok(next.finish_change(
+            status,
+            at,
+            actor,
+            Change::PersonalDataErased {
+                scope,
+                legal_basis,
+                reference,
+                commitments,
+            },
+        ))
     }
 
     /// Stop the initial-response clock at `at` if it runs; true if this was the first response.

@@ -9,6 +9,7 @@ use crate::error::{Collector, Problem, ValidationErrors};
 use crate::event::{Change, DomainEvent};
 use crate::ids::{CustomerId, PartnerId, RequestId};
 use crate::lifecycle::{Actor, TransitionError};
+use crate::personal::Personal;
 use crate::policy::{PolicyError, Sla, SupportPolicy};
 use crate::text::{ContactName, Description, EntitlementReference, SupportTopic, Title};
 use crate::values::{Email, LanguageTag, Phone, Timestamp};
@@ -54,11 +55,15 @@ pub enum TenantInput<'a> {
 }
 
 /// The partner's contact for the request: the partner's details, never the customer's.
+/// Name, e-mail address and phone are personal data (erasable).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Contact {
-    pub name: ContactName,
-    pub email: Email,
+    #[serde(default)]
+    pub name: Personal<ContactName>,
+    #[serde(default)]
+    pub email: Personal<Email>,
+    #[serde(default)]
     pub phone: Option<Phone>,
     pub preferred_contact_method: ContactMethod,
 }
@@ -68,7 +73,8 @@ pub struct Contact {
 #[serde(rename_all = "camelCase")]
 pub struct Entitlement {
     pub kind: EntitlementKind,
-    pub reference: EntitlementReference,
+    #[serde(default)]
+    pub reference: Personal<EntitlementReference>,
 }
 
 /// A validated request to open, before it has an id, a time or an SLA.
@@ -172,8 +178,8 @@ fn parse_contact(c: &mut Collector, input: Option<ContactInput>) -> Option<Conta
             .map_or(Ok(ContactMethod::Email), |s| ContactMethod::parse_preference(&s)),
     );
     Some(Contact {
-        name: name?,
-        email: email?,
+        name: name?.into(),
+        email: email?.into(),
         phone: phone?,
         preferred_contact_method: preferred?,
     })
@@ -202,7 +208,7 @@ fn parse_entitlement(
             });
             Some(Some(Entitlement {
                 kind: kind?,
-                reference: reference?,
+                reference: reference?.into(),
             }))
         }
     }
@@ -219,9 +225,12 @@ pub struct ServiceRequest {
     pub(crate) product: Product,
     pub(crate) category: Category,
     pub(crate) severity: Severity,
-    pub(crate) support_topic: SupportTopic,
-    pub(crate) title: Title,
-    pub(crate) description: Description,
+    #[serde(default)]
+    pub(crate) support_topic: Personal<SupportTopic>,
+    #[serde(default)]
+    pub(crate) title: Personal<Title>,
+    #[serde(default)]
+    pub(crate) description: Personal<Description>,
     pub(crate) language: LanguageTag,
     pub(crate) contact: Contact,
     pub(crate) entitlement: Option<Entitlement>,
@@ -234,6 +243,9 @@ pub struct ServiceRequest {
     pub(crate) created_at: Timestamp,
     pub(crate) updated_at: Timestamp,
     pub(crate) version: u64,
+    /// When its personal data was erased (then every personal field is `null`).
+    #[serde(default)]
+    pub(crate) personal_data_erased_at: Option<Timestamp>,
 }
 
 /// Whether a request carries the Azure support fee: Azure does unless a declared partner
@@ -271,9 +283,9 @@ impl ServiceRequest {
             product: new.product,
             category: new.category,
             severity: new.severity,
-            support_topic: new.support_topic,
-            title: new.title,
-            description: new.description,
+            support_topic: new.support_topic.into(),
+            title: new.title.into(),
+            description: new.description.into(),
             language: new.language,
             contact: new.contact,
             entitlement: new.entitlement,
@@ -286,6 +298,7 @@ impl ServiceRequest {
             created_at: opened_at,
             updated_at: opened_at,
             version: 1,
+            personal_data_erased_at: None,
         };
         let event = DomainEvent::new(
             &request,
@@ -319,8 +332,18 @@ impl ServiceRequest {
     pub fn severity(&self) -> Severity {
         self.severity
     }
-    pub fn title(&self) -> &Title {
+    pub fn title(&self) -> &Personal<Title> {
         &self.title
+    }
+    pub fn description(&self) -> &Personal<Description> {
+        &self.description
+    }
+    pub fn support_topic(&self) -> &Personal<SupportTopic> {
+        &self.support_topic
+    }
+    /// When the request's personal data was erased, if it was.
+    pub fn personal_data_erased_at(&self) -> Option<Timestamp> {
+        self.personal_data_erased_at
     }
     pub fn language(&self) -> &LanguageTag {
         &self.language

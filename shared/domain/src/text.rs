@@ -11,8 +11,26 @@ pub(crate) enum Lines {
     Multi,
 }
 
+/// Characters that change how text reads without being seen: bidirectional embeddings,
+/// overrides and isolates (U+202A–U+202E, U+2066–U+2069: the "Trojan Source" characters),
+/// Unicode tag characters (U+E0000–U+E007F), and the Arabic letter mark. Refused everywhere.
+pub(crate) fn is_direction_or_tag(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{E0000}'..='\u{E007F}' | '\u{061C}')
+}
+
+/// Invisible characters that have no place in a one-line value (a title, a name, an address):
+/// zero-width spaces and joiners, direction marks, the byte-order mark, and the line and
+/// paragraph separators (which split a "single line" for some readers).
+pub(crate) fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}' | '\u{180E}' | '\u{2060}'
+    )
+}
+
 /// Normalise `input` to NFC and check it: no control characters other than newline and
-/// tab (and neither in single-line text), and `min..=max` characters after trimming the
+/// tab (and neither in single-line text), no direction-changing or tag characters, no
+/// invisible characters in single-line text, and `min..=max` characters after trimming the
 /// surrounding whitespace.
 pub(crate) fn clean(input: &str, min: usize, max: usize, lines: Lines) -> Result<String, Problem> {
     let normalised: String = input.nfc().collect();
@@ -27,6 +45,12 @@ pub(crate) fn clean(input: &str, min: usize, max: usize, lines: Lines) -> Result
                 return Err(Problem::Multiline);
             }
             return Err(Problem::ControlCharacter {
+                code: u32::from(c),
+                position,
+            });
+        }
+        if is_direction_or_tag(c) || (lines == Lines::Single && is_invisible(c)) {
+            return Err(Problem::InvisibleCharacter {
                 code: u32::from(c),
                 position,
             });
@@ -162,6 +186,37 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(Title::parse(input).as_ref(), Err(expected), "{input:?}");
         }
+    }
+
+    #[test]
+    fn invisible_and_direction_changing_characters_are_refused() {
+        for (c, single_only) in [
+            ('\u{202E}', false),
+            ('\u{202A}', false),
+            ('\u{2066}', false),
+            ('\u{2069}', false),
+            ('\u{E0041}', false),
+            ('\u{061C}', false),
+            ('\u{200B}', true),
+            ('\u{200D}', true),
+            ('\u{200F}', true),
+            ('\u{2028}', true),
+            ('\u{2029}', true),
+            ('\u{FEFF}', true),
+        ] {
+            let text = format!("invoice{c}txt.exe");
+            assert_eq!(
+                Title::parse(&text),
+                Err(Problem::InvisibleCharacter {
+                    code: u32::from(c),
+                    position: 7
+                }),
+                "{c:?}"
+            );
+            assert_eq!(Description::parse(&text).is_err(), !single_only, "{c:?}");
+        }
+        // Emoji with joiners are fine where text may span lines.
+        assert!(Description::parse("team \u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}").is_ok());
     }
 
     #[test]

@@ -17,7 +17,20 @@ string_value!(Email);
 impl Email {
     pub fn parse(input: &str) -> Result<Self, Problem> {
         let normalised: String = input.trim().nfc().collect();
-        if normalised.chars().count() > 254 || normalised.contains(['<', '>', ' ']) {
+        if let Some((position, c)) = normalised
+            .chars()
+            .enumerate()
+            .find(|(_, c)| crate::text::is_direction_or_tag(*c) || crate::text::is_invisible(*c))
+        {
+            return Err(Problem::InvisibleCharacter {
+                code: u32::from(c),
+                position,
+            });
+        }
+        if normalised.chars().count() > 254
+            || normalised.contains(['<', '>', ' '])
+            || normalised.chars().any(char::is_control)
+        {
             return Err(Problem::NotAnEmail);
         }
         let parsed: EmailAddress = normalised.parse().map_err(|_| Problem::NotAnEmail)?;

@@ -1,26 +1,34 @@
 //! The auditor's commands. Each returns what to print and how to exit; `main` only parses
 //! arguments and prints.
+//!
+//! One convention for every command: exit 0 verified (or done), 1 evidence of tampering or
+//! malformed evidence, 2 usage or unreadable input. With `--json` exactly one JSON object is
+//! printed on stdout for every outcome, errors included.
 
 use std::fs::File;
 use std::io::{BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use ledger::bundle::{EvidenceBundle, prove};
-use ledger::{ChainId, Failure, SignerKey, TrustedKeys, Verifier, VerifierKey, VerifyError, VerifyOptions};
-use serde_json::json;
+use ledger::bundle::{EvidenceBundle, ProveError, prove, verify_bundle};
+use ledger::personal::{DISCLOSURES_FORMAT, Disclosure, Disclosures};
+use ledger::{
+    ChainId, EntryRef, Failure, FailureKind, LogName, Receipt, SignerKey, TrustedKeys, Verifier, VerifierKey,
+    VerifyError, VerifyOptions,
+};
+use serde_json::{Value, json};
 
 /// How a command ended, as the auditor's scripts see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// Verified / done.
     Ok = 0,
-    /// Tampering (or damage) found.
+    /// Tampering, a broken promise, or malformed evidence.
     Tampered = 1,
     /// Bad usage, unreadable input.
     Usage = 2,
 }
 
-/// A usage or I/O problem (exit 2), as opposed to tampering (exit 1).
+/// A usage or I/O problem (exit 2), as opposed to what the evidence says (exit 1).
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error("{path}: {source}")]
@@ -31,6 +39,18 @@ pub enum CliError {
     Usage(String),
 }
 
+impl CliError {
+    /// The `--json` form: `{"valid": false, "error": {"kind", "message"}}`.
+    pub fn to_json(&self) -> Value {
+        let kind = match self {
+            CliError::Io { .. } => "io",
+            CliError::Input { .. } => "input",
+            CliError::Usage(_) => "usage",
+        };
+        json!({ "valid": false, "error": { "kind": kind, "message": self.to_string() } })
+    }
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
     move |source| CliError::Io {
         path: path.to_owned(),
@@ -38,12 +58,12 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
     }
 }
 
-fn read(path: &Path) -> Result<String, CliError> {
+pub(crate) fn read(path: &Path) -> Result<String, CliError> {
     std::fs::read_to_string(path).map_err(io(path))
 }
 
-/// Read the auditor's trusted public keys (one `<name>+<id>+<key>` per file).
-pub fn load_keys(paths: &[PathBuf]) -> Result<TrustedKeys, CliError> {
+/// Read trusted public keys (one `<name>+<id>+<key>` per file).
+pub fn load_keys(paths: &[PathBuf], flag: &str) -> Result<TrustedKeys, CliError> {
     let mut keys = Vec::new();
     for path in paths {
         let text = read(path)?;
@@ -54,9 +74,13 @@ pub fn load_keys(paths: &[PathBuf]) -> Result<TrustedKeys, CliError> {
         keys.push(key);
     }
     if keys.is_empty() {
-        return Err(CliError::Usage("at least one --key is needed".into()));
+        return Err(CliError::Usage(format!("at least one {flag} is needed")));
     }
     Ok(TrustedKeys::new(keys))
+}
+
+pub fn parse_log(text: &str) -> Result<LogName, CliError> {
+    LogName::parse(text).map_err(|e| CliError::Usage(format!("--log: {e}")))
 }
 
 /// The result of a command: the exit status and the text for stdout.
@@ -66,24 +90,78 @@ pub struct Outcome {
     pub stdout: String,
 }
 
+impl Outcome {
+    fn json(exit: Exit, value: &Value) -> Self {
+        Self {
+            exit,
+            stdout: format!("{value}\n"),
+        }
+    }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// What the evidence says is wrong: exit 1.
+pub fn tampered(failure: &Failure, json: bool) -> Outcome {
+    if json {
+        Outcome::json(Exit::Tampered, &json!({ "valid": false, "failure": failure }))
+    } else {
+        let label = match failure.kind {
+            FailureKind::Malformed | FailureKind::NotCanonical => "MALFORMED",
+            FailureKind::Uncovered => "NOT COVERED",
+            _ => "TAMPERED",
+        };
+        Outcome {
+            exit: Exit::Tampered,
+            stdout: format!("{label}: {failure}\n"),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct VerifyArgs<'a> {
     pub export: &'a Path,
     pub keys: &'a [PathBuf],
+    pub log: Option<LogName>,
     pub checkpoints: &'a [PathBuf],
+    pub disclosures: Option<&'a Path>,
     pub chain: Option<ChainId>,
-    pub strict: bool,
+    pub allow_uncovered: bool,
     pub json: bool,
+}
+
+/// Read a disclosures file (`ledgerdesk-disclosures/v1`).
+pub fn load_disclosures(path: &Path) -> Result<Vec<Disclosure>, CliError> {
+    let file: Disclosures = serde_json::from_str(&read(path)?).map_err(|e| CliError::Input {
+        path: path.to_owned(),
+        message: format!("not a disclosures file: {e}"),
+    })?;
+    if file.format != DISCLOSURES_FORMAT {
+        return Err(CliError::Input {
+            path: path.to_owned(),
+            message: format!("unknown format {:?}, expected {DISCLOSURES_FORMAT}", file.format),
+        });
+    }
+    Ok(file.disclosures)
 }
 
 /// `ledger verify`.
 pub fn verify(args: VerifyArgs<'_>) -> Result<Outcome, CliError> {
-    let keys = load_keys(args.keys)?;
+    let keys = load_keys(args.keys, "--key")?;
+    if !args.checkpoints.is_empty() && args.log.is_none() {
+        return Err(CliError::Usage(
+            "--log <log name> is required with --checkpoint: a checkpoint proves something only about the log it names (the origin before /<chain>, e.g. ledgerdesk.local)".into(),
+        ));
+    }
     let mut verifier = Verifier::new(
         keys,
         VerifyOptions {
-            strict: args.strict,
             chain: args.chain,
+            log: args.log,
+            require_covered: args.allow_uncovered.then_some(false),
+            threads: None,
         },
     );
     for path in args.checkpoints {
@@ -92,10 +170,15 @@ pub fn verify(args: VerifyArgs<'_>) -> Result<Outcome, CliError> {
             return Ok(tampered(&failure, args.json));
         }
     }
+    if let Some(path) = args.disclosures {
+        for d in load_disclosures(path)? {
+            verifier.add_disclosure(d);
+        }
+    }
     let file = File::open(args.export).map_err(io(args.export))?;
     let total = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = progress_bar(total);
-    let result = verifier.verify(BufReader::with_capacity(1 << 20, file), |bytes| {
+    let result = verifier.verify(file, |bytes| {
         if let Some(bar) = &bar {
             bar.set_position(bytes);
         }
@@ -103,60 +186,60 @@ pub fn verify(args: VerifyArgs<'_>) -> Result<Outcome, CliError> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    match result {
-        Ok(report) => {
-            let stdout = if args.json {
-                let mut value = serde_json::to_value(&report).unwrap_or_default();
-                value["valid"] = json!(true);
-                format!("{value}\n")
-            } else {
-                let mut text = format!(
-                    "OK: {} entries in {} chain{}, {} checkpoint{} checked\n",
-                    report.entries,
-                    report.chains.len(),
-                    plural(report.chains.len()),
-                    report.checkpoints_checked,
-                    plural(report.checkpoints_checked)
-                );
-                for c in &report.chains {
-                    text.push_str(&format!(
-                        "  {}: size {}, root {}, {} checkpoint{} checked\n",
-                        c.chain,
-                        c.size,
-                        c.root,
-                        c.checkpoints_checked,
-                        plural(c.checkpoints_checked)
-                    ));
-                }
-                if report.checkpoints_checked == 0 {
-                    text.push_str("  note: no checkpoint was checked, so a consistently rewritten or truncated ledger would pass; pass --checkpoint with the signed checkpoints you kept\n");
-                }
-                text
-            };
-            Ok(Outcome { exit: Exit::Ok, stdout })
+    let report = match result {
+        Ok(report) => report,
+        Err(VerifyError::Tampered(failure)) => return Ok(tampered(&failure, args.json)),
+        Err(VerifyError::Io(source)) => {
+            return Err(CliError::Io {
+                path: args.export.to_owned(),
+                source,
+            });
         }
-        Err(VerifyError::Tampered(failure)) => Ok(tampered(&failure, args.json)),
-        Err(VerifyError::Io(source)) => Err(CliError::Io {
-            path: args.export.to_owned(),
-            source,
-        }),
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-fn tampered(failure: &Failure, json: bool) -> Outcome {
-    let stdout = if json {
-        format!("{}\n", json!({ "valid": false, "failure": failure }))
-    } else {
-        format!("TAMPERED: {failure}\n")
     };
-    Outcome {
-        exit: Exit::Tampered,
-        stdout,
+    if args.json {
+        let mut value = serde_json::to_value(&report).unwrap_or_default();
+        value["valid"] = json!(true);
+        return Ok(Outcome::json(Exit::Ok, &value));
     }
+    let chains = report.chains.len() as u64;
+    let mut text = format!(
+        "OK: {} in {}{}, {} checked; {} covered by a checkpoint, {} not covered\n",
+        plural(report.entries, "entry", "entries"),
+        plural(chains, "chain", "chains"),
+        report.log.as_ref().map(|l| format!(" of log {l}")).unwrap_or_default(),
+        plural(report.checkpoints_checked as u64, "checkpoint", "checkpoints"),
+        report.covered,
+        report.uncovered,
+    );
+    for c in &report.chains {
+        text.push_str(&format!(
+            "  {}: {}size {}, root {}, {} checked, covered {}, not covered {}\n",
+            c.chain,
+            c.origin.as_ref().map(|o| format!("origin {o}, ")).unwrap_or_default(),
+            c.size,
+            c.root,
+            plural(c.checkpoints_checked as u64, "checkpoint", "checkpoints"),
+            c.covered,
+            c.uncovered,
+        ));
+    }
+    if report.disclosures_checked > 0 {
+        text.push_str(&format!(
+            "  {} matched their commitments\n",
+            plural(report.disclosures_checked as u64, "disclosed value", "disclosed values")
+        ));
+    }
+    if report.checkpoints_checked == 0 {
+        text.push_str("  note: no checkpoint was checked, so a consistently rewritten or truncated ledger would pass; pass --checkpoint with the signed checkpoints you kept (and --log)\n");
+    } else if report.uncovered > 0 {
+        text.push_str(
+            "  note: entries after the last checkpoint are not bound by any signature yet (--allow-uncovered)\n",
+        );
+    }
+    Ok(Outcome {
+        exit: Exit::Ok,
+        stdout: text,
+    })
 }
 
 fn progress_bar(total: u64) -> Option<indicatif::ProgressBar> {
@@ -171,62 +254,218 @@ fn progress_bar(total: u64) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-/// `ledger prove`: the evidence bundle for one entry.
-pub fn prove_entry(export: &Path, seq: u64, checkpoint: &Path, since: Option<&Path>) -> Result<Outcome, CliError> {
+/// `ledger prove`: the evidence bundle for some entries.
+pub fn prove_entries(
+    export: &Path,
+    seqs: &[u64],
+    checkpoint: &Path,
+    since: Option<&Path>,
+    disclosures: Option<&Path>,
+) -> Result<Outcome, CliError> {
     let note = read(checkpoint)?;
     let older = since.map(read).transpose()?;
+    let disclosed = disclosures.map(load_disclosures).transpose()?.unwrap_or_default();
     let file = File::open(export).map_err(io(export))?;
-    match prove(BufReader::new(file), seq, &note, older.as_deref()) {
+    let problem = |e: &ProveError| Outcome {
+        exit: Exit::Tampered,
+        stdout: format!(
+            "{}: {e}\n",
+            if matches!(e, ProveError::Checkpoint(_)) {
+                "MALFORMED"
+            } else {
+                "TAMPERED"
+            }
+        ),
+    };
+    match prove(BufReader::new(file), seqs, &note, older.as_deref(), &disclosed) {
         Ok(bundle) => Ok(Outcome {
             exit: Exit::Ok,
-            stdout: format!("{}\n", serde_json::to_string_pretty(&bundle).unwrap_or_default()),
+            stdout: bundle.to_text(),
         }),
-        Err(ledger::bundle::ProveError::Io(source)) => Err(CliError::Io {
+        Err(ProveError::Io(source)) => Err(CliError::Io {
             path: export.to_owned(),
             source,
         }),
-        Err(e @ (ledger::bundle::ProveError::NotInCheckpoint { .. } | ledger::bundle::ProveError::Checkpoint(_))) => {
-            Err(CliError::Usage(e.to_string()))
-        }
-        Err(e) => Ok(Outcome {
-            exit: Exit::Tampered,
-            stdout: format!("TAMPERED: {e}\n"),
-        }),
+        Err(e @ ProveError::NotInCheckpoint { .. }) => Err(CliError::Usage(e.to_string())),
+        Err(e) => Ok(problem(&e)),
     }
 }
 
 /// `ledger verify-proof`.
-pub fn verify_proof(bundle: &Path, keys: &[PathBuf], json: bool) -> Result<Outcome, CliError> {
-    let keys = load_keys(keys)?;
+pub fn verify_proof(bundle: &Path, keys: &[PathBuf], log: &LogName, json: bool) -> Result<Outcome, CliError> {
+    let keys = load_keys(keys, "--key")?;
     let text = read(bundle)?;
-    let bundle: EvidenceBundle = serde_json::from_str(&text).map_err(|e| CliError::Input {
-        path: bundle.to_owned(),
-        message: format!("not an evidence bundle: {e}"),
-    })?;
-    match ledger::bundle::verify_bundle(&bundle, &keys) {
-        Ok(report) => {
-            let stdout = if json {
-                let mut value = serde_json::to_value(&report).unwrap_or_default();
-                value["valid"] = json!(true);
-                format!("{value}\n")
-            } else {
-                let consistency = report
-                    .consistent_with_size
-                    .map(|s| format!(", which extends the checkpoint of size {s}"))
-                    .unwrap_or_default();
-                format!(
-                    "OK: entry seq {} ({}, {}) of chain {} is in the checkpoint of size {} signed by {}{consistency}\n",
-                    report.seq,
-                    report.kind,
-                    report.at,
-                    report.chain,
-                    report.tree_size,
-                    report.signed_by.join(", ")
-                )
-            };
-            Ok(Outcome { exit: Exit::Ok, stdout })
+    let report = match EvidenceBundle::parse(&text).and_then(|b| verify_bundle(&b, &keys, log)) {
+        Ok(report) => report,
+        Err(failure) => return Ok(tampered(&failure, json)),
+    };
+    if json {
+        let mut value = serde_json::to_value(&report).unwrap_or_default();
+        value["valid"] = json!(true);
+        return Ok(Outcome::json(Exit::Ok, &value));
+    }
+    let consistency = report
+        .consistent_with_size
+        .map(|s| format!(", which extends the checkpoint of size {s}"))
+        .unwrap_or_default();
+    let mut text = format!(
+        "OK: {} of {} in the checkpoint of size {} signed by {}{consistency}\n",
+        plural(report.entries.len() as u64, "entry", "entries"),
+        report.origin,
+        report.tree_size,
+        report.signed_by.join(", ")
+    );
+    for e in &report.entries {
+        text.push_str(&format!("  entry seq {} ({}, {})", e.seq, e.kind, e.at));
+        if !e.disclosed.is_empty() {
+            text.push_str(&format!("; disclosed values match: {}", e.disclosed.join(", ")));
         }
-        Err(failure) => Ok(tampered(&failure, json)),
+        text.push('\n');
+    }
+    Ok(Outcome {
+        exit: Exit::Ok,
+        stdout: text,
+    })
+}
+
+/// `ledger verify-receipt`: the signature, and optionally the promise against an export and
+/// a checkpoint that should cover the entry.
+pub fn verify_receipt(
+    receipt: &Path,
+    receipt_keys: &[PathBuf],
+    log: &LogName,
+    against: Option<(&Path, &[PathBuf], &Path)>,
+    json: bool,
+) -> Result<Outcome, CliError> {
+    let keys = load_keys(receipt_keys, "--receipt-key")?;
+    let note = read(receipt)?;
+    let opened = match Receipt::open(&note, &keys, log) {
+        Ok(r) => r,
+        Err(e) => {
+            let kind = match &e {
+                ledger::receipt::ReceiptError::Note(n) => FailureKind::of_note(n),
+                ledger::receipt::ReceiptError::WrongLog { .. } => FailureKind::WrongLog,
+                ledger::receipt::ReceiptError::Malformed(_) => FailureKind::Malformed,
+            };
+            let failure = Failure {
+                kind,
+                chain: None,
+                seq: None,
+                line: None,
+                message: format!("receipt: {e}"),
+            };
+            return Ok(tampered(&failure, json));
+        }
+    };
+    let mut verdict = "signature verified".to_owned();
+    if let Some((export, checkpoint_keys, checkpoint)) = against {
+        let checkpoint_keys = load_keys(checkpoint_keys, "--key")?;
+        let (cp, _) = match ledger::Checkpoint::open_pinned(&read(checkpoint)?, &checkpoint_keys, log) {
+            Ok(cp) => cp,
+            Err(e) => {
+                let failure = Failure {
+                    kind: FailureKind::of_note(&e),
+                    chain: None,
+                    seq: None,
+                    line: None,
+                    message: format!("checkpoint: {e}"),
+                };
+                return Ok(tampered(&failure, json));
+            }
+        };
+        if cp.chain().as_ref() != Some(&opened.chain) {
+            return Err(CliError::Usage(
+                "the checkpoint is of another chain than the receipt".into(),
+            ));
+        }
+        let broken = |message: String| {
+            let failure = Failure {
+                kind: FailureKind::Modified,
+                chain: Some(opened.chain.to_string()),
+                seq: Some(opened.seq),
+                line: None,
+                message,
+            };
+            tampered(&failure, json)
+        };
+        if opened.seq >= cp.size {
+            return Ok(broken(format!(
+                "the checkpoint of size {} does not cover seq {} (its merge deadline was {})",
+                cp.size, opened.seq, opened.merge_deadline
+            )));
+        }
+        let found = find_entry(export, &opened.chain, opened.seq)?;
+        match found {
+            Some((hash, computed)) if hash == opened.entry_hash && computed == hash => {
+                verdict = format!(
+                    "kept: the entry is at seq {} and the checkpoint of size {} covers it",
+                    opened.seq, cp.size
+                );
+            }
+            Some(_) => {
+                return Ok(broken(format!(
+                    "a different entry is at seq {}: the promised entry was dropped or replaced",
+                    opened.seq
+                )));
+            }
+            None => return Err(CliError::Usage(format!("the export has no entry seq {}", opened.seq))),
+        }
+    }
+    let value = json!({
+        "valid": true,
+        "origin": opened.origin,
+        "chain": opened.chain.to_string(),
+        "seq": opened.seq,
+        "entryHash": opened.entry_hash.to_hex(),
+        "at": opened.at,
+        "mergeDeadline": opened.merge_deadline,
+        "verdict": verdict,
+    });
+    if json {
+        return Ok(Outcome::json(Exit::Ok, &value));
+    }
+    Ok(Outcome {
+        exit: Exit::Ok,
+        stdout: format!(
+            "OK: receipt for seq {} of {} (entry {}, at {}, checkpoint due by {}): {verdict}\n",
+            opened.seq,
+            opened.origin,
+            opened.entry_hash.to_hex(),
+            opened.at,
+            opened.merge_deadline
+        ),
+    })
+}
+
+/// The claimed and the recomputed hash of entry `seq` of `chain` in an export (streamed).
+fn find_entry(export: &Path, chain: &ChainId, seq: u64) -> Result<Option<(ledger::Hash, ledger::Hash)>, CliError> {
+    let file = File::open(export).map_err(io(export))?;
+    let mut reader = ledger::lines::LineReader::new(file);
+    loop {
+        let chunk = match reader.next_chunk() {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => return Ok(None),
+            Err(ledger::lines::ReadError::Io(source)) => {
+                return Err(CliError::Io {
+                    path: export.to_owned(),
+                    source,
+                });
+            }
+            Err(e) => {
+                return Err(CliError::Input {
+                    path: export.to_owned(),
+                    message: e.to_string(),
+                });
+            }
+        };
+        for line in chunk.lines {
+            if let Ok(e) = EntryRef::parse(line)
+                && e.chain == chain.as_str()
+                && e.seq == seq
+            {
+                return Ok(Some((e.hash, e.computed_hash())));
+            }
+        }
     }
 }
 
@@ -285,36 +524,42 @@ pub fn load_signer(path: &Path) -> Result<SignerKey, CliError> {
     })
 }
 
+/// What `ledger sample` writes.
+#[derive(Debug)]
+pub struct SampleArgs<'a> {
+    pub partner: &'a str,
+    pub entries: u64,
+    pub key: &'a Path,
+    pub out: &'a Path,
+    pub checkpoint_out: Option<&'a Path>,
+    pub log_name: &'a str,
+    pub seed: u64,
+}
+
 /// `ledger sample`.
-pub fn sample(
-    partner: &str,
-    entries: u64,
-    key: &Path,
-    out: &Path,
-    checkpoint_out: Option<&Path>,
-    log_name: &str,
-    seed: u64,
-) -> Result<Outcome, CliError> {
-    let chain = ChainId::parse(partner).map_err(|e| CliError::Usage(format!("--partner: {e}")))?;
-    let key = load_signer(key)?;
-    let file = File::create(out).map_err(io(out))?;
+pub fn sample(args: SampleArgs<'_>) -> Result<Outcome, CliError> {
+    let chain = ChainId::parse(args.partner).map_err(|e| CliError::Usage(format!("--partner: {e}")))?;
+    let log = LogName::parse(args.log_name).map_err(|e| CliError::Usage(format!("--log-name: {e}")))?;
+    let key = load_signer(args.key)?;
+    let file = File::create(args.out).map_err(io(args.out))?;
     let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
-    let head = crate::sample::write_sample(&chain, entries, seed, &mut writer).map_err(|e| CliError::Input {
-        path: out.to_owned(),
-        message: e.to_string(),
-    })?;
-    writer.flush().map_err(io(out))?;
-    let note = head.sign_checkpoint(log_name, &key);
-    if let Some(path) = checkpoint_out {
+    let head =
+        crate::sample::write_sample(&chain, args.entries, args.seed, &mut writer).map_err(|e| CliError::Input {
+            path: args.out.to_owned(),
+            message: e.to_string(),
+        })?;
+    writer.flush().map_err(io(args.out))?;
+    let note = head.sign_checkpoint(log.as_str(), &key);
+    if let Some(path) = args.checkpoint_out {
         std::fs::write(path, &note).map_err(io(path))?;
     }
     Ok(Outcome {
         exit: Exit::Ok,
         stdout: format!(
-            "wrote {} entries of chain {} to {}; root {}\n",
+            "wrote {} entries of chain {} (log {log}) to {}; root {}\n",
             head.size,
             chain,
-            out.display(),
+            args.out.display(),
             head.root().to_base64()
         ),
     })

@@ -28,6 +28,10 @@ pub struct ExportArgs {
     /// Also write every stored signed checkpoint as <DIR>/<chain>/<size>.note.
     #[arg(long)]
     pub checkpoints_out: Option<PathBuf>,
+    /// Also export the entries after each chain's latest checkpoint (nothing signed binds
+    /// them yet; by default an export holds exactly what its checkpoints cover).
+    #[arg(long)]
+    pub include_uncovered: bool,
 }
 
 /// The table names beside a ledger table called `<prefix>-ledger`.
@@ -76,8 +80,19 @@ pub async fn export(args: ExportArgs) -> Result<Outcome, CliError> {
     let mut out = std::io::BufWriter::new(file);
     let mut entries = 0;
     for chain in &chains {
+        let up_to = if args.include_uncovered {
+            None
+        } else {
+            Some(
+                store
+                    .latest_checkpoint(chain)
+                    .await
+                    .map_err(unavailable)?
+                    .map_or(0, |c| c.size),
+            )
+        };
         entries += store
-            .export_chain(chain, |line| writeln!(out, "{line}"))
+            .export_chain(chain, up_to, |line| writeln!(out, "{line}"))
             .await
             .map_err(|e| match e {
                 ExportError::Store(e) => unavailable(e),

@@ -1,14 +1,16 @@
-//! `ledger`: the auditor's tool. Exit status: 0 verified, 1 tampering found, 2 usage or I/O error.
+//! `ledger`: the auditor's and the partner's tool. Exit status: 0 verified, 1 evidence of
+//! tampering or malformed evidence, 2 usage or unreadable input. With `--json`, exactly one
+//! JSON object on stdout for every outcome.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ledger::ChainId;
-use ledger_cli::commands::{self, CliError, Exit, Outcome, VerifyArgs};
+use ledger_cli::commands::{self, CliError, Exit, Outcome, SampleArgs, VerifyArgs, parse_log};
 
 #[derive(Parser)]
-#[command(name = "ledger", version, about = "Verify ledgerdesk audit-ledger exports offline", long_about = None)]
+#[command(name = "ledger", version, about = "Verify and monitor ledgerdesk audit ledgers", long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,36 +32,96 @@ enum Command {
         /// A trusted public key file (repeat for rotated keys).
         #[arg(long = "key", required = true)]
         keys: Vec<PathBuf>,
+        /// The log the checkpoints must be of: their origin is <log>/<chain> (required with --checkpoint).
+        #[arg(long)]
+        log: Option<String>,
         /// A signed checkpoint you kept earlier (repeat).
         #[arg(long = "checkpoint")]
         checkpoints: Vec<PathBuf>,
+        /// Disclosed personal values (ledgerdesk-disclosures/v1) to check against their commitments.
+        #[arg(long)]
+        disclosures: Option<PathBuf>,
         /// Only this chain (partner) may appear in the export.
         #[arg(long)]
         chain: Option<String>,
-        /// Also check that every entry's data is canonical JSON.
+        /// Do not fail on entries no kept checkpoint covers (they are still reported).
         #[arg(long)]
-        strict: bool,
+        allow_uncovered: bool,
         /// Print a machine-readable report.
         #[arg(long)]
         json: bool,
     },
-    /// Print the evidence bundle (JSON) for one entry: the entry, its inclusion proof, the checkpoint.
+    /// Print the evidence bundle (canonical JSON) for entries: each with its inclusion proof, and the checkpoint.
     Prove {
         export: PathBuf,
-        #[arg(long)]
-        seq: u64,
-        /// The signed checkpoint the proof leads to.
+        /// An entry to prove (repeat).
+        #[arg(long = "seq", required = true)]
+        seqs: Vec<u64>,
+        /// The signed checkpoint the proofs lead to.
         #[arg(long)]
         checkpoint: PathBuf,
         /// An older signed checkpoint to prove consistency with.
         #[arg(long)]
         since: Option<PathBuf>,
+        /// Personal values to disclose in the bundle (ledgerdesk-disclosures/v1).
+        #[arg(long)]
+        disclosures: Option<PathBuf>,
     },
     /// Verify an evidence bundle with the public key alone.
     VerifyProof {
         bundle: PathBuf,
         #[arg(long = "key", required = true)]
         keys: Vec<PathBuf>,
+        /// The log the bundle's checkpoint must be of.
+        #[arg(long, required = true)]
+        log: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify a receipt (a signed promise for one entry), and optionally that it was kept.
+    VerifyReceipt {
+        receipt: PathBuf,
+        #[arg(long = "receipt-key", required = true)]
+        receipt_keys: Vec<PathBuf>,
+        #[arg(long, required = true)]
+        log: String,
+        /// With --key and --checkpoint: check that this export holds the promised entry and the checkpoint covers it.
+        #[arg(long, requires_all = ["keys", "checkpoint"])]
+        export: Option<PathBuf>,
+        /// The checkpoint key (with --export).
+        #[arg(long = "key")]
+        keys: Vec<PathBuf>,
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Keep your own copy of your chain from the log's API and check every new checkpoint and receipt.
+    Sync {
+        /// The API's base URL, e.g. https://api.example.com or http://127.0.0.1:3000.
+        #[arg(long)]
+        api: String,
+        /// A file holding your bearer token (scope ledger/read, or ledger/audit with --chain).
+        #[arg(long)]
+        token_file: PathBuf,
+        /// The checkpoint key (repeat for rotated keys).
+        #[arg(long = "key", required = true)]
+        keys: Vec<PathBuf>,
+        /// The receipt key.
+        #[arg(long = "receipt-key", required = true)]
+        receipt_keys: Vec<PathBuf>,
+        /// The state directory: your entries, checkpoints and receipts.
+        #[arg(long)]
+        state: PathBuf,
+        /// The log to monitor (required on the first sync; the state directory keeps it).
+        #[arg(long)]
+        log: Option<String>,
+        /// The chain to monitor (auditors, with scope ledger/audit).
+        #[arg(long)]
+        chain: Option<String>,
+        /// Judge receipts' deadlines as of this time (RFC 3339; for drills).
+        #[arg(long)]
+        now: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -82,9 +144,14 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Export a ledger from DynamoDB in the format `verify` reads.
+    /// Export a ledger from DynamoDB in the format `verify` reads (operators).
     #[cfg(feature = "export")]
     Export(ledger_cli::export::ExportArgs),
+}
+
+fn chain(text: Option<String>) -> Result<Option<ChainId>, CliError> {
+    text.map(|c| ChainId::parse(&c).map_err(|e| CliError::Usage(format!("--chain: {e}"))))
+        .transpose()
 }
 
 fn run(cli: Cli) -> Result<Outcome, CliError> {
@@ -93,30 +160,77 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Verify {
             export,
             keys,
+            log,
             checkpoints,
-            chain,
-            strict,
+            disclosures,
+            chain: only,
+            allow_uncovered,
             json,
-        } => {
-            let chain = chain
-                .map(|c| ChainId::parse(&c).map_err(|e| CliError::Usage(format!("--chain: {e}"))))
-                .transpose()?;
-            commands::verify(VerifyArgs {
-                export: &export,
-                keys: &keys,
-                checkpoints: &checkpoints,
-                chain,
-                strict,
-                json,
-            })
-        }
+        } => commands::verify(VerifyArgs {
+            export: &export,
+            keys: &keys,
+            log: log.as_deref().map(parse_log).transpose()?,
+            checkpoints: &checkpoints,
+            disclosures: disclosures.as_deref(),
+            chain: chain(only)?,
+            allow_uncovered,
+            json,
+        }),
         Command::Prove {
             export,
-            seq,
+            seqs,
             checkpoint,
             since,
-        } => commands::prove_entry(&export, seq, &checkpoint, since.as_deref()),
-        Command::VerifyProof { bundle, keys, json } => commands::verify_proof(&bundle, &keys, json),
+            disclosures,
+        } => commands::prove_entries(&export, &seqs, &checkpoint, since.as_deref(), disclosures.as_deref()),
+        Command::VerifyProof {
+            bundle,
+            keys,
+            log,
+            json,
+        } => commands::verify_proof(&bundle, &keys, &parse_log(&log)?, json),
+        Command::VerifyReceipt {
+            receipt,
+            receipt_keys,
+            log,
+            export,
+            keys,
+            checkpoint,
+            json,
+        } => {
+            let against = match (&export, &checkpoint) {
+                (Some(e), Some(c)) => Some((e.as_path(), keys.as_slice(), c.as_path())),
+                _ => None,
+            };
+            commands::verify_receipt(&receipt, &receipt_keys, &parse_log(&log)?, against, json)
+        }
+        Command::Sync {
+            api,
+            token_file,
+            keys,
+            receipt_keys,
+            state,
+            log,
+            chain: only,
+            now,
+            json,
+        } => ledger_cli::sync::run(ledger_cli::sync::SyncArgs {
+            api,
+            token_file,
+            keys,
+            receipt_keys,
+            state,
+            log,
+            chain: only.as_deref().map(ledger_cli::sync::chain_arg).transpose()?,
+            json,
+            now: now
+                .map(|t| {
+                    chrono::DateTime::parse_from_rfc3339(&t)
+                        .map(|t| t.with_timezone(&chrono::Utc))
+                        .map_err(|e| CliError::Usage(format!("--now: {e}")))
+                })
+                .transpose()?,
+        }),
         Command::Sample {
             partner,
             entries,
@@ -125,27 +239,53 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
             checkpoint_out,
             log_name,
             seed,
-        } => commands::sample(
-            &partner,
+        } => commands::sample(SampleArgs {
+            partner: &partner,
             entries,
-            &key,
-            &out,
-            checkpoint_out.as_deref(),
-            &log_name,
+            key: &key,
+            out: &out,
+            checkpoint_out: checkpoint_out.as_deref(),
+            log_name: &log_name,
             seed,
-        ),
+        }),
         #[cfg(feature = "export")]
         Command::Export(args) => ledger_cli::export::run(args),
     }
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    // `--json` anywhere: every outcome, argument errors included, is one JSON object on stdout.
+    let json = std::env::args().any(|a| a == "--json");
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
+            e.exit()
+        }
+        Err(e) => {
+            if json {
+                let error = CliError::Usage(e.kind().to_string());
+                println!("{}", error.to_json());
+                eprint!("{e}");
+            } else {
+                let _ = e.print();
+            }
+            return ExitCode::from(Exit::Usage as u8);
+        }
+    };
+    match run(cli) {
         Ok(outcome) => {
             print!("{}", outcome.stdout);
             ExitCode::from(outcome.exit as u8)
         }
         Err(e) => {
+            if json {
+                println!("{}", e.to_json());
+            }
             eprintln!("ledger: {e}");
             ExitCode::from(Exit::Usage as u8)
         }

@@ -4,10 +4,14 @@
 use std::io::Write;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use ledger::personal::{Salt, seal};
 use ledger::{ChainHead, ChainId, SignerKey};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
+
+/// The sample's personal fields (a subset of the service's).
+const PERSONAL: &[&str] = &["/actor/subject", "/change/message", "/change/request/title"];
 
 const PRODUCTS: [&str; 4] = ["azure", "office365", "dynamics_crm_online", "enterprise_mobility_suite"];
 const SEVERITIES: [&str; 3] = ["A", "B", "C"];
@@ -58,10 +62,7 @@ pub fn write_sample(
                 due_at: now + Duration::hours(4),
             };
             let data = event(
-                partner,
                 &request,
-                now,
-                "created",
                 "partner_agent",
                 json!({
                     "request": {
@@ -113,12 +114,15 @@ pub fn write_sample(
                     "met",
                 ),
             };
-            let data = event(partner, request, now, kind, role, change, status, sla);
+            let data = event(request, role, change, status, sla);
             if request.step >= 4 {
                 open.swap_remove(index);
             }
             (kind, data)
         };
+        // The personal values enter the ledger only as salted commitments, as in the service.
+        let mut data = data;
+        seal(&mut data, PERSONAL, || Salt(rng.random())).map_err(|e| SampleError::Seal(e.to_string()))?;
         let (entry, next) = head.append(&now, kind, &data)?;
         out.write_all(entry.line.as_bytes())?;
         out.write_all(b"\n")?;
@@ -127,26 +131,15 @@ pub fn write_sample(
     Ok(head)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn event(
-    partner: &ChainId,
-    r: &Open,
-    at: DateTime<Utc>,
-    kind: &str,
-    role: &str,
-    change: Value,
-    status: &str,
-    sla: &str,
-) -> Value {
+/// An event's data as the service records it (v2: the envelope's kind, time and partner are
+/// not repeated).
+fn event(r: &Open, role: &str, change: Value, status: &str, sla: &str) -> Value {
     let stamp = |t: DateTime<Utc>| ledger::entry::format_at(&t);
     json!({
         "requestId": r.id,
-        "partnerId": partner.as_str(),
         "customerId": r.customer,
-        "at": stamp(at),
         "actor": { "role": role, "subject": format!("{role}-{}", r.id.len() % 7) },
         "version": r.version,
-        "kind": kind,
         "change": change,
         "resulting": {
             "status": status,
@@ -182,6 +175,8 @@ pub enum SampleError {
     Append(#[from] ledger::AppendError),
     #[error("clock out of range")]
     Clock,
+    #[error("cannot seal the sample's personal values: {0}")]
+    Seal(String),
 }
 
 /// Sign the sample's final checkpoint.

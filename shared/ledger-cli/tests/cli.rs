@@ -35,10 +35,15 @@ fn every_vector_case_gives_the_documented_exit_code_and_failure() {
             case["export"].as_str().unwrap(),
             "--key",
             "ledgerdesk-vectors.pub",
+            "--log",
+            "ledgerdesk.vectors",
             "--json",
         ];
         for cp in case["checkpoints"].as_array().unwrap() {
             args.extend(["--checkpoint", cp.as_str().unwrap()]);
+        }
+        if let Some(d) = case["disclosures"].as_str() {
+            args.extend(["--disclosures", d]);
         }
         let out = ledger(&args);
         let report: Value =
@@ -47,6 +52,7 @@ fn every_vector_case_gives_the_documented_exit_code_and_failure() {
         if expect["valid"] == true {
             assert_eq!(out.status.code(), Some(0), "{name}: {report}");
             assert_eq!(report["entries"], expect["entries"], "{name}");
+            assert_eq!(report["uncovered"], expect["uncovered"], "{name}");
         } else {
             assert_eq!(out.status.code(), Some(1), "{name}: {report}");
             assert_eq!(report["failure"]["kind"], expect["kind"], "{name}");
@@ -71,18 +77,194 @@ fn the_human_report_names_kind_seq_and_line() {
         "valid/chain.jsonl",
         "--key",
         "ledgerdesk-vectors.pub",
+        "--log",
+        "ledgerdesk.vectors",
         "--checkpoint",
         "valid/checkpoint-12.note",
     ]);
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
     assert!(
-        text.starts_with("OK: 12 entries in 1 chain, 1 checkpoint checked"),
+        text.starts_with(
+            "OK: 12 entries in 1 chain of log ledgerdesk.vectors, 1 checkpoint checked; 12 covered by a checkpoint, 0 not covered"
+        ),
         "{text}"
     );
     assert!(
-        text.contains("contoso-partner: size 12, root /F1W4FzZY0Yo4lTvVLkqq3mEiTF+oG0ZmHu5t2dSqjo="),
+        text.contains("contoso-partner: origin ledgerdesk.vectors/contoso-partner, size 12, root /F1W4FzZY0Yo4lTvVLkqq3mEiTF+oG0ZmHu5t2dSqjo="),
         "{text}"
+    );
+}
+
+#[test]
+fn uncovered_entries_are_reported_and_fail_unless_allowed() {
+    let base = [
+        "verify",
+        "v2/tampered/appended-after-checkpoint.jsonl",
+        "--key",
+        "ledgerdesk-vectors.pub",
+        "--log",
+        "ledgerdesk.vectors",
+        "--checkpoint",
+        "v2/checkpoint-12.note",
+    ];
+    let out = ledger(&base);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).starts_with("NOT COVERED: uncovered in chain contoso-partner at seq 12"),
+        "{}",
+        stdout(&out)
+    );
+    let mut allowed = base.to_vec();
+    allowed.push("--allow-uncovered");
+    let out = ledger(&allowed);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).contains("12 covered by a checkpoint, 3 not covered"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn json_prints_one_object_for_every_outcome() {
+    for (args, code) in [
+        (
+            vec![
+                "verify",
+                "valid/chain.jsonl",
+                "--key",
+                "ledgerdesk-vectors.pub",
+                "--json",
+            ],
+            0,
+        ),
+        (
+            vec![
+                "verify",
+                "tampered/deleted.jsonl",
+                "--key",
+                "ledgerdesk-vectors.pub",
+                "--json",
+            ],
+            1,
+        ),
+        (
+            vec!["verify", "no-such-file", "--key", "ledgerdesk-vectors.pub", "--json"],
+            2,
+        ),
+        (vec!["verify", "valid/chain.jsonl", "--json"], 2),
+        (
+            vec![
+                "verify",
+                "valid/chain.jsonl",
+                "--key",
+                "ledgerdesk-vectors.pub",
+                "--checkpoint",
+                "valid/checkpoint-12.note",
+                "--json",
+            ],
+            2,
+        ),
+        (
+            vec![
+                "verify-proof",
+                "bundles/seq-4-5.json",
+                "--key",
+                "ledgerdesk-vectors.pub",
+                "--log",
+                "ledgerdesk.vectors",
+                "--json",
+            ],
+            0,
+        ),
+        (
+            vec![
+                "verify-proof",
+                "valid/chain.jsonl",
+                "--key",
+                "ledgerdesk-vectors.pub",
+                "--log",
+                "ledgerdesk.vectors",
+                "--json",
+            ],
+            1,
+        ),
+        (
+            vec![
+                "verify-receipt",
+                "receipts/seq-5.note",
+                "--receipt-key",
+                "ledgerdesk-vectors-receipts.pub",
+                "--log",
+                "ledgerdesk.vectors",
+                "--json",
+            ],
+            0,
+        ),
+        (vec!["frobnicate", "--json"], 2),
+    ] {
+        let out = ledger(&args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stdout(&out));
+        let text = stdout(&out);
+        let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<Value>();
+        let first = stream.next().unwrap_or_else(|| panic!("{args:?}: nothing on stdout"));
+        assert!(first.unwrap().is_object(), "{args:?}");
+        assert!(stream.next().is_none(), "{args:?}: more than one object: {text}");
+    }
+}
+
+#[test]
+fn a_malformed_checkpoint_is_exit_1_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.note");
+    std::fs::write(&bad, "not a checkpoint\n").unwrap();
+    let bad = bad.to_str().unwrap();
+    for args in [
+        vec![
+            "verify",
+            "valid/chain.jsonl",
+            "--key",
+            "ledgerdesk-vectors.pub",
+            "--log",
+            "ledgerdesk.vectors",
+            "--checkpoint",
+            bad,
+        ],
+        vec!["prove", "valid/chain.jsonl", "--seq", "1", "--checkpoint", bad],
+    ] {
+        assert_eq!(ledger(&args).status.code(), Some(1), "{args:?}");
+    }
+}
+
+#[test]
+fn receipts_are_checked_against_an_export_and_a_checkpoint() {
+    let base = [
+        "verify-receipt",
+        "--receipt-key",
+        "ledgerdesk-vectors-receipts.pub",
+        "--log",
+        "ledgerdesk.vectors",
+        "--export",
+        "v2/chain.jsonl",
+        "--key",
+        "ledgerdesk-vectors.pub",
+        "--checkpoint",
+        "v2/checkpoint-12.note",
+    ];
+    let with = |receipt: &'static str| {
+        let mut args = base.to_vec();
+        args.insert(1, receipt);
+        args
+    };
+    let kept = with("receipts/seq-5.note");
+    let out = ledger(&kept);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("kept"), "{}", stdout(&out));
+    assert_eq!(ledger(&with("receipts/broken-promise-5.note")).status.code(), Some(1));
+    assert_eq!(
+        ledger(&with("receipts/signed-by-checkpoint-key.note")).status.code(),
+        Some(1)
     );
 }
 
@@ -101,6 +283,8 @@ fn evidence_bundles_through_the_binary() {
             case["bundle"].as_str().unwrap(),
             "--key",
             "ledgerdesk-vectors.pub",
+            "--log",
+            "ledgerdesk.vectors",
             "--json",
         ]);
         let expected = if case["expect"]["valid"] == true { 0 } else { 1 };
@@ -113,13 +297,19 @@ fn prove_then_verify_proof_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let out = ledger(&[
         "prove",
-        "valid/chain.jsonl",
+        "v2/chain.jsonl",
         "--seq",
         "7",
+        "--seq",
+        "5",
+        "--seq",
+        "4",
         "--checkpoint",
-        "valid/checkpoint-12.note",
+        "v2/checkpoint-12.note",
         "--since",
-        "valid/checkpoint-8.note",
+        "v2/checkpoint-8.note",
+        "--disclosures",
+        "v2/disclosures.json",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let bundle = dir.path().join("bundle.json");
@@ -129,9 +319,24 @@ fn prove_then_verify_proof_round_trips() {
         bundle.to_str().unwrap(),
         "--key",
         "ledgerdesk-vectors.pub",
+        "--log",
+        "ledgerdesk.vectors",
     ]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert!(stdout(&out).contains("entry seq 7"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("disclosed values match"), "{}", stdout(&out));
+    // A disclosure for an entry not in the bundle is refused.
+    let out = ledger(&[
+        "prove",
+        "v2/chain.jsonl",
+        "--seq",
+        "7",
+        "--checkpoint",
+        "v2/checkpoint-12.note",
+        "--disclosures",
+        "v2/disclosures.json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
     // Proving from a rewritten export against the real checkpoint is refused as tampering.
     let out = ledger(&[
         "prove",
@@ -150,7 +355,27 @@ fn usage_and_io_errors_exit_2() {
         vec!["verify", "no-such-file.jsonl", "--key", "ledgerdesk-vectors.pub"],
         vec!["verify", "valid/chain.jsonl", "--key", "valid/chain.jsonl"],
         vec!["verify", "valid/chain.jsonl"],
-        vec!["verify-proof", "valid/chain.jsonl", "--key", "ledgerdesk-vectors.pub"],
+        vec![
+            "verify-proof",
+            "bundles/seq-4-5.json",
+            "--key",
+            "ledgerdesk-vectors.pub",
+        ],
+        vec![
+            "verify",
+            "valid/chain.jsonl",
+            "--key",
+            "ledgerdesk-vectors.pub",
+            "--checkpoint",
+            "valid/checkpoint-12.note",
+        ],
+        vec![
+            "verify",
+            "valid/chain.jsonl",
+            "--key",
+            "ledgerdesk-vectors.pub",
+            "--strict",
+        ],
         vec![
             "prove",
             "valid/chain.jsonl",
@@ -218,10 +443,11 @@ fn keygen_sample_verify() {
         public.to_str().unwrap(),
         "--checkpoint",
         cp.to_str().unwrap(),
-        "--strict",
+        "--log",
+        "ledgerdesk.sample",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    assert!(stdout(&out).starts_with("OK: 500 entries in 1 chain, 1 checkpoint checked"));
+    assert!(stdout(&out).starts_with("OK: 500 entries in 1 chain of log ledgerdesk.sample, 1 checkpoint checked"));
     // The vectors' key does not vouch for this checkpoint.
     let out = ledger(&[
         "verify",
@@ -230,6 +456,8 @@ fn keygen_sample_verify() {
         "ledgerdesk-vectors.pub",
         "--checkpoint",
         cp.to_str().unwrap(),
+        "--log",
+        "ledgerdesk.sample",
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("missing_signature"));

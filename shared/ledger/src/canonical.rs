@@ -7,6 +7,9 @@
 //!   control characters as `\u00xx` (lower-case hex), everything else literally;
 //! - numbers only as integers in ±(2^53 − 1), written in plain decimal: no floats, no
 //!   exponents, no `-0`, so every reader gets the same value.
+//!
+//! [`encode_data`] writes it; [`check_data`] checks bytes against it in one pass without
+//! building a value (the verifier runs it on every entry).
 
 use serde_json::Value;
 use unicode_normalization::{UnicodeNormalization, is_nfc};
@@ -34,68 +37,393 @@ pub fn encode_data(value: &Value) -> Result<String, CanonicalError> {
     Ok(out)
 }
 
+/// At most this many levels of nested objects and arrays (the service writes four).
+pub const MAX_DEPTH: usize = 32;
+
+/// Why a byte string is not canonical entry data, and where (byte offset in the data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("data is not canonical JSON at byte {offset}: {problem}")]
+pub struct Violation {
+    pub offset: usize,
+    pub problem: &'static str,
+}
+
+/// What the validator saw of the data's top-level members that repeat the entry's envelope.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Envelope<'a> {
+    /// The raw (escape-free) value of a top-level `"kind"` string, if present.
+    pub kind: Option<&'a [u8]>,
+    pub at: Option<&'a [u8]>,
+    pub partner_id: Option<&'a [u8]>,
+    /// Whether any of the three was present with a value that is not an escape-free string.
+    pub other: bool,
+}
+
 /// Whether `text` is exactly the canonical encoding of the JSON object it contains.
 pub fn is_canonical_data(text: &str) -> bool {
-    match serde_json::from_str::<Value>(text) {
-        Ok(value) => encode_data(&value).is_ok_and(|again| again == text) && !has_duplicate_keys(text),
-        Err(_) => false,
+    check_data(text.as_bytes()).is_ok()
+}
+
+/// Check that `data` is exactly the canonical encoding (this module's rules) of one JSON
+/// object, without building it: one pass over the bytes, no allocation for ASCII text.
+/// Returns what the top level says about the envelope fields (`kind`, `at`, `partnerId`).
+pub fn check_data(data: &[u8]) -> Result<Envelope<'_>, Violation> {
+    let mut s = Scanner { b: data, i: 0 };
+    if s.peek() != Some(b'{') {
+        return Err(s.fail("data must be a JSON object"));
+    }
+    let mut envelope = Envelope::default();
+    s.object(1, Some(&mut envelope))?;
+    if s.i != data.len() {
+        return Err(s.fail("bytes after the end of the data object"));
+    }
+    Ok(envelope)
+}
+
+struct Scanner<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+/// Bytes that end a run of plain string content: `"`, `\`, controls and non-ASCII.
+const STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i < 0x20 || i == b'"' as usize || i == b'\\' as usize || i >= 0x80;
+        i += 1;
+    }
+    t
+};
+
+/// A decoded key: its raw bytes when it has no escapes (and whether they are ASCII), else its
+/// decoded text.
+enum Key<'a> {
+    Raw(&'a [u8], bool),
+    Decoded(String),
+}
+
+impl Key<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Key::Raw(b, _) => b,
+            Key::Decoded(s) => s.as_bytes(),
+        }
+    }
+
+    fn is_ascii(&self) -> bool {
+        match self {
+            Key::Raw(_, ascii) => *ascii,
+            Key::Decoded(s) => s.is_ascii(),
+        }
     }
 }
 
-/// serde_json keeps the last of duplicate keys; a re-encoding would then differ in length,
-/// except for a duplicate whose value repeats exactly. Catch that case by counting members.
-fn has_duplicate_keys(text: &str) -> bool {
-    use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
-    struct Dup;
-    impl<'de> Visitor<'de> for Dup {
-        type Value = bool;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("JSON")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-            let mut keys = std::collections::BTreeSet::new();
-            let mut dup = false;
-            while let Some(key) = map.next_key::<String>()? {
-                dup |= !keys.insert(key);
-                dup |= map.next_value_seed(DupSeed)?;
+/// JCS order: by UTF-16 code units. For ASCII this is byte order (compared inline: keys are
+/// short, and this runs for every member of every entry).
+fn key_less(a: &Key<'_>, b: &Key<'_>) -> bool {
+    let (x, y) = (a.bytes(), b.bytes());
+    if a.is_ascii() && b.is_ascii() {
+        for (p, q) in x.iter().zip(y) {
+            if p != q {
+                return p < q;
             }
-            Ok(dup)
         }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-            let mut dup = false;
-            while let Some(d) = seq.next_element_seed(DupSeed)? {
-                dup |= d;
-            }
-            Ok(dup)
+        return x.len() < y.len();
+    }
+    let (Ok(x), Ok(y)) = (std::str::from_utf8(x), std::str::from_utf8(y)) else {
+        return false;
+    };
+    x.encode_utf16().lt(y.encode_utf16())
+}
+
+/// The length of the leading run of bytes that need no attention inside a string (printable
+/// ASCII other than `"` and `\`), eight bytes at a time: the first byte of a word that is
+/// non-ASCII, a control character, a quote or a backslash is exactly the lowest flagged one
+/// (borrows only run upwards from a flagged byte).
+#[inline]
+fn plain_run(bytes: &[u8]) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
+    let mut i = 0;
+    while let Some(word) = bytes.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        let w = u64::from_le_bytes(word);
+        let stop = (w & HI)
+            | (w.wrapping_sub(LO * 0x20) & !w & HI)
+            | has_zero(w ^ (LO * u64::from(b'"')))
+            | has_zero(w ^ (LO * u64::from(b'\\')));
+        if stop != 0 {
+            return i + (stop.trailing_zeros() / 8) as usize;
         }
-        fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
-            Ok(false)
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
-            Ok(false)
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
-            Ok(false)
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
-            Ok(false)
-        }
-        fn visit_str<E>(self, _: &str) -> Result<bool, E> {
-            Ok(false)
-        }
-        fn visit_unit<E>(self) -> Result<bool, E> {
-            Ok(false)
+        i += 8;
+    }
+    while i < bytes.len() && !STOP[usize::from(bytes[i])] {
+        i += 1;
+    }
+    i
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn fail(&self, problem: &'static str) -> Violation {
+        Violation {
+            offset: self.i,
+            problem,
         }
     }
-    struct DupSeed;
-    impl<'de> serde::de::DeserializeSeed<'de> for DupSeed {
-        type Value = bool;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-            d.deserialize_any(Dup)
+
+    fn expect(&mut self, byte: u8, problem: &'static str) -> Result<(), Violation> {
+        if self.peek() == Some(byte) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(self.fail(problem))
         }
     }
-    let mut de = serde_json::Deserializer::from_str(text);
-    de.deserialize_any(Dup).unwrap_or(true)
+
+    fn value(&mut self, depth: usize) -> Result<(), Violation> {
+        match self.peek() {
+            Some(b'{') => self.object(depth + 1, None),
+            Some(b'[') => self.array(depth + 1),
+            Some(b'"') => self.string().map(|_| ()),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b' ' | b'\t' | b'\n' | b'\r') => Err(self.fail("whitespace outside a string")),
+            _ => Err(self.fail("expected a JSON value")),
+        }
+    }
+
+    fn literal(&mut self, word: &'static [u8]) -> Result<(), Violation> {
+        if self.b.get(self.i..self.i + word.len()) == Some(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            Err(self.fail("expected true, false or null"))
+        }
+    }
+
+    fn object(&mut self, depth: usize, mut envelope: Option<&mut Envelope<'a>>) -> Result<(), Violation> {
+        if depth > MAX_DEPTH {
+            return Err(self.fail("nested deeper than 32 levels"));
+        }
+        self.i += 1; // '{'
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        let mut previous: Option<Key<'a>> = None;
+        loop {
+            let key_at = self.i;
+            if self.peek() != Some(b'"') {
+                return Err(self.fail(if matches!(self.peek(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+                    "whitespace outside a string"
+                } else {
+                    "expected a string key"
+                }));
+            }
+            let key = self.string()?;
+            if let Some(previous) = &previous
+                && !key_less(previous, &key)
+            {
+                return Err(Violation {
+                    offset: key_at,
+                    problem: if previous.bytes() == key.bytes() {
+                        "duplicate key"
+                    } else {
+                        "keys out of order (canonical order is by UTF-16 code units)"
+                    },
+                });
+            }
+            self.expect(b':', "expected ':' right after a key")?;
+            let value_at = self.i;
+            self.value(depth)?;
+            if let Some(envelope) = envelope.as_deref_mut() {
+                let raw = self.b.get(value_at..self.i).unwrap_or_default();
+                let text = raw
+                    .strip_prefix(b"\"")
+                    .and_then(|r| r.strip_suffix(b"\""))
+                    .filter(|t| !t.contains(&b'\\'));
+                let slot = match key.bytes() {
+                    b"kind" => Some(&mut envelope.kind),
+                    b"at" => Some(&mut envelope.at),
+                    b"partnerId" => Some(&mut envelope.partner_id),
+                    _ => None,
+                };
+                if let Some(slot) = slot {
+                    match text {
+                        Some(t) => *slot = Some(t),
+                        None => envelope.other = true,
+                    }
+                }
+            }
+            previous = Some(key);
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.fail("expected ',' or '}'")),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<(), Violation> {
+        if depth > MAX_DEPTH {
+            return Err(self.fail("nested deeper than 32 levels"));
+        }
+        self.i += 1; // '['
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.value(depth)?;
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.fail("expected ',' or ']'")),
+            }
+        }
+    }
+
+    /// A string at `self.i`; returns its key form (raw when it has no escapes).
+    fn string(&mut self) -> Result<Key<'a>, Violation> {
+        self.i += 1; // '"'
+        let start = self.i;
+        let mut escaped = false;
+        let mut non_ascii = false;
+        loop {
+            self.i += plain_run(self.b.get(self.i..).unwrap_or_default());
+            match self.peek() {
+                None => return Err(self.fail("unterminated string")),
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    escaped = true;
+                    self.escape()?;
+                }
+                Some(c) if c < 0x20 => {
+                    return Err(self.fail("a control character in a string must be escaped"));
+                }
+                Some(_) => {
+                    non_ascii = true;
+                    self.i += 1;
+                }
+            }
+        }
+        let raw = self.b.get(start..self.i).unwrap_or_default();
+        self.i += 1; // closing '"'
+        if non_ascii {
+            // Escapes are ASCII, so the raw bytes are valid UTF-8 exactly when the text is.
+            let text = std::str::from_utf8(raw).map_err(|e| Violation {
+                offset: start + e.valid_up_to(),
+                problem: "not UTF-8",
+            })?;
+            let nfc = match unicode_normalization::is_nfc_quick(text.chars()) {
+                unicode_normalization::IsNormalized::Yes => true,
+                unicode_normalization::IsNormalized::No => false,
+                unicode_normalization::IsNormalized::Maybe => is_nfc(text),
+            };
+            if !nfc {
+                return Err(Violation {
+                    offset: start,
+                    problem: "a string is not in Unicode NFC",
+                });
+            }
+        }
+        if !escaped {
+            return Ok(Key::Raw(raw, !non_ascii));
+        }
+        let decoded: String =
+            serde_json::from_slice(self.b.get(start - 1..self.i).unwrap_or_default()).map_err(|_| Violation {
+                offset: start,
+                problem: "bad escape",
+            })?;
+        Ok(Key::Decoded(decoded))
+    }
+
+    /// An escape at `self.i` (the backslash): only the forms RFC 8785 writes.
+    fn escape(&mut self) -> Result<(), Violation> {
+        let next = self.b.get(self.i + 1).copied();
+        match next {
+            Some(b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                self.i += 2;
+                Ok(())
+            }
+            Some(b'u') => {
+                let hex = self.b.get(self.i + 2..self.i + 6).unwrap_or_default();
+                let lower_hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
+                let value = match hex {
+                    [b'0', b'0', h, l] if lower_hex(h) && lower_hex(l) => {
+                        let v = |b: u8| if b.is_ascii_digit() { b - b'0' } else { b - b'a' + 10 };
+                        v(*h) << 4 | v(*l)
+                    }
+                    _ => {
+                        return Err(
+                            self.fail("\\u escapes are only for control characters, as \\u00xx in lower-case hex")
+                        );
+                    }
+                };
+                if value >= 0x20 || matches!(value, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d) {
+                    return Err(self.fail("this character must be written as itself or with its short escape"));
+                }
+                self.i += 6;
+                Ok(())
+            }
+            Some(b'/') => Err(self.fail("'/' must not be escaped")),
+            _ => Err(self.fail("bad escape")),
+        }
+    }
+
+    fn number(&mut self) -> Result<(), Violation> {
+        let start = self.i;
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.i += 1;
+        }
+        let digits_at = self.i;
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.i += 1;
+        }
+        let digits = self.b.get(digits_at..self.i).unwrap_or_default();
+        if digits.is_empty() {
+            return Err(self.fail("expected digits"));
+        }
+        if digits.len() > 1 && digits[0] == b'0' {
+            return Err(Violation {
+                offset: start,
+                problem: "a number has a leading zero",
+            });
+        }
+        if matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
+            return Err(self.fail("numbers are integers without fraction or exponent"));
+        }
+        if negative && digits == b"0" {
+            return Err(Violation {
+                offset: start,
+                problem: "-0 is not canonical",
+            });
+        }
+        let value = digits
+            .iter()
+            .try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')));
+        if value.is_none_or(|v| v > MAX_SAFE_INTEGER) {
+            return Err(Violation {
+                offset: start,
+                problem: "integers are within ±(2^53-1)",
+            });
+        }
+        Ok(())
+    }
 }
 
 fn write_value(out: &mut String, value: &Value) -> Result<(), CanonicalError> {
@@ -219,16 +547,104 @@ mod tests {
     #[test]
     fn canonical_check() {
         assert!(is_canonical_data(r#"{"a":1,"b":"x"}"#));
+        assert!(is_canonical_data(
+            r#"{"a":{"b":[1,-2,true,false,null,"\u001f\n"]},"b":""}"#
+        ));
+        assert!(is_canonical_data("{\"k\":\"caf\u{e9} \u{1F600}\"}"));
+        assert!(is_canonical_data(
+            &format!(r#"{{"n":{MAX_SAFE_INTEGER},"m":-{MAX_SAFE_INTEGER}}}"#).replace("\"n\":", "\"a\":")
+        ));
         for not in [
             r#"{"b":1,"a":2}"#,
             r#"{ "a":1}"#,
+            r#"{"a" :1}"#,
+            r#"{"a":1 }"#,
             r#"{"a":1.0}"#,
+            r#"{"a":1e0}"#,
+            r#"{"a":-0}"#,
+            r#"{"a":01}"#,
+            r#"{"a":9007199254740992}"#,
             r#"{"a":1,"a":1}"#,
             r#"{"a":"\u0041"}"#,
+            r#"{"a":"\u00E9"}"#,
+            r#"{"a":"\u00e9"}"#,
+            r#"{"a":"\ud800"}"#,
+            r#"{"a":"\u000a"}"#,
+            r#"{"a":"\/"}"#,
+            "{\"a\":\"\r\"}",
+            "{\"a\":\"e\u{301}\"}",
+            r#"{garbage}"#,
+            r#"{"a":tru}"#,
+            r#"{"amount":100},"kind":"sla_breached","chain":"fabrikam","seq":99,"data":{"amount":999999}"#,
             "[]",
             "{",
+            "",
         ] {
             assert!(!is_canonical_data(not), "{not}");
         }
+        assert!(check_data(b"{\"a\":\"\xff\"}").is_err(), "invalid UTF-8");
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(40), "]".repeat(40));
+        assert!(!is_canonical_data(&deep), "too deep");
+    }
+
+    #[test]
+    fn the_plain_run_stops_exactly_where_the_slow_scan_does() {
+        let slow = |b: &[u8]| b.iter().take_while(|c| !STOP[usize::from(**c)]).count();
+        let mut samples: Vec<Vec<u8>> = vec![Vec::new(), b"abc".to_vec(), b"abcdefghijklmnop".to_vec()];
+        for stop in [b'"', b'\\', 0x00, 0x1f, 0x7f, 0x80, 0xff, 0x20, b'!'] {
+            for at in 0..20 {
+                let mut v = vec![b'a'; 24];
+                v[at] = stop;
+                // Bytes after the stop that would fool a sloppy word test.
+                v[(at + 1).min(23)] = 0x00;
+                samples.push(v);
+            }
+        }
+        for s in samples {
+            assert_eq!(plain_run(&s), slow(&s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn the_envelope_members_are_reported() {
+        let e = check_data(br#"{"at":"x","kind":"created","partnerId":"p","z":1}"#).unwrap();
+        assert_eq!(e.kind, Some(&b"created"[..]));
+        assert_eq!(e.at, Some(&b"x"[..]));
+        assert_eq!(e.partner_id, Some(&b"p"[..]));
+        assert!(!e.other);
+        assert!(check_data(br#"{"kind":1}"#).unwrap().other);
+        let nested = check_data(br#"{"x":{"kind":"a"}}"#).unwrap();
+        assert_eq!(nested.kind, None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 512, rng_seed: proptest::test_runner::RngSeed::Fixed(7), ..Default::default() })]
+        /// The encoder and the validator agree: whatever the encoder writes is canonical,
+        /// and re-encoding what the validator accepts gives the same bytes.
+        #[test]
+        fn encoder_and_validator_agree(value in arb_object()) {
+            let text = encode_data(&value).unwrap();
+            proptest::prop_assert!(check_data(text.as_bytes()).is_ok(), "{}", text);
+            let again: Value = serde_json::from_str(&text).unwrap();
+            proptest::prop_assert_eq!(encode_data(&again).unwrap(), text);
+        }
+    }
+
+    fn arb_object() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-(MAX_SAFE_INTEGER as i64)..=MAX_SAFE_INTEGER as i64).prop_map(|n| json!(n)),
+            "[\\PC\\n\\t\\r\"\\\\\u{0}-\u{1f}]{0,12}".prop_map(Value::String),
+        ];
+        let tree = leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::btree_map("[a-zA-Z\u{e0}-\u{ff}\u{1F600}]{1,6}", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        });
+        proptest::collection::btree_map("[a-z]{1,6}", tree, 0..6).prop_map(|m| Value::Object(m.into_iter().collect()))
     }
 }

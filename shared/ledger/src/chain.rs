@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::canonical::{CanonicalError, encode_data};
 use crate::checkpoint::{Checkpoint, SignerKey};
-use crate::entry::{Entry, GENESIS_PREV, build, is_kind};
+use crate::entry::{Entry, GENESIS_PREV, Version, build, format_at, is_kind};
 use crate::hash::{ChainId, Hash};
 use crate::merkle::{Frontier, leaf_hash};
 
@@ -21,6 +21,9 @@ pub struct ChainHead {
     pub last_hash: Hash,
     /// The Merkle tree over the entries so far.
     pub frontier: Frontier,
+    /// The time of entry `size - 1`: entries' times never go backwards within a chain.
+    #[serde(default)]
+    pub last_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +34,10 @@ pub enum AppendError {
     Data(#[from] CanonicalError),
     #[error("the chain head is inconsistent: size {size} but a frontier of size {frontier}")]
     InconsistentHead { size: u64, frontier: u64 },
+    #[error("a v2 entry's data must not repeat the envelope member {0:?}")]
+    RepeatsEnvelope(&'static str),
+    #[error("the chain is full")]
+    Full,
 }
 
 impl ChainHead {
@@ -41,11 +48,37 @@ impl ChainHead {
             size: 0,
             last_hash: GENESIS_PREV,
             frontier: Frontier::new(),
+            last_at: None,
         }
     }
 
-    /// The entry that records `kind` with `data` at `at`, and the head after it.
+    /// The v2 entry that records `kind` with `data` at `at`, and the head after it. `data`
+    /// must not repeat the envelope (`kind`, `at`, `partnerId`); its personal values must
+    /// already be commitments ([`crate::personal::seal`]). The entry's time is `at`, or the
+    /// previous entry's if that is later (clocks of concurrent writers differ slightly; the
+    /// chain's times never go backwards).
     pub fn append(&self, at: &DateTime<Utc>, kind: &str, data: &Value) -> Result<(Entry, ChainHead), AppendError> {
+        for member in ["kind", "at", "partnerId"] {
+            if data.get(member).is_some() {
+                return Err(AppendError::RepeatsEnvelope(member));
+            }
+        }
+        self.append_version(Version::V2, at, kind, data)
+    }
+
+    /// A v1 entry (personal data in clear; `data` may repeat the envelope). Only for the v1
+    /// test vectors and drills: the service writes v2.
+    pub fn append_v1(&self, at: &DateTime<Utc>, kind: &str, data: &Value) -> Result<(Entry, ChainHead), AppendError> {
+        self.append_version(Version::V1, at, kind, data)
+    }
+
+    fn append_version(
+        &self,
+        version: Version,
+        at: &DateTime<Utc>,
+        kind: &str,
+        data: &Value,
+    ) -> Result<(Entry, ChainHead), AppendError> {
         if !is_kind(kind) {
             return Err(AppendError::BadKind(kind.to_owned()));
         }
@@ -55,15 +88,29 @@ impl ChainHead {
                 frontier: self.frontier.size(),
             });
         }
+        let size = self.size.checked_add(1).ok_or(AppendError::Full)?;
+        let at = match self.last_at {
+            Some(last) if last > *at => last,
+            _ => *at,
+        };
         let data = encode_data(data)?;
-        let entry = build(&self.chain, self.size, &self.last_hash, at, kind, &data);
+        let entry = build(
+            version,
+            &self.chain,
+            self.size,
+            &self.last_hash,
+            &format_at(&at),
+            kind,
+            &data,
+        );
         let mut frontier = self.frontier.clone();
         frontier.push(leaf_hash(entry.hash.as_bytes()));
         let head = ChainHead {
             chain: self.chain.clone(),
-            size: self.size + 1,
+            size,
             last_hash: entry.hash,
             frontier,
+            last_at: Some(at),
         };
         Ok((entry, head))
     }
@@ -75,11 +122,7 @@ impl ChainHead {
 
     /// The checkpoint of this head in the log named `log_name`.
     pub fn checkpoint(&self, log_name: &str) -> Checkpoint {
-        Checkpoint {
-            origin: Checkpoint::origin_for(log_name, &self.chain),
-            size: self.size,
-            root: self.root(),
-        }
+        Checkpoint::new(Checkpoint::origin_for(log_name, &self.chain), self.size, self.root())
     }
 
     /// The signed checkpoint of this head.
@@ -103,6 +146,7 @@ mod tests {
         for i in 0..5u64 {
             let (entry, next) = head.append(&at, "note_added", &json!({ "i": i })).unwrap();
             let parsed = EntryRef::parse(entry.line.as_bytes()).unwrap();
+            assert_eq!(parsed.version, crate::entry::Version::V2);
             assert_eq!(parsed.seq, i);
             assert_eq!(parsed.prev, previous);
             assert_eq!(parsed.computed_hash(), entry.hash);
@@ -129,5 +173,23 @@ mod tests {
             head.append(&at, "k", &json!("not an object")),
             Err(AppendError::Data(_))
         ));
+        assert!(matches!(
+            head.append(&at, "k", &json!({ "kind": "k" })),
+            Err(AppendError::RepeatsEnvelope("kind"))
+        ));
+    }
+
+    #[test]
+    fn times_never_go_backwards() {
+        let head = ChainHead::genesis(ChainId::parse("p1").unwrap());
+        let later = Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 1).unwrap();
+        let earlier = Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap();
+        let (_, head) = head.append(&later, "a", &json!({})).unwrap();
+        let (entry, head) = head.append(&earlier, "b", &json!({})).unwrap();
+        assert_eq!(
+            EntryRef::parse(entry.line.as_bytes()).unwrap().at,
+            "2026-11-24T10:00:01.000Z"
+        );
+        assert_eq!(head.last_at, Some(later));
     }
 }

@@ -45,6 +45,8 @@ pub enum NoteError {
     BadSignature { key: String },
     #[error("no signature by a trusted key")]
     NoTrustedSignature,
+    #[error("the checkpoint is of the log {origin:?}, not of {expected}/<chain>")]
+    WrongLog { origin: String, expected: String },
 }
 
 /// The 4-byte key id: `SHA-256(name ‖ "\n" ‖ 0x01 ‖ public key)[..4]`.
@@ -233,49 +235,158 @@ impl TrustedKeys {
     /// unknown keys are ignored, and at least one trusted key must have signed. Returns the
     /// note's text (its body) and the names of the keys that signed it.
     pub fn open_note<'n>(&self, note: &'n str) -> Result<(&'n str, Vec<String>), NoteError> {
-        if note.len() > MAX_NOTE_BYTES {
-            return Err(NoteError::Malformed("larger than 1 MiB"));
-        }
-        let split = note
-            .rfind("\n\n")
-            .ok_or(NoteError::Malformed("no blank line before the signatures"))?;
-        let text = &note[..split + 1];
-        let signatures = &note[split + 2..];
-        if !signatures.ends_with('\n') {
-            return Err(NoteError::Malformed("signature block must end with a newline"));
-        }
+        let parsed = SignedNote::parse(note)?;
+        let signed_by = self.verify(&parsed)?;
+        Ok((parsed.text, signed_by))
+    }
+
+    /// The names of the trusted keys that signed `note` (at least one, and every signature
+    /// by a trusted key verifies).
+    pub fn verify(&self, note: &SignedNote<'_>) -> Result<Vec<String>, NoteError> {
         let mut signed_by = Vec::new();
-        for (count, line) in signatures.lines().enumerate() {
-            if count >= MAX_SIGNATURES {
-                return Err(NoteError::Malformed("too many signatures"));
-            }
-            let rest = line
-                .strip_prefix(SIG_PREFIX)
-                .ok_or(NoteError::Malformed("a signature line starts with \"— \""))?;
-            let (name, blob) = rest
-                .split_once(' ')
-                .ok_or(NoteError::Malformed("a signature line is \"— <name> <base64>\""))?;
-            let blob = B64
-                .decode(blob)
-                .map_err(|_| NoteError::Malformed("a signature is not base64"))?;
-            if blob.len() < 4 {
-                return Err(NoteError::Malformed("a signature is shorter than its key id"));
-            }
-            let id: [u8; 4] = [blob[0], blob[1], blob[2], blob[3]];
-            let Some(key) = self.keys.get(&(name.to_owned(), id)) else {
+        for signature in &note.signatures {
+            let Some(key) = self.keys.get(&(signature.name.to_owned(), signature.id)) else {
                 continue; // a witness or a rotated-out key: not ours to judge
             };
-            let signature =
-                Signature::from_slice(&blob[4..]).map_err(|_| NoteError::BadSignature { key: name.to_owned() })?;
+            let bad = || NoteError::BadSignature {
+                key: signature.name.to_owned(),
+            };
+            let signature_bytes = Signature::from_slice(&signature.blob[4..]).map_err(|_| bad())?;
             key.key
-                .verify_strict(text.as_bytes(), &signature)
-                .map_err(|_| NoteError::BadSignature { key: name.to_owned() })?;
-            signed_by.push(name.to_owned());
+                .verify_strict(note.text.as_bytes(), &signature_bytes)
+                .map_err(|_| bad())?;
+            signed_by.push(signature.name.to_owned());
         }
         if signed_by.is_empty() {
             return Err(NoteError::NoTrustedSignature);
         }
-        Ok((text, signed_by))
+        Ok(signed_by)
+    }
+}
+
+/// One signature line of a signed note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteSignature<'n> {
+    pub name: &'n str,
+    pub id: [u8; 4],
+    /// Key id ‖ signature, as decoded from the line's base64.
+    pub blob: Vec<u8>,
+}
+
+/// A C2SP signed note, read but not verified: its text (ending in a newline) and its
+/// signature lines. [`SignedNote::to_string`] gives back the exact bytes it was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedNote<'n> {
+    pub text: &'n str,
+    pub signatures: Vec<NoteSignature<'n>>,
+}
+
+impl<'n> SignedNote<'n> {
+    /// Parse `note` by the rules of C2SP signed-note: UTF-8 text without control characters
+    /// other than newline, ending in a newline, a blank line, then one or more lines
+    /// `— <key name> <base64(key id ‖ signature)>`.
+    pub fn parse(note: &'n str) -> Result<Self, NoteError> {
+        let malformed = NoteError::Malformed;
+        if note.len() > MAX_NOTE_BYTES {
+            return Err(malformed("larger than 1 MiB"));
+        }
+        if note.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(malformed("control characters other than newline are not allowed"));
+        }
+        let split = note
+            .rfind("\n\n")
+            .ok_or(malformed("no blank line before the signatures"))?;
+        let text = &note[..split + 1];
+        if text.len() <= 1 {
+            return Err(malformed("the text is empty"));
+        }
+        let block = &note[split + 2..];
+        if !block.ends_with('\n') {
+            return Err(malformed("signature block must end with a newline"));
+        }
+        let mut signatures = Vec::new();
+        for (count, line) in block[..block.len() - 1].split('\n').enumerate() {
+            if count >= MAX_SIGNATURES {
+                return Err(malformed("too many signatures"));
+            }
+            let rest = line
+                .strip_prefix(SIG_PREFIX)
+                .ok_or(malformed("a signature line starts with \"— \""))?;
+            let (name, blob) = rest
+                .split_once(' ')
+                .ok_or(malformed("a signature line is \"— <name> <base64>\""))?;
+            if !valid_key_name(name) {
+                return Err(malformed("a key name is non-empty and has no whitespace or '+'"));
+            }
+            let decoded = B64.decode(blob).map_err(|_| malformed("a signature is not base64"))?;
+            if B64.encode(&decoded) != blob {
+                return Err(malformed("a signature is not in canonical base64"));
+            }
+            let Some(id) = decoded.first_chunk::<4>().copied() else {
+                return Err(malformed("a signature is shorter than its key id"));
+            };
+            signatures.push(NoteSignature {
+                name,
+                id,
+                blob: decoded,
+            });
+        }
+        if signatures.is_empty() {
+            return Err(malformed("no signature"));
+        }
+        Ok(Self { text, signatures })
+    }
+}
+
+impl std::fmt::Display for SignedNote<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.text)?;
+        f.write_str("\n")?;
+        for s in &self.signatures {
+            writeln!(f, "{SIG_PREFIX}{} {}", s.name, B64.encode(&s.blob))?;
+        }
+        Ok(())
+    }
+}
+
+/// The name of a deployment's log: the part of every checkpoint origin before `/<chain>`
+/// (FORMAT.md §6), e.g. `ledgerdesk.example.com/prod`. 1-200 characters of ASCII letters,
+/// digits, `.`, `_`, `-` and `:`, in one or more segments separated by `/`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct LogName(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "a log name is 1-200 characters of ASCII letters, digits, '.', '_', '-', ':' in segments separated by '/', e.g. ledgerdesk.example.com/prod"
+)]
+pub struct BadLogName;
+
+impl LogName {
+    pub fn parse(text: &str) -> Result<Self, BadLogName> {
+        let segment_ok = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
+        };
+        if text.is_empty() || text.len() > 200 || !text.split('/').all(segment_ok) {
+            return Err(BadLogName);
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The origin of `chain`'s log: `<log name>/<chain>`.
+    pub fn origin(&self, chain: &ChainId) -> String {
+        format!("{}/{chain}", self.0)
+    }
+}
+
+impl std::fmt::Display for LogName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -285,9 +396,21 @@ pub struct Checkpoint {
     pub origin: String,
     pub size: u64,
     pub root: Hash,
+    /// Extension lines (C2SP tlog-checkpoint), kept so the body can be written back exactly.
+    pub extensions: Vec<String>,
 }
 
 impl Checkpoint {
+    /// A checkpoint without extension lines.
+    pub fn new(origin: String, size: u64, root: Hash) -> Self {
+        Self {
+            origin,
+            size,
+            root,
+            extensions: Vec::new(),
+        }
+    }
+
     /// The origin of a chain's log: `<log name>/<chain>`.
     pub fn origin_for(log_name: &str, chain: &ChainId) -> String {
         format!("{log_name}/{chain}")
@@ -295,20 +418,35 @@ impl Checkpoint {
 
     /// The chain a checkpoint is about: the origin's last path segment.
     pub fn chain(&self) -> Option<ChainId> {
-        self.origin.rsplit('/').next().and_then(|c| ChainId::parse(c).ok())
+        self.origin.rsplit_once('/').and_then(|(_, c)| ChainId::parse(c).ok())
     }
 
-    /// The checkpoint body (C2SP tlog-checkpoint, no extension lines).
+    /// The log the checkpoint is of: the origin without its last segment.
+    pub fn log(&self) -> Option<&str> {
+        self.origin.rsplit_once('/').map(|(log, _)| log)
+    }
+
+    /// The checkpoint body (C2SP tlog-checkpoint).
     pub fn to_text(&self) -> String {
-        format!("{}\n{}\n{}\n", self.origin, self.size, self.root.to_base64())
+        let mut text = format!("{}\n{}\n{}\n", self.origin, self.size, self.root.to_base64());
+        for line in &self.extensions {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text
     }
 
+    /// Read a checkpoint body by the rules of C2SP tlog-checkpoint (and FORMAT.md §6: a tree
+    /// of size 0 has the empty tree's root).
     pub fn parse_text(text: &str) -> Result<Self, NoteError> {
         let bad = NoteError::MalformedCheckpoint;
-        let mut lines = text.split_inclusive('\n');
-        let mut line = || lines.next().and_then(|l| l.strip_suffix('\n'));
-        let origin = line().filter(|o| !o.is_empty()).ok_or(bad("missing origin line"))?;
-        let size_text = line().ok_or(bad("missing tree size line"))?;
+        let body = text.strip_suffix('\n').ok_or(bad("the body must end with a newline"))?;
+        let mut lines = body.split('\n');
+        let origin = lines
+            .next()
+            .filter(|o| !o.is_empty())
+            .ok_or(bad("missing origin line"))?;
+        let size_text = lines.next().ok_or(bad("missing tree size line"))?;
         if size_text.is_empty()
             || (size_text.len() > 1 && size_text.starts_with('0'))
             || !size_text.bytes().all(|b| b.is_ascii_digit())
@@ -316,14 +454,23 @@ impl Checkpoint {
             return Err(bad("the tree size is not a decimal number"));
         }
         let size = size_text.parse().map_err(|_| bad("the tree size is too large"))?;
-        let root = line()
-            .and_then(Hash::from_base64)
-            .ok_or(bad("the root is not a base64 SHA-256 hash"))?;
-        // Extension lines, if any, are allowed by the format and ignored here.
+        let root_text = lines.next().ok_or(bad("missing root hash line"))?;
+        let root = Hash::from_base64(root_text).ok_or(bad("the root is not a base64 SHA-256 hash"))?;
+        if root.to_base64() != root_text {
+            return Err(bad("the root is not in canonical base64"));
+        }
+        let extensions: Vec<String> = lines.map(str::to_owned).collect();
+        if extensions.iter().any(String::is_empty) {
+            return Err(bad("extension lines must not be empty"));
+        }
+        if size == 0 && root != crate::merkle::empty_root() {
+            return Err(bad("a checkpoint of size 0 must carry the empty tree's root"));
+        }
         Ok(Self {
             origin: origin.to_owned(),
             size,
             root,
+            extensions,
         })
     }
 
@@ -332,10 +479,24 @@ impl Checkpoint {
         key.sign_note(&self.to_text())
     }
 
-    /// Check a signed checkpoint against `keys` and read it.
+    /// Check a signed checkpoint against `keys` and read it (without pinning its log: see
+    /// [`Checkpoint::open_pinned`]).
     pub fn open(note: &str, keys: &TrustedKeys) -> Result<(Self, Vec<String>), NoteError> {
         let (text, signed_by) = keys.open_note(note)?;
         Ok((Self::parse_text(text)?, signed_by))
+    }
+
+    /// Check a signed checkpoint of the log `log` against `keys`: the signature, then that
+    /// its origin is `<log>/<chain>` for a valid chain id.
+    pub fn open_pinned(note: &str, keys: &TrustedKeys, log: &LogName) -> Result<(Self, Vec<String>), NoteError> {
+        let (checkpoint, signed_by) = Self::open(note, keys)?;
+        if checkpoint.log() != Some(log.as_str()) || checkpoint.chain().is_none() {
+            return Err(NoteError::WrongLog {
+                origin: checkpoint.origin,
+                expected: log.to_string(),
+            });
+        }
+        Ok((checkpoint, signed_by))
     }
 }
 
@@ -348,11 +509,11 @@ mod tests {
     }
 
     fn checkpoint() -> Checkpoint {
-        Checkpoint {
-            origin: Checkpoint::origin_for("ledgerdesk.test", &ChainId::parse("contoso").unwrap()),
-            size: 12,
-            root: Hash::digest(b"root"),
-        }
+        Checkpoint::new(
+            Checkpoint::origin_for("ledgerdesk.test", &ChainId::parse("contoso").unwrap()),
+            12,
+            Hash::digest(b"root"),
+        )
     }
 
     #[test]
@@ -432,5 +593,64 @@ mod tests {
             Checkpoint::open(&bad_body, &trusted),
             Err(NoteError::MalformedCheckpoint(_))
         ));
+        let root = Hash::digest(b"root").to_base64();
+        let empty = crate::merkle::empty_root().to_base64();
+        for body in [
+            format!("origin\n12\n{root}\n\n"),
+            format!("origin\n12\n{root}\next\n\n"),
+            format!("origin\n0\n{root}\n"),
+            format!("\n12\n{root}\n"),
+        ] {
+            let note = key().sign_note(&body);
+            assert!(Checkpoint::open(&note, &trusted).is_err(), "{body:?}");
+        }
+        for body in [
+            format!("or\u{0}igin\n12\n{root}\n"),
+            format!("or\u{1b}igin\n12\n{root}\n"),
+        ] {
+            let note = key().sign_note(&body);
+            assert!(
+                matches!(Checkpoint::open(&note, &trusted), Err(NoteError::Malformed(_))),
+                "{body:?}"
+            );
+        }
+        let with_extension = key().sign_note(&format!("origin/c\n12\n{root}\nwitness: x\n"));
+        let (cp, _) = Checkpoint::open(&with_extension, &trusted).unwrap();
+        assert_eq!(cp.extensions, vec!["witness: x".to_owned()]);
+        assert_eq!(key().sign_note(&cp.to_text()), with_extension);
+        assert!(Checkpoint::open(&key().sign_note(&format!("origin/c\n0\n{empty}\n")), &trusted).is_ok());
+    }
+
+    #[test]
+    fn the_log_name_is_pinned() {
+        let trusted = TrustedKeys::new([key().verifier()]);
+        let log = LogName::parse("ledgerdesk.test").unwrap();
+        let note = checkpoint().sign(&key());
+        assert!(Checkpoint::open_pinned(&note, &trusted, &log).is_ok());
+        for origin in [
+            "evil.example/contoso",
+            "contoso",
+            "ledgerdesk.test/staging/contoso",
+            "ledgerdesk.test/",
+        ] {
+            let other = Checkpoint::new(origin.into(), 12, Hash::digest(b"root")).sign(&key());
+            assert!(
+                matches!(
+                    Checkpoint::open_pinned(&other, &trusted, &log),
+                    Err(NoteError::WrongLog { .. })
+                ),
+                "{origin}"
+            );
+        }
+        for bad in ["", "/x", "x/", "a//b", "a b", "é"] {
+            assert!(LogName::parse(bad).is_err(), "{bad}");
+        }
+        assert!(LogName::parse("ledgerdesk.example.com/prod").is_ok());
+    }
+
+    #[test]
+    fn a_signed_note_is_written_back_exactly() {
+        let note = checkpoint().sign(&key());
+        assert_eq!(SignedNote::parse(&note).unwrap().to_string(), note);
     }
 }

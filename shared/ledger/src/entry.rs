@@ -1,24 +1,34 @@
-//! The v1 entry line: its exact bytes, how it is hashed, and a fast strict parser.
+//! The entry line: its exact bytes, how it is hashed, and the one strict parser every command
+//! uses.
 //!
 //! ```text
-//! {"v":1,"chain":"<chain>","seq":<seq>,"prev":"<prev>","at":"<at>","kind":"<kind>","data":<data>,"hash":"<hash>"}
+//! {"v":2,"chain":"<chain>","seq":<seq>,"prev":"<prev>","at":"<at>","kind":"<kind>","data":<data>,"hash":"<hash>"}
 //! ```
 //!
-//! The hash covers the line without its `,"hash":"<hash>"` member, after a domain-separation
-//! prefix: `hash = SHA-256("ledgerdesk/ledger/v1\n" ‖ {"v":1,…,"data":<data>})`. See FORMAT.md.
+//! The hash covers the line without its `,"hash":"<hash>"` member, after a per-version
+//! domain-separation prefix: `hash = SHA-256("ledgerdesk/ledger/v2\n" ‖ {"v":2,…,"data":<data>})`.
+//! [`EntryRef::parse`] accepts exactly the bytes FORMAT.md §2–§3 allow — the layout, the
+//! canonical data, the envelope rules — so a line that verifies has one meaning for every
+//! reader. See FORMAT.md.
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::canonical::{Violation, check_data};
 use crate::hash::{ChainId, Hash, is_chain_id};
 
-/// Prepended to the unsigned line before hashing, so an entry hash can never be confused
-/// with any other SHA-256 value in this system (Merkle leaves and nodes use 0x00/0x01).
-pub const ENTRY_HASH_PREFIX: &[u8] = b"ledgerdesk/ledger/v1\n";
+/// Prepended to the unsigned line before hashing, per format version, so an entry hash can
+/// never be confused with any other SHA-256 value in this system (Merkle leaves and nodes
+/// use 0x00/0x01, personal-data commitments their own prefix).
+pub const ENTRY_HASH_PREFIX_V1: &[u8] = b"ledgerdesk/ledger/v1\n";
+pub const ENTRY_HASH_PREFIX_V2: &[u8] = b"ledgerdesk/ledger/v2\n";
 /// `prev` of the entry with `seq` 0.
 pub const GENESIS_PREV: Hash = Hash::ZERO;
+/// The longest line a reader accepts (FORMAT.md §7): it refuses longer ones while reading.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
 
-const HEAD: &[u8] = b"{\"v\":1,\"chain\":\"";
+const HEAD: &[u8] = b"{\"v\":";
+const CHAIN: &[u8] = b",\"chain\":\"";
 const SEQ: &[u8] = b"\",\"seq\":";
 const PREV: &[u8] = b",\"prev\":\"";
 const AT: &[u8] = b"\",\"at\":\"";
@@ -29,23 +39,48 @@ const HASH: &[u8] = b",\"hash\":\"";
 const TAIL_LEN: usize = HASH.len() + 64 + 2;
 const AT_LEN: usize = 24;
 
-/// Why a line is not a v1 entry.
+/// The entry format versions this crate reads. It writes [`Version::V2`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum Version {
+    /// Personal data in clear; `data` may repeat `kind`, `at` and `partnerId` (equal to the
+    /// envelope's).
+    V1 = 1,
+    /// Personal values only as salted commitments; `data` never repeats the envelope.
+    V2 = 2,
+}
+
+impl Version {
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+
+    fn prefix(self) -> &'static [u8] {
+        match self {
+            Version::V1 => ENTRY_HASH_PREFIX_V1,
+            Version::V2 => ENTRY_HASH_PREFIX_V2,
+        }
+    }
+}
+
+/// Why a line is not an entry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormatError {
-    #[error("not a ledgerdesk v1 entry: {0}")]
+    #[error("not a ledgerdesk entry: {0}")]
     Shape(&'static str),
+    #[error("not a ledgerdesk entry: {0}")]
+    Data(Violation),
 }
 
 /// A parsed entry line, borrowing from it.
 #[derive(Debug, Clone, Copy)]
 pub struct EntryRef<'a> {
+    pub version: Version,
     pub chain: &'a str,
     pub seq: u64,
     pub prev: Hash,
     pub at: &'a str,
     pub kind: &'a str,
-    /// The canonical JSON of the event data, as written. Not checked for UTF-8 here (the
-    /// hash covers it); [`EntryRef::data_str`] checks.
+    /// The event data: canonical JSON (checked, so UTF-8), as written.
     pub data: &'a [u8],
     /// The hash the line claims.
     pub hash: Hash,
@@ -53,12 +88,30 @@ pub struct EntryRef<'a> {
 }
 
 impl<'a> EntryRef<'a> {
-    /// Parse one line (without its newline) strictly: any deviation from the v1 layout is an error.
+    /// Parse one line (without its newline) strictly: any deviation from FORMAT.md §2–§3 is
+    /// an error. The hash is not checked here (compare [`EntryRef::computed_hash`] with
+    /// [`EntryRef::hash`]).
     pub fn parse(line: &'a [u8]) -> Result<Self, FormatError> {
         let shape = FormatError::Shape;
-        let mut rest = line
-            .strip_prefix(HEAD)
-            .ok_or(shape("must start with {\"v\":1,\"chain\":\""))?;
+        if line.len() > MAX_LINE_BYTES {
+            return Err(shape("longer than 1 MiB"));
+        }
+        if line.last() == Some(&b'\r') {
+            return Err(shape(
+                "the line ends with a carriage return: lines end with \\n only, not \\r\\n",
+            ));
+        }
+        let mut rest = line.strip_prefix(HEAD).ok_or(shape("must start with {\"v\":"))?;
+        let version = match rest.first() {
+            Some(b'1') => Version::V1,
+            Some(b'2') => Version::V2,
+            _ => return Err(shape("v must be 1 or 2")),
+        };
+        rest = rest
+            .get(1..)
+            .unwrap_or_default()
+            .strip_prefix(CHAIN)
+            .ok_or(shape("expected \"chain\" after \"v\""))?;
         let chain = take_until_quote(&mut rest).ok_or(shape("unterminated chain"))?;
         if !is_chain_id(chain) {
             return Err(shape("chain is not a valid chain id"));
@@ -68,7 +121,7 @@ impl<'a> EntryRef<'a> {
             .ok_or(shape("expected \"seq\" after \"chain\""))?;
         let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
         let (seq_text, after) = rest.split_at(digits);
-        let seq = parse_seq(seq_text).ok_or(shape("seq must be a decimal integer without leading zeros"))?;
+        let seq = parse_seq(seq_text).ok_or(shape("seq must be a decimal integer below 2^64 without leading zeros"))?;
         rest = after
             .strip_prefix(PREV)
             .ok_or(shape("expected \"prev\" after \"seq\""))?;
@@ -76,7 +129,9 @@ impl<'a> EntryRef<'a> {
         rest = rest.strip_prefix(AT).ok_or(shape("expected \"at\" after \"prev\""))?;
         let at = rest.get(..AT_LEN).ok_or(shape("truncated timestamp"))?;
         if !is_timestamp(at) {
-            return Err(shape("at must be a UTC timestamp YYYY-MM-DDTHH:MM:SS.mmmZ"));
+            return Err(shape(
+                "at must be a UTC timestamp YYYY-MM-DDTHH:MM:SS.mmmZ between 1970 and 9999",
+            ));
         }
         rest = rest
             .get(AT_LEN..)
@@ -92,9 +147,6 @@ impl<'a> EntryRef<'a> {
             .ok_or(shape("expected \"data\" after \"kind\""))?;
         let split = rest.len().checked_sub(TAIL_LEN).ok_or(shape("missing hash"))?;
         let (data, tail) = rest.split_at(split);
-        if data.len() < 2 || data.first() != Some(&b'{') || data.last() != Some(&b'}') {
-            return Err(shape("data must be a JSON object"));
-        }
         let mut tail = tail
             .strip_prefix(HASH)
             .ok_or(shape("must end with ,\"hash\":\"<64 hex>\"}"))?;
@@ -102,9 +154,31 @@ impl<'a> EntryRef<'a> {
         if tail != b"\"}" {
             return Err(shape("must end with ,\"hash\":\"<64 hex>\"}"));
         }
-        // Every piece checked above is ASCII, so these conversions cannot fail.
+        let envelope = check_data(data).map_err(FormatError::Data)?;
+        match version {
+            Version::V1 => {
+                if envelope.other
+                    || envelope.kind.is_some_and(|k| k != kind)
+                    || envelope.at.is_some_and(|a| a != at)
+                    || envelope.partner_id.is_some_and(|p| p != chain)
+                {
+                    return Err(shape(
+                        "kind, at and partnerId inside data must equal the entry's own kind, at and chain",
+                    ));
+                }
+            }
+            Version::V2 => {
+                if envelope.other || envelope.kind.is_some() || envelope.at.is_some() || envelope.partner_id.is_some() {
+                    return Err(shape(
+                        "a v2 entry's data does not repeat kind, at or partnerId (the envelope holds them)",
+                    ));
+                }
+            }
+        }
+        // Every piece checked above is ASCII (data was checked as UTF-8), so these cannot fail.
         let text = |b: &'a [u8]| std::str::from_utf8(b).map_err(|_| shape("not UTF-8"));
         Ok(Self {
+            version,
             chain: text(chain)?,
             seq,
             prev,
@@ -120,23 +194,41 @@ impl<'a> EntryRef<'a> {
     pub fn computed_hash(&self) -> Hash {
         let unsigned = self.line.get(..self.line.len() - TAIL_LEN).unwrap_or_default();
         let mut h = Sha256::new();
-        h.update(ENTRY_HASH_PREFIX);
+        h.update(self.version.prefix());
         h.update(unsigned);
         h.update(b"}");
         Hash(h.finalize().into())
     }
 
-    /// The event data as text, if it is UTF-8.
-    pub fn data_str(&self) -> Option<&'a str> {
-        std::str::from_utf8(self.data).ok()
+    /// The line's bytes, exactly as parsed.
+    pub fn line(&self) -> &'a [u8] {
+        self.line
+    }
+
+    /// The line as text (it is UTF-8: everything but the data is ASCII, and the data was checked).
+    pub fn line_str(&self) -> &'a str {
+        std::str::from_utf8(self.line).unwrap_or_default()
+    }
+
+    /// The event data as text.
+    pub fn data_str(&self) -> &'a str {
+        std::str::from_utf8(self.data).unwrap_or_default()
     }
 
     /// The timestamp as a value.
     pub fn at_datetime(&self) -> Option<DateTime<Utc>> {
-        NaiveDateTime::parse_from_str(self.at, "%Y-%m-%dT%H:%M:%S%.3fZ")
-            .ok()
-            .map(|t| t.and_utc())
+        parse_at(self.at)
     }
+}
+
+/// `at` text (FORMAT.md's one timestamp format) as a value.
+pub fn parse_at(at: &str) -> Option<DateTime<Utc>> {
+    if !is_timestamp(at.as_bytes()) {
+        return None;
+    }
+    NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M:%S%.3fZ")
+        .ok()
+        .map(|t| t.and_utc())
 }
 
 /// An entry as written: its line (no newline), position and hash.
@@ -149,22 +241,32 @@ pub struct Entry {
 }
 
 /// Build the line of a new entry. `data` must already be canonical (see [`crate::canonical`]).
-pub(crate) fn build(chain: &ChainId, seq: u64, prev: &Hash, at: &DateTime<Utc>, kind: &str, data: &str) -> Entry {
-    let mut line = String::with_capacity(HEAD.len() + data.len() + 256);
-    line.push_str("{\"v\":1,\"chain\":\"");
+pub(crate) fn build(
+    version: Version,
+    chain: &ChainId,
+    seq: u64,
+    prev: &Hash,
+    at: &str,
+    kind: &str,
+    data: &str,
+) -> Entry {
+    let mut line = String::with_capacity(data.len() + 256);
+    line.push_str("{\"v\":");
+    line.push(char::from(b'0' + version.number()));
+    line.push_str(",\"chain\":\"");
     line.push_str(chain.as_str());
     line.push_str("\",\"seq\":");
     line.push_str(&seq.to_string());
     line.push_str(",\"prev\":\"");
     line.push_str(&prev.to_hex());
     line.push_str("\",\"at\":\"");
-    line.push_str(&format_at(at));
+    line.push_str(at);
     line.push_str("\",\"kind\":\"");
     line.push_str(kind);
     line.push_str("\",\"data\":");
     line.push_str(data);
     let mut h = Sha256::new();
-    h.update(ENTRY_HASH_PREFIX);
+    h.update(version.prefix());
     h.update(line.as_bytes());
     h.update(b"}");
     let hash = Hash(h.finalize().into());
@@ -206,7 +308,7 @@ fn take_until_quote<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
 
 /// Decode 64 lower-case hex digits. Table-driven and branch-free: the verifier decodes two
 /// hashes per entry, and a per-digit `match` cost as much as hashing the entry.
-fn take_hex(rest: &mut &[u8]) -> Option<Hash> {
+pub(crate) fn take_hex(rest: &mut &[u8]) -> Option<Hash> {
     let (digits, after) = rest.split_first_chunk::<64>()?;
     let mut out = [0u8; 32];
     let mut invalid = 0u8;
@@ -247,9 +349,10 @@ fn parse_seq(digits: &[u8]) -> Option<u64> {
         .try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` with a real date and time (checked by hand: this runs once
-/// per entry on the verifier's hot path, where a general date parser costs more than the hash).
-fn is_timestamp(at: &[u8]) -> bool {
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` with a real date and time, year 1970–9999 (checked by hand:
+/// this runs once per entry on the verifier's hot path, where a general date parser costs
+/// more than the hash).
+pub(crate) fn is_timestamp(at: &[u8]) -> bool {
     let Ok(at) = <&[u8; AT_LEN]>::try_from(at) else {
         return false;
     };
@@ -274,80 +377,136 @@ fn is_timestamp(at: &[u8]) -> bool {
         2 => 28,
         _ => return false,
     };
-    (1..=days).contains(&day) && num(11, 13) < 24 && num(14, 16) < 60 && num(17, 19) < 60
+    year >= 1970 && (1..=days).contains(&day) && num(11, 13) < 24 && num(14, 16) < 60 && num(17, 19) < 60
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
 
-    fn sample() -> Entry {
-        let at = Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap();
+    fn sample(version: Version, data: &str) -> Entry {
         build(
+            version,
             &ChainId::parse("contoso").unwrap(),
             0,
             &GENESIS_PREV,
-            &at,
+            "2026-11-24T10:00:00.000Z",
             "created",
-            r#"{"a":1}"#,
+            data,
         )
     }
 
     #[test]
     fn the_line_layout_is_exact() {
-        let e = sample();
-        let expected_prefix = concat!(
-            r#"{"v":1,"chain":"contoso","seq":0,"prev":"0000000000000000000000000000000000000000000000000000000000000000","#,
-            r#""at":"2026-11-24T10:00:00.000Z","kind":"created","data":{"a":1},"hash":""#
-        );
-        assert!(e.line.starts_with(expected_prefix), "{}", e.line);
-        let unsigned = &e.line[..e.line.len() - TAIL_LEN];
-        let mut msg = ENTRY_HASH_PREFIX.to_vec();
-        msg.extend_from_slice(unsigned.as_bytes());
-        msg.push(b'}');
-        assert_eq!(e.hash, Hash::digest(&msg));
-        assert!(
-            serde_json::from_str::<serde_json::Value>(&e.line).is_ok(),
-            "a line is plain JSON too"
-        );
+        for (version, prefix) in [(Version::V1, ENTRY_HASH_PREFIX_V1), (Version::V2, ENTRY_HASH_PREFIX_V2)] {
+            let e = sample(version, r#"{"a":1}"#);
+            let expected_prefix = format!(
+                concat!(
+                    r#"{{"v":{},"chain":"contoso","seq":0,"prev":"0000000000000000000000000000000000000000000000000000000000000000","#,
+                    r#""at":"2026-11-24T10:00:00.000Z","kind":"created","data":{{"a":1}},"hash":""#
+                ),
+                version.number()
+            );
+            assert!(e.line.starts_with(&expected_prefix), "{}", e.line);
+            let unsigned = &e.line[..e.line.len() - TAIL_LEN];
+            let mut msg = prefix.to_vec();
+            msg.extend_from_slice(unsigned.as_bytes());
+            msg.push(b'}');
+            assert_eq!(e.hash, Hash::digest(&msg));
+            assert!(
+                serde_json::from_str::<serde_json::Value>(&e.line).is_ok(),
+                "a line is plain JSON too"
+            );
+        }
     }
 
     #[test]
     fn parse_round_trips() {
-        let e = sample();
+        let e = sample(Version::V2, r#"{"a":1}"#);
         let r = EntryRef::parse(e.line.as_bytes()).unwrap();
         assert_eq!(
-            (r.chain, r.seq, r.at, r.kind, r.data_str()),
-            ("contoso", 0, "2026-11-24T10:00:00.000Z", "created", Some(r#"{"a":1}"#))
+            (r.version, r.chain, r.seq, r.at, r.kind, r.data_str()),
+            (
+                Version::V2,
+                "contoso",
+                0,
+                "2026-11-24T10:00:00.000Z",
+                "created",
+                r#"{"a":1}"#
+            )
         );
         assert_eq!(r.prev, GENESIS_PREV);
         assert_eq!(r.hash, e.hash);
         assert_eq!(r.computed_hash(), e.hash);
+        assert_eq!(r.line(), e.line.as_bytes());
+    }
+
+    #[test]
+    fn the_envelope_rules_depend_on_the_version() {
+        let v1_equal = r#"{"at":"2026-11-24T10:00:00.000Z","kind":"created","partnerId":"contoso"}"#;
+        assert!(EntryRef::parse(sample(Version::V1, v1_equal).line.as_bytes()).is_ok());
+        for bad in [
+            r#"{"kind":"sla_breached"}"#,
+            r#"{"at":"1999-01-01T00:00:00.000Z"}"#,
+            r#"{"partnerId":"fabrikam"}"#,
+            r#"{"kind":1}"#,
+        ] {
+            assert!(
+                EntryRef::parse(sample(Version::V1, bad).line.as_bytes()).is_err(),
+                "{bad}"
+            );
+        }
+        for bad in [v1_equal, r#"{"kind":"created"}"#, r#"{"partnerId":"contoso"}"#] {
+            assert!(
+                EntryRef::parse(sample(Version::V2, bad).line.as_bytes()).is_err(),
+                "{bad}"
+            );
+        }
+        // Nested members of the same name are the event's own business.
+        assert!(EntryRef::parse(sample(Version::V2, r#"{"change":{"kind":"x"}}"#).line.as_bytes()).is_ok());
     }
 
     #[test]
     fn any_deviation_is_a_format_error() {
-        let line = sample().line;
+        let line = sample(Version::V2, r#"{"a":1}"#).line;
         let variants = [
-            line.replacen("{\"v\":1", "{\"v\":2", 1),
+            line.replacen("{\"v\":2", "{\"v\":3", 1),
+            line.replacen("{\"v\":2", "{\"v\":02", 1),
             line.replacen("\"seq\":0", "\"seq\":00", 1),
             line.replacen("\"seq\":0", "\"seq\":-1", 1),
+            line.replacen("\"seq\":0", "\"seq\":18446744073709551616", 1),
             line.replacen(",\"prev\"", ", \"prev\"", 1),
             line.replacen("000\",\"at\"", "00A\",\"at\"", 1),
             line.replacen(".000Z", "Z", 1),
             line.replacen("2026-11-24T10", "2026-13-24T10", 1),
             line.replacen("2026-11-24T10", "2026-02-29T10", 1),
             line.replacen("2026-11-24T10", "2026-11-24T24", 1),
+            line.replacen("2026-11-24T10", "0000-11-24T10", 1),
             line.replacen("created", "Created", 1),
             line.replacen("{\"a\":1}", "[1]", 1),
+            line.replacen("{\"a\":1}", "{\"a\":1.0}", 1),
+            line.replacen("{\"a\":1}", "{\"a\": 1}", 1),
             line.replacen("contoso", "con/toso", 1),
             format!("{line} "),
+            format!("{line}\r"),
             line[..line.len() - 1].to_string(),
             String::new(),
         ];
         for v in variants {
             assert!(EntryRef::parse(v.as_bytes()).is_err(), "{v}");
         }
+        let long = sample(Version::V2, &format!(r#"{{"a":"{}"}}"#, "x".repeat(MAX_LINE_BYTES)));
+        assert_eq!(
+            EntryRef::parse(long.line.as_bytes()).unwrap_err(),
+            FormatError::Shape("longer than 1 MiB")
+        );
+    }
+
+    #[test]
+    fn the_largest_seq_parses_without_overflow() {
+        let line = sample(Version::V2, r#"{"a":1}"#)
+            .line
+            .replacen("\"seq\":0", "\"seq\":18446744073709551615", 1);
+        assert_eq!(EntryRef::parse(line.as_bytes()).unwrap().seq, u64::MAX);
     }
 }

@@ -9,9 +9,13 @@
 //! I/O beyond the readers it is handed. The byte-level format is in `FORMAT.md`.
 //!
 //! - [`ChainHead::append`]: the one function that writes entries (service, samples, tests).
-//! - [`Verifier`]: streams an export in O(log n) memory, names the first bad entry.
-//! - [`merkle`]: RFC 6962/9162 hashing, inclusion and consistency proofs.
+//! - [`EntryRef::parse`]: the one strict parser every command reads entries with.
+//! - [`Verifier`]: streams an export in memory independent of its size, checks entries on
+//!   several threads, names the first bad entry, and says what the checkpoints cover.
+//! - [`personal`]: salted commitments for personal data (erasable without breaking hashes).
+//! - [`merkle`], [`tiles`]: RFC 6962/9162 hashing and proofs, from leaves or stored tiles.
 //! - [`checkpoint`]: C2SP tlog-checkpoint + signed-note with Ed25519, Go `note` key formats.
+//! - [`receipt`]: the signed promise given for every write.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod bundle;
@@ -20,12 +24,17 @@ mod chain;
 pub mod checkpoint;
 pub mod entry;
 mod hash;
+pub mod lines;
 pub mod merkle;
+pub mod personal;
+pub mod receipt;
+pub mod tiles;
 mod verify;
 
 pub use chain::{AppendError, ChainHead};
-pub use checkpoint::{Checkpoint, SignerKey, TrustedKeys, VerifierKey};
-pub use entry::{Entry, EntryRef};
+pub use checkpoint::{Checkpoint, LogName, SignedNote, SignerKey, TrustedKeys, VerifierKey};
+pub use entry::{Entry, EntryRef, Version};
 pub use hash::{BadChainId, ChainId, Hash};
 pub use merkle::Frontier;
+pub use receipt::{Receipt, ReceiptDocument};
 pub use verify::{ChainReport, Failure, FailureKind, Report, Verifier, VerifyError, VerifyOptions};

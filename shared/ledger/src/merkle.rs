@@ -147,61 +147,150 @@ pub enum ProofError {
     BadSizes { first: u64, second: u64 },
 }
 
+/// Where a prover gets the hashes it needs: the root of the perfect subtree of height
+/// `level` over leaves `[index·2^level, (index+1)·2^level)` (a leaf hash for level 0). A slice
+/// of leaf hashes is one source; the log's stored tiles ([`crate::tiles`]) are another.
+pub trait NodeSource {
+    type Error;
+    fn node(&mut self, level: u32, index: u64) -> Result<Hash, Self::Error>;
+}
+
+/// A slice of leaf hashes as a node source.
+#[derive(Debug, Clone, Copy)]
+pub struct Leaves<'a>(pub &'a [Hash]);
+
+impl NodeSource for Leaves<'_> {
+    type Error = std::convert::Infallible;
+    fn node(&mut self, level: u32, index: u64) -> Result<Hash, Self::Error> {
+        let from = (index << level) as usize;
+        let to = ((index + 1) << level) as usize;
+        Ok(subtree_root(self.0.get(from..to).unwrap_or_default()))
+    }
+}
+
+/// Either the proof is impossible or the source failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProveFrom<E> {
+    #[error(transparent)]
+    Proof(ProofError),
+    #[error("a hash the proof needs is not available")]
+    Source(E),
+}
+
+/// MTH(D[lo:hi]) for a range the RFC 6962 recursion produces (`lo` is a multiple of a power
+/// of two at least `hi − lo`): a perfect subtree, or a perfect left part and the rest.
+fn range_root<S: NodeSource>(source: &mut S, lo: u64, hi: u64) -> Result<Hash, S::Error> {
+    let size = hi - lo;
+    if size == 0 {
+        return Ok(empty_root());
+    }
+    if size.is_power_of_two() {
+        let level = size.trailing_zeros();
+        return source.node(level, lo >> level);
+    }
+    let k = largest_power_of_two_below(size);
+    let left = range_root(source, lo, lo + k)?;
+    let right = range_root(source, lo + k, hi)?;
+    Ok(node_hash(&left, &right))
+}
+
 /// RFC 6962 PATH(m, D[n]): the inclusion proof of leaf `index` among `leaves`.
 pub fn inclusion_proof(leaves: &[Hash], index: LeafIndex) -> Result<Vec<Hash>, ProofError> {
-    let size = leaves.len() as u64;
-    if index.0 >= size {
-        return Err(ProofError::IndexOutOfRange { index: index.0, size });
+    inclusion_proof_from(&mut Leaves(leaves), index, TreeSize(leaves.len() as u64)).map_err(|e| match e {
+        ProveFrom::Proof(p) => p,
+        ProveFrom::Source(never) => match never {},
+    })
+}
+
+/// PATH(index, D[size]) from any node source.
+pub fn inclusion_proof_from<S: NodeSource>(
+    source: &mut S,
+    index: LeafIndex,
+    size: TreeSize,
+) -> Result<Vec<Hash>, ProveFrom<S::Error>> {
+    if index.0 >= size.0 {
+        return Err(ProveFrom::Proof(ProofError::IndexOutOfRange {
+            index: index.0,
+            size: size.0,
+        }));
     }
     let mut proof = Vec::new();
-    path(index.0 as usize, leaves, &mut proof);
+    path(source, index.0, 0, size.0, &mut proof).map_err(ProveFrom::Source)?;
     Ok(proof)
 }
 
-fn path(m: usize, leaves: &[Hash], proof: &mut Vec<Hash>) {
-    let n = leaves.len();
+fn path<S: NodeSource>(source: &mut S, m: u64, lo: u64, hi: u64, proof: &mut Vec<Hash>) -> Result<(), S::Error> {
+    let n = hi - lo;
     if n <= 1 {
-        return;
+        return Ok(());
     }
-    let k = largest_power_of_two_below(n as u64) as usize;
+    let k = largest_power_of_two_below(n);
     if m < k {
-        path(m, &leaves[..k], proof);
-        proof.push(subtree_root(&leaves[k..]));
+        path(source, m, lo, lo + k, proof)?;
+        proof.push(range_root(source, lo + k, hi)?);
     } else {
-        path(m - k, &leaves[k..], proof);
-        proof.push(subtree_root(&leaves[..k]));
+        path(source, m - k, lo + k, hi, proof)?;
+        proof.push(range_root(source, lo, lo + k)?);
     }
+    Ok(())
 }
 
 /// RFC 6962 PROOF(m, D[n]): the consistency proof from the first `first` leaves to all of `leaves`.
 pub fn consistency_proof(leaves: &[Hash], first: TreeSize) -> Result<Vec<Hash>, ProofError> {
-    let second = leaves.len() as u64;
-    if first.0 == 0 || first.0 > second {
-        return Err(ProofError::BadSizes { first: first.0, second });
+    consistency_proof_from(&mut Leaves(leaves), first, TreeSize(leaves.len() as u64)).map_err(|e| match e {
+        ProveFrom::Proof(p) => p,
+        ProveFrom::Source(never) => match never {},
+    })
+}
+
+/// PROOF(first, D[second]) from any node source.
+pub fn consistency_proof_from<S: NodeSource>(
+    source: &mut S,
+    first: TreeSize,
+    second: TreeSize,
+) -> Result<Vec<Hash>, ProveFrom<S::Error>> {
+    if first.0 == 0 || first.0 > second.0 {
+        return Err(ProveFrom::Proof(ProofError::BadSizes {
+            first: first.0,
+            second: second.0,
+        }));
     }
     let mut proof = Vec::new();
-    if first.0 < second {
-        subproof(first.0 as usize, leaves, true, &mut proof);
+    if first.0 < second.0 {
+        subproof(source, first.0, 0, second.0, true, &mut proof).map_err(ProveFrom::Source)?;
     }
     Ok(proof)
 }
 
-fn subproof(m: usize, leaves: &[Hash], complete: bool, proof: &mut Vec<Hash>) {
-    let n = leaves.len();
+fn subproof<S: NodeSource>(
+    source: &mut S,
+    m: u64,
+    lo: u64,
+    hi: u64,
+    complete: bool,
+    proof: &mut Vec<Hash>,
+) -> Result<(), S::Error> {
+    let n = hi - lo;
     if m == n {
         if !complete {
-            proof.push(subtree_root(leaves));
+            proof.push(range_root(source, lo, hi)?);
         }
-        return;
+        return Ok(());
     }
-    let k = largest_power_of_two_below(n as u64) as usize;
+    let k = largest_power_of_two_below(n);
     if m <= k {
-        subproof(m, &leaves[..k], complete, proof);
-        proof.push(subtree_root(&leaves[k..]));
+        subproof(source, m, lo, lo + k, complete, proof)?;
+        proof.push(range_root(source, lo + k, hi)?);
     } else {
-        subproof(m - k, &leaves[k..], false, proof);
-        proof.push(subtree_root(&leaves[..k]));
+        subproof(source, m - k, lo + k, hi, false, proof)?;
+        proof.push(range_root(source, lo, lo + k)?);
     }
+    Ok(())
+}
+
+/// The root of the tree of `size` leaves from any node source.
+pub fn root_from<S: NodeSource>(source: &mut S, size: TreeSize) -> Result<Hash, S::Error> {
+    range_root(source, 0, size.0)
 }
 
 fn to_hash(bytes: &[u8]) -> Result<Hash, ProofError> {

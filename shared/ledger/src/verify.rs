@@ -1,21 +1,26 @@
-//! The streaming verifier: reads an export line by line in O(log n) memory and names the
-//! first entry that proves tampering.
+//! The streaming verifier: reads an export chunk by chunk in memory independent of its size,
+//! checks each entry's bytes (layout, canonical data, hash) on several threads — they depend
+//! only on the entry itself — then walks the chain links, sequence numbers, times and Merkle
+//! tree in order, and names the first entry that proves tampering.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::io::BufRead;
+use std::io::Read;
 
-use crate::canonical::is_canonical_data;
-use crate::checkpoint::{Checkpoint, NoteError, TrustedKeys};
-use crate::entry::{EntryRef, GENESIS_PREV};
+use crate::checkpoint::{Checkpoint, LogName, NoteError, TrustedKeys};
+use crate::entry::{EntryRef, FormatError, GENESIS_PREV, Version};
 use crate::hash::{ChainId, Hash};
+use crate::lines::{LineReader, ReadError};
 use crate::merkle::{Frontier, empty_root, leaf_hash};
+use crate::personal::Disclosure;
 
 /// What kind of tampering (or damage) was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
-    /// A line is not a v1 entry at all.
+    /// A line is not an entry at all (layout, envelope rules, length).
     Malformed,
+    /// An entry's data is not in the canonical form (FORMAT.md §3).
+    NotCanonical,
     /// An entry's bytes do not match its hash, or its `prev` does not match its predecessor.
     Modified,
     /// Entries are missing: a gap in `seq`.
@@ -28,6 +33,8 @@ pub enum FailureKind {
     Duplicated,
     /// An entry of another chain appears inside this chain.
     ForeignEntry,
+    /// An entry's time is before its predecessor's.
+    TimeReversed,
     /// The chain is shorter than a checkpoint the auditor kept (truncation or rollback).
     Truncated,
     /// The chain, or another checkpoint, disagrees with a signed checkpoint.
@@ -36,8 +43,15 @@ pub enum FailureKind {
     BadSignature,
     /// A checkpoint carries no signature by a trusted key.
     MissingSignature,
-    /// `--strict`: an entry's data is not in canonical form.
-    NotCanonical,
+    /// A checkpoint (or bundle, or receipt) is of another log than the one pinned.
+    WrongLog,
+    /// Entries that no kept checkpoint covers, when coverage is required.
+    Uncovered,
+    /// A disclosed value does not match its commitment.
+    BadDisclosure,
+    /// A signed receipt's promise was not kept: its entry is not where it said, or no
+    /// checkpoint covered it by the merge deadline.
+    BrokenPromise,
 }
 
 impl FailureKind {
@@ -46,24 +60,38 @@ impl FailureKind {
         match e {
             NoteError::BadSignature { .. } => FailureKind::BadSignature,
             NoteError::NoTrustedSignature => FailureKind::MissingSignature,
+            NoteError::WrongLog { .. } => FailureKind::WrongLog,
             NoteError::Malformed(_) | NoteError::MalformedCheckpoint(_) => FailureKind::Malformed,
+        }
+    }
+
+    /// What a line that does not parse says.
+    pub fn of_format(e: &FormatError) -> Self {
+        match e {
+            FormatError::Shape(_) => FailureKind::Malformed,
+            FormatError::Data(_) => FailureKind::NotCanonical,
         }
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             FailureKind::Malformed => "malformed",
+            FailureKind::NotCanonical => "not_canonical",
             FailureKind::Modified => "modified",
             FailureKind::Deleted => "deleted",
             FailureKind::Inserted => "inserted",
             FailureKind::Reordered => "reordered",
             FailureKind::Duplicated => "duplicated",
             FailureKind::ForeignEntry => "foreign_entry",
+            FailureKind::TimeReversed => "time_reversed",
             FailureKind::Truncated => "truncated",
             FailureKind::Fork => "fork",
             FailureKind::BadSignature => "bad_signature",
             FailureKind::MissingSignature => "missing_signature",
-            FailureKind::NotCanonical => "not_canonical",
+            FailureKind::WrongLog => "wrong_log",
+            FailureKind::Uncovered => "uncovered",
+            FailureKind::BadDisclosure => "bad_disclosure",
+            FailureKind::BrokenPromise => "broken_promise",
         }
     }
 }
@@ -79,51 +107,7 @@ pub struct Failure {
     pub message: String,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
-    #[error("cannot read the export: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("{0}")]
-    Tampered(Failure),
-}
-
-/// One verified chain.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChainReport {
-    pub chain: String,
-    pub size: u64,
-    /// Base64, as in checkpoints.
-    pub root: String,
-    pub checkpoints_checked: usize,
-}
-
-/// A verified export.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Report {
-    pub entries: u64,
-    pub chains: Vec<ChainReport>,
-    pub checkpoints_checked: usize,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct VerifyOptions {
-    /// Also check that every entry's data is canonical JSON (slower).
-    pub strict: bool,
-    /// Only this chain may appear.
-    pub chain: Option<ChainId>,
-}
-
-/// Verifies exports against the auditor's trusted keys and kept checkpoints.
-#[derive(Debug)]
-pub struct Verifier {
-    keys: TrustedKeys,
-    options: VerifyOptions,
-    checkpoints: BTreeMap<ChainId, BTreeMap<u64, Checkpoint>>,
-}
-
-fn failure(
+pub(crate) fn failure(
     kind: FailureKind,
     chain: Option<&str>,
     seq: Option<u64>,
@@ -139,19 +123,100 @@ fn failure(
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("cannot read the export: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Tampered(Failure),
+}
+
+/// One verified chain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChainReport {
+    pub chain: String,
+    /// `<log>/<chain>` when the log is known (pinned, or from the checkpoints).
+    pub origin: Option<String>,
+    pub size: u64,
+    /// Base64, as in checkpoints.
+    pub root: String,
+    pub checkpoints_checked: usize,
+    /// Entries `0 … covered − 1` are bound by a verified checkpoint.
+    pub covered: u64,
+    /// Entries after the largest verified checkpoint: nothing signed binds them yet.
+    pub uncovered: u64,
+}
+
+/// A verified export.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub entries: u64,
+    pub chains: Vec<ChainReport>,
+    pub checkpoints_checked: usize,
+    /// The log the checkpoints are of.
+    pub log: Option<String>,
+    pub covered: u64,
+    pub uncovered: u64,
+    /// Whether uncovered entries would have failed the verification.
+    pub coverage_required: bool,
+    /// Disclosed personal values checked against their commitments.
+    pub disclosures_checked: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Only this chain may appear.
+    pub chain: Option<ChainId>,
+    /// Every checkpoint must be of this log (origin `<log>/<chain>`).
+    pub log: Option<LogName>,
+    /// Fail on entries no kept checkpoint covers. Default: yes when checkpoints were kept.
+    pub require_covered: Option<bool>,
+    /// Threads that check entries' bytes (default: the machine's parallelism, at most 8).
+    pub threads: Option<usize>,
+}
+
+/// Verifies exports against the auditor's trusted keys and kept checkpoints.
+#[derive(Debug)]
+pub struct Verifier {
+    keys: TrustedKeys,
+    options: VerifyOptions,
+    checkpoints: BTreeMap<ChainId, BTreeMap<u64, Checkpoint>>,
+    /// The log of the checkpoints kept so far (pinned, or taken from the first).
+    log: Option<String>,
+    /// Disclosed values to check, by entry.
+    disclosures: BTreeMap<(String, u64), Vec<Disclosure>>,
+}
+
 impl Verifier {
     pub fn new(keys: TrustedKeys, options: VerifyOptions) -> Self {
+        let log = options.log.as_ref().map(ToString::to_string);
         Self {
             keys,
             options,
             checkpoints: BTreeMap::new(),
+            log,
+            disclosures: BTreeMap::new(),
         }
     }
 
-    /// Keep a signed checkpoint (`source` names it in messages). Its signature is checked
-    /// now, and it must agree with every checkpoint kept before of the same size.
+    /// Check `disclosure` against its entry's commitment while verifying.
+    pub fn add_disclosure(&mut self, disclosure: Disclosure) {
+        self.disclosures
+            .entry((disclosure.chain.clone(), disclosure.seq))
+            .or_default()
+            .push(disclosure);
+    }
+
+    /// Keep a signed checkpoint (`source` names it in messages). Its signature and log are
+    /// checked now, and it must agree with every checkpoint kept before of the same size.
     pub fn add_checkpoint(&mut self, note: &str, source: &str) -> Result<&Checkpoint, Failure> {
-        let (checkpoint, _) = Checkpoint::open(note, &self.keys).map_err(|e| {
+        let opened = match &self.options.log {
+            Some(log) => Checkpoint::open_pinned(note, &self.keys, log),
+            None => Checkpoint::open(note, &self.keys),
+        };
+        let (checkpoint, _) = opened.map_err(|e| {
             failure(
                 FailureKind::of_note(&e),
                 None,
@@ -160,15 +225,31 @@ impl Verifier {
                 format!("checkpoint {source}: {e}"),
             )
         })?;
-        let chain = checkpoint.chain().ok_or_else(|| {
-            failure(
-                FailureKind::Malformed,
+        let (Some(chain), Some(log)) = (checkpoint.chain(), checkpoint.log()) else {
+            return Err(failure(
+                FailureKind::WrongLog,
                 None,
                 None,
                 None,
-                format!("checkpoint {source}: origin {:?} names no chain", checkpoint.origin),
-            )
-        })?;
+                format!(
+                    "checkpoint {source}: origin {:?} is not <log>/<chain>",
+                    checkpoint.origin
+                ),
+            ));
+        };
+        match &self.log {
+            Some(expected) if expected != log => {
+                return Err(failure(
+                    FailureKind::WrongLog,
+                    Some(chain.as_str()),
+                    None,
+                    None,
+                    format!("checkpoint {source} is of the log {log}, the others of {expected}"),
+                ));
+            }
+            Some(_) => {}
+            None => self.log = Some(log.to_owned()),
+        }
         let kept = self.checkpoints.entry(chain.clone()).or_default();
         if let Some(other) = kept.get(&checkpoint.size)
             && other.root != checkpoint.root
@@ -189,112 +270,310 @@ impl Verifier {
         Ok(kept.entry(checkpoint.size).or_insert(checkpoint))
     }
 
-    /// Verify an export read from `reader`. `progress` is called now and then with the number
-    /// of bytes read so far.
-    pub fn verify(&self, reader: impl BufRead, mut progress: impl FnMut(u64)) -> Result<Report, VerifyError> {
-        let mut lines = Lines::new(reader);
-        let mut current: Option<ChainState> = None;
-        let mut done: Vec<ChainReport> = Vec::new();
-        let mut seen: BTreeSet<String> = BTreeSet::new();
-        let mut entries = 0u64;
-        let tampered = |f: Failure| VerifyError::Tampered(f);
+    /// The log of the kept checkpoints (pinned, or read from them).
+    pub fn log(&self) -> Option<&str> {
+        self.log.as_deref()
+    }
 
-        while let Some((number, bytes, line)) = lines.next_line()? {
-            if number % 65_536 == 0 {
-                progress(bytes);
-            }
-            let entry = EntryRef::parse(line)
-                .map_err(|e| tampered(failure(FailureKind::Malformed, None, None, Some(number), e.to_string())))?;
-            let (chain, seq) = (entry.chain, entry.seq);
-            if entry.computed_hash() != entry.hash {
-                return Err(tampered(failure(
-                    FailureKind::Modified,
-                    Some(chain),
-                    Some(seq),
-                    Some(number),
-                    "the entry's bytes do not match its hash",
-                )));
-            }
-            if self.options.strict && !entry.data_str().is_some_and(is_canonical_data) {
-                return Err(tampered(failure(
-                    FailureKind::NotCanonical,
-                    Some(chain),
-                    Some(seq),
-                    Some(number),
-                    "the entry's data is not canonical JSON",
-                )));
-            }
+    fn threads(&self) -> usize {
+        self.options
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+            .clamp(1, 8)
+    }
 
-            let same_chain = current.as_ref().is_some_and(|c| c.chain.as_str() == chain);
-            if !same_chain {
-                let wrong_chain = self.options.chain.as_ref().is_some_and(|c| c.as_str() != chain);
-                if wrong_chain || seen.contains(chain) || (current.is_some() && seq != 0) {
-                    let message = match &current {
-                        Some(c) => format!("an entry of chain {chain} inside chain {}", c.chain),
-                        None => format!("an entry of chain {chain}, which is not the chain being verified"),
-                    };
-                    return Err(tampered(failure(
-                        FailureKind::ForeignEntry,
-                        Some(chain),
-                        Some(seq),
-                        Some(number),
-                        message,
-                    )));
-                }
-                if seq != 0 {
-                    return Err(tampered(failure(
-                        FailureKind::Deleted,
-                        Some(chain),
-                        Some(0),
-                        Some(number),
-                        format!("the chain starts at seq {seq}: entries 0 to {} are missing", seq - 1),
-                    )));
-                }
-                if let Some(finished) = current.take() {
-                    done.push(finished.finish()?);
-                }
-                let chain_id = ChainId::parse(chain).map_err(|e| {
-                    tampered(failure(
+    /// Verify an export read from `reader`. `progress` is called after each chunk with the
+    /// number of bytes read so far.
+    pub fn verify(&self, reader: impl Read, mut progress: impl FnMut(u64)) -> Result<Report, VerifyError> {
+        let mut lines = LineReader::new(reader);
+        let mut walker = Walker {
+            verifier: self,
+            current: None,
+            done: Vec::new(),
+            seen: BTreeSet::new(),
+            entries: 0,
+            disclosed: 0,
+        };
+        let threads = self.threads();
+        let mut pending: Option<(u64, Checked)> = None;
+        loop {
+            let chunk = match lines.next_chunk() {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(ReadError::Io(e)) => return Err(VerifyError::Io(e)),
+                Err(ReadError::TooLong { line }) => {
+                    return Err(VerifyError::Tampered(failure(
                         FailureKind::Malformed,
-                        Some(chain),
-                        Some(seq),
-                        Some(number),
-                        e.to_string(),
-                    ))
-                })?;
-                seen.insert(chain.to_owned());
-                current = Some(ChainState::new(chain_id, self.checkpoints_of(chain))?);
+                        None,
+                        None,
+                        Some(line),
+                        "the line is longer than 1 MiB",
+                    )));
+                }
+                Err(ReadError::Unterminated { line }) => {
+                    return Err(VerifyError::Tampered(failure(
+                        FailureKind::Malformed,
+                        None,
+                        None,
+                        Some(line),
+                        "the export's last line has no newline (was it cut off?)",
+                    )));
+                }
+            };
+            let parts = check_lines(&chunk.lines, threads, &self.disclosures);
+            let first = chunk.first_line;
+            // Each line is judged with its successor in view (a gap or a foreign entry is
+            // told apart by the next line), so the last line of a chunk waits for the next.
+            let mut results = parts.iter().flatten().enumerate().peekable();
+            if let Some((number, line)) = pending.take() {
+                walker.feed(number, &line, results.peek().map(|(_, c)| *c))?;
             }
-            let Some(state) = current.as_mut() else { continue };
-            match state.accept(&entry, number) {
-                Ok(()) => entries += 1,
-                Err(Reject::Fail(e)) => return Err(e),
-                Err(Reject::Gap { expected, found }) => {
-                    // seq > expected: moved, or missing? One line of look-ahead tells.
-                    let chain = state.chain.as_str().to_owned();
-                    let next_is_expected = lines
-                        .next_line()?
-                        .and_then(|(_, _, next)| {
-                            EntryRef::parse(next)
-                                .ok()
-                                .map(|e| e.chain == chain && e.seq == expected)
-                        })
-                        .unwrap_or(false);
-                    return Err(state.gap(expected, found, number, next_is_expected));
+            while let Some((i, line)) = results.next() {
+                let number = first + i as u64;
+                match results.peek() {
+                    Some((_, next)) => walker.feed(number, line, Some(next))?,
+                    None => pending = Some((number, line.clone())),
                 }
             }
+            progress(lines.bytes);
+        }
+        if let Some((number, line)) = pending.take() {
+            walker.feed(number, &line, None)?;
         }
         progress(lines.bytes);
-        if let Some(finished) = current.take() {
-            done.push(finished.finish()?);
+        walker.finish()
+    }
+
+    fn checkpoints_of(&self, chain: &ChainId) -> VecDeque<Checkpoint> {
+        self.checkpoints
+            .get(chain)
+            .map(|kept| kept.values().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// What the parallel pass learns about one line.
+#[derive(Debug, Clone)]
+enum Checked {
+    Entry(Info),
+    Bad {
+        kind: FailureKind,
+        message: String,
+        /// The entry's chain and seq, when the line parsed.
+        at: Option<(ChainName, u64)>,
+    },
+}
+
+/// An entry's envelope, owned (no borrow of the read buffer), with its hash recomputed.
+#[derive(Debug, Clone)]
+struct Info {
+    version: Version,
+    chain: ChainName,
+    seq: u64,
+    prev: Hash,
+    hash: Hash,
+    hash_ok: bool,
+    at: [u8; 24],
+    leaf: Hash,
+}
+
+/// A chain id in place (at most 64 bytes): no allocation per line.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ChainName {
+    len: u8,
+    bytes: [u8; 64],
+}
+
+impl ChainName {
+    fn new(text: &str) -> Self {
+        let mut bytes = [0u8; 64];
+        let len = text.len().min(64);
+        bytes[..len].copy_from_slice(&text.as_bytes()[..len]);
+        Self { len: len as u8, bytes }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for ChainName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+type DisclosureMap = BTreeMap<(String, u64), Vec<Disclosure>>;
+
+fn check_line(line: &[u8], disclosures: &DisclosureMap) -> Checked {
+    match EntryRef::parse(line) {
+        Err(e) => Checked::Bad {
+            kind: FailureKind::of_format(&e),
+            message: e.to_string(),
+            at: None,
+        },
+        Ok(entry) => {
+            if !disclosures.is_empty()
+                && let Some(list) = disclosures.get(&(entry.chain.to_owned(), entry.seq))
+                && entry.computed_hash() == entry.hash
+                && let Some(error) = list.iter().find_map(|d| d.check(&entry).err())
+            {
+                return Checked::Bad {
+                    kind: FailureKind::BadDisclosure,
+                    message: format!("a disclosed value does not hold: {error}"),
+                    at: Some((ChainName::new(entry.chain), entry.seq)),
+                };
+            }
+            let mut at = [0u8; 24];
+            at.copy_from_slice(entry.at.as_bytes());
+            Checked::Entry(Info {
+                version: entry.version,
+                chain: ChainName::new(entry.chain),
+                seq: entry.seq,
+                prev: entry.prev,
+                hash: entry.hash,
+                hash_ok: entry.computed_hash() == entry.hash,
+                at,
+                leaf: leaf_hash(entry.hash.as_bytes()),
+            })
+        }
+    }
+}
+
+/// Check every line of a chunk, spread over `threads` threads: the results in line order,
+/// in one part per thread.
+fn check_lines(lines: &[&[u8]], threads: usize, disclosures: &DisclosureMap) -> Vec<Vec<Checked>> {
+    let check = |part: &[&[u8]]| part.iter().map(|l| check_line(l, disclosures)).collect::<Vec<_>>();
+    if threads <= 1 || lines.len() < 64 {
+        return vec![check(lines)];
+    }
+    let per = lines.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let mut parts = lines.chunks(per);
+        let mine = parts.next().unwrap_or_default();
+        let handles: Vec<_> = parts.map(|part| scope.spawn(move || check(part))).collect();
+        let mut out = vec![check(mine)];
+        for handle in handles {
+            match handle.join() {
+                Ok(part) => out.push(part),
+                // A panic in a worker is a bug; surface it where it happened.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
+/// The in-order pass.
+struct Walker<'v> {
+    verifier: &'v Verifier,
+    current: Option<ChainState>,
+    done: Vec<ChainReport>,
+    seen: BTreeSet<String>,
+    entries: u64,
+    disclosed: usize,
+}
+
+impl Walker<'_> {
+    fn feed(&mut self, number: u64, checked: &Checked, next: Option<&Checked>) -> Result<(), VerifyError> {
+        let tampered = VerifyError::Tampered;
+        let info = match checked {
+            Checked::Bad { kind, message, at } => {
+                let (chain, seq) = match at {
+                    Some((chain, seq)) => (Some(chain.as_str()), Some(*seq)),
+                    None => (None, None),
+                };
+                return Err(tampered(failure(*kind, chain, seq, Some(number), message.clone())));
+            }
+            Checked::Entry(info) => info,
+        };
+        let (chain, seq) = (info.chain.as_str(), info.seq);
+        if !info.hash_ok {
+            return Err(tampered(failure(
+                FailureKind::Modified,
+                Some(chain),
+                Some(seq),
+                Some(number),
+                "the entry's bytes do not match its hash",
+            )));
+        }
+        let same_chain = self.current.as_ref().is_some_and(|c| c.chain.as_str() == chain);
+        if !same_chain {
+            let wrong_chain = self
+                .verifier
+                .options
+                .chain
+                .as_ref()
+                .is_some_and(|c| c.as_str() != chain);
+            let next_is_current = match (&self.current, next) {
+                (Some(current), Some(Checked::Entry(n))) => n.chain.as_str() == current.chain.as_str(),
+                _ => false,
+            };
+            if wrong_chain || self.seen.contains(chain) || (self.current.is_some() && (seq != 0 || next_is_current)) {
+                let message = match &self.current {
+                    Some(c) => format!("an entry of chain {chain} inside chain {}", c.chain),
+                    None => format!("an entry of chain {chain}, which is not the chain being verified"),
+                };
+                return Err(tampered(failure(
+                    FailureKind::ForeignEntry,
+                    Some(chain),
+                    Some(seq),
+                    Some(number),
+                    message,
+                )));
+            }
+            if seq != 0 {
+                return Err(tampered(failure(
+                    FailureKind::Deleted,
+                    Some(chain),
+                    Some(0),
+                    Some(number),
+                    format!("the chain starts at seq {seq}: entries 0 to {} are missing", seq - 1),
+                )));
+            }
+            if let Some(finished) = self.current.take() {
+                self.done.push(finished.finish(self.verifier)?);
+            }
+            let chain_id = ChainId::parse(chain).map_err(|e| {
+                tampered(failure(
+                    FailureKind::Malformed,
+                    Some(chain),
+                    Some(seq),
+                    Some(number),
+                    e.to_string(),
+                ))
+            })?;
+            self.seen.insert(chain.to_owned());
+            let kept = self.verifier.checkpoints_of(&chain_id);
+            self.current = Some(ChainState::new(chain_id, kept)?);
+        }
+        let Some(state) = self.current.as_mut() else {
+            return Ok(());
+        };
+        state.accept(info, number, next)?;
+        self.entries += 1;
+        if !self.verifier.disclosures.is_empty() {
+            self.disclosed += self
+                .verifier
+                .disclosures
+                .get(&(chain.to_owned(), seq))
+                .map_or(0, Vec::len);
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Report, VerifyError> {
+        let verifier = self.verifier;
+        if let Some(finished) = self.current.take() {
+            self.done.push(finished.finish(verifier)?);
         }
         // A chain the auditor holds checkpoints for must be in the export.
-        for (chain, kept) in &self.checkpoints {
-            if seen.contains(chain.as_str()) || self.options.chain.as_ref().is_some_and(|c| c != chain) {
+        for (chain, kept) in &verifier.checkpoints {
+            if self.seen.contains(chain.as_str()) || verifier.options.chain.as_ref().is_some_and(|c| c != chain) {
                 continue;
             }
             if let Some((size, _)) = kept.iter().rev().find(|(size, _)| **size > 0) {
-                return Err(tampered(failure(
+                return Err(VerifyError::Tampered(failure(
                     FailureKind::Truncated,
                     Some(chain.as_str()),
                     None,
@@ -303,38 +582,80 @@ impl Verifier {
                 )));
             }
         }
-        let checkpoints_checked = done.iter().map(|c| c.checkpoints_checked).sum();
+        let required = verifier
+            .options
+            .require_covered
+            .unwrap_or(!verifier.checkpoints.is_empty());
+        if required && let Some(c) = self.done.iter().find(|c| c.uncovered > 0) {
+            let message = if c.covered == 0 {
+                format!(
+                    "no kept checkpoint covers any of the chain's {} entries: nothing signed binds them",
+                    c.size
+                )
+            } else {
+                format!(
+                    "entries {} to {} come after the largest kept checkpoint ({}): nothing signed binds them",
+                    c.covered,
+                    c.size - 1,
+                    c.covered
+                )
+            };
+            return Err(VerifyError::Tampered(failure(
+                FailureKind::Uncovered,
+                Some(&c.chain),
+                Some(c.covered),
+                None,
+                message,
+            )));
+        }
+        let wanted: usize = verifier.disclosures.values().map(Vec::len).sum();
+        if self.disclosed < wanted {
+            let missing = verifier
+                .disclosures
+                .keys()
+                .find(|(chain, seq)| !self.done.iter().any(|c| c.chain == *chain && *seq < c.size))
+                .cloned()
+                .unwrap_or_default();
+            return Err(VerifyError::Tampered(failure(
+                FailureKind::BadDisclosure,
+                Some(&missing.0),
+                Some(missing.1),
+                None,
+                "a disclosure names an entry the export does not hold",
+            )));
+        }
+        let checkpoints_checked = self.done.iter().map(|c| c.checkpoints_checked).sum();
         Ok(Report {
-            entries,
-            chains: done,
+            disclosures_checked: self.disclosed,
+            entries: self.entries,
+            covered: self.done.iter().map(|c| c.covered).sum(),
+            uncovered: self.done.iter().map(|c| c.uncovered).sum(),
+            chains: self.done,
             checkpoints_checked,
+            log: verifier.log.clone(),
+            coverage_required: required,
         })
-    }
-
-    fn checkpoints_of(&self, chain: &str) -> VecDeque<Checkpoint> {
-        ChainId::parse(chain)
-            .ok()
-            .and_then(|c| self.checkpoints.get(&c))
-            .map(|kept| kept.values().cloned().collect())
-            .unwrap_or_default()
     }
 }
 
 /// The verifier's memory per chain: O(log n).
 struct ChainState {
     chain: ChainId,
+    version: Version,
     next_seq: u64,
     last_hash: Hash,
     last_line: u64,
+    last_at: [u8; 24],
     frontier: Frontier,
     pending: VecDeque<Checkpoint>,
     checked: usize,
+    covered: u64,
 }
 
 impl ChainState {
     fn new(chain: ChainId, mut pending: VecDeque<Checkpoint>) -> Result<Self, VerifyError> {
         let mut checked = 0;
-        // A checkpoint of size 0 commits to the empty tree.
+        // A checkpoint of size 0 commits to the empty tree (its root was checked when read).
         while pending.front().is_some_and(|c| c.size == 0) {
             if let Some(cp) = pending.pop_front() {
                 if cp.root != empty_root() {
@@ -351,12 +672,15 @@ impl ChainState {
         }
         Ok(Self {
             chain,
+            version: Version::V1,
             next_seq: 0,
             last_hash: GENESIS_PREV,
             last_line: 0,
+            last_at: [0; 24],
             frontier: Frontier::new(),
             pending,
             checked,
+            covered: 0,
         })
     }
 
@@ -364,12 +688,12 @@ impl ChainState {
         VerifyError::Tampered(failure(kind, Some(self.chain.as_str()), Some(seq), Some(line), message))
     }
 
-    fn accept(&mut self, entry: &EntryRef<'_>, line: u64) -> Result<(), Reject> {
+    fn accept(&mut self, entry: &Info, line: u64, next: Option<&Checked>) -> Result<(), VerifyError> {
         let expected = self.next_seq;
         let seq = entry.seq;
         if seq != expected {
-            if seq + 1 == expected {
-                return Err(Reject::Fail(if entry.hash == self.last_hash {
+            if seq.checked_add(1) == Some(expected) {
+                return Err(if entry.hash == self.last_hash {
                     self.fail(
                         FailureKind::Duplicated,
                         seq,
@@ -383,28 +707,49 @@ impl ChainState {
                         self.last_line,
                         format!("two different entries claim seq {seq} (lines {} and {line}); the first of them is not part of the chain", self.last_line),
                     )
-                }));
+                });
             }
             if seq < expected {
-                return Err(Reject::Fail(self.fail(
+                return Err(self.fail(
                     FailureKind::Duplicated,
                     seq,
                     line,
                     format!("seq {seq} appears again after seq {}", expected - 1),
-                )));
+                ));
             }
-            return Err(Reject::Gap { expected, found: seq });
+            // seq > expected: moved, or missing? The next line tells.
+            let next_is_expected =
+                matches!(next, Some(Checked::Entry(n)) if n.chain.as_str() == self.chain.as_str() && n.seq == expected);
+            return Err(if next_is_expected {
+                self.fail(
+                    FailureKind::Reordered,
+                    seq,
+                    line,
+                    format!("seq {seq} comes before seq {expected}"),
+                )
+            } else {
+                let missing = seq - expected;
+                self.fail(
+                    FailureKind::Deleted,
+                    expected,
+                    line,
+                    format!(
+                        "expected seq {expected}, found {seq}: {missing} entr{} missing",
+                        if missing == 1 { "y is" } else { "ies are" }
+                    ),
+                )
+            });
         }
         if entry.prev != self.last_hash {
-            let (kind, at_seq, at_line, message) = if seq == 0 {
-                (
+            return Err(if seq == 0 {
+                self.fail(
                     FailureKind::Modified,
                     0,
                     line,
                     "the first entry's prev is not the genesis value".to_owned(),
                 )
             } else {
-                (
+                self.fail(
                     FailureKind::Modified,
                     seq - 1,
                     self.last_line,
@@ -413,12 +758,33 @@ impl ChainState {
                         seq - 1
                     ),
                 )
-            };
-            return Err(Reject::Fail(self.fail(kind, at_seq, at_line, message)));
+            });
         }
-        self.frontier.push(leaf_hash(entry.hash.as_bytes()));
+        if entry.version < self.version {
+            return Err(self.fail(
+                FailureKind::Malformed,
+                seq,
+                line,
+                "a v1 entry after a v2 entry: a chain moves from v1 to v2 once and never back".to_owned(),
+            ));
+        }
+        if seq > 0 && entry.at < self.last_at {
+            return Err(self.fail(
+                FailureKind::TimeReversed,
+                seq,
+                line,
+                format!(
+                    "the entry's time {} is before its predecessor's {}",
+                    String::from_utf8_lossy(&entry.at),
+                    String::from_utf8_lossy(&self.last_at)
+                ),
+            ));
+        }
+        self.frontier.push(entry.leaf);
         self.last_hash = entry.hash;
         self.last_line = line;
+        self.last_at = entry.at;
+        self.version = entry.version;
         self.next_seq += 1;
         while self.pending.front().is_some_and(|c| c.size == self.next_seq) {
             let Some(checkpoint) = self.pending.pop_front() else {
@@ -426,7 +792,7 @@ impl ChainState {
             };
             let root = self.frontier.root();
             if root != checkpoint.root {
-                return Err(Reject::Fail(self.fail(
+                return Err(self.fail(
                     FailureKind::Fork,
                     seq,
                     line,
@@ -436,38 +802,15 @@ impl ChainState {
                         root.to_base64(),
                         checkpoint.root.to_base64()
                     ),
-                )));
+                ));
             }
             self.checked += 1;
+            self.covered = checkpoint.size;
         }
         Ok(())
     }
 
-    /// The failure for entry `found` where `expected` was due: `Reordered` if the expected
-    /// entry comes right after it, else `Deleted`.
-    fn gap(&self, expected: u64, found: u64, line: u64, next_is_expected: bool) -> VerifyError {
-        if next_is_expected {
-            self.fail(
-                FailureKind::Reordered,
-                found,
-                line,
-                format!("seq {found} comes before seq {expected}"),
-            )
-        } else {
-            let missing = found - expected;
-            self.fail(
-                FailureKind::Deleted,
-                expected,
-                line,
-                format!(
-                    "expected seq {expected}, found {found}: {missing} entr{} missing",
-                    if missing == 1 { "y is" } else { "ies are" }
-                ),
-            )
-        }
-    }
-
-    fn finish(self) -> Result<ChainReport, VerifyError> {
+    fn finish(self, verifier: &Verifier) -> Result<ChainReport, VerifyError> {
         if let Some(cp) = self.pending.back() {
             return Err(VerifyError::Tampered(failure(
                 FailureKind::Truncated,
@@ -482,71 +825,12 @@ impl ChainState {
         }
         Ok(ChainReport {
             chain: self.chain.to_string(),
+            origin: verifier.log.as_ref().map(|log| format!("{log}/{}", self.chain)),
             size: self.next_seq,
             root: self.frontier.root().to_base64(),
             checkpoints_checked: self.checked,
+            covered: self.covered,
+            uncovered: self.next_seq - self.covered,
         })
-    }
-}
-
-/// Why `accept` refused an entry.
-enum Reject {
-    Fail(VerifyError),
-    /// `found` is ahead of `expected`: the caller looks one line ahead to tell which.
-    Gap {
-        expected: u64,
-        found: u64,
-    },
-}
-
-/// Lines of a JSON Lines file, without their `\n`, with 1-based numbers. A line that lies
-/// whole in the reader's buffer is handed out in place (no copy); one that straddles the
-/// buffer's end is assembled in `buf`.
-struct Lines<R> {
-    reader: R,
-    buf: Vec<u8>,
-    /// Bytes of the reader's buffer handed out by the previous call, consumed on the next.
-    pending: usize,
-    number: u64,
-    bytes: u64,
-}
-
-impl<R: BufRead> Lines<R> {
-    fn new(reader: R) -> Self {
-        Self {
-            reader,
-            buf: Vec::new(),
-            pending: 0,
-            number: 0,
-            bytes: 0,
-        }
-    }
-
-    /// The next line: its number, the bytes read so far, and its content.
-    fn next_line(&mut self) -> std::io::Result<Option<(u64, u64, &[u8])>> {
-        self.reader.consume(std::mem::take(&mut self.pending));
-        let available = self.reader.fill_buf()?;
-        if available.is_empty() {
-            return Ok(None);
-        }
-        self.number += 1;
-        if let Some(end) = memchr::memchr(b'\n', available) {
-            self.pending = end + 1;
-            self.bytes += self.pending as u64;
-            // A second `fill_buf` returns the same buffered bytes without reading.
-            let available = self.reader.fill_buf()?;
-            return Ok(Some((
-                self.number,
-                self.bytes,
-                available.get(..end).unwrap_or_default(),
-            )));
-        }
-        self.buf.clear();
-        let n = self.reader.read_until(b'\n', &mut self.buf)?;
-        self.bytes += n as u64;
-        if self.buf.last() == Some(&b'\n') {
-            self.buf.pop();
-        }
-        Ok(Some((self.number, self.bytes, &self.buf)))
     }
 }

@@ -21,7 +21,8 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let (entries, head) = chain("contoso-partner", SIZE as u64);
+        // The format the service writes: v2, personal values as commitments.
+        let (entries, head, _) = chain_v2("contoso-partner", SIZE as u64);
         Fixture {
             lines: entries.into_iter().map(|e| e.line).collect(),
             checkpoint: head.sign_checkpoint(LOG_NAME, &key()),
@@ -95,7 +96,11 @@ fn apply(lines: &[String], m: &Mutation) -> Vec<Vec<u8>> {
 }
 
 fn verify(lines: &[Vec<u8>], with_checkpoint: bool) -> bool {
-    let mut verifier = Verifier::new(trusted(), VerifyOptions::default());
+    let options = VerifyOptions {
+        log: Some(log()),
+        ..VerifyOptions::default()
+    };
+    let mut verifier = Verifier::new(trusted(), options);
     if with_checkpoint {
         verifier.add_checkpoint(&fixture().checkpoint, "kept").unwrap();
     }

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use ledger::bundle::{EvidenceBundle, prove, verify_bundle};
-use ledger::{ChainId, Checkpoint, EntryRef, FailureKind, Verifier, VerifyError, VerifyOptions};
+use ledger::personal::{Disclosure, Disclosures};
+use ledger::{ChainId, Checkpoint, EntryRef, FailureKind, Receipt, Verifier, VerifyError, VerifyOptions, Version};
 use serde_json::{Value, json};
 
 fn dir() -> PathBuf {
@@ -20,6 +21,8 @@ fn dir() -> PathBuf {
 
 struct Vectors {
     files: BTreeMap<String, String>,
+    /// Files that are not UTF-8 (some tampered vectors).
+    binary: BTreeMap<String, Vec<u8>>,
     cases: Vec<Value>,
     bundles: Vec<Value>,
 }
@@ -29,8 +32,32 @@ impl Vectors {
         self.files.insert(path.to_owned(), content);
     }
 
+    fn file_bytes(&mut self, path: &str, content: Vec<u8>) {
+        match String::from_utf8(content) {
+            Ok(text) => self.file(path, text),
+            Err(e) => {
+                self.binary.insert(path.to_owned(), e.into_bytes());
+            }
+        }
+    }
+
     fn case(&mut self, name: &str, class: &str, export: &str, checkpoints: &[&str], expect: Value, about: &str) {
         self.cases.push(json!({ "name": name, "attack": class, "export": export, "checkpoints": checkpoints, "expect": expect, "about": about }));
+    }
+
+    /// A case that also checks a disclosures file.
+    #[allow(clippy::too_many_arguments)]
+    fn case_with_disclosures(
+        &mut self,
+        name: &str,
+        class: &str,
+        export: &str,
+        checkpoints: &[&str],
+        disclosures: &str,
+        expect: Value,
+        about: &str,
+    ) {
+        self.cases.push(json!({ "name": name, "attack": class, "export": export, "checkpoints": checkpoints, "disclosures": disclosures, "expect": expect, "about": about }));
     }
 }
 
@@ -38,9 +65,10 @@ fn fails(kind: &str, seq: Option<u64>, line: Option<u64>) -> Value {
     json!({ "valid": false, "kind": kind, "seq": seq, "line": line })
 }
 
-fn generate() -> BTreeMap<String, String> {
+fn generate() -> BTreeMap<String, Vec<u8>> {
     let mut v = Vectors {
         files: BTreeMap::new(),
+        binary: BTreeMap::new(),
         cases: Vec::new(),
         bundles: Vec::new(),
     };
@@ -63,15 +91,15 @@ fn generate() -> BTreeMap<String, String> {
         "none",
         "valid/chain.jsonl",
         &["valid/checkpoint-8.note", "valid/checkpoint-12.note"],
-        json!({ "valid": true, "entries": 12, "checkpointsChecked": 2 }),
-        "12 entries of one chain and two checkpoints of it",
+        json!({ "valid": true, "entries": 12, "checkpointsChecked": 2, "uncovered": 0 }),
+        "12 entries of one chain (format v1) and two checkpoints of it",
     );
     v.case(
         "valid-two-chains",
         "none",
         "valid/two-chains.jsonl",
         &["valid/checkpoint-12.note", "valid/fabrikam-5.note"],
-        json!({ "valid": true, "entries": 17, "checkpointsChecked": 2 }),
+        json!({ "valid": true, "entries": 17, "checkpointsChecked": 2, "uncovered": 0 }),
         "two chains, one after the other, each with a checkpoint",
     );
 
@@ -118,8 +146,8 @@ fn generate() -> BTreeMap<String, String> {
         "modification",
         "tampered/rewritten.jsonl",
         &[],
-        json!({ "valid": true, "entries": 12, "checkpointsChecked": 0 }),
-        "the same forgery passes when the auditor kept no checkpoint: keep checkpoints",
+        json!({ "valid": true, "entries": 12, "checkpointsChecked": 0, "uncovered": 12 }),
+        "the same forgery passes when the auditor kept no checkpoint (and the report says nothing is covered): keep checkpoints",
     );
 
     let mut deleted = lines.clone();
@@ -141,7 +169,7 @@ fn generate() -> BTreeMap<String, String> {
     };
     let forged_at = EntryRef::parse(lines[4].as_bytes()).unwrap().at_datetime().unwrap();
     let (forged, _) = head4
-        .append(
+        .append_v1(
             &forged_at,
             "note_added",
             &json!({ "message": "refund approved", "requestId": "01KAW000000000000001001" }),
@@ -225,7 +253,7 @@ fn generate() -> BTreeMap<String, String> {
         let (kind, mut data) = event("contoso-partner", i);
         data["change"] = json!({ "message": format!("rewritten history {i}") });
         let (entry, next) = head
-            .append(
+            .append_v1(
                 &EntryRef::parse(lines[i as usize].as_bytes())
                     .unwrap()
                     .at_datetime()
@@ -264,11 +292,11 @@ fn generate() -> BTreeMap<String, String> {
                 EntryRef::parse(l.as_bytes()).unwrap().hash.as_bytes(),
             ));
         }
-        Checkpoint {
-            origin: Checkpoint::origin_for(LOG_NAME, &ChainId::parse("contoso-partner").unwrap()),
-            size: 8,
-            root: f.root(),
-        }
+        Checkpoint::new(
+            Checkpoint::origin_for(LOG_NAME, &ChainId::parse("contoso-partner").unwrap()),
+            8,
+            f.root(),
+        )
     };
     v.file("tampered/fork-checkpoint-8.note", rewritten_head8.sign(&k));
     v.case(
@@ -313,29 +341,71 @@ fn generate() -> BTreeMap<String, String> {
         "line 3 cut short",
     );
 
-    // Evidence bundles.
-    let cp8 = v.files["valid/checkpoint-8.note"].clone();
-    let bundle = prove(v.files["valid/chain.jsonl"].as_bytes(), 5, &cp12, Some(&cp8)).unwrap();
-    let bundle_text = |b: &EvidenceBundle| format!("{}\n", serde_json::to_string_pretty(b).unwrap());
-    v.file("bundles/seq-5.json", bundle_text(&bundle));
-    v.bundles.push(json!({ "name": "valid-bundle", "bundle": "bundles/seq-5.json", "expect": { "valid": true, "seq": 5 }, "about": "seq 5 in checkpoint 12, consistent with checkpoint 8" }));
+    v2_cases(&mut v);
+    crafted_cases(&mut v, &lines);
+
+    // Evidence bundles (of the v2 chain: its checkpoints are written by v2_cases).
+    let v2_export = v.files["v2/chain.jsonl"].clone();
+    let v2_cp12 = v.files["v2/checkpoint-12.note"].clone();
+    let v2_cp8 = v.files["v2/checkpoint-8.note"].clone();
+    let disclosures: Disclosures = serde_json::from_str(&v.files["v2/disclosures.json"]).unwrap();
+    let at5: Vec<Disclosure> = disclosures.disclosures.iter().filter(|d| d.seq == 5).cloned().collect();
+    assert!(!at5.is_empty());
+    let bundle = prove(v2_export.as_bytes(), &[4, 5], &v2_cp12, Some(&v2_cp8), &at5).unwrap();
+    v.file("bundles/seq-4-5.json", bundle.to_text());
+    v.bundles.push(json!({ "name": "valid-bundle", "bundle": "bundles/seq-4-5.json", "expect": { "valid": true, "seqs": [4, 5], "disclosed": at5.len() }, "about": "seq 4 and 5 in checkpoint 12, consistent with checkpoint 8, with seq 5's personal values disclosed" }));
+    let v2_lines: Vec<&str> = v2_export.lines().collect();
     let mut edited = bundle.clone();
-    edited.entry = modified[5].clone();
-    v.file("bundles/tampered-entry.json", bundle_text(&edited));
-    v.bundles.push(json!({ "name": "bundle-modified-entry", "bundle": "bundles/tampered-entry.json", "expect": fails("modified", Some(5), None), "about": "the entry was edited" }));
-    let mut rehashed_bundle = bundle.clone();
-    rehashed_bundle.entry = rewritten[5].clone();
-    v.file("bundles/forged-entry.json", bundle_text(&rehashed_bundle));
+    edited.entries[1].entry = v2_lines[5].replacen("\"severity\":\"B\"", "\"severity\":\"A\"", 1);
+    v.file("bundles/tampered-entry.json", edited.to_text());
+    v.bundles.push(json!({ "name": "bundle-modified-entry", "bundle": "bundles/tampered-entry.json", "expect": fails("modified", Some(5), None), "about": "an entry was edited" }));
+    let mut forged_bundle = bundle.clone();
+    let rehashed_v2 = rewrite_from(
+        &v2_lines
+            .iter()
+            .map(|l| l.replacen("\"severity\":\"B\"", "\"severity\":\"A\"", 1))
+            .collect::<Vec<_>>(),
+        0,
+    );
+    forged_bundle.entries[1].entry = rehashed_v2[5].clone();
+    forged_bundle.entries[1].disclosures.clear();
+    v.file("bundles/forged-entry.json", forged_bundle.to_text());
     v.bundles.push(json!({ "name": "bundle-forged-entry", "bundle": "bundles/forged-entry.json", "expect": fails("fork", Some(5), None), "about": "a re-hashed forgery: valid alone, but not in the signed tree" }));
     let mut fork_bundle = bundle.clone();
-    fork_bundle.consistency.as_mut().unwrap().older_checkpoint = v.files["tampered/fork-checkpoint-8.note"].clone();
-    v.file("bundles/inconsistent.json", bundle_text(&fork_bundle));
+    fork_bundle.consistency.as_mut().unwrap().older_checkpoint = v.files["v2/fork-checkpoint-8.note"].clone();
+    v.file("bundles/inconsistent.json", fork_bundle.to_text());
     v.bundles.push(json!({ "name": "bundle-inconsistent", "bundle": "bundles/inconsistent.json", "expect": fails("fork", None, None), "about": "the older checkpoint is not a prefix of the newer one" }));
+    let mut lying = bundle.clone();
+    lying.entries[1].disclosures[0].value = "someone else".into();
+    v.file("bundles/bad-disclosure.json", lying.to_text());
+    v.bundles.push(json!({ "name": "bundle-bad-disclosure", "bundle": "bundles/bad-disclosure.json", "expect": fails("bad_disclosure", Some(5), None), "about": "a disclosed value that is not the committed one" }));
+    let foreign_log = {
+        let cp = Checkpoint::open(&v2_cp12, &trusted()).unwrap().0;
+        Checkpoint::new("attacker.example/staging/contoso-partner".into(), cp.size, cp.root).sign(&k)
+    };
+    let mut staged = bundle.clone();
+    staged.checkpoint = foreign_log;
+    staged.consistency = None;
+    v.file("bundles/wrong-log.json", staged.to_text());
+    v.bundles.push(json!({ "name": "bundle-wrong-log", "bundle": "bundles/wrong-log.json", "expect": fails("wrong_log", None, None), "about": "the same tree signed by the trusted key for another deployment's log: proves nothing about this one" }));
+
+    // Receipts.
+    let rk = receipt_key();
+    v.file("ledgerdesk-vectors-receipts.pub", format!("{}\n", rk.verifier()));
+    let e5 = EntryRef::parse(v2_lines[5].as_bytes()).unwrap();
+    let receipt = Receipt::new(&log(), &ChainId::parse(e5.chain).unwrap(), 5, e5.hash, e5.at).unwrap();
+    v.file("receipts/seq-5.note", receipt.sign(&rk));
+    let mut wrong = receipt.clone();
+    wrong.entry_hash = EntryRef::parse(v2_lines[6].as_bytes()).unwrap().hash;
+    v.file("receipts/broken-promise-5.note", wrong.sign(&rk));
+    v.file("receipts/signed-by-checkpoint-key.note", receipt.sign(&k));
 
     let manifest = json!({
-        "format": "ledgerdesk-ledger-vectors/v1",
+        "format": "ledgerdesk-ledger-vectors/v2",
         "key": "ledgerdesk-vectors.pub",
-        "about": "Each case: verify `export` with `ledger verify --key <key> --checkpoint <each checkpoint>`; expect says the outcome. Bundles: `ledger verify-proof <bundle> --key <key>`.",
+        "receiptKey": "ledgerdesk-vectors-receipts.pub",
+        "log": LOG_NAME,
+        "about": "Each case: verify `export` with `ledger verify <export> --key <key> --log <log> --checkpoint <each checkpoint> [--disclosures <file>]`; expect says the outcome. Bundles: `ledger verify-proof <bundle> --key <key> --log <log>`. Receipts: `ledger verify-receipt <note> --receipt-key <receiptKey> --log <log>`.",
         "cases": v.cases,
         "bundles": v.bundles,
     });
@@ -343,7 +413,381 @@ fn generate() -> BTreeMap<String, String> {
         "manifest.json",
         format!("{}\n", serde_json::to_string_pretty(&manifest).unwrap()),
     );
-    v.files
+    let mut all: BTreeMap<String, Vec<u8>> = v.files.into_iter().map(|(k, t)| (k, t.into_bytes())).collect();
+    all.extend(v.binary);
+    all
+}
+
+/// The v2 chain: personal values as commitments, a disclosures file, an erasure.
+fn v2_cases(v: &mut Vectors) {
+    let k = key();
+    let (entries, head12, values) = chain_v2("contoso-partner", 12);
+    let lines: Vec<String> = entries.iter().map(|e| e.line.clone()).collect();
+    let (_, head8, _) = chain_v2("contoso-partner", 8);
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("Erika") || l.contains("partner.example")),
+        "no personal value in clear"
+    );
+    v.file("v2/chain.jsonl", jsonl(&lines));
+    v.file("v2/checkpoint-8.note", head8.sign_checkpoint(LOG_NAME, &k));
+    v.file("v2/checkpoint-12.note", head12.sign_checkpoint(LOG_NAME, &k));
+    let disclosures = Disclosures {
+        format: ledger::personal::DISCLOSURES_FORMAT.into(),
+        disclosures: values
+            .iter()
+            .filter(|(seq, _)| *seq == 4 || *seq == 5)
+            .map(|(seq, s)| Disclosure {
+                chain: "contoso-partner".into(),
+                seq: *seq,
+                path: s.path.clone(),
+                value: s.value.clone(),
+                salt: s.salt.to_hex(),
+            })
+            .collect(),
+    };
+    let disclosures_text = |d: &Disclosures| format!("{}\n", serde_json::to_string_pretty(d).unwrap());
+    v.file("v2/disclosures.json", disclosures_text(&disclosures));
+    v.case_with_disclosures(
+        "v2-valid-chain",
+        "none",
+        "v2/chain.jsonl",
+        &["v2/checkpoint-8.note", "v2/checkpoint-12.note"],
+        "v2/disclosures.json",
+        json!({ "valid": true, "entries": 12, "checkpointsChecked": 2, "uncovered": 0, "disclosuresChecked": disclosures.disclosures.len() }),
+        "12 v2 entries whose personal values are salted commitments; the disclosed values of seq 4 and 5 match",
+    );
+    // An erasure: the values and salts are gone; the ledger is untouched and still verifies.
+    let (_, erased_head) = {
+        let (kind, data) = (
+            "personal_data_erased",
+            json!({ "requestId": "01KAW000000000000000001001", "actor": { "role": "privacy_officer" }, "legalBasis": "gdpr_art_17_1_a", "commitments": values.iter().filter(|(seq, _)| (4..8).contains(seq)).map(|(_, s)| s.commitment.to_hex()).collect::<Vec<_>>() }),
+        );
+        let (entry, next) = head12.append(&at(12), kind, &data).unwrap();
+        let mut with = lines.clone();
+        with.push(entry.line);
+        v.file("v2/erased.jsonl", jsonl(&with));
+        (with, next)
+    };
+    v.file("v2/checkpoint-13.note", erased_head.sign_checkpoint(LOG_NAME, &k));
+    v.case(
+        "v2-erasure",
+        "none",
+        "v2/erased.jsonl",
+        &["v2/checkpoint-12.note", "v2/checkpoint-13.note"],
+        json!({ "valid": true, "entries": 13, "checkpointsChecked": 2, "uncovered": 0 }),
+        "a personal_data_erased entry names the erased commitments; the old checkpoint and the new one both verify",
+    );
+
+    let mut changed = lines.clone();
+    let commitment = EntryRef::parse(changed[5].as_bytes()).unwrap();
+    let first = serde_json::from_slice::<Value>(commitment.data).unwrap()["actor"]["subject"]["commitment"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    changed[5] = changed[5].replacen(&first, &"0".repeat(64), 1);
+    v.file("v2/tampered/changed-commitment.jsonl", jsonl(&changed));
+    v.case(
+        "v2-changed-commitment",
+        "modification",
+        "v2/tampered/changed-commitment.jsonl",
+        &["v2/checkpoint-12.note"],
+        fails("modified", Some(5), Some(6)),
+        "seq 5's commitment to its actor's subject replaced, hash left as it was",
+    );
+    let rewritten = rewrite_from(&changed, 5);
+    v.file("v2/tampered/changed-commitment-rehashed.jsonl", jsonl(&rewritten));
+    v.case(
+        "v2-changed-commitment-rehashed",
+        "modification",
+        "v2/tampered/changed-commitment-rehashed.jsonl",
+        &["v2/checkpoint-8.note"],
+        fails("fork", Some(7), Some(8)),
+        "the same, with seq 5 and everything after it re-hashed: the checkpoint of size 8 exposes it",
+    );
+    v.file("v2/fork-checkpoint-8.note", {
+        let mut f = ledger::Frontier::new();
+        for l in &rewritten[..8] {
+            f.push(ledger::merkle::leaf_hash(
+                EntryRef::parse(l.as_bytes()).unwrap().hash.as_bytes(),
+            ));
+        }
+        Checkpoint::new(
+            Checkpoint::origin_for(LOG_NAME, &ChainId::parse("contoso-partner").unwrap()),
+            8,
+            f.root(),
+        )
+        .sign(&k)
+    });
+
+    let mut lying = disclosures.clone();
+    lying.disclosures[1].value = "Someone Else".into();
+    v.file("v2/tampered/bad-disclosure.json", disclosures_text(&lying));
+    v.case_with_disclosures(
+        "v2-bad-disclosure",
+        "false disclosure",
+        "v2/chain.jsonl",
+        &["v2/checkpoint-12.note"],
+        "v2/tampered/bad-disclosure.json",
+        fails(
+            "bad_disclosure",
+            Some(lying.disclosures[1].seq),
+            Some(lying.disclosures[1].seq + 1),
+        ),
+        "a disclosed value that is not the one committed to",
+    );
+    // After an erasure the operator no longer holds the value: "restoring" one with a guessed
+    // value (and a made-up salt) does not match the commitment.
+    let mut restored = disclosures.clone();
+    restored.disclosures[0].salt = "11".repeat(32);
+    v.file("v2/tampered/restored-differently.json", disclosures_text(&restored));
+    v.case_with_disclosures(
+        "v2-restored-differently",
+        "false disclosure",
+        "v2/erased.jsonl",
+        &["v2/checkpoint-13.note"],
+        "v2/tampered/restored-differently.json",
+        fails(
+            "bad_disclosure",
+            Some(restored.disclosures[0].seq),
+            Some(restored.disclosures[0].seq + 1),
+        ),
+        "an erased value \"restored\" with the right text but another salt: it proves nothing",
+    );
+
+    // Times go backwards (re-hashed, so only the time rule catches it).
+    let mut backwards = lines.clone();
+    let e = EntryRef::parse(backwards[6].as_bytes()).unwrap();
+    backwards[6] = backwards[6].replacen(e.at, "1999-01-01T00:00:00.000Z", 1);
+    let backwards = rewrite_from(&backwards, 6);
+    v.file("v2/tampered/time-reversed.jsonl", jsonl(&backwards));
+    v.case(
+        "time-reversed",
+        "backdating",
+        "v2/tampered/time-reversed.jsonl",
+        &[],
+        fails("time_reversed", Some(6), Some(7)),
+        "seq 6 dated 1999, after an entry of 2026 (and re-hashed)",
+    );
+
+    // A v1 entry after v2 entries.
+    let (v1_entries, _) = chain("contoso-partner", 12);
+    let mut regressed = lines[..4].to_vec();
+    let e3 = EntryRef::parse(lines[3].as_bytes()).unwrap();
+    let v1_line = EntryRef::parse(v1_entries[4].line.as_bytes()).unwrap();
+    regressed.push(
+        String::from_utf8(forge(
+            Version::V1,
+            "contoso-partner",
+            4,
+            &e3.hash.to_hex(),
+            v1_line.at,
+            v1_line.kind,
+            v1_line.data,
+        ))
+        .unwrap(),
+    );
+    v.file("v2/tampered/version-regressed.jsonl", jsonl(&regressed));
+    v.case(
+        "version-regressed",
+        "downgrade",
+        "v2/tampered/version-regressed.jsonl",
+        &[],
+        fails("malformed", Some(4), Some(5)),
+        "a v1 entry (personal data in clear) appended after v2 entries",
+    );
+
+    // Coverage: entries no checkpoint binds.
+    let mut head = head12.clone();
+    let mut grown = lines.clone();
+    for i in 12..15 {
+        let (kind, data, _) = event_v2("contoso-partner", i);
+        let (entry, next) = head.append(&at(i), kind, &data).unwrap();
+        grown.push(entry.line);
+        head = next;
+    }
+    v.file("v2/tampered/appended-after-checkpoint.jsonl", jsonl(&grown));
+    v.case(
+        "uncovered-tail",
+        "unbound entries",
+        "v2/tampered/appended-after-checkpoint.jsonl",
+        &["v2/checkpoint-12.note"],
+        fails("uncovered", Some(12), None),
+        "three entries appended after the last kept checkpoint: nothing signed binds them",
+    );
+    let (made_up, _, _) = chain_v2("fabrikam-partner", 3);
+    let mut second = lines.clone();
+    second.extend(made_up.into_iter().map(|e| e.line));
+    v.file("v2/tampered/made-up-chain.jsonl", jsonl(&second));
+    v.case(
+        "uncovered-chain",
+        "unbound entries",
+        "v2/tampered/made-up-chain.jsonl",
+        &["v2/checkpoint-12.note"],
+        fails("uncovered", Some(0), None),
+        "a whole second chain that no kept checkpoint covers",
+    );
+
+    // The log's name: a checkpoint the trusted key signed for another log.
+    let cp12 = Checkpoint::open(&v.files["v2/checkpoint-12.note"], &trusted())
+        .unwrap()
+        .0;
+    for (name, origin) in [
+        ("wrong-log-other-name", "evil.example/contoso-partner"),
+        ("wrong-log-bare-chain", "contoso-partner"),
+        ("wrong-log-staging", "ledgerdesk.vectors/staging/contoso-partner"),
+    ] {
+        let path = format!("v2/tampered/{name}.note");
+        v.file(&path, Checkpoint::new(origin.into(), 12, cp12.root).sign(&k));
+        v.case(
+            name,
+            "another log",
+            "v2/chain.jsonl",
+            &[path.as_str()],
+            fails("wrong_log", None, None),
+            &format!("the right tree signed by the trusted key, but as the log {origin:?}"),
+        );
+    }
+    // A size-0 checkpoint must carry the empty tree's root.
+    let path = "v2/tampered/empty-with-root.note";
+    v.file(path, {
+        let text = format!("{LOG_NAME}/contoso-partner\n0\n{}\n", cp12.root.to_base64());
+        k.sign_note(&text)
+    });
+    v.case(
+        "empty-checkpoint-with-root",
+        "damage",
+        "v2/chain.jsonl",
+        &[path],
+        fails("malformed", None, None),
+        "a checkpoint of size 0 whose root is not the empty tree's",
+    );
+    // A chain that starts inside another.
+    let (fab, _, _) = chain_v2("fabrikam-partner", 1);
+    let mut inside = lines.clone();
+    inside.insert(6, fab[0].line.clone());
+    v.file("v2/tampered/chain-inside-chain.jsonl", jsonl(&inside));
+    v.case(
+        "chain-inside-chain",
+        "entry from another chain",
+        "v2/tampered/chain-inside-chain.jsonl",
+        &["v2/checkpoint-12.note"],
+        fails("foreign_entry", Some(0), Some(7)),
+        "fabrikam-partner's first entry between contoso-partner's seq 5 and 6",
+    );
+}
+
+/// One line of data that a re-hashing forger might write, and what the verifier must say.
+fn crafted_cases(v: &mut Vectors, v1_lines: &[String]) {
+    let e0 = EntryRef::parse(v1_lines[0].as_bytes()).unwrap();
+    let forms: &[(&str, &[u8], &str, &str)] = &[
+        (
+            "injection",
+            br#"{"amount":100},"kind":"sla_breached","chain":"fabrikam","seq":99,"data":{"amount":999999}"#,
+            "not_canonical",
+            "a data value that closes early: JSON readers see another kind, chain and amount",
+        ),
+        ("garbage", b"{garbage}", "not_canonical", "not JSON inside the braces"),
+        (
+            "invalid-utf8",
+            b"{\"a\":\"\xff\xfe\"}",
+            "not_canonical",
+            "bytes that are not UTF-8",
+        ),
+        (
+            "duplicate-key",
+            br#"{"a":1,"a":2}"#,
+            "not_canonical",
+            "one key twice: readers disagree which value counts",
+        ),
+        (
+            "key-order",
+            br#"{"b":1,"a":2}"#,
+            "not_canonical",
+            "members not in canonical order",
+        ),
+        ("fraction", br#"{"a":1.0}"#, "not_canonical", "1.0 for 1"),
+        ("exponent", br#"{"a":1e0}"#, "not_canonical", "1e0 for 1"),
+        ("negative-zero", br#"{"a":-0}"#, "not_canonical", "-0"),
+        (
+            "unsafe-integer",
+            br#"{"a":9007199254740993}"#,
+            "not_canonical",
+            "2^53+1, which readers round differently",
+        ),
+        ("escaped-letter", br#"{"a":"\u00e9"}"#, "not_canonical", "\\u00e9 for é"),
+        (
+            "nfd",
+            "{\"a\":\"e\u{301}\"}".as_bytes(),
+            "not_canonical",
+            "é decomposed (NFD)",
+        ),
+        ("escaped-slash", br#"{"a":"\/"}"#, "not_canonical", "\\/ for /"),
+        (
+            "lone-surrogate",
+            br#"{"a":"\ud800"}"#,
+            "not_canonical",
+            "an unpaired surrogate",
+        ),
+        (
+            "raw-cr",
+            b"{\"a\":\"x\ry\"}",
+            "not_canonical",
+            "a raw carriage return inside a string",
+        ),
+        ("whitespace", br#"{"a": 1}"#, "not_canonical", "a space after the colon"),
+        (
+            "nested-whitespace",
+            b"{\"a\":[1,\n2]}",
+            "not_canonical",
+            "a newline inside the data (which also splits the line)",
+        ),
+    ];
+    for (name, data, kind, about) in forms {
+        let line = forge(Version::V1, e0.chain, 0, &"0".repeat(64), e0.at, e0.kind, data);
+        let mut file = line.clone();
+        file.push(b'\n');
+        let path = format!("tampered/noncanonical/{name}.jsonl");
+        v.file_bytes(&path, file);
+        let expect = if *name == "nested-whitespace" {
+            fails("malformed", None, Some(1))
+        } else {
+            fails(kind, None, Some(1))
+        };
+        v.case(name, "non-canonical data", &path, &[], expect, about);
+    }
+    let mut crlf = v1_lines[0].clone().into_bytes();
+    crlf.extend_from_slice(b"\r\n");
+    v.file_bytes("tampered/noncanonical/crlf.jsonl", crlf);
+    v.case(
+        "crlf",
+        "damage",
+        "tampered/noncanonical/crlf.jsonl",
+        &[],
+        fails("malformed", None, Some(1)),
+        "a line ended by CR LF",
+    );
+    let max = forge(
+        Version::V1,
+        e0.chain,
+        u64::MAX,
+        &"0".repeat(64),
+        e0.at,
+        e0.kind,
+        e0.data,
+    );
+    let mut file = max;
+    file.push(b'\n');
+    v.file_bytes("tampered/max-seq.jsonl", file);
+    v.case(
+        "max-seq",
+        "damage",
+        "tampered/max-seq.jsonl",
+        &[],
+        fails("deleted", Some(0), Some(1)),
+        "a first entry with seq 18446744073709551615: reported, not a crash",
+    );
 }
 
 #[test]
@@ -356,9 +800,25 @@ fn committed_vectors_are_reproducible() {
             std::fs::create_dir_all(file.parent().unwrap()).unwrap();
             std::fs::write(&file, content).unwrap();
         }
-        let committed = std::fs::read_to_string(&file)
+        let committed = std::fs::read(&file)
             .unwrap_or_else(|e| panic!("{}: {e} (regenerate with LEDGER_WRITE_VECTORS=1)", file.display()));
-        assert_eq!(&committed, content, "{path} differs from what the code generates");
+        assert!(&committed == content, "{path} differs from what the code generates");
+    }
+    // And nothing stale is left behind.
+    let mut stack = vec![dir()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path.strip_prefix(dir()).unwrap().to_string_lossy().replace('\\', "/");
+                assert!(
+                    generated.contains_key(&relative),
+                    "{relative} is not generated any more: remove it"
+                );
+            }
+        }
     }
 }
 
@@ -368,6 +828,17 @@ fn manifest() -> Value {
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(dir().join(path)).unwrap()
+}
+
+fn read_bytes(path: &str) -> Vec<u8> {
+    std::fs::read(dir().join(path)).unwrap()
+}
+
+fn options() -> VerifyOptions {
+    VerifyOptions {
+        log: Some(log()),
+        ..VerifyOptions::default()
+    }
 }
 
 /// Run one manifest case through the library verifier and compare with its expectation.
@@ -380,7 +851,13 @@ fn check(name: &str) {
         .find(|c| c["name"] == name)
         .unwrap_or_else(|| panic!("no case {name}"));
     let expect = &case["expect"];
-    let mut verifier = Verifier::new(trusted(), VerifyOptions::default());
+    let mut verifier = Verifier::new(trusted(), options());
+    if let Some(path) = case["disclosures"].as_str() {
+        let file: Disclosures = serde_json::from_str(&read(path)).unwrap();
+        for d in file.disclosures {
+            verifier.add_disclosure(d);
+        }
+    }
     let mut outcome = Ok(());
     for cp in case["checkpoints"].as_array().unwrap() {
         let path = cp.as_str().unwrap();
@@ -391,7 +868,7 @@ fn check(name: &str) {
     }
     let result = outcome.and_then(|()| {
         verifier
-            .verify(read(case["export"].as_str().unwrap()).as_bytes(), |_| {})
+            .verify(read_bytes(case["export"].as_str().unwrap()).as_slice(), |_| {})
             .map_err(|e| match e {
                 VerifyError::Tampered(f) => f,
                 VerifyError::Io(e) => panic!("io: {e}"),
@@ -406,6 +883,10 @@ fn check(name: &str) {
                 expect["checkpointsChecked"].as_u64().unwrap(),
                 "{name}"
             );
+            assert_eq!(report.uncovered, expect["uncovered"].as_u64().unwrap(), "{name}");
+            if let Some(n) = expect["disclosuresChecked"].as_u64() {
+                assert_eq!(report.disclosures_checked as u64, n, "{name}");
+            }
         }
         Err(failure) => {
             assert_eq!(expect["valid"], false, "{name}: unexpected failure {failure}");
@@ -508,6 +989,83 @@ fn a_damaged_line_is_detected() {
 }
 
 #[test]
+fn v2_chains_verify_with_their_disclosures() {
+    check("v2-valid-chain");
+    check("v2-erasure");
+}
+
+#[test]
+fn v2_tampering_is_detected() {
+    check("v2-changed-commitment");
+    check("v2-changed-commitment-rehashed");
+}
+
+#[test]
+fn false_disclosures_are_detected() {
+    check("v2-bad-disclosure");
+    check("v2-restored-differently");
+}
+
+#[test]
+fn times_never_go_back() {
+    check("time-reversed");
+}
+
+#[test]
+fn a_chain_never_goes_back_to_v1() {
+    check("version-regressed");
+}
+
+#[test]
+fn uncovered_entries_fail_when_checkpoints_are_kept() {
+    check("uncovered-tail");
+    check("uncovered-chain");
+}
+
+#[test]
+fn checkpoints_of_another_log_are_refused() {
+    check("wrong-log-other-name");
+    check("wrong-log-bare-chain");
+    check("wrong-log-staging");
+}
+
+#[test]
+fn an_empty_checkpoint_with_a_root_is_malformed() {
+    check("empty-checkpoint-with-root");
+}
+
+#[test]
+fn a_chain_inside_another_is_a_foreign_entry() {
+    check("chain-inside-chain");
+}
+
+#[test]
+fn every_noncanonical_form_is_refused() {
+    check("injection");
+    check("garbage");
+    check("invalid-utf8");
+    check("duplicate-key");
+    check("key-order");
+    check("fraction");
+    check("exponent");
+    check("negative-zero");
+    check("unsafe-integer");
+    check("escaped-letter");
+    check("nfd");
+    check("escaped-slash");
+    check("lone-surrogate");
+    check("raw-cr");
+    check("whitespace");
+    check("nested-whitespace");
+    check("crlf");
+}
+
+#[test]
+fn the_largest_seq_is_reported_not_a_crash() {
+    check("max-seq");
+}
+
+#[test]
 fn every_manifest_case_is_exercised_by_a_test() {
     let names: Vec<String> = manifest()["cases"]
         .as_array()
@@ -527,13 +1085,18 @@ fn every_manifest_case_is_exercised_by_a_test() {
 #[test]
 fn evidence_bundles() {
     for case in manifest()["bundles"].as_array().unwrap() {
-        let bundle: EvidenceBundle = serde_json::from_str(&read(case["bundle"].as_str().unwrap())).unwrap();
         let expect = &case["expect"];
-        match verify_bundle(&bundle, &trusted()) {
+        let outcome = EvidenceBundle::parse(&read(case["bundle"].as_str().unwrap()))
+            .and_then(|bundle| verify_bundle(&bundle, &trusted(), &log()));
+        match outcome {
             Ok(report) => {
                 assert_eq!(expect["valid"], true, "{}", case["name"]);
-                assert_eq!(report.seq, expect["seq"].as_u64().unwrap());
+                let seqs: Vec<u64> = report.entries.iter().map(|e| e.seq).collect();
+                assert_eq!(json!(seqs), expect["seqs"]);
+                let disclosed: usize = report.entries.iter().map(|e| e.disclosed.len()).sum();
+                assert_eq!(json!(disclosed), expect["disclosed"]);
                 assert_eq!(report.consistent_with_size, Some(8));
+                assert_eq!(report.origin, format!("{LOG_NAME}/contoso-partner"));
             }
             Err(f) => {
                 assert_eq!(expect["valid"], false, "{}: {f}", case["name"]);
@@ -546,19 +1109,29 @@ fn evidence_bundles() {
 
 #[test]
 fn a_bundle_verifies_with_the_public_key_alone_and_not_with_another() {
-    let bundle: EvidenceBundle = serde_json::from_str(&read("bundles/seq-5.json")).unwrap();
+    let bundle = EvidenceBundle::parse(&read("bundles/seq-4-5.json")).unwrap();
     let other = ledger::TrustedKeys::new([ledger::SignerKey::from_seed("other", [1; 32]).unwrap().verifier()]);
-    let f = verify_bundle(&bundle, &other).unwrap_err();
+    let f = verify_bundle(&bundle, &other, &log()).unwrap_err();
     assert_eq!(f.kind, FailureKind::MissingSignature);
+}
+
+#[test]
+fn a_bundle_has_one_reading() {
+    let text = read("bundles/seq-4-5.json");
+    let bundle = EvidenceBundle::parse(&text).unwrap();
+    assert_eq!(bundle.to_text(), text);
+    let pretty = format!("{}\n", serde_json::to_string_pretty(&bundle).unwrap());
+    assert_eq!(EvidenceBundle::parse(&pretty).unwrap_err().kind, FailureKind::Malformed);
 }
 
 #[test]
 fn proving_against_a_checkpoint_the_export_does_not_match_fails() {
     let err = prove(
         read("tampered/rewritten.jsonl").as_bytes(),
-        2,
+        &[2],
         &read("valid/checkpoint-12.note"),
         None,
+        &[],
     )
     .unwrap_err();
     assert!(
@@ -567,15 +1140,28 @@ fn proving_against_a_checkpoint_the_export_does_not_match_fails() {
     );
     let err = prove(
         read("valid/chain.jsonl").as_bytes(),
-        12,
+        &[12],
         &read("valid/checkpoint-12.note"),
         None,
+        &[],
     )
     .unwrap_err();
     assert!(
         matches!(err, ledger::bundle::ProveError::NotInCheckpoint { .. }),
         "{err}"
     );
+}
+
+#[test]
+fn receipts_verify_with_the_receipt_key_and_keep_their_promise_or_not() {
+    let receipts = ledger::TrustedKeys::new([receipt_key().verifier()]);
+    let kept = Receipt::open(&read("receipts/seq-5.note"), &receipts, &log()).unwrap();
+    let line = read("v2/chain.jsonl").lines().nth(5).unwrap().to_owned();
+    let entry = EntryRef::parse(line.as_bytes()).unwrap();
+    assert_eq!((kept.seq, kept.entry_hash), (5, entry.hash));
+    let broken = Receipt::open(&read("receipts/broken-promise-5.note"), &receipts, &log()).unwrap();
+    assert_ne!(broken.entry_hash, entry.hash, "the promise names another entry");
+    assert!(Receipt::open(&read("receipts/signed-by-checkpoint-key.note"), &receipts, &log()).is_err());
 }
 
 #[test]

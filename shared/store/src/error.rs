@@ -20,6 +20,9 @@ pub enum StoreError {
     /// Throttled, unreachable or timed out: retry later.
     #[error("the store is temporarily unavailable; retry")]
     Unavailable(String),
+    /// The partner has no active relationship with the customer.
+    #[error("the partner has no active relationship with this customer")]
+    NoRelationship,
     /// Appends to one partner's ledger kept colliding; retry later.
     #[error("the partner's audit ledger is busy; retry")]
     Contention,

@@ -11,7 +11,7 @@ use crate::error::StoreError;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
-/// How many partitions the sweep index is spread over (the sweep queries each).
+/// How many partitions the sweep index and the needs-checkpoint index are spread over.
 pub const SWEEP_SHARDS: u8 = 16;
 
 pub(crate) fn request_pk(partner: &PartnerId) -> String {
@@ -33,7 +33,16 @@ pub(crate) fn ledger_rid(partner: &PartnerId, id: RequestId) -> String {
 
 /// A request's sweep shard: spreads due requests over [`SWEEP_SHARDS`] partitions.
 pub(crate) fn sweep_shard(id: RequestId) -> String {
-    let digest = Sha256::digest(id.to_string().as_bytes());
+    shard_of(id.to_string().as_bytes())
+}
+
+/// A chain's needs-checkpoint shard.
+pub(crate) fn checkpoint_shard(chain: &ChainId) -> String {
+    shard_of(chain.as_str().as_bytes())
+}
+
+fn shard_of(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
     format!("{:02}", digest.first().copied().unwrap_or(0) % SWEEP_SHARDS)
 }
 
@@ -45,56 +54,81 @@ pub(crate) fn n(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-/// A request as stored: the resource plus its key and index attributes.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub(crate) struct RequestItem {
-    pk: String,
-    sk: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    gsi1pk: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    gsi1sk: Option<String>,
-    rid: String,
-    /// Present only while the request awaits its first response (the sparse sweep index).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    sweep_shard: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    sweep_due: Option<String>,
-    #[serde(flatten)]
-    request: ServiceRequest,
+pub(crate) fn text<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v),
+        _ => Err(StoreError::Internal(format!("item without {name}"))),
+    }
 }
 
+pub(crate) fn number(item: &Item, name: &str) -> Result<u64, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().map_err(StoreError::internal),
+        _ => Err(StoreError::Internal(format!("item without {name}"))),
+    }
+}
+
+/// A request as stored: its non-personal fields (personal values live in the personal-data
+/// table), its key and index attributes.
 pub(crate) fn request_item(request: &ServiceRequest) -> Result<Item, StoreError> {
+    let mut value = crate::personal_io::clear_request(request)?;
     let partner = request.partner_id();
     let id = request.id();
-    let awaiting = request.awaits_first_response();
-    let item = RequestItem {
-        pk: request_pk(partner),
-        sk: request_sk(id),
-        gsi1pk: request.customer_id().map(|c| customer_pk(partner, c)),
-        gsi1sk: request.customer_id().map(|_| request_sk(id)),
-        rid: id.to_string(),
-        sweep_shard: awaiting.then(|| sweep_shard(id)),
-        sweep_due: awaiting.then(|| format!("{}#{partner}#{id}", request.sla().due_at)),
-        request: request.clone(),
+    let object = value
+        .as_object_mut()
+        .ok_or_else(|| StoreError::Internal("a request is not an object".into()))?;
+    let mut put = |name: &str, v: String| {
+        object.insert(name.to_owned(), serde_json::Value::String(v));
     };
-    serde_dynamo::to_item(item).map_err(StoreError::internal)
+    put("pk", request_pk(partner));
+    put("sk", request_sk(id));
+    if let Some(customer) = request.customer_id() {
+        put("gsi1pk", customer_pk(partner, customer));
+        put("gsi1sk", request_sk(id));
+    }
+    put("rid", id.to_string());
+    // The sweep index holds a request only while it awaits its first response.
+    if request.awaits_first_response() {
+        put("sweep_shard", sweep_shard(id));
+        put("sweep_due", format!("{}#{partner}#{id}", request.sla().due_at));
+    }
+    serde_dynamo::to_item(value).map_err(StoreError::internal)
 }
 
-pub(crate) fn request_from_item(item: Item) -> Result<ServiceRequest, StoreError> {
-    let item: RequestItem =
+/// The index and key attributes a request item carries besides the resource.
+const KEY_ATTRIBUTES: &[&str] = &[
+    "pk",
+    "sk",
+    "gsi1pk",
+    "gsi1sk",
+    "rid",
+    "sweep_shard",
+    "sweep_due",
+    "queue_pk",
+    "queue_sk",
+];
+
+/// A request item as JSON, without its key and index attributes (the personal values not
+/// joined yet).
+pub(crate) fn request_json(item: Item) -> Result<serde_json::Value, StoreError> {
+    let mut value: serde_json::Value =
         serde_dynamo::from_item(item).map_err(|e| StoreError::Internal(format!("unreadable request item: {e}")))?;
-    Ok(item.request)
+    if let Some(object) = value.as_object_mut() {
+        for key in KEY_ATTRIBUTES {
+            object.remove(*key);
+        }
+    }
+    Ok(value)
 }
 
 /// The partner and request id in a request's key (`pk`, `sk`), as index queries return them.
 pub(crate) fn request_key(item: &Item) -> Result<(PartnerId, RequestId), StoreError> {
-    let text = |name: &str| match item.get(name) {
-        Some(AttributeValue::S(s)) => Ok(s.as_str()),
-        _ => Err(StoreError::Internal(format!("request key without {name}"))),
-    };
-    let partner = text("pk")?.strip_prefix("P#").and_then(|p| PartnerId::parse(p).ok());
-    let id = text("sk")?.strip_prefix("R#").and_then(|r| RequestId::parse(r).ok());
+    let partner = text(item, "pk")?
+        .strip_prefix("P#")
+        .and_then(|p| PartnerId::parse(p).ok());
+    let id = text(item, "sk")?
+        .strip_prefix("R#")
+        .and_then(|r| RequestId::parse(r).ok());
     partner
         .zip(id)
         .ok_or_else(|| StoreError::Internal("malformed request key".into()))
@@ -107,6 +141,8 @@ pub(crate) struct HeadItem {
     pub size: u64,
     pub last_hash: String,
     pub frontier: Vec<String>,
+    #[serde(default)]
+    pub last_at: Option<String>,
 }
 
 pub(crate) fn head_from_item(item: Item) -> Result<ChainHead, StoreError> {
@@ -119,11 +155,16 @@ pub(crate) fn head_from_item(item: Item) -> Result<ChainHead, StoreError> {
         .map(|h| Hash::from_hex(h))
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| bad("frontier"))?;
+    let last_at = match &head.last_at {
+        Some(at) => Some(ledger::entry::parse_at(at).ok_or_else(|| bad("last_at"))?),
+        None => None,
+    };
     Ok(ChainHead {
         chain: ChainId::parse(&head.chain).map_err(|_| bad("chain id"))?,
         size: head.size,
         last_hash: Hash::from_hex(&head.last_hash).ok_or_else(|| bad("last hash"))?,
         frontier: Frontier::from_parts(head.size, nodes).map_err(|_| bad("frontier size"))?,
+        last_at,
     })
 }
 

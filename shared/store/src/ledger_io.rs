@@ -1,16 +1,26 @@
-//! Reading the audit ledger out (export) and writing signed checkpoints.
+//! The audit ledger beyond appends: the honest checkpoint signer, the tiles it keeps, and
+//! the reads the parties' ledger API and the operator's export serve.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest};
 use domain::Timestamp;
-use ledger::{ChainHead, ChainId, SignerKey};
+use futures::StreamExt;
+use ledger::merkle::{LeafIndex, ProveFrom, TreeSize, consistency_proof_from, inclusion_proof_from, leaf_hash};
+use ledger::tiles::{Recorder, TileId, Tiles, right_edge};
+use ledger::{ChainHead, ChainId, EntryRef, Frontier, Hash, LogName, SignerKey, Version};
 
 use crate::Store;
 use crate::error::{StoreError, sdk};
 use crate::items::{self, LedgerItem, n, s};
+use crate::schema::NEEDS_CHECKPOINT;
+
+/// Chains signed at the same time.
+const SIGN_CONCURRENCY: usize = 16;
 
 /// A stored signed checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +29,63 @@ pub struct StoredCheckpoint {
     pub size: u64,
     /// The signed note, as `ledger verify --checkpoint` reads it.
     pub note: String,
+}
+
+/// What the signer found wrong with a chain: nothing is signed for it, and the stack's alarm
+/// is raised (the sweep logs `integrity_alarm`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrityAlarm {
+    pub chain: String,
+    pub problem: String,
+}
+
+/// What one signing run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignReport {
+    pub signed: Vec<StoredCheckpoint>,
+    pub alarms: Vec<IntegrityAlarm>,
+}
+
+/// The signer's own record of a chain as of its last checkpoint: what the next checkpoint
+/// must extend. Stored with that checkpoint, never taken from the chain head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SignerState {
+    size: u64,
+    last_hash: Hash,
+    last_at: String,
+    version: Version,
+    frontier: Frontier,
+}
+
+impl SignerState {
+    fn genesis() -> Self {
+        Self {
+            size: 0,
+            last_hash: ledger::entry::GENESIS_PREV,
+            last_at: String::new(),
+            version: Version::V1,
+            frontier: Frontier::new(),
+        }
+    }
+}
+
+enum Signed {
+    Nothing,
+    Checkpoint(StoredCheckpoint),
+    Alarm(IntegrityAlarm),
+}
+
+fn tile_key(id: TileId) -> String {
+    format!("{:02}/{:016x}", id.level, id.index)
+}
+
+fn parse_tile_key(text: &str) -> Option<TileId> {
+    let (level, index) = text.split_once('/')?;
+    Some(TileId {
+        level: level.parse().ok()?,
+        index: u64::from_str_radix(index, 16).ok()?,
+    })
 }
 
 impl Store {
@@ -49,20 +116,28 @@ impl Store {
         Ok(heads)
     }
 
-    /// Stream `chain`'s entries in `seq` order to `sink`, page by page; returns how many.
+    /// Stream `chain`'s entries `0 … up_to − 1` (all of them without `up_to`) in `seq` order
+    /// to `sink`, page by page; returns how many.
     pub async fn export_chain<E>(
         &self,
         chain: &ChainId,
+        up_to: Option<u64>,
         mut sink: impl FnMut(&str) -> Result<(), E>,
     ) -> Result<u64, ExportError<E>> {
-        let query = self
+        let mut query = self
             .client
             .query()
             .table_name(&self.tables.ledger)
-            .key_condition_expression("chain = :chain")
             .expression_attribute_values(":chain", s(chain.as_str()))
             .scan_index_forward(true)
             .consistent_read(true);
+        query = match up_to {
+            Some(0) => return Ok(0),
+            Some(size) => query
+                .key_condition_expression("chain = :chain AND seq < :end")
+                .expression_attribute_values(":end", n(size)),
+            None => query.key_condition_expression("chain = :chain"),
+        };
         let mut count = 0;
         self.query_all(query, |item| {
             let entry: LedgerItem =
@@ -73,6 +148,31 @@ impl Store {
         })
         .await?;
         Ok(count)
+    }
+
+    /// Entries `start … start + limit − 1` of `chain` (fewer at the end), as stored.
+    pub async fn entries(&self, chain: &ChainId, start: u64, limit: u64) -> Result<Vec<String>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.tables.ledger)
+            .key_condition_expression("chain = :chain AND seq BETWEEN :from AND :to")
+            .expression_attribute_values(":chain", s(chain.as_str()))
+            .expression_attribute_values(":from", n(start))
+            .expression_attribute_values(":to", n(start.saturating_add(limit - 1)))
+            .scan_index_forward(true)
+            .consistent_read(true);
+        let mut lines = Vec::new();
+        self.query_all(query, |item| {
+            let entry: LedgerItem = serde_dynamo::from_item(item).map_err(StoreError::internal)?;
+            lines.push(entry.line);
+            Ok::<_, StoreError>(())
+        })
+        .await?;
+        Ok(lines)
     }
 
     /// `chain`'s signed checkpoints, oldest first.
@@ -86,14 +186,24 @@ impl Store {
         Ok(found)
     }
 
-    async fn latest_checkpoint_size(&self, chain: &ChainId) -> Result<Option<u64>, StoreError> {
-        self.count_round_trip();
-        let out = self.checkpoint_query(chain, false).limit(1).send().await.map_err(sdk)?;
-        out.items
-            .unwrap_or_default()
-            .first()
-            .map(|item| checkpoint_from_item(chain, item).map(|c| c.size))
+    /// `chain`'s latest signed checkpoint.
+    pub async fn latest_checkpoint(&self, chain: &ChainId) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.latest_checkpoint_item(chain)
+            .await?
+            .map(|item| checkpoint_from_item(chain, &item))
             .transpose()
+    }
+
+    async fn latest_checkpoint_item(&self, chain: &ChainId) -> Result<Option<items::Item>, StoreError> {
+        self.count_round_trip();
+        let out = self
+            .checkpoint_query(chain, false)
+            .limit(1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(out.items.unwrap_or_default().into_iter().next())
     }
 
     fn checkpoint_query(
@@ -109,65 +219,465 @@ impl Store {
             .scan_index_forward(ascending)
     }
 
-    /// Sign and store a checkpoint of every chain that grew since its last checkpoint.
-    /// Returns the checkpoints written. Safe to run concurrently: a checkpoint of a size that
-    /// is already stored is not written twice.
-    pub async fn checkpoint_grown_chains(
-        &self,
-        key: &SignerKey,
-        log_name: &str,
-        now: Timestamp,
-    ) -> Result<Vec<StoredCheckpoint>, StoreError> {
-        let mut written = Vec::new();
-        for head in self.chain_heads().await? {
-            let latest = self.latest_checkpoint_size(&head.chain).await?;
-            if head.size == 0 || latest.is_some_and(|size| size >= head.size) {
-                continue;
+    /// The chains with entries no checkpoint covers yet: the sparse needs-checkpoint index,
+    /// one query per shard (O(chains that grew), not O(chains)).
+    pub async fn grown_chains(&self) -> Result<Vec<ChainId>, StoreError> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for shard in 0..items::SWEEP_SHARDS {
+            let client = self.client.clone();
+            let table = self.tables.chain_heads.clone();
+            tasks.spawn(async move {
+                let mut chains = Vec::new();
+                let mut start = None;
+                let mut requests = 0u64;
+                loop {
+                    requests += 1;
+                    let out = client
+                        .query()
+                        .table_name(&table)
+                        .index_name(NEEDS_CHECKPOINT)
+                        .key_condition_expression("ckpt_shard = :shard")
+                        .expression_attribute_values(":shard", s(format!("{shard:02}")))
+                        .set_exclusive_start_key(start)
+                        .send()
+                        .await
+                        .map_err(sdk)?;
+                    for item in out.items.unwrap_or_default() {
+                        chains.push(items::text(&item, "chain")?.to_owned());
+                    }
+                    match out.last_evaluated_key {
+                        Some(key) if !key.is_empty() => start = Some(key),
+                        _ => return Ok::<_, StoreError>((chains, requests)),
+                    }
+                }
+            });
+        }
+        let mut chains = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (found, requests) = joined.map_err(StoreError::internal)??;
+            for _ in 0..requests {
+                self.count_round_trip();
             }
-            let note = head.sign_checkpoint(log_name, key);
-            self.count_round_trip();
-            let put = self
-                .client
-                .put_item()
-                .table_name(&self.tables.checkpoints)
-                .item("chain", s(head.chain.as_str()))
-                .item("size", n(head.size))
-                .item("root", s(head.root().to_base64()))
-                .item("note", s(note.clone()))
-                .item("signed_at", s(now.to_string()))
-                .item("key", s(key.name()))
-                .condition_expression("attribute_not_exists(#size)")
-                .expression_attribute_names("#size", "size")
-                .send()
-                .await;
-            match put {
-                Ok(_) => written.push(StoredCheckpoint {
-                    chain: head.chain.clone(),
-                    size: head.size,
-                    note,
-                }),
-                Err(SdkError::ServiceError(e))
-                    if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {}
-                Err(e) => return Err(sdk(e)),
+            for chain in found {
+                chains.push(ChainId::parse(&chain).map_err(StoreError::internal)?);
             }
         }
-        Ok(written)
+        chains.sort();
+        Ok(chains)
+    }
+
+    /// The honest signer: for every chain that grew, read the entries since the last
+    /// checkpoint it signed, check them (strict parse, hash, link, seq, time) against its
+    /// own stored state, extend its frontier and tiles, and sign what it computed. A chain
+    /// head that disagrees with the entries, or entries that do not extend the signed state,
+    /// raise an integrity alarm and nothing is signed for that chain. Cost O(new entries).
+    /// Safe to run concurrently: a checkpoint of a size already stored is not written twice.
+    pub async fn sign_grown_chains(
+        &self,
+        key: &SignerKey,
+        log: &LogName,
+        now: Timestamp,
+    ) -> Result<SignReport, StoreError> {
+        let chains = self.grown_chains().await?;
+        let mut report = SignReport::default();
+        let mut results = futures::stream::iter(chains)
+            .map(|chain| async move {
+                let outcome = self.sign_chain(&chain, key, log, now).await;
+                (chain, outcome)
+            })
+            .buffer_unordered(SIGN_CONCURRENCY);
+        while let Some((chain, outcome)) = results.next().await {
+            match outcome {
+                Ok(Signed::Checkpoint(c)) => report.signed.push(c),
+                Ok(Signed::Alarm(alarm)) => {
+                    tracing::error!(
+                        integrity_alarm = "ledger",
+                        chain = %alarm.chain,
+                        problem = %alarm.problem,
+                        "ledger integrity alarm: nothing signed for this chain"
+                    );
+                    report.alarms.push(alarm);
+                }
+                Ok(Signed::Nothing) => {}
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(chain = %chain, error = %e, "could not sign a checkpoint now; the next run retries");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        report.signed.sort_by(|a, b| a.chain.cmp(&b.chain));
+        Ok(report)
+    }
+
+    async fn signer_state(&self, chain: &ChainId) -> Result<(SignerState, Option<(u64, Hash)>), StoreError> {
+        let Some(item) = self.latest_checkpoint_item(chain).await? else {
+            return Ok((SignerState::genesis(), None));
+        };
+        let size = items::number(&item, "size")?;
+        let root = Hash::from_base64(items::text(&item, "root")?)
+            .ok_or_else(|| StoreError::Internal("checkpoint with a bad root".into()))?;
+        let Some(AttributeValue::L(nodes)) = item.get("frontier") else {
+            // A checkpoint from before the signer kept its state: start over from the first
+            // entry, and check that the old checkpoint is on the way.
+            return Ok((SignerState::genesis(), Some((size, root))));
+        };
+        let nodes = nodes
+            .iter()
+            .map(|n| match n {
+                AttributeValue::S(h) => Hash::from_hex(h),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| StoreError::Internal("checkpoint with a bad frontier".into()))?;
+        let state = SignerState {
+            size,
+            last_hash: Hash::from_hex(items::text(&item, "last_hash")?)
+                .ok_or_else(|| StoreError::Internal("checkpoint with a bad last hash".into()))?,
+            last_at: items::text(&item, "last_at").unwrap_or_default().to_owned(),
+            version: if items::number(&item, "version").unwrap_or(1) == 2 {
+                Version::V2
+            } else {
+                Version::V1
+            },
+            frontier: Frontier::from_parts(size, nodes).map_err(StoreError::internal)?,
+        };
+        Ok((state, Some((size, root))))
+    }
+
+    async fn sign_chain(
+        &self,
+        chain: &ChainId,
+        key: &SignerKey,
+        log: &LogName,
+        now: Timestamp,
+    ) -> Result<Signed, StoreError> {
+        let alarm = |problem: String| {
+            Ok(Signed::Alarm(IntegrityAlarm {
+                chain: chain.to_string(),
+                problem,
+            }))
+        };
+        let (mut state, last_signed) = self.signer_state(chain).await?;
+        let (head, _) = self.read_head_item(chain).await?;
+        if head.size < state.size {
+            return alarm(format!(
+                "the chain head says {} entries, but a checkpoint of {} was signed: entries were removed or the head rewound",
+                head.size, state.size
+            ));
+        }
+        if head.size == state.size {
+            if head.last_hash != state.last_hash || head.frontier != state.frontier {
+                return alarm(format!(
+                    "the chain head at size {} does not describe the entries the last checkpoint covers",
+                    head.size
+                ));
+            }
+            self.clear_marker(chain, head.size).await?;
+            return Ok(Signed::Nothing);
+        }
+        // Read the new entries and check them one by one against the signer's own state.
+        let lines = self.entries(chain, state.size, head.size - state.size).await?;
+        let mut leaves = Vec::with_capacity(lines.len());
+        let mut checked_last_signed = false;
+        for (i, line) in lines.iter().enumerate() {
+            let expected = state.size;
+            let entry = match EntryRef::parse(line.as_bytes()) {
+                Ok(e) => e,
+                Err(e) => return alarm(format!("entry seq {expected} is not a valid entry: {e}")),
+            };
+            let problem = if entry.chain != chain.as_str() {
+                Some(format!("entry seq {expected} names chain {}", entry.chain))
+            } else if entry.seq != expected {
+                Some(format!(
+                    "expected entry seq {expected}, the ledger holds seq {} (line {})",
+                    entry.seq,
+                    i + 1
+                ))
+            } else if entry.computed_hash() != entry.hash {
+                Some(format!("entry seq {expected}'s bytes do not match its hash"))
+            } else if entry.prev != state.last_hash {
+                Some(format!(
+                    "entry seq {expected} does not link to the entry the last checkpoint ends with: history before it was rewritten"
+                ))
+            } else if entry.version < state.version {
+                Some(format!("entry seq {expected} goes back from v2 to v1"))
+            } else if expected > 0 && entry.at < state.last_at.as_str() {
+                Some(format!("entry seq {expected}'s time goes backwards"))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return alarm(problem);
+            }
+            let leaf = leaf_hash(entry.hash.as_bytes());
+            state.frontier.push(leaf);
+            leaves.push(leaf);
+            state.last_hash = entry.hash;
+            entry.at.clone_into(&mut state.last_at);
+            state.version = entry.version;
+            state.size += 1;
+            if let Some((size, root)) = last_signed
+                && !checked_last_signed
+                && size == state.size
+            {
+                if state.frontier.root() != root {
+                    return alarm(format!(
+                        "the entries do not hash to the checkpoint of size {size} signed earlier: history was rewritten"
+                    ));
+                }
+                checked_last_signed = true;
+            }
+        }
+        if state.size != head.size {
+            return alarm(format!(
+                "the chain head says {} entries, the ledger holds {}",
+                head.size, state.size
+            ));
+        }
+        if state.last_hash != head.last_hash || state.frontier != head.frontier {
+            return alarm("the chain head does not describe the entries it follows".into());
+        }
+        let start = state.size - leaves.len() as u64;
+        self.extend_tiles(chain, start, &leaves).await?;
+        let note = head.sign_checkpoint(log.as_str(), key);
+        // Written in a one-item transaction: IAM lets writers put ledger and checkpoint items
+        // only inside transactions, which always carry their condition (no overwrite).
+        let put = Put::builder()
+            .table_name(&self.tables.checkpoints)
+            .item("chain", s(chain.as_str()))
+            .item("size", n(state.size))
+            .item("root", s(state.frontier.root().to_base64()))
+            .item("note", s(note.clone()))
+            .item("signed_at", s(now.to_string()))
+            .item("key", s(key.name()))
+            .item(
+                "frontier",
+                AttributeValue::L(state.frontier.nodes().iter().map(|h| s(h.to_hex())).collect()),
+            )
+            .item("last_hash", s(state.last_hash.to_hex()))
+            .item("last_at", s(state.last_at.clone()))
+            .item("version", n(u64::from(state.version.number())))
+            .condition_expression("attribute_not_exists(#size)")
+            .expression_attribute_names("#size", "size")
+            .build()
+            .map_err(StoreError::internal)?;
+        self.count_round_trip();
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        let signed = match written {
+            Ok(_) => Signed::Checkpoint(StoredCheckpoint {
+                chain: chain.clone(),
+                size: state.size,
+                note,
+            }),
+            // Another signer got there first with the same size (and, if honest, the same root).
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), TransactWriteItemsError::TransactionCanceledException(c)
+                    if c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))) =>
+            {
+                Signed::Nothing
+            }
+            Err(e) => return Err(sdk(e)),
+        };
+        self.clear_marker(chain, state.size).await?;
+        Ok(signed)
+    }
+
+    /// Remove the needs-checkpoint marker if the chain has not grown past `size` meanwhile.
+    async fn clear_marker(&self, chain: &ChainId, size: u64) -> Result<(), StoreError> {
+        self.count_round_trip();
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.tables.chain_heads)
+            .key("chain", s(chain.as_str()))
+            .update_expression("REMOVE ckpt_shard")
+            .condition_expression("#size = :size")
+            .expression_attribute_names("#size", "size")
+            .expression_attribute_values(":size", n(size))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    /// Read the tiles `ids` of `chain` (one `BatchGetItem` per 100).
+    pub async fn tiles(&self, chain: &ChainId, ids: &BTreeSet<TileId>) -> Result<Tiles, StoreError> {
+        let mut tiles = Tiles::new();
+        let ids: Vec<TileId> = ids.iter().copied().collect();
+        for batch in ids.chunks(100) {
+            let keys = batch
+                .iter()
+                .map(|id| {
+                    HashMap::from([
+                        ("chain".to_owned(), s(chain.as_str())),
+                        ("tile".to_owned(), s(tile_key(*id))),
+                    ])
+                })
+                .collect::<Vec<_>>();
+            let mut pending = HashMap::from([(
+                self.tables.tiles.clone(),
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(StoreError::internal)?,
+            )]);
+            let mut attempt = 0u32;
+            while !pending.is_empty() {
+                self.count_round_trip();
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .set_request_items(Some(pending))
+                    .send()
+                    .await
+                    .map_err(sdk)?;
+                for item in out.responses.unwrap_or_default().into_values().flatten() {
+                    let id = parse_tile_key(items::text(&item, "tile")?)
+                        .ok_or_else(|| StoreError::Internal("a tile with a bad key".into()))?;
+                    let bytes = match item.get("hashes") {
+                        Some(AttributeValue::B(b)) => b.as_ref().to_vec(),
+                        _ => return Err(StoreError::Internal("a tile without hashes".into())),
+                    };
+                    let hashes = bytes.chunks(32).filter_map(Hash::from_slice).collect();
+                    tiles.insert(id, hashes);
+                }
+                pending = out.unprocessed_keys.unwrap_or_default();
+                if !pending.is_empty() {
+                    attempt += 1;
+                    if attempt > 8 {
+                        return Err(StoreError::Unavailable("tile read left keys unprocessed".into()));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(5 << attempt.min(5))).await;
+                }
+            }
+        }
+        Ok(tiles)
+    }
+
+    /// Add `leaves` (positions `start …`) to `chain`'s tiles: read the right edge, extend,
+    /// write every tile that changed.
+    async fn extend_tiles(&self, chain: &ChainId, start: u64, leaves: &[ledger::Hash]) -> Result<(), StoreError> {
+        let edge: BTreeSet<TileId> = right_edge(start).into_iter().map(|(id, _)| id).collect();
+        let have = if edge.is_empty() {
+            Tiles::new()
+        } else {
+            self.tiles(chain, &edge).await?
+        };
+        let (have, leaves, start) = if edge.iter().all(|id| have.tiles.contains_key(id)) {
+            (have, leaves.to_vec(), start)
+        } else {
+            // Tiles missing (a chain signed before tiles were kept): rebuild from the first entry.
+            let mut all = Vec::new();
+            let lines = self.entries(chain, 0, start).await?;
+            for line in &lines {
+                let entry = EntryRef::parse(line.as_bytes()).map_err(StoreError::internal)?;
+                all.push(leaf_hash(entry.hash.as_bytes()));
+            }
+            all.extend_from_slice(leaves);
+            (Tiles::new(), all, 0)
+        };
+        let changed = have.extend(start, &leaves).map_err(StoreError::internal)?;
+        let requests = changed
+            .tiles
+            .iter()
+            .map(|(id, hashes)| {
+                let bytes: Vec<u8> = hashes.iter().flat_map(|h| h.0).collect();
+                PutRequest::builder()
+                    .item("chain", s(chain.as_str()))
+                    .item("tile", s(tile_key(*id)))
+                    .item("hashes", AttributeValue::B(Blob::new(bytes)))
+                    .build()
+                    .map(|p| WriteRequest::builder().put_request(p).build())
+                    .map_err(StoreError::internal)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for batch in requests.chunks(25) {
+            let mut pending = batch.to_vec();
+            let mut attempt = 0u32;
+            while !pending.is_empty() {
+                self.count_round_trip();
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.tables.tiles, pending)
+                    .send()
+                    .await
+                    .map_err(sdk)?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.tables.tiles))
+                    .unwrap_or_default();
+                if !pending.is_empty() {
+                    attempt += 1;
+                    if attempt > 8 {
+                        return Err(StoreError::Unavailable("tile writes left unprocessed".into()));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(5 << attempt.min(5))).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The consistency proof between the trees of `from` and `to` entries of `chain`, from
+    /// its tiles (both sizes at most the latest signed checkpoint's).
+    pub async fn consistency_proof(&self, chain: &ChainId, from: u64, to: u64) -> Result<Vec<Hash>, StoreError> {
+        let mut recorder = Recorder::default();
+        consistency_proof_from(&mut recorder, TreeSize(from), TreeSize(to)).map_err(proof_error)?;
+        let tiles = self.tiles(chain, &recorder.tiles()).await?;
+        consistency_proof_from(&mut &tiles, TreeSize(from), TreeSize(to)).map_err(proof_error)
+    }
+
+    /// The inclusion proof of entry `seq` in the tree of `size` entries of `chain`.
+    pub async fn inclusion_proof(&self, chain: &ChainId, seq: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
+        self.inclusion_proofs(chain, &[seq], size)
+            .await
+            .map(|mut p| p.pop().unwrap_or_default())
+    }
+
+    /// Inclusion proofs of several entries in one tree, reading each tile once.
+    pub async fn inclusion_proofs(
+        &self,
+        chain: &ChainId,
+        seqs: &[u64],
+        size: u64,
+    ) -> Result<Vec<Vec<Hash>>, StoreError> {
+        let mut recorder = Recorder::default();
+        for seq in seqs {
+            inclusion_proof_from(&mut recorder, LeafIndex(*seq), TreeSize(size)).map_err(proof_error)?;
+        }
+        let tiles = self.tiles(chain, &recorder.tiles()).await?;
+        seqs.iter()
+            .map(|seq| inclusion_proof_from(&mut &tiles, LeafIndex(*seq), TreeSize(size)).map_err(proof_error))
+            .collect()
+    }
+}
+
+fn proof_error<E: std::fmt::Display>(e: ProveFrom<E>) -> StoreError {
+    match e {
+        ProveFrom::Proof(p) => StoreError::Internal(format!("no such proof: {p}")),
+        ProveFrom::Source(e) => StoreError::Internal(format!("tiles: {e}")),
     }
 }
 
 fn checkpoint_from_item(chain: &ChainId, item: &items::Item) -> Result<StoredCheckpoint, StoreError> {
-    let size = match item.get("size") {
-        Some(AttributeValue::N(v)) => v.parse().map_err(StoreError::internal)?,
-        _ => return Err(StoreError::Internal("checkpoint without size".into())),
-    };
-    let note = match item.get("note") {
-        Some(AttributeValue::S(v)) => v.clone(),
-        _ => return Err(StoreError::Internal("checkpoint without note".into())),
-    };
     Ok(StoredCheckpoint {
         chain: chain.clone(),
-        size,
-        note,
+        size: items::number(item, "size")?,
+        note: items::text(item, "note")?.to_owned(),
     })
 }
 

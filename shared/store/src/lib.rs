@@ -3,7 +3,8 @@
 //! The only crate that talks to AWS. Every state change of a service request is one
 //! `TransactWriteItems`: the request item (conditioned on its version), the new audit-ledger
 //! entry (conditioned on not existing), the chain head (conditioned on the size the entry was
-//! built on) and, for creates, the idempotency record. Nothing is ever half-written.
+//! built on), the personal values the change introduces and, for creates, the idempotency
+//! record and the partner–customer relationship check. Nothing is ever half-written.
 //!
 //! The data model and every access pattern are in `DESIGN.md`; the tables are defined once,
 //! in [`schema`].
@@ -24,7 +25,9 @@ pub mod embedded;
 mod error;
 mod items;
 mod ledger_io;
+mod personal_io;
 mod read;
+pub mod relationships;
 pub mod schema;
 pub mod secrets;
 mod write;
@@ -33,10 +36,12 @@ pub use aws_config::SdkConfig as AwsConfig;
 pub use cursor::CursorKey;
 pub use error::StoreError;
 pub use items::SWEEP_SHARDS;
-pub use ledger_io::{ExportError, StoredCheckpoint};
-pub use read::{ListQuery, Page, PageSize};
+pub use ledger_io::{ExportError, IntegrityAlarm, SignReport, StoredCheckpoint};
+pub use personal_io::PersonalItem;
+pub use read::{History, ListQuery, Page, PageSize};
+pub use relationships::{Relationship, RelationshipStatus};
 pub use schema::TableNames;
-pub use write::{CreateOutcome, IdempotencyClaim};
+pub use write::{Appended, CreateOutcome, IdempotencyClaim};
 
 /// How long an idempotency record is honoured.
 pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
@@ -51,6 +56,8 @@ pub struct Store {
     /// Seals and opens list cursors; only the functions that list need one.
     cursor_key: Option<CursorKey>,
     heads: Mutex<HashMap<ChainId, ChainHead>>,
+    /// One lock per chain: this process's appends to a chain queue instead of colliding.
+    appenders: Mutex<HashMap<ChainId, std::sync::Arc<tokio::sync::Mutex<()>>>>,
     round_trips: AtomicU64,
 }
 
@@ -61,6 +68,7 @@ impl Store {
             tables,
             cursor_key: None,
             heads: Mutex::new(HashMap::new()),
+            appenders: Mutex::new(HashMap::new()),
             round_trips: AtomicU64::new(0),
         }
     }

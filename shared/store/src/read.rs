@@ -1,13 +1,18 @@
-//! Reads: by id, listing with filters and authenticated cursors, history, the sweep index.
+//! Reads: by id, listing with filters and authenticated cursors, history, the sweep index —
+//! each joined with its personal values in one batched read.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use domain::{CustomerId, PartnerId, Product, RequestId, ServiceRequest, Severity, Status, Timestamp};
+use ledger::Hash;
 use sha2::{Digest, Sha256};
 
 use crate::Store;
 use crate::cursor;
 use crate::error::{StoreError, sdk};
-use crate::items::{self, s};
+use crate::items::{self, Item, s};
+use crate::personal_io::{self, PersonalItem, REQUEST_SK, personal_pk};
 use crate::schema::{BY_CUSTOMER, BY_ID, BY_REQUEST, SWEEP_DUE};
 
 /// A page size: 1-100, 25 by default.
@@ -51,7 +56,7 @@ impl ListQuery {
     /// Identifies the query a cursor continues (the page size may change between pages).
     fn fingerprint(&self) -> String {
         let text = format!(
-            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            "list|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
             self.customer.as_ref().map(CustomerId::as_str),
             self.status.map(Status::as_str),
             self.severity.map(Severity::as_str),
@@ -71,26 +76,51 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
-impl Store {
-    /// A partner's request (strongly consistent).
-    pub async fn get_request(&self, partner: &PartnerId, id: RequestId) -> Result<Option<ServiceRequest>, StoreError> {
-        self.count_round_trip();
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.requests)
-            .key("pk", s(items::request_pk(partner)))
-            .key("sk", s(items::request_sk(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk)?;
-        let request = out.item.map(items::request_from_item).transpose()?;
+/// A request's ledger lines, oldest first, and what their commitments stand for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct History {
+    pub lines: Vec<String>,
+    /// Commitment → personal value, for the values not erased.
+    pub values: HashMap<Hash, String>,
+}
+
+fn key_of(pk: String, sk: String) -> HashMap<String, AttributeValue> {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+fn personal_keys(keys: &[(PartnerId, RequestId)]) -> Vec<HashMap<String, AttributeValue>> {
+    keys.iter()
+        .map(|(p, id)| key_of(personal_pk(p, *id), REQUEST_SK.to_owned()))
+        .collect()
+}
+
+/// Request items with their personal values put back (`null` where erased).
+fn join(items: Vec<Item>, personal: &HashMap<String, PersonalItem>) -> Result<Vec<ServiceRequest>, StoreError> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let (partner, id) = items::request_key(&item)?;
+        let mut value = items::request_json(item)?;
+        if let Some(p) = personal.get(&personal_pk(&partner, id)) {
+            personal_io::join_request(&mut value, &p.values);
+        }
+        let request: ServiceRequest =
+            serde_json::from_value(value).map_err(|e| StoreError::Internal(format!("unreadable request item: {e}")))?;
         // Defence in depth: the key already scopes by partner.
-        Ok(request.filter(|r| r.partner_id() == partner))
+        if *request.partner_id() == partner {
+            out.push(request);
+        }
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// A partner's request with its personal values (strongly consistent; one batched read).
+    pub async fn get_request(&self, partner: &PartnerId, id: RequestId) -> Result<Option<ServiceRequest>, StoreError> {
+        let joined = self.get_requests(&[(partner.clone(), id)], true).await?;
+        Ok(joined.into_iter().next())
     }
 
-    /// Any partner's request by id (for support engineers, who act on every partner's requests).
+    /// Any partner's request by id (for support engineers and the privacy team).
     pub async fn find_request(&self, id: RequestId) -> Result<Option<ServiceRequest>, StoreError> {
         self.count_round_trip();
         let out = self
@@ -113,7 +143,114 @@ impl Store {
         }
     }
 
-    /// One page of `partner`'s requests matching `query`, newest first: one query per page.
+    /// Requests by key, each joined with its personal values: one `BatchGetItem` for up to
+    /// 50 requests (the request items and their personal-data items together), in the order
+    /// asked; missing requests are left out.
+    pub(crate) async fn get_requests(
+        &self,
+        keys: &[(PartnerId, RequestId)],
+        consistent: bool,
+    ) -> Result<Vec<ServiceRequest>, StoreError> {
+        let mut found: HashMap<(String, String), Item> = HashMap::new();
+        let mut personal = HashMap::new();
+        for batch in keys.chunks(50) {
+            let request_keys = batch
+                .iter()
+                .map(|(p, id)| key_of(items::request_pk(p), items::request_sk(*id)))
+                .collect();
+            let (requests, values) = self.batch_get(request_keys, personal_keys(batch), consistent).await?;
+            for item in requests {
+                let pk = items::text(&item, "pk")?.to_owned();
+                let sk = items::text(&item, "sk")?.to_owned();
+                found.insert((pk, sk), item);
+            }
+            personal.extend(values);
+        }
+        let mut items = Vec::with_capacity(keys.len());
+        for (partner, id) in keys {
+            if let Some(item) = found.remove(&(items::request_pk(partner), items::request_sk(*id))) {
+                items.push(item);
+            }
+        }
+        join(items, &personal)
+    }
+
+    /// Join request items (as a query returned them) with their personal values: one
+    /// `BatchGetItem` per 100 requests.
+    pub(crate) async fn join_personal(
+        &self,
+        items: Vec<Item>,
+        consistent: bool,
+    ) -> Result<Vec<ServiceRequest>, StoreError> {
+        let keys = items.iter().map(items::request_key).collect::<Result<Vec<_>, _>>()?;
+        let mut personal = HashMap::new();
+        for batch in keys.chunks(100) {
+            let (_, values) = self.batch_get(Vec::new(), personal_keys(batch), consistent).await?;
+            personal.extend(values);
+        }
+        join(items, &personal)
+    }
+
+    /// One `BatchGetItem` (retrying unprocessed keys) of request items and personal-data items.
+    async fn batch_get(
+        &self,
+        request_keys: Vec<HashMap<String, AttributeValue>>,
+        personal_keys: Vec<HashMap<String, AttributeValue>>,
+        consistent: bool,
+    ) -> Result<(Vec<Item>, HashMap<String, PersonalItem>), StoreError> {
+        let mut pending: HashMap<String, KeysAndAttributes> = HashMap::new();
+        for (table, keys) in [
+            (&self.tables.requests, request_keys),
+            (&self.tables.personal_data, personal_keys),
+        ] {
+            if keys.is_empty() {
+                continue;
+            }
+            pending.insert(
+                table.clone(),
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(consistent)
+                    .build()
+                    .map_err(StoreError::internal)?,
+            );
+        }
+        let mut requests = Vec::new();
+        let mut personal = HashMap::new();
+        let mut attempt = 0u32;
+        while !pending.is_empty() {
+            self.count_round_trip();
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(pending))
+                .send()
+                .await
+                .map_err(sdk)?;
+            for (table, items) in out.responses.unwrap_or_default() {
+                for item in items {
+                    if table == self.tables.requests {
+                        requests.push(item);
+                    } else {
+                        let p = PersonalItem::from_item(item)?;
+                        personal.insert(p.pk.clone(), p);
+                    }
+                }
+            }
+            pending = out.unprocessed_keys.unwrap_or_default();
+            if !pending.is_empty() {
+                attempt += 1;
+                if attempt > 8 {
+                    return Err(StoreError::Unavailable("batch read left keys unprocessed".into()));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5 << attempt.min(5))).await;
+            }
+        }
+        Ok((requests, personal))
+    }
+
+    /// One page of `partner`'s requests matching `query`, newest first: one query and one
+    /// batched read of their personal values per page.
     pub async fn list(&self, partner: &PartnerId, query: &ListQuery, cursor: Option<&str>) -> Result<Page, StoreError> {
         let key = self
             .cursor_key
@@ -176,12 +313,9 @@ impl Store {
         }
         self.count_round_trip();
         let out = request.send().await.map_err(sdk)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(items::request_from_item)
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = self
+            .join_personal(out.items.unwrap_or_default(), query.customer.is_none())
+            .await?;
         let next_cursor = match out.last_evaluated_key {
             Some(last) if !last.is_empty() => Some(cursor::seal(key, partner.as_str(), &fingerprint, &last)?),
             _ => None,
@@ -189,8 +323,37 @@ impl Store {
         Ok(Page { items, next_cursor })
     }
 
-    /// The ledger lines of one request, oldest first.
-    pub async fn history(&self, partner: &PartnerId, id: RequestId) -> Result<Vec<String>, StoreError> {
+    /// The personal-data items of one request (`only` one sort key, or all of them).
+    pub async fn personal_items(
+        &self,
+        partner: &PartnerId,
+        id: RequestId,
+        only: Option<&str>,
+    ) -> Result<Vec<PersonalItem>, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.tables.personal_data)
+            .expression_attribute_values(":pk", s(personal_pk(partner, id)))
+            .consistent_read(true);
+        query = match only {
+            Some(sk) => query
+                .key_condition_expression("pk = :pk AND sk = :sk")
+                .expression_attribute_values(":sk", s(sk)),
+            None => query.key_condition_expression("pk = :pk"),
+        };
+        let mut found = Vec::new();
+        self.query_all(query, |item| {
+            found.push(PersonalItem::from_item(item)?);
+            Ok::<_, StoreError>(())
+        })
+        .await?;
+        Ok(found)
+    }
+
+    /// The ledger lines of one request, oldest first, with the values behind their
+    /// commitments: one query of the ledger index and one of the personal-data table.
+    pub async fn history(&self, partner: &PartnerId, id: RequestId) -> Result<History, StoreError> {
         let query = self
             .client
             .query()
@@ -200,18 +363,23 @@ impl Store {
             .expression_attribute_values(":rid", s(items::ledger_rid(partner, id)))
             .scan_index_forward(true);
         let mut lines = Vec::new();
-        self.query_all(query, |item| {
+        let entries = self.query_all(query, |item| {
             let entry: items::LedgerItem = serde_dynamo::from_item(item).map_err(StoreError::internal)?;
             lines.push(entry.line);
             Ok::<_, StoreError>(())
+        });
+        let (entries, personal) = tokio::join!(entries, self.personal_items(partner, id, None));
+        entries?;
+        Ok(History {
+            lines,
+            values: personal_io::lookup(&personal?),
         })
-        .await?;
-        Ok(lines)
     }
 
     /// Up to `limit` requests whose first response was due before `now` and has not come,
-    /// oldest due first. Reads only the sparse sweep index: O(due), not O(open).
-    pub async fn due_for_sweep(&self, now: Timestamp, limit: u16) -> Result<Vec<(PartnerId, RequestId)>, StoreError> {
+    /// oldest due first, as the sweep index holds them (without personal values). Reads only
+    /// the sparse index: O(due), not O(open).
+    pub async fn due_for_sweep(&self, now: Timestamp, limit: u16) -> Result<Vec<ServiceRequest>, StoreError> {
         let mut tasks = tokio::task::JoinSet::new();
         for shard in 0..crate::items::SWEEP_SHARDS {
             let client = self.client.clone();
@@ -230,7 +398,7 @@ impl Store {
                     .await
             });
         }
-        let mut due: Vec<(String, PartnerId, RequestId)> = Vec::new();
+        let mut due: Vec<(String, ServiceRequest)> = Vec::new();
         while let Some(joined) = tasks.join_next().await {
             let out = joined.map_err(StoreError::internal)?.map_err(sdk)?;
             for item in out.items.unwrap_or_default() {
@@ -238,12 +406,45 @@ impl Store {
                     Some(AttributeValue::S(v)) => v.clone(),
                     _ => String::new(),
                 };
-                let (partner, id) = items::request_key(&item)?;
-                due.push((sort, partner, id));
+                let request: ServiceRequest = serde_json::from_value(items::request_json(item)?)
+                    .map_err(|e| StoreError::Internal(format!("unreadable request item: {e}")))?;
+                due.push((sort, request));
             }
         }
-        due.sort();
+        due.sort_by(|a, b| a.0.cmp(&b.0));
         due.truncate(usize::from(limit));
-        Ok(due.into_iter().map(|(_, p, i)| (p, i)).collect())
+        Ok(due.into_iter().map(|(_, r)| r).collect())
+    }
+}
+
+impl Store {
+    /// The personal-data items of `partner` that belong to the e-mail address `email`: each
+    /// request whose contact it is (sort key `R`) and each entry whose actor it is (`E#…`),
+    /// found through the blind e-mail index (one query; no scan).
+    pub async fn personal_by_email(
+        &self,
+        partner: &PartnerId,
+        email: &str,
+    ) -> Result<std::collections::BTreeMap<RequestId, Vec<String>>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.tables.personal_data)
+            .index_name(crate::schema::BY_EMAIL)
+            .key_condition_expression("email_index = :e")
+            .expression_attribute_values(":e", s(personal_io::email_index(partner, email)));
+        let mut found: std::collections::BTreeMap<RequestId, Vec<String>> = std::collections::BTreeMap::new();
+        let prefix = format!("{partner}#");
+        self.query_all(query, |item| {
+            let pk = items::text(&item, "pk")?;
+            let sk = items::text(&item, "sk")?;
+            // The index is per partner already (the partner is hashed in); check anyway.
+            if let Some(id) = pk.strip_prefix(&prefix).and_then(|id| RequestId::parse(id).ok()) {
+                found.entry(id).or_default().push(sk.to_owned());
+            }
+            Ok::<_, StoreError>(())
+        })
+        .await?;
+        Ok(found)
     }
 }

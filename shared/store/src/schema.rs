@@ -67,6 +67,9 @@ pub const BY_CUSTOMER: &str = "by-customer";
 pub const BY_ID: &str = "by-id";
 pub const SWEEP_DUE: &str = "sweep-due";
 pub const BY_REQUEST: &str = "by-request";
+pub const NEEDS_CHECKPOINT: &str = "needs-checkpoint";
+pub const BY_EMAIL: &str = "by-email";
+pub const QUEUE: &str = "queue";
 
 /// Service requests, keyed by partner: `pk = P#<partner>`, `sk = R#<request id>`.
 pub const REQUESTS: TableSpec = TableSpec {
@@ -91,7 +94,13 @@ pub const REQUESTS: TableSpec = TableSpec {
             name: SWEEP_DUE,
             partition: s("sweep_shard"),
             sort: Some(s("sweep_due")),
-            projection: IndexProjection::KeysOnly,
+            projection: IndexProjection::All,
+        },
+        IndexSpec {
+            name: QUEUE,
+            partition: s("queue_pk"),
+            sort: Some(s("queue_sk")),
+            projection: IndexProjection::All,
         },
     ],
     ttl: None,
@@ -113,13 +122,19 @@ pub const LEDGER: TableSpec = TableSpec {
     ttl: None,
 };
 
-/// One head per chain: size, last hash, Merkle frontier.
+/// One head per chain: size, last hash, Merkle frontier; and, while the chain has entries no
+/// checkpoint covers, the sparse `ckpt_shard` marker the signer finds it by.
 pub const CHAIN_HEADS: TableSpec = TableSpec {
     logical_id: "ChainHeadsTable",
     suffix: "chain-heads",
     partition: s("chain"),
     sort: None,
-    indexes: &[],
+    indexes: &[IndexSpec {
+        name: NEEDS_CHECKPOINT,
+        partition: s("ckpt_shard"),
+        sort: Some(s("chain")),
+        projection: IndexProjection::KeysOnly,
+    }],
     ttl: None,
 };
 
@@ -143,7 +158,53 @@ pub const IDEMPOTENCY: TableSpec = TableSpec {
     ttl: Some("expires_at"),
 };
 
-pub const TABLES: [TableSpec; 5] = [REQUESTS, LEDGER, CHAIN_HEADS, CHECKPOINTS, IDEMPOTENCY];
+/// Personal values and their salts, kept out of the ledger (which holds only commitments):
+/// `pk = <partner>#<request id>`, `sk = R` (the request's own values) or `E#<seq>` (an
+/// entry's). Erasure deletes these items and nothing else.
+pub const PERSONAL_DATA: TableSpec = TableSpec {
+    logical_id: "PersonalDataTable",
+    suffix: "personal-data",
+    partition: s("pk"),
+    sort: Some(s("sk")),
+    indexes: &[IndexSpec {
+        name: BY_EMAIL,
+        partition: s("email_index"),
+        sort: None,
+        projection: IndexProjection::KeysOnly,
+    }],
+    ttl: None,
+};
+
+/// The signer's Merkle tiles (C2SP tlog-tiles layout): `chain`, `tile = <level>/<index>`.
+pub const TILES: TableSpec = TableSpec {
+    logical_id: "TilesTable",
+    suffix: "tiles",
+    partition: s("chain"),
+    sort: Some(s("tile")),
+    indexes: &[],
+    ttl: None,
+};
+
+/// Which customers each partner may act for (the CSP relationship): `partner`, `customer`.
+pub const RELATIONSHIPS: TableSpec = TableSpec {
+    logical_id: "RelationshipsTable",
+    suffix: "relationships",
+    partition: s("partner"),
+    sort: Some(s("customer")),
+    indexes: &[],
+    ttl: None,
+};
+
+pub const TABLES: [TableSpec; 8] = [
+    REQUESTS,
+    LEDGER,
+    CHAIN_HEADS,
+    CHECKPOINTS,
+    IDEMPOTENCY,
+    PERSONAL_DATA,
+    TILES,
+    RELATIONSHIPS,
+];
 
 /// The deployed names of the tables: `<prefix>-<suffix>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +214,9 @@ pub struct TableNames {
     pub chain_heads: String,
     pub checkpoints: String,
     pub idempotency: String,
+    pub personal_data: String,
+    pub tiles: String,
+    pub relationships: String,
 }
 
 impl TableNames {
@@ -164,6 +228,9 @@ impl TableNames {
             chain_heads: name(CHAIN_HEADS),
             checkpoints: name(CHECKPOINTS),
             idempotency: name(IDEMPOTENCY),
+            personal_data: name(PERSONAL_DATA),
+            tiles: name(TILES),
+            relationships: name(RELATIONSHIPS),
         }
     }
 
@@ -173,8 +240,16 @@ impl TableNames {
             "ledger" => &self.ledger,
             "chain-heads" => &self.chain_heads,
             "checkpoints" => &self.checkpoints,
+            "personal-data" => &self.personal_data,
+            "tiles" => &self.tiles,
+            "relationships" => &self.relationships,
             _ => &self.idempotency,
         }
+    }
+
+    /// Every table's name.
+    pub fn all(&self) -> Vec<&str> {
+        TABLES.iter().map(|t| self.name_of(t)).collect()
     }
 }
 

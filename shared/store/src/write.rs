@@ -1,56 +1,144 @@
-//! State changes: one transaction each, with optimistic concurrency on the chain head.
+//! State changes: one transaction each — the request, its ledger entry, the chain head, the
+//! personal values the change introduces (and, for a create, the idempotency record and the
+//! partner–customer relationship check) — with optimistic concurrency on the chain head.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
-use domain::{DomainEvent, IdempotencyKey, ServiceRequest, Timestamp};
-use ledger::{ChainHead, ChainId, Entry};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use domain::{CustomerId, DomainEvent, IdempotencyKey, PartnerId, ServiceRequest, Timestamp};
+use ledger::personal::Sealed;
+use ledger::{ChainHead, ChainId, Entry, Hash};
 use rand::RngExt;
 
 use crate::Store;
 use crate::error::{StoreError, sdk};
 use crate::items::{self, LedgerItem, n, s};
+use crate::personal_io::{self, PersonalItem, REQUEST_SK, entry_sk};
 
-/// How many times an append is rebuilt on a newer chain head before giving up, and for how
-/// long: well inside API Gateway's 29-second integration timeout.
-const MAX_ATTEMPTS: u32 = 1_000;
-const RETRY_BUDGET: Duration = Duration::from_secs(8);
+/// How long an append is retried on a moved chain head before giving up: well inside API
+/// Gateway's 29-second integration timeout, long enough for a burst of writers on one chain.
+const RETRY_BUDGET: Duration = Duration::from_secs(20);
+/// The most items one transaction takes besides the deletes of an erasure (DynamoDB allows 100).
+const DELETES_PER_TRANSACTION: usize = 90;
 
 /// A create's `Idempotency-Key`: the key, a fingerprint of the request it came with, and the
-/// response to replay to a retry.
+/// response to replay to a retry (the resource; its personal values are stored as
+/// commitments and joined back on a replay).
 #[derive(Debug, Clone, Copy)]
 pub struct IdempotencyClaim<'a> {
     pub key: &'a IdempotencyKey,
     pub fingerprint: &'a str,
-    pub response: &'a str,
+    pub response: &'a serde_json::Value,
     pub now: Timestamp,
 }
 
+/// The ledger entry a change appended: what a receipt promises.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub chain: ChainId,
+    pub seq: u64,
+    pub entry_hash: Hash,
+    /// The entry's time, as in its line.
+    pub at: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub enum CreateOutcome {
-    Created,
-    /// The key was used before with the same request: the original response.
+    Created(Appended),
+    /// The key was used before with the same request: the original response (personal
+    /// values joined back; `null` if erased since) and the entry it appended.
     Replayed {
-        response: String,
+        response: serde_json::Value,
+        appended: Appended,
     },
 }
 
-enum RequestWrite<'a> {
-    Create(&'a ServiceRequest),
+/// An entry to append: its kind and time, its data (personal values already sealed) and the
+/// personal values it introduces.
+pub(crate) struct LedgerEvent {
+    pub kind: String,
+    pub at: Timestamp,
+    pub data: serde_json::Value,
+    pub introduced: Vec<Sealed>,
+}
+
+impl LedgerEvent {
+    fn of(event: &DomainEvent, request_values: Option<&[Sealed]>) -> Result<Self, StoreError> {
+        let (data, introduced) = personal_io::event_data(event, request_values)?;
+        Ok(Self {
+            kind: event.kind().to_owned(),
+            at: event.at,
+            data,
+            introduced,
+        })
+    }
+}
+
+/// What a transaction writes besides the entry and the head.
+enum Change<'a> {
+    Create {
+        request: &'a ServiceRequest,
+        sealed: &'a [Sealed],
+        /// The customer whose relationship with the partner must be active.
+        customer: Option<&'a CustomerId>,
+    },
     Update {
         request: &'a ServiceRequest,
         expected_version: u64,
     },
+    Erase {
+        request: &'a ServiceRequest,
+        expected_version: u64,
+        delete: &'a [PersonalItem],
+    },
+    /// A partner–customer relationship registered or changed (by the vendor).
+    Relationship { partner: &'a PartnerId, item: items::Item },
 }
 
-impl RequestWrite<'_> {
-    fn request(&self) -> &ServiceRequest {
+impl Change<'_> {
+    fn request(&self) -> Option<&ServiceRequest> {
         match self {
-            RequestWrite::Create(r) | RequestWrite::Update { request: r, .. } => r,
+            Change::Create { request, .. } | Change::Update { request, .. } | Change::Erase { request, .. } => {
+                Some(request)
+            }
+            Change::Relationship { .. } => None,
         }
     }
+
+    fn partner(&self) -> &PartnerId {
+        match self {
+            Change::Create { request, .. } | Change::Update { request, .. } | Change::Erase { request, .. } => {
+                request.partner_id()
+            }
+            Change::Relationship { partner, .. } => partner,
+        }
+    }
+
+    /// The personal-data partition of the values the entry introduces, and the ledger's
+    /// per-request index key.
+    fn personal_pk(&self) -> String {
+        match self.request() {
+            Some(r) => personal_io::personal_pk(r.partner_id(), r.id()),
+            None => format!("{}#relationships", self.partner()),
+        }
+    }
+}
+
+/// What each item of a transaction is, to read its cancellation reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Request,
+    Entry,
+    Head,
+    Idempotency,
+    Personal,
+    Relationship,
+    Delete,
 }
 
 /// Why one transaction attempt did not commit.
@@ -62,6 +150,7 @@ enum Attempt {
     Busy,
     RequestVersion,
     IdempotencyTaken,
+    NoRelationship,
     Failed(StoreError),
 }
 
@@ -70,30 +159,45 @@ struct IdempotencyItem {
     pk: String,
     fingerprint: String,
     request_id: String,
+    /// The original response with its personal values as commitments.
     response: String,
     expires_at: i64,
+    chain: String,
+    entry_seq: u64,
+    entry_hash: String,
+    entry_at: String,
 }
 
-fn idempotency_pk(partner: &domain::PartnerId, key: &IdempotencyKey) -> String {
+fn idempotency_pk(partner: &PartnerId, key: &IdempotencyKey) -> String {
     format!("{partner}#{key}")
 }
 
 impl Store {
-    /// Store a new request and its `created` event. With an idempotency claim, a retry with
-    /// the same key and body gets the original response; another body gets
-    /// [`StoreError::IdempotencyMismatch`]. Nothing is written in either case.
+    /// Store a new request, its `created` event and its personal values. With a customer,
+    /// the partner's relationship with it must be active (checked in the same transaction:
+    /// [`StoreError::NoRelationship`] otherwise). With an idempotency claim, a retry with the
+    /// same key and body gets the original response; another body gets
+    /// [`StoreError::IdempotencyMismatch`]. Nothing is written in any of these cases.
     pub async fn create_request(
         &self,
         request: &ServiceRequest,
         event: &DomainEvent,
         claim: Option<IdempotencyClaim<'_>>,
     ) -> Result<CreateOutcome, StoreError> {
-        match self.commit(RequestWrite::Create(request), event, claim).await {
-            Ok(()) => Ok(CreateOutcome::Created),
+        let sealed = personal_io::seal_request(request)?;
+        let change = Change::Create {
+            request,
+            sealed: &sealed,
+            customer: request.customer_id(),
+        };
+        let entry = LedgerEvent::of(event, Some(&sealed))?;
+        match self.commit(change, entry, claim).await {
+            Ok(appended) => Ok(CreateOutcome::Created(appended)),
             Err(Attempt::IdempotencyTaken) => match claim {
                 Some(claim) => self.replay(request.partner_id(), claim).await,
                 None => Err(StoreError::Internal("idempotency conflict without a key".into())),
             },
+            Err(Attempt::NoRelationship) => Err(StoreError::NoRelationship),
             Err(Attempt::RequestVersion) => Err(StoreError::Conflict),
             Err(Attempt::Failed(e)) => Err(e),
             Err(Attempt::StaleHead(_) | Attempt::Busy) => Err(StoreError::Contention),
@@ -106,31 +210,122 @@ impl Store {
         request: &ServiceRequest,
         expected_version: u64,
         event: &DomainEvent,
-    ) -> Result<(), StoreError> {
-        match self
-            .commit(
-                RequestWrite::Update {
-                    request,
-                    expected_version,
-                },
-                event,
-                None,
-            )
-            .await
-        {
-            Ok(()) => Ok(()),
+    ) -> Result<Appended, StoreError> {
+        let change = Change::Update {
+            request,
+            expected_version,
+        };
+        let entry = LedgerEvent::of(event, None)?;
+        self.finish(self.commit(change, entry, None).await)
+    }
+
+    /// Register or change a partner–customer relationship, ledgered in the partner's chain
+    /// (kind `relationship_changed`) in the same transaction.
+    pub async fn save_relationship(
+        &self,
+        relationship: &crate::relationships::Relationship,
+        actor: &domain::Actor,
+    ) -> Result<Appended, StoreError> {
+        let mut data = serde_json::json!({
+            "actor": actor,
+            "customerId": relationship.customer_id,
+            "since": relationship.since,
+            "status": relationship.status,
+        });
+        let introduced = ledger::personal::seal(&mut data, &["/actor/subject"], ledger::personal::Salt::random)
+            .map_err(StoreError::internal)?;
+        let entry = LedgerEvent {
+            kind: "relationship_changed".into(),
+            at: relationship.updated_at,
+            data,
+            introduced,
+        };
+        let change = Change::Relationship {
+            partner: &relationship.partner_id,
+            item: crate::relationships::relationship_item(relationship),
+        };
+        self.finish(self.commit(change, entry, None).await)
+    }
+
+    /// Store an erasure: the request (personal fields gone), its `personal_data_erased`
+    /// entry, and the deletion of `delete` (the request's personal-data items). Up to 90
+    /// deletes go into the transaction; any others follow it (an erasure interrupted there is
+    /// finished by running it again).
+    pub async fn save_erasure(
+        &self,
+        request: &ServiceRequest,
+        expected_version: u64,
+        event: &DomainEvent,
+        delete: &[PersonalItem],
+    ) -> Result<Appended, StoreError> {
+        let (now, later) = delete.split_at(delete.len().min(DELETES_PER_TRANSACTION));
+        let change = Change::Erase {
+            request,
+            expected_version,
+            delete: now,
+        };
+        let entry = LedgerEvent::of(event, None)?;
+        let appended = self.finish(self.commit(change, entry, None).await)?;
+        self.delete_personal(later).await?;
+        Ok(appended)
+    }
+
+    fn finish(&self, outcome: Result<Appended, Attempt>) -> Result<Appended, StoreError> {
+        match outcome {
+            Ok(appended) => Ok(appended),
             Err(Attempt::RequestVersion) => Err(StoreError::Conflict),
             Err(Attempt::Failed(e)) => Err(e),
+            Err(Attempt::NoRelationship) => Err(StoreError::NoRelationship),
             Err(Attempt::IdempotencyTaken) => Err(StoreError::Internal("idempotency conflict on an update".into())),
             Err(Attempt::StaleHead(_) | Attempt::Busy) => Err(StoreError::Contention),
         }
     }
 
-    async fn replay(
-        &self,
-        partner: &domain::PartnerId,
-        claim: IdempotencyClaim<'_>,
-    ) -> Result<CreateOutcome, StoreError> {
+    /// Delete personal-data items in batches of 25.
+    pub async fn delete_personal(&self, items: &[PersonalItem]) -> Result<(), StoreError> {
+        for batch in items.chunks(25) {
+            let mut requests: Vec<aws_sdk_dynamodb::types::WriteRequest> = batch
+                .iter()
+                .map(|i| {
+                    aws_sdk_dynamodb::types::DeleteRequest::builder()
+                        .set_key(Some(i.key()))
+                        .build()
+                        .map(|d| {
+                            aws_sdk_dynamodb::types::WriteRequest::builder()
+                                .delete_request(d)
+                                .build()
+                        })
+                        .map_err(StoreError::internal)
+                })
+                .collect::<Result<_, _>>()?;
+            let started = Instant::now();
+            let mut attempt = 0;
+            while !requests.is_empty() {
+                self.count_round_trip();
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.tables.personal_data, requests)
+                    .send()
+                    .await
+                    .map_err(sdk)?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.tables.personal_data))
+                    .unwrap_or_default();
+                if !requests.is_empty() {
+                    attempt += 1;
+                    if started.elapsed() > RETRY_BUDGET {
+                        return Err(StoreError::Unavailable("deletes left unprocessed".into()));
+                    }
+                    backoff(attempt).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn replay(&self, partner: &PartnerId, claim: IdempotencyClaim<'_>) -> Result<CreateOutcome, StoreError> {
         self.count_round_trip();
         let out = self
             .client
@@ -145,13 +340,21 @@ impl Store {
             Some(item) => serde_dynamo::from_item(item).map_err(StoreError::internal)?,
             None => return Err(StoreError::Contention),
         };
-        if item.fingerprint == claim.fingerprint {
-            Ok(CreateOutcome::Replayed {
-                response: item.response,
-            })
-        } else {
-            Err(StoreError::IdempotencyMismatch)
+        if item.fingerprint != claim.fingerprint {
+            return Err(StoreError::IdempotencyMismatch);
         }
+        let id = domain::RequestId::parse(&item.request_id).map_err(StoreError::internal)?;
+        let values = self.personal_items(partner, id, Some(REQUEST_SK)).await?;
+        let mut response: serde_json::Value = serde_json::from_str(&item.response).map_err(StoreError::internal)?;
+        personal_io::reveal_inline(&mut response, "", &personal_io::lookup(&values));
+        let appended = Appended {
+            chain: ChainId::parse(&item.chain).map_err(StoreError::internal)?,
+            seq: item.entry_seq,
+            entry_hash: Hash::from_hex(&item.entry_hash)
+                .ok_or_else(|| StoreError::Internal("bad entry hash in an idempotency record".into()))?,
+            at: item.entry_at,
+        };
+        Ok(CreateOutcome::Replayed { response, appended })
     }
 
     /// The head this process last saw for `chain`, or the stored one.
@@ -165,6 +368,11 @@ impl Store {
 
     /// The stored head of `chain` (a strongly consistent read).
     pub(crate) async fn read_head(&self, chain: &ChainId) -> Result<ChainHead, StoreError> {
+        Ok(self.read_head_item(chain).await?.0)
+    }
+
+    /// The stored head and whether it carries the needs-checkpoint marker.
+    pub(crate) async fn read_head_item(&self, chain: &ChainId) -> Result<(ChainHead, bool), StoreError> {
         self.count_round_trip();
         let out = self
             .client
@@ -176,8 +384,11 @@ impl Store {
             .await
             .map_err(sdk)?;
         match out.item {
-            Some(item) => items::head_from_item(item),
-            None => Ok(ChainHead::genesis(chain.clone())),
+            Some(item) => {
+                let marked = item.contains_key("ckpt_shard");
+                Ok((items::head_from_item(item)?, marked))
+            }
+            None => Ok((ChainHead::genesis(chain.clone()), false)),
         }
     }
 
@@ -190,98 +401,184 @@ impl Store {
         }
     }
 
-    /// Append `event` to the partner's chain together with `write`, retrying on a moved head.
-    async fn commit(
-        &self,
-        write: RequestWrite<'_>,
-        event: &DomainEvent,
-        claim: Option<IdempotencyClaim<'_>>,
-    ) -> Result<(), Attempt> {
-        let request = write.request();
-        let chain =
-            ChainId::parse(request.partner_id().as_str()).map_err(|e| Attempt::Failed(StoreError::internal(e)))?;
-        let data = serde_json::to_value(event).map_err(|e| Attempt::Failed(StoreError::internal(e)))?;
-        let mut head = self.head(&chain).await.map_err(Attempt::Failed)?;
-        let started = std::time::Instant::now();
-        let mut attempt = 0;
-        loop {
-            let (entry, next) = head
-                .append(&event.at.datetime(), event.kind(), &data)
-                .map_err(|e| Attempt::Failed(StoreError::internal(e)))?;
-            let outcome = self.transact(&write, event, claim, &head, &entry, &next).await;
-            let fresh = match outcome {
-                Ok(()) => {
-                    self.remember(next);
-                    return Ok(());
-                }
-                Err(Attempt::StaleHead(fresh)) => fresh,
-                Err(Attempt::Busy) => None,
-                Err(other) => return Err(other),
-            };
-            attempt += 1;
-            if attempt >= MAX_ATTEMPTS || started.elapsed() > RETRY_BUDGET {
-                tracing::warn!(chain = %chain, attempts = attempt, "ledger append gave up under contention");
-                return Err(Attempt::Busy);
-            }
-            backoff(attempt).await;
-            head = match fresh {
-                Some(fresh) if fresh.size > head.size => *fresh,
-                _ => self.read_head(&chain).await.map_err(Attempt::Failed)?,
-            };
+    fn forget(&self, chain: &ChainId) {
+        if let Ok(mut heads) = self.heads.lock() {
+            heads.remove(chain);
         }
     }
 
-    async fn transact(
+    /// The lock that serialises this process's appends to one chain (writers in one process
+    /// queue instead of colliding; other processes are handled by the head's condition).
+    fn appender(&self, chain: &ChainId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut appenders = self.appenders.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(appenders.entry(chain.clone()).or_default())
+    }
+
+    /// Append `event` to the partner's chain together with `change`, retrying on a moved head.
+    async fn commit(
         &self,
-        write: &RequestWrite<'_>,
-        event: &DomainEvent,
+        change: Change<'_>,
+        event: LedgerEvent,
         claim: Option<IdempotencyClaim<'_>>,
+    ) -> Result<Appended, Attempt> {
+        let chain = ChainId::parse(change.partner().as_str()).map_err(|e| Attempt::Failed(StoreError::internal(e)))?;
+        // Everything but the entry itself is computed once, before the first attempt.
+        let request_values = match &change {
+            Change::Create { sealed, .. } => Some(*sealed),
+            _ => None,
+        };
+        let LedgerEvent {
+            kind,
+            at,
+            data,
+            introduced,
+        } = event;
+        let request_item = match change.request() {
+            Some(request) => Some(items::request_item(request).map_err(Attempt::Failed)?),
+            None => None,
+        };
+        let claim_response = match (claim, request_values) {
+            (Some(claim), Some(values)) => {
+                let mut sealed = claim.response.clone();
+                personal_io::seal_with(&mut sealed, "", values).map_err(Attempt::Failed)?;
+                Some(sealed.to_string())
+            }
+            _ => None,
+        };
+        let lock = self.appender(&chain);
+        let _serialised = lock.lock().await;
+        let mut head = self.head(&chain).await.map_err(Attempt::Failed)?;
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            let (entry, next) = head
+                .append(&at.datetime(), &kind, &data)
+                .map_err(|e| Attempt::Failed(StoreError::internal(e)))?;
+            let built = self
+                .transaction(
+                    &change,
+                    request_item.as_ref(),
+                    &introduced,
+                    claim,
+                    claim_response.as_deref(),
+                    &head,
+                    &entry,
+                    &next,
+                )
+                .map_err(Attempt::Failed)?;
+            let outcome = self.transact(built, &entry, started).await;
+            let fresh = match outcome {
+                Ok(()) => {
+                    let at = ledger::EntryRef::parse(entry.line.as_bytes())
+                        .map(|e| e.at.to_owned())
+                        .unwrap_or_default();
+                    let appended = Appended {
+                        chain: chain.clone(),
+                        seq: entry.seq,
+                        entry_hash: entry.hash,
+                        at,
+                    };
+                    self.remember(next);
+                    return Ok(appended);
+                }
+                Err(Attempt::StaleHead(fresh)) => fresh,
+                Err(Attempt::Busy) => None,
+                Err(other) => {
+                    // The head may have moved meanwhile; read it afresh next time.
+                    self.forget(&chain);
+                    return Err(other);
+                }
+            };
+            attempt += 1;
+            if started.elapsed() > RETRY_BUDGET {
+                tracing::warn!(chain = %chain, attempts = attempt, "ledger append gave up under contention");
+                self.forget(&chain);
+                return Err(Attempt::Busy);
+            }
+            // A head handed back with the cancellation is retried at once; after that, and
+            // after a conflict, wait a random while so colliding writers spread out.
+            match fresh {
+                Some(fresh) if fresh.size > head.size => {
+                    if attempt > 2 {
+                        backoff(attempt).await;
+                    }
+                    head = *fresh;
+                }
+                _ => {
+                    backoff(attempt).await;
+                    head = self.read_head(&chain).await.map_err(Attempt::Failed)?;
+                }
+            }
+        }
+    }
+
+    /// One attempt's transaction items, each with its role.
+    #[allow(clippy::too_many_arguments)]
+    fn transaction(
+        &self,
+        change: &Change<'_>,
+        request_item: Option<&items::Item>,
+        introduced: &[Sealed],
+        claim: Option<IdempotencyClaim<'_>>,
+        claim_response: Option<&str>,
         head: &ChainHead,
         entry: &Entry,
         next: &ChainHead,
-    ) -> Result<(), Attempt> {
-        let fail = |e: StoreError| Attempt::Failed(e);
-        let request = write.request();
-        let mut put_request = Put::builder()
-            .table_name(&self.tables.requests)
-            .set_item(Some(items::request_item(request).map_err(fail)?));
-        put_request = match write {
-            RequestWrite::Create(_) => put_request.condition_expression("attribute_not_exists(pk)"),
-            RequestWrite::Update { expected_version, .. } => put_request
-                .condition_expression("attribute_exists(pk) AND #version = :expected")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":expected", n(*expected_version)),
+    ) -> Result<Vec<(Role, TransactWriteItem)>, StoreError> {
+        let partner = change.partner();
+        let first = match (change, request_item) {
+            (Change::Relationship { item, .. }, _) => Put::builder()
+                .table_name(&self.tables.relationships)
+                .set_item(Some(item.clone())),
+            (Change::Create { .. }, Some(item)) => Put::builder()
+                .table_name(&self.tables.requests)
+                .set_item(Some(item.clone()))
+                .condition_expression("attribute_not_exists(pk)"),
+            (Change::Update { expected_version, .. } | Change::Erase { expected_version, .. }, Some(item)) => {
+                Put::builder()
+                    .table_name(&self.tables.requests)
+                    .set_item(Some(item.clone()))
+                    .condition_expression("attribute_exists(pk) AND #version = :expected")
+                    .expression_attribute_names("#version", "version")
+                    .expression_attribute_values(":expected", n(*expected_version))
+            }
+            _ => return Err(StoreError::Internal("a request change without its request".into())),
         };
+        let entry_at = ledger::EntryRef::parse(entry.line.as_bytes())
+            .map(|e| e.at.to_owned())
+            .map_err(StoreError::internal)?;
         let ledger_item = LedgerItem {
             chain: entry.chain.to_string(),
             seq: entry.seq,
             line: entry.line.clone(),
-            kind: event.kind().to_owned(),
-            at: event.at.to_string(),
-            rid: Some(items::ledger_rid(request.partner_id(), request.id())),
+            kind: ledger::EntryRef::parse(entry.line.as_bytes())
+                .map(|e| e.kind.to_owned())
+                .map_err(StoreError::internal)?,
+            at: entry_at.clone(),
+            rid: Some(change.personal_pk()),
         };
         let put_entry = Put::builder()
             .table_name(&self.tables.ledger)
-            .set_item(Some(
-                serde_dynamo::to_item(ledger_item).map_err(|e| fail(StoreError::internal(e)))?,
-            ))
+            .set_item(Some(serde_dynamo::to_item(ledger_item).map_err(StoreError::internal)?))
             .condition_expression("attribute_not_exists(seq)");
         let mut update_head = Update::builder()
             .table_name(&self.tables.chain_heads)
             .key("chain", s(head.chain.as_str()))
-            .update_expression("SET #size = :size, last_hash = :hash, frontier = :frontier, updated_at = :at")
+            .update_expression(
+                "SET #size = :size, last_hash = :hash, frontier = :frontier, updated_at = :at, last_at = :at, ckpt_shard = :shard",
+            )
             .expression_attribute_names("#size", "size")
             .expression_attribute_values(":size", n(next.size))
             .expression_attribute_values(":hash", s(next.last_hash.to_hex()))
             .expression_attribute_values(
                 ":frontier",
-                aws_sdk_dynamodb::types::AttributeValue::L(
-                    next.frontier.nodes().iter().map(|h| s(h.to_hex())).collect(),
-                ),
+                AttributeValue::L(next.frontier.nodes().iter().map(|h| s(h.to_hex())).collect()),
             )
-            .expression_attribute_values(":at", s(event.at.to_string()));
-        // On a failed condition, send back the current head: the retry needs no extra read.
-        update_head = update_head.return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            .expression_attribute_values(":at", s(entry_at))
+            // The sparse marker the signer finds grown chains by (cleared once signed).
+            .expression_attribute_values(":shard", s(items::checkpoint_shard(&head.chain)))
+            // On a failed condition, send back the current head: the retry needs no extra read.
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         update_head = if head.size == 0 {
             update_head.condition_expression("attribute_not_exists(chain)")
         } else {
@@ -289,94 +586,222 @@ impl Store {
                 .condition_expression("#size = :expected")
                 .expression_attribute_values(":expected", n(head.size))
         };
-        let build = |e: aws_sdk_dynamodb::error::BuildError| fail(StoreError::internal(e));
         let mut transaction = vec![
-            TransactWriteItem::builder()
-                .put(put_request.build().map_err(build)?)
-                .build(),
-            TransactWriteItem::builder()
-                .put(put_entry.build().map_err(build)?)
-                .build(),
-            TransactWriteItem::builder()
-                .update(update_head.build().map_err(build)?)
-                .build(),
+            (
+                Role::Request,
+                TransactWriteItem::builder()
+                    .put(first.build().map_err(StoreError::internal)?)
+                    .build(),
+            ),
+            (
+                Role::Entry,
+                TransactWriteItem::builder()
+                    .put(put_entry.build().map_err(StoreError::internal)?)
+                    .build(),
+            ),
+            (
+                Role::Head,
+                TransactWriteItem::builder()
+                    .update(update_head.build().map_err(StoreError::internal)?)
+                    .build(),
+            ),
         ];
-        if let Some(claim) = claim {
+        let personal_put = |item: PersonalItem| -> Result<TransactWriteItem, StoreError> {
+            let put = Put::builder()
+                .table_name(&self.tables.personal_data)
+                .set_item(Some(item.to_item()?))
+                .build()
+                .map_err(StoreError::internal)?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
+        if let Change::Create {
+            request,
+            sealed,
+            customer,
+        } = change
+        {
+            let email = request.contact().email.as_str().map(str::to_owned);
+            let own = PersonalItem::new(partner, request.id(), REQUEST_SK.into(), sealed, email);
+            transaction.push((Role::Personal, personal_put(own)?));
+            if let Some(customer) = customer {
+                let check = ConditionCheck::builder()
+                    .table_name(&self.tables.relationships)
+                    .key("partner", s(partner.as_str()))
+                    .key("customer", s(customer.as_str()))
+                    .condition_expression("#status = :active")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":active", s(crate::relationships::ACTIVE))
+                    .build()
+                    .map_err(StoreError::internal)?;
+                transaction.push((
+                    Role::Relationship,
+                    TransactWriteItem::builder().condition_check(check).build(),
+                ));
+            }
+        }
+        if !introduced.is_empty() {
+            // The actor's subject is indexed when it is an e-mail address: erasure by e-mail
+            // finds the entries that person wrote.
+            let subject = introduced
+                .iter()
+                .find(|v| v.path == "/actor/subject" && v.value.contains('@'))
+                .map(|v| v.value.clone());
+            let mut values =
+                PersonalItem::with_pk(change.personal_pk(), entry_sk(entry.seq), introduced, subject, partner);
+            values.kind = ledger::EntryRef::parse(entry.line.as_bytes())
+                .ok()
+                .map(|e| e.kind.to_owned());
+            transaction.push((Role::Personal, personal_put(values)?));
+        }
+        if let Change::Erase { delete, .. } = change {
+            for item in delete.iter() {
+                let delete = Delete::builder()
+                    .table_name(&self.tables.personal_data)
+                    .set_key(Some(item.key()))
+                    .build()
+                    .map_err(StoreError::internal)?;
+                transaction.push((Role::Delete, TransactWriteItem::builder().delete(delete).build()));
+            }
+        }
+        if let (Some(claim), Some(response)) = (claim, claim_response) {
             let expires_at = claim.now.datetime().timestamp() + crate::IDEMPOTENCY_TTL_HOURS * 3600;
+            let request_id = change.request().map(|r| r.id().to_string()).unwrap_or_default();
             let record = IdempotencyItem {
-                pk: idempotency_pk(request.partner_id(), claim.key),
+                pk: idempotency_pk(partner, claim.key),
                 fingerprint: claim.fingerprint.to_owned(),
-                request_id: request.id().to_string(),
-                response: claim.response.to_owned(),
+                request_id,
+                response: response.to_owned(),
                 expires_at,
+                chain: entry.chain.to_string(),
+                entry_seq: entry.seq,
+                entry_hash: entry.hash.to_hex(),
+                entry_at: ledger::EntryRef::parse(entry.line.as_bytes())
+                    .map(|e| e.at.to_owned())
+                    .map_err(StoreError::internal)?,
             };
             let put = Put::builder()
                 .table_name(&self.tables.idempotency)
-                .set_item(Some(
-                    serde_dynamo::to_item(record).map_err(|e| fail(StoreError::internal(e)))?,
-                ))
+                .set_item(Some(serde_dynamo::to_item(record).map_err(StoreError::internal)?))
                 // An expired record that TTL has not removed yet no longer counts.
                 .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
                 .expression_attribute_values(":now", n(u64::try_from(claim.now.datetime().timestamp()).unwrap_or(0)))
                 .build()
-                .map_err(build)?;
-            transaction.push(TransactWriteItem::builder().put(put).build());
+                .map_err(StoreError::internal)?;
+            transaction.push((Role::Idempotency, TransactWriteItem::builder().put(put).build()));
         }
-        self.count_round_trip();
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(transaction))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(service))
-                if matches!(service.err(), TransactWriteItemsError::TransactionCanceledException(_)) =>
-            {
-                let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err() else {
-                    return Err(Attempt::Busy);
-                };
-                let reasons: Vec<&str> = cancelled
-                    .cancellation_reasons()
-                    .iter()
-                    .map(|r| r.code().unwrap_or("None"))
-                    .collect();
-                let failed = |i: usize| reasons.get(i).is_some_and(|c| *c == "ConditionalCheckFailed");
-                if failed(0) {
-                    tracing::debug!(?reasons, "request condition failed");
-                    Err(Attempt::RequestVersion)
-                } else if failed(3) {
-                    Err(Attempt::IdempotencyTaken)
-                } else if failed(1) || failed(2) {
-                    let current = cancelled
-                        .cancellation_reasons()
-                        .get(2)
-                        .and_then(|r| r.item())
-                        .filter(|item| !item.is_empty())
-                        .and_then(|item| items::head_from_item(item.clone()).ok());
-                    Err(Attempt::StaleHead(current.map(Box::new)))
-                } else if reasons.iter().any(|c| {
-                    matches!(
-                        *c,
-                        "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"
-                    )
-                }) {
-                    Err(Attempt::Busy)
-                } else {
-                    Err(Attempt::Failed(StoreError::Internal(format!(
-                        "transaction cancelled: {reasons:?}"
-                    ))))
+        Ok(transaction)
+    }
+
+    /// Send one transaction. Its `ClientRequestToken` is derived from the entry, so a retry
+    /// of a transaction whose first try committed (a lost response, a timed-out attempt the
+    /// SDK resends) succeeds instead of failing its own conditions; after such an error it
+    /// is resent with the same token, within the budget.
+    async fn transact(
+        &self,
+        transaction: Vec<(Role, TransactWriteItem)>,
+        entry: &Entry,
+        started: Instant,
+    ) -> Result<(), Attempt> {
+        let roles: Vec<Role> = transaction.iter().map(|(r, _)| *r).collect();
+        let items: Vec<TransactWriteItem> = transaction.into_iter().map(|(_, i)| i).collect();
+        let token: String = entry.hash.to_hex().chars().take(36).collect();
+        let mut resent = 0u32;
+        loop {
+            self.count_round_trip();
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .client_request_token(&token)
+                .send()
+                .await;
+            let error = match result {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            match error {
+                SdkError::ServiceError(service) => {
+                    return match service.err() {
+                        TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                            Err(cancellation(cancelled, &roles))
+                        }
+                        TransactWriteItemsError::TransactionInProgressException(_) => {
+                            // The same token is still being applied: ask again shortly.
+                            resent += 1;
+                            if resent > 5 || started.elapsed() > RETRY_BUDGET {
+                                return Err(Attempt::Failed(StoreError::Unavailable(
+                                    "transaction in progress".into(),
+                                )));
+                            }
+                            backoff(resent).await;
+                            continue;
+                        }
+                        _ => Err(Attempt::Failed(sdk(SdkError::ServiceError(service)))),
+                    };
+                }
+                other => {
+                    let mapped = sdk(other);
+                    // Unknown whether it committed: resending with the same token is safe.
+                    if matches!(mapped, StoreError::Unavailable(_)) && resent < 2 && started.elapsed() < RETRY_BUDGET {
+                        resent += 1;
+                        tracing::warn!(error = %mapped.detail().unwrap_or("-"), "resending a transaction with its token");
+                        backoff(resent).await;
+                        continue;
+                    }
+                    return Err(Attempt::Failed(mapped));
                 }
             }
-            Err(e) => Err(Attempt::Failed(sdk(e))),
         }
     }
 }
 
-/// Full jitter: a random wait below 1 ms × 2^attempt, at most 50 ms.
+/// What a cancelled transaction says, by the role of the item whose condition failed.
+fn cancellation(cancelled: &aws_sdk_dynamodb::types::error::TransactionCanceledException, roles: &[Role]) -> Attempt {
+    let reasons = cancelled.cancellation_reasons();
+    let codes: Vec<&str> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
+    let failed = |role: Role| {
+        roles
+            .iter()
+            .zip(&codes)
+            .any(|(r, c)| *r == role && *c == "ConditionalCheckFailed")
+    };
+    if failed(Role::Relationship) {
+        return Attempt::NoRelationship;
+    }
+    if failed(Role::Request) {
+        tracing::debug!(?codes, "request condition failed");
+        return Attempt::RequestVersion;
+    }
+    if failed(Role::Idempotency) {
+        return Attempt::IdempotencyTaken;
+    }
+    if failed(Role::Entry) || failed(Role::Head) || failed(Role::Personal) {
+        let current = roles
+            .iter()
+            .position(|r| *r == Role::Head)
+            .and_then(|i| reasons.get(i))
+            .and_then(|r| r.item())
+            .filter(|item| !item.is_empty())
+            .and_then(|item| items::head_from_item(item.clone()).ok());
+        return Attempt::StaleHead(current.map(Box::new));
+    }
+    if codes.iter().any(|c| {
+        matches!(
+            *c,
+            "ThrottlingError" | "ProvisionedThroughputExceeded" | "RequestLimitExceeded"
+        )
+    }) {
+        return Attempt::Failed(StoreError::Unavailable(format!("throttled: {codes:?}")));
+    }
+    if codes.contains(&"TransactionConflict") {
+        return Attempt::Busy;
+    }
+    Attempt::Failed(StoreError::Internal(format!("transaction cancelled: {codes:?}")))
+}
+
+/// Full jitter: a random wait below 2 ms × 2^attempt, at most 100 ms.
 async fn backoff(attempt: u32) {
-    let ceiling = (1u64 << attempt.min(6)).min(50);
+    let ceiling = (2u64 << attempt.min(6)).min(100);
     let millis = rand::rng().random_range(0..=ceiling);
     tokio::time::sleep(Duration::from_millis(millis)).await;
 }

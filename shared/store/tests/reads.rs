@@ -140,7 +140,7 @@ async fn pagination_with_filters_returns_each_match_once_newest_first() {
 }
 
 #[tokio::test]
-async fn one_query_per_page() {
+async fn one_query_and_one_batched_read_per_page() {
     let h = Harness::new().await;
     seed(&h, "partner-a", 12).await;
     let partner = PartnerId::parse("partner-a").unwrap();
@@ -151,8 +151,10 @@ async fn one_query_per_page() {
     };
     let before = h.store.round_trips();
     let page = h.store.list(&partner, &query, None).await.unwrap();
-    assert_eq!(h.store.round_trips() - before, 1);
+    // The page's query, and one batched read of its personal values.
+    assert_eq!(h.store.round_trips() - before, 2);
     assert!(page.next_cursor.is_some());
+    assert!(page.items.iter().all(|r| r.title().as_str().is_some()), "joined back");
 }
 
 #[tokio::test]
@@ -163,7 +165,7 @@ async fn another_partner_sees_nothing_of_partner_a() {
     let a = PartnerId::parse("partner-a").unwrap();
     for request in &a_requests {
         assert!(h.store.get_request(&b, request.id()).await.unwrap().is_none());
-        assert!(h.store.history(&b, request.id()).await.unwrap().is_empty());
+        assert!(h.store.history(&b, request.id()).await.unwrap().lines.is_empty());
     }
     let page = h.store.list(&b, &ListQuery::default(), None).await.unwrap();
     assert!(page.items.is_empty());
@@ -257,7 +259,7 @@ async fn the_sweep_index_holds_only_requests_awaiting_a_first_response() {
         due_at(120).await.unwrap().is_empty(),
         "due exactly now is not yet past due"
     );
-    let ids = |v: Vec<(PartnerId, RequestId)>| v.into_iter().map(|(_, id)| id).collect::<Vec<_>>();
+    let ids = |v: Vec<ServiceRequest>| v.into_iter().map(|r| r.id()).collect::<Vec<_>>();
     assert_eq!(ids(due_at(121).await.unwrap()), vec![due_2h.id()]);
     assert_eq!(ids(due_at(300).await.unwrap()), vec![due_2h.id(), due_4h.id()]);
     let all = due_at(10_000).await.unwrap();
@@ -266,7 +268,7 @@ async fn the_sweep_index_holds_only_requests_awaiting_a_first_response() {
         vec![due_2h.id(), due_4h.id(), due_8h.id()],
         "oldest due first; the answered one is absent"
     );
-    assert_eq!(all[1].0.as_str(), "partner-b");
+    assert_eq!(all[1].partner_id().as_str(), "partner-b");
     assert_eq!(
         ids(h
             .store
@@ -326,10 +328,24 @@ async fn history_lists_one_requests_entries_oldest_first() {
     h.store.save_change(&r3, 2, &e3).await.unwrap();
     let history = h.store.history(request.partner_id(), request.id()).await.unwrap();
     let kinds: Vec<String> = history
+        .lines
         .iter()
         .map(|l| ledger::EntryRef::parse(l.as_bytes()).unwrap().kind.to_owned())
         .collect();
     assert_eq!(kinds, ["created", "first_response", "status_changed"]);
+    // The values behind the entries' commitments come with them: the title, the subjects
+    // and the messages (the other request's are not among them).
+    let values: HashSet<&str> = history.values.values().map(String::as_str).collect();
+    for expected in [
+        request.title().as_str().unwrap(),
+        "On it",
+        "Done",
+        "engineer-1",
+        "agent-1",
+    ] {
+        assert!(values.contains(expected), "{expected} in {values:?}");
+    }
+    assert!(!values.contains(other.title().as_str().unwrap()) || other.title() == request.title());
 }
 
 #[tokio::test]
@@ -339,30 +355,35 @@ async fn checkpoints_are_written_only_for_chains_that_grew() {
     seed(&h, "partner-a", 3).await;
     seed(&h, "partner-b", 1).await;
     let now = Timestamp::from(t0());
-    let first = h
-        .store
-        .checkpoint_grown_chains(&key, "ledgerdesk.test", now)
-        .await
-        .unwrap();
+    let first = h.store.sign_grown_chains(&key, &log(), now).await.unwrap();
+    assert!(first.alarms.is_empty(), "{:?}", first.alarms);
     assert_eq!(
-        first.iter().map(|c| (c.chain.as_str(), c.size)).collect::<Vec<_>>(),
+        first
+            .signed
+            .iter()
+            .map(|c| (c.chain.as_str(), c.size))
+            .collect::<Vec<_>>(),
         [("partner-a", 3), ("partner-b", 1)]
     );
+    let before = h.store.round_trips();
     assert!(
         h.store
-            .checkpoint_grown_chains(&key, "ledgerdesk.test", now)
+            .sign_grown_chains(&key, &log(), now)
             .await
             .unwrap()
+            .signed
             .is_empty()
     );
+    // Nothing grew: the signer only asked the needs-checkpoint index (one query per shard).
+    assert_eq!(h.store.round_trips() - before, u64::from(store::SWEEP_SHARDS));
     seed(&h, "partner-b", 2).await;
-    let second = h
-        .store
-        .checkpoint_grown_chains(&key, "ledgerdesk.test", now)
-        .await
-        .unwrap();
+    let second = h.store.sign_grown_chains(&key, &log(), now).await.unwrap();
     assert_eq!(
-        second.iter().map(|c| (c.chain.as_str(), c.size)).collect::<Vec<_>>(),
+        second
+            .signed
+            .iter()
+            .map(|c| (c.chain.as_str(), c.size))
+            .collect::<Vec<_>>(),
         [("partner-b", 3)]
     );
     let stored = h

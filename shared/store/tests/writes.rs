@@ -12,10 +12,10 @@ async fn a_create_writes_request_entry_and_head_in_one_round_trip() {
     let h = Harness::new().await;
     let (request, event) = open("partner-a", CUSTOMER_A, "B", "azure", t0());
     let before = h.store.round_trips();
-    assert_eq!(
+    assert!(matches!(
         h.store.create_request(&request, &event, None).await.unwrap(),
-        CreateOutcome::Created
-    );
+        CreateOutcome::Created(store::Appended { seq: 0, .. })
+    ));
     // Cold: one read of the chain head, one transaction.
     assert_eq!(h.store.round_trips() - before, 2);
     let (second, event2) = open("partner-a", CUSTOMER_A, "C", "azure", t0() + minutes(1));
@@ -38,7 +38,17 @@ async fn a_create_writes_request_entry_and_head_in_one_round_trip() {
     assert_eq!((first.chain, first.seq, first.kind), ("partner-a", 0, "created"));
     let data: serde_json::Value = serde_json::from_slice(first.data).unwrap();
     assert_eq!(data["requestId"], request.id().to_string());
-    assert_eq!(data["change"]["request"]["title"], request.title().as_str());
+    // The title enters the ledger only as a commitment; the value is in the personal-data table.
+    let title = request.title().as_str().unwrap();
+    assert!(ledger::personal::as_commitment(&data["change"]["request"]["title"]).is_some());
+    assert!(!lines[0].contains(title));
+    let personal = h.scan(&h.tables.personal_data).await;
+    assert_eq!(personal.len(), 4, "two requests' own values, two entries' subjects");
+    let requests = h.scan(&h.tables.requests).await;
+    assert!(
+        format!("{requests:?}").find(title).is_none(),
+        "no personal value in request items"
+    );
 }
 
 #[tokio::test]
@@ -124,26 +134,40 @@ async fn idempotent_create() {
     let key = IdempotencyKey::parse("retry-7f3a").unwrap();
     let now = Timestamp::from(t0());
     let (request, event) = open("partner-a", CUSTOMER_A, "B", "azure", t0());
+    let original = serde_json::to_value(&request).unwrap();
     let claim = IdempotencyClaim {
         key: &key,
         fingerprint: "fp-1",
-        response: "{\"id\":\"original\"}",
+        response: &original,
         now,
     };
-    assert_eq!(
-        h.store.create_request(&request, &event, Some(claim)).await.unwrap(),
-        CreateOutcome::Created
-    );
+    let CreateOutcome::Created(appended) = h.store.create_request(&request, &event, Some(claim)).await.unwrap() else {
+        panic!("created");
+    };
 
     // The client retries: a new id is generated, but the key and body are the same.
     let (retry, retry_event) = open("partner-a", CUSTOMER_A, "B", "azure", t0() + minutes(1));
-    let outcome = h.store.create_request(&retry, &retry_event, Some(claim)).await.unwrap();
+    let retry_response = serde_json::to_value(&retry).unwrap();
+    let retry_claim = IdempotencyClaim {
+        response: &retry_response,
+        ..claim
+    };
+    let outcome = h
+        .store
+        .create_request(&retry, &retry_event, Some(retry_claim))
+        .await
+        .unwrap();
     assert_eq!(
         outcome,
         CreateOutcome::Replayed {
-            response: "{\"id\":\"original\"}".into()
-        }
+            response: original.clone(),
+            appended: appended.clone(),
+        },
+        "the original response (its personal values joined back) and its entry"
     );
+    // The stored record holds commitments, not the values.
+    let records = format!("{:?}", h.scan(&h.tables.idempotency).await);
+    assert!(!records.contains(request.title().as_str().unwrap()));
     assert!(
         h.store
             .get_request(retry.partner_id(), retry.id())
@@ -155,11 +179,13 @@ async fn idempotent_create() {
     assert_eq!(h.head_size("partner-a").await, 1);
 
     // Same key, different body: refused, nothing written.
+    let (third, third_event) = open("partner-a", CUSTOMER_A, "A", "azure", t0() + minutes(2));
+    let third_response = serde_json::to_value(&third).unwrap();
     let other = IdempotencyClaim {
         fingerprint: "fp-2",
+        response: &third_response,
         ..claim
     };
-    let (third, third_event) = open("partner-a", CUSTOMER_A, "A", "azure", t0() + minutes(2));
     assert!(matches!(
         h.store.create_request(&third, &third_event, Some(other)).await,
         Err(StoreError::IdempotencyMismatch)
@@ -169,17 +195,17 @@ async fn idempotent_create() {
 
     // The same key is another partner's own business.
     let (b, b_event) = open("partner-b", CUSTOMER_A, "B", "azure", t0());
-    assert_eq!(
-        h.store.create_request(&b, &b_event, Some(other)).await.unwrap(),
-        CreateOutcome::Created
-    );
+    let b_response = serde_json::to_value(&b).unwrap();
+    let for_b = IdempotencyClaim {
+        response: &b_response,
+        ..other
+    };
+    assert!(matches!(
+        h.store.create_request(&b, &b_event, Some(for_b)).await.unwrap(),
+        CreateOutcome::Created(_)
+    ));
 
     // An expired record no longer binds the key.
-    let later = IdempotencyClaim {
-        fingerprint: "fp-3",
-        now: Timestamp::from(t0() + chrono::Duration::hours(25)),
-        ..claim
-    };
     let (fresh, fresh_event) = open(
         "partner-a",
         CUSTOMER_A,
@@ -187,10 +213,17 @@ async fn idempotent_create() {
         "azure",
         t0() + chrono::Duration::hours(25),
     );
-    assert_eq!(
+    let fresh_response = serde_json::to_value(&fresh).unwrap();
+    let later = IdempotencyClaim {
+        fingerprint: "fp-3",
+        response: &fresh_response,
+        now: Timestamp::from(t0() + chrono::Duration::hours(25)),
+        ..claim
+    };
+    assert!(matches!(
         h.store.create_request(&fresh, &fresh_event, Some(later)).await.unwrap(),
-        CreateOutcome::Created
-    );
+        CreateOutcome::Created(_)
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -242,9 +275,10 @@ async fn sixteen_concurrent_writers_on_one_chain_lose_nothing() {
     let key = ledger::SignerKey::from_seed("store-test", [3; 32]).unwrap();
     let written = h
         .store
-        .checkpoint_grown_chains(&key, "ledgerdesk.test", Timestamp::from(t0()))
+        .sign_grown_chains(&key, &log(), Timestamp::from(t0()))
         .await
-        .unwrap();
+        .unwrap()
+        .signed;
     assert_eq!(written.len(), 1);
     assert_eq!(written[0].size, (WRITERS * EACH) as u64);
     let report = verify_export(&lines, &key, &[written[0].note.clone()]).unwrap();

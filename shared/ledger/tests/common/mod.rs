@@ -2,8 +2,10 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use ledger::{ChainHead, ChainId, Entry, SignerKey, TrustedKeys};
+use ledger::personal::{Salt, Sealed, seal};
+use ledger::{ChainHead, ChainId, Entry, LogName, SignerKey, TrustedKeys, Version};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 pub const KEY_NAME: &str = "ledgerdesk-vectors";
 pub const LOG_NAME: &str = "ledgerdesk.vectors";
@@ -17,7 +19,16 @@ pub fn trusted() -> TrustedKeys {
     TrustedKeys::new([key().verifier()])
 }
 
-fn at(i: u64) -> DateTime<Utc> {
+pub fn log() -> LogName {
+    LogName::parse(LOG_NAME).unwrap()
+}
+
+/// The test-vector receipt key (a different key from the checkpoint key).
+pub fn receipt_key() -> SignerKey {
+    SignerKey::from_seed("ledgerdesk-vectors-receipts", [0x24; 32]).unwrap()
+}
+
+pub fn at(i: u64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap() + Duration::minutes(7 * i as i64)
 }
 
@@ -69,17 +80,91 @@ pub fn event(chain: &str, i: u64) -> (&'static str, Value) {
     (kind, data)
 }
 
-/// `n` entries of `chain` written with the service's append code, and the head after them.
+/// `n` v1 entries of `chain` (personal data in clear, the envelope repeated in `data`), and
+/// the head after them: the v1 vectors, unchanged since v1.
 pub fn chain(chain: &str, n: u64) -> (Vec<Entry>, ChainHead) {
     let mut head = ChainHead::genesis(ChainId::parse(chain).unwrap());
     let mut entries = Vec::new();
     for i in 0..n {
         let (kind, data) = event(chain, i);
-        let (entry, next) = head.append(&at(i), kind, &data).unwrap();
+        let (entry, next) = head.append_v1(&at(i), kind, &data).unwrap();
         entries.push(entry);
         head = next;
     }
     (entries, head)
+}
+
+/// The personal fields of the vectors' events (as the service seals them).
+pub const PERSONAL: &[&str] = &[
+    "/actor/subject",
+    "/change/message",
+    "/change/reason",
+    "/change/request/title",
+    "/change/request/contact/name",
+    "/change/request/contact/email",
+];
+
+/// A deterministic salt for entry `i`'s value at `path` (vectors must be reproducible).
+pub fn salt(chain: &str, i: u64, path: &str) -> Salt {
+    Salt(Sha256::digest(format!("vector salt {chain} {i} {path}")).into())
+}
+
+/// The data of the `i`-th v2 event: the v1 event without the envelope members, the request
+/// as filed in full on `created`, and every personal value sealed.
+pub fn event_v2(chain: &str, i: u64) -> (&'static str, Value, Vec<Sealed>) {
+    let (kind, mut data) = event(chain, i);
+    let object = data.as_object_mut().unwrap();
+    for member in ["kind", "at", "partnerId"] {
+        object.remove(member);
+    }
+    if kind == "created" {
+        data["change"] = json!({ "request": {
+            "title": "VMs unreachable", "product": "azure", "severity": "B", "category": "technical",
+            "contact": { "name": "Erika Partner", "email": format!("erika+{i}@partner.example") },
+        }});
+    }
+    let mut sealed = Vec::new();
+    for path in PERSONAL {
+        sealed.extend(seal(&mut data, &[path], || salt(chain, i, path)).unwrap());
+    }
+    (kind, data, sealed)
+}
+
+/// `n` v2 entries of `chain`, the head after them, and every sealed value by seq.
+pub fn chain_v2(chain: &str, n: u64) -> (Vec<Entry>, ChainHead, Vec<(u64, Sealed)>) {
+    let mut head = ChainHead::genesis(ChainId::parse(chain).unwrap());
+    let mut entries = Vec::new();
+    let mut values = Vec::new();
+    for i in 0..n {
+        let (kind, data, sealed) = event_v2(chain, i);
+        let (entry, next) = head.append(&at(i), kind, &data).unwrap();
+        entries.push(entry);
+        values.extend(sealed.into_iter().map(|s| (i, s)));
+        head = next;
+    }
+    (entries, head, values)
+}
+
+/// The line of an entry with these exact `data` bytes and a correct hash — how a forger
+/// who re-hashes writes a malformed entry.
+pub fn forge(version: Version, chain: &str, seq: u64, prev: &str, at: &str, kind: &str, data: &[u8]) -> Vec<u8> {
+    let mut line = format!(
+        "{{\"v\":{},\"chain\":\"{chain}\",\"seq\":{seq},\"prev\":\"{prev}\",\"at\":\"{at}\",\"kind\":\"{kind}\",\"data\":",
+        version as u8
+    )
+    .into_bytes();
+    line.extend_from_slice(data);
+    let prefix: &[u8] = match version {
+        Version::V1 => b"ledgerdesk/ledger/v1\n",
+        Version::V2 => b"ledgerdesk/ledger/v2\n",
+    };
+    let mut h = Sha256::new();
+    h.update(prefix);
+    h.update(&line);
+    h.update(b"}");
+    let hash = hex::encode(h.finalize());
+    line.extend_from_slice(format!(",\"hash\":\"{hash}\"}}").as_bytes());
+    line
 }
 
 /// Lines joined as a JSON Lines file.
@@ -110,8 +195,14 @@ pub fn rewrite_from(lines: &[String], from: usize) -> Vec<String> {
             size: e.seq,
             last_hash: prev,
             frontier: frontier_of_size(e.seq),
+            last_at: None,
         };
-        let (entry, _) = head.append(&e.at_datetime().unwrap(), e.kind, &data).unwrap();
+        let at = e.at_datetime().unwrap();
+        let (entry, _) = match e.version {
+            Version::V1 => head.append_v1(&at, e.kind, &data),
+            Version::V2 => head.append(&at, e.kind, &data),
+        }
+        .unwrap();
         prev = entry.hash;
         out.push(entry.line);
     }

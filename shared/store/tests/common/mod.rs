@@ -27,11 +27,62 @@ impl Harness {
         let tables = TableNames::with_prefix("ledgerdesk-test");
         let store = Arc::new(Store::new(client.clone(), tables.clone()).with_cursor_key(cursor_key()));
         store.create_tables().await.unwrap();
-        Self {
+        let h = Self {
             dynamo,
             client,
             tables,
             store,
+        };
+        // The partners of these tests have relationships with both customers (written
+        // directly, not ledgered, so that the chains hold only what each test writes).
+        let mut partners = vec!["partner-a".to_owned(), "partner-b".to_owned(), "partner-c".to_owned()];
+        partners.extend((0..16).map(|w| format!("partner-{w:02}")));
+        for partner in &partners {
+            for customer in [CUSTOMER_A, CUSTOMER_B] {
+                h.relate(partner, customer).await;
+            }
+        }
+        h
+    }
+
+    /// An active relationship between `partner` and `customer`, written directly.
+    pub async fn relate(&self, partner: &str, customer: &str) {
+        let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_owned());
+        self.client
+            .put_item()
+            .table_name(&self.tables.relationships)
+            .item("partner", s(partner))
+            .item("customer", s(customer))
+            .item("since", s("2026-01-01T00:00:00.000Z"))
+            .item("status", s("active"))
+            .item("updated_at", s("2026-01-01T00:00:00.000Z"))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Every item of a table, as the SDK returns them.
+    pub async fn scan(
+        &self,
+        table: &str,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let mut all = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
+            all.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return all,
+            }
         }
     }
 
@@ -41,15 +92,7 @@ impl Harness {
     }
 
     pub async fn count(&self, table: &str) -> usize {
-        let out = self
-            .client
-            .scan()
-            .table_name(table)
-            .consistent_read(true)
-            .send()
-            .await
-            .unwrap();
-        out.items.unwrap_or_default().len()
+        self.scan(table).await.len()
     }
 
     pub async fn head_size(&self, partner: &str) -> u64 {
@@ -65,7 +108,7 @@ impl Harness {
     pub async fn export(&self, partner: &str) -> Vec<String> {
         let mut lines = Vec::new();
         self.store
-            .export_chain(&ledger::ChainId::parse(partner).unwrap(), |l| {
+            .export_chain(&ledger::ChainId::parse(partner).unwrap(), None, |l| {
                 lines.push(l.to_owned());
                 Ok::<(), std::convert::Infallible>(())
             })
@@ -136,13 +179,22 @@ pub fn trusted(key: &ledger::SignerKey) -> ledger::TrustedKeys {
     ledger::TrustedKeys::new([key.verifier()])
 }
 
+/// The tests' log name.
+pub fn log() -> ledger::LogName {
+    ledger::LogName::parse("ledgerdesk.test").unwrap()
+}
+
 /// Verify exported lines as `ledger verify` does, with `checkpoints` kept.
 pub fn verify_export(
     lines: &[String],
     key: &ledger::SignerKey,
     checkpoints: &[String],
 ) -> Result<ledger::Report, String> {
-    let mut verifier = ledger::Verifier::new(trusted(key), ledger::VerifyOptions::default());
+    let options = ledger::VerifyOptions {
+        log: Some(log()),
+        ..ledger::VerifyOptions::default()
+    };
+    let mut verifier = ledger::Verifier::new(trusted(key), options);
     for cp in checkpoints {
         verifier.add_checkpoint(cp, "stored").map_err(|f| f.to_string())?;
     }

@@ -1,0 +1,215 @@
+//! The vendor's administration of partner–customer relationships (`relationships/admin`):
+//! a partner files for, lists and reads the evidence of only the customers it has an active
+//! CSP relationship with. Every change is ledgered in the partner's chain.
+
+use domain::{CustomerId, PartnerId, Role, Timestamp};
+use http::{StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use store::{Relationship, RelationshipStatus};
+
+use crate::App;
+use crate::http::{MAX_BODY_BYTES, json_body, json_response, path_param, query_params};
+use crate::identity::Caller;
+use crate::problem::{ApiError, FieldMessage};
+use crate::routes::RELATIONSHIPS_ADMIN;
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RelationshipInput {
+    status: Option<String>,
+    since: Option<String>,
+}
+
+fn vendor_admin(app: &App, request: &Request) -> Result<Caller, ApiError> {
+    let caller = Caller::from_request(request, &app.identity)?;
+    caller.require_any(&[RELATIONSHIPS_ADMIN])?;
+    if !caller.is_vendor() {
+        return Err(ApiError::Forbidden("relationships are maintained by the vendor".into()));
+    }
+    Ok(caller)
+}
+
+fn keys(request: &Request) -> Result<(PartnerId, CustomerId), ApiError> {
+    let mut errors = Vec::new();
+    let partner = path_param(request, "partnerId").map(PartnerId::parse);
+    let customer = path_param(request, "customerId").map(CustomerId::parse);
+    let partner = match partner {
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => {
+            errors.push(FieldMessage::new("path:partnerId", e.to_string()));
+            None
+        }
+        None => None,
+    };
+    let customer = match customer {
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => {
+            errors.push(FieldMessage::new("path:customerId", e.to_string()));
+            None
+        }
+        None => None,
+    };
+    match (partner, customer) {
+        (Some(p), Some(c)) if errors.is_empty() => Ok((p, c)),
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+fn parse_status(text: Option<&str>, field: &str, errors: &mut Vec<FieldMessage>) -> Option<RelationshipStatus> {
+    match text.map(RelationshipStatus::parse) {
+        Some(Some(s)) => Some(s),
+        Some(None) => {
+            errors.push(FieldMessage::new(field, "must be one of: active, terminated"));
+            None
+        }
+        None => {
+            errors.push(FieldMessage::new(field, "is required"));
+            None
+        }
+    }
+}
+
+fn parse_since(text: Option<&str>, field: &str, errors: &mut Vec<FieldMessage>) -> Option<Option<Timestamp>> {
+    match text.map(Timestamp::parse) {
+        Some(Ok(t)) => Some(Some(t)),
+        Some(Err(e)) => {
+            errors.push(FieldMessage::new(field, e.to_string()));
+            None
+        }
+        None => Some(None),
+    }
+}
+
+/// Register or change one relationship (ledgered); the existing `since` is kept unless given.
+async fn save(
+    app: &App,
+    caller: &Caller,
+    partner: PartnerId,
+    customer: CustomerId,
+    status: RelationshipStatus,
+    since: Option<Timestamp>,
+) -> Result<(Relationship, store::Appended), ApiError> {
+    let now = Timestamp::from(chrono::Utc::now());
+    let existing = app.store.relationship(&partner, &customer).await?;
+    let relationship = Relationship {
+        since: since.or(existing.map(|r| r.since)).unwrap_or(now),
+        partner_id: partner,
+        customer_id: customer,
+        status,
+        updated_at: now,
+    };
+    let appended = app
+        .store
+        .save_relationship(&relationship, &caller.actor(Role::RelationshipAdmin))
+        .await?;
+    tracing::info!(partner = %relationship.partner_id, status = relationship.status.as_str(), seq = appended.seq, "relationship saved");
+    Ok((relationship, appended))
+}
+
+/// `PUT /relationships/{partnerId}/{customerId}` `{"status": "active" | "terminated", "since"?}`.
+pub async fn put(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = vendor_admin(app, request)?;
+    query_params(request, &[])?;
+    let (partner, customer) = keys(request)?;
+    let (input, _): (RelationshipInput, Value) = json_body(request)?;
+    let mut errors = Vec::new();
+    let status = parse_status(input.status.as_deref(), "$.status", &mut errors);
+    let since = parse_since(input.since.as_deref(), "$.since", &mut errors);
+    let (Some(status), Some(since)) = (status, since) else {
+        return Err(ApiError::Validation(errors));
+    };
+    let (relationship, appended) = save(app, &caller, partner, customer, status, since).await?;
+    let body = serde_json::to_value(&relationship).map_err(|_| ApiError::Internal)?;
+    json_response(
+        StatusCode::OK,
+        &crate::receipts::attach(app.receipts.as_ref(), body, &appended)?,
+    )
+}
+
+/// `GET /relationships/{partnerId}/{customerId}`.
+pub async fn get(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+    vendor_admin(app, request)?;
+    query_params(request, &[])?;
+    let (partner, customer) = keys(request)?;
+    let found = app
+        .store
+        .relationship(&partner, &customer)
+        .await?
+        .ok_or_else(|| ApiError::Missing("no such relationship".into()))?;
+    json_response(StatusCode::OK, &found)
+}
+
+/// `POST /relationships/import` with `text/csv`: `partnerId,customerId,since,status` (a header
+/// row, then one row per relationship; `since` may be empty). Every row is checked before
+/// anything is written: one bad row and nothing is imported.
+pub async fn import(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = vendor_admin(app, request)?;
+    query_params(request, &[])?;
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let media = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+        .unwrap_or("");
+    if !media.eq_ignore_ascii_case("text/csv") {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| ApiError::MalformedJson("the CSV is not UTF-8".into()))?;
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header_row = lines.next().unwrap_or_default();
+    if header_row.trim() != "partnerId,customerId,since,status" {
+        return Err(ApiError::Validation(vec![FieldMessage::new(
+            "body:1",
+            "the first row must be the header partnerId,customerId,since,status",
+        )]));
+    }
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for (i, line) in lines.enumerate() {
+        let row = i + 2;
+        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        let [partner, customer, since, status] = cells.as_slice() else {
+            errors.push(FieldMessage::new(format!("body:{row}"), "must have four cells"));
+            continue;
+        };
+        let before = errors.len();
+        let partner = PartnerId::parse(partner)
+            .map_err(|e| errors.push(FieldMessage::new(format!("body:{row}:partnerId"), e.to_string())))
+            .ok();
+        let customer = CustomerId::parse(customer)
+            .map_err(|e| errors.push(FieldMessage::new(format!("body:{row}:customerId"), e.to_string())))
+            .ok();
+        let since = parse_since(
+            (!since.is_empty()).then_some(*since),
+            &format!("body:{row}:since"),
+            &mut errors,
+        );
+        let status = parse_status(Some(status), &format!("body:{row}:status"), &mut errors);
+        if let (Some(p), Some(c), Some(s), Some(st)) = (partner, customer, since, status)
+            && errors.len() == before
+        {
+            rows.push((p, c, s, st));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    if rows.len() > 1_000 {
+        return Err(ApiError::Validation(vec![FieldMessage::new(
+            "body",
+            "import at most 1,000 relationships at a time",
+        )]));
+    }
+    let mut imported = 0;
+    for (partner, customer, since, status) in rows {
+        save(app, &caller, partner, customer, status, since).await?;
+        imported += 1;
+    }
+    json_response(StatusCode::OK, &json!({ "imported": imported }))
+}

@@ -1,0 +1,242 @@
+//! `POST /privacy/erasures`: erase personal data on a data subject's request (GDPR Art. 17),
+//! without breaking the ledger. Either every personal value of one request (`requestId`), or
+//! every value that belongs to one e-mail address across one partner's requests (`email`):
+//! the requests whose contact it is, entirely, and the entries that person wrote elsewhere.
+//! Each erasure is ledgered (`personal_data_erased`, naming the commitments erased, the role
+//! and the legal basis, and no personal data). Erasing again changes nothing.
+//!
+//! Vendor privacy officers act for any partner; a partner's own privacy officer (a partner
+//! token with `privacy/erase`) only for that partner.
+
+use std::time::Duration;
+
+use domain::{
+    Actor, CaseReference, CommitmentId, ErasureScope, LegalBasis, PartnerId, RequestId, Role, Timestamp,
+    TransitionError,
+};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use store::{PersonalItem, StoreError};
+
+use crate::App;
+use crate::http::{json_body, json_response, query_params};
+use crate::identity::Caller;
+use crate::problem::{ApiError, FieldMessage};
+use crate::routes::PRIVACY_ERASE;
+
+/// The body as sent.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ErasureInput {
+    request_id: Option<String>,
+    email: Option<String>,
+    partner_id: Option<String>,
+    legal_basis: Option<String>,
+    reference: Option<String>,
+}
+
+enum Target {
+    Request(RequestId),
+    Email(PartnerId, String),
+}
+
+fn parse(input: ErasureInput, caller: &Caller) -> Result<(Target, LegalBasis, Option<CaseReference>), ApiError> {
+    let mut errors = Vec::new();
+    let mut field = |name: &str, message: String| errors.push(FieldMessage::new(format!("$.{name}"), message));
+    let basis = match input.legal_basis.as_deref().map(LegalBasis::parse) {
+        Some(Ok(b)) => Some(b),
+        Some(Err(e)) => {
+            field("legalBasis", e.to_string());
+            None
+        }
+        None => {
+            field("legalBasis", "is required".into());
+            None
+        }
+    };
+    let reference = match input.reference.as_deref().map(CaseReference::parse) {
+        Some(Ok(r)) => Some(r),
+        Some(Err(e)) => {
+            field("reference", e.to_string());
+            None
+        }
+        None => None,
+    };
+    let partner = match (&caller.population, input.partner_id.as_deref()) {
+        (crate::identity::Population::Vendor, Some(p)) => match PartnerId::parse(p) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                field("partnerId", e.to_string());
+                None
+            }
+        },
+        (crate::identity::Population::Vendor, None) => None,
+        (_, Some(_)) => {
+            field(
+                "partnerId",
+                "a partner's privacy officer erases within their own partner only".into(),
+            );
+            None
+        }
+        (_, None) => caller.partner().ok().cloned(),
+    };
+    let target = match (input.request_id, input.email) {
+        (Some(id), None) => match RequestId::parse(&id) {
+            Ok(id) => Some(Target::Request(id)),
+            Err(e) => {
+                field("requestId", e.to_string());
+                None
+            }
+        },
+        (None, Some(email)) => match (domain::Email::parse(&email), partner) {
+            (Ok(email), Some(partner)) => Some(Target::Email(partner, email.as_str().to_owned())),
+            (Err(e), _) => {
+                field("email", e.to_string());
+                None
+            }
+            (Ok(_), None) => {
+                field(
+                    "partnerId",
+                    "is required to erase by e-mail address: whose requests".into(),
+                );
+                None
+            }
+        },
+        _ => {
+            field("requestId", "give exactly one of requestId and email".into());
+            None
+        }
+    };
+    match (target, basis, errors.is_empty()) {
+        (Some(t), Some(b), true) => Ok((t, b, reference)),
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// What one erasure did.
+enum Outcome {
+    Erased {
+        id: RequestId,
+        scope: ErasureScope,
+        commitments: usize,
+        appended: store::Appended,
+    },
+    AlreadyErased(RequestId),
+}
+
+pub async fn erase(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = Caller::from_request(request, &app.identity)?;
+    caller.require_any(&[PRIVACY_ERASE])?;
+    query_params(request, &[])?;
+    let (input, _): (ErasureInput, Value) = json_body(request)?;
+    let (target, basis, reference) = parse(input, &caller)?;
+    let actor = caller.actor(Role::PrivacyOfficer);
+    let mut outcomes = Vec::new();
+    match target {
+        Target::Request(id) => {
+            let found = if caller.is_vendor() {
+                app.store.find_request(id).await?
+            } else {
+                app.store.get_request(caller.partner()?, id).await?
+            };
+            let found = found.ok_or(ApiError::NotFound)?;
+            outcomes.push(erase_one(app, found.partner_id(), id, None, basis, reference.clone(), &actor).await?);
+        }
+        Target::Email(partner, email) => {
+            let targets = app.store.personal_by_email(&partner, &email).await?;
+            for (id, keys) in targets {
+                // The requests whose contact this is go entirely; elsewhere only the entries
+                // this person wrote.
+                let only = (!keys.iter().any(|k| k == "R")).then_some(keys);
+                outcomes.push(erase_one(app, &partner, id, only, basis, reference.clone(), &actor).await?);
+            }
+        }
+    }
+    let mut erasures = Vec::new();
+    let mut already = Vec::new();
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Erased {
+                id,
+                scope,
+                commitments,
+                appended,
+            } => {
+                tracing::info!(request_id = %id, ?scope, commitments, seq = appended.seq, basis = basis.as_str(), "personal data erased");
+                let body = json!({ "requestId": id.to_string(), "scope": scope, "commitmentsErased": commitments });
+                erasures.push(crate::receipts::attach(app.receipts.as_ref(), body, &appended)?);
+            }
+            Outcome::AlreadyErased(id) => already.push(id.to_string()),
+        }
+    }
+    json_response(
+        StatusCode::OK,
+        &json!({ "erasures": erasures, "alreadyErased": already }),
+    )
+}
+
+/// Erase one request's personal data (all of it, or only the items `only` names).
+async fn erase_one(
+    app: &App,
+    partner: &PartnerId,
+    id: RequestId,
+    only: Option<Vec<String>>,
+    basis: LegalBasis,
+    reference: Option<CaseReference>,
+    actor: &Actor,
+) -> Result<Outcome, ApiError> {
+    for attempt in 0..8u32 {
+        let Some(current) = app.store.get_request(partner, id).await? else {
+            return Err(ApiError::NotFound);
+        };
+        let mut items: Vec<PersonalItem> = app.store.personal_items(partner, id, None).await?;
+        if let Some(only) = &only {
+            items.retain(|i| only.contains(&i.sk));
+        }
+        // An erasure's own record of who erased stays (it is erased with the next erasure of
+        // its officer's data, if ever); everything else goes.
+        items.retain(|i| i.kind.as_deref() != Some("personal_data_erased"));
+        if items.is_empty() {
+            return Ok(Outcome::AlreadyErased(id));
+        }
+        // Once the request's own values are gone, what is left (an interrupted erasure's
+        // leftovers, or values added since) goes entry by entry.
+        let scope = if only.is_some() || current.personal_data_erased_at().is_some() {
+            ErasureScope::Entries
+        } else {
+            ErasureScope::Request
+        };
+        let mut commitments: Vec<CommitmentId> = items
+            .iter()
+            .flat_map(|i| i.values.iter())
+            .filter_map(|v| v.commitment())
+            .filter_map(|c| CommitmentId::parse(&c.to_hex()).ok())
+            .collect();
+        commitments.sort();
+        commitments.dedup();
+        let count = commitments.len();
+        let now = Timestamp::from(chrono::Utc::now());
+        let (next, event) = match current.erase_personal_data(scope, commitments, basis, reference.clone(), actor, now)
+        {
+            Ok(changed) => changed,
+            Err(TransitionError::AlreadyErased) => return Ok(Outcome::AlreadyErased(id)),
+            Err(e) => return Err(e.into()),
+        };
+        match app.store.save_erasure(&next, current.version(), &event, &items).await {
+            Ok(appended) => {
+                return Ok(Outcome::Erased {
+                    id,
+                    scope,
+                    commitments: count,
+                    appended,
+                });
+            }
+            Err(StoreError::Conflict) => {
+                tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Unavailable)
+}

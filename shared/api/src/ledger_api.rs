@@ -1,0 +1,271 @@
+//! The ledger API for the parties (issue: the evidence the partner holds): a partner reads
+//! its own chain — the latest signed checkpoint, the entries as hashed, consistency and
+//! inclusion proofs, and an evidence bundle for one request — with nothing but its token;
+//! the vendor's auditors (`ledger/audit`) read any chain by `?chain=`.
+
+use std::collections::HashMap;
+
+use domain::RequestId;
+use http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use ledger::bundle::{BUNDLE_FORMAT, BundleDisclosure, BundleEntry, EvidenceBundle};
+use ledger::personal::commitment_paths;
+use ledger::{ChainId, EntryRef, Hash};
+use serde_json::json;
+
+use crate::App;
+use crate::http::{json_response, path_param, query_params};
+use crate::identity::Caller;
+use crate::problem::{ApiError, FieldMessage};
+use crate::routes::{LEDGER_AUDIT, LEDGER_READ, READ};
+
+/// Entries per page, at most.
+pub const MAX_ENTRIES: u64 = 1_000;
+
+/// The chain this caller reads: its own (partners), or the one named by `chain` (auditors).
+fn chain_of(caller: &Caller, requested: Option<&str>) -> Result<ChainId, ApiError> {
+    if caller.is_vendor() {
+        caller.require_any(&[LEDGER_AUDIT])?;
+        let name = requested.ok_or_else(|| {
+            ApiError::Validation(vec![FieldMessage::new(
+                "query:chain",
+                "is required for auditors: the chain (partner id) to read",
+            )])
+        })?;
+        return ChainId::parse(name)
+            .map_err(|e| ApiError::Validation(vec![FieldMessage::new("query:chain", e.to_string())]));
+    }
+    caller.require_any(&[LEDGER_READ])?;
+    let own = caller.partner()?;
+    if requested.is_some_and(|c| c != own.as_str()) {
+        // Another partner's chain is as unknown as a chain that does not exist.
+        return Err(ApiError::Missing("no such chain".into()));
+    }
+    ChainId::parse(own.as_str()).map_err(|_| ApiError::Internal)
+}
+
+fn number(params: &[(String, String)], name: &str, errors: &mut Vec<FieldMessage>) -> Option<u64> {
+    let value = params.iter().find(|(n, _)| n == name).map(|(_, v)| v)?;
+    match value.parse::<u64>() {
+        Ok(n) if value == &n.to_string() => Some(n),
+        _ => {
+            errors.push(FieldMessage::new(format!("query:{name}"), "must be a whole number"));
+            None
+        }
+    }
+}
+
+fn chain_param(params: &[(String, String)]) -> Option<&str> {
+    params.iter().find(|(n, _)| n == "chain").map(|(_, v)| v.as_str())
+}
+
+/// The latest signed checkpoint's size, or 404.
+async fn latest(app: &App, chain: &ChainId) -> Result<store::StoredCheckpoint, ApiError> {
+    app.store.latest_checkpoint(chain).await?.ok_or_else(|| {
+        ApiError::Missing(
+            "no checkpoint of this chain has been signed yet (one is signed within 5 minutes of its first entry)"
+                .into(),
+        )
+    })
+}
+
+/// `GET /ledger/checkpoint`: the exact bytes of the latest signed note.
+pub async fn checkpoint(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = Caller::from_request(request, &app.identity)?;
+    let params = query_params(request, &["chain"])?;
+    let chain = chain_of(&caller, chain_param(&params))?;
+    let cp = latest(app, &chain).await?;
+    let mut response = Response::new(Body::from(cp.note));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+/// `GET /ledger/entries?start=&limit=`: entries in seq order, each exactly as hashed, one per
+/// line (JSON Lines).
+pub async fn entries(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = Caller::from_request(request, &app.identity)?;
+    let params = query_params(request, &["chain", "start", "limit"])?;
+    let chain = chain_of(&caller, chain_param(&params))?;
+    let mut errors = Vec::new();
+    let start = number(&params, "start", &mut errors).unwrap_or(0);
+    let limit = number(&params, "limit", &mut errors).unwrap_or(MAX_ENTRIES);
+    if !(1..=MAX_ENTRIES).contains(&limit) {
+        errors.push(FieldMessage::new("query:limit", "must be 1 to 1000"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let lines = app.store.entries(&chain, start, limit).await?;
+    let mut body = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+    for line in &lines {
+        body.push_str(line);
+        body.push('\n');
+    }
+    let mut response = Response::new(Body::from(body));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    Ok(response)
+}
+
+fn proof_json(proof: &[Hash]) -> Vec<String> {
+    proof.iter().map(Hash::to_base64).collect()
+}
+
+/// `GET /ledger/proofs/consistency?from=&to=`: RFC 9162 consistency proof between two signed sizes.
+pub async fn consistency(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = Caller::from_request(request, &app.identity)?;
+    let params = query_params(request, &["chain", "from", "to"])?;
+    let chain = chain_of(&caller, chain_param(&params))?;
+    let mut errors = Vec::new();
+    let from = number(&params, "from", &mut errors);
+    let to = number(&params, "to", &mut errors);
+    let (Some(from), Some(to)) = (from, to) else {
+        for (name, v) in [("from", from), ("to", to)] {
+            if v.is_none() && !errors.iter().any(|e| e.field == format!("query:{name}")) {
+                errors.push(FieldMessage::new(format!("query:{name}"), "is required"));
+            }
+        }
+        return Err(ApiError::Validation(errors));
+    };
+    let signed = latest(app, &chain).await?.size;
+    if from == 0 || from > to || to > signed {
+        return Err(ApiError::Validation(vec![FieldMessage::new(
+            "query:to",
+            format!("need 1 ≤ from ≤ to ≤ {signed} (the latest signed checkpoint's size)"),
+        )]));
+    }
+    let proof = app.store.consistency_proof(&chain, from, to).await?;
+    json_response(
+        StatusCode::OK,
+        &json!({ "from": from, "to": to, "proof": proof_json(&proof) }),
+    )
+}
+
+/// `GET /ledger/proofs/inclusion?seq=&size=`: RFC 9162 inclusion proof of one entry.
+pub async fn inclusion(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = Caller::from_request(request, &app.identity)?;
+    let params = query_params(request, &["chain", "seq", "size"])?;
+    let chain = chain_of(&caller, chain_param(&params))?;
+    let mut errors = Vec::new();
+    let seq = number(&params, "seq", &mut errors);
+    let size = number(&params, "size", &mut errors);
+    let (Some(seq), Some(size)) = (seq, size) else {
+        for (name, v) in [("seq", seq), ("size", size)] {
+            if v.is_none() && !errors.iter().any(|e| e.field == format!("query:{name}")) {
+                errors.push(FieldMessage::new(format!("query:{name}"), "is required"));
+            }
+        }
+        return Err(ApiError::Validation(errors));
+    };
+    let signed = latest(app, &chain).await?.size;
+    if seq >= size || size > signed {
+        return Err(ApiError::Validation(vec![FieldMessage::new(
+            "query:size",
+            format!("need seq < size ≤ {signed} (the latest signed checkpoint's size)"),
+        )]));
+    }
+    let proof = app.store.inclusion_proof(&chain, seq, size).await?;
+    json_response(
+        StatusCode::OK,
+        &json!({ "seq": seq, "size": size, "proof": proof_json(&proof) }),
+    )
+}
+
+/// `GET /service-requests/{id}/evidence`: every entry of the request that the latest
+/// checkpoint covers, with inclusion proofs and its personal values disclosed (value and
+/// salt), as `ledger verify-proof` reads it. `Ledger-Uncovered` counts the request's entries
+/// not yet covered (they will be within the merge delay).
+pub async fn evidence(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = Caller::from_request(request, &app.identity)?;
+    query_params(request, &[])?;
+    let id = path_param(request, "id")
+        .and_then(|id| RequestId::parse(id).ok())
+        .ok_or(ApiError::NotFound)?;
+    let found = if caller.is_vendor() {
+        caller.require_any(&[LEDGER_AUDIT])?;
+        app.store.find_request(id).await?
+    } else {
+        caller.require_any(&[READ, LEDGER_READ])?;
+        let partner = caller.partner()?;
+        let found = app.store.get_request(partner, id).await?;
+        // A request of a customer the partner no longer has a relationship with is not shown.
+        if let Some(customer) = found.as_ref().and_then(|r| r.customer_id())
+            && !app.store.is_related(partner, customer).await?
+        {
+            return Err(ApiError::NotFound);
+        }
+        found
+    };
+    let found = found.ok_or(ApiError::NotFound)?;
+    let chain = ChainId::parse(found.partner_id().as_str()).map_err(|_| ApiError::Internal)?;
+    let (history, personal, cp) = tokio::join!(
+        app.store.history(found.partner_id(), found.id()),
+        app.store.personal_items(found.partner_id(), found.id(), None),
+        latest(app, &chain)
+    );
+    let (history, personal, cp) = (history?, personal?, cp?);
+    let salts: HashMap<Hash, (&str, &str)> = personal
+        .iter()
+        .flat_map(|item| item.values.iter())
+        .filter_map(|v| v.commitment().map(|c| (c, (v.v.as_str(), v.s.as_str()))))
+        .collect();
+    let mut covered = Vec::new();
+    let mut uncovered = 0u64;
+    for line in &history.lines {
+        let entry = EntryRef::parse(line.as_bytes()).map_err(|e| {
+            tracing::error!(error = %e, "an unreadable ledger line");
+            ApiError::Internal
+        })?;
+        if entry.seq < cp.size {
+            covered.push((entry.seq, line.clone(), entry.data_str().to_owned()));
+        } else {
+            uncovered += 1;
+        }
+    }
+    if covered.is_empty() {
+        return Err(ApiError::Missing(
+            "no checkpoint covers this request's entries yet (one is signed within 5 minutes)".into(),
+        ));
+    }
+    let seqs: Vec<u64> = covered.iter().map(|(seq, _, _)| *seq).collect();
+    let proofs = app.store.inclusion_proofs(&chain, &seqs, cp.size).await?;
+    let mut entries = Vec::with_capacity(covered.len());
+    for ((seq, line, data), proof) in covered.into_iter().zip(proofs) {
+        let data: serde_json::Value = serde_json::from_str(&data).map_err(|_| ApiError::Internal)?;
+        let disclosures = commitment_paths(&data)
+            .into_iter()
+            .filter_map(|(path, c)| {
+                salts.get(&c).map(|(value, salt)| BundleDisclosure {
+                    path,
+                    value: (*value).to_owned(),
+                    salt: (*salt).to_owned(),
+                })
+            })
+            .collect();
+        entries.push(BundleEntry {
+            entry: line,
+            leaf_index: seq,
+            inclusion_proof: proof_json(&proof),
+            disclosures,
+        });
+    }
+    let bundle = EvidenceBundle {
+        format: BUNDLE_FORMAT.into(),
+        checkpoint: cp.note,
+        tree_size: cp.size,
+        entries,
+        consistency: None,
+    };
+    let mut response = Response::new(Body::from(bundle.to_text()));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Ok(v) = HeaderValue::from_str(&uncovered.to_string()) {
+        response.headers_mut().insert("ledger-uncovered", v);
+    }
+    Ok(response)
+}
