@@ -3,6 +3,9 @@
 mod auditor;
 mod contract;
 mod create;
+mod evidence;
 mod isolation;
 mod lifecycle;
 mod listing;
+mod privacy;
+mod security;

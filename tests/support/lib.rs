@@ -63,12 +63,21 @@ impl Stack {
 
     /// A stack whose partners have exactly these relationships.
     pub async fn start_with(relationships: &[(&str, &str)]) -> Self {
+        Self::start_inner(relationships, true).await
+    }
+
+    /// A stack whose database is a file in its data directory, as `local serve` keeps it.
+    pub async fn start_persistent(relationships: &[(&str, &str)]) -> Self {
+        Self::start_inner(relationships, false).await
+    }
+
+    async fn start_inner(relationships: &[(&str, &str)], ephemeral: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let running = local::start(LocalConfig {
             port: 0,
             dynamodb_port: 0,
             data_dir: dir.path().join(".ledgerdesk"),
-            ephemeral: true,
+            ephemeral,
             dynamodb_endpoint: None,
             sweep_every: None,
             relationships: relationships
@@ -221,4 +230,144 @@ pub fn body() -> Value {
         "language": "en",
         "contact": { "name": "Erika Partner", "email": "erika@partner.example", "preferredContactMethod": "email" }
     })
+}
+
+/// `ledger sync` as a partner (or auditor) runs it, in process: the outcome's exit code and
+/// its JSON report.
+pub async fn sync(
+    stack: &Stack,
+    token: &str,
+    state: &std::path::Path,
+    chain: Option<&str>,
+    now: Option<chrono::DateTime<chrono::Utc>>,
+) -> (ledger_cli::commands::Exit, Value) {
+    let token_file = state.with_extension("token");
+    std::fs::write(&token_file, token).expect("token file");
+    let args = ledger_cli::sync::SyncArgs {
+        api: stack.running.base_url(),
+        token_file,
+        keys: vec![stack.running.public_key.clone()],
+        receipt_keys: vec![stack.running.receipt_public_key.clone()],
+        state: state.to_owned(),
+        log: Some(local::LOG_NAME.to_owned()),
+        chain: chain.map(str::to_owned),
+        json: true,
+        now,
+    };
+    let outcome = tokio::task::spawn_blocking(move || ledger_cli::sync::run(args))
+        .await
+        .expect("sync ran")
+        .unwrap_or_else(|e| panic!("sync failed to run: {e}"));
+    let report = serde_json::from_str(&outcome.stdout).unwrap_or_else(|e| panic!("{e}: {}", outcome.stdout));
+    (outcome.exit, report)
+}
+
+/// Save a write's receipt where `ledger sync` looks for it, as an API client would.
+pub fn keep_receipt(state: &std::path::Path, reply: &Value) {
+    let receipts = state.join("receipts");
+    std::fs::create_dir_all(&receipts).expect("receipts dir");
+    let seq = reply["receipt"]["seq"].as_u64().expect("a receipt");
+    std::fs::write(
+        receipts.join(format!("{seq}.note")),
+        reply["receipt"]["note"].as_str().expect("a note"),
+    )
+    .expect("receipt written");
+}
+
+/// Every log line the test binary's code emitted (a subscriber installed on first use).
+pub fn captured_logs() -> String {
+    let buffer = LOGS.get_or_init(|| {
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = SharedWriter(std::sync::Arc::clone(&buffer));
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_writer(move || writer.clone())
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .try_init();
+        buffer
+    });
+    String::from_utf8_lossy(&buffer.lock().expect("log buffer")).into_owned()
+}
+
+static LOGS: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+
+#[derive(Clone)]
+struct SharedWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every item of every table of the stack's DynamoDB, as text, one line per item in a fixed
+/// order (for scans, and to show that a refused request wrote nothing).
+pub async fn dump_tables(stack: &Stack) -> String {
+    let client = stack.dynamodb().await;
+    let names = client
+        .list_tables()
+        .send()
+        .await
+        .expect("tables")
+        .table_names
+        .unwrap_or_default();
+    let mut lines = Vec::new();
+    for name in names {
+        let mut start = None;
+        loop {
+            let page = client
+                .scan()
+                .table_name(&name)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            for item in page.items.unwrap_or_default() {
+                // As JSON (sorted keys), so that two dumps of the same data compare equal.
+                let item = Value::Object(item.iter().map(|(k, v)| (k.clone(), canonical(v))).collect());
+                lines.push(format!("{name}: {item}"));
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+    }
+    lines.sort();
+    lines.join("\n")
+}
+
+/// An attribute value as JSON with sorted keys (binary as hex, sets sorted).
+fn canonical(value: &aws_sdk_dynamodb::types::AttributeValue) -> Value {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        json!(v)
+    };
+    match value {
+        A::S(s) => json!({ "S": s }),
+        A::N(n) => json!({ "N": n }),
+        A::Bool(b) => json!({ "BOOL": b }),
+        A::Null(_) => json!({ "NULL": true }),
+        A::B(b) => json!({ "B": hex(b.as_ref()) }),
+        A::Ss(v) => json!({ "SS": sorted(v.clone()) }),
+        A::Ns(v) => json!({ "NS": sorted(v.clone()) }),
+        A::Bs(v) => json!({ "BS": sorted(v.iter().map(|b| hex(b.as_ref())).collect()) }),
+        A::L(items) => json!({ "L": items.iter().map(canonical).collect::<Vec<_>>() }),
+        A::M(map) => {
+            json!({ "M": map.iter().map(|(k, v)| (k.clone(), canonical(v))).collect::<serde_json::Map<_, _>>() })
+        }
+        other => json!({ "?": format!("{other:?}") }),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

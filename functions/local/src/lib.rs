@@ -95,6 +95,15 @@ impl Running {
         Ok(api::sweep::sweep(&self.state.app, &self.signing, at).await?)
     }
 
+    /// Run the sweep as the scheduled Lambda does, given the event's claimed time (which it
+    /// only compares with its own clock).
+    pub async fn scheduled_sweep(
+        &self,
+        event_time: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> anyhow::Result<SweepReport> {
+        Ok(api::sweep::scheduled(&self.state.app, &self.signing, event_time).await?)
+    }
+
     pub async fn stop(self) {
         self.server.abort();
         if let Some(s) = &self.sweeper {
@@ -223,16 +232,17 @@ async fn register_relationships(store: &Store, pairs: &[(String, String)]) -> an
     Ok(())
 }
 
-/// Whether a DynamoDB endpoint is this machine's (the local run's own or a local emulator).
+/// Whether a DynamoDB endpoint is this machine's (the local run's own or a local emulator):
+/// `localhost` or a loopback address. Anything unparsable is not.
 pub fn is_local_endpoint(endpoint: &str) -> bool {
-    let host = endpoint
-        .split("://")
-        .nth(1)
-        .unwrap_or(endpoint)
-        .split(['/', ':'])
-        .next()
-        .unwrap_or_default();
-    matches!(host, "127.0.0.1" | "localhost" | "[")
+    let Ok(uri) = endpoint.parse::<http::Uri>() else {
+        return false;
+    };
+    let Some(host) = uri.host() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `local sweep`: one sweep and checkpoint against the local data, as if the schedule fired
@@ -281,4 +291,50 @@ pub async fn sweep_once(
         dynamo.stop().await;
     }
     Ok(report?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_machine_is_local() {
+        for local in [
+            "http://127.0.0.1:8000",
+            "http://localhost:8000",
+            "http://LOCALHOST",
+            "http://[::1]:8000",
+            "http://127.0.0.2:1",
+        ] {
+            assert!(is_local_endpoint(local), "{local}");
+        }
+        for remote in [
+            "https://dynamodb.eu-west-1.amazonaws.com",
+            "http://[2001:db8::1]:8000",
+            "http://localhost.example.com",
+            "http://10.0.0.1:8000",
+            "not a url",
+        ] {
+            assert!(!is_local_endpoint(remote), "{remote}");
+        }
+    }
+
+    #[tokio::test]
+    async fn sweep_at_is_refused_against_a_store_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = Timestamp::parse("2099-01-01T00:00:00Z").unwrap();
+        let refused = sweep_once(
+            dir.path(),
+            0,
+            Some("https://dynamodb.eu-west-1.amazonaws.com".into()),
+            Some(at),
+        )
+        .await
+        .unwrap_err();
+        assert!(refused.to_string().contains("refused"), "{refused}");
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "refused before anything was created"
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! Lambda function `sla-sweep`: an EventBridge schedule (every 5 minutes) → mark SLA breaches
-//! as of the event's time, and sign checkpoints of every ledger chain that grew.
+//! as of the function's own clock (the event's time is only compared with it, never
+//! believed), and sign checkpoints of every ledger chain that grew.
 
 use std::sync::Arc;
 
@@ -28,7 +29,8 @@ async fn main() -> Result<(), Error> {
 mod tests {
     use super::*;
 
-    /// A scheduled event as EventBridge delivers it: its `time` is the sweep's "now".
+    /// A scheduled event as EventBridge delivers it: its `time` is read (and compared with the
+    /// function's clock by `api::sweep::scheduled`).
     const SCHEDULED: &str = r#"{
         "version": "0",
         "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",

@@ -160,21 +160,43 @@ pub async fn import(app: &App, request: &Request) -> Result<Response<Body>, ApiE
     if !media.eq_ignore_ascii_case("text/csv") {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let text = std::str::from_utf8(bytes).map_err(|_| ApiError::MalformedJson("the CSV is not UTF-8".into()))?;
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header_row = lines.next().unwrap_or_default();
-    if header_row.trim() != "partnerId,customerId,since,status" {
-        return Err(ApiError::Validation(vec![FieldMessage::new(
-            "body:1",
-            "the first row must be the header partnerId,customerId,since,status",
-        )]));
-    }
+    const HEADER: [&str; 4] = ["partnerId", "customerId", "since", "status"];
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(bytes);
     let mut rows = Vec::new();
     let mut errors = Vec::new();
-    for (i, line) in lines.enumerate() {
-        let row = i + 2;
-        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-        let [partner, customer, since, status] = cells.as_slice() else {
+    let mut seen_header = false;
+    for (i, record) in reader.records().enumerate() {
+        let row = i + 1;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let detail = match e.kind() {
+                    csv::ErrorKind::Utf8 { .. } => "is not UTF-8".to_owned(),
+                    _ => "is not a CSV row".to_owned(),
+                };
+                errors.push(FieldMessage::new(format!("body:{row}"), detail));
+                continue;
+            }
+        };
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        if !seen_header {
+            seen_header = true;
+            if record.iter().ne(HEADER) {
+                return Err(ApiError::Validation(vec![FieldMessage::new(
+                    format!("body:{row}"),
+                    "the first row must be the header partnerId,customerId,since,status",
+                )]));
+            }
+            continue;
+        }
+        let Some([partner, customer, since, status]) = (record.len() == 4).then(|| [0, 1, 2, 3].map(|c| &record[c]))
+        else {
             errors.push(FieldMessage::new(format!("body:{row}"), "must have four cells"));
             continue;
         };
@@ -186,7 +208,7 @@ pub async fn import(app: &App, request: &Request) -> Result<Response<Body>, ApiE
             .map_err(|e| errors.push(FieldMessage::new(format!("body:{row}:customerId"), e.to_string())))
             .ok();
         let since = parse_since(
-            (!since.is_empty()).then_some(*since),
+            (!since.is_empty()).then_some(since),
             &format!("body:{row}:since"),
             &mut errors,
         );
@@ -194,22 +216,47 @@ pub async fn import(app: &App, request: &Request) -> Result<Response<Body>, ApiE
         if let (Some(p), Some(c), Some(s), Some(st)) = (partner, customer, since, status)
             && errors.len() == before
         {
-            rows.push((p, c, s, st));
+            rows.push((row, p, c, s, st));
+        }
+    }
+    if !seen_header {
+        return Err(ApiError::Validation(vec![FieldMessage::new(
+            "body:1",
+            "the first row must be the header partnerId,customerId,since,status",
+        )]));
+    }
+    let mut keys = std::collections::HashMap::new();
+    for (row, p, c, _, _) in &rows {
+        if let Some(first) = keys.insert((p.clone(), c.clone()), *row) {
+            errors.push(FieldMessage::new(
+                format!("body:{row}"),
+                format!("the relationship of row {first} again: one row per relationship"),
+            ));
         }
     }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    if rows.len() > 1_000 {
+    if rows.len() > MAX_IMPORT_ROWS {
         return Err(ApiError::Validation(vec![FieldMessage::new(
             "body",
-            "import at most 1,000 relationships at a time",
+            format!("import at most {MAX_IMPORT_ROWS} relationships at a time"),
         )]));
     }
+    // Rows that change nothing write nothing: an import can be re-run after an interruption.
     let mut imported = 0;
-    for (partner, customer, since, status) in rows {
+    let mut unchanged = 0;
+    for (_, partner, customer, since, status) in rows {
+        let existing = app.store.relationship(&partner, &customer).await?;
+        if existing.is_some_and(|r| r.status == status && since.is_none_or(|s| s == r.since)) {
+            unchanged += 1;
+            continue;
+        }
         save(app, &caller, partner, customer, status, since).await?;
         imported += 1;
     }
-    json_response(StatusCode::OK, &json!({ "imported": imported }))
+    json_response(StatusCode::OK, &json!({ "imported": imported, "unchanged": unchanged }))
 }
+
+/// The most rows one import takes (each is one ledgered write).
+pub const MAX_IMPORT_ROWS: usize = 1_000;

@@ -63,6 +63,7 @@ fn parse(input: ErasureInput, caller: &Caller) -> Result<(Target, LegalBasis, Op
         }
         None => None,
     };
+    let partner_refused = input.partner_id.is_some();
     let partner = match (&caller.population, input.partner_id.as_deref()) {
         (crate::identity::Population::Vendor, Some(p)) => match PartnerId::parse(p) {
             Ok(p) => Some(p),
@@ -95,13 +96,14 @@ fn parse(input: ErasureInput, caller: &Caller) -> Result<(Target, LegalBasis, Op
                 field("email", e.to_string());
                 None
             }
-            (Ok(_), None) => {
+            (Ok(_), None) if !partner_refused => {
                 field(
                     "partnerId",
                     "is required to erase by e-mail address: whose requests".into(),
                 );
                 None
             }
+            (Ok(_), None) => None,
         },
         _ => {
             field("requestId", "give exactly one of requestId and email".into());

@@ -11,8 +11,8 @@
 //!   `requests/respond` (support engineers), `ledger/audit` (auditors), `privacy/erase`,
 //!   `relationships/admin`.
 //!
-//! A token that mixes the two (vendor audience and a partner id) is refused, and the
-//! vendor-only scopes mean nothing on a partner's token.
+//! A token that mixes the two (the vendor audience with a partner id, or a partner's token
+//! with a vendor-only scope) is refused whole (403).
 
 use domain::{PartnerId, Subject};
 use lambda_http::request::RequestContext;
@@ -124,9 +124,14 @@ impl Caller {
                 scopes.extend(list(value).map(str::to_owned));
             }
         }
-        if matches!(population, Population::Partner(_)) {
-            // A partner's identity provider has no business issuing these.
-            scopes.retain(|s| !VENDOR_ONLY_SCOPES.contains(&s.as_str()));
+        if matches!(population, Population::Partner(_))
+            && let Some(scope) = scopes.iter().find(|s| VENDOR_ONLY_SCOPES.contains(&s.as_str()))
+        {
+            // A partner's identity provider has no business issuing these: a token that
+            // claims both populations is refused whole, not served as either.
+            return Err(ApiError::Forbidden(format!(
+                "a token is either a partner's or the vendor's staff's, never both: this partner token carries the vendor scope {scope}"
+            )));
         }
         Ok(Self {
             subject,

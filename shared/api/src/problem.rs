@@ -53,8 +53,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("{0}")]
     Conflict(String),
-    #[error("the service request is at version {current}, not {expected} as If-Match says; reload it")]
-    PreconditionFailed { expected: u64, current: u64 },
+    #[error("the service request is at version {current}, not {} as If-Match says; reload it", versions(.expected))]
+    PreconditionFailed { expected: Vec<u64>, current: u64 },
     #[error(
         "If-Match is compared strongly: a weak entity tag (W/\"…\") never matches; send the ETag as it was returned"
     )]
@@ -240,4 +240,9 @@ impl From<TransitionError> for ApiError {
             }
         }
     }
+}
+
+/// `3`, or `3 or 4`: the versions an If-Match named.
+fn versions(expected: &[u64]) -> String {
+    expected.iter().map(u64::to_string).collect::<Vec<_>>().join(" or ")
 }

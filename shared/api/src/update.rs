@@ -25,14 +25,14 @@ use crate::read::load;
 const REAPPLY_BUDGET: Duration = Duration::from_secs(15);
 
 /// What `If-Match` asks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Precondition {
     /// No `If-Match`: re-apply on a fresh read if another change wins.
     None,
     /// `If-Match: *`: the request must exist (it always does when found); re-apply as above.
     Any,
-    /// `If-Match: "<version>"`: exactly this version, or 412.
-    Version(u64),
+    /// `If-Match: "<version>"` (or a list of them): one of these versions, or 412.
+    Versions(Vec<u64>),
 }
 
 pub async fn update(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
@@ -47,11 +47,11 @@ pub async fn update(app: &App, request: &Request) -> Result<Response<Body>, ApiE
     let mut attempt = 0u32;
     loop {
         let current = load(app, &caller, request).await?;
-        if let Precondition::Version(expected) = precondition
-            && expected != current.version()
+        if let Precondition::Versions(expected) = &precondition
+            && !expected.contains(&current.version())
         {
             return Err(ApiError::PreconditionFailed {
-                expected,
+                expected: expected.clone(),
                 current: current.version(),
             });
         }
@@ -78,11 +78,11 @@ pub async fn update(app: &App, request: &Request) -> Result<Response<Body>, ApiE
                 ));
             }
             Err(StoreError::Conflict) => {
-                if let Precondition::Version(expected) = precondition {
+                if let Precondition::Versions(expected) = &precondition {
                     // Someone changed it between our read and our write.
                     return Err(ApiError::PreconditionFailed {
-                        expected,
-                        current: expected + 1,
+                        expected: expected.clone(),
+                        current: current.version() + 1,
                     });
                 }
                 attempt += 1;
@@ -100,7 +100,8 @@ pub async fn update(app: &App, request: &Request) -> Result<Response<Body>, ApiE
     }
 }
 
-/// `If-Match: "3"` (an entity tag, compared strongly: `W/"3"` never matches) or `*`.
+/// `If-Match`: `*`, or a list of entity tags (`"3"`, `"3", "4"`) compared strongly (RFC 9110
+/// §13.1.1): a weak tag (`W/"3"`) never matches. Only weak tags: 412 saying why.
 fn if_match(request: &Request) -> Result<Precondition, ApiError> {
     let Some(value) = request.headers().get(header::IF_MATCH) else {
         return Ok(Precondition::None);
@@ -109,25 +110,34 @@ fn if_match(request: &Request) -> Result<Precondition, ApiError> {
         detail: "the If-Match header is invalid".into(),
         errors: vec![FieldMessage::new(
             "header:If-Match",
-            "must be the quoted version (ETag) of the service request, e.g. \"3\", or *",
+            "must be * or the quoted version (ETag) of the service request, e.g. \"3\" (a list: \"3\", \"4\")",
         )],
     };
     let text = value.to_str().map_err(|_| bad())?.trim();
     if text == "*" {
         return Ok(Precondition::Any);
     }
-    if let Some(weak) = text.strip_prefix("W/") {
-        // A weak tag never matches under strong comparison (RFC 9110 §13.1.1).
-        weak.strip_prefix('"')
+    let mut versions = Vec::new();
+    let mut weak = 0;
+    for tag in text.split(',').map(str::trim) {
+        let (is_weak, quoted) = match tag.strip_prefix("W/") {
+            Some(rest) => (true, rest),
+            None => (false, tag),
+        };
+        let version: u64 = quoted
+            .strip_prefix('"')
             .and_then(|t| t.strip_suffix('"'))
-            .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+            .filter(|t| !t.is_empty() && t.len() <= 20 && t.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|t| t.parse().ok())
             .ok_or_else(bad)?;
-        return Err(ApiError::WeakPrecondition);
+        if is_weak {
+            weak += 1;
+        } else {
+            versions.push(version);
+        }
     }
-    let digits = text
-        .strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .filter(|t| !t.is_empty() && t.len() <= 20 && t.bytes().all(|b| b.is_ascii_digit()))
-        .ok_or_else(bad)?;
-    digits.parse().map(Precondition::Version).map_err(|_| bad())
+    if versions.is_empty() {
+        return Err(if weak > 0 { ApiError::WeakPrecondition } else { bad() });
+    }
+    Ok(Precondition::Versions(versions))
 }

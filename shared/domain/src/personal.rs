@@ -79,19 +79,24 @@ impl<T> From<T> for Personal<T> {
 
 /// Why personal data is erased: the ground of GDPR Art. 17(1) the controller relies on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum LegalBasis {
     /// (a) no longer necessary for the purposes collected.
+    #[serde(rename = "gdpr_art_17_1_a")]
     GdprArt17_1A,
     /// (b) consent withdrawn.
+    #[serde(rename = "gdpr_art_17_1_b")]
     GdprArt17_1B,
     /// (c) objection.
+    #[serde(rename = "gdpr_art_17_1_c")]
     GdprArt17_1C,
     /// (d) unlawfully processed.
+    #[serde(rename = "gdpr_art_17_1_d")]
     GdprArt17_1D,
     /// (e) erasure required by a legal obligation.
+    #[serde(rename = "gdpr_art_17_1_e")]
     GdprArt17_1E,
     /// (f) data of a child collected for information-society services.
+    #[serde(rename = "gdpr_art_17_1_f")]
     GdprArt17_1F,
 }
 
@@ -198,6 +203,12 @@ mod tests {
             LegalBasis::parse("gdpr_art_17_1_b").unwrap().as_str(),
             "gdpr_art_17_1_b"
         );
+        // The ledger spells each basis as the API does.
+        for name in LegalBasis::NAMES.split(", ") {
+            let basis = LegalBasis::parse(name).unwrap();
+            assert_eq!(serde_json::to_value(basis).unwrap(), name);
+            assert_eq!(serde_json::from_value::<LegalBasis>(name.into()).unwrap(), basis);
+        }
         assert!(LegalBasis::parse("because").is_err());
         assert!(CaseReference::parse("DSR-2026/0042").is_ok());
         for bad in ["", "Erika Partner", &"x".repeat(65), "a@b"] {

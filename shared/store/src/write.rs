@@ -582,9 +582,13 @@ impl Store {
         update_head = if head.size == 0 {
             update_head.condition_expression("attribute_not_exists(chain)")
         } else {
+            // Size and hash: the new entry extends exactly the head it links to, even if
+            // someone rewrote the stored head (same size, other hash) since this process
+            // last saw it.
             update_head
-                .condition_expression("#size = :expected")
+                .condition_expression("#size = :expected AND last_hash = :prev")
                 .expression_attribute_values(":expected", n(head.size))
+                .expression_attribute_values(":prev", s(head.last_hash.to_hex()))
         };
         let mut transaction = vec![
             (

@@ -1,0 +1,355 @@
+//! The evidence the partner holds: receipts on every write, the ledger API, `ledger sync`,
+//! and a dishonest operator with direct DynamoDB access who (a) rewrites history, (b)
+//! truncates the chain, (c) drops an entry a receipt promised — each time the signer refuses
+//! and raises the alarm, and/or the partner's next sync exits 1 naming what happened.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use ledger::merkle::leaf_hash;
+use ledger::{ChainHead, ChainId, EntryRef, Frontier};
+use ledger_cli::commands::Exit;
+use reqwest::StatusCode;
+use serde_json::json;
+use tests::*;
+
+fn tables() -> store::TableNames {
+    store::TableNames::with_prefix(local::TABLE_PREFIX)
+}
+
+async fn chain_lines(stack: &Stack, chain: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    stack
+        .running
+        .state
+        .app
+        .store
+        .export_chain(&ChainId::parse(chain).unwrap(), None, |l| {
+            lines.push(l.to_owned());
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .await
+        .unwrap();
+    lines
+}
+
+/// The head of a chain whose entries are `lines` (as the operator would compute it).
+fn head_of(chain: &str, lines: &[String]) -> ChainHead {
+    let mut head = ChainHead::genesis(ChainId::parse(chain).unwrap());
+    let mut frontier = Frontier::new();
+    for line in lines {
+        let e = EntryRef::parse(line.as_bytes()).unwrap();
+        frontier.push(leaf_hash(e.hash.as_bytes()));
+        head.last_hash = e.hash;
+        head.last_at = e.at_datetime();
+    }
+    head.size = lines.len() as u64;
+    head.frontier = frontier;
+    head
+}
+
+async fn put_entry(stack: &Stack, line: &str) {
+    let e = EntryRef::parse(line.as_bytes()).unwrap();
+    stack
+        .dynamodb()
+        .await
+        .put_item()
+        .table_name(tables().ledger)
+        .item("chain", AttributeValue::S(e.chain.into()))
+        .item("seq", AttributeValue::N(e.seq.to_string()))
+        .item("line", AttributeValue::S(line.into()))
+        .item("kind", AttributeValue::S(e.kind.into()))
+        .item("at", AttributeValue::S(e.at.into()))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn delete_entry(stack: &Stack, chain: &str, seq: u64) {
+    stack
+        .dynamodb()
+        .await
+        .delete_item()
+        .table_name(tables().ledger)
+        .key("chain", AttributeValue::S(chain.into()))
+        .key("seq", AttributeValue::N(seq.to_string()))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Overwrite a chain head (and mark it grown, so the signer looks at it).
+async fn set_head(stack: &Stack, head: &ChainHead) {
+    let at = head.last_at.map(|t| ledger::entry::format_at(&t)).unwrap_or_default();
+    stack
+        .dynamodb()
+        .await
+        .update_item()
+        .table_name(tables().chain_heads)
+        .key("chain", AttributeValue::S(head.chain.to_string()))
+        .update_expression("SET #size = :size, last_hash = :hash, frontier = :frontier, last_at = :at, updated_at = :at, ckpt_shard = :shard")
+        .expression_attribute_names("#size", "size")
+        .expression_attribute_values(":size", AttributeValue::N(head.size.to_string()))
+        .expression_attribute_values(":hash", AttributeValue::S(head.last_hash.to_hex()))
+        .expression_attribute_values(
+            ":frontier",
+            AttributeValue::L(head.frontier.nodes().iter().map(|n| AttributeValue::S(n.to_hex())).collect()),
+        )
+        .expression_attribute_values(":at", AttributeValue::S(at))
+        .expression_attribute_values(":shard", AttributeValue::S("00".into()))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn sweep(stack: &Stack) -> api::sweep::SweepReport {
+    stack
+        .running
+        .sweep(domain::Timestamp::from(chrono::Utc::now()))
+        .await
+        .unwrap()
+}
+
+/// A stack with contoso's relationship and `n` requests filed, their receipts kept.
+async fn filed(n: usize) -> (Stack, tempfile::TempDir, std::path::PathBuf, String) {
+    let stack = Stack::start_with(&[("contoso", CUSTOMER), ("fabrikam", CUSTOMER)]).await;
+    let token = stack.partner_token("contoso");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("contoso");
+    for _ in 0..n {
+        let reply = stack
+            .post(&format!("/customers/{CUSTOMER}/service-requests"), &token, &body())
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        keep_receipt(&state, &reply.body);
+    }
+    (stack, dir, state, token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_keeps_its_own_copy_and_every_promise_is_checked() {
+    let (stack, dir, state, token) = filed(3).await;
+    // Nothing signed yet.
+    assert_eq!(
+        stack.get("/ledger/checkpoint", &token).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let support = stack.support_token();
+    let created = stack.create(&token, &body()).await;
+    keep_receipt(&state, &created);
+    let id = created["id"].as_str().unwrap();
+    let reply = stack
+        .patch(
+            &format!("/service-requests/{id}"),
+            &support,
+            &json!({ "action": "respond", "message": "On it." }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.body["receipt"]["note"].is_string(), "every write has a receipt");
+    let report = sweep(&stack).await;
+    assert!(report.integrity_alarms.is_empty());
+    // The relationship, four creates, one response.
+    assert!(report.checkpoints.contains(&"contoso@6".to_owned()), "{report:?}");
+
+    let (exit, first) = sync(&stack, &token, &state, None, None).await;
+    assert_eq!(exit, Exit::Ok, "{first}");
+    assert_eq!(first["newEntries"], 6);
+    assert_eq!(first["receipts"]["kept"], 4, "{first}");
+    assert_eq!(first["origin"], "ledgerdesk.local/contoso");
+    // Nothing new: one checkpoint request and one spot check of the last entry held.
+    let (exit, second) = sync(&stack, &token, &state, None, None).await;
+    assert_eq!(exit, Exit::Ok, "{second}");
+    assert_eq!(second["newEntries"], 0);
+    assert_eq!(second["requests"], 2);
+    // The copy verifies offline against the checkpoints kept.
+    let verified = ledger_cli::commands::verify(ledger_cli::commands::VerifyArgs {
+        export: &state.join("entries.jsonl"),
+        keys: std::slice::from_ref(&stack.running.public_key),
+        log: Some(local::log_name()),
+        checkpoints: &[state.join("checkpoint.note")],
+        disclosures: None,
+        chain: None,
+        allow_uncovered: false,
+        json: true,
+    })
+    .unwrap();
+    assert_eq!(verified.exit, Exit::Ok, "{}", verified.stdout);
+
+    // Another partner's chain is as unknown as one that does not exist.
+    for path in [
+        "/ledger/checkpoint?chain=fabrikam",
+        "/ledger/entries?chain=fabrikam",
+        "/ledger/entries?chain=nobody",
+    ] {
+        assert_eq!(stack.get(path, &token).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    // The vendor's auditors read any chain, by name.
+    let auditor = stack.token(local::token::TokenRole::Auditor, None, "auditor@vendor");
+    let note = stack.get("/ledger/checkpoint?chain=fabrikam", &auditor).await;
+    assert_eq!(note.status, StatusCode::OK);
+    assert_eq!(
+        stack.get("/ledger/checkpoint", &auditor).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        stack.get("/ledger/checkpoint", &support).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let (exit, audit) = sync(
+        &stack,
+        &auditor,
+        &dir.path().join("fabrikam-audit"),
+        Some("fabrikam"),
+        None,
+    )
+    .await;
+    assert_eq!(exit, Exit::Ok, "{audit}");
+    assert_eq!(audit["origin"], "ledgerdesk.local/fabrikam");
+
+    // An evidence bundle of one request verifies with the public key alone, its personal
+    // values disclosed.
+    let bundle = stack
+        .http
+        .get(format!("{}/service-requests/{id}/evidence", stack.running.base_url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bundle.status(), StatusCode::OK);
+    let path = dir.path().join("evidence.json");
+    std::fs::write(&path, bundle.text().await.unwrap()).unwrap();
+    let outcome = ledger_cli::commands::verify_proof(
+        &path,
+        std::slice::from_ref(&stack.running.public_key),
+        &local::log_name(),
+        true,
+    )
+    .unwrap();
+    assert_eq!(outcome.exit, Exit::Ok, "{}", outcome.stdout);
+    let report: serde_json::Value = serde_json::from_str(&outcome.stdout).unwrap();
+    let entries = report["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "created and first_response");
+    assert!(
+        entries[0]["disclosed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "/change/request/title")
+    );
+    // Proofs from the API verify against the checkpoints the partner kept.
+    let proof = stack.get("/ledger/proofs/consistency?from=1&to=6", &token).await;
+    assert_eq!(proof.status, StatusCode::OK);
+    assert_eq!(
+        stack.get("/ledger/proofs/consistency?from=1&to=7", &token).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let inclusion = stack.get("/ledger/proofs/inclusion?seq=2&size=6", &token).await;
+    assert_eq!(inclusion.status, StatusCode::OK);
+    assert!(inclusion.body["proof"].as_array().is_some_and(|p| !p.is_empty()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rewritten_history_is_not_signed_and_the_partner_notices() {
+    let (stack, _dir, state, token) = filed(3).await;
+    sweep(&stack).await;
+    let (exit, _) = sync(&stack, &token, &state, None, None).await;
+    assert_eq!(exit, Exit::Ok);
+    // (a) The operator rewrites entry 1 and, consistently, every entry after it and the head.
+    let lines = chain_lines(&stack, "contoso").await;
+    let mut rewritten = lines[..1].to_vec();
+    let mut head = head_of("contoso", &rewritten);
+    for line in &lines[1..] {
+        let e = EntryRef::parse(line.as_bytes()).unwrap();
+        let mut data: serde_json::Value = serde_json::from_slice(e.data).unwrap();
+        if e.seq == 1 {
+            data["resulting"]["billable"] = json!(false);
+        }
+        let (entry, next) = head.append(&e.at_datetime().unwrap(), e.kind, &data).unwrap();
+        put_entry(&stack, &entry.line).await;
+        rewritten.push(entry.line);
+        head = next;
+    }
+    set_head(&stack, &head).await;
+    // The service writes on: its entry extends the rewritten head.
+    stack.create(&token, &body()).await;
+    let report = sweep(&stack).await;
+    assert!(
+        !report.checkpoints.iter().any(|c| c.starts_with("contoso@")),
+        "{report:?}"
+    );
+    assert_eq!(report.integrity_alarms.len(), 1, "{report:?}");
+    assert!(report.integrity_alarms[0].problem.contains("rewritten"), "{report:?}");
+    // The partner's monitor sees the entry it holds replaced.
+    let (exit, failed) = sync(&stack, &token, &state, None, None).await;
+    assert_eq!(exit, Exit::Tampered, "{failed}");
+    assert_eq!(failed["failure"]["kind"], "modified");
+    assert!(
+        failed["failure"]["message"].as_str().unwrap().contains("rewritten"),
+        "{failed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_chain_is_not_signed_and_the_partner_notices() {
+    let (stack, _dir, state, token) = filed(4).await;
+    sweep(&stack).await;
+    assert_eq!(sync(&stack, &token, &state, None, None).await.0, Exit::Ok);
+    // (b) The operator cuts the last two entries off and rewinds the head.
+    let lines = chain_lines(&stack, "contoso").await;
+    let keep = lines.len() - 2;
+    for seq in keep..lines.len() {
+        delete_entry(&stack, "contoso", seq as u64).await;
+    }
+    set_head(&stack, &head_of("contoso", &lines[..keep])).await;
+    let report = sweep(&stack).await;
+    assert_eq!(report.integrity_alarms.len(), 1, "{report:?}");
+    assert!(report.integrity_alarms[0].problem.contains("removed"), "{report:?}");
+    let (exit, failed) = sync(&stack, &token, &state, None, None).await;
+    assert_eq!(exit, Exit::Tampered, "{failed}");
+    assert_eq!(failed["failure"]["seq"], lines.len() as u64 - 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_entry_breaks_its_receipts_promise() {
+    let (stack, _dir, state, token) = filed(2).await;
+    sweep(&stack).await;
+    assert_eq!(sync(&stack, &token, &state, None, None).await.0, Exit::Ok);
+    // A create whose receipt the partner keeps, and which the operator then drops (before
+    // any checkpoint covers it), rewinding the head as if it had never been.
+    let promised = stack
+        .post(&format!("/customers/{CUSTOMER}/service-requests"), &token, &body())
+        .await;
+    keep_receipt(&state, &promised.body);
+    let seq = promised.body["receipt"]["seq"].as_u64().unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339(promised.body["receipt"]["at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let lines = chain_lines(&stack, "contoso").await;
+    delete_entry(&stack, "contoso", seq).await;
+    set_head(&stack, &head_of("contoso", &lines[..seq as usize])).await;
+    // Within the merge delay the promise is pending; after it, broken.
+    let report = sweep(&stack).await;
+    assert!(
+        report.integrity_alarms.is_empty(),
+        "a consistent chain: the signer cannot tell"
+    );
+    let (exit, pending) = sync(&stack, &token, &state, None, Some(at + chrono::Duration::minutes(1))).await;
+    assert_eq!(exit, Exit::Ok, "{pending}");
+    assert_eq!(pending["receipts"]["pending"], 1);
+    let (exit, broken) = sync(&stack, &token, &state, None, Some(at + chrono::Duration::minutes(10))).await;
+    assert_eq!(exit, Exit::Tampered, "{broken}");
+    assert_eq!(broken["failure"]["kind"], "broken_promise");
+    assert_eq!(broken["failure"]["seq"], seq);
+    // The service writes on; another entry now holds the promised position: still broken.
+    stack.create(&token, &body()).await;
+    sweep(&stack).await;
+    let (exit, replaced) = sync(&stack, &token, &state, None, None).await;
+    assert_eq!(exit, Exit::Tampered, "{replaced}");
+    assert_eq!(replaced["failure"]["kind"], "broken_promise");
+    assert!(
+        replaced["failure"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("another entry"),
+        "{replaced}"
+    );
+}

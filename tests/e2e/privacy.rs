@@ -1,0 +1,335 @@
+//! Erasure on a data subject's request (GDPR Art. 17), end to end: the values go from every
+//! table, the data directory and the API; the ledger, the checkpoints kept before and the
+//! receipts still verify; nothing personal ever reached a log line.
+
+use ledger_cli::commands::{Exit, VerifyArgs};
+use local::token::TokenRole;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tests::*;
+
+/// A contact nobody else uses, so every hit in a scan is this test's.
+struct Subject {
+    name: String,
+    email: String,
+    title: String,
+}
+
+impl Subject {
+    fn new() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let seed = format!("{nanos}/{}", std::process::id());
+        let tag = ledger::Hash::digest(seed.as_bytes()).to_hex();
+        Self {
+            name: format!("Ottilie Quarz{}", &tag[..8]),
+            email: format!("ottilie.{}@customer-contact.example", &tag[8..20]),
+            title: format!("Mailbox of Ottilie {} is full", &tag[20..]),
+        }
+    }
+
+    fn needles(&self) -> [&str; 3] {
+        [&self.name, &self.email, &self.title]
+    }
+
+    fn body(&self) -> Value {
+        let mut b = body();
+        b["severity"] = json!("A");
+        b["title"] = json!(self.title);
+        b["contact"]["name"] = json!(self.name);
+        b["contact"]["email"] = json!(self.email);
+        b
+    }
+}
+
+fn hits(haystack: &[u8], subject: &Subject) -> Vec<String> {
+    subject
+        .needles()
+        .iter()
+        .filter(|n| haystack.windows(n.len()).any(|w| w == n.as_bytes()))
+        .map(|n| (*n).to_owned())
+        .collect()
+}
+
+/// Every file under `dir`, read whole (the database file, keys, anything the run wrote).
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                out.push((path, bytes));
+            }
+        }
+    }
+    out
+}
+
+fn erasure(partner: Option<&str>, target: Value) -> Value {
+    let mut b = json!({ "legalBasis": "gdpr_art_17_1_a", "reference": "DSR-2026-0042" });
+    if let Some(p) = partner {
+        b["partnerId"] = json!(p);
+    }
+    for (k, v) in target.as_object().unwrap() {
+        b[k] = v.clone();
+    }
+    b
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasing_a_contact_by_email_leaves_nothing_personal_and_the_ledger_verifiable() {
+    let _ = captured_logs(); // install the capturing subscriber before anything logs
+    let stack = Stack::start_persistent(&[("contoso", CUSTOMER), ("fabrikam", CUSTOMER)]).await;
+    let subject = Subject::new();
+    let partner = stack.partner_token("contoso");
+    // The same person also works at the partner and writes a note on someone else's request.
+    let as_person = stack.token(TokenRole::Partner, Some("contoso"), &subject.email);
+    let support = stack.support_token();
+    let path = format!("/customers/{CUSTOMER}/service-requests");
+
+    let mut theirs = Vec::new();
+    for _ in 0..2 {
+        let reply = stack.post(&path, &partner, &subject.body()).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        theirs.push(reply.body["id"].as_str().unwrap().to_owned());
+    }
+    let other = stack.create(&partner, &body()).await;
+    let other_id = other["id"].as_str().unwrap().to_owned();
+    for (id, token, action) in [
+        (
+            &theirs[0],
+            &partner,
+            json!({ "action": "note", "message": format!("Called {} back", subject.name) }),
+        ),
+        (
+            &theirs[0],
+            &support,
+            json!({ "action": "respond", "message": format!("Dear {}, we are on it.", subject.name) }),
+        ),
+        (
+            &other_id,
+            &as_person,
+            json!({ "action": "note", "message": "Same problem here." }),
+        ),
+    ] {
+        let reply = stack.patch(&format!("/service-requests/{id}"), token, &action).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    // A sweep past every due time: the second request breaches and is escalated.
+    let later = domain::Timestamp::from(chrono::Utc::now() + chrono::Duration::hours(3));
+    let report = stack.running.sweep(later).await.unwrap();
+    assert!(report.breached.contains(&theirs[1]), "{report:?}");
+    assert!(
+        report.checkpoints.iter().any(|c| c.starts_with("contoso@")),
+        "{report:?}"
+    );
+
+    // The partner's monitor keeps a copy and the checkpoint of the time.
+    let monitor = tempfile::tempdir().unwrap();
+    let state = monitor.path().join("contoso");
+    let (exit, first) = sync(&stack, &partner, &state, None, None).await;
+    assert_eq!(exit, Exit::Ok, "{first}");
+    let old_checkpoint = monitor.path().join("before-erasure.note");
+    std::fs::copy(state.join("checkpoint.note"), &old_checkpoint).unwrap();
+    let before = stack.get(&format!("/service-requests/{}", theirs[0]), &partner).await;
+    assert_eq!(before.body["contact"]["email"], json!(subject.email));
+
+    // (4) Another partner's privacy officer cannot reach contoso's data.
+    let foreign = stack.token(TokenRole::Privacy, Some("fabrikam"), "dpo@fabrikam");
+    let reply = stack
+        .post(
+            "/privacy/erasures",
+            &foreign,
+            &erasure(None, json!({ "requestId": theirs[0] })),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.body);
+    let reply = stack
+        .post(
+            "/privacy/erasures",
+            &foreign,
+            &erasure(Some("contoso"), json!({ "email": subject.email })),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+    assert_eq!(reply.error_fields(), ["$.partnerId"]);
+    let reply = stack
+        .post(
+            "/privacy/erasures",
+            &foreign,
+            &erasure(None, json!({ "email": subject.email })),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["erasures"], json!([]), "fabrikam has nothing of this person");
+    // Partner agents and support engineers cannot erase at all; a legal basis is required.
+    let privacy = stack.token(TokenRole::Privacy, None, "dpo@vendor");
+    for token in [&partner, &support] {
+        let reply = stack
+            .post(
+                "/privacy/erasures",
+                token,
+                &erasure(Some("contoso"), json!({ "email": subject.email })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    }
+    let reply = stack
+        .post(
+            "/privacy/erasures",
+            &privacy,
+            &json!({ "partnerId": "contoso", "email": subject.email }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.error_fields(), ["$.legalBasis"]);
+    let after_refusals = stack.get(&format!("/service-requests/{}", theirs[0]), &partner).await;
+    assert_eq!(
+        after_refusals.body, before.body,
+        "every refusal left the data as it was"
+    );
+
+    // The vendor's privacy officer erases everything of this e-mail address at contoso.
+    let reply = stack
+        .post(
+            "/privacy/erasures",
+            &privacy,
+            &erasure(Some("contoso"), json!({ "email": subject.email })),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let erasures = reply.body["erasures"].as_array().unwrap();
+    assert_eq!(erasures.len(), 3, "two requests whole, one note: {}", reply.body);
+    let scopes = |scope: &str| erasures.iter().filter(|e| e["scope"] == scope).count();
+    assert_eq!((scopes("request"), scopes("entries")), (2, 1), "{}", reply.body);
+    assert!(erasures.iter().all(|e| e["receipt"]["note"].is_string()));
+    let size_after = stack.get("/ledger/checkpoint", &partner).await;
+
+    // (5) Erasing again changes nothing and writes nothing.
+    let again = stack
+        .post(
+            "/privacy/erasures",
+            &privacy,
+            &erasure(Some("contoso"), json!({ "email": subject.email })),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body["erasures"], json!([]));
+    let by_id = stack
+        .post(
+            "/privacy/erasures",
+            &privacy,
+            &erasure(None, json!({ "requestId": theirs[1] })),
+        )
+        .await;
+    assert_eq!(by_id.body["alreadyErased"], json!([theirs[1]]), "{}", by_id.body);
+    let report = stack.running.sweep(later).await.unwrap();
+    let signed: Vec<_> = report
+        .checkpoints
+        .iter()
+        .filter(|c| c.starts_with("contoso@"))
+        .collect();
+    assert_eq!(signed.len(), 1, "the three erasure entries are signed: {report:?}");
+    let report = stack.running.sweep(later).await.unwrap();
+    assert!(report.checkpoints.is_empty(), "and nothing after them: {report:?}");
+    let _ = size_after;
+
+    // (3) The API shows the gaps; history shows the erasure entry and the markers.
+    let read = stack.get(&format!("/service-requests/{}", theirs[0]), &partner).await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(read.body["contact"]["email"], Value::Null, "{}", read.body);
+    assert_eq!(read.body["title"], Value::Null);
+    assert!(read.body["personalDataErasedAt"].is_string(), "{}", read.body);
+    assert_eq!(read.body["severity"], "A", "what disputes need stays");
+    let history = stack
+        .get(&format!("/service-requests/{}/history", theirs[0]), &partner)
+        .await;
+    let items = history.body["items"].as_array().unwrap();
+    let last = items.last().unwrap();
+    assert_eq!(last["kind"], "personal_data_erased", "{last}");
+    assert_eq!(last["data"]["change"]["legalBasis"], "gdpr_art_17_1_a", "{last}");
+    let created = &items[0]["data"]["change"]["request"];
+    assert_eq!(created["title"]["erased"], true, "{created}");
+    assert_eq!(created["title"]["value"], Value::Null);
+    assert!(created["title"]["commitment"].is_string());
+    // The other request keeps its own contact; only the person's note there is gone.
+    let other_history = stack
+        .get(&format!("/service-requests/{other_id}/history"), &partner)
+        .await;
+    let other_items = other_history.body["items"].as_array().unwrap();
+    assert_eq!(
+        other_items[0]["data"]["change"]["request"]["contact"]["email"]["value"],
+        "erika@partner.example"
+    );
+    let note = other_items.iter().find(|i| i["kind"] == "note_added").unwrap();
+    assert_eq!(note["data"]["actor"]["subject"]["erased"], true, "{note}");
+
+    // (2) The partner's copy grows by the erasure entries; the new export verifies against
+    // the checkpoint kept before the erasure, and against the new one.
+    let (exit, synced) = sync(&stack, &partner, &state, None, None).await;
+    assert_eq!(exit, Exit::Ok, "{synced}");
+    assert_eq!(synced["newEntries"], 3, "{synced}");
+    let export = monitor.path().join("export.jsonl");
+    let out = std::fs::File::create(&export).unwrap();
+    let mut out = std::io::BufWriter::new(out);
+    stack
+        .running
+        .state
+        .app
+        .store
+        .export_chain(&ledger::ChainId::parse("contoso").unwrap(), None, |line| {
+            use std::io::Write;
+            writeln!(out, "{line}")
+        })
+        .await
+        .unwrap();
+    drop(out);
+    let verified = ledger_cli::commands::verify(VerifyArgs {
+        export: &export,
+        keys: std::slice::from_ref(&stack.running.public_key),
+        log: Some(local::log_name()),
+        checkpoints: &[old_checkpoint.clone(), state.join("checkpoint.note")],
+        disclosures: None,
+        chain: None,
+        allow_uncovered: false,
+        json: true,
+    })
+    .unwrap();
+    assert_eq!(verified.exit, Exit::Ok, "{}", verified.stdout);
+    let report: Value = serde_json::from_str(&verified.stdout).unwrap();
+    assert_eq!(report["checkpointsChecked"], 2, "{report}");
+
+    // (1) No table holds the person any more, nor does the exported ledger.
+    let dump = dump_tables(&stack).await;
+    assert!(dump.contains("personal_data_erased"), "the scan reads the real tables");
+    assert_eq!(hits(dump.as_bytes(), &subject), Vec::<String>::new());
+    assert_eq!(hits(&std::fs::read(&export).unwrap(), &subject), Vec::<String>::new());
+    // Nothing personal reached a log line, the escalation record included.
+    let logs = captured_logs();
+    assert!(logs.contains("escalat"), "the escalation was logged");
+    assert!(logs.contains(&theirs[1]), "logs name requests by id");
+    assert_eq!(hits(logs.as_bytes(), &subject), Vec::<String>::new());
+
+    // Nor does the local run's data directory once its database is closed.
+    let data_dir = stack.data_dir();
+    let Stack { running, dir, .. } = stack;
+    running.stop().await;
+    let files = files_under(&data_dir);
+    assert!(
+        files
+            .iter()
+            .any(|(p, _)| p.extension().is_some_and(|e| e == "db" || e == "sqlite")),
+        "{:?}",
+        files.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for (path, bytes) in &files {
+        assert_eq!(hits(bytes, &subject), Vec::<String>::new(), "{}", path.display());
+    }
+    drop(dir);
+}

@@ -1,0 +1,423 @@
+//! The layer around partner isolation, through the local run: one population per token, a
+//! sweep whose clock is its own, relationships the vendor keeps, text that shows what it
+//! says, strong If-Match. Every refusal leaves every table as it was.
+
+use chrono::Utc;
+use local::token::{AUDIENCE, ISSUER, TokenRole, VENDOR_AUDIENCE};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tests::*;
+
+const STRANGER: &str = "0b5e1d2c-3a4f-4b6c-8d7e-9f0a1b2c3d4e";
+
+fn signed(stack: &Stack, claims: Value) -> String {
+    local::token::sign(&stack.running.jwt_secret, &claims).unwrap()
+}
+
+fn claims(aud: Value, partner: Option<&str>, scope: &str) -> Value {
+    let now = Utc::now().timestamp();
+    let mut c = json!({ "sub": "mallory", "iss": ISSUER, "aud": aud, "exp": now + 600, "nbf": now, "scope": scope });
+    if let Some(p) = partner {
+        c["partner_id"] = json!(p);
+    }
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_is_a_partners_or_the_vendors_never_both() {
+    let stack = Stack::start().await;
+    let contoso = stack.create(&stack.partner_token("contoso"), &body()).await;
+    let id = contoso["id"].as_str().unwrap();
+    let path = format!("/service-requests/{id}");
+    let respond = json!({ "action": "respond", "message": "Answered by a partner posing as support." });
+    let before = dump_tables(&stack).await;
+
+    let both = "requests/read requests/write requests/respond";
+    for (what, token) in [
+        (
+            "vendor audience with a partner id",
+            signed(&stack, claims(json!(VENDOR_AUDIENCE), Some("fabrikam"), both)),
+        ),
+        (
+            "both audiences with a partner id",
+            signed(
+                &stack,
+                claims(json!([AUDIENCE, VENDOR_AUDIENCE]), Some("fabrikam"), both),
+            ),
+        ),
+        (
+            "a partner token with a support scope",
+            signed(&stack, claims(json!(AUDIENCE), Some("fabrikam"), both)),
+        ),
+        (
+            "a partner token with the auditor scope",
+            signed(
+                &stack,
+                claims(json!(AUDIENCE), Some("fabrikam"), "requests/read ledger/audit"),
+            ),
+        ),
+    ] {
+        // Refused whole: not served as support, and not as the partner either.
+        for (method, route, body) in [
+            (Method::GET, path.clone(), None),
+            (Method::PATCH, path.clone(), Some(&respond)),
+            (Method::GET, "/service-requests".to_owned(), None),
+            (Method::GET, "/ledger/checkpoint?chain=contoso".to_owned(), None),
+        ] {
+            let reply = stack.send(method.clone(), &route, Some(&token), body, &[]).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::FORBIDDEN,
+                "{what}: {method} {route}: {}",
+                reply.body
+            );
+            assert!(
+                reply.body["detail"].as_str().unwrap().contains("never both"),
+                "{what}: {}",
+                reply.body
+            );
+        }
+    }
+    // A vendor token has no partner to file for; a partner token without the claim neither.
+    let vendor_writer = signed(&stack, claims(json!(VENDOR_AUDIENCE), None, "requests/write"));
+    let anonymous_partner = signed(&stack, claims(json!(AUDIENCE), None, "requests/read requests/write"));
+    for token in [&vendor_writer, &anonymous_partner] {
+        let reply = stack
+            .post(&format!("/customers/{CUSTOMER}/service-requests"), token, &body())
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    }
+    // Not yet valid (nbf in the future), or for another audience: 401, as API Gateway does.
+    let mut early = claims(json!(AUDIENCE), Some("contoso"), "requests/read");
+    early["nbf"] = json!(Utc::now().timestamp() + 120);
+    let mut foreign = claims(json!("someone-else"), Some("contoso"), "requests/read");
+    foreign["aud"] = json!("someone-else");
+    for token in [signed(&stack, early), signed(&stack, foreign)] {
+        assert_eq!(
+            stack.get("/service-requests", &token).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        dump_tables(&stack).await,
+        before,
+        "every refusal left every table as it was"
+    );
+
+    // The real support engineer answers, and is ledgered as one.
+    let reply = stack.patch(&path, &stack.support_token(), &respond).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let history = stack
+        .get(&format!("{path}/history"), &stack.partner_token("contoso"))
+        .await;
+    let last = history.body["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["data"]["actor"]["role"], "support_engineer", "{last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduled_sweep_keeps_its_own_clock() {
+    let _ = captured_logs();
+    let stack = Stack::start().await;
+    let created = stack.create(&stack.partner_token("contoso"), &body()).await;
+    let id = created["id"].as_str().unwrap();
+    // An invoker claims it is 2099: the sweep judges by its own clock, and says so.
+    let claimed = chrono::DateTime::parse_from_rfc3339("2099-01-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let started = Utc::now();
+    let report = stack.running.scheduled_sweep(Some(claimed)).await.unwrap();
+    assert!(report.breached.is_empty(), "{report:?}");
+    let at = chrono::DateTime::parse_from_rfc3339(&report.at).unwrap();
+    assert!(
+        at >= started - chrono::Duration::milliseconds(1) && at <= Utc::now(),
+        "{report:?}"
+    );
+    assert!(captured_logs().contains("far from the clock: ignored"));
+    let read = stack
+        .get(&format!("/service-requests/{id}"), &stack.partner_token("contoso"))
+        .await;
+    assert_eq!(read.body["sla"]["state"], "pending", "{}", read.body);
+    // A punctual event changes nothing either (the clock still rules).
+    let report = stack.running.scheduled_sweep(Some(Utc::now())).await.unwrap();
+    assert!(report.breached.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partners_file_only_for_customers_the_vendor_relates_them_to() {
+    let stack = Stack::start().await;
+    let partner = stack.partner_token("contoso");
+    let admin = stack.token(TokenRole::Admin, None, "onboarding@vendor");
+    let filed = |customer: &str| format!("/customers/{customer}/service-requests");
+    let relationship = format!("/relationships/contoso/{STRANGER}");
+
+    // No relationship: 422 on create, 404 on the customer's list; nothing written.
+    let before = dump_tables(&stack).await;
+    let reply = stack.post(&filed(STRANGER), &partner, &body()).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+    assert_eq!(reply.error_fields(), ["path:customerId"]);
+    assert_eq!(
+        stack.get(&filed(STRANGER), &partner).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Only the vendor's administrators maintain relationships.
+    let put = json!({ "status": "active" });
+    for token in [&partner, &stack.support_token()] {
+        let reply = stack
+            .send(Method::PUT, &relationship, Some(token), Some(&put), &[])
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    }
+    let reply = stack
+        .send(
+            Method::PUT,
+            &relationship,
+            Some(&admin),
+            Some(&json!({ "status": "befriended" })),
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.error_fields(), ["$.status"]);
+    assert_eq!(stack.get(&relationship, &admin).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(dump_tables(&stack).await, before, "nothing written");
+
+    // The vendor relates them; the change is ledgered in the partner's chain with a receipt.
+    let reply = stack
+        .send(Method::PUT, &relationship, Some(&admin), Some(&put), &[])
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(reply.body["receipt"]["note"].is_string());
+    let read = stack.get(&relationship, &admin).await;
+    assert_eq!(read.body["status"], "active");
+    let created = stack.post(&filed(STRANGER), &partner, &body()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+
+    // Terminated: no new requests, and the customer's list and evidence are gone for the
+    // partner (404), while the vendor's support still sees the request.
+    let reply = stack
+        .send(
+            Method::PUT,
+            &relationship,
+            Some(&admin),
+            Some(&json!({ "status": "terminated" })),
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let before = dump_tables(&stack).await;
+    assert_eq!(
+        stack.post(&filed(STRANGER), &partner, &body()).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        stack.get(&filed(STRANGER), &partner).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        stack
+            .get(&format!("/service-requests/{id}/evidence"), &partner)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(dump_tables(&stack).await, before);
+    assert_eq!(
+        stack
+            .get(&format!("/service-requests/{id}"), &stack.support_token())
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // Bulk onboarding from CSV: every row checked first; one bad row and nothing is imported.
+    let import = |csv: &'static str| {
+        let stack = &stack;
+        let admin = admin.clone();
+        async move {
+            let response = stack
+                .http
+                .post(format!("{}/relationships/import", stack.running.base_url()))
+                .bearer_auth(admin)
+                .header("content-type", "text/csv")
+                .body(csv)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let before = dump_tables(&stack).await;
+    let (status, problem) = import(
+        "partnerId,customerId,since,status\n\
+         northwind,3fa85f64-5717-4562-b3fc-2c963f66afa6,2025-01-01T00:00:00Z,active\n\
+         northwind,not-a-customer,,active\n\
+         \"northwind\",9b2e4c1a-0d3f-4e5a-8b7c-6d5e4f3a2b1c,,paused\n",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["body:3:customerId", "body:4:status"], "{problem}");
+    assert_eq!(dump_tables(&stack).await, before, "nothing imported");
+    let good = "partnerId,customerId,since,status\n\
+                northwind,3fa85f64-5717-4562-b3fc-2c963f66afa6,2025-01-01T00:00:00Z,active\n\
+                \"northwind\",\"9b2e4c1a-0d3f-4e5a-8b7c-6d5e4f3a2b1c\",,active\n";
+    let (status, imported) = import(good).await;
+    assert_eq!(status, StatusCode::OK, "{imported}");
+    assert_eq!(imported, json!({ "imported": 2, "unchanged": 0 }));
+    // Re-running an import writes only what changed.
+    let (_, again) = import(good).await;
+    assert_eq!(again, json!({ "imported": 0, "unchanged": 2 }));
+    let northwind = stack.partner_token("northwind");
+    let reply = stack.post(&filed(CUSTOMER), &northwind, &body()).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let (status, problem) = import("customerId,partnerId\n").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+
+    // Every relationship change is in the partner's ledger.
+    let entries = stack
+        .http
+        .get(format!("{}/ledger/entries?chain=contoso", stack.running.base_url()))
+        .bearer_auth(&partner)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let kinds: Vec<String> = entries
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let changes = kinds.iter().filter(|k| k.starts_with("relationship")).count();
+    // The stack's two at start, the activation and the termination.
+    assert_eq!(changes, 4, "{kinds:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_line_fields_refuse_invisible_and_direction_controls() {
+    let stack = Stack::start().await;
+    let partner = stack.partner_token("contoso");
+    let path = format!("/customers/{CUSTOMER}/service-requests");
+    let before = dump_tables(&stack).await;
+    for (field, pointer, value) in [
+        ("$.title", "/title", "invoice\u{202E}fdp.exe"),
+        ("$.title", "/title", "zero\u{200B}width"),
+        ("$.title", "/title", "line\u{2028}separator"),
+        ("$.title", "/title", "tag\u{E0041}characters"),
+        ("$.contact.name", "/contact/name", "Erika\u{2066}Partner\u{2069}"),
+        ("$.contact.email", "/contact/email", "erika\u{200D}@partner.example"),
+        ("$.description", "/description", "looks fine \u{202E}txt.exe"),
+    ] {
+        let mut b = body();
+        *b.pointer_mut(pointer).unwrap() = json!(value);
+        let reply = stack.post(&path, &partner, &b).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{value:?}: {}",
+            reply.body
+        );
+        assert_eq!(reply.error_fields(), [field], "{value:?}");
+        let message = reply.body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("U+"), "names the character: {message}");
+    }
+    assert_eq!(dump_tables(&stack).await, before, "nothing written");
+    // Multi-line text keeps its line breaks and emoji sequences.
+    let mut b = body();
+    b["description"] = json!("First line.\nSecond line, with a family: \u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}");
+    assert_eq!(stack.post(&path, &partner, &b).await.status, StatusCode::CREATED);
+    // A note is checked the same way; nothing is written for it.
+    let created = stack.create(&partner, &body()).await;
+    let id = created["id"].as_str().unwrap();
+    let before = dump_tables(&stack).await;
+    let reply = stack
+        .patch(
+            &format!("/service-requests/{id}"),
+            &partner,
+            &json!({ "action": "note", "message": "see \u{202E}gpj.exe" }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+    assert_eq!(dump_tables(&stack).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn if_match_compares_strongly_and_accepts_any() {
+    let stack = Stack::start().await;
+    let partner = stack.partner_token("contoso");
+    let created = stack.create(&partner, &body()).await;
+    let path = format!("/service-requests/{}", created["id"].as_str().unwrap());
+    let note = |n: u32| json!({ "action": "note", "message": format!("note {n}") });
+    let before = dump_tables(&stack).await;
+    // A weak tag never matches, even of the current version.
+    let reply = stack
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&partner),
+            Some(&note(1)),
+            &[("if-match", "W/\"1\"")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::PRECONDITION_FAILED, "{}", reply.body);
+    for bad in ["1", "\"one\"", "\"1", ""] {
+        let reply = stack
+            .send(
+                Method::PATCH,
+                &path,
+                Some(&partner),
+                Some(&note(1)),
+                &[("if-match", bad)],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad:?}: {}", reply.body);
+    }
+    assert_eq!(dump_tables(&stack).await, before, "nothing written");
+    // `*`: the request exists, so it matches.
+    let reply = stack
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&partner),
+            Some(&note(2)),
+            &[("if-match", "*")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.header("etag"), Some("\"2\""));
+    // The strong tag of the current version matches; a list with it too.
+    let reply = stack
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&partner),
+            Some(&note(3)),
+            &[("if-match", "\"7\", \"2\"")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    // `*` on a request that does not exist: 404 (nothing to match), not a create.
+    let missing = "/service-requests/01JDZQ5N9Y3V4R7XKCQ2T6M8PB";
+    let reply = stack
+        .send(
+            Method::PATCH,
+            missing,
+            Some(&partner),
+            Some(&note(4)),
+            &[("if-match", "*")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}
