@@ -7,5 +7,6 @@ mod evidence;
 mod isolation;
 mod lifecycle;
 mod listing;
+mod policy;
 mod privacy;
 mod security;

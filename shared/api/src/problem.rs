@@ -61,6 +61,8 @@ pub enum ApiError {
     WeakPrecondition,
     #[error("the service is busy; retry shortly")]
     Unavailable,
+    #[error("the support policy cannot compute this due time yet; the operator has been alerted")]
+    PolicyOutOfDate,
     #[error("an internal error occurred")]
     Internal,
 }
@@ -79,7 +81,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } | ApiError::WeakPrecondition => StatusCode::PRECONDITION_FAILED,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::PolicyOutOfDate | ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -100,6 +102,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PreconditionFailed { .. } | ApiError::WeakPrecondition => "precondition-failed",
             ApiError::Unavailable => "unavailable",
+            ApiError::PolicyOutOfDate => "policy-out-of-date",
             ApiError::Internal => "internal",
         }
     }
@@ -120,6 +123,7 @@ impl ApiError {
             ApiError::Conflict(_) => "Conflict",
             ApiError::PreconditionFailed { .. } | ApiError::WeakPrecondition => "Precondition failed",
             ApiError::Unavailable => "Service unavailable",
+            ApiError::PolicyOutOfDate => "Support policy out of date",
             ApiError::Internal => "Internal error",
         }
     }
@@ -234,6 +238,11 @@ impl From<TransitionError> for ApiError {
             | TransitionError::AlreadyErased
             | TransitionError::NotYetDue { .. } => ApiError::Conflict(e.to_string()),
             TransitionError::SeverityUnchanged(_) => ApiError::UnprocessableAction(e.to_string()),
+            TransitionError::Policy(p) if p.is_beyond_horizon() => {
+                // The metric filter behind the PolicyHorizon alarm matches this field.
+                tracing::error!(policy_alarm = "holiday_horizon", error = %p, "the support policy's holidays do not reach this due time");
+                ApiError::PolicyOutOfDate
+            }
             TransitionError::Policy(p) => {
                 tracing::error!(error = %p, "support policy failure");
                 ApiError::Internal
@@ -245,4 +254,35 @@ impl From<TransitionError> for ApiError {
 /// `3`, or `3 or 4`: the versions an If-Match named.
 fn versions(expected: &[u64]) -> String {
     expected.iter().map(u64::to_string).collect::<Vec<_>>().join(" or ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_policy_past_its_holiday_years_is_a_5xx_problem_that_says_so_and_no_more() {
+        let horizon = domain::PolicyError::BeyondHorizon {
+            calendar: "de".into(),
+            date: chrono::NaiveDate::from_ymd_opt(2046, 1, 2).unwrap(),
+            first: 2026,
+            last: 2045,
+        };
+        let error = ApiError::from(TransitionError::Policy(horizon));
+        assert!(matches!(error, ApiError::PolicyOutOfDate));
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        assert_eq!(body["type"], "/problems/policy-out-of-date", "{body}");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            !detail.contains("2045") && !detail.contains("calendar de"),
+            "no internals: {detail}"
+        );
+        // Any other policy failure stays an opaque internal error.
+        let other = ApiError::from(TransitionError::Policy(domain::PolicyError::NoOpeningHours(
+            "de".into(),
+        )));
+        assert!(matches!(other, ApiError::Internal));
+    }
 }

@@ -31,6 +31,29 @@ pub struct SweepReport {
     pub checkpoints: Vec<String>,
     /// Chains the signer refused to sign (the stack's alarm fires).
     pub integrity_alarms: Vec<IntegrityAlarm>,
+    /// The support policy running out of years (the stack's PolicyHorizon alarm fires).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub policy_alarms: Vec<String>,
+}
+
+/// How far ahead of now the support policy's holidays must reach: a due time is at most a
+/// few weeks away, so a year's warning leaves time to ship a policy that reaches further.
+pub const POLICY_WARNING_DAYS: i64 = 365;
+
+/// The policy's early warning: an alarm while its holidays do not reach a year past `now`.
+fn policy_horizon(app: &App, now: Timestamp) -> Option<String> {
+    let ahead = (now.datetime() + chrono::Duration::days(POLICY_WARNING_DAYS)).date_naive();
+    if app.policy.covers(ahead) {
+        return None;
+    }
+    let (first, last) = app.policy.holiday_years();
+    let problem = format!(
+        "the support policy {} knows holidays for {first}-{last} only; due times after {last} will be refused: ship a policy that reaches past {}",
+        app.policy.version(),
+        ahead
+    );
+    tracing::error!(policy_alarm = "holiday_horizon", problem = %problem, "support policy horizon alarm");
+    Some(problem)
 }
 
 /// What the sweep needs beyond the request handlers.
@@ -87,6 +110,7 @@ pub async fn sweep(app: &App, signing: &Signing, now: Timestamp) -> Result<Sweep
         .map(|c| format!("{}@{}", c.chain, c.size))
         .collect();
     report.integrity_alarms = signed.alarms;
+    report.policy_alarms.extend(policy_horizon(app, now));
     tracing::info!(
         breached = report.breached.len(),
         skipped = report.skipped,

@@ -436,6 +436,7 @@ fn alarms_reach_someone() {
         "LedgerIntegrityAlarm",
         "SweepDeadLetterAlarm",
         "SlaSweepFunctionErrors",
+        "PolicyHorizonAlarm",
     ] {
         assert!(names.contains(expected), "no {expected}");
     }
@@ -465,6 +466,20 @@ fn alarms_reach_someone() {
         text(&template["Resources"]["LedgerIntegrityMetric"]["Properties"]["FilterPattern"]),
         r#"{ $.integrity_alarm = "ledger" }"#
     );
+    // The support policy running out of years is an alarm, from every function that computes
+    // due times: those that open, change and sweep requests.
+    for function in ["CreateRequest", "UpdateRequest", "SlaSweep"] {
+        let filter = &template["Resources"][format!("PolicyHorizon{function}Metric").as_str()]["Properties"];
+        assert_eq!(text(&filter["LogGroupName"]), format!("Ref:{function}FunctionLogs"));
+        assert_eq!(
+            text(&filter["FilterPattern"]),
+            r#"{ $.policy_alarm = "holiday_horizon" }"#
+        );
+        assert_eq!(
+            text(&filter["MetricTransformations"][0]["MetricName"]),
+            text(&template["Resources"]["PolicyHorizonAlarm"]["Properties"]["MetricName"])
+        );
+    }
 }
 
 #[test]

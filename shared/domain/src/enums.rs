@@ -133,6 +133,21 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// Why a request does or does not carry the support fee (the policy's `[fees]` rule).
+    pub enum FeeBasis {
+        /// Azure technical (break-fix) support, no benefit covering it: the fee applies.
+        AzureTechnical => "azure_technical",
+        /// Azure technical support whose fee a declared partner benefit covers.
+        CoveredByBenefit => "covered_by_benefit",
+        /// Billing, billing disputes, subscription management and suspected fraud: support
+        /// included free of charge for every product.
+        BillingSupportIncluded => "billing_support_included",
+        /// Office 365, Dynamics CRM Online and EMS: support carries no fee.
+        ProductWithoutFee => "product_without_fee",
+    }
+);
+
+wire_enum!(
     /// The support plan the request is filed under.
     pub enum SupportPlan {
         CloudSolutionProvider => "Cloud Solution Provider",
@@ -211,6 +226,7 @@ mod tests {
         check(EntitlementKind::ALL, EntitlementKind::as_str, EntitlementKind::parse);
         check(Scope::ALL, Scope::as_str, Scope::parse);
         check(FeeCoverage::ALL, FeeCoverage::as_str, FeeCoverage::parse);
+        check(FeeBasis::ALL, FeeBasis::as_str, FeeBasis::parse);
         check(SupportPlan::ALL, SupportPlan::as_str, SupportPlan::parse);
         check(Status::ALL, Status::as_str, Status::parse);
         check(SlaState::ALL, SlaState::as_str, SlaState::parse);

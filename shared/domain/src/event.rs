@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::enums::{FeeCoverage, Severity, SlaState, Status};
+use crate::enums::{FeeBasis, FeeCoverage, Severity, SlaState, Status};
 use crate::ids::{CustomerId, PartnerId, RequestId};
 use crate::lifecycle::Actor;
 use crate::personal::{CaseReference, CommitmentId, ErasureScope, LegalBasis};
@@ -100,6 +100,7 @@ pub struct Snapshot {
     pub status: Status,
     pub severity: Severity,
     pub billable: bool,
+    pub fee_basis: Option<FeeBasis>,
     pub fee_coverage: Option<FeeCoverage>,
     pub sla_state: SlaState,
     pub due_at: Timestamp,
@@ -121,6 +122,7 @@ impl DomainEvent {
                 status: after.status(),
                 severity: after.severity(),
                 billable: after.billable(),
+                fee_basis: after.fee_basis(),
                 fee_coverage: after.fee_coverage(),
                 sla_state: after.sla().state,
                 due_at: after.sla().due_at,

@@ -9,7 +9,7 @@
 //! - [`NewServiceRequest::parse`] validates a create body: the partner's contact (email only —
 //!   there is no telephone support), an entitlement for the partner's own tenant, fee
 //!   coverage only for Azure.
-//! - [`ServiceRequest::open`] opens it: support plan, [`is_billable`], and the initial-response
+//! - [`ServiceRequest::open`] opens it: support plan, the fee ([`SupportPolicy::fee`]), and the initial-response
 //!   due time from the versioned [`SupportPolicy`] (`policy/support-policy.toml`).
 //! - [`ServiceRequest::apply`] moves it through its life ([`lifecycle`]) and
 //!   [`ServiceRequest::mark_breached`] records a missed first response; each returns the
@@ -74,7 +74,7 @@ mod text;
 mod values;
 
 pub use enums::{
-    Category, ContactMethod, EntitlementKind, FeeCoverage, Product, Role, Scope, Severity, SlaState, Status,
+    Category, ContactMethod, EntitlementKind, FeeBasis, FeeCoverage, Product, Role, Scope, Severity, SlaState, Status,
     SupportPlan,
 };
 pub use error::{FieldError, Problem, ValidationErrors};
@@ -82,10 +82,10 @@ pub use event::{Change, DomainEvent, Snapshot};
 pub use ids::{CustomerId, IdempotencyKey, PartnerId, RequestId, Subject};
 pub use lifecycle::{Action, ActionInput, Actor, REOPEN_WINDOW_DAYS, TransitionError};
 pub use personal::{CaseReference, CommitmentId, ErasureScope, LegalBasis, Personal};
-pub use policy::{Calendar, EMBEDDED_POLICY, InitialResponseDue, PolicyError, Sla, SupportPolicy};
+pub use policy::{Calendar, EMBEDDED_POLICY, Fee, HolidaySet, InitialResponseDue, PolicyError, Sla, SupportPolicy};
 pub use request::{
     Contact, ContactInput, Entitlement, EntitlementInput, NewRequestInput, NewServiceRequest, OpenError,
-    ServiceRequest, TenantInput, is_billable,
+    ServiceRequest, TenantInput,
 };
 pub use text::{ContactName, Description, EntitlementReference, Message, SupportTopic, Title};
 pub use values::{Email, LanguageTag, Phone, Timestamp};

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::enums::{
-    Category, ContactMethod, EntitlementKind, FeeCoverage, Product, Role, Scope, Severity, Status, SupportPlan,
+    Category, ContactMethod, EntitlementKind, FeeBasis, FeeCoverage, Product, Role, Scope, Severity, Status,
+    SupportPlan,
 };
 use crate::error::{Collector, Problem, ValidationErrors};
 use crate::event::{Change, DomainEvent};
@@ -237,6 +238,10 @@ pub struct ServiceRequest {
     pub(crate) support_plan: SupportPlan,
     pub(crate) fee_coverage: Option<FeeCoverage>,
     pub(crate) billable: bool,
+    /// Why `billable` is what it is (absent on requests opened under a policy before
+    /// 2026.12.1, which did not record it).
+    #[serde(default)]
+    pub(crate) fee_basis: Option<FeeBasis>,
     pub(crate) status: Status,
     pub(crate) status_since: Timestamp,
     pub(crate) sla: Sla,
@@ -246,12 +251,6 @@ pub struct ServiceRequest {
     /// When its personal data was erased (then every personal field is `null`).
     #[serde(default)]
     pub(crate) personal_data_erased_at: Option<Timestamp>,
-}
-
-/// Whether a request carries the Azure support fee: Azure does unless a declared partner
-/// benefit covers it; Office 365, Dynamics CRM Online and EMS never do.
-pub fn is_billable(product: Product, fee_coverage: Option<FeeCoverage>) -> bool {
-    product == Product::Azure && fee_coverage.is_none()
 }
 
 impl ServiceRequest {
@@ -271,6 +270,7 @@ impl ServiceRequest {
             }));
         }
         let due = policy.initial_response_due(opened_at, new.category, new.severity, &new.language)?;
+        let fee = policy.fee(new.product, new.category, new.fee_coverage);
         let support_plan = match &new.entitlement {
             None => SupportPlan::CloudSolutionProvider,
             Some(e) => SupportPlan::from(e.kind),
@@ -290,7 +290,8 @@ impl ServiceRequest {
             contact: new.contact,
             entitlement: new.entitlement,
             support_plan,
-            billable: is_billable(new.product, new.fee_coverage),
+            billable: fee.billable,
+            fee_basis: Some(fee.basis),
             fee_coverage: new.fee_coverage,
             status: Status::Open,
             status_since: opened_at,
@@ -362,6 +363,9 @@ impl ServiceRequest {
     }
     pub fn billable(&self) -> bool {
         self.billable
+    }
+    pub fn fee_basis(&self) -> Option<FeeBasis> {
+        self.fee_basis
     }
     pub fn status(&self) -> Status {
         self.status

@@ -62,33 +62,118 @@ impl Phone {
     }
 }
 
-/// A BCP 47 language tag (`en`, `de-DE`, `ja`), stored in its canonical case.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+/// A well-formed BCP 47 (RFC 5646) language tag (`en`, `de-DE`, `zh-Hant-TW`, `xh-ZA`), at
+/// most [`LanguageTag::MAX_LEN`] characters, stored in its canonical case. Grandfathered
+/// tags (`i-klingon`) and private-use-only tags (`x-whatever`) name no language whose support
+/// hours anyone knows, and are refused.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct LanguageTag(String);
-string_value!(LanguageTag);
+pub struct LanguageTag {
+    text: String,
+    /// The end of the primary language subtag in `text`.
+    language_end: u8,
+    /// Where the region subtag is in `text`, if there is one.
+    region: Option<(u8, u8)>,
+}
+
+impl PartialEq for LanguageTag {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for LanguageTag {}
+
+impl std::hash::Hash for LanguageTag {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+    }
+}
 
 impl LanguageTag {
+    /// Longer tags are well-formed but not useful (RFC 5646 §4.4.1 suggests 35 for the
+    /// language, extlang, script and region parts; extensions make real tags longer).
+    pub const MAX_LEN: usize = 64;
+
     pub fn parse(input: &str) -> Result<Self, Problem> {
-        if input.is_empty() || input.len() > 35 {
+        if input.is_empty() || input.len() > Self::MAX_LEN {
             return Err(Problem::NotALanguageTag);
         }
         let tag = language_tags::LanguageTag::parse(input).map_err(|_| Problem::NotALanguageTag)?;
-        // Private-use and grandfathered tags name no language whose support hours we know.
-        if tag.primary_language().len() < 2 || tag.primary_language().starts_with('x') {
+        // The parser reads grandfathered and private-use-only tags as one opaque "language"
+        // (`i-klingon`, `x-private`): a real primary language subtag has no hyphen.
+        let language = tag.primary_language();
+        if language.contains('-') || !(2..=8).contains(&language.len()) {
             return Err(Problem::NotALanguageTag);
         }
-        Ok(Self(tag.into_string()))
+        let language_end = language.len();
+        let text = tag.as_str();
+        // The region is the first subtag after the language equal to it (the subtags
+        // before it — extended language, script — differ in length or case).
+        let region = tag.region().and_then(|r| {
+            let mut start = 0;
+            text.split('-').enumerate().find_map(|(i, subtag)| {
+                let here = start;
+                start += subtag.len() + 1;
+                (i > 0 && subtag == r).then_some((here, here + r.len()))
+            })
+        });
+        let offset = |n: usize| u8::try_from(n).map_err(|_| Problem::NotALanguageTag);
+        let region = match region {
+            Some((start, end)) => Some((offset(start)?, offset(end)?)),
+            None => None,
+        };
+        Ok(Self {
+            language_end: offset(language_end)?,
+            region,
+            text: tag.into_string(),
+        })
     }
 
-    /// The primary language subtag, lower-case (`de` for `de-DE`).
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The primary language subtag, lower-case (`de` for `de-Latn-AT`).
     pub fn primary(&self) -> &str {
-        self.0.split('-').next().unwrap_or(&self.0)
+        self.text.get(..usize::from(self.language_end)).unwrap_or_default()
+    }
+
+    /// The region subtag, if any, upper-case or digits (`AT` for `de-Latn-AT-1996`, `419`
+    /// for `es-419`).
+    pub fn region(&self) -> Option<&str> {
+        self.region
+            .and_then(|(start, end)| self.text.get(usize::from(start)..usize::from(end)))
     }
 
     /// English (`en`, `en-GB`, …) is supported 24x7.
     pub fn is_english(&self) -> bool {
         self.primary().eq_ignore_ascii_case("en")
+    }
+}
+
+impl AsRef<str> for LanguageTag {
+    fn as_ref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl std::fmt::Display for LanguageTag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl TryFrom<String> for LanguageTag {
+    type Error = Problem;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<LanguageTag> for String {
+    fn from(value: LanguageTag) -> String {
+        value.text
     }
 }
 
@@ -183,9 +268,38 @@ mod tests {
         assert!(LanguageTag::parse("en-GB").unwrap().is_english());
         assert!(LanguageTag::parse("EN").unwrap().is_english());
         assert!(LanguageTag::parse("zh-Hant-TW").is_ok());
-        for bad in ["", "e", "english!", "x-private", "de_DE", "-de", &"a".repeat(36)] {
+        for bad in [
+            "",
+            "e",
+            "english!",
+            "x-private",
+            "de_DE",
+            "-de",
+            "de--AT",
+            "i-klingon",
+            "art-lojban",
+            "en-GB-oed",
+            "zh-hakka",
+        ] {
             assert_eq!(LanguageTag::parse(bad), Err(Problem::NotALanguageTag), "{bad}");
         }
+        // Xhosa is a language, not a private-use prefix.
+        assert_eq!(LanguageTag::parse("xh").unwrap().primary(), "xh");
+        assert_eq!(LanguageTag::parse("xh-za").unwrap().as_str(), "xh-ZA");
+        // Language and region, whatever else the tag carries.
+        let tag = LanguageTag::parse("de-latn-at-1996-u-co-phonebk").unwrap();
+        assert_eq!((tag.primary(), tag.region()), ("de", Some("AT")));
+        assert_eq!(LanguageTag::parse("es-419").unwrap().region(), Some("419"));
+        assert_eq!(LanguageTag::parse("zh-Hant").unwrap().region(), None);
+        assert_eq!(LanguageTag::parse("zh-yue-HK").unwrap().region(), Some("HK"));
+        // Well-formed and long is fine, up to 64 characters.
+        let long = "de-AT-1996-u-co-phonebk-ca-gregory-nu-latn-x-partner-tooling";
+        assert!(long.len() > 35 && long.len() <= 64);
+        assert_eq!(LanguageTag::parse(long).unwrap().region(), Some("AT"));
+        assert_eq!(
+            LanguageTag::parse(&format!("{long}-toolong")),
+            Err(Problem::NotALanguageTag)
+        );
     }
 
     #[test]

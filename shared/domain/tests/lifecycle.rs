@@ -18,7 +18,7 @@ fn apply(
     actor: &Actor,
     when: &str,
 ) -> Result<(ServiceRequest, DomainEvent), TransitionError> {
-    r.apply(action, actor, at(when), &policy())
+    r.apply(action, actor, at(when), policy())
 }
 
 fn respond() -> Action {

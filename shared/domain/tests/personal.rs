@@ -35,6 +35,7 @@ const CLEAR_REQUEST: &[&str] = &[
     "/entitlement/kind",
     "/supportPlan",
     "/feeCoverage",
+    "/feeBasis",
     "/status",
     "/statusSince",
     "/sla/policyVersion",
@@ -66,6 +67,7 @@ const CLEAR_EVENT: &[&str] = &[
     "/resulting/status",
     "/resulting/severity",
     "/resulting/feeCoverage",
+    "/resulting/feeBasis",
     "/resulting/slaState",
     "/resulting/dueAt",
     "/resulting/firstResponseAt",
@@ -84,7 +86,7 @@ fn own_tenant_request() -> ServiceRequest {
         RequestId::new(opened.datetime(), 9),
         opened,
         &agent(),
-        &policy(),
+        policy(),
     )
     .unwrap()
     .0
@@ -116,7 +118,7 @@ fn every_event_field_is_classified() {
             b
         })
         .unwrap();
-        ServiceRequest::open(new, partner(), request.id(), later, &agent(), &policy())
+        ServiceRequest::open(new, partner(), request.id(), later, &agent(), policy())
             .unwrap()
             .1
     });
@@ -168,7 +170,7 @@ fn every_event_field_is_classified() {
         ),
     ];
     for (action, actor) in actions {
-        let (next, event) = current.apply(action, &actor, later, &policy()).unwrap();
+        let (next, event) = current.apply(action, &actor, later, policy()).unwrap();
         events.push(event);
         current = next;
     }
@@ -246,7 +248,7 @@ fn erasure_nulls_every_personal_value_and_happens_once() {
             },
             &agent(),
             when,
-            &policy()
+            policy()
         )
         .is_ok()
     );

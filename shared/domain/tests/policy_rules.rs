@@ -36,7 +36,7 @@ fn the_partners_own_tenant_needs_an_entitlement() {
         RequestId::new(opened.datetime(), 1),
         opened,
         &agent(),
-        &policy(),
+        policy(),
     )
     .unwrap();
     assert_eq!(request.scope(), Scope::PartnerOwn);
@@ -64,7 +64,7 @@ fn every_entitlement_kind_names_its_support_plan() {
             RequestId::new(opened.datetime(), 1),
             opened,
             &agent(),
-            &policy(),
+            policy(),
         )
         .unwrap();
         assert_eq!(request.support_plan(), plan, "{kind}");
@@ -253,7 +253,7 @@ fn only_partner_agents_file_requests() {
         RequestId::new(opened.datetime(), 1),
         opened,
         &engineer(),
-        &policy(),
+        policy(),
     )
     .unwrap_err();
     assert_eq!(
@@ -274,7 +274,7 @@ fn opening_records_the_sla_basis_and_emits_created() {
         RequestId::new(opened.datetime(), 1),
         opened,
         &agent(),
-        &policy(),
+        policy(),
     )
     .unwrap();
     assert_eq!(request.status(), Status::Open);

@@ -17,15 +17,23 @@ fn config() -> Config {
     }
 }
 
-/// Any instant in 2026-2027 (both holiday years of the shipped policy, both DST changes).
+/// Any instant from 2026 to 1 December of the shipped policy's last holiday year (every DST
+/// change, every holiday rule; far enough from the end that additions stay inside).
 fn instant() -> impl Strategy<Value = DateTime<Utc>> {
-    let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap().timestamp();
-    let end = Utc.with_ymd_and_hms(2027, 12, 20, 0, 0, 0).unwrap().timestamp();
+    let (first, last) = policy().holiday_years();
+    let start = Utc.with_ymd_and_hms(first, 1, 1, 0, 0, 0).unwrap().timestamp();
+    let end = Utc.with_ymd_and_hms(last, 12, 1, 0, 0, 0).unwrap().timestamp();
     (start..end, 0u32..1000).prop_map(|(s, ms)| DateTime::from_timestamp(s, ms * 1_000_000).unwrap())
 }
 
+/// Every business-hours calendar of the shipped policy.
 fn local_calendar() -> impl Strategy<Value = &'static str> {
-    prop_oneof![Just("de"), Just("fr"), Just("es"), Just("ja")]
+    let ids: Vec<&'static str> = policy()
+        .calendars()
+        .filter(|c| !c.is_always_open())
+        .map(|c| &*c.id().to_owned().leak())
+        .collect();
+    proptest::sample::select(ids)
 }
 
 fn language() -> impl Strategy<Value = &'static str> {
@@ -36,7 +44,16 @@ fn language() -> impl Strategy<Value = &'static str> {
         Just("fr"),
         Just("es-ES"),
         Just("ja"),
-        Just("nl")
+        Just("nl"),
+        Just("fr-CA"),
+        Just("es-MX"),
+        Just("es-AR"),
+        Just("es-CO"),
+        Just("de-AT"),
+        Just("de-Latn-CH"),
+        Just("fr-BE"),
+        Just("de-LU"),
+        Just("xh-ZA")
     ]
 }
 
@@ -66,7 +83,11 @@ proptest! {
         let due = p.initial_response_due(Timestamp::from(opened), cat, sev, &LanguageTag::parse(cal).unwrap()).unwrap();
         prop_assert_eq!(&due.calendar, cal);
         let calendar = p.calendar(cal).unwrap();
-        prop_assert!(calendar.is_open_at(due.due_at.datetime()), "{} due {} is outside {}", cal, due.due_at, calendar.description());
+        prop_assert!(calendar.is_open_at(due.due_at.datetime()).unwrap(), "{} due {} is outside {}", cal, due.due_at, calendar.description());
+        // Never on a public holiday of the calendar's region.
+        let zone: chrono_tz::Tz = calendar.time_zone().unwrap().parse().unwrap();
+        let local_day = due.due_at.datetime().with_timezone(&zone).date_naive();
+        prop_assert_eq!(calendar.is_holiday(local_day), Some(false), "{} due {} on a holiday", cal, due.due_at);
         // At least the target passes in wall-clock time (business time is a subset of it).
         prop_assert!(due.due_at.datetime() - opened >= Duration::minutes(due.target_minutes.into()) - Duration::milliseconds(1));
     }

@@ -6,8 +6,10 @@ use serde_json::{Value, json};
 
 pub const CUSTOMER: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
 
-pub fn policy() -> SupportPolicy {
-    SupportPolicy::embedded().expect("shipped policy parses")
+/// The shipped policy, parsed once per test binary (it computes every holiday of its years).
+pub fn policy() -> &'static SupportPolicy {
+    static POLICY: std::sync::OnceLock<SupportPolicy> = std::sync::OnceLock::new();
+    POLICY.get_or_init(|| SupportPolicy::embedded().expect("shipped policy parses"))
 }
 
 pub fn partner() -> PartnerId {
@@ -66,7 +68,7 @@ pub fn open(value: Value, opened: &str) -> ServiceRequest {
         RequestId::new(opened.datetime(), 7),
         opened,
         &agent(),
-        &policy(),
+        policy(),
     )
     .expect("opens")
     .0

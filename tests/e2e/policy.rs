@@ -1,0 +1,99 @@
+//! The support policy through the API: regional calendars from any well-formed language tag,
+//! fees only where the policy charges them (and why), and a policy that says when it runs out.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use tests::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_is_served_on_its_regions_calendar() {
+    let stack = Stack::start().await;
+    let partner = stack.partner_token("contoso");
+    for (language, calendar) in [
+        ("fr-CA", "fr-CA"),
+        ("de-Latn-AT-1996", "de-AT"),
+        ("es-mx", "es-MX"),
+        ("fr-SN", "fr"),
+        ("de-DE", "de"),
+        ("xh-ZA", "en"),
+        ("zh-Hant-TW", "en"),
+    ] {
+        let mut b = body();
+        b["language"] = json!(language);
+        let created = stack.create(&partner, &b).await;
+        assert_eq!(created["sla"]["calendar"], calendar, "{language}");
+        assert_eq!(created["sla"]["policyVersion"], "2026.12.1");
+    }
+    let before = dump_tables(&stack).await;
+    for bad in ["i-klingon", "x-private", "de_AT", &format!("de-AT-{}", "x".repeat(60))] {
+        let mut b = body();
+        b["language"] = json!(bad);
+        let reply = stack
+            .post(&format!("/customers/{CUSTOMER}/service-requests"), &partner, &b)
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert_eq!(reply.error_fields(), ["$.language"], "{bad}");
+    }
+    assert_eq!(dump_tables(&stack).await, before, "refused tags wrote nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_azure_technical_support_carries_the_fee_and_the_ledger_says_why() {
+    let stack = Stack::start().await;
+    let partner = stack.partner_token("contoso");
+    let case = |product: &str, category: &str, coverage: Option<&str>| {
+        let mut b = body();
+        b["product"] = json!(product);
+        b["category"] = json!(category);
+        if let Some(c) = coverage {
+            b["feeCoverage"] = json!(c);
+        }
+        b
+    };
+    for (product, category, coverage, billable, basis) in [
+        ("azure", "technical", None, true, "azure_technical"),
+        ("azure", "technical", Some("mpn_benefit"), false, "covered_by_benefit"),
+        ("azure", "billing", None, false, "billing_support_included"),
+        ("azure", "billing_dispute", None, false, "billing_support_included"),
+        (
+            "azure",
+            "subscription_management",
+            None,
+            false,
+            "billing_support_included",
+        ),
+        ("azure", "fraud", None, false, "billing_support_included"),
+        ("office365", "technical", None, false, "product_without_fee"),
+        ("office365", "billing", None, false, "product_without_fee"),
+    ] {
+        let created = stack.create(&partner, &case(product, category, coverage)).await;
+        assert_eq!(created["billable"], billable, "{product} {category} {coverage:?}");
+        assert_eq!(created["feeBasis"], basis, "{product} {category} {coverage:?}");
+        // The ledger entry records the same, in clear.
+        let id = created["id"].as_str().unwrap();
+        let history = stack.get(&format!("/service-requests/{id}/history"), &partner).await;
+        let entry = &history.body["items"][0]["data"];
+        assert_eq!(entry["resulting"]["feeBasis"], basis, "{entry}");
+        assert_eq!(entry["change"]["request"]["feeBasis"], basis);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_warns_a_year_before_the_policy_runs_out() {
+    let _ = captured_logs();
+    let stack = Stack::start().await;
+    let policy = domain::SupportPolicy::embedded().unwrap();
+    let (_, last) = policy.holiday_years();
+    let fine = chrono::DateTime::parse_from_rfc3339(&format!("{}-12-01T00:00:00Z", last - 2))
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let report = stack.running.sweep(domain::Timestamp::from(fine)).await.unwrap();
+    assert!(report.policy_alarms.is_empty(), "{report:?}");
+    let late = chrono::DateTime::parse_from_rfc3339(&format!("{last}-03-01T00:00:00Z"))
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let report = stack.running.sweep(domain::Timestamp::from(late)).await.unwrap();
+    assert_eq!(report.policy_alarms.len(), 1, "{report:?}");
+    assert!(report.policy_alarms[0].contains(&last.to_string()), "{report:?}");
+    assert!(captured_logs().contains(r#""policy_alarm":"holiday_horizon""#));
+}
