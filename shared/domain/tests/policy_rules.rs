@@ -327,3 +327,36 @@ fn the_resource_serialises_in_the_api_shape_and_round_trips() {
     let back: ServiceRequest = serde_json::from_value(json).unwrap();
     assert_eq!(back, request);
 }
+
+/// A request opened under the previous policy (no fee basis; billing then charged) keeps
+/// its due time and fee record through later changes: the new policy applies to new requests.
+#[test]
+fn requests_opened_under_an_earlier_policy_keep_their_due_time_and_fee_record() {
+    let mut b = body();
+    b["category"] = json!("billing");
+    let current = open(b, "2026-11-24T09:00:00Z");
+    let mut stored = serde_json::to_value(&current).unwrap();
+    stored.as_object_mut().unwrap().remove("feeBasis");
+    stored["billable"] = json!(true);
+    stored["sla"]["policyVersion"] = json!("2026.11.1");
+    stored["sla"]["dueAt"] = json!("2026-11-25T08:00:00.000Z");
+    let old: ServiceRequest = serde_json::from_value(stored).unwrap();
+    assert_eq!(old.fee_basis(), None);
+    let (next, event) = old
+        .apply(
+            Action::Note {
+                message: message("still looking"),
+            },
+            &agent(),
+            at("2026-11-24T10:00:00Z"),
+            policy(),
+        )
+        .unwrap();
+    assert!(next.billable(), "the fee record it was given");
+    assert_eq!(next.fee_basis(), None);
+    assert_eq!(next.sla().policy_version, "2026.11.1");
+    assert_eq!(next.sla().due_at, at("2026-11-25T08:00:00Z"));
+    let recorded = serde_json::to_value(&event).unwrap();
+    assert_eq!(recorded["resulting"]["billable"], true);
+    assert_eq!(recorded["resulting"]["feeBasis"], serde_json::Value::Null);
+}
