@@ -94,6 +94,22 @@ impl Stack {
         }
     }
 
+    /// Another instance of the service on the same DynamoDB tables and keys (as a second
+    /// Lambda container would be): its own HTTP port, its own in-process caches and locks.
+    pub async fn another_instance(&self) -> Running {
+        local::start(LocalConfig {
+            port: 0,
+            dynamodb_port: 0,
+            data_dir: self.running.data_dir.clone(),
+            ephemeral: true,
+            dynamodb_endpoint: Some(self.running.dynamodb_endpoint.clone()),
+            sweep_every: None,
+            relationships: Vec::new(),
+        })
+        .await
+        .expect("a second instance starts")
+    }
+
     pub fn partner_token(&self, partner: &str) -> String {
         local::token::issue(
             &self.running.jwt_secret,

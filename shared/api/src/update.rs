@@ -20,9 +20,10 @@ use crate::identity::Caller;
 use crate::problem::{ApiError, FieldMessage};
 use crate::read::load;
 
-/// How long a change that keeps losing races is re-applied: well inside API Gateway's
-/// 29-second limit.
-const REAPPLY_BUDGET: Duration = Duration::from_secs(15);
+/// How long a change that keeps losing races is re-applied. Each attempt may itself retry
+/// its ledger append for up to `store::RETRY_BUDGET` (10 s), so the worst case, 12 s + 10 s,
+/// stays inside the functions' 29-second timeout and API Gateway's 30.
+const REAPPLY_BUDGET: Duration = Duration::from_secs(12);
 
 /// What `If-Match` asks.
 #[derive(Debug, Clone, PartialEq, Eq)]

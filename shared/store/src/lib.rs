@@ -41,7 +41,7 @@ pub use personal_io::PersonalItem;
 pub use read::{History, ListQuery, Page, PageSize};
 pub use relationships::{Relationship, RelationshipStatus};
 pub use schema::TableNames;
-pub use write::{Appended, CreateOutcome, IdempotencyClaim};
+pub use write::{Appended, CreateOutcome, IdempotencyClaim, RETRY_BUDGET};
 
 /// How long an idempotency record is honoured.
 pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;

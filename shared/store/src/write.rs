@@ -20,9 +20,11 @@ use crate::error::{StoreError, sdk};
 use crate::items::{self, LedgerItem, n, s};
 use crate::personal_io::{self, PersonalItem, REQUEST_SK, entry_sk};
 
-/// How long an append is retried on a moved chain head before giving up: well inside API
-/// Gateway's 29-second integration timeout, long enough for a burst of writers on one chain.
-const RETRY_BUDGET: Duration = Duration::from_secs(20);
+/// How long an append is retried on a moved chain head before giving up: long enough for a
+/// burst of writers on one chain (DESIGN.md: what bounds a chain's rate), and short enough
+/// that a PATCH's re-apply loop around it (`api::update`, 12 s) ends inside the functions'
+/// 29-second timeout: at worst 12 s + one last attempt of 10 s.
+pub const RETRY_BUDGET: Duration = Duration::from_secs(10);
 /// The most items one transaction takes besides the deletes of an erasure (DynamoDB allows 100).
 const DELETES_PER_TRANSACTION: usize = 90;
 
