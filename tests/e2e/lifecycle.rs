@@ -104,7 +104,11 @@ async fn a_support_engineers_response_meets_the_sla_and_history_shows_every_chan
             &json!({ "action": "change_severity", "severity": "B" }),
         )
         .await;
-    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "unchanged severity");
+    assert_eq!(
+        reply.status,
+        StatusCode::CONFLICT,
+        "unchanged severity: the request is so already"
+    );
 
     let history = stack.get(&format!("{path}/history"), &partner).await;
     assert_eq!(history.status, StatusCode::OK);

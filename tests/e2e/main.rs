@@ -4,6 +4,7 @@ mod auditor;
 mod contention;
 mod contract;
 mod create;
+mod desk;
 mod evidence;
 mod isolation;
 mod lifecycle;

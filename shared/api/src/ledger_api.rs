@@ -47,9 +47,12 @@ fn chain_of(caller: &Caller, requested: Option<&str>) -> Result<ChainId, ApiErro
 fn number(params: &[(String, String)], name: &str, errors: &mut Vec<FieldMessage>) -> Option<u64> {
     let value = params.iter().find(|(n, _)| n == name).map(|(_, v)| v)?;
     match value.parse::<u64>() {
-        Ok(n) if value == &n.to_string() => Some(n),
+        Ok(n) if value == &n.to_string() && n <= crate::openapi::MAX_QUERY_NUMBER => Some(n),
         _ => {
-            errors.push(FieldMessage::new(format!("query:{name}"), "must be a whole number"));
+            errors.push(FieldMessage::new(
+                format!("query:{name}"),
+                format!("must be a whole number from 0 to {}", crate::openapi::MAX_QUERY_NUMBER),
+            ));
             None
         }
     }

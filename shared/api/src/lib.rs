@@ -13,6 +13,7 @@ mod erase;
 pub mod http;
 pub mod identity;
 mod ledger_api;
+pub mod openapi;
 pub mod problem;
 mod read;
 pub mod receipts;
@@ -97,6 +98,8 @@ async fn dispatch(app: &App, route: &Route, request: &Request) -> Result<Respons
         Op::PutRelationship => admin::put(app, request).await,
         Op::GetRelationship => admin::get(app, request).await,
         Op::ImportRelationships => admin::import(app, request).await,
+        Op::Queue => read::queue(app, request).await,
+        Op::SupportTopics => read::support_topics(app, request).await,
     }
 }
 

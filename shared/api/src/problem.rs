@@ -67,6 +67,26 @@ pub enum ApiError {
     Internal,
 }
 
+/// Every problem type the API answers with (`/problems/<slug>`), for the OpenAPI document.
+pub const PROBLEM_TYPES: &[&str] = &[
+    "/problems/unauthenticated",
+    "/problems/forbidden",
+    "/problems/not-found",
+    "/problems/no-such-route",
+    "/problems/method-not-allowed",
+    "/problems/malformed-request",
+    "/problems/bad-request",
+    "/problems/validation-failed",
+    "/problems/unprocessable-action",
+    "/problems/payload-too-large",
+    "/problems/unsupported-media-type",
+    "/problems/conflict",
+    "/problems/precondition-failed",
+    "/problems/unavailable",
+    "/problems/policy-out-of-date",
+    "/problems/internal",
+];
+
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
@@ -236,8 +256,11 @@ impl From<TransitionError> for ApiError {
             | TransitionError::ReopenWindowClosed { .. }
             | TransitionError::NotAwaitingFirstResponse
             | TransitionError::AlreadyErased
-            | TransitionError::NotYetDue { .. } => ApiError::Conflict(e.to_string()),
-            TransitionError::SeverityUnchanged(_) => ApiError::UnprocessableAction(e.to_string()),
+            | TransitionError::NoReplyOwed
+            | TransitionError::NotYetDue { .. }
+            // The request is already so: a conflict with its current state (RFC 9110 §15.5.10).
+            | TransitionError::SeverityUnchanged(_)
+            | TransitionError::AssigneeUnchanged => ApiError::Conflict(e.to_string()),
             TransitionError::Policy(p) if p.is_beyond_horizon() => {
                 // The metric filter behind the PolicyHorizon alarm matches this field.
                 tracing::error!(policy_alarm = "holiday_horizon", error = %p, "the support policy's holidays do not reach this due time");
@@ -259,6 +282,43 @@ fn versions(expected: &[u64]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_problem_type_is_listed_for_the_document() {
+        let every = [
+            ApiError::Unauthenticated,
+            ApiError::Forbidden(String::new()),
+            ApiError::NotFound,
+            ApiError::Missing(String::new()),
+            ApiError::NoSuchRoute,
+            ApiError::MethodNotAllowed {
+                method: String::new(),
+                allow: String::new(),
+            },
+            ApiError::MalformedJson(String::new()),
+            ApiError::BadRequest {
+                detail: String::new(),
+                errors: Vec::new(),
+            },
+            ApiError::Validation(Vec::new()),
+            ApiError::UnprocessableAction(String::new()),
+            ApiError::PayloadTooLarge,
+            ApiError::UnsupportedMediaType,
+            ApiError::Conflict(String::new()),
+            ApiError::PreconditionFailed {
+                expected: vec![1],
+                current: 2,
+            },
+            ApiError::WeakPrecondition,
+            ApiError::Unavailable,
+            ApiError::PolicyOutOfDate,
+            ApiError::Internal,
+        ];
+        for e in every {
+            let slug = format!("/problems/{}", e.slug());
+            assert!(PROBLEM_TYPES.contains(&slug.as_str()), "{slug}");
+        }
+    }
 
     #[test]
     fn a_policy_past_its_holiday_years_is_a_5xx_problem_that_says_so_and_no_more() {

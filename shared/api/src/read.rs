@@ -1,11 +1,13 @@
 //! `GET /service-requests`, `GET /customers/{customerId}/service-requests`,
-//! `GET /service-requests/{id}` and `GET /service-requests/{id}/history`.
+//! `GET /service-requests/{id}`, `GET /service-requests/{id}/history`, the vendor's
+//! `GET /queue` and `GET /support-topics`.
 
-use domain::{CustomerId, Product, RequestId, ServiceRequest, Severity, Status, Timestamp};
+use domain::topics::TopicCatalogue;
+use domain::{CustomerId, Product, RequestId, ServiceRequest, Severity, SlaState, Status, Subject, Timestamp};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use store::{ListQuery, PageSize};
+use store::{Assignee, ListQuery, PageSize, QueueQuery};
 
 use crate::App;
 use crate::http::{json_response, path_param, query_params, with_etag};
@@ -28,9 +30,28 @@ const LIST_PARAMS: &[&str] = &[
     "product",
     "createdFrom",
     "createdTo",
+    "assignee",
     "limit",
     "cursor",
 ];
+
+/// `assignee=none`, `assignee=me` (vendor staff only: their own subject), or a subject.
+fn parse_assignee(value: &str, caller: &Caller) -> Result<Assignee, String> {
+    match value {
+        "none" => Ok(Assignee::Nobody),
+        "me" if caller.is_vendor() => Ok(Assignee::Engineer(caller.subject.clone())),
+        "me" => Err("me names a support engineer; filter by none or an engineer's subject".into()),
+        other => Subject::parse(other).map(Assignee::Engineer).map_err(|e| e.to_string()),
+    }
+}
+
+fn parse_limit(value: &str) -> Result<PageSize, String> {
+    value
+        .parse::<u64>()
+        .ok()
+        .and_then(PageSize::new)
+        .ok_or_else(|| format!("must be a whole number from 1 to {}", PageSize::MAX))
+}
 
 pub async fn list(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
     let caller = Caller::from_request(request, &app.identity)?;
@@ -95,25 +116,26 @@ pub async fn list(app: &App, request: &Request) -> Result<Response<Body>, ApiErr
                     .map(|t| query.created_to = Some(t))
                     .map_err(problem),
             ),
-            "limit" => check(
-                &field,
-                value
-                    .parse::<u64>()
-                    .ok()
-                    .and_then(PageSize::new)
-                    .map(|l| query.limit = l)
-                    .ok_or_else(|| format!("must be a whole number from 1 to {}", PageSize::MAX)),
-            ),
+            "assignee" => check(&field, parse_assignee(value, &caller).map(|a| query.assignee = Some(a))),
+            "limit" => check(&field, parse_limit(value).map(|l| query.limit = l)),
             _ => cursor = Some(value.clone()),
         }
     }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    // A range that ends before it starts holds nothing: an empty page, not an error (a rule
+    // between two parameters is one no schema can state).
     if let (Some(from), Some(to)) = (query.created_from, query.created_to)
         && from > to
     {
-        errors.push(FieldMessage::new("query:createdTo", "must not be before createdFrom"));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+        return json_response(
+            StatusCode::OK,
+            &PageBody {
+                items: &[],
+                next_cursor: None,
+            },
+        );
     }
     // A partner sees the requests of the customers it has a relationship with.
     if let Some(customer) = &query.customer
@@ -177,4 +199,98 @@ pub async fn history(app: &App, request: &Request) -> Result<Response<Body>, Api
         items.push(value);
     }
     json_response(StatusCode::OK, &json!({ "items": items }))
+}
+
+const QUEUE_PARAMS: &[&str] = &[
+    "product", "calendar", "severity", "state", "assignee", "limit", "cursor",
+];
+
+/// `GET /queue` (vendor support): open requests across every partner on which support owes
+/// a reply, the next due first, then by severity.
+pub async fn queue(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = Caller::from_request(request, &app.identity)?;
+    caller.require_any(&[RESPOND])?;
+    if !caller.is_vendor() {
+        return Err(ApiError::Forbidden("the queue is vendor support's".into()));
+    }
+    let params = query_params(request, QUEUE_PARAMS)?;
+    let mut query = QueueQuery {
+        product: None,
+        calendar: None,
+        severity: None,
+        state: None,
+        assignee: None,
+        limit: PageSize::default(),
+    };
+    let mut cursor = None;
+    let mut errors = Vec::new();
+    for (name, value) in &params {
+        let field = format!("query:{name}");
+        let problem = |e: domain::Problem| e.to_string();
+        let result = match name.as_str() {
+            "product" => Product::parse(value).map(|p| query.product = Some(p)).map_err(problem),
+            "calendar" => match app.policy.calendar(value) {
+                Some(c) => {
+                    query.calendar = Some(c.id().to_owned());
+                    Ok(())
+                }
+                None => Err(format!(
+                    "must be a calendar of the support policy: {}",
+                    app.policy.calendars().map(|c| c.id()).collect::<Vec<_>>().join(", ")
+                )),
+            },
+            "severity" => Severity::parse(value)
+                .map(|s| query.severity = Some(s))
+                .map_err(problem),
+            "state" => match SlaState::parse(value) {
+                Ok(state @ (SlaState::Pending | SlaState::Breached)) => {
+                    query.state = Some(state);
+                    Ok(())
+                }
+                _ => Err("must be one of: pending, breached".into()),
+            },
+            "assignee" => parse_assignee(value, &caller).map(|a| query.assignee = Some(a)),
+            "limit" => parse_limit(value).map(|l| query.limit = l),
+            _ => {
+                cursor = Some(value.clone());
+                Ok(())
+            }
+        };
+        if let Err(message) = result {
+            errors.push(FieldMessage::new(field, message));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let page = app.store.queue(&query, cursor.as_deref()).await?;
+    json_response(
+        StatusCode::OK,
+        &PageBody {
+            items: &page.items,
+            next_cursor: page.next_cursor.as_deref(),
+        },
+    )
+}
+
+/// `GET /support-topics[?product=]` (any authenticated caller): the catalogue a create's
+/// `supportTopicId` names a topic of.
+pub async fn support_topics(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+    Caller::from_request(request, &app.identity)?;
+    let params = query_params(request, &["product"])?;
+    let mut product = None;
+    for (name, value) in &params {
+        if name == "product" {
+            product = Some(
+                Product::parse(value)
+                    .map_err(|e| ApiError::Validation(vec![FieldMessage::new("query:product", e.to_string())]))?,
+            );
+        }
+    }
+    let catalogue = TopicCatalogue::embedded();
+    let topics: Vec<_> = catalogue.topics(product).collect();
+    json_response(
+        StatusCode::OK,
+        &json!({ "catalogueVersion": catalogue.version(), "topics": topics }),
+    )
 }

@@ -74,6 +74,8 @@ pub enum Operation {
     PutRelationship,
     GetRelationship,
     ImportRelationships,
+    Queue,
+    SupportTopics,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,6 +216,8 @@ pub const ROUTES: &[Route] = &[
         Op::ImportRelationships,
         &[RELATIONSHIPS_ADMIN],
     ),
+    route("GET", "/queue", ListRequests, Op::Queue, &[RESPOND]),
+    route("GET", "/support-topics", ListRequests, Op::SupportTopics, SCOPES),
 ];
 
 /// The route with this key, if any.

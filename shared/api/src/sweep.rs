@@ -122,20 +122,41 @@ pub async fn sweep(app: &App, signing: &Signing, now: Timestamp) -> Result<Sweep
     Ok(report)
 }
 
-/// Mark one request breached (as the sweep index read it); `Ok(false)` if it no longer needs
+/// Mark one request's running clock breached (as the sweep index read it): the first
+/// response, or support's reply in a next-response cycle; `Ok(false)` if it no longer needs
 /// it. One transaction: the index carries the whole request.
 async fn breach(store: &Store, actor: &Actor, current: ServiceRequest, now: Timestamp) -> Result<bool, StoreError> {
-    let (next, event) = match current.mark_breached(now, actor) {
+    let first = current.awaits_first_response();
+    let marked = if first {
+        current.mark_breached(now, actor)
+    } else {
+        current.mark_next_response_breached(now, actor)
+    };
+    let (next, event) = match marked {
         Ok(changed) => changed,
-        Err(TransitionError::NotAwaitingFirstResponse | TransitionError::NotYetDue { .. }) => return Ok(false),
+        Err(
+            TransitionError::NotAwaitingFirstResponse
+            | TransitionError::NoReplyOwed
+            | TransitionError::NotYetDue { .. },
+        ) => return Ok(false),
         Err(other) => return Err(StoreError::internal(other)),
     };
     match store.save_change(&next, current.version(), &event).await {
         Ok(_) => {
             // One structured escalation record per breach (the stack's alarm counts these).
             // Nothing personal: ids, the product and the clock.
+            let (clock, cycle, due_at) = match next.sla().current.as_ref().filter(|_| !first) {
+                Some(owed) => (
+                    "next_response",
+                    owed.cycle.unwrap_or(0),
+                    owed.due_at.unwrap_or(next.sla().due_at),
+                ),
+                None => ("first_response", 0, next.sla().due_at),
+            };
             tracing::warn!(
                 escalation = "sla_breach",
+                clock,
+                cycle,
                 partner = %next.partner_id(),
                 request_id = %next.id(),
                 customer = next.customer_id().map(|c| c.as_str()).unwrap_or("own-tenant"),
@@ -144,9 +165,9 @@ async fn breach(store: &Store, actor: &Actor, current: ServiceRequest, now: Time
                 severity = %next.severity(),
                 language = %next.language(),
                 calendar = %next.sla().calendar,
-                due_at = %next.sla().due_at,
+                due_at = %due_at,
                 breached_at = %now,
-                "SLA breached: no first response by the due time"
+                "SLA breached: no response by the due time"
             );
             Ok(true)
         }

@@ -115,6 +115,10 @@ fn if_match(request: &Request) -> Result<Precondition, ApiError> {
         )],
     };
     let text = value.to_str().map_err(|_| bad())?.trim();
+    if text.is_empty() {
+        // An empty list names no version: as if the header were absent.
+        return Ok(Precondition::None);
+    }
     if text == "*" {
         return Ok(Precondition::Any);
     }

@@ -201,7 +201,7 @@ fn main() {
     });
     println!(
         "{:<44} {ns:>8.0} ns/call  {alloc:>5.2} allocations/call  ({:.2}x baseline)",
-        "2026.12.1 de: add_business_minutes",
+        "2026.12 de: add_business_minutes",
         ns / base_ns
     );
     for id in ["de-AT", "fr-CA", "es-MX", "es-AR", "es-CO", "ja"] {
@@ -211,7 +211,7 @@ fn main() {
         });
         println!(
             "{:<44} {ns:>8.0} ns/call  {alloc:>5.2} allocations/call  ({:.2}x baseline)",
-            format!("2026.12.1 {id}: add_business_minutes"),
+            format!("2026.12 {id}: add_business_minutes"),
             ns / base_ns
         );
     }

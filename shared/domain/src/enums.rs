@@ -191,6 +191,28 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// Who owes the next reply on a request.
+    pub enum Party {
+        /// Vendor support: a next-response clock runs.
+        Vendor => "vendor",
+        /// The partner: support asked for information; no vendor clock runs.
+        Partner => "partner",
+    }
+);
+
+wire_enum!(
+    /// How a next-response cycle ended.
+    pub enum CycleOutcome {
+        /// Support replied by the due time.
+        Met => "met",
+        /// No reply by the due time (recorded once, when the sweep noticed, or by the late reply).
+        Breached => "breached",
+        /// The partner closed the request before a reply was due.
+        Withdrawn => "withdrawn",
+    }
+);
+
+wire_enum!(
     /// Who may do what: partner agents file and follow up, support engineers answer, the
     /// system (the SLA sweep) records breaches, privacy officers erase personal data.
     pub enum Role {
@@ -227,6 +249,8 @@ mod tests {
         check(Scope::ALL, Scope::as_str, Scope::parse);
         check(FeeCoverage::ALL, FeeCoverage::as_str, FeeCoverage::parse);
         check(FeeBasis::ALL, FeeBasis::as_str, FeeBasis::parse);
+        check(Party::ALL, Party::as_str, Party::parse);
+        check(CycleOutcome::ALL, CycleOutcome::as_str, CycleOutcome::parse);
         check(SupportPlan::ALL, SupportPlan::as_str, SupportPlan::parse);
         check(Status::ALL, Status::as_str, Status::parse);
         check(SlaState::ALL, SlaState::as_str, SlaState::parse);

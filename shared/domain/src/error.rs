@@ -61,6 +61,12 @@ pub enum Problem {
     NotACaseReference,
     #[error("must be a commitment: 64 lower-case hex digits")]
     NotACommitment,
+    #[error("is not a topic of the support-topic catalogue; see GET /support-topics?product={product}")]
+    UnknownTopic { product: &'static str },
+    #[error("is a {product} topic; see GET /support-topics for this request's product")]
+    TopicOfAnotherProduct { product: &'static str },
+    #[error("does not fit the category {category}; see the topic's categories in GET /support-topics")]
+    TopicNotForCategory { category: &'static str },
 }
 
 /// One refused field, located by its JSON path (`$.contact.email`) or parameter name.

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::enums::{FeeBasis, FeeCoverage, Severity, SlaState, Status};
-use crate::ids::{CustomerId, PartnerId, RequestId};
+use crate::ids::{CustomerId, PartnerId, RequestId, Subject};
 use crate::lifecycle::Actor;
 use crate::personal::{CaseReference, CommitmentId, ErasureScope, LegalBasis};
 use crate::request::ServiceRequest;
@@ -67,6 +67,16 @@ pub enum Change {
     SlaBreached {
         due_at: Timestamp,
     },
+    /// No reply by the due time of next-response cycle `cycle`.
+    NextResponseBreached {
+        cycle: u32,
+        due_at: Timestamp,
+    },
+    /// Support took, handed on or released the request.
+    Assigned {
+        assignee: Option<Subject>,
+        previous_assignee: Option<Subject>,
+    },
     /// The request's personal values were erased; the ledger keeps only their commitments,
     /// listed here (and no personal data).
     PersonalDataErased {
@@ -88,6 +98,8 @@ impl Change {
             Change::StatusChanged { .. } => "status_changed",
             Change::SeverityChanged { .. } => "severity_changed",
             Change::SlaBreached { .. } => "sla_breached",
+            Change::NextResponseBreached { .. } => "next_response_breached",
+            Change::Assigned { .. } => "assigned",
             Change::PersonalDataErased { .. } => "personal_data_erased",
         }
     }

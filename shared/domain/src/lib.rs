@@ -71,18 +71,22 @@ pub mod personal;
 mod policy;
 mod request;
 mod text;
+pub mod topics;
 mod values;
 
 pub use enums::{
-    Category, ContactMethod, EntitlementKind, FeeBasis, FeeCoverage, Product, Role, Scope, Severity, SlaState, Status,
-    SupportPlan,
+    Category, ContactMethod, CycleOutcome, EntitlementKind, FeeBasis, FeeCoverage, Party, Product, Role, Scope,
+    Severity, SlaState, Status, SupportPlan,
 };
 pub use error::{FieldError, Problem, ValidationErrors};
 pub use event::{Change, DomainEvent, Snapshot};
 pub use ids::{CustomerId, IdempotencyKey, PartnerId, RequestId, Subject};
-pub use lifecycle::{Action, ActionInput, Actor, REOPEN_WINDOW_DAYS, TransitionError};
+pub use lifecycle::{Action, ActionInput, Actor, AssignTo, REOPEN_WINDOW_DAYS, TransitionError};
 pub use personal::{CaseReference, CommitmentId, ErasureScope, LegalBasis, Personal};
-pub use policy::{Calendar, EMBEDDED_POLICY, Fee, HolidaySet, InitialResponseDue, PolicyError, Sla, SupportPolicy};
+pub use policy::{
+    Calendar, EMBEDDED_POLICY, Fee, HolidaySet, InitialResponseDue, Owed, PolicyError, ResponseCycle, Sla,
+    SupportPolicy,
+};
 pub use request::{
     Contact, ContactInput, Entitlement, EntitlementInput, NewRequestInput, NewServiceRequest, OpenError,
     ServiceRequest, TenantInput,

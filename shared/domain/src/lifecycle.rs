@@ -19,19 +19,27 @@
 //! | `close` | partner agent (any but closed), support engineer (resolved) | | closed |
 //! | `reopen` | partner agent, support engineer | resolved, closed, within 14 days | in_progress (open if never answered) |
 //! | `change_severity` | partner agent, support engineer | open, in_progress, awaiting_partner | unchanged |
+//! | `assign` | support engineer | any but closed | unchanged: `assignee` is the engineer (`me`, a subject) or nobody |
 //!
 //! The first `respond` or `await_partner` is the **first response**: it stops the
 //! initial-response clock (`met` if on time, `breached` if late). Changing the severity while
 //! the clock runs recomputes the due time from the original opening time.
+//!
+//! After it, the **next-response clock**: a partner's note (or reopen) on an answered
+//! request starts a cycle in which support owes a reply within the policy's next-response
+//! target; support's `respond`, `await_partner` or `resolve` ends it (`met` or `breached`),
+//! a partner's `close` withdraws it. `await_partner` leaves the partner owing information:
+//! no vendor clock runs until they reply. The sweep records a cycle's breach once
+//! (`next_response_breached`, with the cycle number).
 
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
-use crate::enums::{Role, Severity, SlaState, Status};
+use crate::enums::{CycleOutcome, Party, Role, Severity, SlaState, Status};
 use crate::error::{Collector, Problem, ValidationErrors};
 use crate::event::{Change, DomainEvent};
 use crate::ids::Subject;
-use crate::policy::{PolicyError, SupportPolicy};
+use crate::policy::{Owed, PolicyError, ResponseCycle, SupportPolicy};
 use crate::request::ServiceRequest;
 use crate::text::Message;
 use crate::values::Timestamp;
@@ -86,10 +94,24 @@ pub enum Action {
         severity: Severity,
         reason: Option<Message>,
     },
+    Assign {
+        to: AssignTo,
+    },
+}
+
+/// Whom an `assign` gives the request to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssignTo {
+    /// The engineer acting.
+    Me,
+    /// Another engineer, by their token subject.
+    Engineer(Subject),
+    /// Nobody: release it to the queue.
+    Nobody,
 }
 
 impl Action {
-    pub const NAMES: &'static str = "respond, note, await_partner, resolve, close, reopen, change_severity";
+    pub const NAMES: &'static str = "respond, note, await_partner, resolve, close, reopen, change_severity, assign";
 
     pub fn name(&self) -> &'static str {
         match self {
@@ -100,6 +122,7 @@ impl Action {
             Action::Close { .. } => "close",
             Action::Reopen { .. } => "reopen",
             Action::ChangeSeverity { .. } => "change_severity",
+            Action::Assign { .. } => "assign",
         }
     }
 
@@ -120,12 +143,14 @@ impl Action {
             "message" => matches!(name, "respond" | "note" | "await_partner" | "resolve"),
             "reason" => matches!(name, "close" | "reopen" | "change_severity"),
             "severity" => name == "change_severity",
+            "assignee" => name == "assign",
             _ => false,
         };
         for (field, present) in [
             ("message", input.message.is_some()),
             ("reason", input.reason.is_some()),
             ("severity", input.severity.is_some()),
+            ("assignee", input.assignee.is_some()),
         ] {
             if present && !uses(field) {
                 c.push(&format!("$.{field}"), Problem::NotForAction { action: name });
@@ -142,6 +167,19 @@ impl Action {
             "reopen" => c
                 .required("$.reason", input.reason.clone(), |s| Message::parse(&s))
                 .map(|reason| Action::Reopen { reason }),
+            "assign" => match input.assignee.clone() {
+                None => {
+                    c.push("$.assignee", Problem::Required);
+                    None
+                }
+                Some(None) => Some(Action::Assign { to: AssignTo::Nobody }),
+                Some(Some(who)) if who == "me" => Some(Action::Assign { to: AssignTo::Me }),
+                Some(Some(who)) => c
+                    .required("$.assignee", Some(who), |s| Subject::parse(&s))
+                    .map(|subject| Action::Assign {
+                        to: AssignTo::Engineer(subject),
+                    }),
+            },
             _ => {
                 let severity = c.required("$.severity", input.severity.clone(), |s| Severity::parse(&s));
                 let reason = reason(&mut c);
@@ -155,7 +193,7 @@ impl Action {
     }
 }
 
-const ACTION_NAMES: [&str; 7] = [
+const ACTION_NAMES: [&str; 8] = [
     "respond",
     "note",
     "await_partner",
@@ -163,6 +201,7 @@ const ACTION_NAMES: [&str; 7] = [
     "close",
     "reopen",
     "change_severity",
+    "assign",
 ];
 
 /// The PATCH body exactly as sent.
@@ -173,6 +212,14 @@ pub struct ActionInput {
     pub message: Option<String>,
     pub reason: Option<String>,
     pub severity: Option<String>,
+    /// `assign`: `"me"`, an engineer's subject, or `null` to release (absent: not given).
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<Option<String>>,
+}
+
+/// A member that is present (even as `null`) is `Some`; an absent one stays `None`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -185,6 +232,10 @@ pub enum TransitionError {
     ReopenWindowClosed { status: Status, deadline: Timestamp },
     #[error("the severity is already {0}")]
     SeverityUnchanged(Severity),
+    #[error("the service request is assigned so already")]
+    AssigneeUnchanged,
+    #[error("support owes no reply on this service request")]
+    NoReplyOwed,
     #[error("the service request does not await a first response")]
     NotAwaitingFirstResponse,
     #[error("the first response is not due before {due_at}")]
@@ -215,6 +266,7 @@ impl ServiceRequest {
             Action::Note { .. } | Action::Close { .. } | Action::Reopen { .. } | Action::ChangeSeverity { .. } => {
                 matches!(role, Role::PartnerAgent | Role::SupportEngineer)
             }
+            Action::Assign { .. } => role == Role::SupportEngineer,
         };
         if !permitted {
             return Err(TransitionError::NotPermitted { action: name, role });
@@ -229,6 +281,7 @@ impl ServiceRequest {
             (Action::Close { .. }, _) => &[Open, InProgress, AwaitingPartner, Resolved],
             (Action::Reopen { .. }, _) => &[Resolved, Closed],
             (Action::ChangeSeverity { .. }, _) => &[Open, InProgress, AwaitingPartner],
+            (Action::Assign { .. }, _) => &[Open, InProgress, AwaitingPartner, Resolved],
         };
         if !allowed_from.contains(&from) {
             return Err(TransitionError::InvalidTransition {
@@ -245,12 +298,16 @@ impl ServiceRequest {
                 if next.record_first_response(at) {
                     Change::FirstResponse { message }
                 } else {
+                    next.settle_reply(at, CycleOutcome::Met);
                     Change::ResponseAdded { message }
                 }
             }
             Action::AwaitPartner { message } => {
                 next.status = AwaitingPartner;
-                if next.record_first_response(at) {
+                let first = next.record_first_response(at);
+                next.settle_reply(at, CycleOutcome::Met);
+                next.sla.current = Some(Owed::partner(at));
+                if first {
                     Change::FirstResponse { message }
                 } else {
                     Change::StatusChanged {
@@ -264,10 +321,15 @@ impl ServiceRequest {
                 if role == Role::PartnerAgent && from == AwaitingPartner {
                     next.status = InProgress;
                 }
+                if role == Role::PartnerAgent && matches!(from, InProgress | AwaitingPartner) {
+                    next.owe_reply(at, policy)?;
+                }
                 Change::NoteAdded { message }
             }
             Action::Resolve { message } => {
                 next.status = Resolved;
+                next.settle_reply(at, CycleOutcome::Met);
+                next.sla.current = None;
                 Change::StatusChanged {
                     from,
                     to: Resolved,
@@ -276,6 +338,13 @@ impl ServiceRequest {
             }
             Action::Close { reason } => {
                 next.status = Closed;
+                let outcome = if role == Role::PartnerAgent {
+                    CycleOutcome::Withdrawn
+                } else {
+                    CycleOutcome::Met
+                };
+                next.settle_reply(at, outcome);
+                next.sla.current = None;
                 Change::StatusChanged {
                     from,
                     to: Closed,
@@ -294,10 +363,28 @@ impl ServiceRequest {
                     Open
                 };
                 next.status = to;
+                if role == Role::PartnerAgent && to == InProgress {
+                    next.owe_reply(at, policy)?;
+                }
                 Change::StatusChanged {
                     from,
                     to,
                     message: Some(reason),
+                }
+            }
+            Action::Assign { to } => {
+                let assignee = match to {
+                    AssignTo::Me => Some(actor.subject.clone()),
+                    AssignTo::Engineer(subject) => Some(subject),
+                    AssignTo::Nobody => None,
+                };
+                if assignee == self.assignee {
+                    return Err(TransitionError::AssigneeUnchanged);
+                }
+                next.assignee = assignee.clone();
+                Change::Assigned {
+                    assignee,
+                    previous_assignee: self.assignee.clone(),
                 }
             }
             Action::ChangeSeverity { severity, reason } => {
@@ -313,6 +400,16 @@ impl ServiceRequest {
                     next.sla.target_minutes = due.target_minutes;
                     next.sla.calendar = due.calendar;
                     next.sla.due_at = due.due_at;
+                }
+                // A reply support owes is owed by the new severity's target, from the same start.
+                if let Some(owed) = next.sla.current.as_mut()
+                    && owed.owed_by == Party::Vendor
+                    && owed.state == Some(SlaState::Pending)
+                {
+                    let due = policy.next_response_due(owed.since, self.category, severity, &self.language)?;
+                    owed.policy_version = Some(due.policy_version);
+                    owed.target_minutes = Some(due.target_minutes);
+                    owed.due_at = Some(due.due_at);
                 }
                 Change::SeverityChanged {
                     from: self.severity,
@@ -354,6 +451,42 @@ impl ServiceRequest {
         Ok(next.finish_change(self.status, at, actor, Change::SlaBreached { due_at }))
     }
 
+    /// Record that support's reply in the current next-response cycle did not come by its due
+    /// time (once per cycle). `at` is the sweep's "now".
+    pub fn mark_next_response_breached(
+        &self,
+        at: Timestamp,
+        actor: &Actor,
+    ) -> Result<(ServiceRequest, DomainEvent), TransitionError> {
+        if actor.role != Role::System {
+            return Err(TransitionError::NotPermitted {
+                action: "mark_next_response_breached",
+                role: actor.role,
+            });
+        }
+        let Some(owed) = self
+            .sla
+            .current
+            .as_ref()
+            .filter(|o| o.owed_by == Party::Vendor && o.state == Some(SlaState::Pending) && self.status != Closed)
+        else {
+            return Err(TransitionError::NoReplyOwed);
+        };
+        let (Some(due_at), Some(cycle)) = (owed.due_at, owed.cycle) else {
+            return Err(TransitionError::NoReplyOwed);
+        };
+        if at <= due_at {
+            return Err(TransitionError::NotYetDue { due_at });
+        }
+        let at = at.max(self.updated_at);
+        let mut next = self.clone();
+        if let Some(owed) = next.sla.current.as_mut() {
+            owed.state = Some(SlaState::Breached);
+            owed.breached_at = Some(at);
+        }
+        Ok(next.finish_change(self.status, at, actor, Change::NextResponseBreached { cycle, due_at }))
+    }
+
     /// Erase the request's personal values (a privacy officer, on a data subject's request).
     /// `commitments` are the ledger commitments to every value being erased (the store knows
     /// them); the event names them, the basis and the case, and no personal data. Erasing an
@@ -383,7 +516,8 @@ impl ServiceRequest {
         if scope == ErasureScope::Request {
             next.title = Personal::Erased;
             next.description = Personal::Erased;
-            next.support_topic = Personal::Erased;
+            // Optional free text: erased reads as absent (`null`), as it does on the wire.
+            next.support_topic = None;
             next.contact.name = Personal::Erased;
             next.contact.email = Personal::Erased;
             next.contact.phone = None;
@@ -404,6 +538,60 @@ impl ServiceRequest {
                 commitments,
             },
         ))
+    }
+
+    /// A partner's follow-up at `at`: support owes a reply (a new cycle), unless it already
+    /// does — the clock counts from the earliest follow-up not yet answered.
+    fn owe_reply(&mut self, at: Timestamp, policy: &SupportPolicy) -> Result<(), TransitionError> {
+        if self.sla.first_response_at.is_none() || self.sla.current.as_ref().is_some_and(|o| o.owed_by == Party::Vendor)
+        {
+            return Ok(());
+        }
+        let due = policy.next_response_due(at, self.category, self.severity, &self.language)?;
+        let cycle = u32::try_from(self.sla.cycles.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1);
+        self.sla.current = Some(Owed {
+            owed_by: Party::Vendor,
+            since: at,
+            cycle: Some(cycle),
+            policy_version: Some(due.policy_version),
+            target_minutes: Some(due.target_minutes),
+            due_at: Some(due.due_at),
+            state: Some(SlaState::Pending),
+            breached_at: None,
+        });
+        Ok(())
+    }
+
+    /// End the vendor's cycle, if one runs, at `at`: `ended` (met, withdrawn) if on time,
+    /// breached if late or already breached.
+    fn settle_reply(&mut self, at: Timestamp, ended: CycleOutcome) {
+        let Some(owed) = self.sla.current.take() else {
+            return;
+        };
+        let (Party::Vendor, Some(cycle), Some(due_at), Some(target), Some(version)) = (
+            owed.owed_by,
+            owed.cycle,
+            owed.due_at,
+            owed.target_minutes,
+            owed.policy_version.clone(),
+        ) else {
+            // The partner owed information: nothing to record.
+            return;
+        };
+        let late = owed.state == Some(SlaState::Breached) || at > due_at;
+        let breached_at = owed.breached_at.or(late.then_some(at));
+        self.sla.cycles.push(ResponseCycle {
+            cycle,
+            started_at: owed.since,
+            due_at,
+            target_minutes: target,
+            policy_version: version,
+            answered_at: (ended != CycleOutcome::Withdrawn).then_some(at),
+            outcome: if late { CycleOutcome::Breached } else { ended },
+            breached_at,
+        });
     }
 
     /// Stop the initial-response clock at `at` if it runs; true if this was the first response.

@@ -8,11 +8,12 @@ use crate::enums::{
 };
 use crate::error::{Collector, Problem, ValidationErrors};
 use crate::event::{Change, DomainEvent};
-use crate::ids::{CustomerId, PartnerId, RequestId};
+use crate::ids::{CustomerId, PartnerId, RequestId, Subject};
 use crate::lifecycle::{Actor, TransitionError};
 use crate::personal::Personal;
 use crate::policy::{PolicyError, Sla, SupportPolicy};
 use crate::text::{ContactName, Description, EntitlementReference, SupportTopic, Title};
+use crate::topics::{TopicCatalogue, TopicRef};
 use crate::values::{Email, LanguageTag, Phone, Timestamp};
 
 /// The create body exactly as sent: every field optional and every enum a string, so that
@@ -23,6 +24,9 @@ pub struct NewRequestInput {
     pub product: Option<String>,
     pub category: Option<String>,
     pub severity: Option<String>,
+    /// A topic of the support-topic catalogue (`GET /support-topics`).
+    pub support_topic_id: Option<String>,
+    /// Free-text detail of the topic (optional when `supportTopicId` is given).
     pub support_topic: Option<String>,
     pub title: Option<String>,
     pub description: Option<String>,
@@ -85,7 +89,8 @@ pub struct NewServiceRequest {
     product: Product,
     category: Category,
     severity: Severity,
-    support_topic: SupportTopic,
+    topic: Option<TopicRef>,
+    support_topic: Option<SupportTopic>,
     title: Title,
     description: Description,
     language: LanguageTag,
@@ -114,7 +119,26 @@ impl NewServiceRequest {
         let product = c.required("$.product", input.product, |s| Product::parse(&s));
         let category = c.required("$.category", input.category, |s| Category::parse(&s));
         let severity = c.required("$.severity", input.severity, |s| Severity::parse(&s));
-        let support_topic = c.required("$.supportTopic", input.support_topic, |s| SupportTopic::parse(&s));
+        let topic_id = c.optional("$.supportTopicId", input.support_topic_id, |s| {
+            crate::topics::parse_topic_id(&s)
+        });
+        let support_topic = c.optional("$.supportTopic", input.support_topic, |s| SupportTopic::parse(&s));
+        // The topic from the catalogue, checked against the product and category.
+        let topic = match (&topic_id, product, category) {
+            (Some(Some(id)), Some(product), Some(category)) => c
+                .check(
+                    "$.supportTopicId",
+                    TopicCatalogue::embedded().resolve(id, product, category),
+                )
+                .map(Some),
+            (Some(None), _, _) if matches!(support_topic, Some(None)) => {
+                c.push("$.supportTopicId", Problem::Required);
+                None
+            }
+            (Some(None), _, _) => Some(None),
+            // A bad id, product or category is reported already.
+            _ => None,
+        };
         let title = c.required("$.title", input.title, |s| Title::parse(&s));
         let description = c.required("$.description", input.description, |s| Description::parse(&s));
         let language = c.required("$.language", input.language, |s| LanguageTag::parse(&s));
@@ -132,6 +156,7 @@ impl NewServiceRequest {
                 product: product?,
                 category: category?,
                 severity: severity?,
+                topic: topic?,
                 support_topic: support_topic?,
                 title: title?,
                 description: description?,
@@ -226,8 +251,12 @@ pub struct ServiceRequest {
     pub(crate) product: Product,
     pub(crate) category: Category,
     pub(crate) severity: Severity,
+    /// The catalogue topic, as it was when the request was filed.
     #[serde(default)]
-    pub(crate) support_topic: Personal<SupportTopic>,
+    pub(crate) topic: Option<TopicRef>,
+    /// Free-text detail (personal: it is the partner's words).
+    #[serde(default)]
+    pub(crate) support_topic: Option<Personal<SupportTopic>>,
     #[serde(default)]
     pub(crate) title: Personal<Title>,
     #[serde(default)]
@@ -251,6 +280,9 @@ pub struct ServiceRequest {
     /// When its personal data was erased (then every personal field is `null`).
     #[serde(default)]
     pub(crate) personal_data_erased_at: Option<Timestamp>,
+    /// The support engineer working on it (their token subject), if anyone took it.
+    #[serde(default)]
+    pub(crate) assignee: Option<Subject>,
 }
 
 impl ServiceRequest {
@@ -283,7 +315,8 @@ impl ServiceRequest {
             product: new.product,
             category: new.category,
             severity: new.severity,
-            support_topic: new.support_topic.into(),
+            topic: new.topic,
+            support_topic: new.support_topic.map(Personal::from),
             title: new.title.into(),
             description: new.description.into(),
             language: new.language,
@@ -300,6 +333,7 @@ impl ServiceRequest {
             updated_at: opened_at,
             version: 1,
             personal_data_erased_at: None,
+            assignee: None,
         };
         let event = DomainEvent::new(
             &request,
@@ -339,8 +373,11 @@ impl ServiceRequest {
     pub fn description(&self) -> &Personal<Description> {
         &self.description
     }
-    pub fn support_topic(&self) -> &Personal<SupportTopic> {
-        &self.support_topic
+    pub fn support_topic(&self) -> Option<&Personal<SupportTopic>> {
+        self.support_topic.as_ref()
+    }
+    pub fn topic(&self) -> Option<&TopicRef> {
+        self.topic.as_ref()
     }
     /// When the request's personal data was erased, if it was.
     pub fn personal_data_erased_at(&self) -> Option<Timestamp> {
@@ -390,6 +427,41 @@ impl ServiceRequest {
     /// not closed (a withdrawn request has nobody waiting for an answer).
     pub fn awaits_first_response(&self) -> bool {
         self.sla.state == crate::SlaState::Pending && self.status != Status::Closed
+    }
+
+    pub fn assignee(&self) -> Option<&Subject> {
+        self.assignee.as_ref()
+    }
+
+    /// When the sweep must next look at this request: the due time of a response clock
+    /// that runs (the first response, or support's reply in a next-response cycle).
+    pub fn sweep_due_at(&self) -> Option<Timestamp> {
+        if self.awaits_first_response() {
+            return Some(self.sla.due_at);
+        }
+        self.sla
+            .current
+            .as_ref()
+            .filter(|o| o.owed_by == crate::Party::Vendor && o.state == Some(crate::SlaState::Pending))
+            .and_then(|o| o.due_at)
+            .filter(|_| self.status != Status::Closed)
+    }
+
+    /// What support owes on this request, for its queue: the due time of the reply owed
+    /// (first or next) and whether it is already late. `None` when nobody at the vendor owes
+    /// anything (answered, waiting for the partner, resolved, closed).
+    pub fn reply_owed(&self) -> Option<(Timestamp, crate::SlaState)> {
+        if matches!(self.status, Status::Closed | Status::Resolved) {
+            return None;
+        }
+        if self.sla.first_response_at.is_none() {
+            return Some((self.sla.due_at, self.sla.state));
+        }
+        self.sla
+            .current
+            .as_ref()
+            .filter(|o| o.owed_by == crate::Party::Vendor)
+            .and_then(|o| Some((o.due_at?, o.state?)))
     }
 }
 

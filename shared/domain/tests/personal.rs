@@ -47,6 +47,22 @@ const CLEAR_REQUEST: &[&str] = &[
     "/createdAt",
     "/updatedAt",
     "/personalDataErasedAt",
+    // The support engineer's token subject: the vendor's own operational identifier of its
+    // staff, kept in clear on the resource to filter the queue (the ledger seals it, as
+    // every subject: /change/assignee).
+    "/assignee",
+    "/sla/current/owedBy",
+    "/sla/current/since",
+    "/sla/current/policyVersion",
+    "/sla/current/dueAt",
+    "/sla/current/state",
+    "/sla/current/breachedAt",
+    "/sla/cycles/*/startedAt",
+    "/sla/cycles/*/dueAt",
+    "/sla/cycles/*/policyVersion",
+    "/sla/cycles/*/answeredAt",
+    "/sla/cycles/*/outcome",
+    "/sla/cycles/*/breachedAt",
 ];
 
 const CLEAR_EVENT: &[&str] = &[
@@ -98,6 +114,38 @@ fn every_request_field_is_classified() {
     string_leaves(&serde_json::to_value(own_tenant_request()).unwrap(), "", &mut leaves);
     let customer = serde_json::to_value(open(body(), "2026-11-24T09:00:00Z")).unwrap();
     string_leaves(&customer, "", &mut leaves);
+    // A request with a finished next-response cycle, one running, and an assignee.
+    let mut worked = own_tenant_request();
+    for (action, actor, time) in [
+        (
+            Action::Respond {
+                message: message("on it"),
+            },
+            engineer(),
+            "2026-11-24T09:10:00Z",
+        ),
+        (
+            Action::Note {
+                message: message("still down"),
+            },
+            agent(),
+            "2026-11-24T09:20:00Z",
+        ),
+        (
+            Action::Respond {
+                message: message("fixed?"),
+            },
+            engineer(),
+            "2026-11-24T09:30:00Z",
+        ),
+        (Action::Note { message: message("no") }, agent(), "2026-11-24T09:40:00Z"),
+        (Action::Assign { to: AssignTo::Me }, engineer(), "2026-11-24T09:45:00Z"),
+    ] {
+        worked = worked.apply(action, &actor, at(time), policy()).unwrap().0;
+    }
+    let worked = serde_json::to_value(&worked).unwrap();
+    assert!(worked["sla"]["cycles"][0]["outcome"].is_string() && worked["sla"]["current"]["dueAt"].is_string());
+    string_leaves(&worked, "", &mut leaves);
     for leaf in leaves {
         assert!(
             REQUEST_FIELDS.contains(&leaf.as_str()) || CLEAR_REQUEST.contains(&leaf.as_str()),
@@ -143,6 +191,13 @@ fn every_event_field_is_classified() {
                 message: message("more"),
             },
             agent(),
+        ),
+        (Action::Assign { to: AssignTo::Me }, engineer()),
+        (
+            Action::Assign {
+                to: AssignTo::Engineer(Subject::parse("second@vendor").unwrap()),
+            },
+            engineer(),
         ),
         (
             Action::AwaitPartner {
@@ -191,6 +246,32 @@ fn every_event_field_is_classified() {
         .unwrap()
         .1;
     events.push(breach);
+    let answered = open(body(), "2026-11-24T09:00:00Z")
+        .apply(
+            Action::Respond {
+                message: message("on it"),
+            },
+            &engineer(),
+            at("2026-11-24T09:10:00Z"),
+            policy(),
+        )
+        .unwrap()
+        .0
+        .apply(
+            Action::Note {
+                message: message("still down"),
+            },
+            &agent(),
+            at("2026-11-24T09:20:00Z"),
+            policy(),
+        )
+        .unwrap()
+        .0;
+    let late = answered
+        .mark_next_response_breached(at("2026-11-26T09:00:00Z"), &sweep())
+        .unwrap()
+        .1;
+    events.push(late);
     let request_paths: Vec<String> = REQUEST_FIELDS.iter().map(|p| format!("{CREATED_REQUEST}{p}")).collect();
     let clear_request: Vec<String> = CLEAR_REQUEST.iter().map(|p| format!("{CREATED_REQUEST}{p}")).collect();
     for event in events {

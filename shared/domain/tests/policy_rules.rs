@@ -221,7 +221,8 @@ fn missing_fields_are_required() {
         "$.product",
         "$.category",
         "$.severity",
-        "$.supportTopic",
+        // A catalogue topic (or, for older clients, free text alone).
+        "$.supportTopicId",
         "$.title",
         "$.description",
         "$.language",

@@ -122,3 +122,80 @@ proptest! {
         prop_assert_eq!(due.target_minutes, expected);
     }
 }
+
+/// A request on `cal`'s calendar, answered, then followed up by the partner: support owes.
+fn followed_up(opened: DateTime<Utc>, cal: &str, answer_after: i64, follow_after: i64) -> Option<ServiceRequest> {
+    let mut b = body();
+    b["language"] = serde_json::json!(cal);
+    let r = open(b, &opened.to_rfc3339());
+    let answered = r
+        .apply(
+            Action::Respond {
+                message: message("on it"),
+            },
+            &engineer(),
+            Timestamp::from(opened + Duration::minutes(answer_after)),
+            policy(),
+        )
+        .ok()?
+        .0;
+    answered
+        .apply(
+            Action::Note {
+                message: message("still down"),
+            },
+            &agent(),
+            Timestamp::from(opened + Duration::minutes(answer_after + follow_after)),
+            policy(),
+        )
+        .ok()
+        .map(|(r, _)| r)
+}
+
+proptest! {
+    #![proptest_config(Config { cases: 500, ..config() })]
+
+    #[test]
+    fn a_next_response_is_due_after_the_follow_up_inside_opening_hours(
+        opened in instant(), cal in local_calendar(), answer in 1i64..5_000, follow in 1i64..5_000,
+    ) {
+        let r = followed_up(opened, cal, answer, follow).unwrap();
+        let owed = r.sla().current.clone().unwrap();
+        let (since, due) = (owed.since, owed.due_at.unwrap());
+        prop_assert!(due >= since);
+        let calendar = policy().calendar(cal).unwrap();
+        prop_assert!(calendar.is_open_at(due.datetime()).unwrap(), "{} due {} outside opening hours", cal, due);
+        // Exactly the target of business time between the follow-up and the due time.
+        let target = owed.target_minutes.unwrap();
+        prop_assert_eq!(calendar.add_business_minutes(since.datetime(), target).unwrap(), due.datetime());
+    }
+
+    #[test]
+    fn a_pause_never_shortens_what_is_owed(
+        opened in instant(), cal in local_calendar(), answer in 1i64..2_000, follow in 1i64..2_000,
+        ask in 1i64..2_000, pause in 1i64..20_000,
+    ) {
+        let r = followed_up(opened, cal, answer, follow).unwrap();
+        let owed_before = r.sla().current.clone().unwrap();
+        let asked_at = owed_before.since.datetime() + Duration::minutes(ask);
+        let waiting = r
+            .apply(Action::AwaitPartner { message: message("logs?") }, &engineer(), Timestamp::from(asked_at), policy())
+            .unwrap()
+            .0;
+        prop_assert_eq!(waiting.sla().current.clone().unwrap().owed_by, Party::Partner);
+        let replied_at = asked_at + Duration::minutes(pause);
+        let again = waiting
+            .apply(Action::Note { message: message("here") }, &agent(), Timestamp::from(replied_at), policy())
+            .unwrap()
+            .0;
+        let owed = again.sla().current.clone().unwrap();
+        // The new cycle owes the whole target from the reply, never less.
+        prop_assert_eq!(owed.target_minutes, owed_before.target_minutes);
+        prop_assert!(owed.due_at.unwrap() >= Timestamp::from(replied_at));
+        let calendar = policy().calendar(cal).unwrap();
+        prop_assert_eq!(
+            calendar.add_business_minutes(Timestamp::from(replied_at).datetime(), owed.target_minutes.unwrap()).unwrap(),
+            owed.due_at.unwrap().datetime()
+        );
+    }
+}

@@ -87,10 +87,17 @@ pub(crate) fn request_item(request: &ServiceRequest) -> Result<Item, StoreError>
         put("gsi1sk", request_sk(id));
     }
     put("rid", id.to_string());
-    // The sweep index holds a request only while it awaits its first response.
-    if request.awaits_first_response() {
+    // The sweep index holds a request only while a response clock runs (first or next).
+    if let Some(due) = request.sweep_due_at() {
         put("sweep_shard", sweep_shard(id));
-        put("sweep_due", format!("{}#{partner}#{id}", request.sla().due_at));
+        put("sweep_due", format!("{due}#{partner}#{id}"));
+    }
+    // The vendor's queue holds it while support owes a reply: the next due time first, then
+    // the severity (A before C).
+    if let Some((due, state)) = request.reply_owed() {
+        put("queue_pk", QUEUE_PARTITION.to_owned());
+        put("queue_sk", format!("{due}#{}#{id}", request.severity()));
+        put("queue_state", state.as_str().to_owned());
     }
     serde_dynamo::to_item(value).map_err(StoreError::internal)
 }
@@ -106,7 +113,11 @@ const KEY_ATTRIBUTES: &[&str] = &[
     "sweep_due",
     "queue_pk",
     "queue_sk",
+    "queue_state",
 ];
+
+/// The one partition of the queue index (ordered across all partners; see DESIGN.md).
+pub(crate) const QUEUE_PARTITION: &str = "open";
 
 /// A request item as JSON, without its key and index attributes (the personal values not
 /// joined yet).

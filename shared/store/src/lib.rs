@@ -38,7 +38,7 @@ pub use error::StoreError;
 pub use items::SWEEP_SHARDS;
 pub use ledger_io::{ExportError, IntegrityAlarm, SignReport, StoredCheckpoint};
 pub use personal_io::PersonalItem;
-pub use read::{History, ListQuery, Page, PageSize};
+pub use read::{Assignee, History, ListQuery, Page, PageSize, QueueQuery};
 pub use relationships::{Relationship, RelationshipStatus};
 pub use schema::TableNames;
 pub use write::{Appended, CreateOutcome, IdempotencyClaim, RETRY_BUDGET};

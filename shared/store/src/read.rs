@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
-use domain::{CustomerId, PartnerId, Product, RequestId, ServiceRequest, Severity, Status, Timestamp};
+use domain::{
+    CustomerId, PartnerId, Product, RequestId, ServiceRequest, Severity, SlaState, Status, Subject, Timestamp,
+};
 use ledger::Hash;
 use sha2::{Digest, Sha256};
 
@@ -13,7 +15,7 @@ use crate::cursor;
 use crate::error::{StoreError, sdk};
 use crate::items::{self, Item, s};
 use crate::personal_io::{self, PersonalItem, REQUEST_SK, personal_pk};
-use crate::schema::{BY_CUSTOMER, BY_ID, BY_REQUEST, SWEEP_DUE};
+use crate::schema::{BY_CUSTOMER, BY_ID, BY_REQUEST, QUEUE, SWEEP_DUE};
 
 /// A page size: 1-100, 25 by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,22 +51,116 @@ pub struct ListQuery {
     pub product: Option<Product>,
     pub created_from: Option<Timestamp>,
     pub created_to: Option<Timestamp>,
+    pub assignee: Option<Assignee>,
     pub limit: PageSize,
+}
+
+/// Whose requests: nobody's, or one engineer's (by token subject).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignee {
+    Nobody,
+    Engineer(Subject),
+}
+
+impl Assignee {
+    fn fingerprint(this: Option<&Self>) -> String {
+        match this {
+            None => "-".into(),
+            Some(Assignee::Nobody) => "none".into(),
+            Some(Assignee::Engineer(s)) => format!("={s}"),
+        }
+    }
 }
 
 impl ListQuery {
     /// Identifies the query a cursor continues (the page size may change between pages).
     fn fingerprint(&self) -> String {
         let text = format!(
-            "list|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            "list|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}",
             self.customer.as_ref().map(CustomerId::as_str),
             self.status.map(Status::as_str),
             self.severity.map(Severity::as_str),
             self.product.map(Product::as_str),
             self.created_from.map(|t| t.to_string()),
             self.created_to.map(|t| t.to_string()),
+            Assignee::fingerprint(self.assignee.as_ref()),
         );
         hex::encode(&Sha256::digest(text.as_bytes())[..12])
+    }
+}
+
+/// The vendor's queue: requests across every partner on which support owes a reply, the
+/// next due first (then severity A before C).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueQuery {
+    pub product: Option<Product>,
+    /// The calendar the request is served on (`de`, `fr-CA`, `en`).
+    pub calendar: Option<String>,
+    pub severity: Option<Severity>,
+    /// `pending` (still in time) or `breached` (late).
+    pub state: Option<SlaState>,
+    pub assignee: Option<Assignee>,
+    pub limit: PageSize,
+}
+
+/// The pseudo-owner of queue cursors: no partner id can look like it, so a queue cursor
+/// never continues a partner's list, nor the other way round.
+const QUEUE_CURSOR_OWNER: &str = "*vendor-queue*";
+
+impl QueueQuery {
+    fn fingerprint(&self) -> String {
+        let text = format!(
+            "queue|{:?}|{:?}|{:?}|{:?}|{}",
+            self.product.map(Product::as_str),
+            self.calendar,
+            self.severity.map(Severity::as_str),
+            self.state.map(SlaState::as_str),
+            Assignee::fingerprint(self.assignee.as_ref()),
+        );
+        hex::encode(&Sha256::digest(text.as_bytes())[..12])
+    }
+}
+
+/// Equality filters (attribute, value) and the assignee filter, as one FilterExpression.
+fn filter_expression(
+    mut request: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    equal: &[(&str, &str, String)],
+    assignee: Option<&Assignee>,
+) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    let mut clauses = Vec::new();
+    for (i, (path, name, value)) in equal.iter().enumerate() {
+        // `path` may be nested (`sla.calendar`): one name placeholder per segment.
+        let segments: Vec<String> = path
+            .split('.')
+            .enumerate()
+            .map(|(j, segment)| {
+                let placeholder = format!("#f{i}_{j}");
+                request = request.clone().expression_attribute_names(&placeholder, segment);
+                placeholder
+            })
+            .collect();
+        clauses.push(format!("{} = :{name}", segments.join(".")));
+        request = request.expression_attribute_values(format!(":{name}"), s(value.clone()));
+    }
+    match assignee {
+        Some(Assignee::Nobody) => {
+            request = request
+                .expression_attribute_names("#assignee", "assignee")
+                .expression_attribute_values(":null", s("NULL"));
+            clauses.push("(attribute_not_exists(#assignee) OR attribute_type(#assignee, :null))".into());
+        }
+        Some(Assignee::Engineer(subject)) => {
+            request = request
+                .expression_attribute_names("#assignee", "assignee")
+                .expression_attribute_values(":assignee", s(subject.as_str()));
+            clauses.push("#assignee = :assignee".into());
+        }
+        None => {}
+    }
+    if clauses.is_empty() {
+        request
+    } else {
+        request.filter_expression(clauses.join(" AND "))
     }
 }
 
@@ -289,28 +385,17 @@ impl Store {
             .scan_index_forward(false)
             .limit(i32::from(query.limit.get()))
             .set_exclusive_start_key(start);
-        let mut filters = Vec::new();
-        let mut filter = |attribute: &str, value: Option<&'static str>| {
+        let mut equal = Vec::new();
+        for (attribute, value) in [
+            ("status", query.status.map(Status::as_str)),
+            ("severity", query.severity.map(Severity::as_str)),
+            ("product", query.product.map(Product::as_str)),
+        ] {
             if let Some(value) = value {
-                filters.push((attribute.to_owned(), value));
+                equal.push((attribute, attribute, value.to_owned()));
             }
-        };
-        filter("status", query.status.map(Status::as_str));
-        filter("severity", query.severity.map(Severity::as_str));
-        filter("product", query.product.map(Product::as_str));
-        if !filters.is_empty() {
-            let expression = filters
-                .iter()
-                .map(|(a, _)| format!("#{a} = :{a}"))
-                .collect::<Vec<_>>()
-                .join(" AND ");
-            for (attribute, value) in &filters {
-                request = request
-                    .expression_attribute_names(format!("#{attribute}"), attribute)
-                    .expression_attribute_values(format!(":{attribute}"), s(*value));
-            }
-            request = request.filter_expression(expression);
         }
+        request = filter_expression(request, &equal, query.assignee.as_ref());
         self.count_round_trip();
         let out = request.send().await.map_err(sdk)?;
         let items = self
@@ -318,6 +403,51 @@ impl Store {
             .await?;
         let next_cursor = match out.last_evaluated_key {
             Some(last) if !last.is_empty() => Some(cursor::seal(key, partner.as_str(), &fingerprint, &last)?),
+            _ => None,
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// One page of the vendor's queue (see [`QueueQuery`]): a query of the sparse queue index,
+    /// ascending, filters applied to the page, then one batched read of the personal values.
+    pub async fn queue(&self, query: &QueueQuery, cursor: Option<&str>) -> Result<Page, StoreError> {
+        let key = self
+            .cursor_key
+            .as_ref()
+            .ok_or_else(|| StoreError::Internal("the queue needs a cursor key".into()))?;
+        let fingerprint = query.fingerprint();
+        let start = cursor
+            .map(|c| cursor::open(key, c, QUEUE_CURSOR_OWNER, &fingerprint))
+            .transpose()?;
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.tables.requests)
+            .index_name(QUEUE)
+            .key_condition_expression("queue_pk = :open")
+            .expression_attribute_values(":open", s(items::QUEUE_PARTITION))
+            .scan_index_forward(true)
+            .limit(i32::from(query.limit.get()))
+            .set_exclusive_start_key(start);
+        let mut equal = Vec::new();
+        if let Some(p) = query.product {
+            equal.push(("product", "product", p.as_str().to_owned()));
+        }
+        if let Some(c) = &query.calendar {
+            equal.push(("sla.calendar", "calendar", c.clone()));
+        }
+        if let Some(sev) = query.severity {
+            equal.push(("severity", "severity", sev.as_str().to_owned()));
+        }
+        if let Some(state) = query.state {
+            equal.push(("queue_state", "state", state.as_str().to_owned()));
+        }
+        request = filter_expression(request, &equal, query.assignee.as_ref());
+        self.count_round_trip();
+        let out = request.send().await.map_err(sdk)?;
+        let items = self.join_personal(out.items.unwrap_or_default(), false).await?;
+        let next_cursor = match out.last_evaluated_key {
+            Some(last) if !last.is_empty() => Some(cursor::seal(key, QUEUE_CURSOR_OWNER, &fingerprint, &last)?),
             _ => None,
         };
         Ok(Page { items, next_cursor })

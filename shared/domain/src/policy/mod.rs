@@ -69,6 +69,7 @@ struct PolicyFile {
     fallback_calendar: String,
     holiday_years: YearsFile,
     initial_response: TargetsFile,
+    next_response: TargetsFile,
     fees: FeesFile,
     calendars: BTreeMap<String, calendar::CalendarFile>,
     holidays: BTreeMap<String, holidays::HolidaySetFile>,
@@ -99,8 +100,8 @@ struct FeesFile {
 #[derive(Debug, Clone)]
 pub struct SupportPolicy {
     version: String,
-    technical: [u32; 3],
-    other_business_days: u32,
+    initial: Targets,
+    next: Targets,
     /// Products whose support carries a fee, and the categories of their requests that do.
     fee_products: Vec<Product>,
     fee_categories: Vec<Category>,
@@ -109,6 +110,53 @@ pub struct SupportPolicy {
     /// The calendar of languages without one (a copy of one of `calendars`).
     fallback: Calendar,
     years: (i32, i32),
+}
+
+/// Response targets: minutes per severity for break-fix cases, business days otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Targets {
+    technical: [u32; 3],
+    other_business_days: u32,
+}
+
+impl Targets {
+    fn from_file(file: &TargetsFile, what: &str) -> Result<Self, PolicyError> {
+        let target = |s: &str| -> Result<u32, PolicyError> {
+            match file.technical.get(s) {
+                Some(&m) if m > 0 => Ok(m),
+                _ => Err(PolicyError::BadTargets(format!(
+                    "{what}: severity {s} needs a positive number of minutes"
+                ))),
+            }
+        };
+        let technical = [target("A")?, target("B")?, target("C")?];
+        if file.technical.len() != 3 {
+            return Err(PolicyError::BadTargets(format!(
+                "{what}: only severities A, B and C exist"
+            )));
+        }
+        if file.other_business_days == 0 {
+            return Err(PolicyError::BadTargets(format!(
+                "{what}: other_business_days must be positive"
+            )));
+        }
+        Ok(Self {
+            technical,
+            other_business_days: file.other_business_days,
+        })
+    }
+
+    fn minutes(&self, category: Category, severity: Severity, calendar: &Calendar) -> u32 {
+        if category.is_break_fix() {
+            match severity {
+                Severity::A => self.technical[0],
+                Severity::B => self.technical[1],
+                Severity::C => self.technical[2],
+            }
+        } else {
+            calendar.business_day_minutes().saturating_mul(self.other_business_days)
+        }
+    }
 }
 
 /// When a first response is due, and on what basis it was computed.
@@ -135,21 +183,8 @@ impl SupportPolicy {
 
     pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
         let file: PolicyFile = toml::from_str(text).map_err(|e| PolicyError::Syntax(e.to_string()))?;
-        let target = |s: &str| -> Result<u32, PolicyError> {
-            match file.initial_response.technical.get(s) {
-                Some(&m) if m > 0 => Ok(m),
-                _ => Err(PolicyError::BadTargets(format!(
-                    "severity {s} needs a positive number of minutes"
-                ))),
-            }
-        };
-        let technical = [target("A")?, target("B")?, target("C")?];
-        if file.initial_response.technical.len() != 3 {
-            return Err(PolicyError::BadTargets("only severities A, B and C exist".into()));
-        }
-        if file.initial_response.other_business_days == 0 {
-            return Err(PolicyError::BadTargets("other_business_days must be positive".into()));
-        }
+        let initial = Targets::from_file(&file.initial_response, "initial_response")?;
+        let next = Targets::from_file(&file.next_response, "next_response")?;
         let fee_products = file
             .fees
             .products
@@ -206,8 +241,8 @@ impl SupportPolicy {
             .ok_or(PolicyError::MissingFallback(file.fallback_calendar))?;
         Ok(Self {
             version: file.version,
-            technical,
-            other_business_days: file.initial_response.other_business_days,
+            initial,
+            next,
             fee_products,
             fee_categories,
             calendars,
@@ -258,17 +293,15 @@ impl SupportPolicy {
             .unwrap_or(&self.fallback)
     }
 
-    /// The target in (calendar) minutes for a case of this category and severity.
+    /// The initial-response target in (calendar) minutes for a case of this category and
+    /// severity.
     pub fn target_minutes(&self, category: Category, severity: Severity, calendar: &Calendar) -> u32 {
-        if category.is_break_fix() {
-            match severity {
-                Severity::A => self.technical[0],
-                Severity::B => self.technical[1],
-                Severity::C => self.technical[2],
-            }
-        } else {
-            calendar.business_day_minutes().saturating_mul(self.other_business_days)
-        }
+        self.initial.minutes(category, severity, calendar)
+    }
+
+    /// The next-response target: how long support has to reply to a partner's follow-up.
+    pub fn next_target_minutes(&self, category: Category, severity: Severity, calendar: &Calendar) -> u32 {
+        self.next.minutes(category, severity, calendar)
     }
 
     /// Whether a request carries the support fee: only the policy's fee products
@@ -291,6 +324,26 @@ impl SupportPolicy {
         }
     }
 
+    /// When support's reply is due to a partner's follow-up at `since` (a next-response
+    /// cycle), on the calendar the request was served on (`calendar`, as recorded).
+    pub fn next_response_due(
+        &self,
+        since: Timestamp,
+        category: Category,
+        severity: Severity,
+        language: &LanguageTag,
+    ) -> Result<InitialResponseDue, PolicyError> {
+        let calendar = self.calendar_for(language);
+        let target_minutes = self.next_target_minutes(category, severity, calendar);
+        let due = calendar.add_business_minutes(since.datetime(), target_minutes)?;
+        Ok(InitialResponseDue {
+            policy_version: self.version.clone(),
+            target_minutes,
+            calendar: calendar.id().to_owned(),
+            due_at: Timestamp::from_datetime(due),
+        })
+    }
+
     /// When the first response to a request opened at `opened_at` is due.
     pub fn initial_response_due(
         &self,
@@ -311,7 +364,8 @@ impl SupportPolicy {
     }
 }
 
-/// The initial-response clock of one request.
+/// A request's response clocks: the initial response (the fields at the top, as filed),
+/// the reply currently owed after it (`current`), and the finished next-response cycles.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Sla {
@@ -321,6 +375,61 @@ pub struct Sla {
     pub due_at: Timestamp,
     pub first_response_at: Option<Timestamp>,
     pub state: SlaState,
+    pub breached_at: Option<Timestamp>,
+    /// After the first response: who owes the next reply, and by when if it is support.
+    #[serde(default)]
+    pub current: Option<Owed>,
+    /// Finished next-response cycles, oldest first.
+    #[serde(default)]
+    pub cycles: Vec<ResponseCycle>,
+}
+
+/// The reply currently owed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Owed {
+    pub owed_by: crate::enums::Party,
+    /// Since when (the partner's follow-up, or support's question).
+    pub since: Timestamp,
+    /// The vendor's cycle number (1 for the first reply after the first response); absent
+    /// while the partner owes information.
+    pub cycle: Option<u32>,
+    pub policy_version: Option<String>,
+    pub target_minutes: Option<u32>,
+    pub due_at: Option<Timestamp>,
+    /// `pending` or `breached` while support owes; absent while the partner does.
+    pub state: Option<SlaState>,
+    pub breached_at: Option<Timestamp>,
+}
+
+impl Owed {
+    /// The partner owes information since `at` (support asked for it): no vendor clock.
+    pub(crate) fn partner(at: Timestamp) -> Self {
+        Self {
+            owed_by: crate::enums::Party::Partner,
+            since: at,
+            cycle: None,
+            policy_version: None,
+            target_minutes: None,
+            due_at: None,
+            state: None,
+            breached_at: None,
+        }
+    }
+}
+
+/// A finished next-response cycle.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseCycle {
+    pub cycle: u32,
+    pub started_at: Timestamp,
+    pub due_at: Timestamp,
+    pub target_minutes: u32,
+    pub policy_version: String,
+    /// When support replied (absent if the partner withdrew).
+    pub answered_at: Option<Timestamp>,
+    pub outcome: crate::enums::CycleOutcome,
     pub breached_at: Option<Timestamp>,
 }
 
@@ -334,6 +443,8 @@ impl Sla {
             first_response_at: None,
             state: SlaState::Pending,
             breached_at: None,
+            current: None,
+            cycles: Vec::new(),
         }
     }
 }
