@@ -8,123 +8,14 @@
 //! round-robin. `CONTENTION_OPS` sets the requests per scenario (default 640). Prints figures
 //! and ratios against one writer; asserts nothing.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Instant;
 
-use serde_json::{Value, json};
-
-const CUSTOMER: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-struct Instances {
-    children: Vec<Child>,
-    urls: Vec<String>,
-    bin: PathBuf,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Instances {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn wait_for(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "local did not start on port {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn start(bin: &Path, instances: usize) -> Instances {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data = dir.path().join("data");
-    let dynamodb = free_port();
-    let mut children = Vec::new();
-    let mut urls = Vec::new();
-    for i in 0..instances {
-        let port = free_port();
-        let mut command = Command::new(bin);
-        command
-            .args(["--port", &port.to_string(), "--dynamodb-port", &dynamodb.to_string()])
-            .arg("--data-dir")
-            .arg(&data)
-            .env("RUST_LOG", "error")
-            .env_remove("DYNAMODB_ENDPOINT")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if i == 0 {
-            command.arg("--ephemeral");
-        } else {
-            command.args(["--dynamodb-endpoint", &format!("http://127.0.0.1:{dynamodb}")]);
-        }
-        children.push(command.spawn().expect("local starts"));
-        wait_for(port);
-        urls.push(format!("http://127.0.0.1:{port}"));
-    }
-    Instances {
-        children,
-        urls,
-        bin: bin.to_owned(),
-        dir,
-    }
-}
-
-impl Instances {
-    fn token(&self, role: &str, partner: Option<&str>) -> Option<String> {
-        let mut command = Command::new(&self.bin);
-        command
-            .arg("--data-dir")
-            .arg(self.dir.path().join("data"))
-            .args(["token", "--role", role]);
-        if let Some(p) = partner {
-            command.args(["--partner", p]);
-        }
-        let out = command.stderr(Stdio::null()).output().ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    }
-}
-
-#[derive(Default)]
-struct Outcome {
-    latencies: Vec<Duration>,
-    statuses: BTreeMap<u16, usize>,
-    seconds: f64,
-}
-
-async fn call(http: &reqwest::Client, method: reqwest::Method, url: &str, token: &str, body: &Value) -> (u16, Value) {
-    match http.request(method, url).bearer_auth(token).json(body).send().await {
-        Ok(r) => {
-            let status = r.status().as_u16();
-            (status, r.json().await.unwrap_or(Value::Null))
-        }
-        Err(_) => (0, Value::Null),
-    }
-}
-
-fn create_body() -> Value {
-    json!({
-        "product": "azure", "category": "technical", "severity": "B",
-        "supportTopic": "Virtual machines / cannot connect", "title": "Bench request",
-        "description": "A realistic but short description of the problem.", "language": "en",
-        "contact": { "name": "Agent", "email": "agent@partner.example", "preferredContactMethod": "email" }
-    })
-}
+use common::*;
+use serde_json::json;
 
 enum Work {
     /// Creates, each writer on chain `writer % chains`.
@@ -216,16 +107,9 @@ async fn scenario(bin: &Path, writers: usize, work: Work, ops: usize) -> Outcome
     outcome
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let bin = std::env::var_os("LEDGERDESK_LOCAL_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_local")));
+    let bin = local_bin();
     let ops: usize = std::env::var("CONTENTION_OPS")
         .ok()
         .and_then(|v| v.parse().ok())

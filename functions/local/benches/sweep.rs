@@ -30,8 +30,15 @@ fn request(partner: &str, n: u64, at: DateTime<Utc>) -> (ServiceRequest, DomainE
     let new = NewServiceRequest::parse(input, TenantInput::PartnerOwn, &partner).expect("valid");
     let actor = Actor::new(Role::PartnerAgent, Subject::parse("bench").expect("subject"));
     let policy = SupportPolicy::embedded().expect("policy");
-    ServiceRequest::open(new, partner, RequestId::new(at, u128::from(n) << 16 | 3), Timestamp::from(at), &actor, &policy)
-        .expect("open")
+    ServiceRequest::open(
+        new,
+        partner,
+        RequestId::new(at, u128::from(n) << 16 | 3),
+        Timestamp::from(at),
+        &actor,
+        &policy,
+    )
+    .expect("open")
 }
 
 struct Setup {
@@ -57,7 +64,12 @@ async fn setup(partners: usize, per_partner: u64, at: DateTime<Utc>) -> Setup {
             let (r, e) = request(&format!("partner-{p:05}"), n, at);
             tasks.spawn(async move { store.create_request(&r, &e, None).await.map(|_| ()) });
             if tasks.len() >= 32 {
-                tasks.join_next().await.expect("a task").expect("joined").expect("created");
+                tasks
+                    .join_next()
+                    .await
+                    .expect("a task")
+                    .expect("joined")
+                    .expect("created");
             }
         }
     }
@@ -65,7 +77,11 @@ async fn setup(partners: usize, per_partner: u64, at: DateTime<Utc>) -> Setup {
         done.expect("joined").expect("created");
     }
     let store = std::sync::Arc::try_unwrap(store).unwrap_or_else(|_| panic!("one owner"));
-    let app = App::new(store, SupportPolicy::embedded().expect("policy"), api::identity::IdentityConfig::new("partner_id", "vendor"));
+    let app = App::new(
+        store,
+        SupportPolicy::embedded().expect("policy"),
+        api::identity::IdentityConfig::new("partner_id", "vendor"),
+    );
     let signing = Signing {
         key: SignerKey::from_seed("bench", [7; 32]).expect("key"),
         log: LogName::parse("bench.local").expect("log"),
@@ -122,7 +138,10 @@ async fn main() {
         );
         idle.push(median);
     }
-    println!("  idle sweep, {large} partners / 10 partners: {:.2}x", idle[1] / idle[0]);
+    println!(
+        "  idle sweep, {large} partners / 10 partners: {:.2}x",
+        idle[1] / idle[0]
+    );
     let s = setup(1_000, 5, t0).await;
     // Sign the chains first, so the run below is the breaches (and their checkpoints).
     timed(&s, t0 + Duration::minutes(1)).await;

@@ -43,27 +43,36 @@ pub fn path_param<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
 
 /// The query parameters, refusing any not in `allowed` and any given twice.
 pub fn query_params(request: &Request, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
-    let mut params = Vec::new();
-    let mut errors = Vec::new();
+    let mut pairs = Vec::new();
     if let Some(query) = request.query_string_parameters_ref() {
         for (name, _) in query.iter() {
-            if params.iter().any(|(n, _): &(String, String)| n == name) {
-                continue;
+            for value in query.all(name).unwrap_or_default() {
+                pairs.push((name.to_owned(), value.to_owned()));
             }
-            let values = query.all(name).unwrap_or_default();
-            if !allowed.contains(&name) {
-                errors.push(FieldMessage::new(
-                    format!("query:{name}"),
-                    format!("is not a parameter of this operation; use {}", allowed.join(", ")),
-                ));
-            } else if values.len() > 1 {
-                errors.push(FieldMessage::new(format!("query:{name}"), "must be given once"));
+        }
+    }
+    check_query(&pairs, allowed)
+}
+
+/// The query's `(name, value)` pairs checked: each name one of `allowed`, each given once.
+pub fn check_query(pairs: &[(String, String)], allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+    let mut params: Vec<(String, String)> = Vec::new();
+    let mut errors = Vec::new();
+    for (name, value) in pairs {
+        if params.iter().any(|(n, _)| n == name) {
+            let field = format!("query:{name}");
+            if allowed.contains(&name.as_str()) && !errors.iter().any(|e: &FieldMessage| e.field == field) {
+                errors.push(FieldMessage::new(field, "must be given once"));
             }
-            params.push((
-                name.to_owned(),
-                values.first().map(|v| (*v).to_owned()).unwrap_or_default(),
+            continue;
+        }
+        if !allowed.contains(&name.as_str()) {
+            errors.push(FieldMessage::new(
+                format!("query:{name}"),
+                format!("is not a parameter of this operation; use {}", allowed.join(", ")),
             ));
         }
+        params.push((name.clone(), value.clone()));
     }
     if errors.is_empty() {
         Ok(params)

@@ -91,16 +91,24 @@ impl Caller {
             .as_ref()
             .and_then(|a| a.jwt.as_ref())
             .ok_or(ApiError::Unauthenticated)?;
-        let subject = jwt
-            .claims
+        Self::from_claims(&jwt.claims, jwt.scopes.as_deref().unwrap_or_default(), config)
+    }
+
+    /// The caller the verified claims (as API Gateway passes them: every value a string,
+    /// lists as `[a b]`) and the authorizer's scopes describe.
+    pub fn from_claims(
+        claims: &std::collections::HashMap<String, String>,
+        authorizer_scopes: &[String],
+        config: &IdentityConfig,
+    ) -> Result<Self, ApiError> {
+        let subject = claims
             .get("sub")
             .and_then(|s| Subject::parse(s).ok())
             .ok_or(ApiError::Unauthenticated)?;
-        let vendor = jwt
-            .claims
+        let vendor = claims
             .get("aud")
             .is_some_and(|aud| list(aud).any(|a| a == config.vendor_audience));
-        let partner = match jwt.claims.get(&config.partner_claim) {
+        let partner = match claims.get(&config.partner_claim) {
             None => None,
             Some(value) => Some(PartnerId::parse(value).map_err(|_| {
                 ApiError::Forbidden(format!(
@@ -118,9 +126,9 @@ impl Caller {
             (true, None) => Population::Vendor,
             (false, partner) => Population::Partner(partner),
         };
-        let mut scopes: Vec<String> = jwt.scopes.clone().unwrap_or_default();
+        let mut scopes: Vec<String> = authorizer_scopes.to_vec();
         for claim in ["scope", "scp"] {
-            if let Some(value) = jwt.claims.get(claim) {
+            if let Some(value) = claims.get(claim) {
                 scopes.extend(list(value).map(str::to_owned));
             }
         }

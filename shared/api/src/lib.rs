@@ -15,7 +15,7 @@ pub mod identity;
 mod ledger_api;
 pub mod openapi;
 pub mod problem;
-mod read;
+pub mod read;
 pub mod receipts;
 pub mod routes;
 pub mod sweep;

@@ -64,6 +64,45 @@ pub async fn list(app: &App, request: &Request) -> Result<Response<Body>, ApiErr
         .filter(|p| path_customer.is_none() || *p != "customerId")
         .collect();
     let params = query_params(request, &allowed)?;
+    let (query, cursor) = match list_query(&params, path_customer, &caller)? {
+        Some(parsed) => parsed,
+        // A range that ends before it starts holds nothing: an empty page, not an error (a
+        // rule between two parameters is one no schema can state).
+        None => {
+            return json_response(
+                StatusCode::OK,
+                &PageBody {
+                    items: &[],
+                    next_cursor: None,
+                },
+            );
+        }
+    };
+    // A partner sees the requests of the customers it has a relationship with.
+    if let Some(customer) = &query.customer
+        && !app.store.is_related(partner, customer).await?
+    {
+        return Err(ApiError::Missing(
+            "no such customer: your organisation has no active relationship with it".into(),
+        ));
+    }
+    let page = app.store.list(partner, &query, cursor.as_deref()).await?;
+    json_response(
+        StatusCode::OK,
+        &PageBody {
+            items: &page.items,
+            next_cursor: page.next_cursor.as_deref(),
+        },
+    )
+}
+
+/// A list's parameters (checked against the operation's names already) as a query and a
+/// cursor; `None` for a created range that ends before it starts (an empty page).
+pub fn list_query(
+    params: &[(String, String)],
+    path_customer: Option<&str>,
+    caller: &Caller,
+) -> Result<Option<(ListQuery, Option<String>)>, ApiError> {
     let mut query = ListQuery::default();
     let mut cursor = None;
     let mut errors = Vec::new();
@@ -80,7 +119,7 @@ pub async fn list(app: &App, request: &Request) -> Result<Response<Body>, ApiErr
                 .map_err(|e| e.to_string()),
         );
     }
-    for (name, value) in &params {
+    for (name, value) in params {
         let field = format!("query:{name}");
         let problem = |e: domain::Problem| e.to_string();
         match name.as_str() {
@@ -116,7 +155,7 @@ pub async fn list(app: &App, request: &Request) -> Result<Response<Body>, ApiErr
                     .map(|t| query.created_to = Some(t))
                     .map_err(problem),
             ),
-            "assignee" => check(&field, parse_assignee(value, &caller).map(|a| query.assignee = Some(a))),
+            "assignee" => check(&field, parse_assignee(value, caller).map(|a| query.assignee = Some(a))),
             "limit" => check(&field, parse_limit(value).map(|l| query.limit = l)),
             _ => cursor = Some(value.clone()),
         }
@@ -124,35 +163,12 @@ pub async fn list(app: &App, request: &Request) -> Result<Response<Body>, ApiErr
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    // A range that ends before it starts holds nothing: an empty page, not an error (a rule
-    // between two parameters is one no schema can state).
     if let (Some(from), Some(to)) = (query.created_from, query.created_to)
         && from > to
     {
-        return json_response(
-            StatusCode::OK,
-            &PageBody {
-                items: &[],
-                next_cursor: None,
-            },
-        );
+        return Ok(None);
     }
-    // A partner sees the requests of the customers it has a relationship with.
-    if let Some(customer) = &query.customer
-        && !app.store.is_related(partner, customer).await?
-    {
-        return Err(ApiError::Missing(
-            "no such customer: your organisation has no active relationship with it".into(),
-        ));
-    }
-    let page = app.store.list(partner, &query, cursor.as_deref()).await?;
-    json_response(
-        StatusCode::OK,
-        &PageBody {
-            items: &page.items,
-            next_cursor: page.next_cursor.as_deref(),
-        },
-    )
+    Ok(Some((query, cursor)))
 }
 
 /// The request at `{id}` as this caller may see it: a partner's own, or (vendor staff) any.
@@ -214,55 +230,7 @@ pub async fn queue(app: &App, request: &Request) -> Result<Response<Body>, ApiEr
         return Err(ApiError::Forbidden("the queue is vendor support's".into()));
     }
     let params = query_params(request, QUEUE_PARAMS)?;
-    let mut query = QueueQuery {
-        product: None,
-        calendar: None,
-        severity: None,
-        state: None,
-        assignee: None,
-        limit: PageSize::default(),
-    };
-    let mut cursor = None;
-    let mut errors = Vec::new();
-    for (name, value) in &params {
-        let field = format!("query:{name}");
-        let problem = |e: domain::Problem| e.to_string();
-        let result = match name.as_str() {
-            "product" => Product::parse(value).map(|p| query.product = Some(p)).map_err(problem),
-            "calendar" => match app.policy.calendar(value) {
-                Some(c) => {
-                    query.calendar = Some(c.id().to_owned());
-                    Ok(())
-                }
-                None => Err(format!(
-                    "must be a calendar of the support policy: {}",
-                    app.policy.calendars().map(|c| c.id()).collect::<Vec<_>>().join(", ")
-                )),
-            },
-            "severity" => Severity::parse(value)
-                .map(|s| query.severity = Some(s))
-                .map_err(problem),
-            "state" => match SlaState::parse(value) {
-                Ok(state @ (SlaState::Pending | SlaState::Breached)) => {
-                    query.state = Some(state);
-                    Ok(())
-                }
-                _ => Err("must be one of: pending, breached".into()),
-            },
-            "assignee" => parse_assignee(value, &caller).map(|a| query.assignee = Some(a)),
-            "limit" => parse_limit(value).map(|l| query.limit = l),
-            _ => {
-                cursor = Some(value.clone());
-                Ok(())
-            }
-        };
-        if let Err(message) = result {
-            errors.push(FieldMessage::new(field, message));
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
+    let (query, cursor) = queue_query(&params, &caller, &app.policy)?;
     let page = app.store.queue(&query, cursor.as_deref()).await?;
     json_response(
         StatusCode::OK,
@@ -293,4 +261,62 @@ pub async fn support_topics(app: &App, request: &Request) -> Result<Response<Bod
         StatusCode::OK,
         &json!({ "catalogueVersion": catalogue.version(), "topics": topics }),
     )
+}
+
+/// The queue's parameters (checked against its names already) as a query and a cursor.
+pub fn queue_query(
+    params: &[(String, String)],
+    caller: &Caller,
+    policy: &domain::SupportPolicy,
+) -> Result<(QueueQuery, Option<String>), ApiError> {
+    let mut query = QueueQuery {
+        product: None,
+        calendar: None,
+        severity: None,
+        state: None,
+        assignee: None,
+        limit: PageSize::default(),
+    };
+    let mut cursor = None;
+    let mut errors = Vec::new();
+    for (name, value) in params {
+        let field = format!("query:{name}");
+        let problem = |e: domain::Problem| e.to_string();
+        let result = match name.as_str() {
+            "product" => Product::parse(value).map(|p| query.product = Some(p)).map_err(problem),
+            "calendar" => match policy.calendar(value) {
+                Some(c) => {
+                    query.calendar = Some(c.id().to_owned());
+                    Ok(())
+                }
+                None => Err(format!(
+                    "must be a calendar of the support policy: {}",
+                    policy.calendars().map(|c| c.id()).collect::<Vec<_>>().join(", ")
+                )),
+            },
+            "severity" => Severity::parse(value)
+                .map(|s| query.severity = Some(s))
+                .map_err(problem),
+            "state" => match SlaState::parse(value) {
+                Ok(state @ (SlaState::Pending | SlaState::Breached)) => {
+                    query.state = Some(state);
+                    Ok(())
+                }
+                _ => Err("must be one of: pending, breached".into()),
+            },
+            "assignee" => parse_assignee(value, caller).map(|a| query.assignee = Some(a)),
+            "limit" => parse_limit(value).map(|l| query.limit = l),
+            _ => {
+                cursor = Some(value.clone());
+                Ok(())
+            }
+        };
+        if let Err(message) = result {
+            errors.push(FieldMessage::new(field, message));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    Ok((query, cursor))
 }

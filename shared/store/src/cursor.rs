@@ -57,7 +57,7 @@ struct Body {
 }
 
 /// Seal `last_key` into a cursor for `partner`'s query `query`.
-pub(crate) fn seal(
+pub fn seal(
     key: &CursorKey,
     partner: &str,
     query: &str,
@@ -80,11 +80,16 @@ pub(crate) fn seal(
     let mut mac = key.mac()?;
     mac.update(&body);
     let tag = mac.finalize().into_bytes();
-    Ok(format!("{}.{}", B64.encode(&body), B64.encode(tag)))
+    let cursor = format!("{}.{}", B64.encode(&body), B64.encode(tag));
+    // Never hand out a cursor `open` would refuse (DynamoDB's keys are far smaller).
+    if cursor.len() > MAX_CURSOR_LEN {
+        return Err(StoreError::Internal("a key too large for a cursor".into()));
+    }
+    Ok(cursor)
 }
 
 /// Open a cursor: authentic, for this partner and this query, or [`StoreError::InvalidCursor`].
-pub(crate) fn open(
+pub fn open(
     key: &CursorKey,
     token: &str,
     partner: &str,

@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use ledger::{ChainHead, ChainId};
 
-mod cursor;
+pub mod cursor;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 mod error;

@@ -1,0 +1,162 @@
+//! What the HTTP benches share: `local` started as separate processes (two instances on one
+//! embedded DynamoDB, as two Lambda containers), tokens from its `token` command, requests
+//! and latency percentiles.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub const CUSTOMER: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+pub struct Instances {
+    children: Vec<Child>,
+    pub urls: Vec<String>,
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    dynamodb: u16,
+}
+
+impl Drop for Instances {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn wait_for(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "local did not start on port {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn start(bin: &Path, instances: usize) -> Instances {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let dynamodb = free_port();
+    let mut children = Vec::new();
+    let mut urls = Vec::new();
+    for i in 0..instances {
+        let port = free_port();
+        let mut command = Command::new(bin);
+        command
+            .args(["--port", &port.to_string(), "--dynamodb-port", &dynamodb.to_string()])
+            .arg("--data-dir")
+            .arg(&data)
+            .env("RUST_LOG", "error")
+            .env_remove("DYNAMODB_ENDPOINT")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if i == 0 {
+            command.arg("--ephemeral");
+        } else {
+            command.args(["--dynamodb-endpoint", &format!("http://127.0.0.1:{dynamodb}")]);
+        }
+        children.push(command.spawn().expect("local starts"));
+        wait_for(port);
+        urls.push(format!("http://127.0.0.1:{port}"));
+    }
+    Instances {
+        children,
+        urls,
+        bin: bin.to_owned(),
+        dir,
+        dynamodb,
+    }
+}
+
+impl Instances {
+    pub fn token(&self, role: &str, partner: Option<&str>) -> Option<String> {
+        let mut command = Command::new(&self.bin);
+        command
+            .arg("--data-dir")
+            .arg(self.dir.path().join("data"))
+            .args(["token", "--role", role]);
+        if let Some(p) = partner {
+            command.args(["--partner", p]);
+        }
+        let out = command.stderr(Stdio::null()).output().ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+}
+
+#[derive(Default)]
+pub struct Outcome {
+    pub latencies: Vec<Duration>,
+    pub statuses: BTreeMap<u16, usize>,
+    pub seconds: f64,
+}
+
+pub async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    token: &str,
+    body: &Value,
+) -> (u16, Value) {
+    match http.request(method, url).bearer_auth(token).json(body).send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            (status, r.json().await.unwrap_or(Value::Null))
+        }
+        Err(_) => (0, Value::Null),
+    }
+}
+
+pub fn create_body() -> Value {
+    json!({
+        "product": "azure", "category": "technical", "severity": "B",
+        "supportTopic": "Virtual machines / cannot connect", "title": "Bench request",
+        "description": "A realistic but short description of the problem.", "language": "en",
+        "contact": { "name": "Agent", "email": "agent@partner.example", "preferredContactMethod": "email" }
+    })
+}
+
+pub fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
+}
+
+/// The binary to drive: `LEDGERDESK_LOCAL_BIN`, or this build's.
+pub fn local_bin() -> PathBuf {
+    std::env::var_os("LEDGERDESK_LOCAL_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_local")))
+}
+
+impl Instances {
+    /// The data directory the instances share (for `local sweep` and tokens).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Run `local sweep` against the running instances' DynamoDB (signs checkpoints).
+    pub fn sweep(&self) -> Value {
+        let dynamodb = self.dynamodb;
+        let out = Command::new(&self.bin)
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(["--dynamodb-port", &dynamodb.to_string(), "sweep"])
+            .stderr(Stdio::null())
+            .output()
+            .expect("local sweep");
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+}

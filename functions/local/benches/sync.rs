@@ -1,0 +1,131 @@
+//! `ledger sync` of a 100,000-entry chain over loopback, next to `ledger verify` of the file it
+//! kept — the partner's monitor against the offline verifier, in the same run.
+//!
+//! `cargo bench -p local --bench sync` (`SYNC_BENCH_ENTRIES` replaces 100,000). The chain is
+//! filled through the store (creates for one partner) and signed by the sweep, then synced
+//! into a fresh state directory through the local run's HTTP API. Prints figures and the
+//! ratio; asserts nothing.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use domain::*;
+use ledger_cli::commands::{Exit, VerifyArgs};
+use serde_json::json;
+
+fn request(n: u64, at: DateTime<Utc>) -> (ServiceRequest, DomainEvent) {
+    let input: NewRequestInput = serde_json::from_value(json!({
+        "product": "azure", "category": "technical", "severity": "B", "supportTopic": "Compute",
+        "title": "Bench request", "description": "A realistic but short description of the problem.",
+        "language": "en", "contact": { "name": "Agent", "email": "agent@partner.example" },
+        "entitlement": { "kind": "mpn_contract", "reference": "MPN-1" }
+    }))
+    .expect("input");
+    let partner = PartnerId::parse("contoso").expect("partner");
+    let new = NewServiceRequest::parse(input, TenantInput::PartnerOwn, &partner).expect("valid");
+    let actor = Actor::new(Role::PartnerAgent, Subject::parse("agent@contoso").expect("subject"));
+    let policy = SupportPolicy::embedded().expect("policy");
+    ServiceRequest::open(
+        new,
+        partner,
+        RequestId::new(at, u128::from(n) << 16 | 5),
+        Timestamp::from(at),
+        &actor,
+        &policy,
+    )
+    .expect("open")
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let entries: u64 = std::env::var("SYNC_BENCH_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let running = local::start(local::LocalConfig {
+        port: 0,
+        dynamodb_port: 0,
+        data_dir: dir.path().join("data"),
+        ephemeral: true,
+        dynamodb_endpoint: None,
+        sweep_every: None,
+        relationships: Vec::new(),
+    })
+    .await
+    .expect("local run");
+    let store = &running.state.app.store;
+    let started = Instant::now();
+    let now = Utc::now();
+    for n in 0..entries {
+        let (r, e) = request(n, now);
+        store.create_request(&r, &e, None).await.expect("create");
+    }
+    let filled = started.elapsed();
+    let signed = Instant::now();
+    let report = running.sweep(Timestamp::from(Utc::now())).await.expect("sweep");
+    println!(
+        "{entries} entries written in {:.1} s; the sweep signed {:?} in {:.1} s",
+        filled.as_secs_f64(),
+        report.checkpoints,
+        signed.elapsed().as_secs_f64()
+    );
+    let token_file = dir.path().join("token");
+    std::fs::write(
+        &token_file,
+        local::token::issue(
+            &running.jwt_secret,
+            local::token::TokenRole::Partner,
+            Some("contoso"),
+            "agent@contoso",
+            3600,
+        )
+        .expect("token"),
+    )
+    .expect("token file");
+    let state = dir.path().join("state");
+    let args = ledger_cli::sync::SyncArgs {
+        api: running.base_url(),
+        token_file,
+        keys: vec![running.public_key.clone()],
+        receipt_keys: vec![running.receipt_public_key.clone()],
+        state: state.clone(),
+        log: Some(local::LOG_NAME.to_owned()),
+        chain: None,
+        json: true,
+        now: None,
+    };
+    let synced = Instant::now();
+    let outcome = tokio::task::spawn_blocking(move || ledger_cli::sync::run(args))
+        .await
+        .expect("joined")
+        .expect("sync ran");
+    let sync_secs = synced.elapsed().as_secs_f64();
+    assert_eq!(outcome.exit, Exit::Ok, "{}", outcome.stdout);
+    let verified = Instant::now();
+    let export = state.join("entries.jsonl");
+    let checkpoint = state.join("checkpoint.note");
+    let outcome = ledger_cli::commands::verify(VerifyArgs {
+        export: &export,
+        keys: std::slice::from_ref(&running.public_key),
+        log: Some(local::log_name()),
+        checkpoints: std::slice::from_ref(&checkpoint),
+        disclosures: None,
+        chain: None,
+        allow_uncovered: false,
+        json: true,
+    })
+    .expect("verify ran");
+    let verify_secs = verified.elapsed().as_secs_f64();
+    assert_eq!(outcome.exit, Exit::Ok, "{}", outcome.stdout);
+    let bytes = std::fs::metadata(&export).map(|m| m.len()).unwrap_or(0);
+    let sync_rate = entries as f64 / sync_secs;
+    let verify_rate = entries as f64 / verify_secs;
+    println!(
+        "ledger sync of {entries} entries ({:.1} MB) over loopback: {sync_secs:.2} s = {sync_rate:.0} entries/s",
+        bytes as f64 / 1e6
+    );
+    println!("ledger verify of the file it kept:            {verify_secs:.2} s = {verify_rate:.0} entries/s");
+    println!("sync / verify: {:.0} %", 100.0 * sync_rate / verify_rate);
+    running.stop().await;
+}

@@ -1,0 +1,8 @@
+//! A pagination cursor: opening one the server did not seal never succeeds, never panics;
+//! and a sealed one opens only for its own partner and query.
+#![no_main]
+
+#[path = "../src/properties.rs"]
+mod properties;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| properties::cursor(data));

@@ -1,0 +1,7 @@
+//! A disclosures file checked against the v2 vectors' chain: never a panic.
+#![no_main]
+
+#[path = "../src/properties.rs"]
+mod properties;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| properties::disclosures(data));

@@ -1,0 +1,8 @@
+//! An export stream, verified (with and without a kept checkpoint): never a panic, every
+//! outcome a report or a located failure.
+#![no_main]
+
+#[path = "../src/properties.rs"]
+mod properties;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| properties::export(data));
