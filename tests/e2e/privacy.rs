@@ -157,13 +157,31 @@ async fn erasing_a_contact_by_email_leaves_nothing_personal_and_the_ledger_verif
             &erasure(Some("contoso"), json!({ "email": subject.email })),
         )
         .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    // An e-mail erasure names its partner, whoever sends it; a request id names its own.
+    let reply = stack
+        .post(
+            "/privacy/erasures",
+            &foreign,
+            &erasure(None, json!({ "email": subject.email })),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
     assert_eq!(reply.error_fields(), ["$.partnerId"]);
     let reply = stack
         .post(
             "/privacy/erasures",
             &foreign,
-            &erasure(None, json!({ "email": subject.email })),
+            &erasure(Some("fabrikam"), json!({ "requestId": theirs[0] })),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+    assert_eq!(reply.error_fields(), ["$.partnerId"]);
+    let reply = stack
+        .post(
+            "/privacy/erasures",
+            &foreign,
+            &erasure(Some("fabrikam"), json!({ "email": subject.email })),
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);

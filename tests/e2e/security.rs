@@ -279,6 +279,14 @@ async fn partners_file_only_for_customers_the_vendor_relates_them_to() {
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     let (status, problem) = import("customerId,partnerId\n").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    // An empty body (or only blank lines) has no header: refused, nothing written.
+    let before = dump_tables(&stack).await;
+    for empty in ["", "\n\n", " , , \r\n"] {
+        let (status, problem) = import(empty).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{empty:?}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], "body:1", "{problem}");
+    }
+    assert_eq!(dump_tables(&stack).await, before, "nothing imported");
 
     // Every relationship change is in the partner's ledger.
     let entries = stack
@@ -384,6 +392,19 @@ async fn if_match_compares_strongly_and_accepts_any() {
             .await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad:?}: {}", reply.body);
     }
+    // A header that is not UTF-8 (obs-text) is the caller's error, not the server's.
+    let reply = stack
+        .http
+        .patch(format!("{}{path}", stack.running.base_url()))
+        .bearer_auth(&partner)
+        .header("if-match", reqwest::header::HeaderValue::from_bytes(&[0x84]).unwrap())
+        .json(&note(1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::BAD_REQUEST);
+    let problem: Value = reply.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "header:if-match", "{problem}");
     assert_eq!(dump_tables(&stack).await, before, "nothing written");
     // `*`: the request exists, so it matches.
     let reply = stack
@@ -408,6 +429,18 @@ async fn if_match_compares_strongly_and_accepts_any() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    // An empty If-Match is a list of no tags: as if absent (the OpenAPI pattern says so too).
+    let reply = stack
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&partner),
+            Some(&note(4)),
+            &[("if-match", "")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.header("etag"), Some("\"4\""));
     // `*` on a request that does not exist: 404 (nothing to match), not a create.
     let missing = "/service-requests/01JDZQ5N9Y3V4R7XKCQ2T6M8PB";
     let reply = stack

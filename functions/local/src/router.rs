@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use api::problem::ApiError;
+use api::problem::{ApiError, FieldMessage};
 use api::routes::{Resolution, resolve};
 use api::{App, Route};
 use aws_lambda_events::apigw::{
@@ -71,6 +71,20 @@ async fn dispatch(State(state): State<Arc<LocalState>>, request: Request<Body>) 
         Resolution::NoSuchRoute => return to_axum(ApiError::NoSuchRoute.into_response()),
     };
     let (parts, body) = request.into_parts();
+    // The event carries headers as text: a value that is not UTF-8 is the caller's error.
+    if let Some((name, _)) = parts
+        .headers
+        .iter()
+        .find(|(_, v)| std::str::from_utf8(v.as_bytes()).is_err())
+    {
+        return to_axum(
+            ApiError::BadRequest {
+                detail: format!("the {name} header is not UTF-8"),
+                errors: vec![FieldMessage::new(format!("header:{name}"), "is not UTF-8")],
+            }
+            .into_response(),
+        );
+    }
     let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
         return to_axum(ApiError::PayloadTooLarge.into_response());
     };

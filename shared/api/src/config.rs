@@ -82,7 +82,7 @@ pub fn log_name() -> Result<LogName, ConfigError> {
 /// (required: the audience of vendor staff tokens), `DYNAMODB_ENDPOINT` (optional); for
 /// `list-requests` `CURSOR_KEY` or `CURSOR_KEY_PARAMETER`; for the writers `RECEIPT_KEY` or
 /// `RECEIPT_KEY_PARAMETER`, and `LEDGER_LOG_NAME`. The secrets are fetched concurrently with
-/// each other and with reading the policy.
+/// each other and with making the client; the policy is parsed meanwhile on another thread.
 pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), ConfigError> {
     let tables = TableNames::with_prefix(&var("TABLE_PREFIX")?);
     let identity = IdentityConfig::new(
@@ -90,29 +90,28 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
         var("VENDOR_AUDIENCE")?,
     );
     let log = if needs.receipts { Some(log_name()?) } else { None };
+    // Cold start is on the request path: the policy is parsed on a thread of its own while
+    // the AWS configuration loads, and the keys are fetched on tasks of their own, so each
+    // waits only for the slowest, not for the sum.
+    let policy = tokio::task::spawn_blocking(SupportPolicy::embedded);
     let config = store::aws_config().await;
-    let cursor = async {
-        if needs.cursor_key {
-            secret(&config, "CURSOR_KEY", "CURSOR_KEY_PARAMETER").await.map(Some)
-        } else {
-            Ok(None)
-        }
-    };
-    let receipt = async {
-        if needs.receipts {
-            secret(&config, "RECEIPT_KEY", "RECEIPT_KEY_PARAMETER").await.map(Some)
-        } else {
-            Ok(None)
-        }
-    };
-    let policy = async {
-        SupportPolicy::embedded().map_err(|e| ConfigError::Invalid {
-            name: "support policy",
-            problem: e.to_string(),
+    let fetch = |wanted: bool, name: &'static str, parameter: &'static str| {
+        let config = config.clone();
+        tokio::spawn(async move {
+            if wanted {
+                secret(&config, name, parameter).await.map(Some)
+            } else {
+                Ok(None)
+            }
         })
     };
-    let (cursor, receipt, policy) = tokio::join!(cursor, receipt, policy);
+    let cursor = fetch(needs.cursor_key, "CURSOR_KEY", "CURSOR_KEY_PARAMETER");
+    let receipt = fetch(needs.receipts, "RECEIPT_KEY", "RECEIPT_KEY_PARAMETER");
     let client = match optional("DYNAMODB_ENDPOINT") {
+        // The loaded configuration has what a client needs: only the endpoint changes.
+        Some(endpoint) if config.region().is_some() && std::env::var_os("AWS_ACCESS_KEY_ID").is_some() => {
+            store::dynamodb_with_endpoint(&config, &endpoint)
+        }
         Some(endpoint) => {
             let region = config
                 .region()
@@ -122,6 +121,16 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
         }
         None => store::dynamodb(&config),
     };
+    let joined = |problem: tokio::task::JoinError| ConfigError::Invalid {
+        name: "cold start",
+        problem: problem.to_string(),
+    };
+    let policy = policy.await.map_err(joined)?.map_err(|e| ConfigError::Invalid {
+        name: "support policy",
+        problem: e.to_string(),
+    });
+    let cursor = cursor.await.map_err(joined)?;
+    let receipt = receipt.await.map_err(joined)?;
     let mut store = Store::new(client, tables);
     if let Some(key) = cursor? {
         store = store.with_cursor_key(CursorKey::from_base64(&key).map_err(|e| ConfigError::Invalid {

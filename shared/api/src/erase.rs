@@ -63,26 +63,32 @@ fn parse(input: ErasureInput, caller: &Caller) -> Result<(Target, LegalBasis, Op
         }
         None => None,
     };
-    let partner_refused = input.partner_id.is_some();
-    let partner = match (&caller.population, input.partner_id.as_deref()) {
-        (crate::identity::Population::Vendor, Some(p)) => match PartnerId::parse(p) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                field("partnerId", e.to_string());
-                None
+    // An e-mail erasure always names the partner whose requests it searches (the body says
+    // what it does, whoever sends it); a partner's own privacy officer may name only its own.
+    let partner = match input.partner_id.as_deref().map(PartnerId::parse) {
+        Some(Ok(p)) => {
+            if !caller.is_vendor() && caller.partner().ok() != Some(&p) {
+                return Err(ApiError::Forbidden(
+                    "a partner's privacy officer erases within their own partner only".into(),
+                ));
             }
-        },
-        (crate::identity::Population::Vendor, None) => None,
-        (_, Some(_)) => {
+            Some(p)
+        }
+        Some(Err(e)) => {
+            field("partnerId", e.to_string());
+            None
+        }
+        None => None,
+    };
+    let partner_given = input.partner_id.is_some();
+    let target = match (input.request_id, input.email) {
+        (Some(_), None) if partner_given => {
             field(
                 "partnerId",
-                "a partner's privacy officer erases within their own partner only".into(),
+                "is given only with email (a request id names its partner)".into(),
             );
             None
         }
-        (_, None) => caller.partner().ok().cloned(),
-    };
-    let target = match (input.request_id, input.email) {
         (Some(id), None) => match RequestId::parse(&id) {
             Ok(id) => Some(Target::Request(id)),
             Err(e) => {
@@ -96,7 +102,7 @@ fn parse(input: ErasureInput, caller: &Caller) -> Result<(Target, LegalBasis, Op
                 field("email", e.to_string());
                 None
             }
-            (Ok(_), None) if !partner_refused => {
+            (Ok(_), None) if !partner_given => {
                 field(
                     "partnerId",
                     "is required to erase by e-mail address: whose requests".into(),

@@ -528,21 +528,39 @@ fn schemas() -> Map<String, Value> {
             "required": ["proof"]
         }),
     );
+    let legal_basis = json!({ "type": "string", "enum": names(LegalBasis::NAMES.split(", ")), "description": "GDPR Art. 17(1)(a)-(f)" });
+    let case_reference = optional(
+        json!({ "type": "string", "pattern": r"^[A-Za-z0-9._:/-]{1,64}$", "description": "The privacy team's case reference (never a name)." }),
+    );
     put(
         "ErasureInput",
         json!({
-            "type": "object",
-            "additionalProperties": false,
-            "description": "Exactly one of requestId and email. Vendor privacy officers name the partner for an e-mail erasure; a partner's own privacy officer erases within its own partner only (no partnerId).",
-            "required": ["legalBasis"],
-            "oneOf": [{ "required": ["requestId"] }, { "required": ["email"] }],
-            "properties": {
-                "requestId": { "type": "string", "pattern": ULID },
-                "email": { "type": "string", "format": "email", "maxLength": 254 },
-                "partnerId": optional(json!({ "type": "string", "pattern": PARTNER_ID })),
-                "legalBasis": { "type": "string", "enum": names(LegalBasis::NAMES.split(", ")), "description": "GDPR Art. 17(1)(a)-(f)" },
-                "reference": optional(json!({ "type": "string", "pattern": r"^[A-Za-z0-9._:/-]{1,64}$", "description": "The privacy team's case reference (never a name)." }))
-            }
+            "description": "Either every personal value of one request, or everything of one e-mail address within one partner. A partner's own privacy officer may name only its own partner (another is 403).",
+            "oneOf": [
+                {
+                    "title": "ByRequest",
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["requestId", "legalBasis"],
+                    "properties": {
+                        "requestId": { "type": "string", "pattern": ULID },
+                        "legalBasis": legal_basis,
+                        "reference": case_reference
+                    }
+                },
+                {
+                    "title": "ByEmail",
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["email", "partnerId", "legalBasis"],
+                    "properties": {
+                        "email": { "type": "string", "format": "email", "maxLength": 254 },
+                        "partnerId": { "type": "string", "pattern": PARTNER_ID },
+                        "legalBasis": legal_basis,
+                        "reference": case_reference
+                    }
+                }
+            ]
         }),
     );
     put(
@@ -1055,8 +1073,8 @@ fn operation(route: &Route) -> Value {
                         "If-Match",
                         "header",
                         false,
-                        "Only if the request is at one of these versions (the ETag, compared strongly), or * (it exists). Without it, a change that loses a race is re-applied on the new state.",
-                        json!({ "type": "string", "pattern": r#"^(?:\*|"(?:0|[1-9][0-9]{0,18})"(?:[ \t]*,[ \t]*"(?:0|[1-9][0-9]{0,18})")*)$"# }),
+                        "Only if the request is at one of these versions (the ETag, compared strongly), or * (it exists). Without it (or empty: a list of no tags), a change that loses a race is re-applied on the new state.",
+                        json!({ "type": "string", "pattern": r#"^(?:\*|"(?:0|[1-9][0-9]{0,18})"(?:[ \t]*,[ \t]*"(?:0|[1-9][0-9]{0,18})")*)?$"# }),
                     ),
                 ],
                 Some(r("Action")),

@@ -2,7 +2,8 @@
 //! reached over HTTP with the real SDK like any other endpoint.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -13,6 +14,8 @@ pub struct EmbeddedDynamo {
     endpoint: String,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), String>>>,
+    /// The SQLite file's write-ahead log, when the database is a file.
+    wal: Option<PathBuf>,
 }
 
 impl EmbeddedDynamo {
@@ -34,6 +37,11 @@ impl EmbeddedDynamo {
             endpoint: format!("http://{address}"),
             shutdown: Some(shutdown),
             task: Some(task),
+            wal: path.map(|p| {
+                let mut wal = p.as_os_str().to_owned();
+                wal.push("-wal");
+                PathBuf::from(wal)
+            }),
         })
     }
 
@@ -49,6 +57,18 @@ impl EmbeddedDynamo {
         }
         if let Some(task) = self.task.take() {
             let _ = task.await;
+        }
+        // The database closes when the last connection task lets go of it, which can be just
+        // after the server returns; SQLite then folds the write-ahead log into the file and
+        // deletes it. Wait for that (bounded), so that the file alone is the database when
+        // this returns (erased values must not linger in a WAL the caller then reads).
+        if let Some(wal) = &self.wal {
+            for _ in 0..500 {
+                if !wal.exists() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
         }
     }
 }

@@ -140,6 +140,16 @@ pub fn dynamodb(config: &aws_config::SdkConfig) -> Client {
     Client::new(config)
 }
 
+/// A DynamoDB client from a loaded `config` with its endpoint replaced by `endpoint` (a
+/// function pointed at a DynamoDB-compatible server): no second configuration load.
+pub fn dynamodb_with_endpoint(config: &aws_config::SdkConfig, endpoint: &str) -> Client {
+    Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(config)
+            .endpoint_url(endpoint)
+            .build(),
+    )
+}
+
 /// A DynamoDB client for a DynamoDB-compatible server at `endpoint` (the local run, the
 /// tests, `ledger export`). Uses static placeholder credentials unless real ones are set.
 pub async fn dynamodb_at(endpoint: &str, region: &str) -> Client {
