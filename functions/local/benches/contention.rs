@@ -33,19 +33,7 @@ async fn scenario(bin: &Path, writers: usize, work: Work, ops: usize) -> Outcome
     };
     let partners: Vec<String> = (0..chains).map(|c| format!("bench-{c}")).collect();
     // Relationships, where the build has them (an older build lets anyone file).
-    if let Some(admin) = instances.token("admin", None) {
-        for p in &partners {
-            let url = format!("{}/relationships/{p}/{CUSTOMER}", instances.urls[0]);
-            call(
-                &http,
-                reqwest::Method::PUT,
-                &url,
-                &admin,
-                &json!({ "status": "active" }),
-            )
-            .await;
-        }
-    }
+    instances.relate(&http, &partners).await;
     let tokens: Vec<String> = partners
         .iter()
         .map(|p| instances.token("partner", Some(p)).expect("a partner token"))

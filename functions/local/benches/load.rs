@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use common::*;
-use ledger_cli::commands::{Exit, VerifyArgs};
+use ledger_cli::commands::Exit;
 use serde_json::{Value, json};
 
 const CLIENTS: usize = 32;
@@ -97,20 +97,11 @@ async fn main() {
     let bin = local_bin();
     let instances = start(&bin, 2);
     let http = reqwest::Client::new();
-    let admin = instances.token("admin", None).expect("an admin token");
     let partners: Vec<String> = (0..PARTNERS).map(|p| format!("load-{p:02}")).collect();
-    for p in &partners {
-        let url = format!("{}/relationships/{p}/{CUSTOMER}", instances.urls[0]);
-        let (status, body) = call(
-            &http,
-            reqwest::Method::PUT,
-            &url,
-            &admin,
-            &json!({ "status": "active" }),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-    }
+    assert!(
+        instances.relate(&http, &partners).await,
+        "this build has an administrator"
+    );
     let tokens: Vec<String> = partners
         .iter()
         .map(|p| instances.token("partner", Some(p)).expect("a partner token"))
@@ -216,17 +207,7 @@ async fn main() {
             .await
             .expect("text");
         std::fs::write(&checkpoint, note).expect("note");
-        let outcome = ledger_cli::commands::verify(VerifyArgs {
-            export: &export,
-            keys: std::slice::from_ref(&key),
-            log: Some(ledger::LogName::parse(local::LOG_NAME).expect("log")),
-            checkpoints: std::slice::from_ref(&checkpoint),
-            disclosures: None,
-            chain: None,
-            allow_uncovered: false,
-            json: true,
-        })
-        .expect("verify ran");
+        let outcome = verify_chain(&export, &key, &checkpoint);
         assert_eq!(outcome.exit, Exit::Ok, "partner {p}: {}", outcome.stdout);
     }
     println!(

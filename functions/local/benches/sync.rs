@@ -8,9 +8,12 @@
 
 use std::time::Instant;
 
+mod common;
+
 use chrono::{DateTime, Utc};
+use common::verify_chain;
 use domain::*;
-use ledger_cli::commands::{Exit, VerifyArgs};
+use ledger_cli::commands::Exit;
 use serde_json::json;
 
 fn request(n: u64, at: DateTime<Utc>) -> (ServiceRequest, DomainEvent) {
@@ -105,17 +108,7 @@ async fn main() {
     let verified = Instant::now();
     let export = state.join("entries.jsonl");
     let checkpoint = state.join("checkpoint.note");
-    let outcome = ledger_cli::commands::verify(VerifyArgs {
-        export: &export,
-        keys: std::slice::from_ref(&running.public_key),
-        log: Some(local::log_name()),
-        checkpoints: std::slice::from_ref(&checkpoint),
-        disclosures: None,
-        chain: None,
-        allow_uncovered: false,
-        json: true,
-    })
-    .expect("verify ran");
+    let outcome = verify_chain(&export, &running.public_key, &checkpoint);
     let verify_secs = verified.elapsed().as_secs_f64();
     assert_eq!(outcome.exit, Exit::Ok, "{}", outcome.stdout);
     let bytes = std::fs::metadata(&export).map(|m| m.len()).unwrap_or(0);

@@ -120,85 +120,27 @@ fn schemas() -> Map<String, Value> {
     let mut put = |name: &str, schema: Value| {
         s.insert(name.to_owned(), schema);
     };
-    put(
-        "Severity",
-        enum_schema(
-            "A critical, B moderate, C minimal business impact: first response within 2, 4 or 8 hours of the request's calendar.",
-            Severity::ALL.iter().map(|v| v.as_str()),
-        ),
-    );
-    put(
-        "Product",
-        enum_schema("The online service.", Product::ALL.iter().map(|v| v.as_str())),
-    );
-    put(
-        "Category",
-        enum_schema(
-            "technical (break-fix: severity targets) or one of the others (up to one business day).",
-            Category::ALL.iter().map(|v| v.as_str()),
-        ),
-    );
-    put(
-        "Status",
-        enum_schema("Where the request stands.", Status::ALL.iter().map(|v| v.as_str())),
-    );
-    put(
-        "Scope",
-        enum_schema(
-            "A customer's tenant, or the partner's own.",
-            Scope::ALL.iter().map(|v| v.as_str()),
-        ),
-    );
-    put(
-        "FeeCoverage",
-        enum_schema(
-            "Azure only: the partner benefit that covers the Azure support fee.",
-            FeeCoverage::ALL.iter().map(|v| v.as_str()),
-        ),
-    );
-    put(
-        "FeeBasis",
-        enum_schema(
-            "Why the request carries the support fee or not (the policy's fee rule).",
-            FeeBasis::ALL.iter().map(|v| v.as_str()),
-        ),
-    );
-    put(
-        "EntitlementKind",
-        enum_schema(
-            "Proof of support outside the CSP benefit (the partner's own tenant).",
-            EntitlementKind::ALL.iter().map(|v| v.as_str()),
-        ),
-    );
-    put(
-        "SupportPlan",
-        enum_schema(
-            "The plan the request is filed under.",
-            SupportPlan::ALL.iter().map(|v| v.as_str()),
-        ),
-    );
-    put(
-        "SlaState",
-        enum_schema(
-            "Where a response clock stands.",
-            SlaState::ALL.iter().map(|v| v.as_str()),
-        ),
-    );
-    put(
-        "Party",
-        enum_schema("Who owes the next reply.", Party::ALL.iter().map(|v| v.as_str())),
-    );
-    put(
-        "CycleOutcome",
-        enum_schema(
-            "How a next-response cycle ended.",
-            CycleOutcome::ALL.iter().map(|v| v.as_str()),
-        ),
-    );
-    put(
-        "Role",
-        enum_schema("The role an actor held.", Role::ALL.iter().map(|v| v.as_str())),
-    );
+    // The domain's enums, each as its wire names (`as_str` of every value in `ALL`).
+    macro_rules! enums {
+        ($($ty:ident: $description:expr,)*) => {
+            $(put(stringify!($ty), enum_schema($description, $ty::ALL.iter().map(|v| v.as_str())));)*
+        };
+    }
+    enums! {
+        Severity: "A critical, B moderate, C minimal business impact: first response within 2, 4 or 8 hours of the request's calendar.",
+        Product: "The online service.",
+        Category: "technical (break-fix: severity targets) or one of the others (up to one business day).",
+        Status: "Where the request stands.",
+        Scope: "A customer's tenant, or the partner's own.",
+        FeeCoverage: "Azure only: the partner benefit that covers the Azure support fee.",
+        FeeBasis: "Why the request carries the support fee or not (the policy's fee rule).",
+        EntitlementKind: "Proof of support outside the CSP benefit (the partner's own tenant).",
+        SupportPlan: "The plan the request is filed under.",
+        SlaState: "Where a response clock stands.",
+        Party: "Who owes the next reply.",
+        CycleOutcome: "How a next-response cycle ended.",
+        Role: "The role an actor held.",
+    }
     put(
         "Timestamp",
         json!({ "type": "string", "format": "date-time", "description": "RFC 3339, UTC, milliseconds." }),

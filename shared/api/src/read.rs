@@ -23,7 +23,8 @@ struct PageBody<'a> {
     next_cursor: Option<&'a str>,
 }
 
-const LIST_PARAMS: &[&str] = &[
+/// The query parameters of the request lists.
+pub const LIST_PARAMS: &[&str] = &[
     "customerId",
     "status",
     "severity",
@@ -217,7 +218,8 @@ pub async fn history(app: &App, request: &Request) -> Result<Response<Body>, Api
     json_response(StatusCode::OK, &json!({ "items": items }))
 }
 
-const QUEUE_PARAMS: &[&str] = &[
+/// The query parameters of the support queue.
+pub const QUEUE_PARAMS: &[&str] = &[
     "product", "calendar", "severity", "state", "assignee", "limit", "cursor",
 ];
 

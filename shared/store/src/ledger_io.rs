@@ -526,7 +526,7 @@ impl Store {
                     ])
                 })
                 .collect::<Vec<_>>();
-            let mut pending = HashMap::from([(
+            let pending = HashMap::from([(
                 self.tables.tiles.clone(),
                 KeysAndAttributes::builder()
                     .set_keys(Some(keys))
@@ -534,34 +534,15 @@ impl Store {
                     .build()
                     .map_err(StoreError::internal)?,
             )]);
-            let mut attempt = 0u32;
-            while !pending.is_empty() {
-                self.count_round_trip();
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .set_request_items(Some(pending))
-                    .send()
-                    .await
-                    .map_err(sdk)?;
-                for item in out.responses.unwrap_or_default().into_values().flatten() {
-                    let id = parse_tile_key(items::text(&item, "tile")?)
-                        .ok_or_else(|| StoreError::Internal("a tile with a bad key".into()))?;
-                    let bytes = match item.get("hashes") {
-                        Some(AttributeValue::B(b)) => b.as_ref().to_vec(),
-                        _ => return Err(StoreError::Internal("a tile without hashes".into())),
-                    };
-                    let hashes = bytes.chunks(32).filter_map(Hash::from_slice).collect();
-                    tiles.insert(id, hashes);
-                }
-                pending = out.unprocessed_keys.unwrap_or_default();
-                if !pending.is_empty() {
-                    attempt += 1;
-                    if attempt > 8 {
-                        return Err(StoreError::Unavailable("tile read left keys unprocessed".into()));
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(5 << attempt.min(5))).await;
-                }
+            for item in self.batch_get_all(pending, "tile read").await?.into_values().flatten() {
+                let id = parse_tile_key(items::text(&item, "tile")?)
+                    .ok_or_else(|| StoreError::Internal("a tile with a bad key".into()))?;
+                let bytes = match item.get("hashes") {
+                    Some(AttributeValue::B(b)) => b.as_ref().to_vec(),
+                    _ => return Err(StoreError::Internal("a tile without hashes".into())),
+                };
+                let hashes = bytes.chunks(32).filter_map(Hash::from_slice).collect();
+                tiles.insert(id, hashes);
             }
         }
         Ok(tiles)

@@ -287,6 +287,40 @@ impl Store {
         join(items, &personal)
     }
 
+    /// `BatchGetItem` until every key is read: unprocessed keys are asked again with backoff
+    /// (at most 8 times, then `Unavailable` saying `what` left keys unprocessed). The items,
+    /// by table.
+    pub(crate) async fn batch_get_all(
+        &self,
+        mut pending: HashMap<String, KeysAndAttributes>,
+        what: &str,
+    ) -> Result<HashMap<String, Vec<Item>>, StoreError> {
+        let mut found: HashMap<String, Vec<Item>> = HashMap::new();
+        let mut attempt = 0u32;
+        while !pending.is_empty() {
+            self.count_round_trip();
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(pending))
+                .send()
+                .await
+                .map_err(sdk)?;
+            for (table, items) in out.responses.unwrap_or_default() {
+                found.entry(table).or_default().extend(items);
+            }
+            pending = out.unprocessed_keys.unwrap_or_default();
+            if !pending.is_empty() {
+                attempt += 1;
+                if attempt > 8 {
+                    return Err(StoreError::Unavailable(format!("{what} left keys unprocessed")));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5 << attempt.min(5))).await;
+            }
+        }
+        Ok(found)
+    }
+
     /// One `BatchGetItem` (retrying unprocessed keys) of request items and personal-data items.
     async fn batch_get(
         &self,
@@ -294,7 +328,7 @@ impl Store {
         personal_keys: Vec<HashMap<String, AttributeValue>>,
         consistent: bool,
     ) -> Result<(Vec<Item>, HashMap<String, PersonalItem>), StoreError> {
-        let mut pending: HashMap<String, KeysAndAttributes> = HashMap::new();
+        let mut pending = HashMap::new();
         for (table, keys) in [
             (&self.tables.requests, request_keys),
             (&self.tables.personal_data, personal_keys),
@@ -313,33 +347,14 @@ impl Store {
         }
         let mut requests = Vec::new();
         let mut personal = HashMap::new();
-        let mut attempt = 0u32;
-        while !pending.is_empty() {
-            self.count_round_trip();
-            let out = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(pending))
-                .send()
-                .await
-                .map_err(sdk)?;
-            for (table, items) in out.responses.unwrap_or_default() {
-                for item in items {
-                    if table == self.tables.requests {
-                        requests.push(item);
-                    } else {
-                        let p = PersonalItem::from_item(item)?;
-                        personal.insert(p.pk.clone(), p);
-                    }
+        for (table, items) in self.batch_get_all(pending, "batch read").await? {
+            for item in items {
+                if table == self.tables.requests {
+                    requests.push(item);
+                } else {
+                    let p = PersonalItem::from_item(item)?;
+                    personal.insert(p.pk.clone(), p);
                 }
-            }
-            pending = out.unprocessed_keys.unwrap_or_default();
-            if !pending.is_empty() {
-                attempt += 1;
-                if attempt > 8 {
-                    return Err(StoreError::Unavailable("batch read left keys unprocessed".into()));
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(5 << attempt.min(5))).await;
             }
         }
         Ok((requests, personal))

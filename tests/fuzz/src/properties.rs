@@ -198,27 +198,13 @@ pub fn query(data: &[u8]) {
     // Parsed once: the policy computes every holiday of its years.
     static POLICY: std::sync::OnceLock<domain::SupportPolicy> = std::sync::OnceLock::new();
     let policy = POLICY.get_or_init(|| domain::SupportPolicy::embedded().expect("policy"));
-    let list = [
-        "customerId",
-        "status",
-        "severity",
-        "product",
-        "createdFrom",
-        "createdTo",
-        "assignee",
-        "limit",
-        "cursor",
-    ];
-    let queue = [
-        "product", "calendar", "severity", "state", "assignee", "limit", "cursor",
-    ];
     for claims in [&partner, &vendor] {
         let caller = Caller::from_claims(claims, &[], &config).expect("a caller");
-        if let Ok(params) = check_query(&pairs, &list) {
+        if let Ok(params) = check_query(&pairs, api::read::LIST_PARAMS) {
             let _ = api::read::list_query(&params, None, &caller);
             let _ = api::read::list_query(&params, Some("3fa85f64-5717-4562-b3fc-2c963f66afa6"), &caller);
         }
-        if let Ok(params) = check_query(&pairs, &queue) {
+        if let Ok(params) = check_query(&pairs, api::read::QUEUE_PARAMS) {
             let _ = api::read::queue_query(&params, &caller, policy);
         }
     }

@@ -120,6 +120,37 @@ pub async fn call(
     }
 }
 
+impl Instances {
+    /// Relate each partner to [`CUSTOMER`] as the vendor's administrator. False if the build
+    /// has no administrator (an older build lets anyone file).
+    pub async fn relate(&self, http: &reqwest::Client, partners: &[String]) -> bool {
+        let Some(admin) = self.token("admin", None) else {
+            return false;
+        };
+        for p in partners {
+            let url = format!("{}/relationships/{p}/{CUSTOMER}", self.urls[0]);
+            let (status, body) = call(http, reqwest::Method::PUT, &url, &admin, &json!({ "status": "active" })).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        true
+    }
+}
+
+/// `ledger verify --json` of an exported (or synced) chain against one kept checkpoint.
+pub fn verify_chain(export: &Path, key: &Path, checkpoint: &Path) -> ledger_cli::commands::Outcome {
+    ledger_cli::commands::verify(ledger_cli::commands::VerifyArgs {
+        export,
+        keys: &[key.to_path_buf()],
+        log: Some(local::log_name()),
+        checkpoints: &[checkpoint.to_path_buf()],
+        disclosures: None,
+        chain: None,
+        allow_uncovered: false,
+        json: true,
+    })
+    .expect("verify ran")
+}
+
 pub fn create_body() -> Value {
     json!({
         "product": "azure", "category": "technical", "severity": "B",
