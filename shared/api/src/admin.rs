@@ -119,12 +119,10 @@ pub async fn put(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
     let (Some(status), Some(since)) = (status, since) else {
         return Err(ApiError::Validation(errors));
     };
+    let signer = app.receipts.signer().await?;
     let (relationship, appended) = save(app, &caller, partner, customer, status, since).await?;
     let body = serde_json::to_value(&relationship).map_err(|_| ApiError::Internal)?;
-    json_response(
-        StatusCode::OK,
-        &crate::receipts::attach(app.receipts.as_ref(), body, &appended)?,
-    )
+    json_response(StatusCode::OK, &crate::receipts::attach(signer, body, &appended)?)
 }
 
 /// `GET /relationships/{partnerId}/{customerId}`.

@@ -6,7 +6,7 @@ use store::{CursorKey, Store, TableNames};
 
 use crate::App;
 use crate::identity::IdentityConfig;
-use crate::receipts::ReceiptSigner;
+use crate::receipts::{ReceiptSigner, Receipts};
 use crate::sweep::Signing;
 
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +82,8 @@ pub fn log_name() -> Result<LogName, ConfigError> {
 /// (required: the audience of vendor staff tokens), `DYNAMODB_ENDPOINT` (optional); for
 /// `list-requests` `CURSOR_KEY` or `CURSOR_KEY_PARAMETER`; for the writers `RECEIPT_KEY` or
 /// `RECEIPT_KEY_PARAMETER`, and `LEDGER_LOG_NAME`. The secrets are fetched concurrently with
-/// each other and with making the client; the policy is parsed meanwhile on another thread.
+/// each other and with making the client; the policy is parsed meanwhile on another thread;
+/// the receipt key from Parameter Store is not waited for at all (the first write awaits it).
 pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), ConfigError> {
     let tables = TableNames::with_prefix(&var("TABLE_PREFIX")?);
     let identity = IdentityConfig::new(
@@ -106,7 +107,17 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
         })
     };
     let cursor = fetch(needs.cursor_key, "CURSOR_KEY", "CURSOR_KEY_PARAMETER");
-    let receipt = fetch(needs.receipts, "RECEIPT_KEY", "RECEIPT_KEY_PARAMETER");
+    // The receipt key: given (local), or read from Parameter Store without holding up the
+    // start — the first write awaits it (receipts::Receipts).
+    let receipt_parameter = match (needs.receipts, optional("RECEIPT_KEY")) {
+        (true, None) => Some(var("RECEIPT_KEY_PARAMETER")?),
+        _ => None,
+    };
+    let receipt = fetch(
+        needs.receipts && receipt_parameter.is_none(),
+        "RECEIPT_KEY",
+        "RECEIPT_KEY_PARAMETER",
+    );
     let client = match optional("DYNAMODB_ENDPOINT") {
         // The loaded configuration has what a client needs: only the endpoint changes.
         Some(endpoint) if config.region().is_some() && std::env::var_os("AWS_ACCESS_KEY_ID").is_some() => {
@@ -139,12 +150,30 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
         })?);
     }
     let mut app = App::new(store, policy?, identity);
-    if let (Some(text), Some(log)) = (receipt?, log) {
-        let key = SignerKey::parse(&text).map_err(|e| ConfigError::Invalid {
-            name: "RECEIPT_KEY",
-            problem: e.to_string(),
-        })?;
-        app = app.with_receipts(ReceiptSigner { key, log });
+    match (receipt?, receipt_parameter, log) {
+        (Some(text), _, Some(log)) => {
+            let key = SignerKey::parse(&text).map_err(|e| ConfigError::Invalid {
+                name: "RECEIPT_KEY",
+                problem: e.to_string(),
+            })?;
+            app = app.with_receipts(ReceiptSigner { key, log });
+        }
+        (None, Some(parameter), Some(log)) => {
+            let config = config.clone();
+            app.receipts = Receipts::fetching(Box::new(move || {
+                let (config, parameter, log) = (config.clone(), parameter.clone(), log.clone());
+                Box::pin(async move {
+                    let text = store::secrets::secure_parameter(&config, &parameter)
+                        .await
+                        .map_err(|e| {
+                            format!("RECEIPT_KEY_PARAMETER {parameter}: {e} ({})", e.detail().unwrap_or("-"))
+                        })?;
+                    let key = SignerKey::parse(&text).map_err(|e| format!("RECEIPT_KEY_PARAMETER {parameter}: {e}"))?;
+                    Ok(ReceiptSigner { key, log })
+                })
+            }));
+        }
+        _ => {}
     }
     Ok((app, config))
 }

@@ -39,6 +39,8 @@ pub async fn create(app: &App, request: &Request) -> Result<Response<Body>, ApiE
         response: &resource,
         now,
     });
+    // The receipt key before anything is written (FORMAT.md §10: every write gets one).
+    let signer = app.receipts.signer().await?;
     // The relationship with the customer is checked inside the same transaction.
     let (resource, appended, replayed) = match app.store.create_request(&created, &event, claim).await? {
         CreateOutcome::Created(appended) => (resource, appended, false),
@@ -47,7 +49,7 @@ pub async fn create(app: &App, request: &Request) -> Result<Response<Body>, ApiE
     let id = resource["id"].as_str().unwrap_or_default().to_owned();
     let version = resource["version"].as_u64().unwrap_or(1);
     tracing::info!(partner = %partner, request_id = %id, replayed, severity = %created.severity(), seq = appended.seq, "service request created");
-    let body = crate::receipts::attach(app.receipts.as_ref(), resource, &appended)?;
+    let body = crate::receipts::attach(signer, resource, &appended)?;
     let mut response = with_etag(raw_json_response(StatusCode::CREATED, body.to_string()), version);
     if let Ok(location) = HeaderValue::from_str(&format!("/service-requests/{id}")) {
         response.headers_mut().insert(header::LOCATION, location);

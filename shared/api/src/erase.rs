@@ -140,6 +140,7 @@ pub async fn erase(app: &App, request: &Request) -> Result<Response<Body>, ApiEr
     let (input, _): (ErasureInput, Value) = json_body(request)?;
     let (target, basis, reference) = parse(input, &caller)?;
     let actor = caller.actor(Role::PrivacyOfficer);
+    let signer = app.receipts.signer().await?;
     let mut outcomes = Vec::new();
     match target {
         Target::Request(id) => {
@@ -173,7 +174,7 @@ pub async fn erase(app: &App, request: &Request) -> Result<Response<Body>, ApiEr
             } => {
                 tracing::info!(request_id = %id, ?scope, commitments, seq = appended.seq, basis = basis.as_str(), "personal data erased");
                 let body = json!({ "requestId": id.to_string(), "scope": scope, "commitmentsErased": commitments });
-                erasures.push(crate::receipts::attach(app.receipts.as_ref(), body, &appended)?);
+                erasures.push(crate::receipts::attach(signer, body, &appended)?);
             }
             Outcome::AlreadyErased(id) => already.push(id.to_string()),
         }

@@ -31,7 +31,7 @@ use store::Store;
 
 use crate::identity::IdentityConfig;
 use crate::problem::ApiError;
-use crate::receipts::ReceiptSigner;
+use crate::receipts::{ReceiptSigner, Receipts};
 pub use crate::routes::{Function, Operation, ROUTES, Route};
 
 /// The OpenAPI 3.1 description of the API (served by the local run at `/openapi.json`).
@@ -44,7 +44,7 @@ pub struct App {
     pub policy: SupportPolicy,
     pub identity: IdentityConfig,
     /// Signs the receipt every write returns (the writer functions only).
-    pub receipts: Option<ReceiptSigner>,
+    pub receipts: Receipts,
 }
 
 impl App {
@@ -53,12 +53,12 @@ impl App {
             store,
             policy,
             identity,
-            receipts: None,
+            receipts: Receipts::default(),
         }
     }
 
     pub fn with_receipts(mut self, signer: ReceiptSigner) -> Self {
-        self.receipts = Some(signer);
+        self.receipts = Receipts::ready(signer);
         self
     }
 }

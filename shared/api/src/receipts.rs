@@ -2,8 +2,14 @@
 //! entry is at this position and that a checkpoint covering it will be signed within the
 //! maximum merge delay. Signed with the receipt key, never the checkpoint key.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+
 use ledger::{ChainId, LogName, Receipt, ReceiptDocument, SignerKey};
 use store::Appended;
+use tokio::sync::OnceCell;
+use tokio::task::JoinHandle;
 
 use crate::problem::ApiError;
 
@@ -26,6 +32,81 @@ impl ReceiptSigner {
     }
 }
 
+/// Reads the receipt key (from Parameter Store): a description of what failed, never the key.
+pub type FetchSigner =
+    Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<ReceiptSigner, String>> + Send>> + Send + Sync>;
+
+/// A function's receipt signer: none (it does not write), given at start (the local run and
+/// the tests), or **being fetched**: a Lambda starts reading the key at cold start and polls
+/// for its first event without waiting for it; the first write that signs awaits it —
+/// before it writes anything, so a key that cannot be read makes that write a 503 with
+/// nothing written, and the next write reads it again.
+#[derive(Default)]
+pub struct Receipts {
+    signer: OnceCell<ReceiptSigner>,
+    fetch: Option<Fetch>,
+}
+
+struct Fetch {
+    first: Mutex<Option<JoinHandle<Result<ReceiptSigner, String>>>>,
+    again: FetchSigner,
+}
+
+impl std::fmt::Debug for Receipts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receipts")
+            .field("ready", &self.signer.initialized())
+            .field("fetched", &self.fetch.is_some())
+            .finish()
+    }
+}
+
+impl Receipts {
+    /// This signer, ready.
+    pub fn ready(signer: ReceiptSigner) -> Self {
+        Self {
+            signer: OnceCell::new_with(Some(signer)),
+            fetch: None,
+        }
+    }
+
+    /// Start `fetch` now (on a task of its own); ask again with it after a failure.
+    pub fn fetching(fetch: FetchSigner) -> Self {
+        let first = tokio::spawn(fetch());
+        Self {
+            signer: OnceCell::new(),
+            fetch: Some(Fetch {
+                first: Mutex::new(Some(first)),
+                again: fetch,
+            }),
+        }
+    }
+
+    /// The signer, if this function signs receipts: call it before writing.
+    pub async fn signer(&self) -> Result<Option<&ReceiptSigner>, ApiError> {
+        if let Some(signer) = self.signer.get() {
+            return Ok(Some(signer));
+        }
+        let Some(fetch) = &self.fetch else {
+            return Ok(None);
+        };
+        self.signer
+            .get_or_try_init(|| async {
+                let first = fetch.first.lock().map(|mut f| f.take()).unwrap_or(None);
+                let fetched = match first {
+                    Some(task) => task.await.unwrap_or_else(|e| Err(e.to_string())),
+                    None => (fetch.again)().await,
+                };
+                fetched.map_err(|problem| {
+                    tracing::error!(problem, "cannot read the receipt key; the write is refused (503)");
+                    ApiError::Unavailable
+                })
+            })
+            .await
+            .map(Some)
+    }
+}
+
 /// Add the receipt for `appended` to a response body (when this function signs receipts).
 pub fn attach(
     signer: Option<&ReceiptSigner>,
@@ -37,4 +118,47 @@ pub fn attach(
         object.insert("receipt".into(), receipt);
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn signer() -> ReceiptSigner {
+        ReceiptSigner {
+            key: SignerKey::from_seed("receipts", [3; 32]).expect("key"),
+            log: LogName::parse("ledgerdesk.test").expect("log"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_fetch_is_a_503_and_the_next_write_asks_again() {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&asked);
+        let receipts = Receipts::fetching(Box::new(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                if n == 0 {
+                    Err("AccessDeniedException".to_owned())
+                } else {
+                    Ok(signer())
+                }
+            })
+        }));
+        assert!(matches!(receipts.signer().await, Err(ApiError::Unavailable)));
+        let first = receipts.signer().await.expect("fetched again").expect("a signer");
+        assert_eq!(first.key.name(), "receipts");
+        // Fetched once more, then kept.
+        assert!(receipts.signer().await.expect("kept").is_some());
+        assert_eq!(asked.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn ready_and_none() {
+        assert!(Receipts::ready(signer()).signer().await.expect("ready").is_some());
+        assert!(Receipts::default().signer().await.expect("none").is_none());
+    }
 }

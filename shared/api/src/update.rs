@@ -58,6 +58,8 @@ pub async fn update(app: &App, request: &Request) -> Result<Response<Body>, ApiE
         }
         let now = Timestamp::from(chrono::Utc::now());
         let (next, event) = current.apply(action.clone(), &actor, now, &app.policy)?;
+        // The receipt key before anything is written (awaited at most once per process).
+        let signer = app.receipts.signer().await?;
         match app.store.save_change(&next, current.version(), &event).await {
             Ok(appended) => {
                 tracing::info!(
@@ -72,7 +74,7 @@ pub async fn update(app: &App, request: &Request) -> Result<Response<Body>, ApiE
                     "service request changed"
                 );
                 let body = serde_json::to_value(&next).map_err(|_| ApiError::Internal)?;
-                let body = crate::receipts::attach(app.receipts.as_ref(), body, &appended)?;
+                let body = crate::receipts::attach(signer, body, &appended)?;
                 return Ok(with_etag(
                     raw_json_response(StatusCode::OK, body.to_string()),
                     next.version(),

@@ -92,3 +92,36 @@ async fn oversize_and_malformed_bodies() {
 async fn a_route_of_another_function_is_404() {
     assert_eq!(call(Function::ListRequests, fixture()).await.0, 404);
 }
+
+#[tokio::test]
+async fn a_receipt_key_that_cannot_be_read_refuses_the_write_before_the_store_is_touched() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&asked);
+    let mut app = app().await;
+    app.receipts = api::receipts::Receipts::fetching(Box::new(move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            if n == 0 {
+                Err("AccessDeniedException".to_owned())
+            } else {
+                Ok(api::receipts::ReceiptSigner {
+                    key: ledger::SignerKey::from_seed("receipts", [5; 32]).unwrap(),
+                    log: ledger::LogName::parse("ledgerdesk.test").unwrap(),
+                })
+            }
+        })
+    }));
+    let mut event = fixture();
+    event["body"] = event["body"].as_str().unwrap().replace("\"phone\"", "\"email\"").into();
+    let create = |event: &Value| lambda_http::request::from_str(&event.to_string()).unwrap();
+    let response = api::handle(&app, Function::CreateRequest, create(&event)).await;
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(app.store.round_trips(), 0, "refused before any store call");
+    // The next write reads the key again and goes on to the store (which points nowhere).
+    let response = api::handle(&app, Function::CreateRequest, create(&event)).await;
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(asked.load(Ordering::SeqCst), 2);
+    assert!(app.store.round_trips() > 0, "this time the store was asked");
+}
