@@ -1,5 +1,6 @@
-//! Secrets from AWS Systems Manager Parameter Store (SecureString parameters), read once at
-//! a Lambda's cold start: the ledger signing key and the cursor key.
+//! Secrets from AWS Systems Manager Parameter Store (SecureString parameters), read at a
+//! Lambda's cold start: the checkpoint signing key, the cursor key and the receipt key (the
+//! last read again by the next write if reading it failed).
 
 use crate::error::{StoreError, sdk};
 
