@@ -82,6 +82,10 @@ fn erasure(partner: Option<&str>, target: Value) -> Value {
     b
 }
 
+async fn erase(stack: &Stack, token: &str, body: &Value) -> Reply {
+    stack.post("/privacy/erasures", token, body).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn erasing_a_contact_by_email_leaves_nothing_personal_and_the_ledger_verifiable() {
     let _ = captured_logs(); // install the capturing subscriber before anything logs
@@ -142,69 +146,52 @@ async fn erasing_a_contact_by_email_leaves_nothing_personal_and_the_ledger_verif
 
     // (4) Another partner's privacy officer cannot reach contoso's data.
     let foreign = stack.token(TokenRole::Privacy, Some("fabrikam"), "dpo@fabrikam");
-    let reply = stack
-        .post(
-            "/privacy/erasures",
-            &foreign,
-            &erasure(None, json!({ "requestId": theirs[0] })),
-        )
-        .await;
+    let reply = erase(&stack, &foreign, &erasure(None, json!({ "requestId": theirs[0] }))).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.body);
-    let reply = stack
-        .post(
-            "/privacy/erasures",
-            &foreign,
-            &erasure(Some("contoso"), json!({ "email": subject.email })),
-        )
-        .await;
+    let reply = erase(
+        &stack,
+        &foreign,
+        &erasure(Some("contoso"), json!({ "email": subject.email })),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
     // An e-mail erasure names its partner, whoever sends it; a request id names its own.
-    let reply = stack
-        .post(
-            "/privacy/erasures",
-            &foreign,
-            &erasure(None, json!({ "email": subject.email })),
-        )
-        .await;
+    let reply = erase(&stack, &foreign, &erasure(None, json!({ "email": subject.email }))).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
     assert_eq!(reply.error_fields(), ["$.partnerId"]);
-    let reply = stack
-        .post(
-            "/privacy/erasures",
-            &foreign,
-            &erasure(Some("fabrikam"), json!({ "requestId": theirs[0] })),
-        )
-        .await;
+    let reply = erase(
+        &stack,
+        &foreign,
+        &erasure(Some("fabrikam"), json!({ "requestId": theirs[0] })),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
     assert_eq!(reply.error_fields(), ["$.partnerId"]);
-    let reply = stack
-        .post(
-            "/privacy/erasures",
-            &foreign,
-            &erasure(Some("fabrikam"), json!({ "email": subject.email })),
-        )
-        .await;
+    let reply = erase(
+        &stack,
+        &foreign,
+        &erasure(Some("fabrikam"), json!({ "email": subject.email })),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.body["erasures"], json!([]), "fabrikam has nothing of this person");
     // Partner agents and support engineers cannot erase at all; a legal basis is required.
     let privacy = stack.token(TokenRole::Privacy, None, "dpo@vendor");
     for token in [&partner, &support] {
-        let reply = stack
-            .post(
-                "/privacy/erasures",
-                token,
-                &erasure(Some("contoso"), json!({ "email": subject.email })),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::FORBIDDEN);
-    }
-    let reply = stack
-        .post(
-            "/privacy/erasures",
-            &privacy,
-            &json!({ "partnerId": "contoso", "email": subject.email }),
+        let reply = erase(
+            &stack,
+            token,
+            &erasure(Some("contoso"), json!({ "email": subject.email })),
         )
         .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    }
+    let reply = erase(
+        &stack,
+        &privacy,
+        &json!({ "partnerId": "contoso", "email": subject.email }),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reply.error_fields(), ["$.legalBasis"]);
     let after_refusals = stack.get(&format!("/service-requests/{}", theirs[0]), &partner).await;
@@ -214,13 +201,12 @@ async fn erasing_a_contact_by_email_leaves_nothing_personal_and_the_ledger_verif
     );
 
     // The vendor's privacy officer erases everything of this e-mail address at contoso.
-    let reply = stack
-        .post(
-            "/privacy/erasures",
-            &privacy,
-            &erasure(Some("contoso"), json!({ "email": subject.email })),
-        )
-        .await;
+    let reply = erase(
+        &stack,
+        &privacy,
+        &erasure(Some("contoso"), json!({ "email": subject.email })),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let erasures = reply.body["erasures"].as_array().unwrap();
     assert_eq!(erasures.len(), 3, "two requests whole, one note: {}", reply.body);
@@ -230,22 +216,15 @@ async fn erasing_a_contact_by_email_leaves_nothing_personal_and_the_ledger_verif
     let size_after = stack.get("/ledger/checkpoint", &partner).await;
 
     // (5) Erasing again changes nothing and writes nothing.
-    let again = stack
-        .post(
-            "/privacy/erasures",
-            &privacy,
-            &erasure(Some("contoso"), json!({ "email": subject.email })),
-        )
-        .await;
+    let again = erase(
+        &stack,
+        &privacy,
+        &erasure(Some("contoso"), json!({ "email": subject.email })),
+    )
+    .await;
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.body["erasures"], json!([]));
-    let by_id = stack
-        .post(
-            "/privacy/erasures",
-            &privacy,
-            &erasure(None, json!({ "requestId": theirs[1] })),
-        )
-        .await;
+    let by_id = erase(&stack, &privacy, &erasure(None, json!({ "requestId": theirs[1] }))).await;
     assert_eq!(by_id.body["alreadyErased"], json!([theirs[1]]), "{}", by_id.body);
     let report = stack.running.sweep(later).await.unwrap();
     let signed: Vec<_> = report

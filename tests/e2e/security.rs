@@ -368,28 +368,27 @@ async fn if_match_compares_strongly_and_accepts_any() {
     let created = stack.create(&partner, &body()).await;
     let path = format!("/service-requests/{}", created["id"].as_str().unwrap());
     let note = |n: u32| json!({ "action": "note", "message": format!("note {n}") });
+    let patch = |path: &str, n: u32, if_match: &'static str| {
+        let (path, partner, body) = (path.to_owned(), partner.clone(), note(n));
+        let stack = &stack;
+        async move {
+            stack
+                .send(
+                    Method::PATCH,
+                    &path,
+                    Some(&partner),
+                    Some(&body),
+                    &[("if-match", if_match)],
+                )
+                .await
+        }
+    };
     let before = dump_tables(&stack).await;
     // A weak tag never matches, even of the current version.
-    let reply = stack
-        .send(
-            Method::PATCH,
-            &path,
-            Some(&partner),
-            Some(&note(1)),
-            &[("if-match", "W/\"1\"")],
-        )
-        .await;
+    let reply = patch(&path, 1, "W/\"1\"").await;
     assert_eq!(reply.status, StatusCode::PRECONDITION_FAILED, "{}", reply.body);
     for bad in ["1", "\"one\"", "\"1", "\"99999999999999999999\""] {
-        let reply = stack
-            .send(
-                Method::PATCH,
-                &path,
-                Some(&partner),
-                Some(&note(1)),
-                &[("if-match", bad)],
-            )
-            .await;
+        let reply = patch(&path, 1, bad).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad:?}: {}", reply.body);
     }
     // A header that is not UTF-8 (obs-text) is the caller's error, not the server's.
@@ -407,50 +406,18 @@ async fn if_match_compares_strongly_and_accepts_any() {
     assert_eq!(problem["errors"][0]["field"], "header:if-match", "{problem}");
     assert_eq!(dump_tables(&stack).await, before, "nothing written");
     // `*`: the request exists, so it matches.
-    let reply = stack
-        .send(
-            Method::PATCH,
-            &path,
-            Some(&partner),
-            Some(&note(2)),
-            &[("if-match", "*")],
-        )
-        .await;
+    let reply = patch(&path, 2, "*").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.header("etag"), Some("\"2\""));
     // The strong tag of the current version matches; a list with it too.
-    let reply = stack
-        .send(
-            Method::PATCH,
-            &path,
-            Some(&partner),
-            Some(&note(3)),
-            &[("if-match", "\"7\", \"2\"")],
-        )
-        .await;
+    let reply = patch(&path, 3, "\"7\", \"2\"").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     // An empty If-Match is a list of no tags: as if absent (the OpenAPI pattern says so too).
-    let reply = stack
-        .send(
-            Method::PATCH,
-            &path,
-            Some(&partner),
-            Some(&note(4)),
-            &[("if-match", "")],
-        )
-        .await;
+    let reply = patch(&path, 4, "").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.header("etag"), Some("\"4\""));
     // `*` on a request that does not exist: 404 (nothing to match), not a create.
     let missing = "/service-requests/01JDZQ5N9Y3V4R7XKCQ2T6M8PB";
-    let reply = stack
-        .send(
-            Method::PATCH,
-            missing,
-            Some(&partner),
-            Some(&note(4)),
-            &[("if-match", "*")],
-        )
-        .await;
+    let reply = patch(missing, 4, "*").await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }

@@ -84,6 +84,19 @@ impl Client {
     }
 
     /// Create until answered 201 (the same key every time).
+    /// `GET path` as text (the ledger routes), expecting an answer.
+    pub async fn text(&self, path: &str) -> String {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn create(&mut self, key: &str) -> String {
         let mut body = json!({
             "product": "azure", "category": "technical", "severity": "B",

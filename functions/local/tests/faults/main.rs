@@ -66,16 +66,7 @@ async fn sign_and_verify(
     let mut lines = String::new();
     let mut start = 0;
     loop {
-        let page = checker
-            .http
-            .get(format!("{}/ledger/entries?start={start}&limit=1000", checker.base))
-            .bearer_auth(&checker.token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = checker.text(&format!("/ledger/entries?start={start}&limit=1000")).await;
         let n = page.lines().count();
         lines.push_str(&page);
         start += n;
@@ -83,16 +74,7 @@ async fn sign_and_verify(
             break;
         }
     }
-    let note = checker
-        .http
-        .get(format!("{}/ledger/checkpoint", checker.base))
-        .bearer_auth(&checker.token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let note = checker.text("/ledger/checkpoint").await;
     let export = dir.join("export.jsonl");
     let checkpoint = dir.join("checkpoint.note");
     std::fs::write(&export, lines).unwrap();
