@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -54,7 +55,8 @@ struct BusinessHours {
     /// Opening intervals per weekday (Monday first), in minutes after local midnight.
     week: [Vec<(u16, u16)>; 7],
     holiday_set: String,
-    holidays: HolidayDays,
+    /// Shared by the calendars of one region (computed once per holiday set).
+    holidays: Arc<HolidayDays>,
 }
 
 impl Calendar {
@@ -62,6 +64,7 @@ impl Calendar {
         id: &str,
         file: CalendarFile,
         holiday_sets: &BTreeMap<String, HolidaySet>,
+        computed: &mut BTreeMap<String, Arc<HolidayDays>>,
         years: (i32, i32),
     ) -> Result<Self, PolicyError> {
         let bad = |problem: String| PolicyError::BadCalendar {
@@ -114,7 +117,14 @@ impl Calendar {
         let set = holiday_sets
             .get(&holiday_set)
             .ok_or_else(|| bad(format!("no holiday set {holiday_set:?}")))?;
-        let holidays = HolidayDays::compute(set, years.0, years.1)?;
+        let holidays = match computed.get(&holiday_set) {
+            Some(days) => Arc::clone(days),
+            None => {
+                let days = Arc::new(HolidayDays::compute(set, years.0, years.1)?);
+                computed.insert(holiday_set.clone(), Arc::clone(&days));
+                days
+            }
+        };
         Ok(Self {
             id: id.to_owned(),
             language,

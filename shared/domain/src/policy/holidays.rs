@@ -9,6 +9,7 @@
 //! and allocates nothing. A date outside the horizon is not "no holiday": it is unknown, and
 //! the caller gets an error (see [`HolidayDays::contains`]).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
@@ -312,13 +313,30 @@ impl HolidaySet {
     /// Every holiday of `year`, with its name, in date order (a day named twice once, its
     /// names joined with "; ").
     pub fn holidays_in(&self, year: i32) -> Vec<(NaiveDate, String)> {
-        let mut days: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
-        let add = |days: &mut BTreeMap<NaiveDate, Vec<String>>, date: NaiveDate, name: String| {
+        self.days_in(year, true)
+            .into_iter()
+            .map(|(d, names)| (d, names.join("; ")))
+            .collect()
+    }
+
+    /// The days of `year` that are holidays, and with `named` their names (without, no name
+    /// is made: computing a set's bitsets at load allocates only the map).
+    fn days_in(&self, year: i32, named: bool) -> BTreeMap<NaiveDate, Vec<Cow<'_, str>>> {
+        let mut days: BTreeMap<NaiveDate, Vec<Cow<'_, str>>> = BTreeMap::new();
+        fn add<'a>(
+            days: &mut BTreeMap<NaiveDate, Vec<Cow<'a, str>>>,
+            named: bool,
+            date: NaiveDate,
+            name: impl FnOnce() -> Cow<'a, str>,
+        ) {
             let names = days.entry(date).or_default();
-            if !names.contains(&name) {
-                names.push(name);
+            if named {
+                let name = name();
+                if !names.contains(&name) {
+                    names.push(name);
+                }
             }
-        };
+        }
         let easter = computus::gregorian(year)
             .ok()
             .and_then(|e| NaiveDate::from_ymd_opt(e.year, e.month, e.day));
@@ -339,47 +357,49 @@ impl HolidaySet {
                 continue;
             }
             let moved = date + Duration::days(i64::from(rule.shift.at(w)));
-            add(&mut days, moved, rule.name.clone());
+            add(&mut days, named, moved, || Cow::Borrowed(rule.name.as_str()));
             if rule.observed.at(w) != 0 {
                 add(
                     &mut days,
+                    named,
                     date + Duration::days(i64::from(rule.observed.at(w))),
-                    format!("{} (observed)", rule.name),
+                    || Cow::Owned(format!("{} (observed)", rule.name)),
                 );
             }
         }
         for (date, name) in &self.dated {
             if date.year() == year {
-                add(&mut days, *date, name.clone());
+                add(&mut days, named, *date, || Cow::Borrowed(name.as_str()));
             }
         }
-        let national: BTreeSet<NaiveDate> = days.keys().copied().collect();
-        if self.citizens_holiday {
-            for date in &national {
-                let (Some(next), Some(after)) = (date.succ_opt(), date.succ_opt().and_then(|d| d.succ_opt())) else {
-                    continue;
-                };
-                if !national.contains(&next) && national.contains(&after) && next.weekday() != Weekday::Sun {
-                    add(&mut days, next, "Citizens' Holiday".into());
+        if self.citizens_holiday || self.sunday_substitute {
+            let national: BTreeSet<NaiveDate> = days.keys().copied().collect();
+            if self.citizens_holiday {
+                for date in &national {
+                    let (Some(next), Some(after)) = (date.succ_opt(), date.succ_opt().and_then(|d| d.succ_opt()))
+                    else {
+                        continue;
+                    };
+                    if !national.contains(&next) && national.contains(&after) && next.weekday() != Weekday::Sun {
+                        add(&mut days, named, next, || Cow::Borrowed("Citizens' Holiday"));
+                    }
                 }
             }
-        }
-        if self.sunday_substitute {
-            for date in national.iter().filter(|d| d.weekday() == Weekday::Sun) {
-                let mut day = *date;
-                while let Some(next) = day.succ_opt() {
-                    day = next;
-                    if !days.contains_key(&day) {
-                        add(&mut days, day, "Substitute Holiday".into());
-                        break;
+            if self.sunday_substitute {
+                for date in national.iter().filter(|d| d.weekday() == Weekday::Sun) {
+                    let mut day = *date;
+                    while let Some(next) = day.succ_opt() {
+                        day = next;
+                        if !days.contains_key(&day) {
+                            add(&mut days, named, day, || Cow::Borrowed("Substitute Holiday"));
+                            break;
+                        }
                     }
                 }
             }
         }
-        days.into_iter()
-            .filter(|(d, _)| d.year() == year)
-            .map(|(d, names)| (d, names.join("; ")))
-            .collect()
+        days.retain(|d, _| d.year() == year);
+        days
     }
 }
 
@@ -436,7 +456,7 @@ impl HolidayDays {
         for year in first..=last {
             set.check_year(year)?;
             let mut bits = [0u64; 6];
-            for (date, _) in set.holidays_in(year) {
+            for date in set.days_in(year, false).into_keys() {
                 let ordinal = date.ordinal0() as usize;
                 if let Some(word) = bits.get_mut(ordinal / 64) {
                     *word |= 1 << (ordinal % 64);

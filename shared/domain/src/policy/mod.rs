@@ -28,7 +28,11 @@ pub const EMBEDDED_POLICY: &str = include_str!("../../policy/support-policy.toml
 pub enum PolicyError {
     #[error("the policy file is not valid TOML for a support policy: {0}")]
     Syntax(String),
-    #[error("calendar {calendar}: unknown IANA time zone {zone:?}")]
+    /// Not an IANA zone, or not one this build compiled in (the zones the embedded policy
+    /// names: `CHRONO_TZ_TIMEZONE_FILTER` in `.cargo/config.toml`).
+    #[error(
+        "calendar {calendar}: time zone {zone:?} is not an IANA zone this build knows (the build compiles in the zones of the support policy: CHRONO_TZ_TIMEZONE_FILTER in .cargo/config.toml)"
+    )]
     UnknownTimeZone { calendar: String, zone: String },
     #[error("calendar {calendar}: {problem}")]
     BadCalendar { calendar: String, problem: String },
@@ -212,8 +216,9 @@ impl SupportPolicy {
             holiday_sets.insert(id.clone(), HolidaySet::from_file(&id, set)?);
         }
         let mut calendars = Vec::new();
+        let mut computed = BTreeMap::new();
         for (id, cal) in file.calendars {
-            let calendar = Calendar::from_file(&id, cal, &holiday_sets, years)?;
+            let calendar = Calendar::from_file(&id, cal, &holiday_sets, &mut computed, years)?;
             if let Some(twin) = calendars
                 .iter()
                 .find(|c: &&Calendar| c.id().eq_ignore_ascii_case(calendar.id()))
