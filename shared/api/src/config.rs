@@ -81,7 +81,8 @@ pub fn log_name() -> Result<LogName, ConfigError> {
 /// `TABLE_PREFIX` (required), `PARTNER_CLAIM` (default `partner_id`), `VENDOR_AUDIENCE`
 /// (required: the audience of vendor staff tokens), `DYNAMODB_ENDPOINT` (optional); for
 /// `list-requests` `CURSOR_KEY` or `CURSOR_KEY_PARAMETER`; for the writers `RECEIPT_KEY` or
-/// `RECEIPT_KEY_PARAMETER`, and `LEDGER_LOG_NAME`. The secrets are fetched concurrently with
+/// `RECEIPT_KEY_PARAMETER`, and `LEDGER_LOG_NAME`; `LEDGERDESK_TLS_ROOTS` (optional: `amazon`,
+/// the default, or `system`; see `store::trust`). The secrets are fetched concurrently with
 /// each other and with making the client; the policy is parsed meanwhile on another thread;
 /// the receipt key from Parameter Store is not waited for at all (the first write awaits it).
 pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), ConfigError> {
@@ -91,11 +92,15 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
         var("VENDOR_AUDIENCE")?,
     );
     let log = if needs.receipts { Some(log_name()?) } else { None };
+    let roots = store::TrustRoots::from_env().map_err(|problem| ConfigError::Invalid {
+        name: store::trust::TLS_ROOTS_VAR,
+        problem,
+    })?;
     // Cold start is on the request path: the policy is parsed on a thread of its own while
     // the AWS configuration loads, and the keys are fetched on tasks of their own, so each
     // waits only for the slowest, not for the sum.
     let policy = tokio::task::spawn_blocking(SupportPolicy::embedded);
-    let config = store::aws_config().await;
+    let config = store::aws_config(roots).await;
     let fetch = |wanted: bool, name: &'static str, parameter: &'static str| {
         let config = config.clone();
         tokio::spawn(async move {

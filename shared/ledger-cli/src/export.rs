@@ -57,7 +57,8 @@ pub async fn export(args: ExportArgs) -> Result<Outcome, CliError> {
     let tables = tables(&args.table)?;
     let client = match &args.endpoint {
         Some(endpoint) => store::dynamodb_at(endpoint, &args.region).await,
-        None => store::dynamodb(&store::aws_config().await),
+        // An operator's workstation: its own certificate store (a proxy may inspect TLS).
+        None => store::dynamodb(&store::aws_config(store::TrustRoots::System).await),
     };
     let store = Store::new(client, tables);
     let unavailable =

@@ -30,6 +30,7 @@ mod read;
 pub mod relationships;
 pub mod schema;
 pub mod secrets;
+pub mod trust;
 mod write;
 
 pub use aws_config::SdkConfig as AwsConfig;
@@ -127,12 +128,16 @@ fn timeouts() -> aws_sdk_dynamodb::config::timeout::TimeoutConfig {
         .build()
 }
 
-/// The AWS configuration of a Lambda: region and credentials from its environment.
-pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(timeouts())
-        .load()
-        .await
+pub use trust::TrustRoots;
+
+/// The AWS configuration of a Lambda: region and credentials from its environment, TLS
+/// trusting `roots` ([`trust`]).
+pub async fn aws_config(roots: TrustRoots) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts());
+    if let Some(client) = roots.http_client(None) {
+        loader = loader.http_client(client);
+    }
+    loader.load().await
 }
 
 /// A DynamoDB client for a Lambda (from [`aws_config`]).

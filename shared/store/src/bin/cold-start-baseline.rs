@@ -1,7 +1,9 @@
 //! The cold-start baseline of `functions/local/benches/cold_start.rs`: a minimal Lambda
-//! function that does at init what every ledgerdesk function must (load the AWS config, make
-//! a DynamoDB client, as [`store::aws_config`] and [`store::dynamodb`] do) and nothing else,
-//! and answers each event with one DynamoDB round trip. Built lean, like the functions:
+//! function that does at init what every function must (load the AWS config, make a
+//! DynamoDB client) the way the SDK does by default — trusting the operating system's
+//! certificate store ([`store::TrustRoots::System`]), where the functions trust the Amazon
+//! roots only — and nothing else, and answers each event with one DynamoDB round trip.
+//! Built lean, like the functions:
 //!
 //! ```sh
 //! cargo build --release -p store --features cold-start-baseline --bin cold-start-baseline
@@ -13,7 +15,7 @@ use serde_json::{Value, json};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let config = store::aws_config().await;
+    let config = store::aws_config(store::TrustRoots::System).await;
     let client = store::dynamodb(&config);
     lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| {
         let client = client.clone();
