@@ -5,7 +5,9 @@
 //! ready** (its first poll for an event: configuration, clients and keys done) and to its
 //! first response, with its peak RSS. The baseline, in the same run, is a minimal function
 //! that only loads the AWS config and makes a DynamoDB client (`store`'s
-//! `cold-start-baseline`), built as lean as the functions.
+//! `cold-start-baseline`), built as lean as the functions, trusting the operating system's
+//! certificate store as the SDK does by default. The functions trust the Amazon roots only
+//! (`store::trust`); a last row runs `create-request` with the system store, like for like.
 //!
 //! ```sh
 //! cargo build --release -p create-request -p list-requests -p update-request -p sla-sweep \
@@ -112,6 +114,9 @@ fn summary(answer: &str) -> String {
         None => answer.chars().take(60).collect(),
     }
 }
+
+/// A row: its name, the binary, the event, what it does, extra environment.
+type Case<'a> = (&'a str, &'a str, Value, &'a str, &'a [(&'a str, &'a str)]);
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -263,24 +268,33 @@ async fn main() {
         "description": "All down.", "language": "en", "contact": { "name": "Agent", "email": "agent@partner.example" }
     });
     let customer = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
-    let cases = [
+    // (row, binary, event, what, extra environment). The writers trust the Amazon roots only
+    // (store::trust); the last row runs one with the operating system's store, as the
+    // baseline does, to show what the function adds like for like.
+    let system_roots: &[(&str, &str)] = &[("LEDGERDESK_TLS_ROOTS", "system")];
+    let cases: [Case; 8] = [
         (
+            "cold-start-baseline",
             "cold-start-baseline",
             json!({}),
             "the baseline: AWS config + DynamoDB client; one ListTables",
+            &[],
         ),
         (
+            "create-request",
             "create-request",
             http_event(
                 "POST /customers/{customerId}/service-requests",
                 &format!("/customers/{customer}/service-requests"),
                 json!({ "customerId": customer }),
                 partner.clone(),
-                Some(create),
+                Some(create.clone()),
             ),
             "writer: 422 (no relationship) after one read",
+            &[],
         ),
         (
+            "update-request",
             "update-request",
             http_event(
                 "PATCH /service-requests/{id}",
@@ -290,8 +304,10 @@ async fn main() {
                 Some(json!({ "action": "note", "message": "x" })),
             ),
             "writer: 404 after one read",
+            &[],
         ),
         (
+            "erase-personal-data",
             "erase-personal-data",
             http_event(
                 "POST /privacy/erasures",
@@ -301,8 +317,10 @@ async fn main() {
                 Some(json!({ "requestId": "01KAW0000000000000000000ZZ", "legalBasis": "gdpr_art_17_1_a" })),
             ),
             "writer: 404 after one read",
+            &[],
         ),
         (
+            "admin",
             "admin",
             http_event(
                 "PUT /relationships/{partnerId}/{customerId}",
@@ -312,31 +330,57 @@ async fn main() {
                 Some(json!({ "status": "active" })),
             ),
             "writer: relates bench to the customer (read + transaction)",
+            &[],
         ),
         (
             "list-requests",
-            http_event("GET /service-requests", "/service-requests", json!({}), partner, None),
+            "list-requests",
+            http_event(
+                "GET /service-requests",
+                "/service-requests",
+                json!({}),
+                partner.clone(),
+                None,
+            ),
             "reader: one query",
+            &[],
         ),
         (
             "sla-sweep",
+            "sla-sweep",
             json!({ "version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-11-30T09:35:00Z", "detail": {} }),
             "signer: sweeps 16 shards, checkpoints",
+            &[],
+        ),
+        (
+            "create-request, OS roots",
+            "create-request",
+            http_event(
+                "POST /customers/{customerId}/service-requests",
+                &format!("/customers/{customer}/service-requests"),
+                json!({ "customerId": customer }),
+                partner,
+                Some(create),
+            ),
+            "like for like: LEDGERDESK_TLS_ROOTS=system, the baseline's trust store",
+            system_roots,
         ),
     ];
 
     println!("cold start (median of {runs}): init ready (first poll for an event) and first response:");
     let mut baseline: Option<f64> = None;
     let mut writers = Vec::new();
-    for (name, event, what) in cases {
-        let binary = release.join(name);
+    for (name, binary, event, what, extra) in cases {
+        let binary = release.join(binary);
         if !binary.exists() {
-            println!("  {name:<20} not built (see the build commands at the top of this file)");
+            println!("  {name:<24} not built (see the build commands at the top of this file)");
             continue;
         }
         let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
+        let mut env = env.clone();
+        env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
         let Some(m) = measure(&binary, event, &env, runs).await else {
-            println!("  {name:<20} did not answer");
+            println!("  {name:<24} did not answer");
             continue;
         };
         let base = *baseline.get_or_insert(m.ready_ms);
@@ -345,7 +389,7 @@ async fn main() {
             writers.push((name, ratio));
         }
         println!(
-            "  {name:<20} ready {:>6.2} ms ({ratio:.2}x baseline), answered {:>6.2} ms, peak RSS {:>5.1} MiB, binary {:>5.1} MiB — {what}; answered {}",
+            "  {name:<24} ready {:>6.2} ms ({ratio:.2}x baseline), answered {:>6.2} ms, peak RSS {:>5.1} MiB, binary {:>5.1} MiB — {what}; answered {}",
             m.ready_ms,
             m.answered_ms,
             m.rss_kib as f64 / 1024.0,
