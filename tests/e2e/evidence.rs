@@ -353,3 +353,103 @@ async fn a_dropped_entry_breaks_its_receipts_promise() {
         "{replaced}"
     );
 }
+
+/// `n` of contoso's requests written straight through the store (as fast as it goes: the
+/// pages of `ledger sync` are what is under test, not the create route).
+async fn fill(stack: &Stack, n: u64) {
+    use domain::*;
+    let policy = SupportPolicy::embedded().unwrap();
+    let partner = PartnerId::parse("contoso").unwrap();
+    let actor = Actor::new(Role::PartnerAgent, Subject::parse("agent@contoso").unwrap());
+    let input: NewRequestInput = serde_json::from_value(json!({
+        "product": "azure", "category": "technical", "severity": "B", "supportTopic": "Compute",
+        "title": "Paged", "description": "One of many.", "language": "en",
+        "contact": { "name": "Agent", "email": "agent@partner.example" },
+        "entitlement": { "kind": "mpn_contract", "reference": "MPN-1" }
+    }))
+    .unwrap();
+    let now = chrono::Utc::now();
+    for i in 0..n {
+        let new = NewServiceRequest::parse(input.clone(), TenantInput::PartnerOwn, &partner).unwrap();
+        let id = RequestId::new(now, u128::from(i) << 16 | u128::from(rand_id()));
+        let (request, event) =
+            ServiceRequest::open(new, partner.clone(), id, Timestamp::from(now), &actor, &policy).unwrap();
+        stack
+            .running
+            .state
+            .app
+            .store
+            .create_request(&request, &event, None)
+            .await
+            .unwrap();
+    }
+}
+
+fn rand_id() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_of_many_pages_fetched_ahead_keeps_the_log_exactly_and_catches_a_hole_mid_page() {
+    let stack = Stack::start_with(&[("contoso", CUSTOMER)]).await;
+    let token = stack.partner_token("contoso");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("contoso");
+    // The relationship's entry and 234 creates: three pages of 100 (the API's pages are at
+    // most 1,000; the test asks for 100 to need fewer entries).
+    fill(&stack, 234).await;
+    sweep(&stack).await;
+    let (exit, first) = sync_paged(&stack, &token, &state, None, None, 100).await;
+    assert_eq!(exit, Exit::Ok, "{first}");
+    assert_eq!(first["newEntries"], 235);
+    assert_eq!(first["requests"], 1 + 3, "the checkpoint and three pages: {first}");
+    let kept = std::fs::read_to_string(state.join("entries.jsonl")).unwrap();
+    let lines = chain_lines(&stack, "contoso").await;
+    assert_eq!(
+        kept.lines().collect::<Vec<_>>(),
+        lines,
+        "the log, in order, byte for byte"
+    );
+
+    // 120 more, signed; then the operator deletes seq 260-269 from the ledger table, in the
+    // middle of the first new page, with the pages after it already fetched ahead. The page
+    // comes back short: the entries after the hole do not follow their predecessor.
+    fill(&stack, 120).await;
+    sweep(&stack).await;
+    let signed = chain_lines(&stack, "contoso").await;
+    assert_eq!(signed.len(), 355);
+    for seq in 260..270 {
+        delete_entry(&stack, "contoso", seq).await;
+    }
+    let (exit, failed) = sync_paged(&stack, &token, &state, None, None, 100).await;
+    assert_eq!(exit, Exit::Tampered, "{failed}");
+    assert_eq!(failed["failure"]["kind"], "deleted", "{failed}");
+    assert_eq!(failed["failure"]["seq"], 260, "{failed}");
+    // Nothing of the rejected pages was kept: the copy is still the first 235 entries.
+    let after = std::fs::read_to_string(state.join("entries.jsonl")).unwrap();
+    assert_eq!(after.lines().count(), 235);
+    // The hole filled again, the end cut instead (the log signed 355 entries and serves
+    // 300): the first page comes back short, the page fetched ahead starts past the end of
+    // what was served, and the sync names the first entry missing.
+    for line in &signed[260..270] {
+        put_entry(&stack, line).await;
+    }
+    for seq in 300..355 {
+        delete_entry(&stack, "contoso", seq).await;
+    }
+    let (exit, cut) = sync_paged(&stack, &token, &state, None, None, 100).await;
+    assert_eq!(exit, Exit::Tampered, "{cut}");
+    assert_eq!(cut["failure"]["kind"], "truncated", "{cut}");
+    assert_eq!(cut["failure"]["seq"], 300, "{cut}");
+    // And with the log whole again, the same directory catches up.
+    for line in &signed[300..] {
+        put_entry(&stack, line).await;
+    }
+    let (exit, whole) = sync_paged(&stack, &token, &state, None, None, 100).await;
+    assert_eq!(exit, Exit::Ok, "{whole}");
+    assert_eq!(whole["newEntries"], 120);
+    let kept = std::fs::read_to_string(state.join("entries.jsonl")).unwrap();
+    assert_eq!(kept.lines().collect::<Vec<_>>(), signed);
+}

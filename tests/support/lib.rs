@@ -257,6 +257,18 @@ pub async fn sync(
     chain: Option<&str>,
     now: Option<chrono::DateTime<chrono::Utc>>,
 ) -> (ledger_cli::commands::Exit, Value) {
+    sync_paged(stack, token, state, chain, now, ledger_cli::sync::PAGE).await
+}
+
+/// [`sync`] asking for `page` entries a request.
+pub async fn sync_paged(
+    stack: &Stack,
+    token: &str,
+    state: &std::path::Path,
+    chain: Option<&str>,
+    now: Option<chrono::DateTime<chrono::Utc>>,
+    page: u64,
+) -> (ledger_cli::commands::Exit, Value) {
     let token_file = state.with_extension("token");
     std::fs::write(&token_file, token).expect("token file");
     let args = ledger_cli::sync::SyncArgs {
@@ -269,6 +281,7 @@ pub async fn sync(
         chain: chain.map(str::to_owned),
         json: true,
         now,
+        page,
     };
     let outcome = tokio::task::spawn_blocking(move || ledger_cli::sync::run(args))
         .await

@@ -97,6 +97,7 @@ async fn main() {
         chain: None,
         json: true,
         now: None,
+        page: ledger_cli::sync::PAGE,
     };
     let synced = Instant::now();
     let outcome = tokio::task::spawn_blocking(move || ledger_cli::sync::run(args))

@@ -122,6 +122,9 @@ enum Command {
         /// Judge receipts' deadlines as of this time (RFC 3339; for drills).
         #[arg(long)]
         now: Option<String>,
+        /// Entries per request, 1 to 1000 (smaller pages for a slow or flaky link).
+        #[arg(long, default_value_t = ledger_cli::sync::PAGE)]
+        page_size: u64,
         #[arg(long)]
         json: bool,
     },
@@ -213,6 +216,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
             log,
             chain: only,
             now,
+            page_size,
             json,
         } => ledger_cli::sync::run(ledger_cli::sync::SyncArgs {
             api,
@@ -230,6 +234,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
                         .map_err(|e| CliError::Usage(format!("--now: {e}")))
                 })
                 .transpose()?,
+            page: page_size,
         }),
         Command::Sample {
             partner,

@@ -18,6 +18,7 @@
 
 use std::io::{IsTerminal, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ledger::lines::{LineReader, ReadError};
@@ -46,6 +47,8 @@ pub struct SyncArgs {
     pub json: bool,
     /// Treat the clock as this time (RFC 3339) when judging receipts' deadlines (drills).
     pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// Entries per request, 1 to [`PAGE`] (the API's maximum; smaller for a slow link).
+    pub page: u64,
 }
 
 /// What the monitor keeps between runs.
@@ -67,15 +70,28 @@ struct State {
 
 /// The log's API, as a partner (or the auditor) reaches it.
 struct Api {
+    conn: Connection,
+    requests: u64,
+}
+
+/// Where the log is and how to ask it: cloned by the threads that fetch pages ahead.
+#[derive(Debug, Clone)]
+struct Connection {
     agent: ureq::Agent,
     base: String,
     token: String,
     chain: Option<String>,
-    requests: u64,
 }
 
 impl Api {
     fn get(&mut self, path: &str, query: &[(&str, String)]) -> Result<Vec<u8>, CliError> {
+        self.requests += 1;
+        self.conn.get(path, query)
+    }
+}
+
+impl Connection {
+    fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<u8>, CliError> {
         let mut url = format!("{}{path}", self.base.trim_end_matches('/'));
         let mut params: Vec<(&str, String)> = query.to_vec();
         if let Some(chain) = &self.chain {
@@ -87,7 +103,6 @@ impl Api {
             url.push('=');
             url.push_str(value);
         }
-        self.requests += 1;
         let unreachable = |e: ureq::Error| CliError::Usage(format!("cannot reach the log at {url}: {e}"));
         let mut response = self
             .agent
@@ -112,6 +127,72 @@ impl Api {
             )));
         }
         Ok(body)
+    }
+}
+
+/// A fetched page: where it starts and the log's answer.
+type Page = (u64, Result<Vec<u8>, CliError>);
+
+/// How many threads fetch entry pages ahead of the one that checks them.
+const AHEAD: u64 = 2;
+
+/// Entry pages `start, start + page_size, …` below `size`, fetched ahead by [`AHEAD`] threads (page
+/// `i` by thread `i mod AHEAD`) and handed over in order. Each thread holds at most two pages
+/// (one it fetched, one it is fetching), so memory stays bounded; when this is dropped the
+/// threads stop at their next page.
+struct Ahead {
+    pages: Vec<std::sync::mpsc::Receiver<Page>>,
+    taken: u64,
+}
+
+impl Ahead {
+    fn start<'scope>(
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        conn: Connection,
+        fetched: &'scope AtomicU64,
+        start: u64,
+        size: u64,
+        page_size: u64,
+    ) -> Self {
+        let pages = (0..AHEAD)
+            .map(|first| {
+                let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                let conn = conn.clone();
+                scope.spawn(move || {
+                    let mut index = first;
+                    loop {
+                        let Some(page) = index.checked_mul(page_size).and_then(|o| start.checked_add(o)) else {
+                            return;
+                        };
+                        if page >= size {
+                            return;
+                        }
+                        let limit = page_size.min(size - page);
+                        fetched.fetch_add(1, Ordering::Relaxed);
+                        let body = conn.get(
+                            "/ledger/entries",
+                            &[("start", page.to_string()), ("limit", limit.to_string())],
+                        );
+                        let failed = body.is_err();
+                        if tx.send((page, body)).is_err() || failed {
+                            return;
+                        }
+                        index += AHEAD;
+                    }
+                });
+                rx
+            })
+            .collect();
+        Self { pages, taken: 0 }
+    }
+
+    /// The page that starts at `next`, if it is the next one fetched; `None` otherwise (the
+    /// previous page was short) or when the threads have stopped.
+    fn take(&mut self, next: u64) -> Option<Result<Vec<u8>, CliError>> {
+        let index = usize::try_from(self.taken % AHEAD).ok()?;
+        let (page, body) = self.pages.get(index)?.recv().ok()?;
+        self.taken += 1;
+        (page == next).then_some(body)
     }
 }
 
@@ -157,6 +238,12 @@ fn open_append(path: &Path, keep: u64) -> Result<std::fs::File, CliError> {
 
 /// `ledger sync`.
 pub fn run(args: SyncArgs) -> Result<Outcome, CliError> {
+    if !(1..=PAGE).contains(&args.page) {
+        return Err(CliError::Usage(format!(
+            "--page-size is 1 to {PAGE} (the API's largest page), not {}",
+            args.page
+        )));
+    }
     let keys = load_keys(&args.keys, "--key")?;
     let receipt_keys = load_keys(&args.receipt_keys, "--receipt-key")?;
     std::fs::create_dir_all(args.state.join("checkpoints")).map_err(|source| CliError::Io {
@@ -202,10 +289,12 @@ pub fn run(args: SyncArgs) -> Result<Outcome, CliError> {
         .build()
         .into();
     let mut api = Api {
-        agent,
-        base: args.api.clone(),
-        token,
-        chain: args.chain.clone(),
+        conn: Connection {
+            agent,
+            base: args.api.clone(),
+            token,
+            chain: args.chain.clone(),
+        },
         requests: 0,
     };
 
@@ -363,6 +452,7 @@ pub fn run(args: SyncArgs) -> Result<Outcome, CliError> {
             &chain,
             checkpoint.size,
             &checkpoint.root,
+            args.page,
         )? {
             Ok(n) => new_entries = n,
             Err(f) => return Ok(tampered(&f, args.json)),
@@ -415,6 +505,7 @@ fn fetch_entries(
     chain: &str,
     size: u64,
     root: &Hash,
+    page: u64,
 ) -> Result<Result<u64, Failure>, CliError> {
     let bad_state = |m: &str| CliError::Input {
         path: dir.join("state.json"),
@@ -446,102 +537,120 @@ fn fetch_entries(
         let path = dir.join(path);
         move |source| CliError::Io { path, source }
     };
-    while next < size {
-        let limit = PAGE.min(size - next);
-        let body = api.get(
-            "/ledger/entries",
-            &[("start", next.to_string()), ("limit", limit.to_string())],
-        )?;
-        let mut reader = LineReader::new(body.as_slice());
-        let mut page_bytes: Vec<u8> = Vec::with_capacity(body.len());
-        let mut page_hashes: Vec<u8> = Vec::with_capacity(limit as usize * 32);
-        let before = next;
-        loop {
-            let chunk = match reader.next_chunk() {
-                Ok(Some(chunk)) => chunk,
-                Ok(None) => break,
-                Err(ReadError::Io(e)) => return Err(CliError::Usage(format!("cannot read entries: {e}"))),
-                Err(e) => return Ok(Err(failure(FailureKind::Malformed, chain, Some(next), e.to_string()))),
+    // Pages are fetched ahead on threads of their own while this one checks the last.
+    let fetched = AtomicU64::new(0);
+    let outcome = std::thread::scope(|scope| -> Result<Result<(), Failure>, CliError> {
+        let mut ahead = Some(Ahead::start(scope, api.conn.clone(), &fetched, next, size, page));
+        while next < size {
+            let limit = page.min(size - next);
+            let body = match ahead.as_mut().and_then(|a| a.take(next)) {
+                Some(body) => body?,
+                // A short page (the log holds fewer entries than it signed): ask from where it
+                // stopped, one page at a time, as the checks below expect.
+                None => {
+                    ahead = None;
+                    api.get(
+                        "/ledger/entries",
+                        &[("start", next.to_string()), ("limit", limit.to_string())],
+                    )?
+                }
             };
-            for line in chunk.lines {
-                if next >= size {
-                    break;
-                }
-                let entry = match EntryRef::parse(line) {
-                    Ok(e) => e,
-                    Err(e) => {
-                        return Ok(Err(failure(
-                            FailureKind::of_format(&e),
-                            chain,
-                            Some(next),
-                            e.to_string(),
-                        )));
+            let mut reader = LineReader::new(body.as_slice());
+            let mut page_bytes: Vec<u8> = Vec::with_capacity(body.len());
+            let mut page_hashes: Vec<u8> = Vec::with_capacity(limit as usize * 32);
+            let before = next;
+            loop {
+                let chunk = match reader.next_chunk() {
+                    Ok(Some(chunk)) => chunk,
+                    Ok(None) => break,
+                    Err(ReadError::Io(e)) => return Err(CliError::Usage(format!("cannot read entries: {e}"))),
+                    Err(e) => return Ok(Err(failure(FailureKind::Malformed, chain, Some(next), e.to_string()))),
+                };
+                for line in chunk.lines {
+                    if next >= size {
+                        break;
                     }
-                };
-                let problem = if entry.computed_hash() != entry.hash {
-                    Some((
-                        FailureKind::Modified,
-                        "the entry's bytes do not match its hash".to_owned(),
-                    ))
-                } else if entry.chain != chain {
-                    Some((FailureKind::ForeignEntry, format!("an entry of chain {}", entry.chain)))
-                } else if entry.seq != next {
-                    Some((
-                        FailureKind::Deleted,
-                        format!("expected seq {next}, the log served {}", entry.seq),
-                    ))
-                } else if entry.prev != last_hash {
-                    Some((
-                        FailureKind::Modified,
-                        if next == start_size && next > 0 {
-                            format!(
-                                "seq {next} does not link to the entry seq {} you hold: the history you kept was rewritten",
-                                next - 1
-                            )
-                        } else {
-                            format!("seq {next} does not link to its predecessor")
-                        },
-                    ))
-                } else if entry.version < version {
-                    Some((FailureKind::Malformed, "a v1 entry after a v2 entry".to_owned()))
-                } else if next > 0 && entry.at < last_at.as_str() {
-                    Some((
-                        FailureKind::TimeReversed,
-                        "the entry's time is before its predecessor's".to_owned(),
-                    ))
-                } else {
-                    None
-                };
-                if let Some((kind, message)) = problem {
-                    return Ok(Err(failure(kind, chain, Some(next), message)));
+                    let entry = match EntryRef::parse(line) {
+                        Ok(e) => e,
+                        Err(e) => {
+                            return Ok(Err(failure(
+                                FailureKind::of_format(&e),
+                                chain,
+                                Some(next),
+                                e.to_string(),
+                            )));
+                        }
+                    };
+                    let problem = if entry.computed_hash() != entry.hash {
+                        Some((
+                            FailureKind::Modified,
+                            "the entry's bytes do not match its hash".to_owned(),
+                        ))
+                    } else if entry.chain != chain {
+                        Some((FailureKind::ForeignEntry, format!("an entry of chain {}", entry.chain)))
+                    } else if entry.seq != next {
+                        Some((
+                            FailureKind::Deleted,
+                            format!("expected seq {next}, the log served {}", entry.seq),
+                        ))
+                    } else if entry.prev != last_hash {
+                        Some((
+                            FailureKind::Modified,
+                            if next == start_size && next > 0 {
+                                format!(
+                                    "seq {next} does not link to the entry seq {} you hold: the history you kept was rewritten",
+                                    next - 1
+                                )
+                            } else {
+                                format!("seq {next} does not link to its predecessor")
+                            },
+                        ))
+                    } else if entry.version < version {
+                        Some((FailureKind::Malformed, "a v1 entry after a v2 entry".to_owned()))
+                    } else if next > 0 && entry.at < last_at.as_str() {
+                        Some((
+                            FailureKind::TimeReversed,
+                            "the entry's time is before its predecessor's".to_owned(),
+                        ))
+                    } else {
+                        None
+                    };
+                    if let Some((kind, message)) = problem {
+                        return Ok(Err(failure(kind, chain, Some(next), message)));
+                    }
+                    frontier.push(leaf_hash(entry.hash.as_bytes()));
+                    last_hash = entry.hash;
+                    entry.at.clone_into(&mut last_at);
+                    version = entry.version;
+                    page_bytes.extend_from_slice(line);
+                    page_bytes.push(b'\n');
+                    page_hashes.extend_from_slice(entry.hash.as_bytes());
+                    next += 1;
                 }
-                frontier.push(leaf_hash(entry.hash.as_bytes()));
-                last_hash = entry.hash;
-                entry.at.clone_into(&mut last_at);
-                version = entry.version;
-                page_bytes.extend_from_slice(line);
-                page_bytes.push(b'\n');
-                page_hashes.extend_from_slice(entry.hash.as_bytes());
-                next += 1;
             }
+            if next == before {
+                return Ok(Err(failure(
+                    FailureKind::Truncated,
+                    chain,
+                    Some(next),
+                    format!("the log signed a checkpoint of size {size} but serves no entry seq {next}"),
+                )));
+            }
+            entries_file
+                .write_all(&page_bytes)
+                .map_err(write_err("entries.jsonl"))?;
+            hashes_file.write_all(&page_hashes).map_err(write_err("hashes.bin"))?;
+            if let Some(bar) = &bar {
+                bar.set_position(next - start_size);
+            }
+            // Kept only once the root is checked below.
+            state.entries_bytes += page_bytes.len() as u64;
         }
-        if next == before {
-            return Ok(Err(failure(
-                FailureKind::Truncated,
-                chain,
-                Some(next),
-                format!("the log signed a checkpoint of size {size} but serves no entry seq {next}"),
-            )));
-        }
-        entries_file
-            .write_all(&page_bytes)
-            .map_err(write_err("entries.jsonl"))?;
-        hashes_file.write_all(&page_hashes).map_err(write_err("hashes.bin"))?;
-        if let Some(bar) = &bar {
-            bar.set_position(next - start_size);
-        }
-        // Kept only once the root is checked below.
-        state.entries_bytes += page_bytes.len() as u64;
+        Ok(Ok(()))
+    });
+    api.requests += fetched.into_inner();
+    if let Err(f) = outcome? {
+        return Ok(Err(f));
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();

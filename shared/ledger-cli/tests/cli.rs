@@ -385,6 +385,22 @@ fn usage_and_io_errors_exit_2() {
             "valid/checkpoint-12.note",
         ],
         vec!["frobnicate"],
+        // A page the API would refuse: said before anything is fetched or written.
+        vec![
+            "sync",
+            "--api",
+            "http://127.0.0.1:9",
+            "--token-file",
+            "ledgerdesk-vectors.pub",
+            "--key",
+            "ledgerdesk-vectors.pub",
+            "--receipt-key",
+            "ledgerdesk-vectors.pub",
+            "--state",
+            "/nonexistent/ledgerdesk-sync-state",
+            "--page-size",
+            "1001",
+        ],
     ] {
         let out = ledger(&args);
         assert_eq!(
@@ -393,6 +409,10 @@ fn usage_and_io_errors_exit_2() {
             "{args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if args.contains(&"--page-size") {
+            assert!(String::from_utf8_lossy(&out.stderr).contains("--page-size is 1 to 1000"));
+            assert!(!std::path::Path::new("/nonexistent/ledgerdesk-sync-state").exists());
+        }
     }
 }
 
