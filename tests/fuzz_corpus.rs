@@ -5,10 +5,7 @@
 //! `LEDGERDESK_WRITE_FUZZ_SEEDS=<dir>` also writes the seeds to `<dir>/<target>/` (the
 //! corpus directories `cargo fuzz` starts from).
 
-#[path = "fuzz/src/properties.rs"]
-mod properties;
-#[path = "fuzz/src/seeds.rs"]
-mod seeds;
+use ledgerdesk_fuzz::{properties, seeds};
 
 use std::path::Path;
 

@@ -302,6 +302,7 @@ fn the_workspace_hack_is_where_it_belongs() {
         ("functions/admin", Hack::None),
         ("functions/local", Hack::Normal),
         ("tests", Hack::Normal),
+        ("tests/fuzz", Hack::None),
     ];
     let workspace: toml::Table = toml::from_str(&std::fs::read_to_string(root().join("Cargo.toml")).unwrap()).unwrap();
     let members: Vec<&str> = workspace["workspace"]["members"]

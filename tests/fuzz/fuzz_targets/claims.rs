@@ -2,7 +2,6 @@
 //! to a caller: never a panic; a token is one population or refused.
 #![no_main]
 
-#[path = "../src/properties.rs"]
-mod properties;
+use ledgerdesk_fuzz::properties;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| properties::claims(data));

@@ -2,7 +2,6 @@
 //! customer and for the partner's own tenant: never a panic.
 #![no_main]
 
-#[path = "../src/properties.rs"]
-mod properties;
+use ledgerdesk_fuzz::properties;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| properties::create_body(data));

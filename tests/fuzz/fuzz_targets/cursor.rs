@@ -2,7 +2,6 @@
 //! and a sealed one opens only for its own partner and query.
 #![no_main]
 
-#[path = "../src/properties.rs"]
-mod properties;
+use ledgerdesk_fuzz::properties;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| properties::cursor(data));

@@ -1,7 +1,6 @@
 //! A disclosures file checked against the v2 vectors' chain: never a panic.
 #![no_main]
 
-#[path = "../src/properties.rs"]
-mod properties;
+use ledgerdesk_fuzz::properties;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| properties::disclosures(data));

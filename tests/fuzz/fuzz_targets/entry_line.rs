@@ -1,7 +1,6 @@
 //! A ledger entry line (FORMAT.md §2-§3): an accepted line is exactly what its fields write.
 #![no_main]
 
-#[path = "../src/properties.rs"]
-mod properties;
+use ledgerdesk_fuzz::properties;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| properties::entry_line(data));

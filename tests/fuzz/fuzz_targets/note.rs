@@ -2,7 +2,6 @@
 //! note writes back byte for byte, and so does its checkpoint body.
 #![no_main]
 
-#[path = "../src/properties.rs"]
-mod properties;
+use ledgerdesk_fuzz::properties;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| properties::note(data));

@@ -2,7 +2,6 @@
 //! checks and the list and queue parsers; never a panic.
 #![no_main]
 
-#[path = "../src/properties.rs"]
-mod properties;
+use ledgerdesk_fuzz::properties;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| properties::query(data));
