@@ -602,11 +602,7 @@ impl Store {
                     .and_then(|mut u| u.remove(&self.tables.tiles))
                     .unwrap_or_default();
                 if !pending.is_empty() {
-                    attempt += 1;
-                    if attempt > 8 {
-                        return Err(StoreError::Unavailable("tile writes left unprocessed".into()));
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(5 << attempt.min(5))).await;
+                    crate::read::retry_unprocessed(&mut attempt, || "tile writes left unprocessed".into()).await?;
                 }
             }
         }

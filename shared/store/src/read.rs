@@ -311,11 +311,7 @@ impl Store {
             }
             pending = out.unprocessed_keys.unwrap_or_default();
             if !pending.is_empty() {
-                attempt += 1;
-                if attempt > 8 {
-                    return Err(StoreError::Unavailable(format!("{what} left keys unprocessed")));
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(5 << attempt.min(5))).await;
+                retry_unprocessed(&mut attempt, || format!("{what} left keys unprocessed")).await?;
             }
         }
         Ok(found)
@@ -592,4 +588,16 @@ impl Store {
         .await?;
         Ok(found)
     }
+}
+
+/// After a batch call (`BatchGetItem`, `BatchWriteItem`) left work unprocessed: wait before
+/// asking again (5 ms, doubling to 160 ms), or, after 8 attempts, give up with `Unavailable`
+/// saying `what` was left.
+pub(crate) async fn retry_unprocessed(attempt: &mut u32, what: impl FnOnce() -> String) -> Result<(), StoreError> {
+    *attempt += 1;
+    if *attempt > 8 {
+        return Err(StoreError::Unavailable(what()));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(5 << (*attempt).min(5))).await;
+    Ok(())
 }

@@ -144,7 +144,8 @@ impl Client {
         }
     }
 
-    async fn landed(&mut self, id: &str, text: &str) -> Option<bool> {
+    /// The request's history, if this attempt was answered.
+    async fn history_once(&mut self, id: &str) -> Option<Vec<Value>> {
         match self
             .send(
                 reqwest::Method::GET,
@@ -154,15 +155,14 @@ impl Client {
             )
             .await
         {
-            Sent::Answered(200, h) => Some(
-                h["items"]
-                    .as_array()
-                    .expect("items")
-                    .iter()
-                    .any(|i| i["data"]["change"]["message"]["value"] == text),
-            ),
+            Sent::Answered(200, h) => Some(h["items"].as_array().expect("items").clone()),
             _ => None,
         }
+    }
+
+    async fn landed(&mut self, id: &str, text: &str) -> Option<bool> {
+        let items = self.history_once(id).await?;
+        Some(items.iter().any(|i| i["data"]["change"]["message"]["value"] == text))
     }
 
     /// Add a note exactly once: `If-Match` on the version read, and after a lost or 412
@@ -232,16 +232,8 @@ impl Client {
 
     pub async fn history(&mut self, id: &str) -> Vec<Value> {
         loop {
-            if let Sent::Answered(200, h) = self
-                .send(
-                    reqwest::Method::GET,
-                    &format!("/service-requests/{id}/history"),
-                    None,
-                    &[],
-                )
-                .await
-            {
-                return h["items"].as_array().cloned().unwrap_or_default();
+            if let Some(items) = self.history_once(id).await {
+                return items;
             }
             Self::pause().await;
         }
