@@ -106,26 +106,11 @@ async fn dispatch(State(state): State<Arc<LocalState>>, request: Request<Body>) 
     to_axum(api::handle(&state.app, route.function, request).await)
 }
 
-/// `%XX` decoding of a path segment, as API Gateway does for path parameters.
+/// `%XX` decoding of a path segment, as API Gateway does for path parameters (`+` stays).
 fn percent_decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(v) = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The API Gateway (HTTP API, payload 2.0) event for this request.

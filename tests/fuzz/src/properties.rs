@@ -16,34 +16,6 @@ use ledger::{EntryRef, LogName, Receipt, TrustedKeys, Verifier, VerifierKey, Ver
 use store::CursorKey;
 use store::cursor::{open, seal};
 
-/// Percent-decoding as `application/x-www-form-urlencoded` (`+` is a space).
-fn decode(part: &str) -> String {
-    let bytes = part.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b'+', _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// A ledger entry line (FORMAT.md §2-§3): an accepted line is exactly what its fields write.
 pub fn entry_line(line: &[u8]) {
     let Ok(entry) = EntryRef::parse(line) else {
@@ -179,13 +151,9 @@ pub fn query(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let pairs: Vec<(String, String)> = text
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (decode(k), decode(v)),
-            None => (decode(p), String::new()),
-        })
+    // As `application/x-www-form-urlencoded` (`+` is a space).
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(text.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     let config = IdentityConfig::new("partner_id", "vendor");
     let partner: HashMap<String, String> = [
