@@ -35,12 +35,19 @@ async fn secret(config: &store::AwsConfig, name: &'static str, parameter: &'stat
         return Ok(value);
     }
     let parameter_name = var(parameter)?;
-    store::secrets::secure_parameter(config, &parameter_name)
+    parameter_value(config, &parameter_name)
         .await
-        .map_err(|e| ConfigError::Invalid {
+        .map_err(|problem| ConfigError::Invalid {
             name: parameter,
-            problem: format!("{e} ({})", e.detail().unwrap_or("-")),
+            problem,
         })
+}
+
+/// An SSM SecureString parameter's value; the error says what failed, never a value.
+async fn parameter_value(config: &store::AwsConfig, parameter_name: &str) -> Result<String, String> {
+    store::secrets::secure_parameter(config, parameter_name)
+        .await
+        .map_err(|e| format!("{e} ({})", e.detail().unwrap_or("-")))
 }
 
 /// What a function needs besides the store and the policy.
@@ -101,28 +108,21 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
     // waits only for the slowest, not for the sum.
     let policy = tokio::task::spawn_blocking(SupportPolicy::embedded);
     let config = store::aws_config(roots).await;
-    let fetch = |wanted: bool, name: &'static str, parameter: &'static str| {
+    let cursor = needs.cursor_key.then(|| {
         let config = config.clone();
-        tokio::spawn(async move {
-            if wanted {
-                secret(&config, name, parameter).await.map(Some)
-            } else {
-                Ok(None)
-            }
-        })
+        tokio::spawn(async move { secret(&config, "CURSOR_KEY", "CURSOR_KEY_PARAMETER").await })
+    });
+    // The receipt key: given (local, tests), or read from Parameter Store without holding up
+    // the start — the first write awaits it (receipts::Receipts).
+    enum ReceiptKey {
+        Given(String),
+        Parameter(String),
+    }
+    let receipt_key = match (needs.receipts, optional("RECEIPT_KEY")) {
+        (false, _) => None,
+        (true, Some(text)) => Some(ReceiptKey::Given(text)),
+        (true, None) => Some(ReceiptKey::Parameter(var("RECEIPT_KEY_PARAMETER")?)),
     };
-    let cursor = fetch(needs.cursor_key, "CURSOR_KEY", "CURSOR_KEY_PARAMETER");
-    // The receipt key: given (local), or read from Parameter Store without holding up the
-    // start — the first write awaits it (receipts::Receipts).
-    let receipt_parameter = match (needs.receipts, optional("RECEIPT_KEY")) {
-        (true, None) => Some(var("RECEIPT_KEY_PARAMETER")?),
-        _ => None,
-    };
-    let receipt = fetch(
-        needs.receipts && receipt_parameter.is_none(),
-        "RECEIPT_KEY",
-        "RECEIPT_KEY_PARAMETER",
-    );
     let client = match optional("DYNAMODB_ENDPOINT") {
         // The loaded configuration has what a client needs: only the endpoint changes.
         Some(endpoint) if config.region().is_some() && std::env::var_os("AWS_ACCESS_KEY_ID").is_some() => {
@@ -145,34 +145,34 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
         name: "support policy",
         problem: e.to_string(),
     });
-    let cursor = cursor.await.map_err(joined)?;
-    let receipt = receipt.await.map_err(joined)?;
+    let cursor = match cursor {
+        Some(task) => Some(task.await.map_err(joined)??),
+        None => None,
+    };
     let mut store = Store::new(client, tables);
-    if let Some(key) = cursor? {
+    if let Some(key) = cursor {
         store = store.with_cursor_key(CursorKey::from_base64(&key).map_err(|e| ConfigError::Invalid {
             name: "CURSOR_KEY",
             problem: e.to_string(),
         })?);
     }
     let mut app = App::new(store, policy?, identity);
-    match (receipt?, receipt_parameter, log) {
-        (Some(text), _, Some(log)) => {
+    match (receipt_key, log) {
+        (Some(ReceiptKey::Given(text)), Some(log)) => {
             let key = SignerKey::parse(&text).map_err(|e| ConfigError::Invalid {
                 name: "RECEIPT_KEY",
                 problem: e.to_string(),
             })?;
             app = app.with_receipts(ReceiptSigner { key, log });
         }
-        (None, Some(parameter), Some(log)) => {
+        (Some(ReceiptKey::Parameter(parameter)), Some(log)) => {
             let config = config.clone();
             app.receipts = Receipts::fetching(Box::new(move || {
                 let (config, parameter, log) = (config.clone(), parameter.clone(), log.clone());
                 Box::pin(async move {
-                    let text = store::secrets::secure_parameter(&config, &parameter)
+                    let text = parameter_value(&config, &parameter)
                         .await
-                        .map_err(|e| {
-                            format!("RECEIPT_KEY_PARAMETER {parameter}: {e} ({})", e.detail().unwrap_or("-"))
-                        })?;
+                        .map_err(|e| format!("RECEIPT_KEY_PARAMETER {parameter}: {e}"))?;
                     let key = SignerKey::parse(&text).map_err(|e| format!("RECEIPT_KEY_PARAMETER {parameter}: {e}"))?;
                     Ok(ReceiptSigner { key, log })
                 })
