@@ -14,6 +14,7 @@
 //!   several threads, names the first bad entry, and says what the checkpoints cover.
 //! - [`personal`]: salted commitments for personal data (erasable without breaking hashes).
 //! - [`merkle`], [`tiles`]: RFC 6962/9162 hashing and proofs, from leaves or stored tiles.
+//! - [`entry_tiles`]: the entries in immutable compressed runs, for monitors to fetch.
 //! - [`checkpoint`]: C2SP tlog-checkpoint + signed-note with Ed25519, Go `note` key formats.
 //! - [`receipt`]: the signed promise given for every write.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -23,6 +24,7 @@ pub mod canonical;
 mod chain;
 pub mod checkpoint;
 pub mod entry;
+pub mod entry_tiles;
 mod hash;
 pub mod lines;
 pub mod merkle;

@@ -89,23 +89,37 @@ impl<R: Read> LineReader<R> {
                 None => target = self.buf.len() + MAX_LINE_BYTES + 1,
             }
         }
-        let region = &self.buf[..self.handed];
-        let mut lines = Vec::with_capacity(region.len() / 512 + 1);
-        let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', region) {
-            if end - start > MAX_LINE_BYTES {
-                return Err(ReadError::TooLong {
-                    line: self.next_line + lines.len() as u64,
-                });
-            }
-            lines.push(&region[start..end]);
-            start = end + 1;
-        }
+        let lines = split_lines(&self.buf[..self.handed], self.next_line)?;
         let first_line = self.next_line;
         self.next_line += lines.len() as u64;
         self.bytes += self.handed as u64;
         Ok(Some(Chunk { first_line, lines }))
     }
+}
+
+/// The lines of `bytes` held in memory (a page or an entry tile), without their newlines and
+/// without copying, under the same rules as [`LineReader`]: each ends with `\n` and is at most
+/// [`MAX_LINE_BYTES`] long. `first_line` numbers the first in errors.
+pub fn split_lines(bytes: &[u8], first_line: u64) -> Result<Vec<&[u8]>, ReadError> {
+    let mut lines = Vec::with_capacity(bytes.len() / 512 + 1);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', bytes) {
+        if end - start > MAX_LINE_BYTES {
+            return Err(ReadError::TooLong {
+                line: first_line + lines.len() as u64,
+            });
+        }
+        lines.push(&bytes[start..end]);
+        start = end + 1;
+    }
+    let line = first_line + lines.len() as u64;
+    if bytes.len() - start > MAX_LINE_BYTES {
+        return Err(ReadError::TooLong { line });
+    }
+    if start < bytes.len() {
+        return Err(ReadError::Unterminated { line });
+    }
+    Ok(lines)
 }
 
 #[cfg(test)]
@@ -145,5 +159,23 @@ mod tests {
         long.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 10));
         long.push(b'\n');
         assert!(matches!(all(&long, 1 << 16), Err(ReadError::TooLong { line: 2 })));
+    }
+
+    #[test]
+    fn lines_in_memory_follow_the_same_rules() {
+        assert_eq!(split_lines(b"a\nbb\n\n", 1).unwrap(), vec![&b"a"[..], b"bb", b""]);
+        assert!(split_lines(b"", 1).unwrap().is_empty());
+        assert!(matches!(
+            split_lines(b"a\nb", 7),
+            Err(ReadError::Unterminated { line: 8 })
+        ));
+        let mut long = b"ok\n".to_vec();
+        long.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 1));
+        assert!(matches!(split_lines(&long, 1), Err(ReadError::TooLong { line: 2 })));
+        long.push(b'\n');
+        assert!(matches!(split_lines(&long, 1), Err(ReadError::TooLong { line: 2 })));
+        long.truncate(3 + MAX_LINE_BYTES);
+        long.push(b'\n');
+        assert_eq!(split_lines(&long, 1).unwrap().len(), 2);
     }
 }
