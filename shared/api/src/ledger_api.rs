@@ -114,6 +114,38 @@ pub async fn entries(app: &App, request: &Request) -> Result<Response<Body>, Api
     Ok(response)
 }
 
+/// `GET /ledger/entry-tiles/{index}`: entries `1024·index … 1024·index + 1023` as one zstd
+/// frame of their lines (FORMAT.md §11.1), exactly as the signer stored it. Immutable once
+/// written, so a client may keep it; 404 when it is not stored (not full or not signed yet,
+/// too large to serve, or older than entry tiles): `/ledger/entries` serves the same entries.
+pub async fn entry_tile(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = Caller::from_request(request, &app.identity)?;
+    let params = query_params(request, &["chain"])?;
+    let chain = chain_of(&caller, chain_param(&params))?;
+    let index = path_param(request, "index")
+        .and_then(|text| text.parse::<u64>().ok().filter(|n| text == n.to_string()))
+        .filter(|n| *n <= crate::openapi::MAX_QUERY_NUMBER)
+        .ok_or_else(|| {
+            ApiError::Validation(vec![FieldMessage::new(
+                "path:index",
+                format!("must be a whole number from 0 to {}", crate::openapi::MAX_QUERY_NUMBER),
+            )])
+        })?;
+    let frame = app.store.entry_tile(&chain, index).await?.ok_or_else(|| {
+        ApiError::Missing(format!(
+            "entry tile {index} is not stored (not full or not signed yet, or too large to serve): /ledger/entries serves its entries"
+        ))
+    })?;
+    let mut response = Response::new(Body::from(frame));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zstd"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    );
+    Ok(response)
+}
+
 fn proof_json(proof: &[Hash]) -> Vec<String> {
     proof.iter().map(Hash::to_base64).collect()
 }

@@ -92,6 +92,7 @@ async fn dispatch(app: &App, route: &Route, request: &Request) -> Result<Respons
         Op::Update => update::update(app, request).await,
         Op::LedgerCheckpoint => ledger_api::checkpoint(app, request).await,
         Op::LedgerEntries => ledger_api::entries(app, request).await,
+        Op::LedgerEntryTile => ledger_api::entry_tile(app, request).await,
         Op::ConsistencyProof => ledger_api::consistency(app, request).await,
         Op::InclusionProof => ledger_api::inclusion(app, request).await,
         Op::Erase => erase::erase(app, request).await,

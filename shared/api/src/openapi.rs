@@ -1061,6 +1061,36 @@ fn operation(route: &Route) -> Value {
                 None,
             )
         }
+        Operation::LedgerEntryTile => {
+            responses.insert("200".into(), json!({ "description": "Entries 1024·index … 1024·index + 1023, each exactly as hashed and ended by a newline, as one zstd frame (FORMAT.md §11.1); immutable", "content": { "application/zstd": { "schema": { "type": "string", "contentMediaType": "application/zstd" } } } }));
+            errors(
+                &mut responses,
+                &[
+                    (
+                        "404",
+                        "No such chain for this caller, or the tile is not stored (read its entries from /ledger/entries)",
+                        &["not-found"],
+                    ),
+                    INVALID,
+                ],
+            );
+            (
+                "getEntryTile",
+                "1,024 entries of a chain as one compressed, immutable tile",
+                "ledger",
+                vec![
+                    chain_param(),
+                    param(
+                        "index",
+                        "path",
+                        true,
+                        "The tile: it holds entries 1024·index to 1024·index + 1023.",
+                        json!({ "type": "integer", "minimum": 0, "maximum": MAX_QUERY_NUMBER }),
+                    ),
+                ],
+                None,
+            )
+        }
         Operation::ConsistencyProof => {
             responses.insert("200".into(), json_ok("RFC 9162 consistency proof", r("Proof")));
             errors(

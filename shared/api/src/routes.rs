@@ -68,6 +68,7 @@ pub enum Operation {
     Update,
     LedgerCheckpoint,
     LedgerEntries,
+    LedgerEntryTile,
     ConsistencyProof,
     InclusionProof,
     Erase,
@@ -172,6 +173,13 @@ pub const ROUTES: &[Route] = &[
         "/ledger/entries",
         ListRequests,
         Op::LedgerEntries,
+        &[LEDGER_READ, LEDGER_AUDIT],
+    ),
+    route(
+        "GET",
+        "/ledger/entry-tiles/{index}",
+        ListRequests,
+        Op::LedgerEntryTile,
         &[LEDGER_READ, LEDGER_AUDIT],
     ),
     route(

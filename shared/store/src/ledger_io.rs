@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest};
 use domain::Timestamp;
 use futures::StreamExt;
+use ledger::entry_tiles::{ENTRY_TILE_WIDTH, MAX_TILE_BYTES};
 use ledger::merkle::{LeafIndex, ProveFrom, TreeSize, consistency_proof_from, inclusion_proof_from, leaf_hash};
 use ledger::tiles::{Recorder, TileId, Tiles, right_edge};
 use ledger::{ChainHead, ChainId, EntryRef, Frontier, Hash, LogName, SignerKey, Version};
@@ -79,6 +80,15 @@ enum Signed {
 fn tile_key(id: TileId) -> String {
     format!("{:02}/{:016x}", id.level, id.index)
 }
+
+/// Entry tile `index` is stored in parts of at most [`TILE_PART_BYTES`] (an item holds at most
+/// 400 KB): `e/<index>/<part>`, after every hash tile's key.
+fn entry_tile_prefix(index: u64) -> String {
+    format!("e/{index:016x}/")
+}
+
+/// The compressed bytes of an entry tile per item.
+const TILE_PART_BYTES: usize = 350_000;
 
 fn parse_tile_key(text: &str) -> Option<TileId> {
     let (level, index) = text.split_once('/')?;
@@ -358,6 +368,7 @@ impl Store {
             }))
         };
         let (mut state, last_signed) = self.signer_state(chain).await?;
+        let signed_last_hash = state.last_hash;
         let (head, _) = self.read_head_item(chain).await?;
         if head.size < state.size {
             return alarm(format!(
@@ -438,7 +449,12 @@ impl Store {
             return alarm("the chain head does not describe the entries it follows".into());
         }
         let start = state.size - leaves.len() as u64;
-        self.extend_tiles(chain, start, &leaves).await?;
+        let mut writes = match self.entry_tile_writes(chain, start, &lines, signed_last_hash).await? {
+            Ok(writes) => writes,
+            Err(problem) => return alarm(problem),
+        };
+        writes.extend(self.extend_tiles(chain, start, &leaves).await?);
+        self.batch_write_tiles(writes).await?;
         let note = head.sign_checkpoint(log.as_str(), key);
         // Written in a one-item transaction: IAM lets writers put ledger and checkpoint items
         // only inside transactions, which always carry their condition (no overwrite).
@@ -548,9 +564,14 @@ impl Store {
         Ok(tiles)
     }
 
-    /// Add `leaves` (positions `start …`) to `chain`'s tiles: read the right edge, extend,
-    /// write every tile that changed.
-    async fn extend_tiles(&self, chain: &ChainId, start: u64, leaves: &[ledger::Hash]) -> Result<(), StoreError> {
+    /// Add `leaves` (positions `start …`) to `chain`'s tiles: read the right edge, extend;
+    /// the writes of every tile that changed.
+    async fn extend_tiles(
+        &self,
+        chain: &ChainId,
+        start: u64,
+        leaves: &[ledger::Hash],
+    ) -> Result<Vec<WriteRequest>, StoreError> {
         let edge: BTreeSet<TileId> = right_edge(start).into_iter().map(|(id, _)| id).collect();
         let have = if edge.is_empty() {
             Tiles::new()
@@ -571,7 +592,7 @@ impl Store {
             (Tiles::new(), all, 0)
         };
         let changed = have.extend(start, &leaves).map_err(StoreError::internal)?;
-        let requests = changed
+        changed
             .tiles
             .iter()
             .map(|(id, hashes)| {
@@ -584,7 +605,109 @@ impl Store {
                     .map(|p| WriteRequest::builder().put_request(p).build())
                     .map_err(StoreError::internal)
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect()
+    }
+
+    /// The entry tiles (FORMAT.md §11.1) that entries `start …` (`lines`, checked by the
+    /// signer) complete, as writes. A tile that began before `start` also needs the entries
+    /// before it, which the last checkpoint covers: they are read again and must still link,
+    /// hash and end on the hash the signer recorded (`signed_last_hash`) — if not, history
+    /// under a signed checkpoint was rewritten: `Err(problem)` for the alarm.
+    async fn entry_tile_writes(
+        &self,
+        chain: &ChainId,
+        start: u64,
+        lines: &[String],
+        signed_last_hash: Hash,
+    ) -> Result<Result<Vec<WriteRequest>, String>, StoreError> {
+        let end = start + lines.len() as u64;
+        let tiles = ledger::entry_tiles::full_tiles_within(start - start % ENTRY_TILE_WIDTH, end);
+        if tiles.is_empty() {
+            return Ok(Ok(Vec::new()));
+        }
+        let first = tiles.start * ENTRY_TILE_WIDTH;
+        let earlier = if first < start {
+            let earlier = self.entries(chain, first, start - first).await?;
+            if let Err(problem) = check_signed_run(chain, first, &earlier, signed_last_hash) {
+                return Ok(Err(problem));
+            }
+            earlier
+        } else {
+            Vec::new()
+        };
+        let mut writes = Vec::new();
+        let all = earlier.iter().chain(lines);
+        let width = ENTRY_TILE_WIDTH as usize;
+        let mut content = Vec::new();
+        for (index, run) in tiles.clone().zip(all.collect::<Vec<_>>().chunks(width)) {
+            content.clear();
+            for line in run {
+                content.extend_from_slice(line.as_bytes());
+                content.push(b'\n');
+            }
+            let frame = ledger::entry_tiles::encode(&content).map_err(StoreError::internal)?;
+            if frame.len() > MAX_TILE_BYTES {
+                tracing::info!(chain = %chain, index, bytes = frame.len(), "entry tile too large to serve: its entries are read by page");
+                continue;
+            }
+            let parts = frame.chunks(TILE_PART_BYTES).collect::<Vec<_>>();
+            for (part, bytes) in parts.iter().enumerate() {
+                let put = PutRequest::builder()
+                    .item("chain", s(chain.as_str()))
+                    .item("tile", s(format!("{}{part:02}", entry_tile_prefix(index))))
+                    .item("zstd", AttributeValue::B(Blob::new(bytes.to_vec())))
+                    .item("part", n(part as u64))
+                    .item("parts", n(parts.len() as u64))
+                    .build()
+                    .map_err(StoreError::internal)?;
+                writes.push(WriteRequest::builder().put_request(put).build());
+            }
+        }
+        Ok(Ok(writes))
+    }
+
+    /// Entry tile `index` of `chain`, the zstd frame as stored; `None` if it is not stored
+    /// (not full yet, too large, or from before tiles were written).
+    pub async fn entry_tile(&self, chain: &ChainId, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.tables.tiles)
+            .key_condition_expression("chain = :chain AND begins_with(tile, :prefix)")
+            .expression_attribute_values(":chain", s(chain.as_str()))
+            .expression_attribute_values(":prefix", s(entry_tile_prefix(index)))
+            .consistent_read(true);
+        let mut frame = Vec::new();
+        let mut found = 0u64;
+        let mut parts = None;
+        self.query_all(query, |item| {
+            let part = items::number(&item, "part")?;
+            let of = items::number(&item, "parts")?;
+            let Some(AttributeValue::B(bytes)) = item.get("zstd") else {
+                return Err(StoreError::Internal("an entry tile part without bytes".into()));
+            };
+            if part != found || parts.is_some_and(|p| p != of) {
+                return Err(StoreError::Internal(format!(
+                    "entry tile {index}: part {part} of {of} out of order"
+                )));
+            }
+            parts = Some(of);
+            found += 1;
+            frame.extend_from_slice(bytes.as_ref());
+            Ok(())
+        })
+        .await?;
+        match parts {
+            None => Ok(None),
+            Some(of) if of == found => Ok(Some(frame)),
+            Some(of) => Err(StoreError::Internal(format!(
+                "entry tile {index}: {found} of its {of} parts are stored"
+            ))),
+        }
+    }
+
+    /// Write tiles (hash and entry tiles), 25 to a `BatchWriteItem`.
+    async fn batch_write_tiles(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         for batch in requests.chunks(25) {
             let mut pending = batch.to_vec();
             let mut attempt = 0u32;
@@ -641,6 +764,36 @@ impl Store {
             .map(|seq| inclusion_proof_from(&mut &tiles, LeafIndex(*seq), TreeSize(size)).map_err(proof_error))
             .collect()
     }
+}
+
+/// Entries `first …` that a signed checkpoint covers, read again: each must parse, hash, be
+/// of `chain` at its place, link to the one before, and the last must be the entry the
+/// signer recorded (`last_hash`).
+fn check_signed_run(chain: &ChainId, first: u64, lines: &[String], last_hash: Hash) -> Result<(), String> {
+    let rewritten = |seq: u64| {
+        Err(format!(
+            "entry seq {seq}, which a signed checkpoint covers, no longer reads as signed: history was rewritten"
+        ))
+    };
+    let mut prev = None;
+    for (i, line) in lines.iter().enumerate() {
+        let seq = first + i as u64;
+        let Ok(entry) = EntryRef::parse(line.as_bytes()) else {
+            return rewritten(seq);
+        };
+        if entry.chain != chain.as_str()
+            || entry.seq != seq
+            || entry.computed_hash() != entry.hash
+            || prev.is_some_and(|p| p != entry.prev)
+        {
+            return rewritten(seq);
+        }
+        prev = Some(entry.hash);
+    }
+    if prev != Some(last_hash) {
+        return rewritten(first + lines.len().saturating_sub(1) as u64);
+    }
+    Ok(())
 }
 
 fn proof_error<E: std::fmt::Display>(e: ProveFrom<E>) -> StoreError {
