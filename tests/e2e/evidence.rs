@@ -453,3 +453,170 @@ async fn a_sync_of_many_pages_fetched_ahead_keeps_the_log_exactly_and_catches_a_
     let kept = std::fs::read_to_string(state.join("entries.jsonl")).unwrap();
     assert_eq!(kept.lines().collect::<Vec<_>>(), signed);
 }
+
+/// Entry tile `index` of `chain` as the API serves it: status, content type, raw body.
+async fn get_tile(stack: &Stack, token: &str, path: &str) -> (StatusCode, Option<String>, Vec<u8>) {
+    let reply = reqwest::Client::new()
+        .get(format!("{}{path}", stack.running.base_url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = reply.status();
+    let kind = reply
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, kind, reply.bytes().await.unwrap().to_vec())
+}
+
+/// The operator replaces entry tile `index` of `chain` with `frame` (one part).
+async fn put_tile(stack: &Stack, chain: &str, index: u64, frame: Vec<u8>) {
+    stack
+        .dynamodb()
+        .await
+        .put_item()
+        .table_name(tables().tiles)
+        .item("chain", AttributeValue::S(chain.into()))
+        .item("tile", AttributeValue::S(format!("e/{index:016x}/00")))
+        .item(
+            "zstd",
+            AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(frame)),
+        )
+        .item("part", AttributeValue::N("0".into()))
+        .item("parts", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn delete_tile(stack: &Stack, chain: &str, index: u64) {
+    stack
+        .dynamodb()
+        .await
+        .delete_item()
+        .table_name(tables().tiles)
+        .key("chain", AttributeValue::S(chain.into()))
+        .key("tile", AttributeValue::S(format!("e/{index:016x}/00")))
+        .send()
+        .await
+        .unwrap();
+}
+
+fn joined(lines: &[String]) -> Vec<u8> {
+    lines.iter().flat_map(|l| format!("{l}\n").into_bytes()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_chain_is_synced_in_entry_tiles_checked_like_any_entries() {
+    let stack = Stack::start_with(&[("contoso", CUSTOMER)]).await;
+    let token = stack.partner_token("contoso");
+    let dir = tempfile::tempdir().unwrap();
+    // 701 entries signed (no tile is full), then 2,201: the signer completes tiles 0 and 1,
+    // reading entries 0-700 again for the first.
+    fill(&stack, 700).await;
+    sweep(&stack).await;
+    fill(&stack, 1_500).await;
+    let report = sweep(&stack).await;
+    assert!(report.integrity_alarms.is_empty(), "{report:?}");
+    let lines = chain_lines(&stack, "contoso").await;
+    assert_eq!(lines.len(), 2_201);
+
+    // The API serves a full tile as one zstd frame of the entries exactly as hashed.
+    let (status, kind, frame) = get_tile(&stack, &token, "/ledger/entry-tiles/0").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(kind.as_deref(), Some("application/zstd"));
+    let mut content = Vec::new();
+    ledger::entry_tiles::decode_into(&frame, &mut content).unwrap();
+    assert_eq!(content, joined(&lines[..1024]));
+    let (status, _, body) = get_tile(&stack, &token, "/ledger/entry-tiles/2").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "tile 2 is not full");
+    assert!(String::from_utf8_lossy(&body).contains("/ledger/entries"));
+    let (status, _, _) = get_tile(&stack, &token, "/ledger/entry-tiles/01").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "one spelling per number");
+    // Another partner sees no tile of contoso's, and has none of its own; the auditor reads any.
+    let fabrikam = stack.partner_token("fabrikam");
+    for path in ["/ledger/entry-tiles/0?chain=contoso", "/ledger/entry-tiles/0"] {
+        assert_eq!(
+            get_tile(&stack, &fabrikam, path).await.0,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let auditor = stack.token(local::token::TokenRole::Auditor, None, "auditor@vendor");
+    let (status, _, audited) = get_tile(&stack, &auditor, "/ledger/entry-tiles/1?chain=contoso").await;
+    assert_eq!(status, StatusCode::OK);
+    ledger::entry_tiles::decode_into(&audited, &mut content).unwrap();
+    assert_eq!(content, joined(&lines[1024..2048]));
+
+    // The partner's sync asks for the checkpoint, two tiles and one page (2,048-2,200).
+    let state = dir.path().join("whole");
+    let (exit, synced) = sync(&stack, &token, &state, None, None).await;
+    assert_eq!(exit, Exit::Ok, "{synced}");
+    assert_eq!(synced["newEntries"], 2_201);
+    assert_eq!(synced["requests"], 4, "{synced}");
+    assert_eq!(std::fs::read(state.join("entries.jsonl")).unwrap(), joined(&lines));
+
+    // A tile is no authority. The operator stores tile 1 with entry 1,100 altered: a fresh
+    // monitor names it, and keeps nothing.
+    let mut altered = lines[1024..2048].to_vec();
+    altered[76] = altered[76].replacen("\"severity\":\"B\"", "\"severity\":\"A\"", 1);
+    assert_ne!(altered[76], lines[1100]);
+    put_tile(
+        &stack,
+        "contoso",
+        1,
+        ledger::entry_tiles::encode(&joined(&altered)).unwrap(),
+    )
+    .await;
+    let state = dir.path().join("altered");
+    let (exit, failed) = sync(&stack, &token, &state, None, None).await;
+    assert_eq!(exit, Exit::Tampered, "{failed}");
+    assert_eq!(failed["failure"]["kind"], "modified", "{failed}");
+    assert_eq!(failed["failure"]["seq"], 1_100, "{failed}");
+    assert_eq!(std::fs::read(state.join("entries.jsonl")).unwrap_or_default().len(), 0);
+    // A tile that is not a zstd frame is a malformed answer, named where it starts.
+    put_tile(&stack, "contoso", 1, b"not a frame".to_vec()).await;
+    let (exit, failed) = sync(&stack, &token, &dir.path().join("garbled"), None, None).await;
+    assert_eq!(exit, Exit::Tampered, "{failed}");
+    assert_eq!(failed["failure"]["kind"], "malformed", "{failed}");
+    assert_eq!(failed["failure"]["seq"], 1_024, "{failed}");
+    // A tile that is gone is read page by page instead: the same copy, two more requests.
+    delete_tile(&stack, "contoso", 1).await;
+    let state = dir.path().join("paged");
+    let (exit, synced) = sync(&stack, &token, &state, None, None).await;
+    assert_eq!(exit, Exit::Ok, "{synced}");
+    assert_eq!(
+        synced["requests"], 6,
+        "checkpoint, tile 0, tile 1 (404), 1,000 + 24, 153: {synced}"
+    );
+    assert_eq!(std::fs::read(state.join("entries.jsonl")).unwrap(), joined(&lines));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_rewritten_under_a_checkpoint_is_caught_when_its_tile_is_completed() {
+    let stack = Stack::start_with(&[("contoso", CUSTOMER)]).await;
+    fill(&stack, 600).await;
+    sweep(&stack).await;
+    // The operator alters entry 5 in place (the chain head and everything after untouched);
+    // the service writes on past the end of tile 0.
+    let lines = chain_lines(&stack, "contoso").await;
+    let altered = lines[5].replacen("\"severity\":\"B\"", "\"severity\":\"A\"", 1);
+    assert_ne!(altered, lines[5]);
+    put_entry(&stack, &altered).await;
+    fill(&stack, 500).await;
+    let report = sweep(&stack).await;
+    assert!(
+        !report.checkpoints.iter().any(|c| c.starts_with("contoso@")),
+        "nothing signed: {report:?}"
+    );
+    assert_eq!(report.integrity_alarms.len(), 1, "{report:?}");
+    assert!(report.integrity_alarms[0].problem.contains("entry seq 5"), "{report:?}");
+    let token = stack.partner_token("contoso");
+    let (status, _, _) = get_tile(&stack, &token, "/ledger/entry-tiles/0").await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "no tile of the rewritten entries was stored"
+    );
+}
