@@ -93,13 +93,17 @@ impl Api {
 
 impl Connection {
     fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<u8>, CliError> {
-        self.get_if_stored(path, query)?
-            .ok_or_else(|| CliError::Usage(format!("the log answered 404 to {path}: not found")))
+        let mut body = Vec::new();
+        if self.get_into(path, query, &mut body)? {
+            Ok(body)
+        } else {
+            Err(CliError::Usage(format!("the log answered 404 to {path}: not found")))
+        }
     }
 
-    /// As [`Connection::get`], but `None` when the log answers 404 (an entry tile it does not
-    /// store).
-    fn get_if_stored(&self, path: &str, query: &[(&str, String)]) -> Result<Option<Vec<u8>>, CliError> {
+    /// As [`Connection::get`], into `body` (cleared first: a buffer handed back for reuse), and
+    /// `false` when the log answers 404 to an entry tile (one it does not store).
+    fn get_into(&self, path: &str, query: &[(&str, String)], body: &mut Vec<u8>) -> Result<bool, CliError> {
         let mut url = format!("{}{path}", self.base.trim_end_matches('/'));
         let mut params: Vec<(&str, String)> = query.to_vec();
         if let Some(chain) = &self.chain {
@@ -119,17 +123,19 @@ impl Connection {
             .call()
             .map_err(unreachable)?;
         let status = response.status().as_u16();
-        let body = response
+        body.clear();
+        response
             .body_mut()
             .with_config()
             .limit(256 << 20)
-            .read_to_vec()
+            .reader()
+            .read_to_end(body)
             .map_err(|e| CliError::Usage(format!("cannot read the answer of {url}: {e}")))?;
         if status == 404 && path.starts_with("/ledger/entry-tiles/") {
-            return Ok(None);
+            return Ok(false);
         }
         if status != 200 {
-            let detail = serde_json::from_slice::<Value>(&body)
+            let detail = serde_json::from_slice::<Value>(body)
                 .ok()
                 .and_then(|v| v["detail"].as_str().map(str::to_owned))
                 .unwrap_or_default();
@@ -137,7 +143,26 @@ impl Connection {
                 "the log answered {status} to {path}: {detail}"
             )));
         }
-        Ok(Some(body))
+        Ok(true)
+    }
+}
+
+/// Buffers handed back once their answer is appended, for the next answers: a sync of a long
+/// chain then reuses a few megabytes instead of faulting in fresh pages for every tile.
+#[derive(Debug, Default)]
+struct Buffers(std::sync::Mutex<Vec<Vec<u8>>>);
+
+impl Buffers {
+    fn take(&self) -> Vec<u8> {
+        self.0.lock().ok().and_then(|mut free| free.pop()).unwrap_or_default()
+    }
+
+    fn give(&self, buffer: Vec<u8>) {
+        if let Ok(mut free) = self.0.lock()
+            && free.len() < 4 * (AHEAD + 1)
+        {
+            free.push(buffer);
+        }
     }
 }
 
@@ -210,17 +235,26 @@ struct Fetched {
 
 /// Fetch one answer and check its entries. A tile the log does not store is read as pages;
 /// `requests` counts what was asked.
-fn fetch(conn: &Connection, what: Fetch, page: u64, chain: &str, requests: &AtomicU64) -> Result<Fetched, CliError> {
-    let mut body = Vec::new();
-    let pages = |start: u64, end: u64, body: &mut Vec<u8>| -> Result<(), CliError> {
+fn fetch(
+    conn: &Connection,
+    what: Fetch,
+    page: u64,
+    chain: &str,
+    requests: &AtomicU64,
+    buffers: &Buffers,
+) -> Result<Fetched, CliError> {
+    let mut body = buffers.take();
+    body.clear();
+    let mut got = buffers.take();
+    let mut pages = |start: u64, end: u64, body: &mut Vec<u8>| -> Result<(), CliError> {
         let mut next = start;
         while next < end {
             let limit = page.min(end - next);
             requests.fetch_add(1, Ordering::Relaxed);
-            let got = conn.get(
-                "/ledger/entries",
-                &[("start", next.to_string()), ("limit", limit.to_string())],
-            )?;
+            let query = [("start", next.to_string()), ("limit", limit.to_string())];
+            if !conn.get_into("/ledger/entries", &query, &mut got)? {
+                return Err(CliError::Usage("the log answered 404 to /ledger/entries".into()));
+            }
             let served = memchr::memchr_iter(b'\n', &got).count() as u64;
             body.extend_from_slice(&got);
             if served < limit {
@@ -236,20 +270,24 @@ fn fetch(conn: &Connection, what: Fetch, page: u64, chain: &str, requests: &Atom
         Fetch::Page { start, limit } => pages(start, start + limit, &mut body)?,
         Fetch::Tile { index } => {
             requests.fetch_add(1, Ordering::Relaxed);
-            match conn.get_if_stored(&format!("/ledger/entry-tiles/{index}"), &[])? {
-                None => pages(start, start + ENTRY_TILE_WIDTH, &mut body)?,
-                Some(frame) => {
-                    if let Err(e) = ledger::entry_tiles::decode_into(&frame, &mut body) {
-                        return Ok(Fetched {
-                            start,
-                            body,
-                            lines: Err((FailureKind::Malformed, format!("entry tile {index}: {e}"))),
-                        });
-                    }
+            let mut frame = buffers.take();
+            if conn.get_into(&format!("/ledger/entry-tiles/{index}"), &[], &mut frame)? {
+                let decoded = ledger::entry_tiles::decode_into(&frame, &mut body);
+                buffers.give(frame);
+                if let Err(e) = decoded {
+                    return Ok(Fetched {
+                        start,
+                        body,
+                        lines: Err((FailureKind::Malformed, format!("entry tile {index}: {e}"))),
+                    });
                 }
+            } else {
+                buffers.give(frame);
+                pages(start, start + ENTRY_TILE_WIDTH, &mut body)?;
             }
         }
     }
+    buffers.give(got);
     let lines = check_body(&body, chain);
     Ok(Fetched { start, body, lines })
 }
@@ -312,6 +350,7 @@ impl Ahead {
         page: u64,
         chain: &'scope str,
         requests: &'scope AtomicU64,
+        buffers: &'scope Buffers,
     ) -> Self {
         let tail = plan
             .iter()
@@ -332,7 +371,7 @@ impl Ahead {
                     .collect();
                 scope.spawn(move || {
                     for what in mine {
-                        let fetched = fetch(&conn, what, page, chain, requests);
+                        let fetched = fetch(&conn, what, page, chain, requests, buffers);
                         let failed = fetched.is_err();
                         if tx.send(fetched).is_err() || failed {
                             return;
@@ -709,11 +748,12 @@ fn fetch_entries(
     // this one links them in order, appends them and extends the tree.
     let requests = AtomicU64::new(0);
     let plan = plan(next, size, page);
+    let buffers = Buffers::default();
     // The appended bytes are flushed to disk in the background as they come, so that the
     // final `fsync` (before the state is replaced) waits only for the last of them.
     let flushing = entries_file.try_clone().map_err(write_err("entries.jsonl"))?;
     let outcome = std::thread::scope(|scope| -> Result<Result<(), Failure>, CliError> {
-        let mut ahead = Some(Ahead::start(scope, &api.conn, &plan, page, chain, &requests));
+        let mut ahead = Some(Ahead::start(scope, &api.conn, &plan, page, chain, &requests, &buffers));
         let (flush, flush_requests) = std::sync::mpsc::sync_channel::<()>(1);
         scope.spawn(move || {
             for () in flush_requests {
@@ -733,7 +773,7 @@ fn fetch_entries(
                         start: next,
                         limit: page.min(size - next),
                     };
-                    fetch(&api.conn, what, page, chain, &requests)?
+                    fetch(&api.conn, what, page, chain, &requests, &buffers)?
                 }
             };
             let lines = match fetched.lines {
@@ -809,6 +849,7 @@ fn fetch_entries(
                 .write_all(&fetched.body[..written])
                 .map_err(write_err("entries.jsonl"))?;
             hashes_file.write_all(&page_hashes).map_err(write_err("hashes.bin"))?;
+            buffers.give(fetched.body);
             if let Some(bar) = &bar {
                 bar.set_position(next - start_size);
             }
