@@ -470,37 +470,39 @@ async fn get_tile(stack: &Stack, token: &str, path: &str) -> (StatusCode, Option
     (status, kind, reply.bytes().await.unwrap().to_vec())
 }
 
-/// The operator replaces entry tile `index` of `chain` with `frame` (one part).
-async fn put_tile(stack: &Stack, chain: &str, index: u64, frame: Vec<u8>) {
-    stack
-        .dynamodb()
-        .await
-        .put_item()
-        .table_name(tables().tiles)
-        .item("chain", AttributeValue::S(chain.into()))
-        .item("tile", AttributeValue::S(format!("e/{index:016x}/00")))
-        .item(
-            "zstd",
-            AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(frame)),
-        )
-        .item("part", AttributeValue::N("0".into()))
-        .item("parts", AttributeValue::N("1".into()))
-        .send()
-        .await
-        .unwrap();
+/// The operator replaces entry tile `index` of `chain` with `frame`, stored in `parts` parts
+/// (as the signer stores a tile over 350 KB).
+async fn put_tile(stack: &Stack, chain: &str, index: u64, frame: Vec<u8>, parts: usize) {
+    let db = stack.dynamodb().await;
+    for (part, bytes) in frame.chunks(frame.len().div_ceil(parts)).enumerate() {
+        db.put_item()
+            .table_name(tables().tiles)
+            .item("chain", AttributeValue::S(chain.into()))
+            .item("tile", AttributeValue::S(format!("e/{index:016x}/{part:02}")))
+            .item(
+                "zstd",
+                AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(bytes)),
+            )
+            .item("part", AttributeValue::N(part.to_string()))
+            .item("parts", AttributeValue::N(parts.to_string()))
+            .send()
+            .await
+            .unwrap();
+    }
 }
 
+/// The operator deletes entry tile `index` of `chain` (every part).
 async fn delete_tile(stack: &Stack, chain: &str, index: u64) {
-    stack
-        .dynamodb()
-        .await
-        .delete_item()
-        .table_name(tables().tiles)
-        .key("chain", AttributeValue::S(chain.into()))
-        .key("tile", AttributeValue::S(format!("e/{index:016x}/00")))
-        .send()
-        .await
-        .unwrap();
+    let db = stack.dynamodb().await;
+    for part in 0..4 {
+        db.delete_item()
+            .table_name(tables().tiles)
+            .key("chain", AttributeValue::S(chain.into()))
+            .key("tile", AttributeValue::S(format!("e/{index:016x}/{part:02}")))
+            .send()
+            .await
+            .unwrap();
+    }
 }
 
 fn joined(lines: &[String]) -> Vec<u8> {
@@ -562,13 +564,11 @@ async fn a_long_chain_is_synced_in_entry_tiles_checked_like_any_entries() {
     let mut altered = lines[1024..2048].to_vec();
     altered[76] = altered[76].replacen("\"severity\":\"B\"", "\"severity\":\"A\"", 1);
     assert_ne!(altered[76], lines[1100]);
-    put_tile(
-        &stack,
-        "contoso",
-        1,
-        ledger::entry_tiles::encode(&joined(&altered)).unwrap(),
-    )
-    .await;
+    // Stored in two parts: the API puts them together again.
+    let frame = ledger::entry_tiles::encode(&joined(&altered)).unwrap();
+    put_tile(&stack, "contoso", 1, frame.clone(), 2).await;
+    let (status, _, served) = get_tile(&stack, &token, "/ledger/entry-tiles/1").await;
+    assert_eq!((status, served), (StatusCode::OK, frame));
     let state = dir.path().join("altered");
     let (exit, failed) = sync(&stack, &token, &state, None, None).await;
     assert_eq!(exit, Exit::Tampered, "{failed}");
@@ -576,7 +576,8 @@ async fn a_long_chain_is_synced_in_entry_tiles_checked_like_any_entries() {
     assert_eq!(failed["failure"]["seq"], 1_100, "{failed}");
     assert_eq!(std::fs::read(state.join("entries.jsonl")).unwrap_or_default().len(), 0);
     // A tile that is not a zstd frame is a malformed answer, named where it starts.
-    put_tile(&stack, "contoso", 1, b"not a frame".to_vec()).await;
+    delete_tile(&stack, "contoso", 1).await;
+    put_tile(&stack, "contoso", 1, b"not a frame".to_vec(), 1).await;
     let (exit, failed) = sync(&stack, &token, &dir.path().join("garbled"), None, None).await;
     assert_eq!(exit, Exit::Tampered, "{failed}");
     assert_eq!(failed["failure"]["kind"], "malformed", "{failed}");

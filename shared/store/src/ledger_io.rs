@@ -669,6 +669,27 @@ impl Store {
     /// Entry tile `index` of `chain`, the zstd frame as stored; `None` if it is not stored
     /// (not full yet, too large, or from before tiles were written).
     pub async fn entry_tile(&self, chain: &ChainId, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        // Nearly every tile is one part: read it by its key, and query only for a longer one.
+        self.count_round_trip();
+        let first = self
+            .client
+            .get_item()
+            .table_name(&self.tables.tiles)
+            .key("chain", s(chain.as_str()))
+            .key("tile", s(format!("{}00", entry_tile_prefix(index))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        let Some(mut item) = first.item else {
+            return Ok(None);
+        };
+        if items::number(&item, "parts")? == 1 {
+            return match item.remove("zstd") {
+                Some(AttributeValue::B(bytes)) => Ok(Some(bytes.into_inner())),
+                _ => Err(StoreError::Internal("an entry tile part without bytes".into())),
+            };
+        }
         let query = self
             .client
             .query()
