@@ -202,9 +202,10 @@ fn resolve(base: &Path, parts: &[&str]) -> Option<std::path::PathBuf> {
 
 #[test]
 fn no_test_bench_or_build_script_reads_outside_the_workspace() {
-    // A clone of the repository alone must build and pass: nothing may read `../shared` or
-    // anything else beside the checkout. `.ci/run` proves it by running the suite in a copy
-    // with nothing beside it; this catches the mistake earlier, with the line that makes it.
+    // A clone of the repository alone must build and pass: nothing may read the reference
+    // folder beside the checkout, or anything else outside it. `.ci/run` proves it by running
+    // the suite in a copy with nothing beside it; this catches the mistake earlier, with the
+    // line that makes it.
     let root = root();
     let mut escapes = Vec::new();
     for (file, crate_dir) in rust_files() {
@@ -245,7 +246,7 @@ fn no_test_bench_or_build_script_reads_outside_the_workspace() {
 
 #[test]
 fn the_escape_check_sees_what_it_must() {
-    let climbing = r#"let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors");"#;
+    let climbing = r#"let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../reference/vectors");"#;
     let statement = &literals_by_statement(climbing)[0];
     let parts: Vec<&str> = statement
         .iter()

@@ -31,6 +31,8 @@ pub mod merkle;
 pub mod personal;
 pub mod receipt;
 pub mod tiles;
+#[cfg(feature = "vectors")]
+pub mod vectors;
 mod verify;
 
 pub use chain::{AppendError, ChainHead};

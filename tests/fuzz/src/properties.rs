@@ -45,8 +45,7 @@ pub fn entry_line(line: &[u8]) {
 /// An export stream, verified (with and without a kept checkpoint): never a panic, every
 /// outcome a report or a located failure.
 pub fn export(export: &[u8]) {
-    const KEY: &str = include_str!("../../../shared/ledger/vectors/ledgerdesk-vectors.pub");
-    const CHECKPOINT: &str = include_str!("../../../shared/ledger/vectors/valid/checkpoint-8.note");
+    use ledger::vectors::{CHECKPOINT_8 as CHECKPOINT, PUBLIC_KEY as KEY};
     let key = VerifierKey::parse(KEY).expect("the vectors' key");
     for with_checkpoint in [false, true] {
         let options = VerifyOptions {
@@ -84,7 +83,7 @@ pub fn note(data: &[u8]) {
 /// An evidence bundle (FORMAT.md §12): an accepted file is its canonical text, and checking
 /// it never panics.
 pub fn bundle(data: &[u8]) {
-    const KEY: &str = include_str!("../../../shared/ledger/vectors/ledgerdesk-vectors.pub");
+    use ledger::vectors::PUBLIC_KEY as KEY;
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -108,7 +107,7 @@ pub fn receipt(data: &[u8]) {
 
 /// A disclosures file checked against the v2 vectors' chain: never a panic.
 pub fn disclosures(data: &[u8]) {
-    const CHAIN: &str = include_str!("../../../shared/ledger/vectors/v2/chain.jsonl");
+    use ledger::vectors::V2_CHAIN as CHAIN;
     let Ok(file) = serde_json::from_slice::<Disclosures>(data) else {
         return;
     };
