@@ -97,12 +97,13 @@ impl Connection {
         if self.get_into(path, query, &mut body)? {
             Ok(body)
         } else {
-            Err(CliError::Usage(format!("the log answered 404 to {path}: not found")))
+            Err(refused(404, path, &body))
         }
     }
 
     /// As [`Connection::get`], into `body` (cleared first: a buffer handed back for reuse), and
-    /// `false` when the log answers 404 to an entry tile (one it does not store).
+    /// `false` when the log answers 404 (its problem in `body`): for an entry tile, one it does
+    /// not store; what else a 404 means is the caller's to say.
     fn get_into(&self, path: &str, query: &[(&str, String)], body: &mut Vec<u8>) -> Result<bool, CliError> {
         let mut url = format!("{}{path}", self.base.trim_end_matches('/'));
         let mut params: Vec<(&str, String)> = query.to_vec();
@@ -131,20 +132,21 @@ impl Connection {
             .reader()
             .read_to_end(body)
             .map_err(|e| CliError::Usage(format!("cannot read the answer of {url}: {e}")))?;
-        if status == 404 && path.starts_with("/ledger/entry-tiles/") {
-            return Ok(false);
+        match status {
+            200 => Ok(true),
+            404 => Ok(false),
+            _ => Err(refused(status, path, body)),
         }
-        if status != 200 {
-            let detail = serde_json::from_slice::<Value>(body)
-                .ok()
-                .and_then(|v| v["detail"].as_str().map(str::to_owned))
-                .unwrap_or_default();
-            return Err(CliError::Usage(format!(
-                "the log answered {status} to {path}: {detail}"
-            )));
-        }
-        Ok(true)
     }
+}
+
+/// The log refused a request: its status and the problem's detail.
+fn refused(status: u16, path: &str, body: &[u8]) -> CliError {
+    let detail = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["detail"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    CliError::Usage(format!("the log answered {status} to {path}: {detail}"))
 }
 
 /// Buffers handed back once their answer is appended, for the next answers: a sync of a long
@@ -253,7 +255,7 @@ fn fetch(
             requests.fetch_add(1, Ordering::Relaxed);
             let query = [("start", next.to_string()), ("limit", limit.to_string())];
             if !conn.get_into("/ledger/entries", &query, &mut got)? {
-                return Err(CliError::Usage("the log answered 404 to /ledger/entries".into()));
+                return Err(refused(404, "/ledger/entries", &got));
             }
             let served = memchr::memchr_iter(b'\n', &got).count() as u64;
             body.extend_from_slice(&got);

@@ -87,6 +87,10 @@ fn entry_tile_prefix(index: u64) -> String {
     format!("e/{index:016x}/")
 }
 
+fn entry_tile_key(index: u64, part: usize) -> String {
+    format!("{}{part:02}", entry_tile_prefix(index))
+}
+
 /// The compressed bytes of an entry tile per item.
 const TILE_PART_BYTES: usize = 350_000;
 
@@ -449,11 +453,16 @@ impl Store {
             return alarm("the chain head does not describe the entries it follows".into());
         }
         let start = state.size - leaves.len() as u64;
-        let mut writes = match self.entry_tile_writes(chain, start, &lines, signed_last_hash).await? {
+        // The entries a begun entry tile needs and the hash tiles' right edge, read together.
+        let (entry_tiles, hash_tiles) = tokio::try_join!(
+            self.entry_tile_writes(chain, start, &lines, signed_last_hash),
+            self.extend_tiles(chain, start, &leaves)
+        )?;
+        let mut writes = match entry_tiles {
             Ok(writes) => writes,
             Err(problem) => return alarm(problem),
         };
-        writes.extend(self.extend_tiles(chain, start, &leaves).await?);
+        writes.extend(hash_tiles);
         self.batch_write_tiles(writes).await?;
         let note = head.sign_checkpoint(log.as_str(), key);
         // Written in a one-item transaction: IAM lets writers put ledger and checkpoint items
@@ -654,7 +663,7 @@ impl Store {
             for (part, bytes) in parts.iter().enumerate() {
                 let put = PutRequest::builder()
                     .item("chain", s(chain.as_str()))
-                    .item("tile", s(format!("{}{part:02}", entry_tile_prefix(index))))
+                    .item("tile", s(entry_tile_key(index, part)))
                     .item("zstd", AttributeValue::B(Blob::new(bytes.to_vec())))
                     .item("part", n(part as u64))
                     .item("parts", n(parts.len() as u64))
@@ -676,7 +685,7 @@ impl Store {
             .get_item()
             .table_name(&self.tables.tiles)
             .key("chain", s(chain.as_str()))
-            .key("tile", s(format!("{}00", entry_tile_prefix(index))))
+            .key("tile", s(entry_tile_key(index, 0)))
             .consistent_read(true)
             .send()
             .await
