@@ -456,6 +456,7 @@ async fn a_sync_of_many_pages_fetched_ahead_keeps_the_log_exactly_and_catches_a_
 
 /// Entry tile `index` of `chain` as the API serves it: status, content type, raw body.
 async fn get_tile(stack: &Stack, token: &str, path: &str) -> (StatusCode, Option<String>, Vec<u8>) {
+    // reqwest follows the redirect to the bucket, and (another origin) without the token.
     let reply = reqwest::Client::new()
         .get(format!("{}{path}", stack.running.base_url()))
         .bearer_auth(token)
@@ -470,39 +471,56 @@ async fn get_tile(stack: &Stack, token: &str, path: &str) -> (StatusCode, Option
     (status, kind, reply.bytes().await.unwrap().to_vec())
 }
 
-/// The operator replaces entry tile `index` of `chain` with `frame`, stored in `parts` parts
-/// (as the signer stores a tile over 350 KB).
-async fn put_tile(stack: &Stack, chain: &str, index: u64, frame: Vec<u8>, parts: usize) {
-    let db = stack.dynamodb().await;
-    for (part, bytes) in frame.chunks(frame.len().div_ceil(parts)).enumerate() {
-        db.put_item()
-            .table_name(tables().tiles)
-            .item("chain", AttributeValue::S(chain.into()))
-            .item("tile", AttributeValue::S(format!("e/{index:016x}/{part:02}")))
-            .item(
-                "zstd",
-                AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(bytes)),
-            )
-            .item("part", AttributeValue::N(part.to_string()))
-            .item("parts", AttributeValue::N(parts.to_string()))
-            .send()
-            .await
-            .unwrap();
-    }
+/// The API's own answer for an entry tile, not following its redirect: status, `Location`,
+/// `Cache-Control`.
+async fn tile_redirect(stack: &Stack, token: &str, path: &str) -> (StatusCode, String, String) {
+    let reply = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}{path}", stack.running.base_url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let header = |name: &str| {
+        reply
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    (reply.status(), header("location"), header("cache-control"))
 }
 
-/// The operator deletes entry tile `index` of `chain` (every part).
+fn tile_object(chain: &str, index: u64) -> String {
+    format!("entry-tiles/{chain}/{index}")
+}
+
+/// The operator replaces entry tile `index` of `chain` in the tile bucket with `frame`.
+async fn put_tile(stack: &Stack, chain: &str, index: u64, frame: Vec<u8>) {
+    stack
+        .s3()
+        .put_object()
+        .bucket(local::TILE_BUCKET)
+        .key(tile_object(chain, index))
+        .content_type("application/zstd")
+        .body(frame.into())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The operator deletes entry tile `index` of `chain`.
 async fn delete_tile(stack: &Stack, chain: &str, index: u64) {
-    let db = stack.dynamodb().await;
-    for part in 0..4 {
-        db.delete_item()
-            .table_name(tables().tiles)
-            .key("chain", AttributeValue::S(chain.into()))
-            .key("tile", AttributeValue::S(format!("e/{index:016x}/{part:02}")))
-            .send()
-            .await
-            .unwrap();
-    }
+    stack
+        .s3()
+        .delete_object()
+        .bucket(local::TILE_BUCKET)
+        .key(tile_object(chain, index))
+        .send()
+        .await
+        .unwrap();
 }
 
 fn joined(lines: &[String]) -> Vec<u8> {
@@ -531,9 +549,24 @@ async fn a_long_chain_is_synced_in_entry_tiles_checked_like_any_entries() {
     let mut content = Vec::new();
     ledger::entry_tiles::decode_into(&frame, &mut content).unwrap();
     assert_eq!(content, joined(&lines[..1024]));
-    let (status, _, body) = get_tile(&stack, &token, "/ledger/entry-tiles/2").await;
+    // The API's answer is a short-lived link to the caller's own tile in the bucket, which
+    // must not be cached and does not carry the caller's token.
+    let (status, link, cache) = tile_redirect(&stack, &token, "/ledger/entry-tiles/0").await;
+    assert_eq!(status, StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(cache, "no-store");
+    assert!(link.starts_with(&stack.running.s3_endpoint), "{link}");
+    assert!(
+        link.contains("/entry-tiles/contoso/0?") && link.contains("X-Amz-Expires=300"),
+        "{link}"
+    );
+    assert!(!link.contains(&token));
+    // The link is for that object alone: pointed at another chain's tile, the bucket refuses it.
+    let forged = link.replace("/entry-tiles/contoso/0?", "/entry-tiles/fabrikam/0?");
+    let refused = reqwest::get(&forged).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{forged}");
+    // Tile 2 is not full: the bucket has no such object.
+    let (status, _, _) = get_tile(&stack, &token, "/ledger/entry-tiles/2").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "tile 2 is not full");
-    assert!(String::from_utf8_lossy(&body).contains("/ledger/entries"));
     let (status, _, _) = get_tile(&stack, &token, "/ledger/entry-tiles/01").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "one spelling per number");
     // Another partner sees no tile of contoso's, and has none of its own; the auditor reads any.
@@ -564,9 +597,8 @@ async fn a_long_chain_is_synced_in_entry_tiles_checked_like_any_entries() {
     let mut altered = lines[1024..2048].to_vec();
     altered[76] = altered[76].replacen("\"severity\":\"B\"", "\"severity\":\"A\"", 1);
     assert_ne!(altered[76], lines[1100]);
-    // Stored in two parts: the API puts them together again.
     let frame = ledger::entry_tiles::encode(&joined(&altered)).unwrap();
-    put_tile(&stack, "contoso", 1, frame.clone(), 2).await;
+    put_tile(&stack, "contoso", 1, frame.clone()).await;
     let (status, _, served) = get_tile(&stack, &token, "/ledger/entry-tiles/1").await;
     assert_eq!((status, served), (StatusCode::OK, frame));
     let state = dir.path().join("altered");
@@ -576,8 +608,7 @@ async fn a_long_chain_is_synced_in_entry_tiles_checked_like_any_entries() {
     assert_eq!(failed["failure"]["seq"], 1_100, "{failed}");
     assert_eq!(std::fs::read(state.join("entries.jsonl")).unwrap_or_default().len(), 0);
     // A tile that is not a zstd frame is a malformed answer, named where it starts.
-    delete_tile(&stack, "contoso", 1).await;
-    put_tile(&stack, "contoso", 1, b"not a frame".to_vec(), 1).await;
+    put_tile(&stack, "contoso", 1, b"not a frame".to_vec()).await;
     let (exit, failed) = sync(&stack, &token, &dir.path().join("garbled"), None, None).await;
     assert_eq!(exit, Exit::Tampered, "{failed}");
     assert_eq!(failed["failure"]["kind"], "malformed", "{failed}");

@@ -144,6 +144,11 @@ impl Stack {
         store::dynamodb_at(&self.running.dynamodb_endpoint, local::REGION).await
     }
 
+    /// The operator's own access to the entry-tile bucket (the local run's embedded S3).
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        store::s3_at(&self.running.s3_endpoint, local::REGION)
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.running.data_dir.clone()
     }

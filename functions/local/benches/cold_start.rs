@@ -259,6 +259,8 @@ async fn main() {
         ("CURSOR_KEY_PARAMETER", "/bench/cursor-key".into()),
         ("RECEIPT_KEY_PARAMETER", "/bench/receipt-key".into()),
         ("SIGNING_KEY_PARAMETER", "/bench/signing-key".into()),
+        // list-requests and the sweep make an S3 client for the entry tiles (no request at start).
+        ("ENTRY_TILE_BUCKET", "bench-tiles".into()),
     ];
     let partner = json!({ "sub": "agent@bench", "aud": "ledgerdesk-partners", "partner_id": "bench",
         "scope": "requests/read requests/write ledger/read privacy/erase" });

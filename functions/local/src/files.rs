@@ -15,6 +15,8 @@ pub const SIGNING_KEY_NAME: &str = "ledgerdesk-local";
 /// The receipt key's name (a different key: writers never hold the checkpoint key).
 pub const RECEIPT_KEY_NAME: &str = "ledgerdesk-local-receipts";
 pub const DATABASE: &str = "dynamodb.sqlite";
+/// The embedded S3's root (its buckets are directories in it): the entry tiles.
+pub const S3_DIR: &str = "s3";
 
 /// The development secrets, created on first start and reused after.
 #[derive(Debug)]

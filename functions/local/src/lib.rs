@@ -21,7 +21,7 @@ use api::receipts::ReceiptSigner;
 use api::sweep::{Signing, SweepReport};
 use domain::{CustomerId, PartnerId, SupportPolicy, Timestamp};
 use ledger::LogName;
-use store::embedded::EmbeddedDynamo;
+use store::embedded::{EmbeddedDynamo, EmbeddedS3};
 use store::{CursorKey, Relationship, RelationshipStatus, Store, TableNames};
 
 /// The table prefix of the local run.
@@ -29,6 +29,8 @@ pub const TABLE_PREFIX: &str = "ledgerdesk";
 /// The checkpoints' log name: origins are `ledgerdesk.local/<partner>`.
 pub const LOG_NAME: &str = "ledgerdesk.local";
 pub const REGION: &str = "eu-central-1";
+/// The local run's entry-tile bucket (a directory under the embedded S3's root).
+pub const TILE_BUCKET: &str = "ledgerdesk-local-tiles";
 /// The README's walk-through: partner `contoso` files for this customer.
 pub const DEMO_PARTNER: &str = "contoso";
 pub const DEMO_CUSTOMER: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
@@ -74,6 +76,8 @@ impl Default for LocalConfig {
 pub struct Running {
     pub api: SocketAddr,
     pub dynamodb_endpoint: String,
+    /// The embedded S3-compatible server that holds the entry tiles.
+    pub s3_endpoint: String,
     pub data_dir: PathBuf,
     pub public_key: PathBuf,
     pub receipt_public_key: PathBuf,
@@ -83,6 +87,37 @@ pub struct Running {
     server: tokio::task::JoinHandle<()>,
     sweeper: Option<tokio::task::JoinHandle<()>>,
     _dynamo: Option<EmbeddedDynamo>,
+    tiles: LocalTiles,
+}
+
+/// The local run's entry tiles: an embedded S3 of its own (each instance serves the same
+/// directory, as Lambdas share one bucket), over `<data_dir>/s3`, or a temporary directory
+/// when the run is ephemeral.
+#[derive(Debug)]
+struct LocalTiles {
+    server: EmbeddedS3,
+    _temporary: Option<tempfile::TempDir>,
+}
+
+impl LocalTiles {
+    async fn start(config: &LocalConfig) -> anyhow::Result<Self> {
+        let temporary = config.ephemeral.then(tempfile::tempdir).transpose()?;
+        let root = match &temporary {
+            Some(dir) => dir.path().to_owned(),
+            None => config.data_dir.join(files::S3_DIR),
+        };
+        let server = EmbeddedS3::start(([127, 0, 0, 1], 0).into(), &root)
+            .await
+            .with_context(|| format!("cannot start the embedded S3 over {}", root.display()))?;
+        Ok(Self {
+            server,
+            _temporary: temporary,
+        })
+    }
+
+    fn bucket(&self) -> store::EntryTileBucket {
+        store::EntryTileBucket::new(store::s3_at(self.server.endpoint(), REGION), TILE_BUCKET)
+    }
 }
 
 impl Running {
@@ -113,6 +148,7 @@ impl Running {
         if let Some(dynamo) = self._dynamo {
             dynamo.stop().await;
         }
+        self.tiles.server.stop().await;
     }
 }
 
@@ -133,13 +169,21 @@ async fn dynamodb(config: &LocalConfig) -> anyhow::Result<(String, Option<Embedd
     Ok((dynamo.endpoint().to_owned(), Some(dynamo)))
 }
 
-async fn store_at(endpoint: &str, cursor_key: [u8; 32]) -> anyhow::Result<Store> {
+async fn store_at(endpoint: &str, cursor_key: [u8; 32], tiles: &LocalTiles) -> anyhow::Result<Store> {
     let client = store::dynamodb_at(endpoint, REGION).await;
-    let store =
-        Store::new(client, TableNames::with_prefix(TABLE_PREFIX)).with_cursor_key(CursorKey::from_bytes(cursor_key));
+    let store = Store::new(client, TableNames::with_prefix(TABLE_PREFIX))
+        .with_cursor_key(CursorKey::from_bytes(cursor_key))
+        .with_entry_tiles(tiles.bucket());
     store.create_tables().await.map_err(|e| {
         anyhow::anyhow!(
             "cannot create the tables at {endpoint}: {e} ({})",
+            e.detail().unwrap_or("-")
+        )
+    })?;
+    store.create_entry_tile_bucket().await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create the tile bucket at {}: {e} ({})",
+            tiles.server.endpoint(),
             e.detail().unwrap_or("-")
         )
     })?;
@@ -150,7 +194,8 @@ async fn store_at(endpoint: &str, cursor_key: [u8; 32]) -> anyhow::Result<Store>
 pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     let secrets = files::Secrets::load_or_create(&config.data_dir)?;
     let (endpoint, dynamo) = dynamodb(&config).await?;
-    let store = store_at(&endpoint, secrets.cursor_key).await?;
+    let tiles = LocalTiles::start(&config).await?;
+    let store = store_at(&endpoint, secrets.cursor_key, &tiles).await?;
     register_relationships(&store, &config.relationships).await?;
     let policy = SupportPolicy::embedded()?;
     let app = App::new(store, policy, identity()).with_receipts(ReceiptSigner {
@@ -192,6 +237,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     Ok(Running {
         api,
         dynamodb_endpoint: endpoint,
+        s3_endpoint: tiles.server.endpoint().to_owned(),
         data_dir: config.data_dir,
         public_key: secrets.public_key_path,
         receipt_public_key: secrets.receipt_public_key_path,
@@ -201,6 +247,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         server,
         sweeper,
         _dynamo: dynamo,
+        tiles,
     })
 }
 
@@ -280,7 +327,8 @@ pub async fn sweep_once(
         ..LocalConfig::default()
     };
     let (endpoint, dynamo) = dynamodb(&config).await?;
-    let store = store_at(&endpoint, secrets.cursor_key).await?;
+    let tiles = LocalTiles::start(&config).await?;
+    let store = store_at(&endpoint, secrets.cursor_key, &tiles).await?;
     let app = App::new(store, SupportPolicy::embedded()?, identity());
     let signing = Signing {
         key: secrets.signing_key,
@@ -290,6 +338,7 @@ pub async fn sweep_once(
     if let Some(dynamo) = dynamo {
         dynamo.stop().await;
     }
+    tiles.server.stop().await;
     Ok(report?)
 }
 

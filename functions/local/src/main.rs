@@ -118,6 +118,7 @@ async fn main() -> anyhow::Result<()> {
                 "ledgerdesk is running\n\
                  \x20 API        {api}  (OpenAPI: {api}/openapi.json)\n\
                  \x20 DynamoDB   {db}  (tables {prefix}-*, {storage})\n\
+                 \x20 S3         {s3}  (bucket {bucket}: the entry tiles)\n\
                  \x20 ledger     log {log}; checkpoint key {key}; receipt key {receipts}\n\
                  \x20 SLA sweep  every 60 s; one now: cargo run -p local -- sweep [--at <RFC 3339>]\n\n\
                  Get a token and call the API:\n\
@@ -125,6 +126,8 @@ async fn main() -> anyhow::Result<()> {
                  \x20 curl -H \"Authorization: Bearer $TOKEN\" {api}/service-requests\n",
                 api = running.base_url(),
                 db = running.dynamodb_endpoint,
+                s3 = running.s3_endpoint,
+                bucket = local::TILE_BUCKET,
                 prefix = local::TABLE_PREFIX,
                 key = running.public_key.display(),
                 receipts = running.receipt_public_key.display(),

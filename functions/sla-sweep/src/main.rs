@@ -11,7 +11,7 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     api::telemetry::init_json();
-    let (app, config) = app_from_env(Needs::NOTHING).await?;
+    let (app, config) = app_from_env(Needs::SIGNER).await?;
     let signing = signing_from_env(&config).await?;
     let state = Arc::new((app, signing));
     run(service_fn(move |event: LambdaEvent<EventBridgeEvent>| {

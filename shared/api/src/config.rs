@@ -57,22 +57,33 @@ pub struct Needs {
     pub cursor_key: bool,
     /// The receipt key (the functions that write).
     pub receipts: bool,
+    /// The entry-tile bucket (`list-requests` links to tiles; the sweep writes them).
+    pub entry_tiles: bool,
 }
 
 impl Needs {
     pub const NOTHING: Needs = Needs {
         cursor_key: false,
         receipts: false,
+        entry_tiles: false,
     };
     /// `list-requests`.
     pub const READER: Needs = Needs {
         cursor_key: true,
         receipts: false,
+        entry_tiles: true,
     };
     /// The functions that append to the ledger on a caller's behalf.
     pub const WRITER: Needs = Needs {
         cursor_key: false,
         receipts: true,
+        entry_tiles: false,
+    };
+    /// The sweep, which signs checkpoints and keeps the entry tiles they complete.
+    pub const SIGNER: Needs = Needs {
+        cursor_key: false,
+        receipts: false,
+        entry_tiles: true,
     };
 }
 
@@ -88,7 +99,8 @@ pub fn log_name() -> Result<LogName, ConfigError> {
 /// `TABLE_PREFIX` (required), `PARTNER_CLAIM` (default `partner_id`), `VENDOR_AUDIENCE`
 /// (required: the audience of vendor staff tokens), `DYNAMODB_ENDPOINT` (optional); for
 /// `list-requests` `CURSOR_KEY` or `CURSOR_KEY_PARAMETER`; for the writers `RECEIPT_KEY` or
-/// `RECEIPT_KEY_PARAMETER`, and `LEDGER_LOG_NAME`; `LEDGERDESK_TLS_ROOTS` (optional: `amazon`,
+/// `RECEIPT_KEY_PARAMETER`, and `LEDGER_LOG_NAME`; for `list-requests` and the sweep
+/// `ENTRY_TILE_BUCKET` (and `S3_ENDPOINT`, optional: an S3-compatible server); `LEDGERDESK_TLS_ROOTS` (optional: `amazon`,
 /// the default, or `system`; see `store::trust`). The secrets are fetched concurrently with
 /// each other and with making the client; the policy is parsed meanwhile on another thread;
 /// the receipt key from Parameter Store is not waited for at all (the first write awaits it).
@@ -150,6 +162,11 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
         None => None,
     };
     let mut store = Store::new(client, tables);
+    if needs.entry_tiles {
+        let bucket = var("ENTRY_TILE_BUCKET")?;
+        let client = store::s3(&config, optional("S3_ENDPOINT").as_deref());
+        store = store.with_entry_tiles(store::EntryTileBucket::new(client, bucket));
+    }
     if let Some(key) = cursor {
         store = store.with_cursor_key(CursorKey::from_base64(&key).map_err(|e| ConfigError::Invalid {
             name: "CURSOR_KEY",

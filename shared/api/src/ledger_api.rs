@@ -115,9 +115,11 @@ pub async fn entries(app: &App, request: &Request) -> Result<Response<Body>, Api
 }
 
 /// `GET /ledger/entry-tiles/{index}`: entries `1024·index … 1024·index + 1023` as one zstd
-/// frame of their lines (FORMAT.md §11.1), exactly as the signer stored it. Immutable once
-/// written, so a client may keep it; 404 when it is not stored (not full or not signed yet,
-/// too large to serve, or older than entry tiles): `/ledger/entries` serves the same entries.
+/// frame of their lines (FORMAT.md §11.1), exactly as the signer stored it. The tiles are
+/// immutable blobs in the tile bucket: the answer is a redirect (307) to a presigned link to
+/// the caller's own tile, valid for a few minutes; the bucket answers the frame, or 404 when
+/// the tile is not stored (not full or not signed yet, or older than entry tiles):
+/// `/ledger/entries` serves the same entries.
 pub async fn entry_tile(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
     let caller = Caller::from_request(request, &app.identity)?;
     let params = query_params(request, &["chain"])?;
@@ -131,18 +133,18 @@ pub async fn entry_tile(app: &App, request: &Request) -> Result<Response<Body>, 
                 format!("must be a whole number from 0 to {}", crate::openapi::MAX_QUERY_NUMBER),
             )])
         })?;
-    let frame = app.store.entry_tile(&chain, index).await?.ok_or_else(|| {
+    let link = app.store.entry_tile_url(&chain, index).await?.ok_or_else(|| {
         ApiError::Missing(format!(
-            "entry tile {index} is not stored (not full or not signed yet, or too large to serve): /ledger/entries serves its entries"
+            "entry tile {index} is not stored (this log keeps no entry tiles): /ledger/entries serves its entries"
         ))
     })?;
-    let mut response = Response::new(Body::from(frame));
+    let location = HeaderValue::from_str(&link).map_err(|_| ApiError::Internal)?;
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zstd"));
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=31536000, immutable"),
-    );
+    headers.insert(header::LOCATION, location);
+    // The link expires: never cache the redirect (the tile itself is cached by its own answer).
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
 

@@ -1062,13 +1062,19 @@ fn operation(route: &Route) -> Value {
             )
         }
         Operation::LedgerEntryTile => {
-            responses.insert("200".into(), json!({ "description": "Entries 1024·index … 1024·index + 1023, each exactly as hashed and ended by a newline, as one zstd frame (FORMAT.md §11.1); immutable", "content": { "application/zstd": { "schema": { "type": "string", "contentMediaType": "application/zstd" } } } }));
+            responses.insert("307".into(), json!({
+                "description": "A link to the tile in the tile bucket, presigned for this caller's chain and valid for 300 seconds. GET it without the Authorization header: the bucket answers entries 1024·index … 1024·index + 1023, each exactly as hashed and ended by a newline, as one zstd frame (FORMAT.md §11.1; application/zstd, immutable), or 404 if the tile is not stored (not full or not signed yet, or from before tiles were kept: read its entries from /ledger/entries)",
+                "headers": {
+                    "Location": { "schema": { "type": "string", "format": "uri" }, "description": "The presigned link" },
+                    "Cache-Control": { "schema": { "type": "string", "const": "no-store" }, "description": "The link expires: never cache the redirect" }
+                }
+            }));
             errors(
                 &mut responses,
                 &[
                     (
                         "404",
-                        "No such chain for this caller, or the tile is not stored (read its entries from /ledger/entries)",
+                        "No such chain for this caller, or this log keeps no entry tiles (read the entries from /ledger/entries)",
                         &["not-found"],
                     ),
                     INVALID,

@@ -125,3 +125,59 @@ async fn a_receipt_key_that_cannot_be_read_refuses_the_write_before_the_store_is
     assert_eq!(asked.load(Ordering::SeqCst), 2);
     assert!(app.store.round_trips() > 0, "this time the store was asked");
 }
+
+/// `GET /ledger/entry-tiles/{index}` as API Gateway delivers it, for partner contoso.
+fn entry_tile_event(index: &str) -> Value {
+    let mut event = fixture();
+    let path = format!("/ledger/entry-tiles/{index}");
+    event["routeKey"] = "GET /ledger/entry-tiles/{index}".into();
+    event["requestContext"]["routeKey"] = "GET /ledger/entry-tiles/{index}".into();
+    event["rawPath"] = path.clone().into();
+    event["requestContext"]["http"]["method"] = "GET".into();
+    event["requestContext"]["http"]["path"] = path.into();
+    event["pathParameters"] = serde_json::json!({ "index": index });
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["scope"] = "ledger/read".into();
+    event["requestContext"]["authorizer"]["jwt"]["scopes"] = serde_json::json!(["ledger/read"]);
+    let object = event.as_object_mut().unwrap();
+    object.remove("body");
+    event
+}
+
+#[tokio::test]
+async fn an_entry_tile_is_a_redirect_to_a_presigned_link_to_the_callers_own_tile() {
+    // The bucket, like the store, points nowhere: signing a link is local work.
+    let bucket = store::EntryTileBucket::new(store::s3_at("http://127.0.0.1:9", "eu-central-1"), "tiles");
+    let app = App::new(
+        Store::new(
+            store::dynamodb_at("http://127.0.0.1:9", "eu-central-1").await,
+            TableNames::with_prefix("unused"),
+        )
+        .with_entry_tiles(bucket),
+        SupportPolicy::embedded().unwrap(),
+        api::identity::IdentityConfig::new("partner_id", "ledgerdesk-vendor"),
+    );
+    let request = lambda_http::request::from_str(&entry_tile_event("3").to_string()).unwrap();
+    let response = api::handle(&app, Function::ListRequests, request).await;
+    assert_eq!(response.status().as_u16(), 307);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let link = response.headers()["location"].to_str().unwrap();
+    assert!(
+        link.starts_with("http://127.0.0.1:9/tiles/entry-tiles/contoso/3?"),
+        "the caller's own chain: {link}"
+    );
+    for part in ["X-Amz-Signature=", "X-Amz-Expires=300", "X-Amz-Credential="] {
+        assert!(link.contains(part), "{part} in {link}");
+    }
+    // One spelling per number, before any link is made.
+    let request = lambda_http::request::from_str(&entry_tile_event("03").to_string()).unwrap();
+    assert_eq!(api::handle(&app, Function::ListRequests, request).await.status(), 422);
+}
+
+#[tokio::test]
+async fn without_a_tile_bucket_every_entry_tile_is_404_pointing_to_the_pages() {
+    let request = lambda_http::request::from_str(&entry_tile_event("0").to_string()).unwrap();
+    let response = api::handle(&app().await, Function::ListRequests, request).await;
+    assert_eq!(response.status().as_u16(), 404);
+    let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert!(body["detail"].as_str().unwrap().contains("/ledger/entries"), "{body}");
+}

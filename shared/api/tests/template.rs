@@ -390,6 +390,15 @@ fn keys_only_their_owners_can_read() {
             if list_of(&statement["Action"]) != ["kms:Decrypt"] {
                 continue;
             }
+            // Or the tables' key, through S3 only: list-requests' presigned links to entry tiles.
+            if list_of(&statement["Resource"]) == ["GetAtt:TablesKmsKey.Arn"] {
+                assert_eq!(
+                    text(&resource["Metadata"]["BuildProperties"]["Binary"]),
+                    "list-requests"
+                );
+                assert!(text(&statement["Condition"]["StringEquals"]["kms:ViaService"]).contains("s3."));
+                continue;
+            }
             let bound = text(&statement["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"]);
             assert!(
                 own.iter().any(|p| bound.contains(p.as_str())),
@@ -397,6 +406,52 @@ fn keys_only_their_owners_can_read() {
             );
         }
     }
+}
+
+#[test]
+fn entry_tiles_are_written_by_the_signer_alone_and_read_by_link() {
+    let template = template();
+    let functions = functions(&template);
+    let tiles = "Sub:${EntryTileBucket.Arn}/entry-tiles/*".to_owned();
+    for (name, resource) in &functions {
+        let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
+        let s3: Vec<(String, Vec<String>)> = allowed(resource)
+            .into_iter()
+            .filter(|(action, _)| action.starts_with("s3:"))
+            .collect();
+        let expected = match binary.as_str() {
+            "sla-sweep" => vec![("s3:PutObject".to_owned(), vec![tiles.clone()])],
+            "list-requests" => vec![("s3:GetObject".to_owned(), vec![tiles.clone()])],
+            _ => Vec::new(),
+        };
+        assert_eq!(s3, expected, "{name}");
+        let env = &resource["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            env.get("ENTRY_TILE_BUCKET").map(text),
+            (!expected.is_empty()).then(|| "Ref:EntryTileBucket".to_owned()),
+            "{name}"
+        );
+    }
+    let bucket = &template["Resources"]["EntryTileBucket"]["Properties"];
+    let block = &bucket["PublicAccessBlockConfiguration"];
+    for flag in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(text(&block[flag]), "true", "{flag}");
+    }
+    let encryption =
+        &bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"];
+    assert_eq!(text(&encryption["SSEAlgorithm"]), "aws:kms");
+    assert_eq!(text(&encryption["KMSMasterKeyID"]), "GetAtt:TablesKmsKey.Arn");
+    assert_eq!(text(&bucket["VersioningConfiguration"]["Status"]), "Enabled");
+    let policy = &template["Resources"]["EntryTileBucketPolicy"]["Properties"];
+    assert_eq!(text(&policy["Bucket"]), "Ref:EntryTileBucket");
+    let tls = &policy["PolicyDocument"]["Statement"][0];
+    assert_eq!(text(&tls["Effect"]), "Deny");
+    assert_eq!(text(&tls["Condition"]["Bool"]["aws:SecureTransport"]), "false");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest};
 use domain::Timestamp;
 use futures::StreamExt;
-use ledger::entry_tiles::{ENTRY_TILE_WIDTH, MAX_TILE_BYTES};
+use ledger::entry_tiles::ENTRY_TILE_WIDTH;
 use ledger::merkle::{LeafIndex, ProveFrom, TreeSize, consistency_proof_from, inclusion_proof_from, leaf_hash};
 use ledger::tiles::{Recorder, TileId, Tiles, right_edge};
 use ledger::{ChainHead, ChainId, EntryRef, Frontier, Hash, LogName, SignerKey, Version};
@@ -81,18 +81,14 @@ fn tile_key(id: TileId) -> String {
     format!("{:02}/{:016x}", id.level, id.index)
 }
 
-/// Entry tile `index` is stored in parts of at most [`TILE_PART_BYTES`] (an item holds at most
-/// 400 KB): `e/<index>/<part>`, after every hash tile's key.
-fn entry_tile_prefix(index: u64) -> String {
-    format!("e/{index:016x}/")
-}
+/// How long a link to an entry tile ([`Store::entry_tile_url`]) is valid: long enough to
+/// follow at once, short enough that a link handed on is soon worthless.
+pub const ENTRY_TILE_LINK_SECS: u64 = 300;
 
-fn entry_tile_key(index: u64, part: usize) -> String {
-    format!("{}{part:02}", entry_tile_prefix(index))
+/// The object that holds entry tile `index` of `chain`.
+fn entry_tile_object(chain: &ChainId, index: u64) -> String {
+    format!("entry-tiles/{}/{index}", chain.as_str())
 }
-
-/// The compressed bytes of an entry tile per item.
-const TILE_PART_BYTES: usize = 350_000;
 
 fn parse_tile_key(text: &str) -> Option<TileId> {
     let (level, index) = text.split_once('/')?;
@@ -455,15 +451,18 @@ impl Store {
         let start = state.size - leaves.len() as u64;
         // The entries a begun entry tile needs and the hash tiles' right edge, read together.
         let (entry_tiles, hash_tiles) = tokio::try_join!(
-            self.entry_tile_writes(chain, start, &lines, signed_last_hash),
+            self.entry_tile_frames(chain, start, &lines, signed_last_hash),
             self.extend_tiles(chain, start, &leaves)
         )?;
-        let mut writes = match entry_tiles {
-            Ok(writes) => writes,
+        let entry_tiles = match entry_tiles {
+            Ok(frames) => frames,
             Err(problem) => return alarm(problem),
         };
-        writes.extend(hash_tiles);
-        self.batch_write_tiles(writes).await?;
+        // Every tile is kept before the checkpoint that covers it is signed.
+        tokio::try_join!(
+            self.put_entry_tiles(chain, entry_tiles),
+            self.batch_write_tiles(hash_tiles)
+        )?;
         let note = head.sign_checkpoint(log.as_str(), key);
         // Written in a one-item transaction: IAM lets writers put ledger and checkpoint items
         // only inside transactions, which always carry their condition (no overwrite).
@@ -618,17 +617,17 @@ impl Store {
     }
 
     /// The entry tiles (FORMAT.md §11.1) that entries `start …` (`lines`, checked by the
-    /// signer) complete, as writes. A tile that began before `start` also needs the entries
-    /// before it, which the last checkpoint covers: they are read again and must still link,
-    /// hash and end on the hash the signer recorded (`signed_last_hash`) — if not, history
-    /// under a signed checkpoint was rewritten: `Err(problem)` for the alarm.
-    async fn entry_tile_writes(
+    /// signer) complete: their indexes and zstd frames. A tile that began before `start` also
+    /// needs the entries before it, which the last checkpoint covers: they are read again and
+    /// must still link, hash and end on the hash the signer recorded (`signed_last_hash`) — if
+    /// not, history under a signed checkpoint was rewritten: `Err(problem)` for the alarm.
+    async fn entry_tile_frames(
         &self,
         chain: &ChainId,
         start: u64,
         lines: &[String],
         signed_last_hash: Hash,
-    ) -> Result<Result<Vec<WriteRequest>, String>, StoreError> {
+    ) -> Result<Result<Vec<(u64, Vec<u8>)>, String>, StoreError> {
         let end = start + lines.len() as u64;
         let tiles = ledger::entry_tiles::full_tiles_within(start - start % ENTRY_TILE_WIDTH, end);
         if tiles.is_empty() {
@@ -644,96 +643,72 @@ impl Store {
         } else {
             Vec::new()
         };
-        let mut writes = Vec::new();
-        let all = earlier.iter().chain(lines);
+        let all = earlier.iter().chain(lines).collect::<Vec<_>>();
         let width = ENTRY_TILE_WIDTH as usize;
         let mut content = Vec::new();
-        for (index, run) in tiles.clone().zip(all.collect::<Vec<_>>().chunks(width)) {
+        let mut frames = Vec::new();
+        for (index, run) in tiles.zip(all.chunks(width)) {
             content.clear();
             for line in run {
                 content.extend_from_slice(line.as_bytes());
                 content.push(b'\n');
             }
-            let frame = ledger::entry_tiles::encode(&content).map_err(StoreError::internal)?;
-            if frame.len() > MAX_TILE_BYTES {
-                tracing::info!(chain = %chain, index, bytes = frame.len(), "entry tile too large to serve: its entries are read by page");
-                continue;
-            }
-            let parts = frame.chunks(TILE_PART_BYTES).collect::<Vec<_>>();
-            for (part, bytes) in parts.iter().enumerate() {
-                let put = PutRequest::builder()
-                    .item("chain", s(chain.as_str()))
-                    .item("tile", s(entry_tile_key(index, part)))
-                    .item("zstd", AttributeValue::B(Blob::new(bytes.to_vec())))
-                    .item("part", n(part as u64))
-                    .item("parts", n(parts.len() as u64))
-                    .build()
-                    .map_err(StoreError::internal)?;
-                writes.push(WriteRequest::builder().put_request(put).build());
-            }
+            frames.push((
+                index,
+                ledger::entry_tiles::encode(&content).map_err(StoreError::internal)?,
+            ));
         }
-        Ok(Ok(writes))
+        Ok(Ok(frames))
     }
 
-    /// Entry tile `index` of `chain`, the zstd frame as stored; `None` if it is not stored
-    /// (not full yet, too large, or from before tiles were written).
-    pub async fn entry_tile(&self, chain: &ChainId, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        // Nearly every tile is one part: read it by its key, and query only for a longer one.
-        self.count_round_trip();
-        let first = self
-            .client
-            .get_item()
-            .table_name(&self.tables.tiles)
-            .key("chain", s(chain.as_str()))
-            .key("tile", s(entry_tile_key(index, 0)))
-            .consistent_read(true)
-            .send()
+    /// Store entry tiles in the tile bucket (a few at a time). Without a bucket (a store that
+    /// neither signs nor serves them) nothing is kept: readers then get every entry by page.
+    async fn put_entry_tiles(&self, chain: &ChainId, frames: Vec<(u64, Vec<u8>)>) -> Result<(), StoreError> {
+        let Some(bucket) = &self.entry_tiles else {
+            return Ok(());
+        };
+        futures::stream::iter(frames)
+            .map(|(index, frame)| async move {
+                bucket
+                    .client
+                    .put_object()
+                    .bucket(&bucket.bucket)
+                    .key(entry_tile_object(chain, index))
+                    .content_type("application/zstd")
+                    .cache_control("private, max-age=31536000, immutable")
+                    .body(frame.into())
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(sdk)
+            })
+            .buffer_unordered(4)
+            .collect::<Vec<_>>()
             .await
-            .map_err(sdk)?;
-        let Some(mut item) = first.item else {
+            .into_iter()
+            .collect()
+    }
+
+    /// A link to entry tile `index` of `chain`, valid for [`ENTRY_TILE_LINK_SECS`]: a GET of
+    /// the object in the tile bucket, signed with this function's credentials. Whether the
+    /// tile is stored is the bucket's to answer (404 if not: not full or not signed yet, or
+    /// from before tiles were kept). `None` without a tile bucket.
+    pub async fn entry_tile_url(&self, chain: &ChainId, index: u64) -> Result<Option<String>, StoreError> {
+        let Some(bucket) = &self.entry_tiles else {
             return Ok(None);
         };
-        if items::number(&item, "parts")? == 1 {
-            return match item.remove("zstd") {
-                Some(AttributeValue::B(bytes)) => Ok(Some(bytes.into_inner())),
-                _ => Err(StoreError::Internal("an entry tile part without bytes".into())),
-            };
-        }
-        let query = self
+        let expires =
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(ENTRY_TILE_LINK_SECS))
+                .map_err(StoreError::internal)?;
+        let request = bucket
             .client
-            .query()
-            .table_name(&self.tables.tiles)
-            .key_condition_expression("chain = :chain AND begins_with(tile, :prefix)")
-            .expression_attribute_values(":chain", s(chain.as_str()))
-            .expression_attribute_values(":prefix", s(entry_tile_prefix(index)))
-            .consistent_read(true);
-        let mut frame = Vec::new();
-        let mut found = 0u64;
-        let mut parts = None;
-        self.query_all(query, |item| {
-            let part = items::number(&item, "part")?;
-            let of = items::number(&item, "parts")?;
-            let Some(AttributeValue::B(bytes)) = item.get("zstd") else {
-                return Err(StoreError::Internal("an entry tile part without bytes".into()));
-            };
-            if part != found || parts.is_some_and(|p| p != of) {
-                return Err(StoreError::Internal(format!(
-                    "entry tile {index}: part {part} of {of} out of order"
-                )));
-            }
-            parts = Some(of);
-            found += 1;
-            frame.extend_from_slice(bytes.as_ref());
-            Ok(())
-        })
-        .await?;
-        match parts {
-            None => Ok(None),
-            Some(of) if of == found => Ok(Some(frame)),
-            Some(of) => Err(StoreError::Internal(format!(
-                "entry tile {index}: {found} of its {of} parts are stored"
-            ))),
-        }
+            .get_object()
+            .bucket(&bucket.bucket)
+            .key(entry_tile_object(chain, index))
+            .presigned(expires)
+            .await
+            .map_err(sdk)?;
+        Ok(Some(request.uri().to_owned()))
     }
 
     /// Write tiles (hash and entry tiles), 25 to a `BatchWriteItem`.

@@ -60,6 +60,25 @@ pub struct Store {
     /// One lock per chain: this process's appends to a chain queue instead of colliding.
     appenders: Mutex<HashMap<ChainId, std::sync::Arc<tokio::sync::Mutex<()>>>>,
     round_trips: AtomicU64,
+    /// Where entry tiles are kept (the functions that sign or serve them).
+    entry_tiles: Option<EntryTileBucket>,
+}
+
+/// The S3 bucket that holds the entry tiles (FORMAT.md §11.1): immutable blobs, written by the
+/// signer and read by anyone entitled through a short-lived presigned link.
+#[derive(Debug, Clone)]
+pub struct EntryTileBucket {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl EntryTileBucket {
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
+    }
 }
 
 impl Store {
@@ -71,7 +90,14 @@ impl Store {
             heads: Mutex::new(HashMap::new()),
             appenders: Mutex::new(HashMap::new()),
             round_trips: AtomicU64::new(0),
+            entry_tiles: None,
         }
+    }
+
+    /// The bucket to keep entry tiles in (the signer) and to link them from (the reader).
+    pub fn with_entry_tiles(mut self, bucket: EntryTileBucket) -> Self {
+        self.entry_tiles = Some(bucket);
+        self
     }
 
     /// The key that authenticates list cursors (required by [`Store::list`]).
@@ -118,6 +144,24 @@ impl Store {
     pub async fn create_tables(&self) -> Result<(), StoreError> {
         schema::create_tables(&self.client, &self.tables).await
     }
+
+    /// Create the entry-tile bucket if it does not exist yet (local run and tests).
+    pub async fn create_entry_tile_bucket(&self) -> Result<(), StoreError> {
+        let Some(tiles) = &self.entry_tiles else {
+            return Ok(());
+        };
+        match tiles.client.head_bucket().bucket(&tiles.bucket).send().await {
+            Ok(_) => Ok(()),
+            Err(_) => tiles
+                .client
+                .create_bucket()
+                .bucket(&tiles.bucket)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(error::sdk),
+        }
+    }
 }
 
 fn timeouts() -> aws_sdk_dynamodb::config::timeout::TimeoutConfig {
@@ -154,6 +198,41 @@ pub fn dynamodb_with_endpoint(config: &aws_config::SdkConfig, endpoint: &str) ->
             .build(),
     )
 }
+
+/// An S3 client for a Lambda (from [`aws_config`]); with `endpoint`, for an S3-compatible
+/// server there (path-style addressing, as such servers expect).
+pub fn s3(config: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws_sdk_s3::Client {
+    let mut builder = aws_sdk_s3::config::Builder::from(config);
+    if let Some(endpoint) = endpoint {
+        builder = builder.endpoint_url(endpoint).force_path_style(true);
+    }
+    aws_sdk_s3::Client::from_conf(builder.build())
+}
+
+/// An S3 client for the embedded S3-compatible server at `endpoint` ([`embedded::EmbeddedS3`]),
+/// with that server's credentials.
+pub fn s3_at(endpoint: &str, region: &str) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .credentials_provider(Credentials::new(
+            LOCAL_S3_ACCESS_KEY,
+            LOCAL_S3_SECRET_KEY,
+            None,
+            None,
+            "ledgerdesk-local",
+        ))
+        .timeout_config(timeouts())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// The embedded S3-compatible server's only credentials (placeholders, like the local
+/// DynamoDB's: it checks signatures with them, so a link it did not sign is refused).
+pub const LOCAL_S3_ACCESS_KEY: &str = "local";
+pub const LOCAL_S3_SECRET_KEY: &str = "local-secret";
 
 /// A DynamoDB client for a DynamoDB-compatible server at `endpoint` (the local run, the
 /// tests, `ledger export`). Uses static placeholder credentials unless real ones are set.
