@@ -329,8 +329,44 @@ fn check_body(body: &[u8], chain: &str) -> Result<Vec<Line>, (FailureKind, Strin
 /// answers some while others are checked (measured: 100,000 entries 5–10 % faster than 2–3).
 const AHEAD: usize = 4;
 
-/// Appended bytes between background flushes of `entries.jsonl`.
+/// Appended bytes between flushes of `entries.jsonl` (by the writing thread, as it goes).
 const FLUSH_EVERY: usize = 8 << 20;
+
+/// One checked answer for the writing thread: the body (its first `len` bytes are appended to
+/// `entries.jsonl`, then the buffer is handed back) and its entries' hashes (`hashes.bin`).
+struct Append {
+    body: Vec<u8>,
+    len: usize,
+    hashes: Vec<u8>,
+}
+
+/// Append each checked answer to the copy, off the thread that links entries: blocks
+/// reserved first; every [`FLUSH_EVERY`] bytes `flush` is asked (without waiting) to flush
+/// what was written so far, so that the final `fsync` waits only for the last of it. Stops at
+/// the first error, which the caller gets when it joins.
+fn write_appends(
+    appends: std::sync::mpsc::Receiver<Append>,
+    (mut entries, mut hashes): (std::fs::File, std::fs::File),
+    mut offset: u64,
+    flush: std::sync::mpsc::SyncSender<()>,
+    buffers: &Buffers,
+) -> Result<(), (&'static str, std::io::Error)> {
+    let mut unflushed = 0usize;
+    for append in appends {
+        preallocate(&entries, offset, append.len as u64);
+        entries
+            .write_all(&append.body[..append.len])
+            .map_err(|e| ("entries.jsonl", e))?;
+        hashes.write_all(&append.hashes).map_err(|e| ("hashes.bin", e))?;
+        offset += append.len as u64;
+        unflushed += append.len;
+        buffers.give(append.body);
+        if unflushed >= FLUSH_EVERY && flush.try_send(()).is_ok() {
+            unflushed = 0;
+        }
+    }
+    Ok(())
+}
 
 /// The answers of a plan, fetched and checked ahead and handed over in order. The pages after
 /// the last full tile (slow to serve: one stored item per entry) have a thread of their own
@@ -506,6 +542,10 @@ pub fn run(args: SyncArgs) -> Result<Outcome, CliError> {
         .timeout_recv_response(Some(Duration::from_secs(60)))
         .timeout_recv_body(Some(Duration::from_secs(60)))
         .http_status_as_error(false)
+        // An entry tile's answer is a redirect to a presigned link to the tile bucket: follow
+        // it, and never send the token there (the link is its own authority).
+        .max_redirects(2)
+        .redirect_auth_headers(ureq::config::RedirectAuthHeaders::Never)
         .build()
         .into();
     let mut api = Api {
@@ -741,8 +781,8 @@ fn fetch_entries(
     let mut last_hash = Hash::from_hex(&state.last_hash).ok_or_else(|| bad_state("bad last hash"))?;
     let mut last_at = state.last_at.clone().unwrap_or_default().into_bytes();
     let mut version = if state.version == 2 { Version::V2 } else { Version::V1 };
-    let mut entries_file = open_append(&dir.join("entries.jsonl"), state.entries_bytes)?;
-    let mut hashes_file = open_append(&dir.join("hashes.bin"), state.size * 32)?;
+    let entries_file = open_append(&dir.join("entries.jsonl"), state.entries_bytes)?;
+    let hashes_file = open_append(&dir.join("hashes.bin"), state.size * 32)?;
     let bar = (std::io::stderr().is_terminal() && size - state.size > 10 * PAGE).then(|| {
         let bar = indicatif::ProgressBar::new(size - state.size);
         bar.set_style(
@@ -763,8 +803,12 @@ fn fetch_entries(
     let requests = AtomicU64::new(0);
     let plan = plan(next, size, page);
     let buffers = Buffers::default();
-    // The appended bytes are flushed to disk in the background as they come, so that the
-    // final `fsync` (before the state is replaced) waits only for the last of them.
+    // What checks out is appended by a thread of its own (write_appends) as it comes, and
+    // flushed to disk by another, so that neither holds up the linking.
+    let writing = (
+        entries_file.try_clone().map_err(write_err("entries.jsonl"))?,
+        hashes_file.try_clone().map_err(write_err("hashes.bin"))?,
+    );
     let flushing = entries_file.try_clone().map_err(write_err("entries.jsonl"))?;
     let outcome = std::thread::scope(|scope| -> Result<Result<(), Failure>, CliError> {
         let mut ahead = Some(Ahead::start(scope, &api.conn, &plan, page, chain, &requests, &buffers));
@@ -775,7 +819,9 @@ fn fetch_entries(
                 let _ = flushing.sync_data();
             }
         });
-        let mut unflushed = 0usize;
+        let (append, appends) = std::sync::mpsc::sync_channel::<Append>(2);
+        let buffers = &buffers;
+        let writer = scope.spawn(move || write_appends(appends, writing, kept_bytes, flush, buffers));
         while next < size {
             let fetched = match ahead.as_mut().and_then(|a| a.take(next)) {
                 Some(fetched) => fetched?,
@@ -787,7 +833,7 @@ fn fetch_entries(
                         start: next,
                         limit: page.min(size - next),
                     };
-                    fetch(&api.conn, what, page, chain, &requests, &buffers)?
+                    fetch(&api.conn, what, page, chain, &requests, buffers)?
                 }
             };
             let lines = match fetched.lines {
@@ -859,23 +905,30 @@ fn fetch_entries(
                     format!("the log signed a checkpoint of size {size} but serves no entry seq {next}"),
                 )));
             }
-            preallocate(&entries_file, state.entries_bytes, written as u64);
-            entries_file
-                .write_all(&fetched.body[..written])
-                .map_err(write_err("entries.jsonl"))?;
-            hashes_file.write_all(&page_hashes).map_err(write_err("hashes.bin"))?;
-            buffers.give(fetched.body);
+            let appended = append.send(Append {
+                body: fetched.body,
+                len: written,
+                hashes: page_hashes,
+            });
+            if appended.is_err() {
+                // The writer stopped at an error: it is the one to report.
+                break;
+            }
             if let Some(bar) = &bar {
                 bar.set_position(next - start_size);
             }
             // Kept only once the root is checked below.
             state.entries_bytes += written as u64;
-            unflushed += written;
-            if unflushed >= FLUSH_EVERY && flush.try_send(()).is_ok() {
-                unflushed = 0;
-            }
         }
-        Ok(Ok(()))
+        drop(append);
+        match writer.join() {
+            Ok(Ok(())) => Ok(Ok(())),
+            Ok(Err((file, source))) => Err(CliError::Io {
+                path: dir.join(file),
+                source,
+            }),
+            Err(_) => Err(CliError::Usage("the thread writing the copy failed".into())),
+        }
     });
     api.requests += requests.into_inner();
     // What was appended is kept only if it all checks out: otherwise cut it off again.

@@ -16,11 +16,6 @@ use crate::entry::MAX_LINE_BYTES;
 /// Entries in an entry tile.
 pub const ENTRY_TILE_WIDTH: u64 = 1024;
 
-/// The largest compressed tile the service stores and serves: an API answer stays under
-/// Lambda's 6 MB response limit once base64-encoded. A longer run is not tiled; its entries
-/// are read page by page.
-pub const MAX_TILE_BYTES: usize = 4 << 20;
-
 /// The most a tile may hold once decompressed: a full width of the longest lines. A reader
 /// stops there, so a hostile frame cannot make it allocate without bound.
 pub const MAX_TILE_CONTENT: u64 = ENTRY_TILE_WIDTH * (MAX_LINE_BYTES as u64 + 1);
@@ -57,8 +52,20 @@ fn decode_within(frame: &[u8], limit: u64, out: &mut Vec<u8>) -> Result<(), Tile
         && let Ok(size) = usize::try_from(size)
     {
         out.reserve_exact(size);
-        zstd::bulk::Decompressor::new()
-            .and_then(|mut d| d.decompress_to_buffer(frame, out))
+        // One decompression context per thread, reused: making one per tile allocates (and
+        // faults in) its ~100 KB workspace every time.
+        thread_local! {
+            static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        DECOMPRESSOR
+            .with_borrow_mut(|cached| {
+                let decompressor = match cached {
+                    Some(d) => d,
+                    None => cached.insert(zstd::bulk::Decompressor::new()?),
+                };
+                decompressor.decompress_to_buffer(frame, out)
+            })
             .map_err(TileDecodeError::Frame)?;
         return Ok(());
     }
