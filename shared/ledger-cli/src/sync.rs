@@ -329,7 +329,7 @@ fn check_body(body: &[u8], chain: &str) -> Result<Vec<Line>, (FailureKind, Strin
 /// answers some while others are checked (measured: 100,000 entries 5–10 % faster than 2–3).
 const AHEAD: usize = 4;
 
-/// Appended bytes between flushes of `entries.jsonl` (by the writing thread, as it goes).
+/// Appended bytes between the writing thread's requests to flush `entries.jsonl`.
 const FLUSH_EVERY: usize = 8 << 20;
 
 /// One checked answer for the writing thread: the body (its first `len` bytes are appended to
