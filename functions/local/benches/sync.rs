@@ -7,6 +7,8 @@
 //! into a fresh directory). Prints figures and the ratio; asserts nothing.
 //! `SYNC_BENCH_HOLD=<seconds>` keeps the filled stack serving afterwards and prints its URL,
 //! token file and key, to profile a `ledger` build against it without filling again.
+//! `SYNC_BENCH_LEDGER=<a ledger binary>` also times both as the commands a partner runs
+//! (`ledger sync`, then `ledger verify` of the copy), each a process of its own, best of five.
 
 use std::time::Instant;
 
@@ -136,6 +138,9 @@ async fn main() {
     );
     println!("ledger verify of the file it kept:            {verify_secs:.2} s = {verify_rate:.0} entries/s");
     println!("sync / verify: {:.0} %", 100.0 * sync_rate / verify_rate);
+    if let Ok(bin) = std::env::var("SYNC_BENCH_LEDGER") {
+        as_commands(&bin, &running, &token_file, dir.path(), entries).await;
+    }
     if let Ok(secs) = std::env::var("SYNC_BENCH_HOLD") {
         println!(
             "HOLD {} {} {}",
@@ -146,4 +151,69 @@ async fn main() {
         tokio::time::sleep(std::time::Duration::from_secs(secs.parse().unwrap_or(600))).await;
     }
     running.stop().await;
+}
+
+/// `ledger sync` into a fresh directory and `ledger verify` of what it kept, as processes:
+/// the best of five of each, and their ratio.
+async fn as_commands(
+    bin: &str,
+    running: &local::Running,
+    token: &std::path::Path,
+    dir: &std::path::Path,
+    entries: u64,
+) {
+    let (bin, url, token, dir) = (bin.to_owned(), running.base_url(), token.to_owned(), dir.to_owned());
+    let (key, receipt_key) = (running.public_key.clone(), running.receipt_public_key.clone());
+    let timed = move |args: Vec<std::ffi::OsString>| {
+        let started = Instant::now();
+        let status = std::process::Command::new(&bin)
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("ledger runs");
+        assert!(status.success(), "{bin} {args:?}: {status}");
+        started.elapsed().as_secs_f64()
+    };
+    let (sync, verify) = tokio::task::spawn_blocking(move || {
+        let (mut sync, mut verify) = (f64::INFINITY, f64::INFINITY);
+        for run in 0..5 {
+            let state = dir.join(format!("commands-{run}"));
+            let arg = |s: &str| std::ffi::OsString::from(s);
+            sync = sync.min(timed(vec![
+                arg("sync"),
+                arg("--api"),
+                arg(&url),
+                arg("--token-file"),
+                token.clone().into(),
+                arg("--key"),
+                key.clone().into(),
+                arg("--receipt-key"),
+                receipt_key.clone().into(),
+                arg("--state"),
+                state.clone().into(),
+                arg("--log"),
+                arg(local::LOG_NAME),
+                arg("--json"),
+            ]));
+            verify = verify.min(timed(vec![
+                arg("verify"),
+                state.join("entries.jsonl").into(),
+                arg("--key"),
+                key.clone().into(),
+                arg("--log"),
+                arg(local::LOG_NAME),
+                arg("--checkpoint"),
+                state.join("checkpoint.note").into(),
+            ]));
+        }
+        (sync, verify)
+    })
+    .await
+    .expect("joined");
+    println!(
+        "as commands (best of 5): ledger sync {sync:.2} s = {:.0} entries/s; ledger verify {verify:.2} s = {:.0} entries/s; sync / verify: {:.0} %",
+        entries as f64 / sync,
+        entries as f64 / verify,
+        100.0 * verify / sync
+    );
 }
