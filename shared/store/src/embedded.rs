@@ -1,5 +1,5 @@
-//! An in-process DynamoDB-compatible server (dynoxide) for the local run and the tests,
-//! reached over HTTP with the real SDK like any other endpoint.
+//! In-process DynamoDB- and S3-compatible servers (dynoxide, s3s-fs) for the local run and
+//! the tests, reached over HTTP with the real SDK like any other endpoint.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -8,12 +8,45 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// A server's task and the signal that stops it. Dropping it sends the signal.
+#[derive(Debug)]
+struct Serving<T> {
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<T>>,
+}
+
+impl<T> Serving<T> {
+    fn new(shutdown: oneshot::Sender<()>, task: JoinHandle<T>) -> Self {
+        Self {
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
+    }
+
+    /// Signal the server to stop and wait for its task to finish.
+    async fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl<T> Drop for Serving<T> {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
 /// A running embedded server. Dropping it stops the server.
 #[derive(Debug)]
 pub struct EmbeddedDynamo {
     endpoint: String,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), String>>>,
+    serving: Serving<Result<(), String>>,
     /// The SQLite file's write-ahead log, when the database is a file.
     wal: Option<PathBuf>,
 }
@@ -35,8 +68,7 @@ impl EmbeddedDynamo {
         }));
         Ok(Self {
             endpoint: format!("http://{address}"),
-            shutdown: Some(shutdown),
-            task: Some(task),
+            serving: Serving::new(shutdown, task),
             wal: path.map(|p| {
                 let mut wal = p.as_os_str().to_owned();
                 wal.push("-wal");
@@ -52,12 +84,7 @@ impl EmbeddedDynamo {
 
     /// Stop accepting requests and wait for the server to finish.
     pub async fn stop(mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+        self.serving.stop().await;
         // The database closes when the last connection task lets go of it, which can be just
         // after the server returns; SQLite then folds the write-ahead log into the file and
         // deletes it. Wait for that (bounded), so that the file alone is the database when
@@ -73,14 +100,6 @@ impl EmbeddedDynamo {
     }
 }
 
-impl Drop for EmbeddedDynamo {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-    }
-}
-
 /// A running embedded S3-compatible server (s3s-fs): objects are files under a directory. It
 /// checks every request's signature (or presigned link) against
 /// [`crate::LOCAL_S3_ACCESS_KEY`] and [`crate::LOCAL_S3_SECRET_KEY`], as S3 would against the
@@ -88,8 +107,7 @@ impl Drop for EmbeddedDynamo {
 #[derive(Debug)]
 pub struct EmbeddedS3 {
     endpoint: String,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    serving: Serving<()>,
 }
 
 impl EmbeddedS3 {
@@ -131,8 +149,7 @@ impl EmbeddedS3 {
         });
         Ok(Self {
             endpoint: format!("http://{address}"),
-            shutdown: Some(shutdown),
-            task: Some(task),
+            serving: Serving::new(shutdown, task),
         })
     }
 
@@ -143,20 +160,7 @@ impl EmbeddedS3 {
 
     /// Stop accepting requests.
     pub async fn stop(mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for EmbeddedS3 {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
+        self.serving.stop().await;
     }
 }
 
