@@ -554,7 +554,7 @@ async fn a_long_chain_is_synced_in_entry_tiles_checked_like_any_entries() {
     let (status, link, cache) = tile_redirect(&stack, &token, "/ledger/entry-tiles/0").await;
     assert_eq!(status, StatusCode::TEMPORARY_REDIRECT);
     assert_eq!(cache, "no-store");
-    assert!(link.starts_with(&stack.running.s3_endpoint), "{link}");
+    assert!(link.starts_with(stack.running.s3_endpoint()), "{link}");
     assert!(
         link.contains("/entry-tiles/contoso/0?") && link.contains("X-Amz-Expires=300"),
         "{link}"

@@ -146,7 +146,7 @@ impl Stack {
 
     /// The operator's own access to the entry-tile bucket (the local run's embedded S3).
     pub fn s3(&self) -> aws_sdk_s3::Client {
-        store::s3_at(&self.running.s3_endpoint, local::REGION)
+        store::s3_at(self.running.s3_endpoint(), local::REGION)
     }
 
     pub fn data_dir(&self) -> PathBuf {

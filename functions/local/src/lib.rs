@@ -76,8 +76,6 @@ impl Default for LocalConfig {
 pub struct Running {
     pub api: SocketAddr,
     pub dynamodb_endpoint: String,
-    /// The embedded S3-compatible server that holds the entry tiles.
-    pub s3_endpoint: String,
     pub data_dir: PathBuf,
     pub public_key: PathBuf,
     pub receipt_public_key: PathBuf,
@@ -123,6 +121,11 @@ impl LocalTiles {
 impl Running {
     pub fn base_url(&self) -> String {
         format!("http://{}", self.api)
+    }
+
+    /// The embedded S3-compatible server that holds the entry tiles.
+    pub fn s3_endpoint(&self) -> &str {
+        self.tiles.server.endpoint()
     }
 
     /// Run one sweep and checkpoint as if the schedule fired at `at`.
@@ -237,7 +240,6 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     Ok(Running {
         api,
         dynamodb_endpoint: endpoint,
-        s3_endpoint: tiles.server.endpoint().to_owned(),
         data_dir: config.data_dir,
         public_key: secrets.public_key_path,
         receipt_public_key: secrets.receipt_public_key_path,

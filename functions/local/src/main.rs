@@ -126,7 +126,7 @@ async fn main() -> anyhow::Result<()> {
                  \x20 curl -H \"Authorization: Bearer $TOKEN\" {api}/service-requests\n",
                 api = running.base_url(),
                 db = running.dynamodb_endpoint,
-                s3 = running.s3_endpoint,
+                s3 = running.s3_endpoint(),
                 bucket = local::TILE_BUCKET,
                 prefix = local::TABLE_PREFIX,
                 key = running.public_key.display(),

@@ -100,8 +100,8 @@ pub fn log_name() -> Result<LogName, ConfigError> {
 /// (required: the audience of vendor staff tokens), `DYNAMODB_ENDPOINT` (optional); for
 /// `list-requests` `CURSOR_KEY` or `CURSOR_KEY_PARAMETER`; for the writers `RECEIPT_KEY` or
 /// `RECEIPT_KEY_PARAMETER`, and `LEDGER_LOG_NAME`; for `list-requests` and the sweep
-/// `ENTRY_TILE_BUCKET` (and `S3_ENDPOINT`, optional: an S3-compatible server); `LEDGERDESK_TLS_ROOTS` (optional: `amazon`,
-/// the default, or `system`; see `store::trust`). The secrets are fetched concurrently with
+/// `ENTRY_TILE_BUCKET` (and `S3_ENDPOINT`, optional: an S3-compatible server);
+/// `LEDGERDESK_TLS_ROOTS` (optional: `amazon`, the default, or `system`; see `store::trust`). The secrets are fetched concurrently with
 /// each other and with making the client; the policy is parsed meanwhile on another thread;
 /// the receipt key from Parameter Store is not waited for at all (the first write awaits it).
 pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), ConfigError> {
@@ -111,6 +111,12 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
         var("VENDOR_AUDIENCE")?,
     );
     let log = if needs.receipts { Some(log_name()?) } else { None };
+    // Read with the other variables, so that a missing one fails before any AWS set-up.
+    let tile_bucket = if needs.entry_tiles {
+        Some((var("ENTRY_TILE_BUCKET")?, optional("S3_ENDPOINT")))
+    } else {
+        None
+    };
     let roots = store::TrustRoots::from_env().map_err(|problem| ConfigError::Invalid {
         name: store::trust::TLS_ROOTS_VAR,
         problem,
@@ -162,9 +168,8 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
         None => None,
     };
     let mut store = Store::new(client, tables);
-    if needs.entry_tiles {
-        let bucket = var("ENTRY_TILE_BUCKET")?;
-        let client = store::s3(&config, optional("S3_ENDPOINT").as_deref());
+    if let Some((bucket, endpoint)) = tile_bucket {
+        let client = store::s3(&config, endpoint.as_deref());
         store = store.with_entry_tiles(store::EntryTileBucket::new(client, bucket));
     }
     if let Some(key) = cursor {

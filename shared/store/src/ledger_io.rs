@@ -617,7 +617,7 @@ impl Store {
     }
 
     /// The entry tiles (FORMAT.md §11.1) that entries `start …` (`lines`, checked by the
-    /// signer) complete: their indexes and zstd frames. A tile that began before `start` also
+    /// signer) complete: their indexes and zstd frames (none without a bucket). A tile that began before `start` also
     /// needs the entries before it, which the last checkpoint covers: they are read again and
     /// must still link, hash and end on the hash the signer recorded (`signed_last_hash`) — if
     /// not, history under a signed checkpoint was rewritten: `Err(problem)` for the alarm.
@@ -643,6 +643,10 @@ impl Store {
         } else {
             Vec::new()
         };
+        if self.entry_tiles.is_none() {
+            // Checked as above, but there is nowhere to keep them: no need to compress.
+            return Ok(Ok(Vec::new()));
+        }
         let all = earlier.iter().chain(lines).collect::<Vec<_>>();
         let width = ENTRY_TILE_WIDTH as usize;
         let mut content = Vec::new();
