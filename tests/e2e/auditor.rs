@@ -68,6 +68,7 @@ async fn export_then_verify_and_a_tampered_export_fails() {
             chain: None,
             allow_uncovered: false,
             json: true,
+            now: None,
         })
         .unwrap()
     };

@@ -163,7 +163,7 @@ async fn sixteen_clients_creating_on_one_chain_all_succeed_and_the_chain_verifie
     assert!(report.checkpoints.contains(&"contoso@642".to_owned()), "{report:?}");
     assert!(report.integrity_alarms.is_empty());
     let dir = tempfile::tempdir().unwrap();
-    let (exit, synced) = sync(&stack, &partner, &dir.path().join("contoso"), None, None).await;
+    let (exit, synced) = sync(&stack, &partner, &dir.path().join("contoso"), "contoso", None).await;
     assert_eq!(exit, ledger_cli::commands::Exit::Ok, "{synced}");
     assert_eq!(synced["newEntries"], 642);
     other.stop().await;
@@ -178,7 +178,7 @@ async fn two_sweeps_at_once_breach_each_due_request_once() {
     for _ in 0..12 {
         ids.push(stack.create(&partner, &body()).await["id"].as_str().unwrap().to_owned());
     }
-    let later = domain::Timestamp::from(chrono::Utc::now() + chrono::Duration::hours(3));
+    let later = stack.travel(chrono::Duration::hours(3));
     let (a, b) = tokio::join!(stack.running.sweep(later), other.sweep(later));
     let (a, b) = (a.unwrap(), b.unwrap());
     let mut breached: Vec<String> = a.breached.iter().chain(&b.breached).cloned().collect();

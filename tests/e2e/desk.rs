@@ -201,7 +201,7 @@ async fn a_follow_up_owes_a_reply_and_the_sweep_records_each_late_cycle_once() {
     let (queue, _) = stack.list_all("/queue", &support).await;
     assert_eq!(ids(&queue), std::slice::from_ref(&id), "back in the queue");
     // Five hours later the sweep records the late reply, once.
-    let later = domain::Timestamp::from(chrono::Utc::now() + chrono::Duration::hours(5));
+    let later = stack.travel(chrono::Duration::hours(5));
     let first = stack.running.sweep(later).await.unwrap();
     assert_eq!(first.breached, std::slice::from_ref(&id), "{first:?}");
     let second = stack.running.sweep(later).await.unwrap();

@@ -150,13 +150,13 @@ async fn a_partner_keeps_its_own_copy_and_every_promise_is_checked() {
     // The relationship, four creates, one response.
     assert!(report.checkpoints.contains(&"contoso@6".to_owned()), "{report:?}");
 
-    let (exit, first) = sync(&stack, &token, &state, None, None).await;
+    let (exit, first) = sync(&stack, &token, &state, "contoso", None).await;
     assert_eq!(exit, Exit::Ok, "{first}");
     assert_eq!(first["newEntries"], 6);
     assert_eq!(first["receipts"]["kept"], 4, "{first}");
     assert_eq!(first["origin"], "ledgerdesk.local/contoso");
     // Nothing new: one checkpoint request and one spot check of the last entry held.
-    let (exit, second) = sync(&stack, &token, &state, None, None).await;
+    let (exit, second) = sync(&stack, &token, &state, "contoso", None).await;
     assert_eq!(exit, Exit::Ok, "{second}");
     assert_eq!(second["newEntries"], 0);
     assert_eq!(second["requests"], 2);
@@ -170,6 +170,7 @@ async fn a_partner_keeps_its_own_copy_and_every_promise_is_checked() {
         chain: None,
         allow_uncovered: false,
         json: true,
+        now: None,
     })
     .unwrap();
     assert_eq!(verified.exit, Exit::Ok, "{}", verified.stdout);
@@ -194,14 +195,7 @@ async fn a_partner_keeps_its_own_copy_and_every_promise_is_checked() {
         stack.get("/ledger/checkpoint", &support).await.status,
         StatusCode::FORBIDDEN
     );
-    let (exit, audit) = sync(
-        &stack,
-        &auditor,
-        &dir.path().join("fabrikam-audit"),
-        Some("fabrikam"),
-        None,
-    )
-    .await;
+    let (exit, audit) = sync(&stack, &auditor, &dir.path().join("fabrikam-audit"), "fabrikam", None).await;
     assert_eq!(exit, Exit::Ok, "{audit}");
     assert_eq!(audit["origin"], "ledgerdesk.local/fabrikam");
 
@@ -251,7 +245,7 @@ async fn a_partner_keeps_its_own_copy_and_every_promise_is_checked() {
 async fn a_rewritten_history_is_not_signed_and_the_partner_notices() {
     let (stack, _dir, state, token) = filed(3).await;
     sweep(&stack).await;
-    let (exit, _) = sync(&stack, &token, &state, None, None).await;
+    let (exit, _) = sync(&stack, &token, &state, "contoso", None).await;
     assert_eq!(exit, Exit::Ok);
     // (a) The operator rewrites entry 1 and, consistently, every entry after it and the head.
     let lines = chain_lines(&stack, "contoso").await;
@@ -279,7 +273,7 @@ async fn a_rewritten_history_is_not_signed_and_the_partner_notices() {
     assert_eq!(report.integrity_alarms.len(), 1, "{report:?}");
     assert!(report.integrity_alarms[0].problem.contains("rewritten"), "{report:?}");
     // The partner's monitor sees the entry it holds replaced.
-    let (exit, failed) = sync(&stack, &token, &state, None, None).await;
+    let (exit, failed) = sync(&stack, &token, &state, "contoso", None).await;
     assert_eq!(exit, Exit::Tampered, "{failed}");
     assert_eq!(failed["failure"]["kind"], "modified");
     assert!(
@@ -292,7 +286,7 @@ async fn a_rewritten_history_is_not_signed_and_the_partner_notices() {
 async fn a_truncated_chain_is_not_signed_and_the_partner_notices() {
     let (stack, _dir, state, token) = filed(4).await;
     sweep(&stack).await;
-    assert_eq!(sync(&stack, &token, &state, None, None).await.0, Exit::Ok);
+    assert_eq!(sync(&stack, &token, &state, "contoso", None).await.0, Exit::Ok);
     // (b) The operator cuts the last two entries off and rewinds the head.
     let lines = chain_lines(&stack, "contoso").await;
     let keep = lines.len() - 2;
@@ -303,7 +297,7 @@ async fn a_truncated_chain_is_not_signed_and_the_partner_notices() {
     let report = sweep(&stack).await;
     assert_eq!(report.integrity_alarms.len(), 1, "{report:?}");
     assert!(report.integrity_alarms[0].problem.contains("removed"), "{report:?}");
-    let (exit, failed) = sync(&stack, &token, &state, None, None).await;
+    let (exit, failed) = sync(&stack, &token, &state, "contoso", None).await;
     assert_eq!(exit, Exit::Tampered, "{failed}");
     assert_eq!(failed["failure"]["seq"], lines.len() as u64 - 1);
 }
@@ -312,7 +306,7 @@ async fn a_truncated_chain_is_not_signed_and_the_partner_notices() {
 async fn a_dropped_entry_breaks_its_receipts_promise() {
     let (stack, _dir, state, token) = filed(2).await;
     sweep(&stack).await;
-    assert_eq!(sync(&stack, &token, &state, None, None).await.0, Exit::Ok);
+    assert_eq!(sync(&stack, &token, &state, "contoso", None).await.0, Exit::Ok);
     // A create whose receipt the partner keeps, and which the operator then drops (before
     // any checkpoint covers it), rewinding the head as if it had never been.
     let promised = stack
@@ -332,17 +326,31 @@ async fn a_dropped_entry_breaks_its_receipts_promise() {
         report.integrity_alarms.is_empty(),
         "a consistent chain: the signer cannot tell"
     );
-    let (exit, pending) = sync(&stack, &token, &state, None, Some(at + chrono::Duration::minutes(1))).await;
+    let (exit, pending) = sync(
+        &stack,
+        &token,
+        &state,
+        "contoso",
+        Some(at + chrono::Duration::minutes(1)),
+    )
+    .await;
     assert_eq!(exit, Exit::Ok, "{pending}");
     assert_eq!(pending["receipts"]["pending"], 1);
-    let (exit, broken) = sync(&stack, &token, &state, None, Some(at + chrono::Duration::minutes(10))).await;
+    let (exit, broken) = sync(
+        &stack,
+        &token,
+        &state,
+        "contoso",
+        Some(at + chrono::Duration::minutes(10)),
+    )
+    .await;
     assert_eq!(exit, Exit::Tampered, "{broken}");
     assert_eq!(broken["failure"]["kind"], "broken_promise");
     assert_eq!(broken["failure"]["seq"], seq);
     // The service writes on; another entry now holds the promised position: still broken.
     stack.create(&token, &body()).await;
     sweep(&stack).await;
-    let (exit, replaced) = sync(&stack, &token, &state, None, None).await;
+    let (exit, replaced) = sync(&stack, &token, &state, "contoso", None).await;
     assert_eq!(exit, Exit::Tampered, "{replaced}");
     assert_eq!(replaced["failure"]["kind"], "broken_promise");
     assert!(
@@ -401,7 +409,7 @@ async fn a_sync_of_many_pages_fetched_ahead_keeps_the_log_exactly_and_catches_a_
     // most 1,000; the test asks for 100 to need fewer entries).
     fill(&stack, 234).await;
     sweep(&stack).await;
-    let (exit, first) = sync_paged(&stack, &token, &state, None, None, 100).await;
+    let (exit, first) = sync_paged(&stack, &token, &state, "contoso", None, 100).await;
     assert_eq!(exit, Exit::Ok, "{first}");
     assert_eq!(first["newEntries"], 235);
     assert_eq!(first["requests"], 1 + 3, "the checkpoint and three pages: {first}");
@@ -423,7 +431,7 @@ async fn a_sync_of_many_pages_fetched_ahead_keeps_the_log_exactly_and_catches_a_
     for seq in 260..270 {
         delete_entry(&stack, "contoso", seq).await;
     }
-    let (exit, failed) = sync_paged(&stack, &token, &state, None, None, 100).await;
+    let (exit, failed) = sync_paged(&stack, &token, &state, "contoso", None, 100).await;
     assert_eq!(exit, Exit::Tampered, "{failed}");
     assert_eq!(failed["failure"]["kind"], "deleted", "{failed}");
     assert_eq!(failed["failure"]["seq"], 260, "{failed}");
@@ -439,7 +447,7 @@ async fn a_sync_of_many_pages_fetched_ahead_keeps_the_log_exactly_and_catches_a_
     for seq in 300..355 {
         delete_entry(&stack, "contoso", seq).await;
     }
-    let (exit, cut) = sync_paged(&stack, &token, &state, None, None, 100).await;
+    let (exit, cut) = sync_paged(&stack, &token, &state, "contoso", None, 100).await;
     assert_eq!(exit, Exit::Tampered, "{cut}");
     assert_eq!(cut["failure"]["kind"], "truncated", "{cut}");
     assert_eq!(cut["failure"]["seq"], 300, "{cut}");
@@ -447,7 +455,7 @@ async fn a_sync_of_many_pages_fetched_ahead_keeps_the_log_exactly_and_catches_a_
     for line in &signed[300..] {
         put_entry(&stack, line).await;
     }
-    let (exit, whole) = sync_paged(&stack, &token, &state, None, None, 100).await;
+    let (exit, whole) = sync_paged(&stack, &token, &state, "contoso", None, 100).await;
     assert_eq!(exit, Exit::Ok, "{whole}");
     assert_eq!(whole["newEntries"], 120);
     let kept = std::fs::read_to_string(state.join("entries.jsonl")).unwrap();
@@ -586,7 +594,7 @@ async fn a_long_chain_is_synced_in_entry_tiles_checked_like_any_entries() {
 
     // The partner's sync asks for the checkpoint, two tiles and one page (2,048-2,200).
     let state = dir.path().join("whole");
-    let (exit, synced) = sync(&stack, &token, &state, None, None).await;
+    let (exit, synced) = sync(&stack, &token, &state, "contoso", None).await;
     assert_eq!(exit, Exit::Ok, "{synced}");
     assert_eq!(synced["newEntries"], 2_201);
     assert_eq!(synced["requests"], 4, "{synced}");
@@ -602,21 +610,21 @@ async fn a_long_chain_is_synced_in_entry_tiles_checked_like_any_entries() {
     let (status, _, served) = get_tile(&stack, &token, "/ledger/entry-tiles/1").await;
     assert_eq!((status, served), (StatusCode::OK, frame));
     let state = dir.path().join("altered");
-    let (exit, failed) = sync(&stack, &token, &state, None, None).await;
+    let (exit, failed) = sync(&stack, &token, &state, "contoso", None).await;
     assert_eq!(exit, Exit::Tampered, "{failed}");
     assert_eq!(failed["failure"]["kind"], "modified", "{failed}");
     assert_eq!(failed["failure"]["seq"], 1_100, "{failed}");
     assert_eq!(std::fs::read(state.join("entries.jsonl")).unwrap_or_default().len(), 0);
     // A tile that is not a zstd frame is a malformed answer, named where it starts.
     put_tile(&stack, "contoso", 1, b"not a frame".to_vec()).await;
-    let (exit, failed) = sync(&stack, &token, &dir.path().join("garbled"), None, None).await;
+    let (exit, failed) = sync(&stack, &token, &dir.path().join("garbled"), "contoso", None).await;
     assert_eq!(exit, Exit::Tampered, "{failed}");
     assert_eq!(failed["failure"]["kind"], "malformed", "{failed}");
     assert_eq!(failed["failure"]["seq"], 1_024, "{failed}");
     // A tile that is gone is read page by page instead: the same copy, two more requests.
     delete_tile(&stack, "contoso", 1).await;
     let state = dir.path().join("paged");
-    let (exit, synced) = sync(&stack, &token, &state, None, None).await;
+    let (exit, synced) = sync(&stack, &token, &state, "contoso", None).await;
     assert_eq!(exit, Exit::Ok, "{synced}");
     assert_eq!(
         synced["requests"], 6,

@@ -141,7 +141,9 @@ async fn a_support_engineers_response_meets_the_sla_and_history_shows_every_chan
 
 #[tokio::test]
 async fn a_sweep_past_the_due_time_breaches_exactly_once() {
-    let stack = Stack::start_with(&[("contoso", CUSTOMER)]).await;
+    // Filed nine hours ago (by the stack's clock), so the due times have passed when
+    // `local sweep --at` runs: it refuses a time in the future.
+    let stack = Stack::start_at(&[("contoso", CUSTOMER)], Duration::hours(-9)).await;
     let partner = stack.partner_token("contoso");
     let late = stack.create(&partner, &body()).await; // A: due in 2 hours
     let answered = stack.create(&partner, &body()).await;

@@ -126,7 +126,7 @@ async fn erasing_a_contact_by_email_leaves_nothing_personal_and_the_ledger_verif
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     }
     // A sweep past every due time: the second request breaches and is escalated.
-    let later = domain::Timestamp::from(chrono::Utc::now() + chrono::Duration::hours(3));
+    let later = stack.travel(chrono::Duration::hours(3));
     let report = stack.running.sweep(later).await.unwrap();
     assert!(report.breached.contains(&theirs[1]), "{report:?}");
     assert!(
@@ -137,7 +137,8 @@ async fn erasing_a_contact_by_email_leaves_nothing_personal_and_the_ledger_verif
     // The partner's monitor keeps a copy and the checkpoint of the time.
     let monitor = tempfile::tempdir().unwrap();
     let state = monitor.path().join("contoso");
-    let (exit, first) = sync(&stack, &partner, &state, None, None).await;
+    // Three hours on, by the stack's clock: the partner's clock reads the same.
+    let (exit, first) = sync(&stack, &partner, &state, "contoso", Some(later.datetime())).await;
     assert_eq!(exit, Exit::Ok, "{first}");
     let old_checkpoint = monitor.path().join("before-erasure.note");
     std::fs::copy(state.join("checkpoint.note"), &old_checkpoint).unwrap();
@@ -269,7 +270,14 @@ async fn erasing_a_contact_by_email_leaves_nothing_personal_and_the_ledger_verif
 
     // (2) The partner's copy grows by the erasure entries; the new export verifies against
     // the checkpoint kept before the erasure, and against the new one.
-    let (exit, synced) = sync(&stack, &partner, &state, None, None).await;
+    let (exit, synced) = sync(
+        &stack,
+        &partner,
+        &state,
+        "contoso",
+        Some(stack.running.now().datetime()),
+    )
+    .await;
     assert_eq!(exit, Exit::Ok, "{synced}");
     assert_eq!(synced["newEntries"], 3, "{synced}");
     let export = monitor.path().join("export.jsonl");
@@ -296,6 +304,7 @@ async fn erasing_a_contact_by_email_leaves_nothing_personal_and_the_ledger_verif
         chain: None,
         allow_uncovered: false,
         json: true,
+        now: Some(stack.running.now().datetime()),
     })
     .unwrap();
     assert_eq!(verified.exit, Exit::Ok, "{}", verified.stdout);

@@ -71,7 +71,19 @@ impl Stack {
         Self::start_inner(relationships, false).await
     }
 
+    /// A stack whose clock reads `offset` from the system's from its first write on: e.g.
+    /// hours in the past, so that what it files is due already when the test sweeps as of now.
+    pub async fn start_at(relationships: &[(&str, &str)], offset: chrono::Duration) -> Self {
+        let clock = store::Clock::system();
+        clock.advance(offset);
+        Self::start_clocked(relationships, true, clock).await
+    }
+
     async fn start_inner(relationships: &[(&str, &str)], ephemeral: bool) -> Self {
+        Self::start_clocked(relationships, ephemeral, store::Clock::system()).await
+    }
+
+    async fn start_clocked(relationships: &[(&str, &str)], ephemeral: bool, clock: store::Clock) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let running = local::start(LocalConfig {
             port: 0,
@@ -84,6 +96,7 @@ impl Stack {
                 .iter()
                 .map(|(p, c)| ((*p).to_owned(), (*c).to_owned()))
                 .collect(),
+            clock,
         })
         .await
         .expect("local stack starts");
@@ -105,9 +118,18 @@ impl Stack {
             dynamodb_endpoint: Some(self.running.dynamodb_endpoint.clone()),
             sweep_every: None,
             relationships: Vec::new(),
+            // One service: the same clock.
+            clock: self.running.clock().clone(),
         })
         .await
         .expect("a second instance starts")
+    }
+
+    /// Let `by` pass on the stack's clock (what it stamps writes with and signs by), and
+    /// return the new now: tests of due times travel instead of waiting.
+    pub fn travel(&self, by: chrono::Duration) -> domain::Timestamp {
+        self.running.advance_clock(by);
+        self.running.now()
     }
 
     pub fn partner_token(&self, partner: &str) -> String {
@@ -253,13 +275,13 @@ pub fn body() -> Value {
     })
 }
 
-/// `ledger sync` as a partner (or auditor) runs it, in process: the outcome's exit code and
-/// its JSON report.
+/// `ledger sync` of `chain` as a partner (or auditor) runs it, in process: the outcome's exit
+/// code and its JSON report.
 pub async fn sync(
     stack: &Stack,
     token: &str,
     state: &std::path::Path,
-    chain: Option<&str>,
+    chain: &str,
     now: Option<chrono::DateTime<chrono::Utc>>,
 ) -> (ledger_cli::commands::Exit, Value) {
     sync_paged(stack, token, state, chain, now, ledger_cli::sync::PAGE).await
@@ -270,7 +292,7 @@ pub async fn sync_paged(
     stack: &Stack,
     token: &str,
     state: &std::path::Path,
-    chain: Option<&str>,
+    chain: &str,
     now: Option<chrono::DateTime<chrono::Utc>>,
     page: u64,
 ) -> (ledger_cli::commands::Exit, Value) {
@@ -283,7 +305,7 @@ pub async fn sync_paged(
         receipt_keys: vec![stack.running.receipt_public_key.clone()],
         state: state.to_owned(),
         log: Some(local::LOG_NAME.to_owned()),
-        chain: chain.map(str::to_owned),
+        chain: Some(chain.to_owned()),
         json: true,
         now,
         page,

@@ -58,6 +58,7 @@ async fn main() {
         dynamodb_endpoint: None,
         sweep_every: None,
         relationships: Vec::new(),
+        clock: store::Clock::system(),
     })
     .await
     .expect("local run");

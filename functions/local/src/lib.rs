@@ -55,6 +55,9 @@ pub struct LocalConfig {
     /// Partner–customer relationships registered at start (if missing), so that a fresh local
     /// run can file for the README's customer.
     pub relationships: Vec<(String, String)>,
+    /// The clock the run writes and signs by: the system's, unless a test moves it (share
+    /// one between instances that share tables).
+    pub clock: store::Clock,
 }
 
 impl Default for LocalConfig {
@@ -67,6 +70,7 @@ impl Default for LocalConfig {
             dynamodb_endpoint: None,
             sweep_every: Some(Duration::from_secs(60)),
             relationships: vec![(DEMO_PARTNER.into(), DEMO_CUSTOMER.into())],
+            clock: store::Clock::system(),
         }
     }
 }
@@ -128,6 +132,22 @@ impl Running {
         self.tiles.server.endpoint()
     }
 
+    /// The clock the local run writes and signs by (shared by every handler and the sweep).
+    pub fn clock(&self) -> &store::Clock {
+        self.state.app.store.clock()
+    }
+
+    /// Now, by the local run's clock.
+    pub fn now(&self) -> Timestamp {
+        Timestamp::from(self.clock().now())
+    }
+
+    /// Move the local run's clock forward by `by` (tests and drills): the writers stamp, and
+    /// the signer judges, by it — as if that much time had passed.
+    pub fn advance_clock(&self, by: chrono::Duration) {
+        self.clock().advance(by);
+    }
+
     /// Run one sweep and checkpoint as if the schedule fired at `at`.
     pub async fn sweep(&self, at: Timestamp) -> anyhow::Result<SweepReport> {
         Ok(api::sweep::sweep(&self.state.app, &self.signing, at).await?)
@@ -172,11 +192,17 @@ async fn dynamodb(config: &LocalConfig) -> anyhow::Result<(String, Option<Embedd
     Ok((dynamo.endpoint().to_owned(), Some(dynamo)))
 }
 
-async fn store_at(endpoint: &str, cursor_key: [u8; 32], tiles: &LocalTiles) -> anyhow::Result<Store> {
+async fn store_at(
+    endpoint: &str,
+    cursor_key: [u8; 32],
+    tiles: &LocalTiles,
+    clock: &store::Clock,
+) -> anyhow::Result<Store> {
     let client = store::dynamodb_at(endpoint, REGION).await;
     let store = Store::new(client, TableNames::with_prefix(TABLE_PREFIX))
         .with_cursor_key(CursorKey::from_bytes(cursor_key))
-        .with_entry_tiles(tiles.bucket());
+        .with_entry_tiles(tiles.bucket())
+        .with_clock(clock.clone());
     store.create_tables().await.map_err(|e| {
         anyhow::anyhow!(
             "cannot create the tables at {endpoint}: {e} ({})",
@@ -198,7 +224,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     let secrets = files::Secrets::load_or_create(&config.data_dir)?;
     let (endpoint, dynamo) = dynamodb(&config).await?;
     let tiles = LocalTiles::start(&config).await?;
-    let store = store_at(&endpoint, secrets.cursor_key, &tiles).await?;
+    let store = store_at(&endpoint, secrets.cursor_key, &tiles, &config.clock).await?;
     register_relationships(&store, &config.relationships).await?;
     let policy = SupportPolicy::embedded()?;
     let app = App::new(store, policy, identity()).with_receipts(ReceiptSigner {
@@ -231,7 +257,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
             ticks.tick().await;
             loop {
                 ticks.tick().await;
-                if let Err(e) = api::sweep::sweep(&state.app, &signing, Timestamp::from(chrono::Utc::now())).await {
+                if let Err(e) = api::sweep::sweep(&state.app, &signing, Timestamp::from(state.app.store.now())).await {
                     tracing::warn!(error = %e, "scheduled sweep failed");
                 }
             }
@@ -268,7 +294,7 @@ async fn register_relationships(store: &Store, pairs: &[(String, String)]) -> an
         if store.relationship(&partner, &customer).await?.is_some() {
             continue;
         }
-        let now = Timestamp::from(chrono::Utc::now());
+        let now = Timestamp::from(store.now());
         let relationship = Relationship {
             partner_id: partner,
             customer_id: customer,
@@ -297,7 +323,9 @@ pub fn is_local_endpoint(endpoint: &str) -> bool {
 /// `local sweep`: one sweep and checkpoint against the local data, as if the schedule fired
 /// at `at` (`None`: now). Uses the running local stack's DynamoDB if it is up, else opens the
 /// data file. A time other than now is for development only: refused against a DynamoDB that
-/// is not on this machine.
+/// is not on this machine, and never later than now (+ the allowed skew): the data are kept,
+/// and a breach stamped in the future would push every later entry of its chain there
+/// (FORMAT.md §2.2). To see what would breach later, start a run with `--ephemeral`.
 pub async fn sweep_once(
     data_dir: &Path,
     dynamodb_port: u16,
@@ -310,6 +338,16 @@ pub async fn sweep_once(
     {
         anyhow::bail!(
             "sweep --at moves the sweep's clock: it is for development and refused against {endpoint}, which is not this machine's"
+        );
+    }
+    let latest = chrono::Utc::now() + chrono::Duration::seconds(ledger::entry::MAX_CLOCK_SKEW_SECONDS);
+    if let Some(at) = at
+        && at.datetime() > latest
+    {
+        anyhow::bail!(
+            "sweep --at {at} is in the future: the ledger never records a time more than {} s ahead of its writer's clock, and the data in {} are kept (a breach stamped then would date every later entry of its chain there); give a time up to now",
+            ledger::entry::MAX_CLOCK_SKEW_SECONDS,
+            data_dir.display()
         );
     }
     let at = at.unwrap_or_else(|| Timestamp::from(chrono::Utc::now()));
@@ -330,7 +368,7 @@ pub async fn sweep_once(
     };
     let (endpoint, dynamo) = dynamodb(&config).await?;
     let tiles = LocalTiles::start(&config).await?;
-    let store = store_at(&endpoint, secrets.cursor_key, &tiles).await?;
+    let store = store_at(&endpoint, secrets.cursor_key, &tiles, &config.clock).await?;
     let app = App::new(store, SupportPolicy::embedded()?, identity());
     let signing = Signing {
         key: secrets.signing_key,
@@ -368,6 +406,18 @@ mod tests {
         ] {
             assert!(!is_local_endpoint(remote), "{remote}");
         }
+    }
+
+    #[tokio::test]
+    async fn sweep_at_a_future_time_is_refused_before_anything_is_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = Timestamp::from(chrono::Utc::now() + chrono::Duration::minutes(5));
+        let refused = sweep_once(dir.path(), 0, None, Some(at)).await.unwrap_err();
+        assert!(refused.to_string().contains("in the future"), "{refused}");
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "refused before anything was created"
+        );
     }
 
     #[tokio::test]

@@ -90,7 +90,7 @@ async fn save(
     status: RelationshipStatus,
     since: Option<Timestamp>,
 ) -> Result<(Relationship, store::Appended), ApiError> {
-    let now = Timestamp::from(chrono::Utc::now());
+    let now = Timestamp::from(app.store.now());
     let existing = app.store.relationship(&partner, &customer).await?;
     let relationship = Relationship {
         since: since.or(existing.map(|r| r.since)).unwrap_or(now),

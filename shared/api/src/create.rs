@@ -23,7 +23,7 @@ pub async fn create(app: &App, request: &Request) -> Result<Response<Body>, ApiE
         None => TenantInput::PartnerOwn,
     };
     let new = NewServiceRequest::parse(input, tenant, &partner)?;
-    let now = Timestamp::from(chrono::Utc::now());
+    let now = Timestamp::from(app.store.now());
     let id = RequestId::new(now.datetime(), rand::random());
     let actor = caller.actor(domain::Role::PartnerAgent);
     let (created, event) =

@@ -225,7 +225,7 @@ async fn erase_one(
         commitments.sort();
         commitments.dedup();
         let count = commitments.len();
-        let now = Timestamp::from(chrono::Utc::now());
+        let now = Timestamp::from(app.store.now());
         let (next, event) = match current.erase_personal_data(scope, commitments, basis, reference.clone(), actor, now)
         {
             Ok(changed) => changed,

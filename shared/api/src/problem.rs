@@ -240,6 +240,11 @@ impl From<StoreError> for ApiError {
                 tracing::warn!("ledger contention: append gave up");
                 ApiError::Unavailable
             }
+            StoreError::IntegrityAlarm(problem) => {
+                // Counted by the stack's ledger-integrity alarm, as the signer's are.
+                tracing::error!(integrity_alarm = "ledger", problem = %problem, "ledger integrity alarm: nothing written");
+                ApiError::Unavailable
+            }
             StoreError::Internal(detail) => {
                 tracing::error!(error = %detail, "store failure");
                 ApiError::Internal

@@ -184,7 +184,7 @@ pub async fn scheduled(
     signing: &Signing,
     event_time: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<SweepReport, StoreError> {
-    let now = chrono::Utc::now();
+    let now = app.store.now();
     if let Some(claimed) = event_time {
         let skew = (claimed - now).num_seconds();
         if skew.abs() > MAX_EVENT_SKEW_SECONDS {

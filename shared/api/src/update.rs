@@ -56,7 +56,7 @@ pub async fn update(app: &App, request: &Request) -> Result<Response<Body>, ApiE
                 current: current.version(),
             });
         }
-        let now = Timestamp::from(chrono::Utc::now());
+        let now = Timestamp::from(app.store.now());
         let (next, event) = current.apply(action.clone(), &actor, now, &app.policy)?;
         // The receipt key before anything is written (awaited at most once per process).
         let signer = app.receipts.signer().await?;

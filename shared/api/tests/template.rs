@@ -413,14 +413,23 @@ fn entry_tiles_are_written_by_the_signer_alone_and_read_by_link() {
     let template = template();
     let functions = functions(&template);
     let tiles = "Sub:${EntryTileBucket.Arn}/entry-tiles/*".to_owned();
+    let copies = "Sub:${EntryTileBucket.Arn}/checkpoints/*".to_owned();
     for (name, resource) in &functions {
         let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
         let s3: Vec<(String, Vec<String>)> = allowed(resource)
             .into_iter()
             .filter(|(action, _)| action.starts_with("s3:"))
             .collect();
+        // The signer alone writes tiles and its copies of signed checkpoints and states, and
+        // lists those copies (by version); list-requests alone reads tiles (by presigned link).
         let expected = match binary.as_str() {
-            "sla-sweep" => vec![("s3:PutObject".to_owned(), vec![tiles.clone()])],
+            "sla-sweep" => vec![
+                ("s3:PutObject".to_owned(), vec![tiles.clone(), copies.clone()]),
+                (
+                    "s3:ListBucketVersions".to_owned(),
+                    vec!["GetAtt:EntryTileBucket.Arn".to_owned()],
+                ),
+            ],
             "list-requests" => vec![("s3:GetObject".to_owned(), vec![tiles.clone()])],
             _ => Vec::new(),
         };
@@ -452,6 +461,69 @@ fn entry_tiles_are_written_by_the_signer_alone_and_read_by_link() {
     let tls = &policy["PolicyDocument"]["Statement"][0];
     assert_eq!(text(&tls["Effect"]), "Deny");
     assert_eq!(text(&tls["Condition"]["Bool"]["aws:SecureTransport"]), "false");
+    // Whatever another role of the account may be granted, the bucket itself refuses every
+    // write, delete and retention change of evidence by anyone but the signer.
+    let signer_only = &policy["PolicyDocument"]["Statement"][1];
+    assert_eq!(text(&signer_only["Sid"]), "SignerOnlyWrites");
+    assert_eq!(text(&signer_only["Effect"]), "Deny");
+    assert_eq!(text(&signer_only["Principal"]), "*");
+    let actions: BTreeSet<String> = list_of(&signer_only["Action"]).into_iter().collect();
+    for action in [
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:PutObjectRetention",
+        "s3:PutObjectLegalHold",
+    ] {
+        assert!(actions.contains(action), "{action}");
+    }
+    assert_eq!(list_of(&signer_only["Resource"]), [tiles.clone(), copies.clone()]);
+    assert_eq!(
+        text(&signer_only["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]),
+        "GetAtt:SlaSweepFunctionRole.Arn"
+    );
+    // And nothing written stays deletable: Object Lock on every version, by default.
+    assert_eq!(text(&bucket["ObjectLockEnabled"]), "true");
+    let lock = &bucket["ObjectLockConfiguration"];
+    assert_eq!(text(&lock["ObjectLockEnabled"]), "Enabled");
+    assert_eq!(text(&lock["Rule"]["DefaultRetention"]["Mode"]), "Ref:EvidenceLockMode");
+    assert_eq!(text(&lock["Rule"]["DefaultRetention"]["Days"]), "Ref:EvidenceLockDays");
+}
+
+#[test]
+fn the_signers_memory_is_written_by_the_signer_alone() {
+    // The checkpoints table holds the signer's signed state (FORMAT.md §6.1): only the sweep's
+    // role may write it, and only in a conditioned transaction; no role may change or delete it.
+    let template = template();
+    for (name, resource) in &functions(&template) {
+        let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
+        let writes: Vec<String> = allowed(resource)
+            .into_iter()
+            .filter(|(action, resources)| {
+                action.starts_with("dynamodb:")
+                    && ![
+                        "dynamodb:GetItem",
+                        "dynamodb:Query",
+                        "dynamodb:BatchGetItem",
+                        "dynamodb:ConditionCheckItem",
+                    ]
+                    .contains(&action.as_str())
+                    && resources.iter().any(|r| r.contains("CheckpointsTable"))
+            })
+            .map(|(action, _)| action)
+            .collect();
+        let expected: Vec<String> = if binary == "sla-sweep" {
+            vec!["dynamodb:PutItem".into()]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(writes, expected, "{name}");
+        let policies = list_of(&resource["Properties"]["Policies"]);
+        assert!(
+            policies.contains(&"Ref:LedgerIsAppendOnly".to_owned()) || binary == "list-requests",
+            "{name}: {policies:?}"
+        );
+    }
 }
 
 #[test]
@@ -521,6 +593,17 @@ fn alarms_reach_someone() {
         text(&template["Resources"]["LedgerIntegrityMetric"]["Properties"]["FilterPattern"]),
         r#"{ $.integrity_alarm = "ledger" }"#
     );
+    // Every function that appends counts its integrity alarms (a chain head stamped in the
+    // future: FORMAT.md §2.2) into the same metric as the signer's.
+    for function in ["CreateRequest", "UpdateRequest", "ErasePersonalData", "Admin"] {
+        let filter = &template["Resources"][format!("LedgerIntegrity{function}Metric").as_str()]["Properties"];
+        assert_eq!(text(&filter["LogGroupName"]), format!("Ref:{function}FunctionLogs"));
+        assert_eq!(text(&filter["FilterPattern"]), r#"{ $.integrity_alarm = "ledger" }"#);
+        assert_eq!(
+            text(&filter["MetricTransformations"][0]["MetricName"]),
+            "LedgerIntegrityAlarms"
+        );
+    }
     // The support policy running out of years is an alarm, from every function that computes
     // due times: those that open, change and sweep requests.
     for function in ["CreateRequest", "UpdateRequest", "SlaSweep"] {

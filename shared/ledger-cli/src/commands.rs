@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use ledger::bundle::{EvidenceBundle, ProveError, prove, verify_bundle};
 use ledger::personal::{DISCLOSURES_FORMAT, Disclosure, Disclosures};
 use ledger::{
-    ChainId, EntryRef, Failure, FailureKind, LogName, Receipt, SignerKey, TrustedKeys, Verifier, VerifierKey,
+    ChainId, Failure, FailureKind, KeptReceipt, LogName, Receipt, SignerKey, TrustedKeys, Verifier, VerifierKey,
     VerifyError, VerifyOptions,
 };
 use serde_json::{Value, json};
@@ -58,15 +58,49 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
     }
 }
 
+/// The most of one input file a command reads whole (the rest are streamed): enough for any
+/// honest file of its kind, and what keeps every command within its memory budget (128 MiB
+/// peak, FORMAT.md §14) whatever it is handed.
+pub mod limits {
+    /// A key file: one line.
+    pub const KEY: u64 = 64 << 10;
+    /// A signed note (checkpoint or receipt) is at most 1 MiB (FORMAT.md §6); a receipt kept as
+    /// the API's JSON object escapes it.
+    pub const NOTE: u64 = 2 << 20;
+    /// An evidence bundle or a disclosures file (the API's are under 6 MB).
+    pub const BUNDLE: u64 = 16 << 20;
+    /// A token file.
+    pub const TOKEN: u64 = 64 << 10;
+}
+
 pub(crate) fn read(path: &Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path).map_err(io(path))
+    read_limited(path, limits::NOTE)
+}
+
+/// Read a whole file of at most `limit` bytes as text; a larger one is refused without
+/// reading it all.
+pub fn read_limited(path: &Path, limit: u64) -> Result<String, CliError> {
+    use std::io::Read;
+    let file = File::open(path).map_err(io(path))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(io(path))?;
+    if bytes.len() as u64 > limit {
+        return Err(CliError::Input {
+            path: path.to_owned(),
+            message: format!("larger than {} KiB, more than any file of its kind", limit >> 10),
+        });
+    }
+    String::from_utf8(bytes).map_err(|_| CliError::Input {
+        path: path.to_owned(),
+        message: "not UTF-8 text".into(),
+    })
 }
 
 /// Read trusted public keys (one `<name>+<id>+<key>` per file).
 pub fn load_keys(paths: &[PathBuf], flag: &str) -> Result<TrustedKeys, CliError> {
     let mut keys = Vec::new();
     for path in paths {
-        let text = read(path)?;
+        let text = read_limited(path, limits::KEY)?;
         let key = VerifierKey::parse(&text).map_err(|e| CliError::Input {
             path: path.clone(),
             message: e.to_string(),
@@ -111,6 +145,7 @@ pub fn tampered(failure: &Failure, json: bool) -> Outcome {
         let label = match failure.kind {
             FailureKind::Malformed | FailureKind::NotCanonical => "MALFORMED",
             FailureKind::Uncovered => "NOT COVERED",
+            FailureKind::BrokenPromise => "BROKEN PROMISE",
             _ => "TAMPERED",
         };
         Outcome {
@@ -130,14 +165,17 @@ pub struct VerifyArgs<'a> {
     pub chain: Option<ChainId>,
     pub allow_uncovered: bool,
     pub json: bool,
+    /// The clock entries' times are judged by (FORMAT.md §2.2); `None`: this machine's.
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Read a disclosures file (`ledgerdesk-disclosures/v1`).
 pub fn load_disclosures(path: &Path) -> Result<Vec<Disclosure>, CliError> {
-    let file: Disclosures = serde_json::from_str(&read(path)?).map_err(|e| CliError::Input {
-        path: path.to_owned(),
-        message: format!("not a disclosures file: {e}"),
-    })?;
+    let file: Disclosures =
+        serde_json::from_str(&read_limited(path, limits::BUNDLE)?).map_err(|e| CliError::Input {
+            path: path.to_owned(),
+            message: format!("not a disclosures file: {e}"),
+        })?;
     if file.format != DISCLOSURES_FORMAT {
         return Err(CliError::Input {
             path: path.to_owned(),
@@ -162,6 +200,7 @@ pub fn verify(args: VerifyArgs<'_>) -> Result<Outcome, CliError> {
             log: args.log,
             require_covered: args.allow_uncovered.then_some(false),
             threads: None,
+            now: Some(args.now.unwrap_or_else(chrono::Utc::now)),
         },
     );
     for path in args.checkpoints {
@@ -294,7 +333,7 @@ pub fn prove_entries(
 /// `ledger verify-proof`.
 pub fn verify_proof(bundle: &Path, keys: &[PathBuf], log: &LogName, json: bool) -> Result<Outcome, CliError> {
     let keys = load_keys(keys, "--key")?;
-    let text = read(bundle)?;
+    let text = read_limited(bundle, limits::BUNDLE)?;
     let report = match EvidenceBundle::parse(&text).and_then(|b| verify_bundle(&b, &keys, log)) {
         Ok(report) => report,
         Err(failure) => return Ok(tampered(&failure, json)),
@@ -328,39 +367,97 @@ pub fn verify_proof(bundle: &Path, keys: &[PathBuf], log: &LogName, json: bool) 
     })
 }
 
-/// `ledger verify-receipt`: the signature, and optionally the promise against an export and
-/// a checkpoint that should cover the entry.
+/// What a receipt that does not open says about the evidence.
+pub fn receipt_failure(e: &ledger::receipt::ReceiptError) -> FailureKind {
+    use ledger::receipt::ReceiptError;
+    match e {
+        ReceiptError::Note(n) => FailureKind::of_note(n),
+        ReceiptError::WrongLog { .. } => FailureKind::WrongLog,
+        ReceiptError::Malformed(_) | ReceiptError::Disagrees(_) => FailureKind::Malformed,
+    }
+}
+
+/// Open a kept receipt (any form [`KeptReceipt`] reads) and judge its time by `now`.
+pub fn open_receipt(
+    text: &str,
+    name: &str,
+    keys: &TrustedKeys,
+    log: &LogName,
+    now: &chrono::DateTime<chrono::Utc>,
+) -> Result<Receipt, Failure> {
+    let bad = |kind, message: String| Failure {
+        kind,
+        chain: None,
+        seq: None,
+        line: None,
+        message,
+    };
+    let kept = KeptReceipt::parse(text).ok_or_else(|| {
+        bad(
+            FailureKind::Malformed,
+            format!("{name}: not a receipt (neither a signed ledgerdesk-receipt/v1 note nor the receipt object the API returns)"),
+        )
+    })?;
+    let receipt = kept
+        .open(keys, log)
+        .map_err(|e| bad(receipt_failure(&e), format!("{name}: {e}")))?;
+    receipt.check_time(now).map_err(|message| Failure {
+        kind: FailureKind::FutureTime,
+        chain: Some(receipt.chain.to_string()),
+        seq: Some(receipt.seq),
+        line: None,
+        message: format!("{name}: {message}"),
+    })?;
+    Ok(receipt)
+}
+
+/// What `ledger verify-receipt` checks the promise against: an export, the checkpoint key(s)
+/// and a checkpoint that should cover the entry.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceiptAgainst<'a> {
+    pub export: &'a Path,
+    pub keys: &'a [PathBuf],
+    pub checkpoint: &'a Path,
+}
+
+/// `ledger verify-receipt`: the signature and the times, and optionally the promise: judged
+/// against the history the export holds, once that history is verified up to the
+/// checkpoint (links, hashes, the recomputed root at its size).
 pub fn verify_receipt(
     receipt: &Path,
     receipt_keys: &[PathBuf],
     log: &LogName,
-    against: Option<(&Path, &[PathBuf], &Path)>,
+    against: Option<ReceiptAgainst<'_>>,
+    now: Option<chrono::DateTime<chrono::Utc>>,
     json: bool,
 ) -> Result<Outcome, CliError> {
     let keys = load_keys(receipt_keys, "--receipt-key")?;
-    let note = read(receipt)?;
-    let opened = match Receipt::open(&note, &keys, log) {
+    let text = read(receipt)?;
+    let now = now.unwrap_or_else(chrono::Utc::now);
+    let opened = match open_receipt(&text, &receipt.display().to_string(), &keys, log, &now) {
         Ok(r) => r,
-        Err(e) => {
-            let kind = match &e {
-                ledger::receipt::ReceiptError::Note(n) => FailureKind::of_note(n),
-                ledger::receipt::ReceiptError::WrongLog { .. } => FailureKind::WrongLog,
-                ledger::receipt::ReceiptError::Malformed(_) => FailureKind::Malformed,
-            };
-            let failure = Failure {
-                kind,
-                chain: None,
-                seq: None,
-                line: None,
-                message: format!("receipt: {e}"),
-            };
-            return Ok(tampered(&failure, json));
-        }
+        Err(failure) => return Ok(tampered(&failure, json)),
     };
-    let mut verdict = "signature verified".to_owned();
-    if let Some((export, checkpoint_keys, checkpoint)) = against {
-        let checkpoint_keys = load_keys(checkpoint_keys, "--key")?;
-        let (cp, _) = match ledger::Checkpoint::open_pinned(&read(checkpoint)?, &checkpoint_keys, log) {
+    let broken = |message: String| {
+        let failure = Failure {
+            kind: FailureKind::BrokenPromise,
+            chain: Some(opened.chain.to_string()),
+            seq: Some(opened.seq),
+            line: None,
+            message,
+        };
+        tampered(&failure, json)
+    };
+    let overdue = opened.deadline().is_some_and(|d| now > d);
+    let mut verdict = if overdue {
+        "signature verified (its merge deadline has passed: check it against a checkpoint)".to_owned()
+    } else {
+        "signature verified; pending until its merge deadline".to_owned()
+    };
+    if let Some(against) = against {
+        let checkpoint_keys = load_keys(against.keys, "--key")?;
+        let note = read(against.checkpoint)?;
+        let (cp, _) = match ledger::Checkpoint::open_pinned(&note, &checkpoint_keys, log) {
             Ok(cp) => cp,
             Err(e) => {
                 let failure = Failure {
@@ -378,37 +475,79 @@ pub fn verify_receipt(
                 "the checkpoint is of another chain than the receipt".into(),
             ));
         }
-        let broken = |message: String| {
-            let failure = Failure {
-                kind: FailureKind::Modified,
-                chain: Some(opened.chain.to_string()),
-                seq: Some(opened.seq),
-                line: None,
-                message,
-            };
-            tampered(&failure, json)
-        };
         if opened.seq >= cp.size {
-            return Ok(broken(format!(
-                "the checkpoint of size {} does not cover seq {} (its merge deadline was {})",
-                cp.size, opened.seq, opened.merge_deadline
-            )));
-        }
-        let found = find_entry(export, &opened.chain, opened.seq)?;
-        match found {
-            Some((hash, computed)) if hash == opened.entry_hash && computed == hash => {
-                verdict = format!(
-                    "kept: the entry is at seq {} and the checkpoint of size {} covers it",
-                    opened.seq, cp.size
-                );
-            }
-            Some(_) => {
+            if overdue {
                 return Ok(broken(format!(
-                    "a different entry is at seq {}: the promised entry was dropped or replaced",
-                    opened.seq
+                    "the checkpoint of size {} does not cover seq {}, and its merge deadline {} has passed: unless a later checkpoint covers it, the promise was broken",
+                    cp.size, opened.seq, opened.merge_deadline
                 )));
             }
-            None => return Err(CliError::Usage(format!("the export has no entry seq {}", opened.seq))),
+            verdict = format!(
+                "pending: the checkpoint of size {} does not cover seq {} yet; a checkpoint must by {}",
+                cp.size, opened.seq, opened.merge_deadline
+            );
+        } else {
+            // The export is believed only as far as it verifies: every chain in it, and the
+            // receipt's chain against the checkpoint (its root recomputed at its size).
+            let mut verifier = Verifier::new(
+                checkpoint_keys,
+                VerifyOptions {
+                    chain: None,
+                    log: Some(log.clone()),
+                    require_covered: Some(false),
+                    threads: None,
+                    now: Some(now),
+                },
+            );
+            if let Err(failure) = verifier.add_checkpoint(&note, &against.checkpoint.display().to_string()) {
+                return Ok(tampered(&failure, json));
+            }
+            verifier.watch(&opened.chain, opened.seq);
+            let file = File::open(against.export).map_err(io(against.export))?;
+            let report = match verifier.verify(file, |_| {}) {
+                Ok(report) => report,
+                Err(VerifyError::Tampered(failure)) => return Ok(tampered(&failure, json)),
+                Err(VerifyError::Io(source)) => {
+                    return Err(CliError::Io {
+                        path: against.export.to_owned(),
+                        source,
+                    });
+                }
+            };
+            // The checkpoint was reached (a shorter chain is `truncated`), so the entry is there.
+            let Some(held) = report.watched.first() else {
+                return Ok(broken(format!(
+                    "the verified history holds no entry seq {} although the checkpoint of size {} covers it",
+                    opened.seq, cp.size
+                )));
+            };
+            if held.hash != opened.entry_hash.to_hex() {
+                return Ok(broken(format!(
+                    "the verified history holds another entry at seq {} ({}) than the one promised ({}): the promised entry was dropped or replaced",
+                    opened.seq,
+                    held.hash,
+                    opened.entry_hash.to_hex()
+                )));
+            }
+            if held.at != opened.at {
+                return Ok(tampered(
+                    &Failure {
+                        kind: FailureKind::Malformed,
+                        chain: Some(opened.chain.to_string()),
+                        seq: Some(opened.seq),
+                        line: None,
+                        message: format!(
+                            "the receipt says the entry is of {}, the entry says {}",
+                            opened.at, held.at
+                        ),
+                    },
+                    json,
+                ));
+            }
+            verdict = format!(
+                "kept: the entry is at seq {} of the history verified up to the checkpoint of size {}",
+                opened.seq, cp.size
+            );
         }
     }
     let value = json!({
@@ -435,38 +574,6 @@ pub fn verify_receipt(
             opened.merge_deadline
         ),
     })
-}
-
-/// The claimed and the recomputed hash of entry `seq` of `chain` in an export (streamed).
-fn find_entry(export: &Path, chain: &ChainId, seq: u64) -> Result<Option<(ledger::Hash, ledger::Hash)>, CliError> {
-    let file = File::open(export).map_err(io(export))?;
-    let mut reader = ledger::lines::LineReader::new(file);
-    loop {
-        let chunk = match reader.next_chunk() {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => return Ok(None),
-            Err(ledger::lines::ReadError::Io(source)) => {
-                return Err(CliError::Io {
-                    path: export.to_owned(),
-                    source,
-                });
-            }
-            Err(e) => {
-                return Err(CliError::Input {
-                    path: export.to_owned(),
-                    message: e.to_string(),
-                });
-            }
-        };
-        for line in chunk.lines {
-            if let Ok(e) = EntryRef::parse(line)
-                && e.chain == chain.as_str()
-                && e.seq == seq
-            {
-                return Ok(Some((e.hash, e.computed_hash())));
-            }
-        }
-    }
 }
 
 /// `ledger keygen`: `<out>.key` (private, 0600) and `<out>.pub`.

@@ -47,6 +47,9 @@ enum Command {
         /// Do not fail on entries no kept checkpoint covers (they are still reported).
         #[arg(long)]
         allow_uncovered: bool,
+        /// Judge entries' times as of this time (RFC 3339; for drills): none may be more than 60 s ahead of it.
+        #[arg(long)]
+        now: Option<String>,
         /// Print a machine-readable report.
         #[arg(long)]
         json: bool,
@@ -79,20 +82,24 @@ enum Command {
         json: bool,
     },
     /// Verify a receipt (a signed promise for one entry), and optionally that it was kept.
+    /// The receipt file is the signed note, or the receipt object as the API returns it.
     VerifyReceipt {
         receipt: PathBuf,
         #[arg(long = "receipt-key", required = true)]
         receipt_keys: Vec<PathBuf>,
         #[arg(long, required = true)]
         log: String,
-        /// With --key and --checkpoint: check that this export holds the promised entry and the checkpoint covers it.
+        /// With --key and --checkpoint: verify this export up to the checkpoint and check that the history it holds has the promised entry.
         #[arg(long, requires_all = ["keys", "checkpoint"])]
         export: Option<PathBuf>,
         /// The checkpoint key (with --export).
         #[arg(long = "key")]
         keys: Vec<PathBuf>,
-        #[arg(long)]
+        #[arg(long, requires = "export")]
         checkpoint: Option<PathBuf>,
+        /// Judge the receipt's times as of this time (RFC 3339; for drills).
+        #[arg(long)]
+        now: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -116,7 +123,7 @@ enum Command {
         /// The log to monitor (required on the first sync; the state directory keeps it).
         #[arg(long)]
         log: Option<String>,
-        /// The chain to monitor (auditors, with scope ledger/audit).
+        /// The chain to monitor: your partner id (required on the first sync; the state directory keeps it).
         #[arg(long)]
         chain: Option<String>,
         /// Judge receipts' deadlines as of this time (RFC 3339; for drills).
@@ -152,6 +159,15 @@ enum Command {
     Export(ledger_cli::export::ExportArgs),
 }
 
+fn time(flag: &str, text: Option<String>) -> Result<Option<chrono::DateTime<chrono::Utc>>, CliError> {
+    text.map(|t| {
+        chrono::DateTime::parse_from_rfc3339(&t)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|e| CliError::Usage(format!("{flag}: {e}")))
+    })
+    .transpose()
+}
+
 fn chain(text: Option<String>) -> Result<Option<ChainId>, CliError> {
     text.map(|c| ChainId::parse(&c).map_err(|e| CliError::Usage(format!("--chain: {e}"))))
         .transpose()
@@ -168,6 +184,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
             disclosures,
             chain: only,
             allow_uncovered,
+            now,
             json,
         } => commands::verify(VerifyArgs {
             export: &export,
@@ -178,6 +195,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
             chain: chain(only)?,
             allow_uncovered,
             json,
+            now: time("--now", now)?,
         }),
         Command::Prove {
             export,
@@ -199,13 +217,25 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
             export,
             keys,
             checkpoint,
+            now,
             json,
         } => {
             let against = match (&export, &checkpoint) {
-                (Some(e), Some(c)) => Some((e.as_path(), keys.as_slice(), c.as_path())),
+                (Some(export), Some(checkpoint)) => Some(commands::ReceiptAgainst {
+                    export,
+                    keys: &keys,
+                    checkpoint,
+                }),
                 _ => None,
             };
-            commands::verify_receipt(&receipt, &receipt_keys, &parse_log(&log)?, against, json)
+            commands::verify_receipt(
+                &receipt,
+                &receipt_keys,
+                &parse_log(&log)?,
+                against,
+                time("--now", now)?,
+                json,
+            )
         }
         Command::Sync {
             api,
@@ -227,13 +257,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
             log,
             chain: only.as_deref().map(ledger_cli::sync::chain_arg).transpose()?,
             json,
-            now: now
-                .map(|t| {
-                    chrono::DateTime::parse_from_rfc3339(&t)
-                        .map(|t| t.with_timezone(&chrono::Utc))
-                        .map_err(|e| CliError::Usage(format!("--now: {e}")))
-                })
-                .transpose()?,
+            now: time("--now", now)?,
             page: page_size,
         }),
         Command::Sample {

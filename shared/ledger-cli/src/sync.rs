@@ -22,14 +22,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ledger::entry_tiles::ENTRY_TILE_WIDTH;
-use ledger::lines::split_lines;
 use ledger::merkle::{TreeSize, leaf_hash, verify_consistency};
 use ledger::{
     ChainId, Checkpoint, EntryRef, Failure, FailureKind, Frontier, Hash, LogName, Receipt, TrustedKeys, Version,
 };
 use serde_json::{Value, json};
 
-use crate::commands::{CliError, Exit, Outcome, load_keys, parse_log, read, tampered};
+use crate::commands::{CliError, Exit, Outcome, load_keys, open_receipt, parse_log, read_limited, tampered};
 
 /// Entries per request (the API serves at most 1,000).
 pub const PAGE: u64 = 1_000;
@@ -43,7 +42,7 @@ pub struct SyncArgs {
     pub receipt_keys: Vec<PathBuf>,
     pub state: PathBuf,
     pub log: Option<String>,
-    /// For the auditor role (`ledger/audit`): the chain to monitor.
+    /// The chain to monitor (required on the first sync; the state directory keeps it).
     pub chain: Option<String>,
     pub json: bool,
     /// Treat the clock as this time (RFC 3339) when judging receipts' deadlines (drills).
@@ -69,6 +68,24 @@ struct State {
     entries_bytes: u64,
 }
 
+impl State {
+    /// Before the first sync: nothing kept.
+    fn empty(log: &LogName, chain: &str) -> Self {
+        Self {
+            format: STATE_FORMAT.into(),
+            log: log.to_string(),
+            chain: chain.to_owned(),
+            size: 0,
+            root: ledger::merkle::empty_root().to_base64(),
+            last_hash: Hash::ZERO.to_hex(),
+            last_at: None,
+            version: 1,
+            frontier: Vec::new(),
+            entries_bytes: 0,
+        }
+    }
+}
+
 /// The log's API, as a partner (or the auditor) reaches it.
 struct Api {
     conn: Connection,
@@ -81,35 +98,71 @@ struct Connection {
     agent: ureq::Agent,
     base: String,
     token: String,
-    chain: Option<String>,
+    /// The chain monitored: asked for by name (a partner's own; any, for an auditor).
+    chain: String,
 }
 
 impl Api {
-    fn get(&mut self, path: &str, query: &[(&str, String)]) -> Result<Vec<u8>, CliError> {
+    fn get(&mut self, path: &str, query: &[(&str, String)], limit: usize) -> Result<Vec<u8>, CliError> {
         self.requests += 1;
-        self.conn.get(path, query)
+        self.conn.get(path, query, limit)
     }
 }
 
+/// How an answer was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Got {
+    /// 200, the whole body.
+    Whole,
+    /// 200, but longer than the limit: the body holds its first `limit` bytes.
+    Cut,
+    /// 404 (the problem's first bytes in the body).
+    Missing,
+}
+
+/// The most of one page or entry tile that is read (compressed and decompressed): an honest
+/// tile is ~2 MB (1,024 entries of ~2 KB: personal text is committed, so entries stay small),
+/// and a page at most the API's 6 MB less its envelope. A larger answer is cut there and read
+/// on as short pages, so that however many answers are in flight, what a log serves — a zstd
+/// bomb, an endless body — costs at most this much each (FORMAT.md §13).
+pub const ANSWER_LIMIT: usize = 4 << 20;
+/// A signed note (the checkpoint) is at most 1 MiB (FORMAT.md §6).
+const NOTE_LIMIT: usize = 1 << 20;
+/// A consistency proof: at most 2·64 hashes in a small JSON object.
+const PROOF_LIMIT: usize = 64 << 10;
+/// One entry line (the spot check).
+const LINE_LIMIT: usize = (1 << 20) + 2;
+/// A refusal's problem document.
+const PROBLEM_LIMIT: usize = 64 << 10;
+
 impl Connection {
-    fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<u8>, CliError> {
+    /// The whole answer to `path`, which must be 200 and at most `limit` bytes.
+    fn get(&self, path: &str, query: &[(&str, String)], limit: usize) -> Result<Vec<u8>, CliError> {
         let mut body = Vec::new();
-        if self.get_into(path, query, &mut body)? {
-            Ok(body)
-        } else {
-            Err(refused(404, path, &body))
+        match self.get_into(path, query, &mut body, limit)? {
+            Got::Whole => Ok(body),
+            Got::Cut => Err(CliError::Usage(format!(
+                "the log's answer to {path} is longer than {} KiB, more than any honest answer",
+                limit >> 10
+            ))),
+            Got::Missing => Err(refused(404, path, &body)),
         }
     }
 
-    /// As [`Connection::get`], into `body` (cleared first: a buffer handed back for reuse), and
-    /// `false` when the log answers 404 (its problem in `body`): for an entry tile, one it does
-    /// not store; what else a 404 means is the caller's to say.
-    fn get_into(&self, path: &str, query: &[(&str, String)], body: &mut Vec<u8>) -> Result<bool, CliError> {
+    /// As [`Connection::get`], into `body` (cleared first: a buffer handed back for reuse),
+    /// reading at most `limit` bytes ([`Got::Cut`] beyond), and [`Got::Missing`] when the log
+    /// answers 404: for an entry tile, one it does not store; what else a 404 means is the
+    /// caller's to say.
+    fn get_into(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        body: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<Got, CliError> {
         let mut url = format!("{}{path}", self.base.trim_end_matches('/'));
         let mut params: Vec<(&str, String)> = query.to_vec();
-        if let Some(chain) = &self.chain {
-            params.push(("chain", chain.clone()));
-        }
+        params.push(("chain", self.chain.clone()));
         for (i, (name, value)) in params.iter().enumerate() {
             url.push(if i == 0 { '?' } else { '&' });
             url.push_str(name);
@@ -124,17 +177,24 @@ impl Connection {
             .call()
             .map_err(unreachable)?;
         let status = response.status().as_u16();
+        let limit = if matches!(status, 200) { limit } else { PROBLEM_LIMIT };
         body.clear();
+        // Room for exactly the limit and one byte more: the read never grows the buffer past
+        // it, whatever the log sends.
+        body.reserve_exact((limit + 1).saturating_sub(body.capacity()));
         response
             .body_mut()
             .with_config()
-            .limit(256 << 20)
             .reader()
+            .take(limit as u64 + 1)
             .read_to_end(body)
             .map_err(|e| CliError::Usage(format!("cannot read the answer of {url}: {e}")))?;
+        let cut = body.len() > limit;
+        body.truncate(limit);
         match status {
-            200 => Ok(true),
-            404 => Ok(false),
+            200 if cut => Ok(Got::Cut),
+            200 => Ok(Got::Whole),
+            404 => Ok(Got::Missing),
             _ => Err(refused(status, path, body)),
         }
     }
@@ -235,8 +295,8 @@ struct Fetched {
     lines: Result<Vec<Line>, (FailureKind, String)>,
 }
 
-/// Fetch one answer and check its entries. A tile the log does not store is read as pages;
-/// `requests` counts what was asked.
+/// Fetch one answer and check its entries. A tile the log does not store, or one larger than
+/// [`ANSWER_LIMIT`] compressed or not, is read as pages; `requests` counts what was asked.
 fn fetch(
     conn: &Connection,
     what: Fetch,
@@ -254,13 +314,25 @@ fn fetch(
             let limit = page.min(end - next);
             requests.fetch_add(1, Ordering::Relaxed);
             let query = [("start", next.to_string()), ("limit", limit.to_string())];
-            if !conn.get_into("/ledger/entries", &query, &mut got)? {
-                return Err(refused(404, "/ledger/entries", &got));
+            match conn.get_into("/ledger/entries", &query, &mut got, ANSWER_LIMIT)? {
+                Got::Missing => return Err(refused(404, "/ledger/entries", &got)),
+                Got::Cut => {
+                    // Longer than any honest page: keep its whole lines (a short page; the
+                    // rest is asked for again). Without one whole line in the first 4 MiB it
+                    // is kept as it is, and refused as a line longer than 1 MiB.
+                    if let Some(last) = memchr::memrchr(b'\n', &got) {
+                        got.truncate(last + 1);
+                    }
+                    body.extend_from_slice(&got);
+                    break;
+                }
+                Got::Whole => {}
             }
             let served = memchr::memchr_iter(b'\n', &got).count() as u64;
             body.extend_from_slice(&got);
-            if served < limit {
-                // A short page: what follows is judged from here, as the log served it.
+            if served < limit || body.len() >= ANSWER_LIMIT {
+                // A short page (or enough for one answer): what follows is judged from here,
+                // as the log served it.
                 break;
             }
             next += limit;
@@ -268,60 +340,102 @@ fn fetch(
         Ok(())
     };
     let start = what.start();
-    match what {
-        Fetch::Page { start, limit } => pages(start, start + limit, &mut body)?,
+    let expected = match what {
+        Fetch::Page { start, limit } => {
+            pages(start, start + limit, &mut body)?;
+            limit
+        }
         Fetch::Tile { index } => {
             requests.fetch_add(1, Ordering::Relaxed);
             let mut frame = buffers.take();
-            if conn.get_into(&format!("/ledger/entry-tiles/{index}"), &[], &mut frame)? {
-                let decoded = ledger::entry_tiles::decode_into(&frame, &mut body);
-                buffers.give(frame);
-                if let Err(e) = decoded {
+            let path = format!("/ledger/entry-tiles/{index}");
+            let served = conn.get_into(&path, &[], &mut frame, ANSWER_LIMIT)?;
+            let decoded = match served {
+                Got::Whole => Some(ledger::entry_tiles::decode_within(
+                    &frame,
+                    ANSWER_LIMIT as u64,
+                    &mut body,
+                )),
+                Got::Cut | Got::Missing => None,
+            };
+            buffers.give(frame);
+            match decoded {
+                Some(Ok(())) => {}
+                Some(Err(ledger::entry_tiles::TileDecodeError::Frame(e))) => {
                     return Ok(Fetched {
                         start,
                         body,
                         lines: Err((FailureKind::Malformed, format!("entry tile {index}: {e}"))),
                     });
                 }
-            } else {
-                buffers.give(frame);
-                pages(start, start + ENTRY_TILE_WIDTH, &mut body)?;
+                // Not stored, or larger than an answer may be: the same entries by page.
+                Some(Err(ledger::entry_tiles::TileDecodeError::TooLarge)) | None => {
+                    body.clear();
+                    pages(start, start + ENTRY_TILE_WIDTH, &mut body)?;
+                }
             }
+            ENTRY_TILE_WIDTH
         }
-    }
+    };
     buffers.give(got);
-    let lines = check_body(&body, chain);
+    let lines = check_body(&body, chain, expected);
     Ok(Fetched { start, body, lines })
 }
 
-/// Split an answer into lines and check each on its own.
-fn check_body(body: &[u8], chain: &str) -> Result<Vec<Line>, (FailureKind, String)> {
-    let lines = split_lines(body, 1).map_err(|e| (FailureKind::Malformed, e.to_string()))?;
-    let mut end = 0;
-    Ok(lines
-        .into_iter()
-        .map(|line| {
-            end += line.len() + 1;
-            let parsed = EntryRef::parse(line)
-                .map(|entry| {
-                    let mut at = [0u8; 24];
-                    let len = entry.at.len().min(24);
-                    at[..len].copy_from_slice(&entry.at.as_bytes()[..len]);
-                    Parsed {
-                        seq: entry.seq,
-                        prev: entry.prev,
-                        hash: entry.hash,
-                        hash_ok: entry.computed_hash() == entry.hash,
-                        foreign: (entry.chain != chain).then(|| entry.chain.to_owned()),
-                        version: entry.version,
-                        at,
-                        leaf: leaf_hash(entry.hash.as_bytes()),
-                    }
-                })
-                .map_err(|e| (FailureKind::of_format(&e), e.to_string()));
-            (end, parsed)
-        })
-        .collect())
+/// Check an answer's lines each on its own: at most `expected` (what was asked for; more are
+/// not read), and none after the first that fails (nothing after it can be kept), so the
+/// list is bounded by the answer, not by what the log put in it.
+fn check_body(body: &[u8], chain: &str, expected: u64) -> Result<Vec<Line>, (FailureKind, String)> {
+    let capacity = usize::try_from(expected.min(ENTRY_TILE_WIDTH)).unwrap_or(0);
+    let mut lines: Vec<Line> = Vec::with_capacity(capacity);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', body) {
+        if lines.len() as u64 == expected {
+            return Ok(lines);
+        }
+        let line = &body[start..end];
+        if line.len() > ledger::entry::MAX_LINE_BYTES {
+            lines.push((
+                end + 1,
+                Err((FailureKind::Malformed, "a line is longer than 1 MiB".to_owned())),
+            ));
+            return Ok(lines);
+        }
+        let parsed = EntryRef::parse(line)
+            .map(|entry| {
+                let mut at = [0u8; 24];
+                let len = entry.at.len().min(24);
+                at[..len].copy_from_slice(&entry.at.as_bytes()[..len]);
+                Parsed {
+                    seq: entry.seq,
+                    prev: entry.prev,
+                    hash: entry.hash,
+                    hash_ok: entry.computed_hash() == entry.hash,
+                    foreign: (entry.chain != chain).then(|| entry.chain.to_owned()),
+                    version: entry.version,
+                    at,
+                    leaf: leaf_hash(entry.hash.as_bytes()),
+                }
+            })
+            .map_err(|e| (FailureKind::of_format(&e), e.to_string()));
+        let bad = parsed.is_err();
+        lines.push((end + 1, parsed));
+        if bad {
+            return Ok(lines);
+        }
+        start = end + 1;
+    }
+    if (lines.len() as u64) < expected && start < body.len() {
+        return Err((
+            FailureKind::Malformed,
+            if body.len() - start > ledger::entry::MAX_LINE_BYTES {
+                "a line is longer than 1 MiB".to_owned()
+            } else {
+                "the answer's last line has no newline".to_owned()
+            },
+        ));
+    }
+    Ok(lines)
 }
 
 /// How many threads fetch and check answers ahead of the one that links them. With two, the
@@ -497,10 +611,9 @@ pub fn run(args: SyncArgs) -> Result<Outcome, CliError> {
     }
     let keys = load_keys(&args.keys, "--key")?;
     let receipt_keys = load_keys(&args.receipt_keys, "--receipt-key")?;
-    std::fs::create_dir_all(args.state.join("checkpoints")).map_err(|source| CliError::Io {
-        path: args.state.clone(),
-        source,
-    })?;
+    for dir in [args.state.join("checkpoints"), args.state.join("receipts")] {
+        std::fs::create_dir_all(&dir).map_err(|source| CliError::Io { path: dir, source })?;
+    }
     let state_path = args.state.join("state.json");
     let kept: Option<State> = match std::fs::read_to_string(&state_path) {
         Ok(text) => Some(serde_json::from_str(&text).map_err(|e| CliError::Input {
@@ -530,7 +643,119 @@ pub fn run(args: SyncArgs) -> Result<Outcome, CliError> {
             ));
         }
     };
-    let token = read(&args.token_file)?.trim().to_owned();
+    // The chain is pinned as the log is: from the first sync on, this directory monitors
+    // exactly one chain, whatever the log serves.
+    let chain = match (&kept, &args.chain) {
+        (Some(state), Some(given)) if state.chain != *given => {
+            return Err(CliError::Usage(format!(
+                "--chain {given}: this state directory keeps the chain {}",
+                state.chain
+            )));
+        }
+        (Some(state), _) => chain_arg(&state.chain)?,
+        (None, Some(given)) => given.clone(),
+        (None, None) => {
+            return Err(CliError::Usage(
+                "--chain <your partner id> is required for the first sync: it pins which chain this directory monitors"
+                    .into(),
+            ));
+        }
+    };
+    let now = args.now.unwrap_or_else(chrono::Utc::now);
+    let before = kept.clone().unwrap_or_else(|| State::empty(&log, &chain));
+
+    // 1-3. The log's latest checkpoint, proven to extend the one kept, and its new entries.
+    let synced = sync_log(&args, &keys, &log, &chain, kept, now);
+    let (judged_by, synced) = match synced {
+        Ok(Ok(synced)) => (synced.state.clone(), Ok(synced)),
+        Ok(Err(failure)) => return Ok(tampered(&failure, args.json)),
+        // The log withheld or failed: the receipts are judged by what is kept.
+        Err(e) => (before, Err(e)),
+    };
+
+    // 4. Every receipt: covered and equal, or still within its merge deadline.
+    let verdicts = match check_receipts(&args.state, &receipt_keys, &log, &judged_by, now)? {
+        Ok(v) => v,
+        Err(mut f) => {
+            if let Err(e) = &synced {
+                f.message = format!("{} (and the log did not answer: {e})", f.message);
+            }
+            return Ok(tampered(&f, args.json));
+        }
+    };
+    let synced = synced?;
+    let skipped: Vec<Value> = verdicts
+        .skipped
+        .iter()
+        .take(20)
+        .map(|(file, reason)| json!({ "file": file, "reason": reason }))
+        .collect();
+    let value = json!({
+        "valid": true,
+        "origin": synced.checkpoint.origin,
+        "size": synced.checkpoint.size,
+        "previousSize": synced.previous_size,
+        "newEntries": synced.new_entries,
+        "requests": synced.requests,
+        "receipts": {
+            "kept": verdicts.kept,
+            "pending": verdicts.pending,
+            "skipped": verdicts.skipped.len(),
+            "skippedFiles": skipped,
+        },
+    });
+    if args.json {
+        return Ok(Outcome {
+            exit: Exit::Ok,
+            stdout: format!("{value}\n"),
+        });
+    }
+    let mut text = format!(
+        "OK: {} at size {} (was {}), {} new entries verified; receipts: {} kept, {} pending; {} requests\n",
+        synced.checkpoint.origin,
+        synced.checkpoint.size,
+        synced.previous_size,
+        synced.new_entries,
+        verdicts.kept,
+        verdicts.pending,
+        synced.requests
+    );
+    for (file, reason) in verdicts.skipped.iter().take(20) {
+        text.push_str(&format!("  skipped {file}: {reason}\n"));
+    }
+    if verdicts.skipped.len() > 20 {
+        text.push_str(&format!("  … and {} more files skipped\n", verdicts.skipped.len() - 20));
+    }
+    Ok(Outcome {
+        exit: Exit::Ok,
+        stdout: text,
+    })
+}
+
+/// What one sync with the log did.
+#[derive(Debug)]
+struct Synced {
+    checkpoint: Checkpoint,
+    previous_size: u64,
+    new_entries: u64,
+    requests: u64,
+    state: State,
+}
+
+/// Steps 1-3 of a sync: `Err` when the log could not be asked or answered unusably (exit 2),
+/// `Ok(Err(failure))` when what it answered is evidence of tampering.
+fn sync_log(
+    args: &SyncArgs,
+    keys: &TrustedKeys,
+    log: &LogName,
+    chain: &str,
+    kept: Option<State>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Result<Synced, Failure>, CliError> {
+    let state_path = args.state.join("state.json");
+    let token = read_limited(&args.token_file, crate::commands::limits::TOKEN)?
+        .trim()
+        .to_owned();
     if token.is_empty() {
         return Err(CliError::Usage(format!("{}: empty token", args.token_file.display())));
     }
@@ -553,48 +778,34 @@ pub fn run(args: SyncArgs) -> Result<Outcome, CliError> {
             agent,
             base: args.api.clone(),
             token,
-            chain: args.chain.clone(),
+            chain: chain.to_owned(),
         },
         requests: 0,
     };
 
-    // 1. The latest checkpoint, signed and of the pinned log.
-    let note_bytes = api.get("/ledger/checkpoint", &[])?;
+    // 1. The latest checkpoint, signed and of the pinned log and chain.
+    let note_bytes = api.get("/ledger/checkpoint", &[], NOTE_LIMIT)?;
     let note = String::from_utf8(note_bytes).map_err(|_| CliError::Usage("the checkpoint is not UTF-8".into()))?;
-    let (checkpoint, _) = match Checkpoint::open_pinned(&note, &keys, &log) {
+    let (checkpoint, _) = match Checkpoint::open_pinned(&note, keys, log) {
         Ok(opened) => opened,
         Err(e) => {
-            let f = Failure {
+            return Ok(Err(Failure {
                 kind: FailureKind::of_note(&e),
                 chain: None,
                 seq: None,
                 line: None,
                 message: format!("the log's latest checkpoint: {e}"),
-            };
-            return Ok(tampered(&f, args.json));
+            }));
         }
     };
-    let chain = checkpoint.chain().map(|c| c.to_string()).unwrap_or_default();
-    if let Some(state) = &kept
-        && state.chain != chain
-    {
-        return Err(CliError::Usage(format!(
-            "the log served a checkpoint of chain {chain}; this state directory keeps chain {}",
-            state.chain
+    let served = checkpoint.chain().map(|c| c.to_string()).unwrap_or_default();
+    if served != chain {
+        return Ok(Err(failure(
+            FailureKind::ForeignEntry,
+            chain,
+            None,
+            format!("the log served a checkpoint of chain {served}; this directory monitors chain {chain}"),
         )));
-    }
-    if let Some(wanted) = &args.chain
-        && *wanted != chain
-    {
-        return Ok(tampered(
-            &failure(
-                FailureKind::ForeignEntry,
-                &chain,
-                None,
-                format!("asked for chain {wanted}, the log served a checkpoint of {chain}"),
-            ),
-            args.json,
-        ));
     }
     let (kept_size, kept_root) = match &kept {
         Some(s) => (
@@ -611,63 +822,49 @@ pub fn run(args: SyncArgs) -> Result<Outcome, CliError> {
 
     // 2. The new checkpoint must extend the one kept.
     if checkpoint.size < kept_size {
-        return Ok(tampered(
-            &failure(
-                FailureKind::Truncated,
-                &chain,
-                Some(checkpoint.size),
-                format!("rollback: {new_name} is smaller than the one you kept, {kept_name}"),
-            ),
-            args.json,
-        ));
+        return Ok(Err(failure(
+            FailureKind::Truncated,
+            chain,
+            Some(checkpoint.size),
+            format!("rollback: {new_name} is smaller than the one you kept, {kept_name}"),
+        )));
     }
     let mut new_entries = 0u64;
-    let mut state = kept.clone().unwrap_or(State {
-        format: STATE_FORMAT.into(),
-        log: log.to_string(),
-        chain: chain.clone(),
-        size: 0,
-        root: kept_root.to_base64(),
-        last_hash: Hash::ZERO.to_hex(),
-        last_at: None,
-        version: 1,
-        frontier: Vec::new(),
-        entries_bytes: 0,
-    });
+    let mut state = kept.unwrap_or_else(|| State::empty(log, chain));
     if checkpoint.size == kept_size {
         if checkpoint.root != kept_root {
-            return Ok(tampered(
-                &failure(
-                    FailureKind::Fork,
-                    &chain,
-                    None,
-                    format!("fork: {new_name} and {kept_name} have the same size but different roots"),
-                ),
-                args.json,
-            ));
+            return Ok(Err(failure(
+                FailureKind::Fork,
+                chain,
+                None,
+                format!("fork: {new_name} and {kept_name} have the same size but different roots"),
+            )));
         }
-        // Nothing new: spot-check that the log still serves the last entry you hold.
+        // Nothing new: spot-check that the log still serves the last entry you hold, as it is
+        // (its hash recomputed, not only claimed).
         if kept_size > 0 {
             let served = api.get(
                 "/ledger/entries",
                 &[("start", (kept_size - 1).to_string()), ("limit", "1".into())],
+                LINE_LIMIT,
             )?;
             let line = served.strip_suffix(b"\n").unwrap_or(&served);
-            let same =
-                EntryRef::parse(line).is_ok_and(|e| e.hash.to_hex() == state.last_hash && e.seq == kept_size - 1);
+            let same = EntryRef::parse(line).is_ok_and(|e| {
+                e.hash.to_hex() == state.last_hash
+                    && e.computed_hash() == e.hash
+                    && e.seq == kept_size - 1
+                    && e.chain == chain
+            });
             if !same {
-                return Ok(tampered(
-                    &failure(
-                        FailureKind::Modified,
-                        &chain,
-                        Some(kept_size - 1),
-                        format!(
-                            "the log no longer serves the entry seq {} you hold (covered by {kept_name}): its history was rewritten or cut",
-                            kept_size - 1
-                        ),
+                return Ok(Err(failure(
+                    FailureKind::Modified,
+                    chain,
+                    Some(kept_size - 1),
+                    format!(
+                        "the log no longer serves the entry seq {} you hold (covered by {kept_name}): its history was rewritten or cut",
+                        kept_size - 1
                     ),
-                    args.json,
-                ));
+                )));
             }
         }
     } else {
@@ -675,6 +872,7 @@ pub fn run(args: SyncArgs) -> Result<Outcome, CliError> {
             let body = api.get(
                 "/ledger/proofs/consistency",
                 &[("from", kept_size.to_string()), ("to", checkpoint.size.to_string())],
+                PROOF_LIMIT,
             )?;
             let proof: Vec<Hash> = serde_json::from_slice::<Value>(&body)
                 .ok()
@@ -693,15 +891,12 @@ pub fn run(args: SyncArgs) -> Result<Outcome, CliError> {
                 checkpoint.root.as_bytes(),
                 &proof,
             ) {
-                return Ok(tampered(
-                    &failure(
-                        FailureKind::Fork,
-                        &chain,
-                        None,
-                        format!("fork: {new_name} does not extend {kept_name}: {e}"),
-                    ),
-                    args.json,
-                ));
+                return Ok(Err(failure(
+                    FailureKind::Fork,
+                    chain,
+                    None,
+                    format!("fork: {new_name} does not extend {kept_name}: {e}"),
+                )));
             }
         }
         // 3. Only the new entries, checked link by link and against the new root.
@@ -709,13 +904,13 @@ pub fn run(args: SyncArgs) -> Result<Outcome, CliError> {
             &mut api,
             &args.state,
             &mut state,
-            &chain,
-            checkpoint.size,
-            &checkpoint.root,
+            chain,
+            &checkpoint,
             args.page,
+            &ledger::entry::latest_believable(&now),
         )? {
             Ok(n) => new_entries = n,
-            Err(f) => return Ok(tampered(&f, args.json)),
+            Err(f) => return Ok(Err(f)),
         }
     }
     let io = |path: PathBuf| move |source| CliError::Io { path, source };
@@ -725,35 +920,13 @@ pub fn run(args: SyncArgs) -> Result<Outcome, CliError> {
     state.root = checkpoint.root.to_base64();
     let text = serde_json::to_string_pretty(&state).unwrap_or_default();
     write_atomically(&state_path, format!("{text}\n").as_bytes())?;
-
-    // 4. Every receipt: covered and equal, or still within its merge deadline.
-    let now = args.now.unwrap_or_else(chrono::Utc::now);
-    let verdicts = match check_receipts(&args.state, &receipt_keys, &log, &state, now)? {
-        Ok(v) => v,
-        Err(f) => return Ok(tampered(&f, args.json)),
-    };
-    let value = json!({
-        "valid": true,
-        "origin": checkpoint.origin,
-        "size": checkpoint.size,
-        "previousSize": kept_size,
-        "newEntries": new_entries,
-        "requests": api.requests,
-        "receipts": { "kept": verdicts.kept, "pending": verdicts.pending, "otherChains": verdicts.other },
-    });
-    if args.json {
-        return Ok(Outcome {
-            exit: Exit::Ok,
-            stdout: format!("{value}\n"),
-        });
-    }
-    Ok(Outcome {
-        exit: Exit::Ok,
-        stdout: format!(
-            "OK: {} at size {} (was {}), {new_entries} new entries verified; receipts: {} kept, {} pending; {} requests\n",
-            checkpoint.origin, checkpoint.size, kept_size, verdicts.kept, verdicts.pending, api.requests
-        ),
-    })
+    Ok(Ok(Synced {
+        checkpoint,
+        previous_size: kept_size,
+        new_entries,
+        requests: api.requests,
+        state,
+    }))
 }
 
 /// Fetch entries `state.size … size − 1`, check them, append them; `Err(failure)` if the
@@ -763,10 +936,11 @@ fn fetch_entries(
     dir: &Path,
     state: &mut State,
     chain: &str,
-    size: u64,
-    root: &Hash,
+    checkpoint: &Checkpoint,
     page: u64,
+    latest: &[u8; 24],
 ) -> Result<Result<u64, Failure>, CliError> {
+    let (size, root) = (checkpoint.size, &checkpoint.root);
     let bad_state = |m: &str| CliError::Input {
         path: dir.join("state.json"),
         message: m.to_owned(),
@@ -882,6 +1056,15 @@ fn fetch_entries(
                         FailureKind::TimeReversed,
                         "the entry's time is before its predecessor's".to_owned(),
                     ))
+                } else if entry.at[..] > latest[..] {
+                    Some((
+                        FailureKind::FutureTime,
+                        format!(
+                            "the entry's time {} is ahead of this clock by more than {} s: a time from the future",
+                            String::from_utf8_lossy(&entry.at),
+                            ledger::entry::MAX_CLOCK_SKEW_SECONDS
+                        ),
+                    ))
                 } else {
                     None
                 };
@@ -965,9 +1148,13 @@ fn fetch_entries(
 struct Verdicts {
     kept: u64,
     pending: u64,
-    other: u64,
+    /// Files in `receipts/` that are not receipts: (name, why), reported and left alone.
+    skipped: Vec<(String, String)>,
 }
 
+/// Judge every receipt in `receipts/` by `state` (what the log proved, or what was kept when
+/// it did not answer): covered and equal, or still within its merge deadline. Read one at a
+/// time: memory does not grow with their number.
 fn check_receipts(
     dir: &Path,
     keys: &TrustedKeys,
@@ -977,9 +1164,10 @@ fn check_receipts(
 ) -> Result<Result<Verdicts, Failure>, CliError> {
     let mut verdicts = Verdicts::default();
     let receipts = dir.join("receipts");
-    let Ok(listing) = std::fs::read_dir(&receipts) else {
-        return Ok(Ok(verdicts));
-    };
+    let listing = std::fs::read_dir(&receipts).map_err(|source| CliError::Io {
+        path: receipts.clone(),
+        source,
+    })?;
     let mut files: Vec<PathBuf> = listing
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file())
@@ -987,23 +1175,37 @@ fn check_receipts(
     files.sort();
     let mut hashes = std::fs::File::open(dir.join("hashes.bin")).ok();
     for path in files {
-        let note = read(&path)?;
-        let name = path.display().to_string();
-        let receipt = match Receipt::open(&note, keys, log) {
-            Ok(r) => r,
-            Err(e) => {
-                return Ok(Err(Failure {
-                    kind: FailureKind::Malformed,
-                    chain: None,
-                    seq: None,
-                    line: None,
-                    message: format!("{name}: {e}"),
-                }));
+        let name = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
+        let text = match read_limited(&path, crate::commands::limits::NOTE) {
+            Ok(text) => text,
+            Err(CliError::Input { message, .. }) => {
+                verdicts.skipped.push((name, format!("not a receipt: {message}")));
+                continue;
             }
+            Err(e) => return Err(e),
+        };
+        if ledger::KeptReceipt::parse(&text).is_none() {
+            verdicts.skipped.push((
+                name,
+                "not a receipt (neither a signed ledgerdesk-receipt/v1 note nor the receipt object the API returns)"
+                    .into(),
+            ));
+            continue;
+        }
+        let receipt: Receipt = match open_receipt(&text, &name, keys, log, &now) {
+            Ok(r) => r,
+            Err(f) => return Ok(Err(f)),
         };
         if receipt.chain.as_str() != state.chain {
-            verdicts.other += 1;
-            continue;
+            return Ok(Err(failure(
+                FailureKind::ForeignEntry,
+                receipt.chain.as_str(),
+                Some(receipt.seq),
+                format!(
+                    "{name}: a receipt of chain {}, but this directory monitors chain {}: the entry it promises is not in the history you hold",
+                    receipt.chain, state.chain
+                ),
+            )));
         }
         if receipt.seq < state.size {
             let mut hash = [0u8; 32];
@@ -1077,14 +1279,14 @@ mod tests {
             .map(|(entry, _)| (entry.line, ()))
             .unwrap();
         let mut body = format!("{lines}\n").into_bytes();
-        let checked = check_body(&body, "contoso").unwrap();
+        let checked = check_body(&body, "contoso", 10).unwrap();
         assert_eq!(checked.len(), 1);
         let (end, entry) = &checked[0];
         assert_eq!(*end, body.len());
         let entry = entry.as_ref().unwrap();
         assert!(entry.hash_ok && entry.foreign.is_none() && entry.seq == 0);
         assert_eq!(
-            check_body(&body, "fabrikam").unwrap()[0]
+            check_body(&body, "fabrikam", 10).unwrap()[0]
                 .1
                 .as_ref()
                 .unwrap()
@@ -1093,9 +1295,29 @@ mod tests {
             Some("contoso")
         );
         body.extend_from_slice(b"{\"not\":\"an entry\"}\nunterminated");
-        assert!(matches!(check_body(&body, "contoso"), Err((FailureKind::Malformed, _))));
-        body.truncate(body.len() - "unterminated".len());
-        let checked = check_body(&body, "contoso").unwrap();
+        // Nothing after the first bad line is looked at (here: the unterminated one).
+        let checked = check_body(&body, "contoso", 10).unwrap();
+        assert_eq!(checked.len(), 2);
         assert!(checked[1].1.is_err());
+        body.truncate(body.len() - "{\"not\":\"an entry\"}\nunterminated".len());
+        body.extend_from_slice(b"unterminated");
+        assert!(matches!(
+            check_body(&body, "contoso", 10),
+            Err((FailureKind::Malformed, _))
+        ));
+    }
+
+    #[test]
+    fn no_more_lines_are_read_than_were_asked_for() {
+        // A hostile answer of millions of empty lines costs one entry: the first fails.
+        let empty = vec![b'\n'; 1 << 20];
+        let checked = check_body(&empty, "contoso", 1_000).unwrap();
+        assert_eq!(checked.len(), 1);
+        assert!(checked[0].1.is_err());
+        // Good lines beyond what was asked for are not read.
+        let head = ledger::ChainHead::genesis(ChainId::parse("contoso").unwrap());
+        let (entry, _) = head.append(&chrono::Utc::now(), "created", &json!({})).unwrap();
+        let body = format!("{}\n", entry.line).repeat(5).into_bytes();
+        assert_eq!(check_body(&body, "contoso", 3).unwrap().len(), 3);
     }
 }

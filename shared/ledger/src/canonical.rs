@@ -68,7 +68,25 @@ pub fn is_canonical_data(text: &str) -> bool {
 /// object, without building it: one pass over the bytes, no allocation for ASCII text.
 /// Returns what the top level says about the envelope fields (`kind`, `at`, `partnerId`).
 pub fn check_data(data: &[u8]) -> Result<Envelope<'_>, Violation> {
-    let mut s = Scanner { b: data, i: 0 };
+    check_data_with(data, None)
+}
+
+/// Whether a commitment object may stand where it was found: given the keys of the objects
+/// that lead to it from the top of the data (never called for one inside an array: no
+/// personal value is in an array).
+pub type CommitmentRule<'r> = &'r dyn Fn(&[&[u8]]) -> bool;
+
+/// [`check_data`], and every commitment object (`{"commitment":"<64 hex>"}`, FORMAT.md §4)
+/// must stand where `rule` permits (FORMAT.md §4.1): one found elsewhere is a [`Violation`]
+/// (a commitment where no personal value belongs could be "erased" to hide a fact).
+pub fn check_data_with<'a>(data: &'a [u8], rule: Option<CommitmentRule<'_>>) -> Result<Envelope<'a>, Violation> {
+    let mut s = Scanner {
+        b: data,
+        i: 0,
+        rule,
+        path: Vec::new(),
+        arrays: 0,
+    };
     if s.peek() != Some(b'{') {
         return Err(s.fail("data must be a JSON object"));
     }
@@ -80,9 +98,41 @@ pub fn check_data(data: &[u8]) -> Result<Envelope<'_>, Violation> {
     Ok(envelope)
 }
 
-struct Scanner<'a> {
+/// Whether `text` is in Unicode NFC (the quick check first: almost always decisive).
+fn is_nfc_text(text: &str) -> bool {
+    match unicode_normalization::is_nfc_quick(text.chars()) {
+        unicode_normalization::IsNormalized::Yes => true,
+        unicode_normalization::IsNormalized::No => false,
+        unicode_normalization::IsNormalized::Maybe => is_nfc(text),
+    }
+}
+
+struct Scanner<'a, 'r> {
     b: &'a [u8],
     i: usize,
+    /// Where commitments may stand; `None`: anywhere (v1 data, bundles).
+    rule: Option<CommitmentRule<'r>>,
+    /// The keys leading to the value being read (kept only with a rule).
+    path: Vec<Key<'a>>,
+    /// How many arrays enclose the value being read.
+    arrays: usize,
+}
+
+/// The problem of a commitment found where the rule does not permit one.
+pub const MISPLACED_COMMITMENT: &str = "a commitment stands where no personal value belongs (FORMAT.md §4.1)";
+
+/// `{"commitment":"` … 64 hex … `"}`: the one form of a commitment object (FORMAT.md §4).
+const COMMITMENT_OPEN: &[u8] = b"{\"commitment\":\"";
+const COMMITMENT_LEN: usize = COMMITMENT_OPEN.len() + 64 + 2;
+
+/// Whether `bytes` starts with a commitment object.
+fn is_commitment_object(bytes: &[u8]) -> bool {
+    bytes.len() >= COMMITMENT_LEN
+        && bytes.starts_with(COMMITMENT_OPEN)
+        && bytes[COMMITMENT_OPEN.len()..COMMITMENT_OPEN.len() + 64]
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+        && &bytes[COMMITMENT_OPEN.len() + 64..COMMITMENT_LEN] == b"\"}"
 }
 
 /// Bytes that end a run of plain string content: `"`, `\`, controls and non-ASCII.
@@ -164,7 +214,7 @@ fn plain_run(bytes: &[u8]) -> usize {
     i
 }
 
-impl<'a> Scanner<'a> {
+impl<'a> Scanner<'a, '_> {
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
@@ -187,6 +237,9 @@ impl<'a> Scanner<'a> {
 
     fn value(&mut self, depth: usize) -> Result<(), Violation> {
         match self.peek() {
+            Some(b'{') if self.rule.is_some() && is_commitment_object(self.b.get(self.i..).unwrap_or_default()) => {
+                self.commitment()
+            }
             Some(b'{') => self.object(depth + 1, None),
             Some(b'[') => self.array(depth + 1),
             Some(b'"') => self.string().map(|_| ()),
@@ -197,6 +250,20 @@ impl<'a> Scanner<'a> {
             Some(b' ' | b'\t' | b'\n' | b'\r') => Err(self.fail("whitespace outside a string")),
             _ => Err(self.fail("expected a JSON value")),
         }
+    }
+
+    /// A commitment object (already matched, and canonical as it stands): permitted here?
+    fn commitment(&mut self) -> Result<(), Violation> {
+        let permitted = self.arrays == 0
+            && self.rule.is_some_and(|rule| {
+                let keys: Vec<&[u8]> = self.path.iter().map(Key::bytes).collect();
+                rule(&keys)
+            });
+        if !permitted {
+            return Err(self.fail(MISPLACED_COMMITMENT));
+        }
+        self.i += COMMITMENT_LEN;
+        Ok(())
     }
 
     fn literal(&mut self, word: &'static [u8]) -> Result<(), Violation> {
@@ -242,7 +309,14 @@ impl<'a> Scanner<'a> {
             }
             self.expect(b':', "expected ':' right after a key")?;
             let value_at = self.i;
-            self.value(depth)?;
+            let key = if self.rule.is_some() {
+                self.path.push(key);
+                self.value(depth)?;
+                self.path.pop().ok_or_else(|| self.fail("internal: path"))?
+            } else {
+                self.value(depth)?;
+                key
+            };
             if let Some(envelope) = envelope.as_deref_mut() {
                 let raw = self.b.get(value_at..self.i).unwrap_or_default();
                 let text = raw
@@ -283,12 +357,14 @@ impl<'a> Scanner<'a> {
             self.i += 1;
             return Ok(());
         }
+        self.arrays += 1;
         loop {
             self.value(depth)?;
             match self.peek() {
                 Some(b',') => self.i += 1,
                 Some(b']') => {
                     self.i += 1;
+                    self.arrays -= 1;
                     return Ok(());
                 }
                 _ => return Err(self.fail("expected ',' or ']'")),
@@ -324,23 +400,18 @@ impl<'a> Scanner<'a> {
         self.i += 1; // closing '"'
         if non_ascii {
             // Escapes are ASCII, so the raw bytes are valid UTF-8 exactly when the text is.
-            let text = std::str::from_utf8(raw).map_err(|e| Violation {
+            std::str::from_utf8(raw).map_err(|e| Violation {
                 offset: start + e.valid_up_to(),
                 problem: "not UTF-8",
             })?;
-            let nfc = match unicode_normalization::is_nfc_quick(text.chars()) {
-                unicode_normalization::IsNormalized::Yes => true,
-                unicode_normalization::IsNormalized::No => false,
-                unicode_normalization::IsNormalized::Maybe => is_nfc(text),
-            };
-            if !nfc {
+        }
+        if !escaped {
+            if non_ascii && !is_nfc_text(std::str::from_utf8(raw).unwrap_or_default()) {
                 return Err(Violation {
                     offset: start,
                     problem: "a string is not in Unicode NFC",
                 });
             }
-        }
-        if !escaped {
             return Ok(Key::Raw(raw, !non_ascii));
         }
         let decoded: String =
@@ -348,6 +419,14 @@ impl<'a> Scanner<'a> {
                 offset: start,
                 problem: "bad escape",
             })?;
+        // NFC is a property of the text, not of its escaped form: `\n` followed by U+0303 is
+        // NFC (a newline composes with nothing), though "n" followed by U+0303 would not be.
+        if non_ascii && !is_nfc_text(&decoded) {
+            return Err(Violation {
+                offset: start,
+                problem: "a string is not in Unicode NFC",
+            });
+        }
         Ok(Key::Decoded(decoded))
     }
 
@@ -618,7 +697,7 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::test_runner::Config { cases: 512, rng_seed: proptest::test_runner::RngSeed::Fixed(7), ..Default::default() })]
+        #![proptest_config(proptest::test_runner::Config { cases: 2048, rng_seed: proptest::test_runner::RngSeed::Fixed(7), ..Default::default() })]
         /// The encoder and the validator agree: whatever the encoder writes is canonical,
         /// and re-encoding what the validator accepts gives the same bytes.
         #[test]
@@ -628,6 +707,47 @@ mod tests {
             let again: Value = serde_json::from_str(&text).unwrap();
             proptest::prop_assert_eq!(encode_data(&again).unwrap(), text);
         }
+
+        /// The same over a small alphabet that makes the hard cases likely: escapes and
+        /// control characters right before combining marks (`\n` + U+0303 is NFC as text,
+        /// though its escaped form "\\n" + U+0303 would compose), decomposed and precomposed
+        /// letters, Hangul jamo, quotes and backslashes, in values and in keys.
+        #[test]
+        fn every_string_the_encoder_writes_is_accepted(value in "[\n\t\r\u{1}\u{1f}\"\\\\abne\u{e9}\u{300}-\u{304}\u{327}\u{1100}\u{1161}\u{11a8}\u{ac00}]{0,10}") {
+            let text = encode_data(&json!({ "k": value })).unwrap();
+            proptest::prop_assert!(check_data(text.as_bytes()).is_ok(), "{:?}", text);
+            let key: String = value.nfc().collect();
+            if let Ok(text) = encode_data(&json!({ key: 1 })) {
+                proptest::prop_assert!(check_data(text.as_bytes()).is_ok(), "{:?}", text);
+            }
+        }
+
+        /// And the other way: whatever the validator accepts — here strings built from raw
+        /// characters and escapes, right or wrong — is exactly what the encoder writes for the
+        /// value it holds, so an accepted line has one reading.
+        #[test]
+        fn what_the_validator_accepts_is_what_the_encoder_writes(
+            parts in proptest::collection::vec("\\\\[nrtbf\"\\\\/u]|\\\\u00[0-9a-fA-F]{2}|\\\\u[0-9a-f]{4}|[abne\u{e9}\u{300}-\u{304}\u{1100}\u{1161}\u{ac00}\u{1f600}\u{0}-\u{1f}\u{7f}]", 0..10),
+            as_key in proptest::bool::ANY,
+        ) {
+            let body = parts.concat();
+            let text = if as_key { format!("{{\"{body}\":1}}") } else { format!("{{\"k\":\"{body}\"}}") };
+            if check_data(text.as_bytes()).is_ok() {
+                let parsed: Value = serde_json::from_str(&text).unwrap();
+                proptest::prop_assert_eq!(encode_data(&parsed).unwrap(), text);
+            }
+        }
+    }
+
+    #[test]
+    fn an_escape_before_a_combining_mark_is_nfc_text() {
+        // The value is a newline then U+0303: NFC (a newline composes with nothing). Its escaped
+        // form, read as text, would be "n" + U+0303, which is not: the check is on the text.
+        let text = encode_data(&json!({ "k": "\n\u{303}", "\u{1}\u{300}": 1 })).unwrap();
+        assert_eq!(text, "{\"\\u0001\u{300}\":1,\"k\":\"\\n\u{303}\"}");
+        assert!(check_data(text.as_bytes()).is_ok(), "{text}");
+        // Text that is not NFC once unescaped is still refused.
+        assert!(check_data("{\"k\":\"\\ne\u{301}\"}".as_bytes()).is_err());
     }
 
     fn arb_object() -> impl proptest::strategy::Strategy<Value = Value> {

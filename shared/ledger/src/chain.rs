@@ -38,6 +38,10 @@ pub enum AppendError {
     RepeatsEnvelope(&'static str),
     #[error("the chain is full")]
     Full,
+    /// The entry built would not be read back as written (a verifier would refuse it): e.g. a
+    /// commitment where FORMAT.md §4.1 puts none. Nothing is written.
+    #[error("the entry would not verify: {0}")]
+    Invalid(crate::entry::FormatError),
 }
 
 impl ChainHead {
@@ -103,6 +107,9 @@ impl ChainHead {
             kind,
             &data,
         );
+        // What is written is read back by every verifier with the one strict parser: refuse
+        // here what it would refuse there.
+        crate::entry::EntryRef::parse(entry.line.as_bytes()).map_err(AppendError::Invalid)?;
         let mut frontier = self.frontier.clone();
         frontier.push(leaf_hash(entry.hash.as_bytes()));
         let head = ChainHead {
@@ -177,6 +184,16 @@ mod tests {
             head.append(&at, "k", &json!({ "kind": "k" })),
             Err(AppendError::RepeatsEnvelope("kind"))
         ));
+        // A commitment where no personal value belongs (FORMAT.md §4.1) is never written.
+        let commitment = crate::personal::commitment_value(&crate::Hash::digest(b"x"));
+        assert!(matches!(
+            head.append(&at, "sla_breached", &json!({ "change": commitment })),
+            Err(AppendError::Invalid(crate::entry::FormatError::Commitment(_)))
+        ));
+        assert!(
+            head.append(&at, "sla_breached", &json!({ "actor": { "subject": commitment } }))
+                .is_ok()
+        );
     }
 
     #[test]

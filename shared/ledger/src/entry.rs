@@ -14,7 +14,7 @@
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::canonical::{Violation, check_data};
+use crate::canonical::{MISPLACED_COMMITMENT, Violation, check_data, check_data_with};
 use crate::hash::{ChainId, Hash, is_chain_id};
 
 /// Prepended to the unsigned line before hashing, per format version, so an entry hash can
@@ -69,6 +69,9 @@ pub enum FormatError {
     Shape(&'static str),
     #[error("not a ledgerdesk entry: {0}")]
     Data(Violation),
+    /// A commitment (a personal value) where FORMAT.md §4.1 puts none.
+    #[error("not a ledgerdesk entry: {0}")]
+    Commitment(Violation),
 }
 
 /// A parsed entry line, borrowing from it.
@@ -154,7 +157,20 @@ impl<'a> EntryRef<'a> {
         if tail != b"\"}" {
             return Err(shape("must end with ,\"hash\":\"<64 hex>\"}"));
         }
-        let envelope = check_data(data).map_err(FormatError::Data)?;
+        // Personal values stand only where FORMAT.md §4.1 puts them (v2; v1 has them in clear).
+        let kind_text = std::str::from_utf8(kind).unwrap_or_default();
+        let rule = |path: &[&[u8]]| crate::personal::commitment_permitted(kind_text, path);
+        let envelope = match version {
+            Version::V1 => check_data(data),
+            Version::V2 => check_data_with(data, Some(&rule)),
+        }
+        .map_err(|e| {
+            if e.problem == MISPLACED_COMMITMENT {
+                FormatError::Commitment(e)
+            } else {
+                FormatError::Data(e)
+            }
+        })?;
         match version {
             Version::V1 => {
                 if envelope.other
@@ -219,6 +235,25 @@ impl<'a> EntryRef<'a> {
     pub fn at_datetime(&self) -> Option<DateTime<Utc>> {
         parse_at(self.at)
     }
+}
+
+/// How far ahead of a clock a time may be and still be believed (FORMAT.md §2.2). A writer
+/// never stamps an entry further ahead of its own clock (and refuses to extend a chain whose
+/// last entry is further ahead: an integrity alarm); the signer, `ledger sync` and
+/// `ledger verify-receipt` refuse entries and receipts further ahead of theirs. Without the
+/// rule one entry stamped in year 9999 would, by the "times never go backwards" clamp, push
+/// every later entry — and every receipt's merge deadline — to 9999.
+pub const MAX_CLOCK_SKEW_SECONDS: i64 = 60;
+
+/// The latest `at` believable by a clock that reads `now` (`now` + [`MAX_CLOCK_SKEW_SECONDS`]),
+/// as ledger timestamp bytes: compare an entry's `at` with it byte for byte.
+pub fn latest_believable(now: &DateTime<Utc>) -> [u8; 24] {
+    let text = format_at(&(*now + chrono::Duration::seconds(MAX_CLOCK_SKEW_SECONDS)));
+    let mut at = [b'9'; 24];
+    if text.len() == 24 {
+        at.copy_from_slice(text.as_bytes());
+    }
+    at
 }
 
 /// `at` text (FORMAT.md's one timestamp format) as a value.

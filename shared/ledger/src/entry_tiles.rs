@@ -43,7 +43,15 @@ pub fn decode_into(frame: &[u8], out: &mut Vec<u8>) -> Result<(), TileDecodeErro
     decode_within(frame, MAX_TILE_CONTENT, out)
 }
 
-fn decode_within(frame: &[u8], limit: u64, out: &mut Vec<u8>) -> Result<(), TileDecodeError> {
+/// The largest zstd window a streamed frame may ask the reader to keep (2^23 = 8 MiB): the
+/// signer's frames state their size and need none; a hostile frame cannot make the reader
+/// allocate zstd's default maximum (128 MiB) for one.
+const MAX_WINDOW_LOG: u32 = 23;
+
+/// As [`decode_into`], refusing more than `limit` bytes of content ([`TileDecodeError::TooLarge`]):
+/// a reader with a memory budget (`ledger sync`) reads a larger tile by page instead. The
+/// memory used is `limit` plus at most an 8 MiB window, whatever the frame says.
+pub fn decode_within(frame: &[u8], limit: u64, out: &mut Vec<u8>) -> Result<(), TileDecodeError> {
     out.clear();
     // The frame states its size (the signer writes it): decompress in one step into exactly
     // that much room, if it is within the bound; a frame that lies about it fails.
@@ -73,7 +81,8 @@ fn decode_within(frame: &[u8], limit: u64, out: &mut Vec<u8>) -> Result<(), Tile
         return Err(TileDecodeError::TooLarge);
     }
     // No size stated: stream, and stop at the bound.
-    let decoder = zstd::stream::read::Decoder::with_buffer(frame).map_err(TileDecodeError::Frame)?;
+    let mut decoder = zstd::stream::read::Decoder::with_buffer(frame).map_err(TileDecodeError::Frame)?;
+    decoder.window_log_max(MAX_WINDOW_LOG).map_err(TileDecodeError::Frame)?;
     decoder
         .take(limit + 1)
         .read_to_end(out)
@@ -148,6 +157,21 @@ mod tests {
         assert!(matches!(
             decode_within(&frame, 4999, &mut out),
             Err(TileDecodeError::TooLarge)
+        ));
+    }
+
+    #[test]
+    fn a_frame_that_asks_for_a_huge_window_is_refused_before_it_is_allocated() {
+        // No size stated and a 128 MiB window: zstd would keep that much to decode it.
+        let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+        encoder.include_contentsize(false).unwrap();
+        encoder.window_log(27).unwrap();
+        std::io::Write::write_all(&mut encoder, &[b'z'; 1000]).unwrap();
+        let frame = encoder.finish().unwrap();
+        let mut out = Vec::new();
+        assert!(matches!(
+            decode_within(&frame, 1 << 20, &mut out),
+            Err(TileDecodeError::Frame(_))
         ));
     }
 

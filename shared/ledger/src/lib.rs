@@ -17,6 +17,7 @@
 //! - [`entry_tiles`]: the entries in immutable compressed runs, for monitors to fetch.
 //! - [`checkpoint`]: C2SP tlog-checkpoint + signed-note with Ed25519, Go `note` key formats.
 //! - [`receipt`]: the signed promise given for every write.
+//! - [`signer_state`]: the checkpoint signer's own memory, signed, so it resumes only from itself.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod bundle;
@@ -30,6 +31,7 @@ pub mod lines;
 pub mod merkle;
 pub mod personal;
 pub mod receipt;
+pub mod signer_state;
 pub mod tiles;
 #[cfg(feature = "vectors")]
 pub mod vectors;
@@ -40,5 +42,5 @@ pub use checkpoint::{Checkpoint, LogName, SignedNote, SignerKey, TrustedKeys, Ve
 pub use entry::{Entry, EntryRef, Version};
 pub use hash::{BadChainId, ChainId, Hash};
 pub use merkle::Frontier;
-pub use receipt::{Receipt, ReceiptDocument};
-pub use verify::{ChainReport, Failure, FailureKind, Report, Verifier, VerifyError, VerifyOptions};
+pub use receipt::{KeptReceipt, Receipt, ReceiptDocument};
+pub use verify::{ChainReport, Failure, FailureKind, Report, Verifier, VerifyError, VerifyOptions, Watched};

@@ -23,6 +23,49 @@ pub const COMMITMENT_PREFIX: &[u8] = b"ledgerdesk/personal-data/v1\n";
 /// The one member of a commitment object.
 pub const COMMITMENT_MEMBER: &str = "commitment";
 
+/// Where a personal value — so a commitment object — may stand in a v2 entry's data
+/// (FORMAT.md §4.1): JSON Pointers by entry kind. Every kind may also commit to the acting
+/// person ([`ACTOR_SUBJECT`]). A commitment anywhere else (another member, an array, an
+/// unknown kind's data) makes the line invalid: otherwise a fact such as an SLA breach could
+/// be recorded as a "personal value" and then erased, and could never be proven again.
+pub const COMMITMENT_POSITIONS: &[(&str, &[&str])] = &[
+    (
+        "created",
+        &[
+            "/change/request/title",
+            "/change/request/description",
+            "/change/request/supportTopic",
+            "/change/request/contact/name",
+            "/change/request/contact/email",
+            "/change/request/contact/phone",
+            "/change/request/entitlement/reference",
+        ],
+    ),
+    ("first_response", &["/change/message"]),
+    ("response_added", &["/change/message"]),
+    ("note_added", &["/change/message", "/change/note"]),
+    ("status_changed", &["/change/message"]),
+    ("severity_changed", &["/change/reason"]),
+    ("assigned", &["/change/assignee", "/change/previousAssignee"]),
+];
+
+/// The acting person: a commitment in every kind's data.
+pub const ACTOR_SUBJECT: &str = "/actor/subject";
+
+/// Whether a commitment may stand at `path` (the keys from the top of the data) in an entry
+/// of `kind` ([`COMMITMENT_POSITIONS`]).
+pub fn commitment_permitted(kind: &str, path: &[&[u8]]) -> bool {
+    let at = |pointer: &str| {
+        let mut keys = pointer.split('/').skip(1);
+        path.iter().all(|key| keys.next().is_some_and(|k| k.as_bytes() == *key)) && keys.next().is_none()
+    };
+    at(ACTOR_SUBJECT)
+        || COMMITMENT_POSITIONS
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .is_some_and(|(_, pointers)| pointers.iter().any(|p| at(p)))
+}
+
 /// 32 random bytes that make a commitment unguessable. Hex in text.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Salt(pub [u8; 32]);

@@ -20,7 +20,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::checkpoint::{LogName, NoteError, SignedNote, SignerKey, TrustedKeys};
-use crate::entry::{format_at, is_timestamp, parse_at};
+use crate::entry::{MAX_CLOCK_SKEW_SECONDS, format_at, is_timestamp, latest_believable, parse_at};
 use crate::hash::{ChainId, Hash};
 
 /// The first line of every receipt.
@@ -49,6 +49,8 @@ pub enum ReceiptError {
     Malformed(&'static str),
     #[error("the receipt is of the log {origin:?}, not of {expected}/<chain>")]
     WrongLog { origin: String, expected: String },
+    #[error("the receipt object's {0} disagrees with its signed note")]
+    Disagrees(&'static str),
 }
 
 impl Receipt {
@@ -109,8 +111,15 @@ impl Receipt {
                 return Err(bad("times are ledger timestamps YYYY-MM-DDTHH:MM:SS.mmmZ"));
             }
         }
-        if deadline < at {
-            return Err(bad("the merge deadline is before the entry's time"));
+        // The promise is exactly the documented delay: a deadline further out (year 9999)
+        // would keep a dropped entry "pending" for ever.
+        let expected = parse_at(at)
+            .map(|t| format_at(&(t + Duration::seconds(MAX_MERGE_DELAY_SECONDS))))
+            .ok_or(bad("the entry time is not a ledger timestamp"))?;
+        if *deadline != expected {
+            return Err(bad(
+                "the merge deadline is not the entry's time plus the maximum merge delay (300 s)",
+            ));
         }
         Ok(Self {
             origin: (*origin).to_owned(),
@@ -134,6 +143,20 @@ impl Receipt {
             });
         }
         Ok(receipt)
+    }
+
+    /// Whether the receipt's time is believable by a clock that reads `now`: at most
+    /// [`MAX_CLOCK_SKEW_SECONDS`] ahead of it (FORMAT.md §2.2). A receipt from the future —
+    /// its entry stamped ahead, and so its deadline pushed out — is refused.
+    pub fn check_time(&self, now: &DateTime<Utc>) -> Result<(), String> {
+        if self.at.as_bytes() > &latest_believable(now)[..] {
+            return Err(format!(
+                "the receipt's time {} is ahead of this clock ({}) by more than {MAX_CLOCK_SKEW_SECONDS} s: a time from the future",
+                self.at,
+                format_at(now)
+            ));
+        }
+        Ok(())
     }
 
     /// The merge deadline as a time.
@@ -169,6 +192,63 @@ impl ReceiptDocument {
             at: receipt.at.clone(),
             merge_deadline: receipt.merge_deadline.clone(),
             note: receipt.sign(key),
+        }
+    }
+}
+
+/// A receipt as a partner keeps it (FORMAT.md §10.1): the signed note itself (`jq -j
+/// .receipt.note`), the note as a JSON string (`jq .receipt.note`), or the receipt object
+/// exactly as the API returns it (`jq .receipt`) — whose note is what is checked, and whose
+/// other members must say what the note says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeptReceipt {
+    Note(String),
+    Document(ReceiptDocument),
+}
+
+impl KeptReceipt {
+    /// Read a kept file; `None` when it is none of the three forms (not a receipt at all).
+    pub fn parse(text: &str) -> Option<Self> {
+        let is_note = |t: &str| t.starts_with(RECEIPT_FORMAT) && t[RECEIPT_FORMAT.len()..].starts_with('\n');
+        if is_note(text) {
+            return Some(Self::Note(text.to_owned()));
+        }
+        let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
+        if trimmed.starts_with('"') {
+            return serde_json::from_str::<String>(trimmed)
+                .ok()
+                .filter(|t| is_note(t))
+                .map(Self::Note);
+        }
+        serde_json::from_str::<ReceiptDocument>(trimmed)
+            .ok()
+            .filter(|d| is_note(&d.note))
+            .map(Self::Document)
+    }
+
+    /// Check the receipt (its signature, its log) and read it; a document's members must
+    /// agree with its signed note.
+    pub fn open(&self, keys: &TrustedKeys, log: &LogName) -> Result<Receipt, ReceiptError> {
+        match self {
+            Self::Note(note) => Receipt::open(note, keys, log),
+            Self::Document(doc) => {
+                let receipt = Receipt::open(&doc.note, keys, log)?;
+                let disagrees = [
+                    ("format", doc.format == RECEIPT_FORMAT),
+                    ("origin", doc.origin == receipt.origin),
+                    ("chain", doc.chain == receipt.chain.as_str()),
+                    ("seq", doc.seq == receipt.seq),
+                    ("entryHash", doc.entry_hash == receipt.entry_hash.to_hex()),
+                    ("at", doc.at == receipt.at),
+                    ("mergeDeadline", doc.merge_deadline == receipt.merge_deadline),
+                ]
+                .into_iter()
+                .find(|(_, same)| !same);
+                match disagrees {
+                    Some((member, _)) => Err(ReceiptError::Disagrees(member)),
+                    None => Ok(receipt),
+                }
+            }
         }
     }
 }
@@ -227,12 +307,48 @@ mod tests {
     }
 
     #[test]
+    fn a_receipt_from_the_future_is_not_believed() {
+        let at = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
+        let r = receipt();
+        assert!(r.check_time(&at("2026-11-24T10:00:00Z")).is_ok());
+        // Up to the allowed skew ahead of the clock, and no further.
+        assert!(r.check_time(&at("2026-11-24T09:59:00Z")).is_ok());
+        let refused = r.check_time(&at("2026-11-24T09:58:59.999Z")).unwrap_err();
+        assert!(refused.contains("from the future"), "{refused}");
+    }
+
+    #[test]
+    fn a_receipt_is_read_as_the_api_returns_it_or_as_its_note() {
+        let key = SignerKey::from_seed("ledgerdesk-test-receipts", [3; 32]).unwrap();
+        let keys = TrustedKeys::new([key.verifier()]);
+        let doc = ReceiptDocument::new(&receipt(), &key);
+        let object = serde_json::to_string_pretty(&doc).unwrap();
+        let string = serde_json::to_string(&doc.note).unwrap();
+        for kept in [doc.note.clone(), format!("{object}\n"), format!("{string}\n")] {
+            let parsed = KeptReceipt::parse(&kept).unwrap_or_else(|| panic!("{kept}"));
+            assert_eq!(parsed.open(&keys, &log()).unwrap(), receipt());
+        }
+        // Not a receipt at all: none of the three forms.
+        for other in ["# my receipts\n", "{}", "{\"note\":\"hello\"}", "", "\"text\""] {
+            assert_eq!(KeptReceipt::parse(other), None, "{other}");
+        }
+        // A document whose members say something its note does not.
+        let mut lying = doc.clone();
+        lying.seq = 8;
+        let parsed = KeptReceipt::parse(&serde_json::to_string(&lying).unwrap()).unwrap();
+        assert_eq!(parsed.open(&keys, &log()), Err(ReceiptError::Disagrees("seq")));
+    }
+
+    #[test]
     fn malformed_receipts_are_refused() {
         let text = receipt().to_text();
         for bad in [
             text.replacen("ledgerdesk-receipt/v1", "ledgerdesk-receipt/v2", 1),
             text.replacen("\n7\n", "\n07\n", 1),
             text.replacen("2026-11-24T10:05:00.000Z", "2026-11-24T09:05:00.000Z", 1),
+            // A deadline further out than the documented delay is not the promise.
+            text.replacen("2026-11-24T10:05:00.000Z", "9999-12-31T23:59:59.999Z", 1),
+            text.replacen("2026-11-24T10:05:00.000Z", "2026-11-24T10:05:00.001Z", 1),
             format!("{text}extra\n"),
             text.replacen("contoso", "con toso", 1),
         ] {

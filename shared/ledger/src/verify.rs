@@ -52,6 +52,11 @@ pub enum FailureKind {
     /// A signed receipt's promise was not kept: its entry is not where it said, or no
     /// checkpoint covered it by the merge deadline.
     BrokenPromise,
+    /// A commitment to a personal value where FORMAT.md §4.1 puts none.
+    MisplacedCommitment,
+    /// A time beyond the verifier's clock plus the allowed skew (FORMAT.md §2.2): an entry or
+    /// a receipt from the future.
+    FutureTime,
 }
 
 impl FailureKind {
@@ -70,6 +75,7 @@ impl FailureKind {
         match e {
             FormatError::Shape(_) => FailureKind::Malformed,
             FormatError::Data(_) => FailureKind::NotCanonical,
+            FormatError::Commitment(_) => FailureKind::MisplacedCommitment,
         }
     }
 
@@ -92,6 +98,8 @@ impl FailureKind {
             FailureKind::Uncovered => "uncovered",
             FailureKind::BadDisclosure => "bad_disclosure",
             FailureKind::BrokenPromise => "broken_promise",
+            FailureKind::MisplacedCommitment => "misplaced_commitment",
+            FailureKind::FutureTime => "future_time",
         }
     }
 }
@@ -163,6 +171,20 @@ pub struct Report {
     pub coverage_required: bool,
     /// Disclosed personal values checked against their commitments.
     pub disclosures_checked: usize,
+    /// The entries asked for with [`Verifier::watch`], as the verified export holds them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub watched: Vec<Watched>,
+}
+
+/// An entry of the verified history, as [`Verifier::watch`] asked for it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Watched {
+    pub chain: String,
+    pub seq: u64,
+    /// Hex, as in the entry.
+    pub hash: String,
+    pub at: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -175,6 +197,9 @@ pub struct VerifyOptions {
     pub require_covered: Option<bool>,
     /// Threads that check entries' bytes (default: the machine's parallelism, at most 8).
     pub threads: Option<usize>,
+    /// Refuse entries stamped later than this clock reading plus the allowed skew
+    /// ([`crate::entry::MAX_CLOCK_SKEW_SECONDS`]): times from the future.
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Verifies exports against the auditor's trusted keys and kept checkpoints.
@@ -187,18 +212,30 @@ pub struct Verifier {
     log: Option<String>,
     /// Disclosed values to check, by entry.
     disclosures: BTreeMap<(String, u64), Vec<Disclosure>>,
+    /// Entries to report as verified (chain, seq).
+    watch: BTreeSet<(String, u64)>,
+    /// The latest believable `at` ([`VerifyOptions::now`]).
+    not_after: Option<[u8; 24]>,
 }
 
 impl Verifier {
     pub fn new(keys: TrustedKeys, options: VerifyOptions) -> Self {
         let log = options.log.as_ref().map(ToString::to_string);
+        let not_after = options.now.as_ref().map(crate::entry::latest_believable);
         Self {
             keys,
             options,
             checkpoints: BTreeMap::new(),
             log,
             disclosures: BTreeMap::new(),
+            watch: BTreeSet::new(),
+            not_after,
         }
+    }
+
+    /// Report entry `seq` of `chain` as the verified export holds it ([`Report::watched`]).
+    pub fn watch(&mut self, chain: &ChainId, seq: u64) {
+        self.watch.insert((chain.to_string(), seq));
     }
 
     /// Check `disclosure` against its entry's commitment while verifying.
@@ -293,6 +330,7 @@ impl Verifier {
             seen: BTreeSet::new(),
             entries: 0,
             disclosed: 0,
+            watched: Vec::new(),
         };
         let threads = self.threads();
         let mut pending: Option<(u64, Checked)> = None;
@@ -472,6 +510,7 @@ struct Walker<'v> {
     seen: BTreeSet<String>,
     entries: u64,
     disclosed: usize,
+    watched: Vec<Watched>,
 }
 
 impl Walker<'_> {
@@ -550,8 +589,31 @@ impl Walker<'_> {
         let Some(state) = self.current.as_mut() else {
             return Ok(());
         };
+        if let Some(latest) = &self.verifier.not_after
+            && info.at[..] > latest[..]
+        {
+            return Err(tampered(failure(
+                FailureKind::FutureTime,
+                Some(chain),
+                Some(seq),
+                Some(number),
+                format!(
+                    "the entry's time {} is ahead of this clock by more than {} s: a time from the future",
+                    String::from_utf8_lossy(&info.at),
+                    crate::entry::MAX_CLOCK_SKEW_SECONDS
+                ),
+            )));
+        }
         state.accept(info, number, next)?;
         self.entries += 1;
+        if !self.verifier.watch.is_empty() && self.verifier.watch.contains(&(chain.to_owned(), seq)) {
+            self.watched.push(Watched {
+                chain: chain.to_owned(),
+                seq,
+                hash: info.hash.to_hex(),
+                at: String::from_utf8_lossy(&info.at).into_owned(),
+            });
+        }
         if !self.verifier.disclosures.is_empty() {
             self.disclosed += self
                 .verifier
@@ -634,6 +696,7 @@ impl Walker<'_> {
             checkpoints_checked,
             log: verifier.log.clone(),
             coverage_required: required,
+            watched: self.watched,
         })
     }
 }

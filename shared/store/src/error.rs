@@ -26,6 +26,10 @@ pub enum StoreError {
     /// Appends to one partner's ledger kept colliding; retry later.
     #[error("the partner's audit ledger is busy; retry")]
     Contention,
+    /// The ledger's stored state cannot be right (e.g. a chain head stamped ahead of this
+    /// writer's clock: FORMAT.md §2.2): nothing is written, and the alarm is raised.
+    #[error("the audit ledger needs attention; retry later")]
+    IntegrityAlarm(String),
     /// A bug or a broken record.
     #[error("internal store error")]
     Internal(String),
@@ -44,7 +48,7 @@ impl StoreError {
     /// The detail to log (never to return to a caller).
     pub fn detail(&self) -> Option<&str> {
         match self {
-            StoreError::Unavailable(d) | StoreError::Internal(d) => Some(d),
+            StoreError::Unavailable(d) | StoreError::Internal(d) | StoreError::IntegrityAlarm(d) => Some(d),
             _ => None,
         }
     }

@@ -13,7 +13,7 @@ use futures::StreamExt;
 use ledger::entry_tiles::ENTRY_TILE_WIDTH;
 use ledger::merkle::{LeafIndex, ProveFrom, TreeSize, consistency_proof_from, inclusion_proof_from, leaf_hash};
 use ledger::tiles::{Recorder, TileId, Tiles, right_edge};
-use ledger::{ChainHead, ChainId, EntryRef, Frontier, Hash, LogName, SignerKey, Version};
+use ledger::{ChainHead, ChainId, EntryRef, Frontier, Hash, LogName, SignerKey, TrustedKeys, Version};
 
 use crate::Store;
 use crate::error::{StoreError, sdk};
@@ -69,6 +69,33 @@ impl SignerState {
             frontier: Frontier::new(),
         }
     }
+
+    fn from_signed(signed: ledger::signer_state::SignerState) -> Self {
+        match signed.last {
+            Some(last) => Self {
+                size: signed.frontier.size(),
+                last_hash: last.hash,
+                last_at: last.at,
+                version: last.version,
+                frontier: signed.frontier,
+            },
+            None => Self::genesis(),
+        }
+    }
+
+    /// This state, to be signed.
+    fn signed(&self, chain: &ChainId, log: &LogName) -> ledger::signer_state::SignerState {
+        ledger::signer_state::SignerState {
+            origin: log.origin(chain),
+            chain: chain.clone(),
+            frontier: self.frontier.clone(),
+            last: (self.size > 0).then(|| ledger::signer_state::LastEntry {
+                hash: self.last_hash,
+                at: self.last_at.clone(),
+                version: self.version,
+            }),
+        }
+    }
 }
 
 enum Signed {
@@ -88,6 +115,16 @@ pub const ENTRY_TILE_LINK_SECS: u64 = 300;
 /// The object that holds entry tile `index` of `chain`.
 fn entry_tile_object(chain: &ChainId, index: u64) -> String {
     format!("entry-tiles/{}/{index}", chain.as_str())
+}
+
+/// Where the signer keeps its copies of `chain`'s signed checkpoints and states.
+fn signed_copy_prefix(chain: &ChainId) -> String {
+    format!("checkpoints/{}/", chain.as_str())
+}
+
+/// The copy of `chain`'s checkpoint of `size` (zero-padded: keys sort by size).
+fn signed_copy_object(chain: &ChainId, size: u64) -> String {
+    format!("{}{size:020}", signed_copy_prefix(chain))
 }
 
 fn parse_tile_key(text: &str) -> Option<TileId> {
@@ -319,17 +356,94 @@ impl Store {
         Ok(report)
     }
 
-    async fn signer_state(&self, chain: &ChainId) -> Result<(SignerState, Option<(u64, Hash)>), StoreError> {
-        let Some(item) = self.latest_checkpoint_item(chain).await? else {
-            return Ok((SignerState::genesis(), None));
+    /// What the signer resumes `chain` from: its own signed state, verified (FORMAT.md §6.1),
+    /// never the table's columns on their word. `Ok(Err(problem))` when what is stored cannot
+    /// be the signer's own memory: a state not signed by its key, a root that is not its
+    /// frontier's, a checkpoint it did not sign, or — from its copies in the tile bucket — a
+    /// newer checkpoint than the table's latest (the state was rolled back or deleted).
+    async fn signer_state(
+        &self,
+        chain: &ChainId,
+        key: &SignerKey,
+        log: &LogName,
+    ) -> Result<Result<(SignerState, Option<(u64, Hash)>), String>, StoreError> {
+        let row = self.latest_checkpoint_item(chain).await?;
+        let row_size = row.as_ref().map(|item| items::number(item, "size")).transpose()?;
+        if let Some(newer) = self.signed_copy_after(chain, row_size).await? {
+            return Ok(Err(match row_size {
+                None => format!(
+                    "the checkpoints table holds no signed state, but the signer's copy of its checkpoint of size {newer} is in the tile bucket: its signed state was deleted"
+                ),
+                Some(size) => format!(
+                    "the checkpoints table's latest state is of size {size}, but the signer signed size {newer} (its copy is in the tile bucket): its state was rolled back"
+                ),
+            }));
+        }
+        let Some(item) = row else {
+            return Ok(Ok((SignerState::genesis(), None)));
         };
+        let mine = TrustedKeys::new([key.verifier()]);
         let size = items::number(&item, "size")?;
-        let root = Hash::from_base64(items::text(&item, "root")?)
-            .ok_or_else(|| StoreError::Internal("checkpoint with a bad root".into()))?;
+        let stored_root = items::text(&item, "root")?;
+        let note = items::text(&item, "note")?;
+        let checkpoint = match ledger::Checkpoint::open_pinned(note, &mine, log) {
+            Ok((cp, _)) => cp,
+            Err(e) => {
+                return Ok(Err(format!(
+                    "the stored checkpoint of size {size} does not open with the signer's key: {e}"
+                )));
+            }
+        };
+        if checkpoint.chain().as_ref() != Some(chain)
+            || checkpoint.size != size
+            || checkpoint.root.to_base64() != stored_root
+        {
+            return Ok(Err(format!(
+                "the stored checkpoint row of size {size} does not match the note it holds (chain, size or root)"
+            )));
+        }
+        match item.get("state") {
+            Some(AttributeValue::S(signed)) => {
+                let state = match ledger::signer_state::SignerState::open(signed, &mine, log, chain) {
+                    Ok(state) => state,
+                    Err(e) => {
+                        return Ok(Err(format!(
+                            "the signer's stored state at size {size} is not one it signed: {e}"
+                        )));
+                    }
+                };
+                if state.size() != size || state.root() != checkpoint.root {
+                    return Ok(Err(format!(
+                        "the signer's stored state (size {}, root {}) is not the state of the checkpoint it is stored with (size {size})",
+                        state.size(),
+                        state.root().to_base64()
+                    )));
+                }
+                Ok(Ok((SignerState::from_signed(state), None)))
+            }
+            Some(_) => Ok(Err(format!(
+                "the signer's stored state at size {size} is not a signed note"
+            ))),
+            // A row written before states were signed: the checkpoint's signature holds, so
+            // its root does; everything else is re-derived from the entries.
+            None => self.legacy_state(chain, &item, &checkpoint).await,
+        }
+    }
+
+    /// The state of a checkpoint row from before the signer signed its states: its frontier
+    /// column is believed only if it folds to the signed root, and the last entry only if it
+    /// is proven to be leaf `size − 1` of the signed tree (an inclusion proof from the hash
+    /// tiles, checked against that root). Without a frontier (older still), the next run starts
+    /// from the first entry and checks that the signed root is on the way.
+    async fn legacy_state(
+        &self,
+        chain: &ChainId,
+        item: &items::Item,
+        checkpoint: &ledger::Checkpoint,
+    ) -> Result<Result<(SignerState, Option<(u64, Hash)>), String>, StoreError> {
+        let (size, root) = (checkpoint.size, checkpoint.root);
         let Some(AttributeValue::L(nodes)) = item.get("frontier") else {
-            // A checkpoint from before the signer kept its state: start over from the first
-            // entry, and check that the old checkpoint is on the way.
-            return Ok((SignerState::genesis(), Some((size, root))));
+            return Ok(Ok((SignerState::genesis(), Some((size, root)))));
         };
         let nodes = nodes
             .iter()
@@ -337,21 +451,52 @@ impl Store {
                 AttributeValue::S(h) => Hash::from_hex(h),
                 _ => None,
             })
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| StoreError::Internal("checkpoint with a bad frontier".into()))?;
-        let state = SignerState {
-            size,
-            last_hash: Hash::from_hex(items::text(&item, "last_hash")?)
-                .ok_or_else(|| StoreError::Internal("checkpoint with a bad last hash".into()))?,
-            last_at: items::text(&item, "last_at").unwrap_or_default().to_owned(),
-            version: if items::number(&item, "version").unwrap_or(1) == 2 {
-                Version::V2
-            } else {
-                Version::V1
-            },
-            frontier: Frontier::from_parts(size, nodes).map_err(StoreError::internal)?,
+            .collect::<Option<Vec<_>>>();
+        let frontier = match nodes.and_then(|nodes| Frontier::from_parts(size, nodes).ok()) {
+            Some(f) if f.root() == root => f,
+            _ => {
+                return Ok(Err(format!(
+                    "the stored frontier at size {size} is not the frontier of the signed root"
+                )));
+            }
         };
-        Ok((state, Some((size, root))))
+        if size == 0 {
+            return Ok(Ok((SignerState::genesis(), None)));
+        }
+        let (lines, proof) = tokio::try_join!(
+            self.entries(chain, size - 1, 1),
+            self.inclusion_proof(chain, size - 1, size)
+        )?;
+        let last = lines.first().and_then(|line| {
+            let entry = EntryRef::parse(line.as_bytes()).ok()?;
+            let proven = entry.seq == size - 1
+                && entry.computed_hash() == entry.hash
+                && ledger::merkle::verify_inclusion(
+                    LeafIndex(size - 1),
+                    TreeSize(size),
+                    leaf_hash(entry.hash.as_bytes()).as_bytes(),
+                    &proof,
+                    root.as_bytes(),
+                )
+                .is_ok();
+            proven.then(|| (entry.hash, entry.at.to_owned(), entry.version))
+        });
+        let Some((last_hash, last_at, version)) = last else {
+            return Ok(Err(format!(
+                "entry seq {} is not proven to be the last entry of the signed checkpoint of size {size}: history was rewritten",
+                size - 1
+            )));
+        };
+        Ok(Ok((
+            SignerState {
+                size,
+                last_hash,
+                last_at,
+                version,
+                frontier,
+            },
+            None,
+        )))
     }
 
     async fn sign_chain(
@@ -367,9 +512,14 @@ impl Store {
                 problem,
             }))
         };
-        let (mut state, last_signed) = self.signer_state(chain).await?;
+        let (mut state, last_signed) = match self.signer_state(chain, key, log).await? {
+            Ok(resumed) => resumed,
+            Err(problem) => return alarm(problem),
+        };
         let signed_last_hash = state.last_hash;
         let (head, _) = self.read_head_item(chain).await?;
+        let head_at = head.last_at.map(|t| ledger::entry::format_at(&t)).unwrap_or_default();
+        let latest = ledger::entry::latest_believable(&self.now());
         if head.size < state.size {
             return alarm(format!(
                 "the chain head says {} entries, but a checkpoint of {} was signed: entries were removed or the head rewound",
@@ -377,7 +527,7 @@ impl Store {
             ));
         }
         if head.size == state.size {
-            if head.last_hash != state.last_hash || head.frontier != state.frontier {
+            if head.last_hash != state.last_hash || head.frontier != state.frontier || head_at != state.last_at {
                 return alarm(format!(
                     "the chain head at size {} does not describe the entries the last checkpoint covers",
                     head.size
@@ -414,6 +564,12 @@ impl Store {
                 Some(format!("entry seq {expected} goes back from v2 to v1"))
             } else if expected > 0 && entry.at < state.last_at.as_str() {
                 Some(format!("entry seq {expected}'s time goes backwards"))
+            } else if entry.at.as_bytes() > &latest[..] {
+                Some(format!(
+                    "entry seq {expected} is stamped {}, ahead of the signer's clock by more than {} s: a time from the future",
+                    entry.at,
+                    ledger::entry::MAX_CLOCK_SKEW_SECONDS
+                ))
             } else {
                 None
             };
@@ -445,7 +601,7 @@ impl Store {
                 head.size, state.size
             ));
         }
-        if state.last_hash != head.last_hash || state.frontier != head.frontier {
+        if state.last_hash != head.last_hash || state.frontier != head.frontier || state.last_at != head_at {
             return alarm("the chain head does not describe the entries it follows".into());
         }
         let start = state.size - leaves.len() as u64;
@@ -464,6 +620,9 @@ impl Store {
             self.batch_write_tiles(hash_tiles)
         )?;
         let note = head.sign_checkpoint(log.as_str(), key);
+        // The signer's memory, signed with the checkpoint: the next run resumes only from a
+        // state it can verify was its own (FORMAT.md §6.1).
+        let signed_state = state.signed(chain, log).sign(key);
         // Written in a one-item transaction: IAM lets writers put ledger and checkpoint items
         // only inside transactions, which always carry their condition (no overwrite).
         let put = Put::builder()
@@ -474,13 +633,7 @@ impl Store {
             .item("note", s(note.clone()))
             .item("signed_at", s(now.to_string()))
             .item("key", s(key.name()))
-            .item(
-                "frontier",
-                AttributeValue::L(state.frontier.nodes().iter().map(|h| s(h.to_hex())).collect()),
-            )
-            .item("last_hash", s(state.last_hash.to_hex()))
-            .item("last_at", s(state.last_at.clone()))
-            .item("version", n(u64::from(state.version.number())))
+            .item("state", s(signed_state.clone()))
             .condition_expression("attribute_not_exists(#size)")
             .expression_attribute_names("#size", "size")
             .build()
@@ -493,11 +646,17 @@ impl Store {
             .send()
             .await;
         let signed = match written {
-            Ok(_) => Signed::Checkpoint(StoredCheckpoint {
-                chain: chain.clone(),
-                size: state.size,
-                note,
-            }),
+            Ok(_) => {
+                // And a copy where the operator cannot take it back (the tile bucket's
+                // signer-only prefix, under Object Lock in AWS): a deleted or rolled-back state
+                // is then an alarm, not a fresh start.
+                self.put_signed_copy(chain, state.size, &note, &signed_state).await?;
+                Signed::Checkpoint(StoredCheckpoint {
+                    chain: chain.clone(),
+                    size: state.size,
+                    note,
+                })
+            }
             // Another signer got there first with the same size (and, if honest, the same root).
             Err(SdkError::ServiceError(e))
                 if matches!(e.err(), TransactWriteItemsError::TransactionCanceledException(c)
@@ -691,6 +850,51 @@ impl Store {
             .await
             .into_iter()
             .collect()
+    }
+
+    /// Keep a copy of a signed checkpoint and the signer's state after it in the tile bucket,
+    /// as `checkpoints/<chain>/<size, 20 digits>` (FORMAT.md §6.1): a prefix only the signer
+    /// may write, and in AWS under Object Lock, so that nobody can delete or replace it.
+    async fn put_signed_copy(&self, chain: &ChainId, size: u64, note: &str, state: &str) -> Result<(), StoreError> {
+        let Some(bucket) = &self.entry_tiles else {
+            return Ok(());
+        };
+        let body = serde_json::json!({ "checkpoint": note, "state": state }).to_string();
+        bucket
+            .client
+            .put_object()
+            .bucket(&bucket.bucket)
+            .key(signed_copy_object(chain, size))
+            .content_type("application/json")
+            .body(body.into_bytes().into())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(sdk)
+    }
+
+    /// The size of a signed copy of `chain` in the tile bucket after `size` (any, without):
+    /// listed by version, so that a delete marker over a locked copy does not hide it.
+    async fn signed_copy_after(&self, chain: &ChainId, size: Option<u64>) -> Result<Option<u64>, StoreError> {
+        let Some(bucket) = &self.entry_tiles else {
+            return Ok(None);
+        };
+        let listed = bucket
+            .client
+            .list_object_versions()
+            .bucket(&bucket.bucket)
+            .prefix(signed_copy_prefix(chain))
+            .set_key_marker(size.map(|size| signed_copy_object(chain, size)))
+            .max_keys(100)
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(listed
+            .versions()
+            .iter()
+            .filter_map(|v| v.key()?.strip_prefix(&signed_copy_prefix(chain))?.parse::<u64>().ok())
+            .filter(|found| size.is_none_or(|size| *found > size))
+            .max())
     }
 
     /// A link to entry tile `index` of `chain`, valid for [`ENTRY_TILE_LINK_SECS`]: a GET of

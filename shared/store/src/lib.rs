@@ -47,6 +47,28 @@ pub use write::{Appended, CreateOutcome, IdempotencyClaim, RETRY_BUDGET};
 /// How long an idempotency record is honoured.
 pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
 
+/// The clock a store stamps entries by and judges times with: the system's, or — in tests and
+/// drills of the local run — the system's moved by a fixed offset, so that hours can pass
+/// without waiting (every writer and the signer of one process share it).
+#[derive(Debug, Clone, Default)]
+pub struct Clock(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Self::default()
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + chrono::Duration::milliseconds(self.0.load(Ordering::Relaxed))
+    }
+
+    /// Move this clock (and every store sharing it) forward by `by`.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.0.fetch_add(by.num_milliseconds(), Ordering::Relaxed);
+    }
+}
+
 /// ledgerdesk's DynamoDB store. Build one per process (a Lambda's cold start) and share it:
 /// it caches the last chain head it saw per partner, so that an uncontended state change is
 /// one round trip.
@@ -62,6 +84,8 @@ pub struct Store {
     round_trips: AtomicU64,
     /// Where entry tiles are kept (the functions that sign or serve them).
     entry_tiles: Option<EntryTileBucket>,
+    /// What "now" is for writers and the signer (FORMAT.md §2.2).
+    clock: Clock,
 }
 
 /// The S3 bucket that holds the entry tiles (FORMAT.md §11.1): immutable blobs, written by the
@@ -91,7 +115,24 @@ impl Store {
             appenders: Mutex::new(HashMap::new()),
             round_trips: AtomicU64::new(0),
             entry_tiles: None,
+            clock: Clock::system(),
         }
+    }
+
+    /// Use `clock` instead of the system clock (tests and drills: see [`Clock`]).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The store's clock: what a write is stamped by.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Now, by the store's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
 
     /// The bucket to keep entry tiles in (the signer) and to link them from (the reader).

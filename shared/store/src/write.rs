@@ -450,9 +450,29 @@ impl Store {
         let lock = self.appender(&chain);
         let _serialised = lock.lock().await;
         let mut head = self.head(&chain).await.map_err(Attempt::Failed)?;
+        // Time cannot be pushed forward (FORMAT.md §2.2): nothing is stamped further ahead of
+        // this writer's clock than the allowed skew — neither the event's own time, nor, by the
+        // clamp that keeps a chain's times from going backwards, a head's.
+        let latest = self.now() + chrono::Duration::seconds(ledger::entry::MAX_CLOCK_SKEW_SECONDS);
+        if at.datetime() > latest {
+            return Err(Attempt::Failed(StoreError::Internal(format!(
+                "refusing to stamp an entry {at}, ahead of this writer's clock"
+            ))));
+        }
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
+            if let Some(last) = head.last_at
+                && last > latest
+            {
+                self.forget(&chain);
+                return Err(Attempt::Failed(StoreError::IntegrityAlarm(format!(
+                    "chain {chain}: its last entry is stamped {}, ahead of this writer's clock ({}) by more than {} s; refusing to stamp later entries after it",
+                    ledger::entry::format_at(&last),
+                    ledger::entry::format_at(&self.now()),
+                    ledger::entry::MAX_CLOCK_SKEW_SECONDS
+                ))));
+            }
             let (entry, next) = head
                 .append(&at.datetime(), &kind, &data)
                 .map_err(|e| Attempt::Failed(StoreError::internal(e)))?;

@@ -147,6 +147,7 @@ pub fn verify_chain(export: &Path, key: &Path, checkpoint: &Path) -> ledger_cli:
         chain: None,
         allow_uncovered: false,
         json: true,
+        now: None,
     })
     .expect("verify ran")
 }

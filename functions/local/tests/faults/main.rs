@@ -88,6 +88,7 @@ async fn sign_and_verify(
         chain: None,
         allow_uncovered: false,
         json: true,
+        now: None,
     })
     .unwrap();
     assert_eq!(outcome.exit, Exit::Ok, "{}", outcome.stdout);
@@ -190,6 +191,7 @@ async fn store_faults_end_in_retry_after_or_in_nothing() {
         dynamodb_endpoint: Some(proxy.endpoint.clone()),
         sweep_every: None,
         relationships: local::LocalConfig::default().relationships,
+        clock: store::Clock::system(),
     })
     .await
     .unwrap();
