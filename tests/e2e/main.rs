@@ -9,6 +9,7 @@ mod evidence;
 mod isolation;
 mod lifecycle;
 mod listing;
+mod operator;
 mod policy;
 mod privacy;
 mod security;

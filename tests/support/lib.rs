@@ -296,26 +296,50 @@ pub async fn sync_paged(
     now: Option<chrono::DateTime<chrono::Utc>>,
     page: u64,
 ) -> (ledger_cli::commands::Exit, Value) {
+    let args = ledger_cli::sync::SyncArgs {
+        now,
+        page,
+        ..sync_args(stack, token, state, Some(chain))
+    };
+    run_sync(args).await
+}
+
+/// Run `ledger sync` with `args` in process: the exit code and the one JSON object it prints
+/// (for a usage or I/O error, exit 2 and the error object, as the command prints them).
+pub async fn run_sync(args: ledger_cli::sync::SyncArgs) -> (ledger_cli::commands::Exit, Value) {
+    let outcome = tokio::task::spawn_blocking(move || ledger_cli::sync::run(args))
+        .await
+        .expect("sync ran");
+    match outcome {
+        Ok(outcome) => {
+            let report = serde_json::from_str(&outcome.stdout).unwrap_or_else(|e| panic!("{e}: {}", outcome.stdout));
+            (outcome.exit, report)
+        }
+        Err(e) => (ledger_cli::commands::Exit::Usage, e.to_json()),
+    }
+}
+
+/// The arguments of a partner's `ledger sync` of `chain` into `state` (token file beside it).
+pub fn sync_args(
+    stack: &Stack,
+    token: &str,
+    state: &std::path::Path,
+    chain: Option<&str>,
+) -> ledger_cli::sync::SyncArgs {
     let token_file = state.with_extension("token");
     std::fs::write(&token_file, token).expect("token file");
-    let args = ledger_cli::sync::SyncArgs {
+    ledger_cli::sync::SyncArgs {
         api: stack.running.base_url(),
         token_file,
         keys: vec![stack.running.public_key.clone()],
         receipt_keys: vec![stack.running.receipt_public_key.clone()],
         state: state.to_owned(),
         log: Some(local::LOG_NAME.to_owned()),
-        chain: Some(chain.to_owned()),
+        chain: chain.map(str::to_owned),
         json: true,
-        now,
-        page,
-    };
-    let outcome = tokio::task::spawn_blocking(move || ledger_cli::sync::run(args))
-        .await
-        .expect("sync ran")
-        .unwrap_or_else(|e| panic!("sync failed to run: {e}"));
-    let report = serde_json::from_str(&outcome.stdout).unwrap_or_else(|e| panic!("{e}: {}", outcome.stdout));
-    (outcome.exit, report)
+        now: None,
+        page: ledger_cli::sync::PAGE,
+    }
 }
 
 /// Save a write's receipt where `ledger sync` looks for it, as an API client would.

@@ -206,6 +206,19 @@ impl<'a> EntryRef<'a> {
         })
     }
 
+    /// Where a line that does not parse says it stands: its chain and seq, read from the
+    /// template's first members only (for reports: a line whose data is refused is still
+    /// named by its position).
+    pub fn locate(line: &'a [u8]) -> Option<(&'a str, u64)> {
+        let rest = line.strip_prefix(HEAD)?.get(1..)?.strip_prefix(CHAIN)?;
+        let mut rest = rest;
+        let chain = take_until_quote(&mut rest).filter(|c| is_chain_id(c))?;
+        let rest = rest.strip_prefix(SEQ)?;
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let seq = parse_seq(&rest[..digits])?;
+        Some((std::str::from_utf8(chain).ok()?, seq))
+    }
+
     /// The hash of the line's bytes, recomputed (compare it with [`EntryRef::hash`]).
     pub fn computed_hash(&self) -> Hash {
         let unsigned = self.line.get(..self.line.len() - TAIL_LEN).unwrap_or_default();

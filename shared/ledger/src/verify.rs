@@ -448,7 +448,11 @@ fn check_line(line: &[u8], disclosures: &DisclosureMap) -> Checked {
         Err(e) => Checked::Bad {
             kind: FailureKind::of_format(&e),
             message: e.to_string(),
-            at: None,
+            // A line refused for a misplaced commitment is otherwise well formed: name it.
+            at: matches!(e, crate::entry::FormatError::Commitment(_))
+                .then(|| EntryRef::locate(line))
+                .flatten()
+                .map(|(chain, seq)| (ChainName::new(chain), seq)),
         },
         Ok(entry) => {
             if !disclosures.is_empty()

@@ -399,6 +399,10 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
     wrong.entry_hash = EntryRef::parse(v2_lines[6].as_bytes()).unwrap().hash;
     v.file("receipts/broken-promise-5.note", wrong.sign(&rk));
     v.file("receipts/signed-by-checkpoint-key.note", receipt.sign(&k));
+    // A deadline further out than the entry's time + 300 s is not the promise (FORMAT.md §10).
+    let mut stretched = receipt.clone();
+    stretched.merge_deadline = "9999-12-31T23:59:59.999Z".into();
+    v.file("receipts/stretched-deadline.note", stretched.sign(&rk));
 
     let manifest = json!({
         "format": "ledgerdesk-ledger-vectors/v2",
@@ -596,6 +600,33 @@ fn v2_cases(v: &mut Vectors) {
         &[],
         fails("malformed", Some(4), Some(5)),
         "a v1 entry (personal data in clear) appended after v2 entries",
+    );
+
+    // A commitment where no personal value belongs (FORMAT.md §4.1): an SLA breach recorded
+    // as a "personal value", which an erasure could then make unprovable for ever.
+    let mut misplaced = lines.clone();
+    let e11 = EntryRef::parse(lines[11].as_bytes()).unwrap();
+    let hidden = ledger::Hash::digest(b"the breach").to_hex();
+    misplaced.push(
+        String::from_utf8(forge(
+            Version::V2,
+            "contoso-partner",
+            12,
+            &e11.hash.to_hex(),
+            &ledger::entry::format_at(&at(12)),
+            "sla_breached",
+            format!(r#"{{"change":{{"commitment":"{hidden}"}},"requestId":"01KAW000000000000000001000"}}"#).as_bytes(),
+        ))
+        .unwrap(),
+    );
+    v.file("v2/tampered/misplaced-commitment.jsonl", jsonl(&misplaced));
+    v.case(
+        "misplaced-commitment",
+        "hidden fact",
+        "v2/tampered/misplaced-commitment.jsonl",
+        &["v2/checkpoint-12.note"],
+        fails("misplaced_commitment", Some(12), Some(13)),
+        "an sla_breached entry whose change is a commitment: a fact that an erasure naming it would hide",
     );
 
     // Coverage: entries no checkpoint binds.
@@ -1001,6 +1032,11 @@ fn v2_tampering_is_detected() {
 }
 
 #[test]
+fn a_commitment_where_no_personal_value_belongs_is_refused() {
+    check("misplaced-commitment");
+}
+
+#[test]
 fn false_disclosures_are_detected() {
     check("v2-bad-disclosure");
     check("v2-restored-differently");
@@ -1162,6 +1198,10 @@ fn receipts_verify_with_the_receipt_key_and_keep_their_promise_or_not() {
     let broken = Receipt::open(&read("receipts/broken-promise-5.note"), &receipts, &log()).unwrap();
     assert_ne!(broken.entry_hash, entry.hash, "the promise names another entry");
     assert!(Receipt::open(&read("receipts/signed-by-checkpoint-key.note"), &receipts, &log()).is_err());
+    assert!(matches!(
+        Receipt::open(&read("receipts/stretched-deadline.note"), &receipts, &log()),
+        Err(ledger::receipt::ReceiptError::Malformed(_))
+    ));
 }
 
 #[test]
