@@ -1,0 +1,253 @@
+//! Bounded memory whatever a log serves (FORMAT.md §13): the built `ledger` binary against a
+//! hostile log — a zstd bomb for an entry tile (with and without its stated size), endless
+//! pages and checkpoints, a page of a million empty lines, an endless consistency proof —
+//! and handed huge files. Each run must end with the right exit code and a peak resident set
+//! under 128 MiB, measured by the kernel for the child process (getrusage of the children).
+#![cfg(target_os = "linux")]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Command;
+
+use ledger::{ChainHead, ChainId, SignerKey};
+
+/// The budget: every `ledger` command stays under it.
+const BUDGET_KIB: i64 = 128 * 1024;
+const LOG: &str = "ledgerdesk.hostile";
+
+/// What the hostile log answers to each path.
+#[derive(Clone)]
+struct Hostile {
+    checkpoint: Answer,
+    tile: Answer,
+    entries: Answer,
+    proof: Answer,
+}
+
+#[derive(Clone)]
+enum Answer {
+    Bytes(Vec<u8>),
+    /// A body of this byte repeated without end (until the client hangs up, or 1 GiB).
+    Endless(u8),
+    /// 404.
+    NotFound,
+}
+
+fn serve(hostile: Hostile) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let hostile = hostile.clone();
+            std::thread::spawn(move || answer(stream, &hostile));
+        }
+    });
+    format!("http://{address}")
+}
+
+fn answer(mut stream: TcpStream, hostile: &Hostile) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request = String::new();
+    if reader.read_line(&mut request).is_err() {
+        return;
+    }
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+            break;
+        }
+    }
+    let path = request.split(' ').nth(1).unwrap_or_default();
+    let answer = if path.starts_with("/ledger/checkpoint") {
+        &hostile.checkpoint
+    } else if path.starts_with("/ledger/entry-tiles/") {
+        &hostile.tile
+    } else if path.starts_with("/ledger/entries") {
+        &hostile.entries
+    } else {
+        &hostile.proof
+    };
+    if matches!(answer, Answer::NotFound) {
+        let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+        return;
+    }
+    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nconnection: close\r\n");
+    match answer {
+        Answer::NotFound => {}
+        Answer::Bytes(body) => {
+            let _ = write!(stream, "content-length: {}\r\n\r\n", body.len());
+            let _ = stream.write_all(body);
+        }
+        Answer::Endless(byte) => {
+            let _ = stream.write_all(b"\r\n");
+            let chunk = vec![*byte; 64 << 10];
+            for _ in 0..(1 << 14) {
+                if stream.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// A zstd frame of `blocks` RLE blocks of 128 KiB of `x` each (RFC 8878 §3.1.1.2.2): four bytes
+/// a block, so 32 KiB of frame say 1 GiB. With `stated`, the header says so too.
+fn bomb(blocks: u32, stated: bool) -> Vec<u8> {
+    let mut frame = vec![0x28, 0xB5, 0x2F, 0xFD];
+    let block = 128u32 << 10;
+    if stated {
+        frame.push(0xC0); // an 8-byte content size, a window descriptor
+        frame.push(10 << 3); // window 1 MiB
+        frame.extend_from_slice(&(u64::from(blocks) * u64::from(block)).to_le_bytes());
+    } else {
+        frame.push(0x00);
+        frame.push(10 << 3);
+    }
+    for i in 0..blocks {
+        let last = u32::from(i + 1 == blocks);
+        let header = (block << 3) | (1 << 1) | last;
+        frame.extend_from_slice(&header.to_le_bytes()[..3]);
+        frame.push(b'x');
+    }
+    frame
+}
+
+/// A valid signed checkpoint of a chain of `size` entries, and the key's files in `dir`.
+fn checkpoint(dir: &Path, size: u64) -> Vec<u8> {
+    let key = SignerKey::from_seed("ledgerdesk-hostile", [9; 32]).unwrap();
+    std::fs::write(dir.join("log.pub"), format!("{}\n", key.verifier())).unwrap();
+    let mut head = ChainHead::genesis(ChainId::parse("contoso").unwrap());
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z").unwrap().to_utc();
+    for i in 0..size {
+        head = head.append(&at, "note_added", &serde_json::json!({ "i": i })).unwrap().1;
+    }
+    head.sign_checkpoint(LOG, &key).into_bytes()
+}
+
+/// Run `ledger` and return its exit code; its peak RSS (with every child's before it) must
+/// be within the budget.
+fn ledger(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ledger")).args(args).output().unwrap();
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
+    let peak = usage.max_rss();
+    eprintln!("{}: peak RSS so far {} KiB", args[0], peak);
+    assert!(
+        peak < BUDGET_KIB,
+        "{args:?}: peak RSS {} MiB, over the 128 MiB budget",
+        peak / 1024
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn sync(api: &str, dir: &Path, state: &str) -> (i32, String) {
+    let token = dir.join("token");
+    std::fs::write(&token, "t").unwrap();
+    let key = dir.join("log.pub");
+    ledger(&[
+        "sync",
+        "--api",
+        api,
+        "--token-file",
+        token.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--receipt-key",
+        key.to_str().unwrap(),
+        "--state",
+        dir.join(state).to_str().unwrap(),
+        "--log",
+        LOG,
+        "--chain",
+        "contoso",
+        "--json",
+    ])
+}
+
+#[test]
+fn whatever_a_log_serves_every_command_stays_within_its_memory_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let signed = checkpoint(dir.path(), 1024);
+    let hostile = |tile: Answer, entries: Answer| Hostile {
+        checkpoint: Answer::Bytes(signed.clone()),
+        tile,
+        entries,
+        proof: Answer::Endless(b'['),
+    };
+    // Entry tile 0 a 32 KiB frame that says 1 GiB (stated, or found out while streaming); the
+    // tile is then read by page, and the page never ends.
+    for stated in [true, false] {
+        let frame = bomb(8192, stated);
+        assert!(frame.len() < 40 << 10);
+        let api = serve(hostile(Answer::Bytes(frame), Answer::Endless(b'x')));
+        let (code, out) = sync(&api, dir.path(), &format!("bomb-{stated}"));
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("\"kind\":\"malformed\""), "{out}");
+        assert!(out.contains("longer than 1 MiB"), "{out}");
+    }
+    // A page of a million empty lines: the first is refused, the rest never looked at.
+    let api = serve(hostile(Answer::NotFound, Answer::Endless(b'\n')));
+    let (code, out) = sync(&api, dir.path(), "empty-lines");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("\"kind\":\"malformed\""), "{out}");
+    // A checkpoint that never ends: read up to a note's size, then refused (nothing judged).
+    let api = serve(Hostile {
+        checkpoint: Answer::Endless(b'a'),
+        ..hostile(Answer::Endless(b'x'), Answer::Endless(b'x'))
+    });
+    let (code, out) = sync(&api, dir.path(), "endless-checkpoint");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("longer than"), "{out}");
+
+    // Files handed to the offline commands: a 1 GiB bundle, receipt and key (sparse files).
+    let huge = dir.path().join("huge");
+    std::fs::File::create(&huge).unwrap().set_len(1 << 30).unwrap();
+    let huge = huge.to_str().unwrap();
+    let key = dir.path().join("log.pub");
+    let key = key.to_str().unwrap();
+    for args in [
+        vec!["verify-proof", huge, "--key", key, "--log", LOG, "--json"],
+        vec!["verify-receipt", huge, "--receipt-key", key, "--log", LOG, "--json"],
+        vec!["verify-proof", key, "--key", huge, "--log", LOG, "--json"],
+    ] {
+        let (code, out) = ledger(&args);
+        assert_eq!(code, 2, "{args:?}: {out}");
+        assert!(out.contains("larger than"), "{args:?}: {out}");
+    }
+}
+
+#[test]
+fn an_endless_consistency_proof_is_refused_within_the_budget() {
+    // A directory that kept a checkpoint of 1,024 entries; the log now signs 2,048 and answers
+    // the consistency proof with an endless, endlessly nested array.
+    let dir = tempfile::tempdir().unwrap();
+    let small = checkpoint(dir.path(), 1024);
+    let large = checkpoint(dir.path(), 2048);
+    let state = dir.path().join("kept");
+    std::fs::create_dir_all(state.join("checkpoints")).unwrap();
+    let (cp, _) = ledger::Checkpoint::open(
+        std::str::from_utf8(&small).unwrap(),
+        &ledger::TrustedKeys::new([SignerKey::from_seed("ledgerdesk-hostile", [9; 32])
+            .unwrap()
+            .verifier()]),
+    )
+    .unwrap();
+    let kept = serde_json::json!({
+        "format": "ledgerdesk-sync/v1", "log": LOG, "chain": "contoso", "size": 1024,
+        "root": cp.root.to_base64(), "lastHash": "00".repeat(32), "lastAt": null, "version": 2,
+        "frontier": [cp.root.to_hex()], "entriesBytes": 0,
+    });
+    std::fs::write(state.join("state.json"), kept.to_string()).unwrap();
+    let api = serve(Hostile {
+        checkpoint: Answer::Bytes(large),
+        tile: Answer::Endless(b'x'),
+        entries: Answer::Endless(b'x'),
+        proof: Answer::Endless(b'['),
+    });
+    let (code, out) = sync(&api, dir.path(), "kept");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("/ledger/proofs/consistency"), "{out}");
+}
