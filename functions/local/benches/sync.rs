@@ -8,14 +8,16 @@
 //! `SYNC_BENCH_HOLD=<seconds>` keeps the filled stack serving afterwards and prints its URL,
 //! token file and key, to profile a `ledger` build against it without filling again.
 //! `SYNC_BENCH_LEDGER=<a ledger binary>` also times both as the commands a partner runs
-//! (`ledger sync`, then `ledger verify` of the copy), each a process of its own, best of five.
+//! (`ledger sync`, then `ledger verify` of the copy), each a process of its own, best of five,
+//! with each one's peak RSS (GNU time); `SYNC_BENCH_BASELINE=<another ledger binary>` times
+//! that binary's sync too, in the same run, against the same stack.
 
 use std::time::Instant;
 
 mod common;
 
 use chrono::{DateTime, Utc};
-use common::verify_chain;
+use common::{best_measured, mib, run_measured, verify_chain};
 use domain::*;
 use ledger_cli::commands::Exit;
 use serde_json::json;
@@ -105,7 +107,7 @@ async fn main() {
             receipt_keys: vec![running.receipt_public_key.clone()],
             state: state.clone(),
             log: Some(local::LOG_NAME.to_owned()),
-            chain: None,
+            chain: Some("contoso".to_owned()),
             json: true,
             now: None,
             page: ledger_cli::sync::PAGE,
@@ -155,7 +157,8 @@ async fn main() {
 }
 
 /// `ledger sync` into a fresh directory and `ledger verify` of what it kept, as processes:
-/// the best of five of each, and their ratio.
+/// the best of five of each, their ratio, and each one's peak RSS. With
+/// `SYNC_BENCH_BASELINE=<another ledger binary>` that binary's sync too, in the same run.
 async fn as_commands(
     bin: &str,
     running: &local::Running,
@@ -163,24 +166,18 @@ async fn as_commands(
     dir: &std::path::Path,
     entries: u64,
 ) {
-    let (bin, url, token, dir) = (bin.to_owned(), running.base_url(), token.to_owned(), dir.to_owned());
+    let (bin, url, token, dir) = (
+        std::path::PathBuf::from(bin),
+        running.base_url(),
+        token.to_owned(),
+        dir.to_owned(),
+    );
     let (key, receipt_key) = (running.public_key.clone(), running.receipt_public_key.clone());
-    let timed = move |args: Vec<std::ffi::OsString>| {
-        let started = Instant::now();
-        let status = std::process::Command::new(&bin)
-            .args(&args)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("ledger runs");
-        assert!(status.success(), "{bin} {args:?}: {status}");
-        started.elapsed().as_secs_f64()
-    };
-    let (sync, verify) = tokio::task::spawn_blocking(move || {
-        let (mut sync, mut verify) = (f64::INFINITY, f64::INFINITY);
-        for run in 0..5 {
-            let state = dir.join(format!("commands-{run}"));
-            let arg = |s: &str| std::ffi::OsString::from(s);
-            sync = sync.min(timed(vec![
+    let baseline = std::env::var_os("SYNC_BENCH_BASELINE").map(std::path::PathBuf::from);
+    let lines = tokio::task::spawn_blocking(move || {
+        let arg = |s: &str| std::ffi::OsString::from(s);
+        let sync_args = |state: &std::path::Path| -> Vec<std::ffi::OsString> {
+            vec![
                 arg("sync"),
                 arg("--api"),
                 arg(&url),
@@ -191,30 +188,59 @@ async fn as_commands(
                 arg("--receipt-key"),
                 receipt_key.clone().into(),
                 arg("--state"),
-                state.clone().into(),
+                state.into(),
                 arg("--log"),
                 arg(local::LOG_NAME),
+                arg("--chain"),
+                arg("contoso"),
                 arg("--json"),
-            ]));
-            verify = verify.min(timed(vec![
-                arg("verify"),
-                state.join("entries.jsonl").into(),
-                arg("--key"),
-                key.clone().into(),
-                arg("--log"),
-                arg(local::LOG_NAME),
-                arg("--checkpoint"),
-                state.join("checkpoint.note").into(),
-            ]));
+            ]
+        };
+        let sync = best_measured(5, |run| run_measured(&bin, &sync_args(&dir.join(format!("commands-{run}")))));
+        let verify = best_measured(5, |run| {
+            let state = dir.join(format!("commands-{run}"));
+            run_measured(
+                &bin,
+                &[
+                    arg("verify"),
+                    state.join("entries.jsonl").into(),
+                    arg("--key"),
+                    key.clone().into(),
+                    arg("--log"),
+                    arg(local::LOG_NAME),
+                    arg("--checkpoint"),
+                    state.join("checkpoint.note").into(),
+                ],
+            )
+        });
+        let mut lines = vec![format!(
+            "as commands (best of 5): ledger sync {:.2} s = {:.0} entries/s, peak RSS {}; ledger verify {:.2} s = {:.0} entries/s, peak RSS {}; sync / verify: {:.0} %",
+            sync.0,
+            entries as f64 / sync.0,
+            mib(sync.1),
+            verify.0,
+            entries as f64 / verify.0,
+            mib(verify.1),
+            100.0 * verify.0 / sync.0
+        )];
+        if let Some(baseline) = baseline {
+            let base = best_measured(5, |run| {
+                run_measured(&baseline, &sync_args(&dir.join(format!("baseline-{run}"))))
+            });
+            lines.push(format!(
+                "baseline {} (best of 5): ledger sync {:.2} s = {:.0} entries/s, peak RSS {}; this build's sync takes {:.2}x its time",
+                baseline.display(),
+                base.0,
+                entries as f64 / base.0,
+                mib(base.1),
+                sync.0 / base.0
+            ));
         }
-        (sync, verify)
+        lines
     })
     .await
     .expect("joined");
-    println!(
-        "as commands (best of 5): ledger sync {sync:.2} s = {:.0} entries/s; ledger verify {verify:.2} s = {:.0} entries/s; sync / verify: {:.0} %",
-        entries as f64 / sync,
-        entries as f64 / verify,
-        100.0 * verify / sync
-    );
+    for line in lines {
+        println!("{line}");
+    }
 }

@@ -53,9 +53,9 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
     },
-    /// Run one SLA sweep and checkpoint now, or as if the schedule fired at --at.
+    /// Run one SLA sweep and checkpoint now, or as if the schedule fired at an earlier time (--at).
     Sweep {
-        /// RFC 3339 time, e.g. 2026-11-30T12:00:00Z.
+        /// RFC 3339 time, e.g. 2026-11-30T12:00:00Z; not in the future (the data are kept).
         #[arg(long)]
         at: Option<String>,
     },

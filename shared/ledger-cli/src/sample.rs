@@ -43,13 +43,15 @@ pub fn write_sample(
 ) -> Result<ChainHead, SampleError> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut head = ChainHead::genesis(partner.clone());
+    // From 2020 on, a minute apart on average: a million entries end in 2021, well before any
+    // verifier's clock (entries from the future are refused, FORMAT.md §2.2).
     let mut now = Utc
-        .with_ymd_and_hms(2026, 1, 5, 8, 0, 0)
+        .with_ymd_and_hms(2020, 1, 6, 8, 0, 0)
         .single()
         .ok_or(SampleError::Clock)?;
     let mut open: Vec<Open> = Vec::new();
     for _ in 0..entries {
-        now += Duration::seconds(rng.random_range(1..600));
+        now += Duration::seconds(rng.random_range(1..120));
         let start_new = open.is_empty() || (open.len() < 64 && rng.random_range(0..5) == 0);
         let (kind, data) = if start_new {
             let request = Open {

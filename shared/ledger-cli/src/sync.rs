@@ -121,11 +121,13 @@ enum Got {
 }
 
 /// The most of one page or entry tile that is read (compressed and decompressed): an honest
-/// tile is ~2 MB (1,024 entries of ~2 KB: personal text is committed, so entries stay small),
-/// and a page at most the API's 6 MB less its envelope. A larger answer is cut there and read
-/// on as short pages, so that however many answers are in flight, what a log serves — a zstd
-/// bomb, an endless body — costs at most this much each (FORMAT.md §13).
-pub const ANSWER_LIMIT: usize = 4 << 20;
+/// tile is ~2 MB (1,024 entries of ~2 KB: personal text is committed, so entries stay small).
+/// A larger tile is read by page, a larger page cut at its last whole line and read on as short
+/// pages, so that however many answers are in flight, what a log serves — a zstd bomb, an
+/// endless body — costs at most this much each (FORMAT.md §13). Measured with every fetching
+/// thread holding answers of this size (tests/memory.rs): ~83 MiB peak at 3 MiB, ~109 MiB at
+/// 4 MiB, so 3 MiB keeps a margin under the 128 MiB budget.
+pub const ANSWER_LIMIT: usize = 3 << 20;
 /// A signed note (the checkpoint) is at most 1 MiB (FORMAT.md §6).
 const NOTE_LIMIT: usize = 1 << 20;
 /// A consistency proof: at most 2·64 hashes in a small JSON object.
@@ -314,11 +316,14 @@ fn fetch(
             let limit = page.min(end - next);
             requests.fetch_add(1, Ordering::Relaxed);
             let query = [("start", next.to_string()), ("limit", limit.to_string())];
-            match conn.get_into("/ledger/entries", &query, &mut got, ANSWER_LIMIT)? {
+            // One answer's body stays within the limit however many pages it takes (at least
+            // one whole line of room: every page makes progress).
+            let room = ANSWER_LIMIT.saturating_sub(body.len()).max(LINE_LIMIT);
+            match conn.get_into("/ledger/entries", &query, &mut got, room)? {
                 Got::Missing => return Err(refused(404, "/ledger/entries", &got)),
                 Got::Cut => {
                     // Longer than any honest page: keep its whole lines (a short page; the
-                    // rest is asked for again). Without one whole line in the first 4 MiB it
+                    // rest is asked for again). Without one whole line within the bound it
                     // is kept as it is, and refused as a line longer than 1 MiB.
                     if let Some(last) = memchr::memrchr(b'\n', &got) {
                         got.truncate(last + 1);

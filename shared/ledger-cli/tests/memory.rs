@@ -23,6 +23,8 @@ struct Hostile {
     tile: Answer,
     entries: Answer,
     proof: Answer,
+    /// Entry tiles by index (served before `tile`, which answers the others).
+    tiles: std::sync::Arc<Vec<Vec<u8>>>,
 }
 
 #[derive(Clone)]
@@ -59,7 +61,14 @@ fn answer(mut stream: TcpStream, hostile: &Hostile) {
         }
     }
     let path = request.split(' ').nth(1).unwrap_or_default();
-    let answer = if path.starts_with("/ledger/checkpoint") {
+    let indexed = path
+        .strip_prefix("/ledger/entry-tiles/")
+        .and_then(|rest| rest.split('?').next()?.parse::<usize>().ok())
+        .and_then(|i| hostile.tiles.get(i))
+        .map(|frame| Answer::Bytes(frame.clone()));
+    let answer = if let Some(tile) = &indexed {
+        tile
+    } else if path.starts_with("/ledger/checkpoint") {
         &hostile.checkpoint
     } else if path.starts_with("/ledger/entry-tiles/") {
         &hostile.tile
@@ -115,14 +124,29 @@ fn bomb(blocks: u32, stated: bool) -> Vec<u8> {
 
 /// A valid signed checkpoint of a chain of `size` entries, and the key's files in `dir`.
 fn checkpoint(dir: &Path, size: u64) -> Vec<u8> {
+    chain(dir, size, 0).0
+}
+
+/// A valid chain of `size` entries, each padded with `pad` bytes: its signed checkpoint and
+/// its entry lines (each with its newline). The key's files go to `dir`.
+fn chain(dir: &Path, size: u64, pad: usize) -> (Vec<u8>, Vec<String>) {
     let key = SignerKey::from_seed("ledgerdesk-hostile", [9; 32]).unwrap();
     std::fs::write(dir.join("log.pub"), format!("{}\n", key.verifier())).unwrap();
     let mut head = ChainHead::genesis(ChainId::parse("contoso").unwrap());
-    let at = chrono::DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z").unwrap().to_utc();
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    let padding = "p".repeat(pad);
+    let mut lines = Vec::new();
     for i in 0..size {
-        head = head.append(&at, "note_added", &serde_json::json!({ "i": i })).unwrap().1;
+        let data = serde_json::json!({ "i": i, "pad": padding });
+        let (entry, next) = head.append(&at, "note_added", &data).unwrap();
+        if pad > 0 {
+            lines.push(format!("{}\n", entry.line));
+        }
+        head = next;
     }
-    head.sign_checkpoint(LOG, &key).into_bytes()
+    (head.sign_checkpoint(LOG, &key).into_bytes(), lines)
 }
 
 /// Run `ledger` and return its exit code; its peak RSS (with every child's before it) must
@@ -176,6 +200,7 @@ fn whatever_a_log_serves_every_command_stays_within_its_memory_budget() {
         tile,
         entries,
         proof: Answer::Endless(b'['),
+        tiles: Default::default(),
     };
     // Entry tile 0 a 32 KiB frame that says 1 GiB (stated, or found out while streaming); the
     // tile is then read by page, and the page never ends.
@@ -220,6 +245,33 @@ fn whatever_a_log_serves_every_command_stays_within_its_memory_budget() {
 }
 
 #[test]
+fn an_honest_log_of_the_largest_tiles_is_synced_within_the_budget() {
+    // Entry tiles just under what one answer may be (1,024 entries of ~3.9 KB: ~4 MiB each),
+    // twelve of them: every fetching thread holds the largest answers it may at once.
+    let dir = tempfile::tempdir().unwrap();
+    let (signed, lines) = chain(dir.path(), 12 * 1024, 2_800);
+    let tiles: Vec<Vec<u8>> = lines
+        .chunks(1024)
+        .map(|run| {
+            let content: Vec<u8> = run.iter().flat_map(|l| l.bytes()).collect();
+            assert!(content.len() < 3 << 20, "{}", content.len());
+            assert!(content.len() > 2 << 20, "{}", content.len());
+            ledger::entry_tiles::encode(&content).unwrap()
+        })
+        .collect();
+    let api = serve(Hostile {
+        checkpoint: Answer::Bytes(signed),
+        tile: Answer::NotFound,
+        entries: Answer::NotFound,
+        proof: Answer::NotFound,
+        tiles: std::sync::Arc::new(tiles),
+    });
+    let (code, out) = sync(&api, dir.path(), "largest");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\"newEntries\":12288"), "{out}");
+}
+
+#[test]
 fn an_endless_consistency_proof_is_refused_within_the_budget() {
     // A directory that kept a checkpoint of 1,024 entries; the log now signs 2,048 and answers
     // the consistency proof with an endless, endlessly nested array.
@@ -230,9 +282,7 @@ fn an_endless_consistency_proof_is_refused_within_the_budget() {
     std::fs::create_dir_all(state.join("checkpoints")).unwrap();
     let (cp, _) = ledger::Checkpoint::open(
         std::str::from_utf8(&small).unwrap(),
-        &ledger::TrustedKeys::new([SignerKey::from_seed("ledgerdesk-hostile", [9; 32])
-            .unwrap()
-            .verifier()]),
+        &ledger::TrustedKeys::new([SignerKey::from_seed("ledgerdesk-hostile", [9; 32]).unwrap().verifier()]),
     )
     .unwrap();
     let kept = serde_json::json!({
@@ -246,6 +296,7 @@ fn an_endless_consistency_proof_is_refused_within_the_budget() {
         tile: Answer::Endless(b'x'),
         entries: Answer::Endless(b'x'),
         proof: Answer::Endless(b'['),
+        tiles: Default::default(),
     });
     let (code, out) = sync(&api, dir.path(), "kept");
     assert_eq!(code, 2, "{out}");

@@ -192,3 +192,41 @@ impl Instances {
         serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
     }
 }
+
+/// One run of a command: its wall time and, where GNU time is installed (`/usr/bin/time`),
+/// its peak resident set as the kernel counted it. Panics unless it exits 0.
+pub fn run_measured(bin: &Path, args: &[std::ffi::OsString]) -> (f64, Option<u64>) {
+    let gnu_time = Path::new("/usr/bin/time");
+    let report = tempfile::NamedTempFile::new().expect("temp file");
+    let mut command = if gnu_time.exists() {
+        let mut c = Command::new(gnu_time);
+        c.arg("-f").arg("%M").arg("-o").arg(report.path()).arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    };
+    let started = Instant::now();
+    let status = command
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .expect("the command runs");
+    let secs = started.elapsed().as_secs_f64();
+    assert!(status.success(), "{} {args:?}: {status}", bin.display());
+    let kib = std::fs::read_to_string(report.path())
+        .ok()
+        .and_then(|t| t.lines().last().and_then(|l| l.trim().parse().ok()));
+    (secs, kib)
+}
+
+/// The best time and the largest peak RSS of `runs` runs.
+pub fn best_measured(runs: usize, mut run: impl FnMut(usize) -> (f64, Option<u64>)) -> (f64, Option<u64>) {
+    (0..runs)
+        .map(&mut run)
+        .fold((f64::INFINITY, None), |(t, m), (secs, kib)| (t.min(secs), m.max(kib)))
+}
+
+/// A peak RSS for a table: `12.3 MiB`, or `n/a` without GNU time.
+pub fn mib(kib: Option<u64>) -> String {
+    kib.map_or_else(|| "n/a".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
+}
