@@ -687,4 +687,134 @@ async fn receipts_are_kept_as_a_partner_would_keep_them() {
         out["receipts"]["skippedFiles"][0]["file"], "receipts/README.md",
         "{out}"
     );
+    // A file meant as a receipt that cannot be checked (here the API's object with a member
+    // more) is evidence, not clutter: a log could otherwise hand out receipts nobody judges.
+    let reply = stack
+        .post(&format!("/customers/{CUSTOMER}/service-requests"), &token, &body())
+        .await;
+    let mut receipt = reply.body["receipt"].clone();
+    receipt["extra"] = json!(1);
+    write(&receipts, "4.receipt", &receipt.to_string());
+    let (exit, out) = sync(&stack, &token, &state, "contoso", None).await;
+    assert_eq!(exit, Exit::Tampered, "{out}");
+    assert_eq!(out["failure"]["kind"], "malformed", "{out}");
+    assert!(
+        out["failure"]["message"].as_str().unwrap().contains("4.receipt"),
+        "{out}"
+    );
+}
+
+/// The signer's copies of `chain` in the tile bucket: their keys, oldest first.
+async fn copies(stack: &Stack, chain: &str) -> Vec<String> {
+    let listed = stack
+        .s3()
+        .list_object_versions()
+        .bucket(local::TILE_BUCKET)
+        .prefix(format!("checkpoints/{chain}/"))
+        .send()
+        .await
+        .unwrap();
+    listed.versions().iter().map(|v| v.key().unwrap().to_owned()).collect()
+}
+
+async fn delete_object(stack: &Stack, key: &str) {
+    stack
+        .s3()
+        .delete_object()
+        .bucket(local::TILE_BUCKET)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn strip(stack: &Stack, chain: &str, size: u64, attributes: &str) {
+    stack
+        .dynamodb()
+        .await
+        .update_item()
+        .table_name(tables().checkpoints)
+        .key("chain", AttributeValue::S(chain.into()))
+        .key("size", AttributeValue::N(size.to_string()))
+        .update_expression(format!("REMOVE {attributes}"))
+        .expression_attribute_names("#s", "state")
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signers_copies_are_kept_and_cannot_be_padded_out_of_sight() {
+    let (stack, _dir, _state, token) = filed(1).await;
+    sweep(&stack).await;
+    assert_eq!(
+        copies(&stack, "contoso").await,
+        ["checkpoints/contoso/00000000000000000002"]
+    );
+    // A run that stopped between the row and its copy: the next run keeps the copy first.
+    delete_object(&stack, "checkpoints/contoso/00000000000000000002").await;
+    stack.create(&token, &body()).await;
+    let report = sweep(&stack).await;
+    assert!(report.integrity_alarms.is_empty(), "{report:?}");
+    assert_eq!(
+        copies(&stack, "contoso").await,
+        [
+            "checkpoints/contoso/00000000000000000002",
+            "checkpoints/contoso/00000000000000000003"
+        ]
+    );
+    // Objects under the signer's prefix that are no copies (which could push the real ones
+    // out of a listing's page) are an alarm.
+    stack
+        .s3()
+        .put_object()
+        .bucket(local::TILE_BUCKET)
+        .key("checkpoints/contoso/00000000000000000003x")
+        .body(b"padding".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    stack.create(&token, &body()).await;
+    let report = sweep(&stack).await;
+    assert_eq!(report.integrity_alarms.len(), 1, "{report:?}");
+    assert!(report.integrity_alarms[0].problem.contains("no copy"), "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_stripped_of_its_signed_state_is_an_alarm_and_an_old_row_must_be_reached() {
+    // A row stripped of its signed state, while the signer's copies exist.
+    let (stack, _dir, _state, token) = filed(2).await;
+    sweep(&stack).await;
+    strip(&stack, "contoso", 3, "#s").await;
+    stack.create(&token, &body()).await;
+    let report = sweep(&stack).await;
+    assert!(
+        report.integrity_alarms.iter().any(|a| a.problem.contains("stripped")),
+        "{report:?}"
+    );
+
+    // A row from before states were signed (no copies, no frontier): the signer replays the
+    // chain from its start, and a chain rewritten shorter than that checkpoint never reaches
+    // it — an alarm, not a checkpoint of the shorter history.
+    let (stack, _dir, _state, _token) = filed(3).await;
+    sweep(&stack).await;
+    for key in copies(&stack, "contoso").await {
+        delete_object(&stack, &key).await;
+    }
+    strip(&stack, "contoso", 4, "#s, frontier").await;
+    let lines = chain_lines(&stack, "contoso").await;
+    for seq in 3..lines.len() as u64 {
+        delete_entry(&stack, "contoso", seq).await;
+    }
+    set_head(&stack, &head_of("contoso", &lines[..3])).await;
+    let report = sweep(&stack).await;
+    assert!(
+        !report.checkpoints.iter().any(|c| c.starts_with("contoso@")),
+        "{report:?}"
+    );
+    assert_eq!(report.integrity_alarms.len(), 1, "{report:?}");
+    assert!(
+        report.integrity_alarms[0].problem.contains("checkpoint of 4"),
+        "{report:?}"
+    );
 }

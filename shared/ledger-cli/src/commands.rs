@@ -262,6 +262,12 @@ pub fn verify(args: VerifyArgs<'_>) -> Result<Outcome, CliError> {
             c.uncovered,
         ));
     }
+    if report.chains_not_listed > 0 {
+        text.push_str(&format!(
+            "  … and {} more chains, verified and counted above but not listed\n",
+            report.chains_not_listed
+        ));
+    }
     if report.disclosures_checked > 0 {
         text.push_str(&format!(
             "  {} matched their commitments\n",

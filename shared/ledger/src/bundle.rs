@@ -4,9 +4,7 @@
 
 use std::io::Read;
 
-use serde_json::Value;
-
-use crate::canonical::{check_data, encode_data};
+use crate::canonical::check_data;
 use crate::checkpoint::{Checkpoint, LogName, NoteError, TrustedKeys};
 use crate::entry::EntryRef;
 use crate::hash::Hash;
@@ -22,31 +20,42 @@ pub const BUNDLE_FORMAT: &str = "ledgerdesk-evidence/v2";
 
 /// An evidence bundle. Its file is exactly [`EvidenceBundle::to_text`]: canonical JSON and a
 /// newline, so that it has one reading.
+///
+/// Members are declared in their canonical (RFC 8785) order, so that serialising a bundle
+/// writes its canonical form directly (no JSON tree in memory); a test checks it against the
+/// canonical encoder. Reading one is bounded too: proofs of at most 64 (inclusion) and 128
+/// (consistency) canonical base64 hashes, at most 64 disclosures per entry — a 16 MiB file of
+/// empty strings cannot become a hundred million small allocations.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EvidenceBundle {
-    pub format: String,
     /// The signed checkpoint (signed-note text) the proofs lead to.
     pub checkpoint: String,
-    pub tree_size: u64,
-    pub entries: Vec<BundleEntry>,
     /// Optionally: that this checkpoint extends an older one the auditor already holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consistency: Option<ConsistencyEvidence>,
+    pub entries: Vec<BundleEntry>,
+    pub format: String,
+    pub tree_size: u64,
 }
 
 /// One entry of a bundle.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BundleEntry {
+    /// Personal values of this entry, disclosed with their salts.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "at_most::<_, BundleDisclosure, 64>"
+    )]
+    pub disclosures: Vec<BundleDisclosure>,
     /// The entry's line, exactly as exported.
     pub entry: String,
-    pub leaf_index: u64,
     /// Base64 SHA-256 hashes, RFC 6962 order.
+    #[serde(deserialize_with = "proof_hashes::<_, 64>")]
     pub inclusion_proof: Vec<String>,
-    /// Personal values of this entry, disclosed with their salts.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub disclosures: Vec<BundleDisclosure>,
+    pub leaf_index: u64,
 }
 
 /// A disclosed value of the entry it is listed under (see [`Disclosure`]).
@@ -54,22 +63,66 @@ pub struct BundleEntry {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BundleDisclosure {
     pub path: String,
-    pub value: String,
     pub salt: String,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConsistencyEvidence {
     pub older_checkpoint: String,
+    #[serde(deserialize_with = "proof_hashes::<_, 128>")]
     pub proof: Vec<String>,
+}
+
+/// A JSON array of at most `N` items.
+fn at_most<'de, D, T, const N: usize>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    struct Bounded<T, const N: usize>(std::marker::PhantomData<T>);
+    impl<'de, T: serde::Deserialize<'de>, const N: usize> serde::de::Visitor<'de> for Bounded<T, N> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "an array of at most {N} items")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element()? {
+                if items.len() == N {
+                    return Err(serde::de::Error::invalid_length(N + 1, &self));
+                }
+                items.push(item);
+            }
+            Ok(items)
+        }
+    }
+    deserializer.deserialize_seq(Bounded::<T, N>(std::marker::PhantomData))
+}
+
+/// At most `N` hashes, each canonical base64 of 32 bytes.
+fn proof_hashes<'de, D, const N: usize>(deserializer: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let hashes: Vec<String> = at_most::<_, String, N>(deserializer)?;
+    if let Some(bad) = hashes
+        .iter()
+        .find(|h| Hash::from_base64(h).is_none_or(|hash| hash.to_base64() != **h))
+    {
+        return Err(serde::de::Error::invalid_value(
+            serde::de::Unexpected::Str(bad),
+            &"canonical base64 of a 32-byte hash",
+        ));
+    }
+    Ok(hashes)
 }
 
 impl EvidenceBundle {
     /// The bundle's file: canonical JSON and a newline.
     pub fn to_text(&self) -> String {
-        let value = serde_json::to_value(self).unwrap_or(Value::Null);
-        let mut text = encode_data(&value).unwrap_or_default();
+        let mut text = serde_json::to_string(self).unwrap_or_default();
         text.push('\n');
         text
     }
@@ -214,8 +267,8 @@ pub fn prove(
                 .filter(|d| d.seq == seq)
                 .map(|d| BundleDisclosure {
                     path: d.path.clone(),
-                    value: d.value.clone(),
                     salt: d.salt.clone(),
+                    value: d.value.clone(),
                 })
                 .collect(),
         });

@@ -90,6 +90,13 @@ pub fn check_data_with<'a>(data: &'a [u8], rule: Option<CommitmentRule<'_>>) -> 
     if s.peek() != Some(b'{') {
         return Err(s.fail("data must be a JSON object"));
     }
+    // The data as a whole is no place for a personal value either.
+    if let Some(rule) = s.rule
+        && is_commitment_object(data)
+        && !rule(&[])
+    {
+        return Err(s.fail(MISPLACED_COMMITMENT));
+    }
     let mut envelope = Envelope::default();
     s.object(1, Some(&mut envelope))?;
     if s.i != data.len() {

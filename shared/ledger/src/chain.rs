@@ -194,6 +194,27 @@ mod tests {
             head.append(&at, "sla_breached", &json!({ "actor": { "subject": commitment } }))
                 .is_ok()
         );
+        // Nor the data as a whole, nor inside an array, nor in a v1 entry anywhere.
+        assert!(matches!(
+            head.append(&at, "sla_breached", &commitment),
+            Err(AppendError::Invalid(crate::entry::FormatError::Commitment(_)))
+        ));
+        assert!(matches!(
+            head.append(
+                &at,
+                "note_added",
+                &json!({ "change": { "message": [commitment.clone()] } })
+            ),
+            Err(AppendError::Invalid(crate::entry::FormatError::Commitment(_)))
+        ));
+        assert!(matches!(
+            head.append_v1(&at, "note_added", &json!({ "actor": { "subject": commitment } })),
+            Err(AppendError::Invalid(crate::entry::FormatError::Commitment(_)))
+        ));
+        assert!(
+            head.append(&at, "note_added", &json!({ "change": { "message": commitment } }))
+                .is_ok()
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::canonical::{MISPLACED_COMMITMENT, Violation, check_data, check_data_with};
+use crate::canonical::{MISPLACED_COMMITMENT, Violation, check_data_with};
 use crate::hash::{ChainId, Hash, is_chain_id};
 
 /// Prepended to the unsigned line before hashing, per format version, so an entry hash can
@@ -157,12 +157,14 @@ impl<'a> EntryRef<'a> {
         if tail != b"\"}" {
             return Err(shape("must end with ,\"hash\":\"<64 hex>\"}"));
         }
-        // Personal values stand only where FORMAT.md §4.1 puts them (v2; v1 has them in clear).
+        // Personal values stand only where FORMAT.md §4.1 puts them; a v1 entry holds its
+        // personal values in clear, so no commitment at all.
         let kind_text = std::str::from_utf8(kind).unwrap_or_default();
-        let rule = |path: &[&[u8]]| crate::personal::commitment_permitted(kind_text, path);
+        let v2 = |path: &[&[u8]]| crate::personal::commitment_permitted(kind_text, path);
+        let v1 = |_: &[&[u8]]| false;
         let envelope = match version {
-            Version::V1 => check_data(data),
-            Version::V2 => check_data_with(data, Some(&rule)),
+            Version::V1 => check_data_with(data, Some(&v1)),
+            Version::V2 => check_data_with(data, Some(&v2)),
         }
         .map_err(|e| {
             if e.problem == MISPLACED_COMMITMENT {
@@ -250,18 +252,22 @@ impl<'a> EntryRef<'a> {
     }
 }
 
-/// How far ahead of a clock a time may be and still be believed (FORMAT.md §2.2). A writer
-/// never stamps an entry further ahead of its own clock (and refuses to extend a chain whose
-/// last entry is further ahead: an integrity alarm); the signer, `ledger sync` and
-/// `ledger verify-receipt` refuse entries and receipts further ahead of theirs. Without the
-/// rule one entry stamped in year 9999 would, by the "times never go backwards" clamp, push
-/// every later entry — and every receipt's merge deadline — to 9999.
+/// How far ahead of its own clock the service may stamp an entry (FORMAT.md §2.2). A writer
+/// never stamps an entry further ahead of its clock (and refuses to extend a chain whose last
+/// entry is further ahead: an integrity alarm), and the signer refuses entries further ahead
+/// of its own. Without the rule one entry stamped in year 9999 would, by the "times never go
+/// backwards" clamp, push every later entry — and every receipt's merge deadline — to 9999.
 pub const MAX_CLOCK_SKEW_SECONDS: i64 = 60;
 
-/// The latest `at` believable by a clock that reads `now` (`now` + [`MAX_CLOCK_SKEW_SECONDS`]),
-/// as ledger timestamp bytes: compare an entry's `at` with it byte for byte.
-pub fn latest_believable(now: &DateTime<Utc>) -> [u8; 24] {
-    let text = format_at(&(*now + chrono::Duration::seconds(MAX_CLOCK_SKEW_SECONDS)));
+/// How far ahead of a verifier's clock (a partner's `ledger sync`, an auditor's `ledger`) an
+/// entry's or a receipt's time may be: the service's allowance and a margin for a clock that
+/// is not a server's (FORMAT.md §2.2).
+pub const MAX_VERIFIER_SKEW_SECONDS: i64 = 300;
+
+/// The latest `at` believable by a clock that reads `now`, allowing `skew_seconds`, as ledger
+/// timestamp bytes: compare an entry's `at` with it byte for byte.
+pub fn latest_believable(now: &DateTime<Utc>, skew_seconds: i64) -> [u8; 24] {
+    let text = format_at(&(*now + chrono::Duration::seconds(skew_seconds)));
     let mut at = [b'9'; 24];
     if text.len() == 24 {
         at.copy_from_slice(text.as_bytes());

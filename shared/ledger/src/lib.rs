@@ -35,7 +35,7 @@ pub mod signer_state;
 pub mod tiles;
 #[cfg(feature = "vectors")]
 pub mod vectors;
-mod verify;
+pub mod verify;
 
 pub use chain::{AppendError, ChainHead};
 pub use checkpoint::{Checkpoint, LogName, SignedNote, SignerKey, TrustedKeys, VerifierKey};

@@ -20,7 +20,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::checkpoint::{LogName, NoteError, SignedNote, SignerKey, TrustedKeys};
-use crate::entry::{MAX_CLOCK_SKEW_SECONDS, format_at, is_timestamp, latest_believable, parse_at};
+use crate::entry::{MAX_VERIFIER_SKEW_SECONDS, format_at, is_timestamp, latest_believable, parse_at};
 use crate::hash::{ChainId, Hash};
 
 /// The first line of every receipt.
@@ -146,12 +146,12 @@ impl Receipt {
     }
 
     /// Whether the receipt's time is believable by a clock that reads `now`: at most
-    /// [`MAX_CLOCK_SKEW_SECONDS`] ahead of it (FORMAT.md §2.2). A receipt from the future —
+    /// [`MAX_VERIFIER_SKEW_SECONDS`] ahead of it (FORMAT.md §2.2). A receipt from the future —
     /// its entry stamped ahead, and so its deadline pushed out — is refused.
     pub fn check_time(&self, now: &DateTime<Utc>) -> Result<(), String> {
-        if self.at.as_bytes() > &latest_believable(now)[..] {
+        if self.at.as_bytes() > &latest_believable(now, MAX_VERIFIER_SKEW_SECONDS)[..] {
             return Err(format!(
-                "the receipt's time {} is ahead of this clock ({}) by more than {MAX_CLOCK_SKEW_SECONDS} s: a time from the future",
+                "the receipt's time {} is ahead of this clock ({}) by more than {MAX_VERIFIER_SKEW_SECONDS} s: a time from the future",
                 self.at,
                 format_at(now)
             ));
@@ -204,6 +204,24 @@ impl ReceiptDocument {
 pub enum KeptReceipt {
     Note(String),
     Document(ReceiptDocument),
+}
+
+/// Whether a kept file means to be a receipt (so one that does not open is evidence, not
+/// clutter): it starts — after white space, and an opening quote or brace — with the receipt
+/// format, or it is a JSON object with a `note` member.
+pub fn looks_like_receipt(bytes: &[u8]) -> bool {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let text = &bytes[start..];
+    let format = RECEIPT_FORMAT.as_bytes();
+    text.starts_with(format)
+        || text.strip_prefix(b"\"").is_some_and(|t| t.starts_with(format))
+        || (text.starts_with(b"{")
+            && [&b"\"note\""[..], format]
+                .iter()
+                .any(|needle| text.windows(needle.len()).any(|w| w == *needle)))
 }
 
 impl KeptReceipt {
@@ -312,8 +330,8 @@ mod tests {
         let r = receipt();
         assert!(r.check_time(&at("2026-11-24T10:00:00Z")).is_ok());
         // Up to the allowed skew ahead of the clock, and no further.
-        assert!(r.check_time(&at("2026-11-24T09:59:00Z")).is_ok());
-        let refused = r.check_time(&at("2026-11-24T09:58:59.999Z")).unwrap_err();
+        assert!(r.check_time(&at("2026-11-24T09:55:00Z")).is_ok());
+        let refused = r.check_time(&at("2026-11-24T09:54:59.999Z")).unwrap_err();
         assert!(refused.contains("from the future"), "{refused}");
     }
 
@@ -331,6 +349,19 @@ mod tests {
         // Not a receipt at all: none of the three forms.
         for other in ["# my receipts\n", "{}", "{\"note\":\"hello\"}", "", "\"text\""] {
             assert_eq!(KeptReceipt::parse(other), None, "{other}");
+        }
+        // What means to be one, whether it opens or not; and what does not.
+        for meant in [
+            doc.note.clone(),
+            format!("  {object}"),
+            string.clone(),
+            "{\"note\":\"hello\"}".to_owned(),
+            format!("{{\"extra\":1,{}", &object[1..]),
+        ] {
+            assert!(looks_like_receipt(meant.as_bytes()), "{meant}");
+        }
+        for clutter in ["# Receipts of ledgerdesk-receipt/v1\n", "{}", "", "notes"] {
+            assert!(!looks_like_receipt(clutter.as_bytes()), "{clutter}");
         }
         // A document whose members say something its note does not.
         let mut lying = doc.clone();

@@ -174,7 +174,19 @@ pub struct Report {
     /// The entries asked for with [`Verifier::watch`], as the verified export holds them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub watched: Vec<Watched>,
+    /// Chains verified but not listed in `chains` (past [`MAX_LISTED_CHAINS`]); the totals
+    /// count them.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub chains_not_listed: u64,
 }
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The most chains a report lists one by one: what a verifier keeps per finished chain is
+/// then bounded, whatever an export holds (a million one-entry chains).
+pub const MAX_LISTED_CHAINS: usize = 10_000;
 
 /// An entry of the verified history, as [`Verifier::watch`] asked for it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -198,7 +210,7 @@ pub struct VerifyOptions {
     /// Threads that check entries' bytes (default: the machine's parallelism, at most 8).
     pub threads: Option<usize>,
     /// Refuse entries stamped later than this clock reading plus the allowed skew
-    /// ([`crate::entry::MAX_CLOCK_SKEW_SECONDS`]): times from the future.
+    /// ([`crate::entry::MAX_VERIFIER_SKEW_SECONDS`]): times from the future.
     pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -221,7 +233,10 @@ pub struct Verifier {
 impl Verifier {
     pub fn new(keys: TrustedKeys, options: VerifyOptions) -> Self {
         let log = options.log.as_ref().map(ToString::to_string);
-        let not_after = options.now.as_ref().map(crate::entry::latest_believable);
+        let not_after = options
+            .now
+            .as_ref()
+            .map(|now| crate::entry::latest_believable(now, crate::entry::MAX_VERIFIER_SKEW_SECONDS));
         Self {
             keys,
             options,
@@ -327,7 +342,11 @@ impl Verifier {
             verifier: self,
             current: None,
             done: Vec::new(),
-            seen: BTreeSet::new(),
+            not_listed: 0,
+            totals: Totals::default(),
+            last_chain: None,
+            seen_checkpointed: BTreeSet::new(),
+            disclosed_sizes: BTreeMap::new(),
             entries: 0,
             disclosed: 0,
             watched: Vec::new(),
@@ -506,18 +525,81 @@ fn check_lines(lines: &[&[u8]], threads: usize, disclosures: &DisclosureMap) -> 
     })
 }
 
-/// The in-order pass.
+/// The in-order pass. What it keeps is bounded whatever the export holds: the chain being
+/// read, the previous chain's id (chains come in ascending order, FORMAT.md §8), totals, and
+/// per-chain reports up to [`MAX_LISTED_CHAINS`]; sets only of the chains the auditor named
+/// (checkpoints, disclosures).
 struct Walker<'v> {
     verifier: &'v Verifier,
     current: Option<ChainState>,
     done: Vec<ChainReport>,
-    seen: BTreeSet<String>,
+    not_listed: u64,
+    totals: Totals,
+    last_chain: Option<String>,
+    /// Chains with kept checkpoints that the export holds.
+    seen_checkpointed: BTreeSet<String>,
+    /// The sizes of the chains that disclosures name.
+    disclosed_sizes: BTreeMap<String, u64>,
     entries: u64,
     disclosed: usize,
     watched: Vec<Watched>,
 }
 
+#[derive(Debug, Default)]
+struct Totals {
+    covered: u64,
+    uncovered: u64,
+    checkpoints_checked: usize,
+}
+
 impl Walker<'_> {
+    fn coverage_required(&self) -> bool {
+        self.verifier
+            .options
+            .require_covered
+            .unwrap_or(!self.verifier.checkpoints.is_empty())
+    }
+
+    /// A chain read to its end: uncovered entries fail now (when coverage is required), and
+    /// its report is kept or counted.
+    fn close(&mut self, finished: ChainState) -> Result<(), VerifyError> {
+        let c = finished.finish(self.verifier)?;
+        if self.coverage_required() && c.uncovered > 0 {
+            let message = if c.covered == 0 {
+                format!(
+                    "no kept checkpoint covers any of the chain's {} entries: nothing signed binds them",
+                    c.size
+                )
+            } else {
+                format!(
+                    "entries {} to {} come after the largest kept checkpoint ({}): nothing signed binds them",
+                    c.covered,
+                    c.size - 1,
+                    c.covered
+                )
+            };
+            return Err(VerifyError::Tampered(failure(
+                FailureKind::Uncovered,
+                Some(&c.chain),
+                Some(c.covered),
+                None,
+                message,
+            )));
+        }
+        self.totals.covered += c.covered;
+        self.totals.uncovered += c.uncovered;
+        self.totals.checkpoints_checked += c.checkpoints_checked;
+        if self.verifier.disclosures.keys().any(|(chain, _)| *chain == c.chain) {
+            self.disclosed_sizes.insert(c.chain.clone(), c.size);
+        }
+        if self.done.len() < MAX_LISTED_CHAINS {
+            self.done.push(c);
+        } else {
+            self.not_listed += 1;
+        }
+        Ok(())
+    }
+
     fn feed(&mut self, number: u64, checked: &Checked, next: Option<&Checked>) -> Result<(), VerifyError> {
         let tampered = VerifyError::Tampered;
         let info = match checked {
@@ -552,7 +634,10 @@ impl Walker<'_> {
                 (Some(current), Some(Checked::Entry(n))) => n.chain.as_str() == current.chain.as_str(),
                 _ => false,
             };
-            if wrong_chain || self.seen.contains(chain) || (self.current.is_some() && (seq != 0 || next_is_current)) {
+            // Chains come one after another in ascending order of their ids: one that does
+            // not sort after the last is inside it, or appears a second time.
+            let out_of_order = self.last_chain.as_deref().is_some_and(|last| chain <= last);
+            if wrong_chain || out_of_order || (self.current.is_some() && (seq != 0 || next_is_current)) {
                 let message = match &self.current {
                     Some(c) => format!("an entry of chain {chain} inside chain {}", c.chain),
                     None => format!("an entry of chain {chain}, which is not the chain being verified"),
@@ -575,7 +660,7 @@ impl Walker<'_> {
                 )));
             }
             if let Some(finished) = self.current.take() {
-                self.done.push(finished.finish(self.verifier)?);
+                self.close(finished)?;
             }
             let chain_id = ChainId::parse(chain).map_err(|e| {
                 tampered(failure(
@@ -586,7 +671,10 @@ impl Walker<'_> {
                     e.to_string(),
                 ))
             })?;
-            self.seen.insert(chain.to_owned());
+            self.last_chain = Some(chain.to_owned());
+            if self.verifier.checkpoints.contains_key(&chain_id) {
+                self.seen_checkpointed.insert(chain.to_owned());
+            }
             let kept = self.verifier.checkpoints_of(&chain_id);
             self.current = Some(ChainState::new(chain_id, kept)?);
         }
@@ -604,7 +692,7 @@ impl Walker<'_> {
                 format!(
                     "the entry's time {} is ahead of this clock by more than {} s: a time from the future",
                     String::from_utf8_lossy(&info.at),
-                    crate::entry::MAX_CLOCK_SKEW_SECONDS
+                    crate::entry::MAX_VERIFIER_SKEW_SECONDS
                 ),
             )));
         }
@@ -631,11 +719,13 @@ impl Walker<'_> {
     fn finish(mut self) -> Result<Report, VerifyError> {
         let verifier = self.verifier;
         if let Some(finished) = self.current.take() {
-            self.done.push(finished.finish(verifier)?);
+            self.close(finished)?;
         }
         // A chain the auditor holds checkpoints for must be in the export.
         for (chain, kept) in &verifier.checkpoints {
-            if self.seen.contains(chain.as_str()) || verifier.options.chain.as_ref().is_some_and(|c| c != chain) {
+            if self.seen_checkpointed.contains(chain.as_str())
+                || verifier.options.chain.as_ref().is_some_and(|c| c != chain)
+            {
                 continue;
             }
             if let Some((size, _)) = kept.iter().rev().find(|(size, _)| **size > 0) {
@@ -648,38 +738,12 @@ impl Walker<'_> {
                 )));
             }
         }
-        let required = verifier
-            .options
-            .require_covered
-            .unwrap_or(!verifier.checkpoints.is_empty());
-        if required && let Some(c) = self.done.iter().find(|c| c.uncovered > 0) {
-            let message = if c.covered == 0 {
-                format!(
-                    "no kept checkpoint covers any of the chain's {} entries: nothing signed binds them",
-                    c.size
-                )
-            } else {
-                format!(
-                    "entries {} to {} come after the largest kept checkpoint ({}): nothing signed binds them",
-                    c.covered,
-                    c.size - 1,
-                    c.covered
-                )
-            };
-            return Err(VerifyError::Tampered(failure(
-                FailureKind::Uncovered,
-                Some(&c.chain),
-                Some(c.covered),
-                None,
-                message,
-            )));
-        }
         let wanted: usize = verifier.disclosures.values().map(Vec::len).sum();
         if self.disclosed < wanted {
             let missing = verifier
                 .disclosures
                 .keys()
-                .find(|(chain, seq)| !self.done.iter().any(|c| c.chain == *chain && *seq < c.size))
+                .find(|(chain, seq)| self.disclosed_sizes.get(chain).is_none_or(|size| seq >= size))
                 .cloned()
                 .unwrap_or_default();
             return Err(VerifyError::Tampered(failure(
@@ -690,17 +754,18 @@ impl Walker<'_> {
                 "a disclosure names an entry the export does not hold",
             )));
         }
-        let checkpoints_checked = self.done.iter().map(|c| c.checkpoints_checked).sum();
+        let coverage_required = self.coverage_required();
         Ok(Report {
             disclosures_checked: self.disclosed,
             entries: self.entries,
-            covered: self.done.iter().map(|c| c.covered).sum(),
-            uncovered: self.done.iter().map(|c| c.uncovered).sum(),
+            covered: self.totals.covered,
+            uncovered: self.totals.uncovered,
             chains: self.done,
-            checkpoints_checked,
+            checkpoints_checked: self.totals.checkpoints_checked,
             log: verifier.log.clone(),
-            coverage_required: required,
+            coverage_required,
             watched: self.watched,
+            chains_not_listed: self.not_listed,
         })
     }
 }

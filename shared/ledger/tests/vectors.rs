@@ -1161,6 +1161,44 @@ fn a_bundle_has_one_reading() {
 }
 
 #[test]
+fn a_bundle_is_written_in_the_canonical_form_without_a_json_tree() {
+    // The members are declared in canonical order: serialising writes what the canonical
+    // encoder writes, for every committed bundle.
+    for path in [
+        "bundles/seq-4-5.json",
+        "bundles/bad-disclosure.json",
+        "bundles/wrong-log.json",
+    ] {
+        let bundle = EvidenceBundle::parse(&read(path)).unwrap();
+        let canonical = ledger::canonical::encode_data(&serde_json::to_value(&bundle).unwrap()).unwrap();
+        assert_eq!(bundle.to_text(), format!("{canonical}\n"), "{path}");
+    }
+}
+
+#[test]
+fn a_bundle_is_read_within_bounds() {
+    let bundle = EvidenceBundle::parse(&read("bundles/seq-4-5.json")).unwrap();
+    let mut value = serde_json::to_value(&bundle).unwrap();
+    let hash = bundle.entries[0].inclusion_proof[0].clone();
+    let refused = |value: &Value| {
+        let text = format!("{}\n", ledger::canonical::encode_data(value).unwrap());
+        EvidenceBundle::parse(&text).unwrap_err()
+    };
+    // 65 hashes in an inclusion proof: more than any tree of 2^64 entries needs.
+    value["entries"][0]["inclusionProof"] = json!(vec![hash; 65]);
+    let failure = refused(&value);
+    assert_eq!(failure.kind, FailureKind::Malformed);
+    assert!(failure.message.contains("at most 64"), "{failure}");
+    // Empty strings where hashes belong: refused before they are kept.
+    value["entries"][0]["inclusionProof"] = json!(vec![""; 3]);
+    assert!(refused(&value).message.contains("base64"), "{}", refused(&value));
+    // 65 disclosures for one entry.
+    let mut value = serde_json::to_value(&bundle).unwrap();
+    value["entries"][0]["disclosures"] = json!(vec![json!({ "path": "/x", "salt": "00", "value": "v" }); 65]);
+    assert!(refused(&value).message.contains("at most 64"), "{}", refused(&value));
+}
+
+#[test]
 fn proving_against_a_checkpoint_the_export_does_not_match_fails() {
     let err = prove(
         read("tampered/rewritten.jsonl").as_bytes(),

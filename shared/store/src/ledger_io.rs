@@ -117,6 +117,28 @@ fn entry_tile_object(chain: &ChainId, index: u64) -> String {
     format!("entry-tiles/{}/{index}", chain.as_str())
 }
 
+/// What the signer's copies of a chain say, listed from the table's latest size on.
+#[derive(Debug, Default)]
+struct SignedCopies {
+    /// A copy of the latest row's checkpoint is there.
+    at_size: bool,
+    /// The largest copy after it, if any.
+    newest: Option<u64>,
+    /// Any copy at all was listed.
+    any: bool,
+}
+
+/// How the signer resumes a chain.
+enum Resume {
+    /// From this state; with the (size, root) of a checkpoint the entries must reach, when
+    /// the state was not signed (rows from before).
+    From(SignerState, Option<(u64, Hash)>),
+    /// The stored state is not the signer's own: alarm, nothing signed.
+    Alarm(String),
+    /// Another signer signed this chain meanwhile: nothing to do now.
+    Busy,
+}
+
 /// Where the signer keeps its copies of `chain`'s signed checkpoints and states.
 fn signed_copy_prefix(chain: &ChainId) -> String {
     format!("checkpoints/{}/", chain.as_str())
@@ -357,20 +379,30 @@ impl Store {
     }
 
     /// What the signer resumes `chain` from: its own signed state, verified (FORMAT.md §6.1),
-    /// never the table's columns on their word. `Ok(Err(problem))` when what is stored cannot
-    /// be the signer's own memory: a state not signed by its key, a root that is not its
-    /// frontier's, a checkpoint it did not sign, or — from its copies in the tile bucket — a
-    /// newer checkpoint than the table's latest (the state was rolled back or deleted).
-    async fn signer_state(
-        &self,
-        chain: &ChainId,
-        key: &SignerKey,
-        log: &LogName,
-    ) -> Result<Result<(SignerState, Option<(u64, Hash)>), String>, StoreError> {
+    /// never the table's columns on their word. An alarm when what is stored cannot be the
+    /// signer's own memory: a state not signed by its key, a root that is not its frontier's,
+    /// a checkpoint it did not sign, a row stripped of its signed state, or — from its copies
+    /// in the tile bucket — a newer checkpoint than the table's latest (the state was rolled
+    /// back or deleted).
+    async fn signer_state(&self, chain: &ChainId, key: &SignerKey, log: &LogName) -> Result<Resume, StoreError> {
         let row = self.latest_checkpoint_item(chain).await?;
         let row_size = row.as_ref().map(|item| items::number(item, "size")).transpose()?;
-        if let Some(newer) = self.signed_copy_after(chain, row_size).await? {
-            return Ok(Err(match row_size {
+        let copies = match self.signed_copies_from(chain, row_size).await? {
+            Ok(copies) => copies,
+            Err(problem) => return Ok(Resume::Alarm(problem)),
+        };
+        if let Some(newer) = copies.newest {
+            // Another signer may have signed between the two reads: look again.
+            let again = self.latest_checkpoint_item(chain).await?;
+            if again
+                .as_ref()
+                .map(|item| items::number(item, "size"))
+                .transpose()?
+                .is_some_and(|size| size >= newer)
+            {
+                return Ok(Resume::Busy);
+            }
+            return Ok(Resume::Alarm(match row_size {
                 None => format!(
                     "the checkpoints table holds no signed state, but the signer's copy of its checkpoint of size {newer} is in the tile bucket: its signed state was deleted"
                 ),
@@ -380,7 +412,7 @@ impl Store {
             }));
         }
         let Some(item) = row else {
-            return Ok(Ok((SignerState::genesis(), None)));
+            return Ok(Resume::From(SignerState::genesis(), None));
         };
         let mine = TrustedKeys::new([key.verifier()]);
         let size = items::number(&item, "size")?;
@@ -389,7 +421,7 @@ impl Store {
         let checkpoint = match ledger::Checkpoint::open_pinned(note, &mine, log) {
             Ok((cp, _)) => cp,
             Err(e) => {
-                return Ok(Err(format!(
+                return Ok(Resume::Alarm(format!(
                     "the stored checkpoint of size {size} does not open with the signer's key: {e}"
                 )));
             }
@@ -398,7 +430,7 @@ impl Store {
             || checkpoint.size != size
             || checkpoint.root.to_base64() != stored_root
         {
-            return Ok(Err(format!(
+            return Ok(Resume::Alarm(format!(
                 "the stored checkpoint row of size {size} does not match the note it holds (chain, size or root)"
             )));
         }
@@ -407,26 +439,40 @@ impl Store {
                 let state = match ledger::signer_state::SignerState::open(signed, &mine, log, chain) {
                     Ok(state) => state,
                     Err(e) => {
-                        return Ok(Err(format!(
+                        return Ok(Resume::Alarm(format!(
                             "the signer's stored state at size {size} is not one it signed: {e}"
                         )));
                     }
                 };
                 if state.size() != size || state.root() != checkpoint.root {
-                    return Ok(Err(format!(
+                    return Ok(Resume::Alarm(format!(
                         "the signer's stored state (size {}, root {}) is not the state of the checkpoint it is stored with (size {size})",
                         state.size(),
                         state.root().to_base64()
                     )));
                 }
-                Ok(Ok((SignerState::from_signed(state), None)))
+                if !copies.at_size && self.entry_tiles.is_some() {
+                    // The run that signed it stopped before keeping its copy (or its
+                    // transaction was answered as a conflict after it committed): keep it now.
+                    tracing::warn!(chain = %chain, size, "the signer's copy of its checkpoint was missing: written again");
+                    self.put_signed_copy(chain, size, note, signed).await?;
+                }
+                Ok(Resume::From(SignerState::from_signed(state), None))
             }
-            Some(_) => Ok(Err(format!(
+            Some(_) => Ok(Resume::Alarm(format!(
                 "the signer's stored state at size {size} is not a signed note"
             ))),
             // A row written before states were signed: the checkpoint's signature holds, so
-            // its root does; everything else is re-derived from the entries.
-            None => self.legacy_state(chain, &item, &checkpoint).await,
+            // its root does; everything else is re-derived from the entries. Only while the
+            // signer has never kept a copy of this chain: afterwards every row it writes has
+            // its state, so a row without one was stripped of it.
+            None => match self.any_signed_copy(chain).await? {
+                Ok(false) => self.legacy_state(chain, &item, &checkpoint).await,
+                Ok(true) => Ok(Resume::Alarm(format!(
+                    "the stored checkpoint row of size {size} has no signed state, though the signer has kept signed states of this chain: it was stripped"
+                ))),
+                Err(problem) => Ok(Resume::Alarm(problem)),
+            },
         }
     }
 
@@ -440,10 +486,10 @@ impl Store {
         chain: &ChainId,
         item: &items::Item,
         checkpoint: &ledger::Checkpoint,
-    ) -> Result<Result<(SignerState, Option<(u64, Hash)>), String>, StoreError> {
+    ) -> Result<Resume, StoreError> {
         let (size, root) = (checkpoint.size, checkpoint.root);
         let Some(AttributeValue::L(nodes)) = item.get("frontier") else {
-            return Ok(Ok((SignerState::genesis(), Some((size, root)))));
+            return Ok(Resume::From(SignerState::genesis(), Some((size, root))));
         };
         let nodes = nodes
             .iter()
@@ -455,18 +501,30 @@ impl Store {
         let frontier = match nodes.and_then(|nodes| Frontier::from_parts(size, nodes).ok()) {
             Some(f) if f.root() == root => f,
             _ => {
-                return Ok(Err(format!(
+                return Ok(Resume::Alarm(format!(
                     "the stored frontier at size {size} is not the frontier of the signed root"
                 )));
             }
         };
         if size == 0 {
-            return Ok(Ok((SignerState::genesis(), None)));
+            return Ok(Resume::From(SignerState::genesis(), None));
         }
-        let (lines, proof) = tokio::try_join!(
+        let (lines, proof) = tokio::join!(
             self.entries(chain, size - 1, 1),
             self.inclusion_proof(chain, size - 1, size)
-        )?;
+        );
+        let lines = lines?;
+        // Tiles that cannot give the proof are this chain's problem, not the whole run's.
+        let proof = match proof {
+            Ok(proof) => proof,
+            Err(e) if e.is_retryable() => return Err(e),
+            Err(e) => {
+                return Ok(Resume::Alarm(format!(
+                    "the last entry of the signed checkpoint of size {size} cannot be proven from the stored tiles: {}",
+                    e.detail().unwrap_or("no proof")
+                )));
+            }
+        };
         let last = lines.first().and_then(|line| {
             let entry = EntryRef::parse(line.as_bytes()).ok()?;
             let proven = entry.seq == size - 1
@@ -482,12 +540,12 @@ impl Store {
             proven.then(|| (entry.hash, entry.at.to_owned(), entry.version))
         });
         let Some((last_hash, last_at, version)) = last else {
-            return Ok(Err(format!(
+            return Ok(Resume::Alarm(format!(
                 "entry seq {} is not proven to be the last entry of the signed checkpoint of size {size}: history was rewritten",
                 size - 1
             )));
         };
-        Ok(Ok((
+        Ok(Resume::From(
             SignerState {
                 size,
                 last_hash,
@@ -496,7 +554,7 @@ impl Store {
                 frontier,
             },
             None,
-        )))
+        ))
     }
 
     async fn sign_chain(
@@ -513,17 +571,19 @@ impl Store {
             }))
         };
         let (mut state, last_signed) = match self.signer_state(chain, key, log).await? {
-            Ok(resumed) => resumed,
-            Err(problem) => return alarm(problem),
+            Resume::From(state, last_signed) => (state, last_signed),
+            Resume::Alarm(problem) => return alarm(problem),
+            Resume::Busy => return Ok(Signed::Nothing),
         };
         let signed_last_hash = state.last_hash;
         let (head, _) = self.read_head_item(chain).await?;
         let head_at = head.last_at.map(|t| ledger::entry::format_at(&t)).unwrap_or_default();
-        let latest = ledger::entry::latest_believable(&self.now());
-        if head.size < state.size {
+        let latest = ledger::entry::latest_believable(&self.now(), ledger::entry::MAX_CLOCK_SKEW_SECONDS);
+        let signed_size = last_signed.map_or(state.size, |(size, _)| size.max(state.size));
+        if head.size < signed_size {
             return alarm(format!(
-                "the chain head says {} entries, but a checkpoint of {} was signed: entries were removed or the head rewound",
-                head.size, state.size
+                "the chain head says {} entries, but a checkpoint of {signed_size} was signed: entries were removed or the head rewound",
+                head.size
             ));
         }
         if head.size == state.size {
@@ -599,6 +659,14 @@ impl Store {
             return alarm(format!(
                 "the chain head says {} entries, the ledger holds {}",
                 head.size, state.size
+            ));
+        }
+        if let Some((size, _)) = last_signed
+            && !checked_last_signed
+        {
+            return alarm(format!(
+                "the ledger holds {} entries, fewer than the checkpoint of size {size} signed earlier: entries were removed",
+                state.size
             ));
         }
         if state.last_hash != head.last_hash || state.frontier != head.frontier || state.last_at != head_at {
@@ -873,28 +941,69 @@ impl Store {
             .map_err(sdk)
     }
 
-    /// The size of a signed copy of `chain` in the tile bucket after `size` (any, without):
-    /// listed by version, so that a delete marker over a locked copy does not hide it.
-    async fn signed_copy_after(&self, chain: &ChainId, size: Option<u64>) -> Result<Option<u64>, StoreError> {
+    /// The signer's copies of `chain` in the tile bucket from `size` on (all, without): every
+    /// page, listed by version so that a delete marker over a locked copy does not hide it.
+    /// `Err(problem)` for anything under the prefix that is not a copy's name (padding that
+    /// would push the real copies out of a listing's page is an alarm, not a blind spot).
+    async fn signed_copies_from(
+        &self,
+        chain: &ChainId,
+        size: Option<u64>,
+    ) -> Result<Result<SignedCopies, String>, StoreError> {
+        let mut copies = SignedCopies::default();
         let Some(bucket) = &self.entry_tiles else {
-            return Ok(None);
+            return Ok(Ok(copies));
         };
-        let listed = bucket
-            .client
-            .list_object_versions()
-            .bucket(&bucket.bucket)
-            .prefix(signed_copy_prefix(chain))
-            .set_key_marker(size.map(|size| signed_copy_object(chain, size)))
-            .max_keys(100)
-            .send()
-            .await
-            .map_err(sdk)?;
-        Ok(listed
-            .versions()
-            .iter()
-            .filter_map(|v| v.key()?.strip_prefix(&signed_copy_prefix(chain))?.parse::<u64>().ok())
-            .filter(|found| size.is_none_or(|size| *found > size))
-            .max())
+        let prefix = signed_copy_prefix(chain);
+        // Keys sort by size: start right before `size`'s own copy.
+        let mut marker = size
+            .and_then(|s| s.checked_sub(1))
+            .map(|before| signed_copy_object(chain, before));
+        let mut version_marker = None;
+        loop {
+            let listed = bucket
+                .client
+                .list_object_versions()
+                .bucket(&bucket.bucket)
+                .prefix(&prefix)
+                .set_key_marker(marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(sdk)?;
+            for version in listed.versions() {
+                let key = version.key().unwrap_or_default();
+                let digits = key.strip_prefix(&prefix).unwrap_or(key);
+                let Some(found) = digits
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| digits.len() == 20 && signed_copy_object(chain, *n) == key)
+                else {
+                    return Ok(Err(format!(
+                        "{key:?} is under the signer's prefix in the tile bucket but is no copy of a signed checkpoint"
+                    )));
+                };
+                copies.any = true;
+                match size {
+                    Some(size) if found == size => copies.at_size = true,
+                    Some(size) if found < size => {}
+                    _ => copies.newest = copies.newest.max(Some(found)),
+                }
+            }
+            if !listed.is_truncated().unwrap_or(false) {
+                return Ok(Ok(copies));
+            }
+            marker = listed.next_key_marker().map(str::to_owned);
+            version_marker = listed.next_version_id_marker().map(str::to_owned);
+            if marker.is_none() {
+                return Ok(Ok(copies));
+            }
+        }
+    }
+
+    /// Whether the signer has kept any copy of `chain` at all.
+    async fn any_signed_copy(&self, chain: &ChainId) -> Result<Result<bool, String>, StoreError> {
+        Ok(self.signed_copies_from(chain, None).await?.map(|c| c.any))
     }
 
     /// A link to entry tile `index` of `chain`, valid for [`ENTRY_TILE_LINK_SECS`]: a GET of
