@@ -357,8 +357,12 @@ async fn the_signer_resumes_only_from_its_own_signed_state() {
         "{report:?}"
     );
     assert_eq!(report.integrity_alarms.len(), 1, "{report:?}");
-    assert!(report.integrity_alarms[0].problem.contains("was deleted"), "{report:?}");
-    assert!(checkpoint_sizes(&stack, "contoso").await.is_empty());
+    assert!(
+        report.integrity_alarms[0].problem.contains("does not describe"),
+        "{report:?}"
+    );
+    // It resumed from its own copy, and put the row it signed back for the API to serve.
+    assert_eq!(checkpoint_sizes(&stack, "contoso").await, [3]);
 
     // Attack 4b: the stored state edited to match a rewrite (its columns, or the signed state
     // itself), and one entry appended on top.
@@ -435,14 +439,14 @@ async fn the_signer_resumes_only_from_its_own_signed_state() {
         );
         assert_eq!(report.integrity_alarms.len(), 1, "{edit}: {report:?}");
         assert!(
-            report.integrity_alarms[0].problem.contains("stored"),
+            report.integrity_alarms[0].problem.contains("does not link"),
             "{edit}: {report:?}"
         );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rolled_back_state_is_an_alarm_and_a_from_scratch_rewrite_is_caught_by_whoever_kept_a_checkpoint() {
+async fn a_rolled_back_state_is_resumed_over_and_a_from_scratch_rewrite_is_caught_by_whoever_kept_a_checkpoint() {
     let (stack, _dir, state, token) = filed(1).await;
     sweep(&stack).await;
     stack.create(&token, &body()).await;
@@ -456,12 +460,18 @@ async fn a_rolled_back_state_is_an_alarm_and_a_from_scratch_rewrite_is_caught_by
     rewrite_from(&stack, sizes[0] as usize).await;
     let report = sweep(&stack).await;
     assert_eq!(report.integrity_alarms.len(), 1, "{report:?}");
-    assert!(report.integrity_alarms[0].problem.contains("rolled back"), "{report:?}");
+    assert!(
+        report.integrity_alarms[0].problem.contains("does not describe"),
+        "{report:?}"
+    );
+    assert_eq!(checkpoint_sizes(&stack, "contoso").await, sizes, "the row restored");
 
     // Everything the signer kept deleted too — rows and copies — and the chain rewritten from
     // scratch: the signer cannot know (FORMAT.md §15, threat model). The partner who kept a
     // checkpoint does: the new history does not extend it.
-    delete_checkpoint_row(&stack, "contoso", sizes[0]).await;
+    for size in checkpoint_sizes(&stack, "contoso").await {
+        delete_checkpoint_row(&stack, "contoso", size).await;
+    }
     let s3 = stack.s3();
     let copies = s3
         .list_object_versions()
@@ -751,11 +761,13 @@ async fn the_signers_copies_are_kept_and_cannot_be_padded_out_of_sight() {
         copies(&stack, "contoso").await,
         ["checkpoints/contoso/00000000000000000002"]
     );
-    // A run that stopped between the row and its copy: the next run keeps the copy first.
-    delete_object(&stack, "checkpoints/contoso/00000000000000000002").await;
+    // A run that stops between the copy and the row leaves a copy newer than the table: the
+    // next run resumes from it and restores the row.
+    delete_checkpoint_row(&stack, "contoso", 2).await;
     stack.create(&token, &body()).await;
     let report = sweep(&stack).await;
     assert!(report.integrity_alarms.is_empty(), "{report:?}");
+    assert_eq!(checkpoint_sizes(&stack, "contoso").await, [2, 3]);
     assert_eq!(
         copies(&stack, "contoso").await,
         [
@@ -763,35 +775,44 @@ async fn the_signers_copies_are_kept_and_cannot_be_padded_out_of_sight() {
             "checkpoints/contoso/00000000000000000003"
         ]
     );
+    // A copy missing for a row with a signed state was taken away (it is written first).
+    delete_object(&stack, "checkpoints/contoso/00000000000000000003").await;
+    stack.create(&token, &body()).await;
+    let report = sweep(&stack).await;
+    assert_eq!(report.integrity_alarms.len(), 1, "{report:?}");
+    assert!(report.integrity_alarms[0].problem.contains("missing"), "{report:?}");
     // Objects under the signer's prefix that are no copies (which could push the real ones
     // out of a listing's page) are an alarm.
     stack
         .s3()
         .put_object()
         .bucket(local::TILE_BUCKET)
-        .key("checkpoints/contoso/00000000000000000003x")
+        .key("checkpoints/fabrikam/00000000000000000001x")
         .body(b"padding".to_vec().into())
         .send()
         .await
         .unwrap();
-    stack.create(&token, &body()).await;
+    stack.create(&stack.partner_token("fabrikam"), &body()).await;
     let report = sweep(&stack).await;
-    assert_eq!(report.integrity_alarms.len(), 1, "{report:?}");
-    assert!(report.integrity_alarms[0].problem.contains("no copy"), "{report:?}");
+    let fabrikam: Vec<_> = report
+        .integrity_alarms
+        .iter()
+        .filter(|a| a.chain == "fabrikam")
+        .collect();
+    assert_eq!(fabrikam.len(), 1, "{report:?}");
+    assert!(fabrikam[0].problem.contains("no copy"), "{report:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_row_stripped_of_its_signed_state_is_an_alarm_and_an_old_row_must_be_reached() {
-    // A row stripped of its signed state, while the signer's copies exist.
+async fn a_row_stripped_of_its_signed_state_changes_nothing_and_an_old_row_must_be_reached() {
+    // A row stripped of its signed state: the signer resumes from its copy and signs on.
     let (stack, _dir, _state, token) = filed(2).await;
     sweep(&stack).await;
     strip(&stack, "contoso", 3, "#s").await;
     stack.create(&token, &body()).await;
     let report = sweep(&stack).await;
-    assert!(
-        report.integrity_alarms.iter().any(|a| a.problem.contains("stripped")),
-        "{report:?}"
-    );
+    assert!(report.integrity_alarms.is_empty(), "{report:?}");
+    assert!(report.checkpoints.contains(&"contoso@4".to_owned()), "{report:?}");
 
     // A row from before states were signed (no copies, no frontier): the signer replays the
     // chain from its start, and a chain rewritten shorter than that checkpoint never reaches

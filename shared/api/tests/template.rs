@@ -425,6 +425,7 @@ fn entry_tiles_are_written_by_the_signer_alone_and_read_by_link() {
         let expected = match binary.as_str() {
             "sla-sweep" => vec![
                 ("s3:PutObject".to_owned(), vec![tiles.clone(), copies.clone()]),
+                ("s3:GetObject".to_owned(), vec![copies.clone()]),
                 (
                     "s3:ListBucketVersions".to_owned(),
                     vec!["GetAtt:EntryTileBucket.Arn".to_owned()],

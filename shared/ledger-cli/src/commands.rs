@@ -240,7 +240,7 @@ pub fn verify(args: VerifyArgs<'_>) -> Result<Outcome, CliError> {
         value["valid"] = json!(true);
         return Ok(Outcome::json(Exit::Ok, &value));
     }
-    let chains = report.chains.len() as u64;
+    let chains = report.chains.len() as u64 + report.chains_not_listed;
     let mut text = format!(
         "OK: {} in {}{}, {} checked; {} covered by a checkpoint, {} not covered\n",
         plural(report.entries, "entry", "entries"),

@@ -4,7 +4,7 @@
 
 use std::io::Read;
 
-use crate::canonical::check_data;
+use crate::canonical::check_document;
 use crate::checkpoint::{Checkpoint, LogName, NoteError, TrustedKeys};
 use crate::entry::EntryRef;
 use crate::hash::Hash;
@@ -133,7 +133,7 @@ impl EvidenceBundle {
         let body = text
             .strip_suffix('\n')
             .ok_or_else(|| malformed("a bundle file ends with a newline".into()))?;
-        check_data(body.as_bytes())
+        check_document(body.as_bytes())
             .map_err(|e| malformed(format!("a bundle is canonical JSON (as `ledger prove` writes it): {e}")))?;
         let bundle: EvidenceBundle =
             serde_json::from_str(body).map_err(|e| malformed(format!("not an evidence bundle: {e}")))?;
@@ -482,4 +482,38 @@ pub fn verify_bundle(bundle: &EvidenceBundle, keys: &TrustedKeys, log: &LogName)
         entries: proven,
         consistent_with_size,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ChainHead, ChainId, LogName, SignerKey, TrustedKeys};
+
+    #[test]
+    fn an_entry_whose_escapes_precede_a_combining_mark_can_be_proven() {
+        // The data's text is NFC (a newline composes with nothing); the raw line is not, once
+        // a bundle carries it as a string: the bundle's check must not refuse it.
+        let key = SignerKey::from_seed("ledgerdesk-test", [7; 32]).unwrap();
+        let log = LogName::parse("ledgerdesk.test").unwrap();
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let head = ChainHead::genesis(ChainId::parse("contoso").unwrap());
+        let (entry, head) = head
+            .append(
+                &at,
+                "status_changed",
+                &serde_json::json!({ "change": { "from": "\n\u{303}" } }),
+            )
+            .unwrap();
+        let export = format!("{}\n", entry.line);
+        let note = head.sign_checkpoint(log.as_str(), &key);
+        let bundle = prove(export.as_bytes(), &[0], &note, None, &[]).unwrap();
+        let text = bundle.to_text();
+        let read = EvidenceBundle::parse(&text).unwrap();
+        verify_bundle(&read, &TrustedKeys::new([key.verifier()]), &log).unwrap();
+        // Still one reading: the same bundle reformatted is refused.
+        let spaced = text.replacen("{\"checkpoint\"", "{ \"checkpoint\"", 1);
+        assert!(EvidenceBundle::parse(&spaced).is_err());
+    }
 }

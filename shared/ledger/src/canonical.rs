@@ -80,12 +80,25 @@ pub type CommitmentRule<'r> = &'r dyn Fn(&[&[u8]]) -> bool;
 /// must stand where `rule` permits (FORMAT.md §4.1): one found elsewhere is a [`Violation`]
 /// (a commitment where no personal value belongs could be "erased" to hide a fact).
 pub fn check_data_with<'a>(data: &'a [u8], rule: Option<CommitmentRule<'_>>) -> Result<Envelope<'a>, Violation> {
+    scan(data, rule, true)
+}
+
+/// The canonical form of a document that carries entry lines as strings (an evidence bundle,
+/// FORMAT.md §12): as [`check_data`], except that a string value's text need not be NFC. An
+/// entry line is NFC in what it means, once its own escapes are read (`\n` then U+0303), but
+/// not always as the raw text a bundle carries; its own rules are checked when it is parsed.
+pub fn check_document(data: &[u8]) -> Result<(), Violation> {
+    scan(data, None, false).map(|_| ())
+}
+
+fn scan<'a>(data: &'a [u8], rule: Option<CommitmentRule<'_>>, nfc_values: bool) -> Result<Envelope<'a>, Violation> {
     let mut s = Scanner {
         b: data,
         i: 0,
         rule,
         path: Vec::new(),
         arrays: 0,
+        nfc_values,
     };
     if s.peek() != Some(b'{') {
         return Err(s.fail("data must be a JSON object"));
@@ -123,6 +136,8 @@ struct Scanner<'a, 'r> {
     path: Vec<Key<'a>>,
     /// How many arrays enclose the value being read.
     arrays: usize,
+    /// Whether string values (not only keys) must be in NFC: always in entry data.
+    nfc_values: bool,
 }
 
 /// The problem of a commitment found where the rule does not permit one.
@@ -249,7 +264,7 @@ impl<'a> Scanner<'a, '_> {
             }
             Some(b'{') => self.object(depth + 1, None),
             Some(b'[') => self.array(depth + 1),
-            Some(b'"') => self.string().map(|_| ()),
+            Some(b'"') => self.string(self.nfc_values).map(|_| ()),
             Some(b'-' | b'0'..=b'9') => self.number(),
             Some(b't') => self.literal(b"true"),
             Some(b'f') => self.literal(b"false"),
@@ -301,7 +316,7 @@ impl<'a> Scanner<'a, '_> {
                     "expected a string key"
                 }));
             }
-            let key = self.string()?;
+            let key = self.string(true)?;
             if let Some(previous) = &previous
                 && !key_less(previous, &key)
             {
@@ -380,7 +395,8 @@ impl<'a> Scanner<'a, '_> {
     }
 
     /// A string at `self.i`; returns its key form (raw when it has no escapes).
-    fn string(&mut self) -> Result<Key<'a>, Violation> {
+    /// A string at `self.i`; with `nfc`, its text must be in NFC.
+    fn string(&mut self, nfc: bool) -> Result<Key<'a>, Violation> {
         self.i += 1; // '"'
         let start = self.i;
         let mut escaped = false;
@@ -413,7 +429,7 @@ impl<'a> Scanner<'a, '_> {
             })?;
         }
         if !escaped {
-            if non_ascii && !is_nfc_text(std::str::from_utf8(raw).unwrap_or_default()) {
+            if nfc && non_ascii && !is_nfc_text(std::str::from_utf8(raw).unwrap_or_default()) {
                 return Err(Violation {
                     offset: start,
                     problem: "a string is not in Unicode NFC",
@@ -428,7 +444,7 @@ impl<'a> Scanner<'a, '_> {
             })?;
         // NFC is a property of the text, not of its escaped form: `\n` followed by U+0303 is
         // NFC (a newline composes with nothing), though "n" followed by U+0303 would not be.
-        if non_ascii && !is_nfc_text(&decoded) {
+        if nfc && non_ascii && !is_nfc_text(&decoded) {
             return Err(Violation {
                 offset: start,
                 problem: "a string is not in Unicode NFC",

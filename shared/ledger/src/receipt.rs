@@ -207,16 +207,21 @@ pub enum KeptReceipt {
 }
 
 /// Whether a kept file means to be a receipt (so one that does not open is evidence, not
-/// clutter): it starts — after white space, and an opening quote or brace — with the receipt
-/// format, or it is a JSON object with a `note` member.
+/// clutter): it is empty or `null` (saved from an answer that had no receipt), it starts —
+/// after a byte-order mark, white space, an opening quote — with the receipt format, or it is a
+/// JSON object with a `note` member or the format in it.
 pub fn looks_like_receipt(bytes: &[u8]) -> bool {
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
     let start = bytes
         .iter()
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(bytes.len());
     let text = &bytes[start..];
     let format = RECEIPT_FORMAT.as_bytes();
-    text.starts_with(format)
+    // An empty file or `null`: a receipt saved from an answer that had none.
+    text.is_empty()
+        || text.trim_ascii_end() == b"null"
+        || text.starts_with(format)
         || text.strip_prefix(b"\"").is_some_and(|t| t.starts_with(format))
         || (text.starts_with(b"{")
             && [&b"\"note\""[..], format]
@@ -238,10 +243,12 @@ impl KeptReceipt {
                 .filter(|t| is_note(t))
                 .map(Self::Note);
         }
-        serde_json::from_str::<ReceiptDocument>(trimmed)
-            .ok()
-            .filter(|d| is_note(&d.note))
-            .map(Self::Document)
+        // The receipt object, or a whole answer of the API that carries one (`"receipt": {…}`).
+        let document = serde_json::from_str::<ReceiptDocument>(trimmed).ok().or_else(|| {
+            let mut answer: serde_json::Map<String, serde_json::Value> = serde_json::from_str(trimmed).ok()?;
+            serde_json::from_value(answer.remove("receipt")?).ok()
+        });
+        document.filter(|d| is_note(&d.note)).map(Self::Document)
     }
 
     /// Check the receipt (its signature, its log) and read it; a document's members must
@@ -360,9 +367,20 @@ mod tests {
         ] {
             assert!(looks_like_receipt(meant.as_bytes()), "{meant}");
         }
-        for clutter in ["# Receipts of ledgerdesk-receipt/v1\n", "{}", "", "notes"] {
+        for clutter in ["# Receipts of ledgerdesk-receipt/v1\n", "{}", "notes"] {
             assert!(!looks_like_receipt(clutter.as_bytes()), "{clutter}");
         }
+        // What an answer without a receipt saves: meant, and no receipt.
+        for saved in ["", "null\n", "\u{feff}ledgerdesk-receipt/v1\nx\n"] {
+            assert!(looks_like_receipt(saved.as_bytes()), "{saved:?}");
+            assert_eq!(KeptReceipt::parse(saved), None, "{saved:?}");
+        }
+        // A whole answer of the API, saved as it came: its receipt is read.
+        let answer = serde_json::json!({ "id": "r-1", "receipt": doc }).to_string();
+        assert_eq!(
+            KeptReceipt::parse(&answer).unwrap().open(&keys, &log()).unwrap(),
+            receipt()
+        );
         // A document whose members say something its note does not.
         let mut lying = doc.clone();
         lying.seq = 8;

@@ -638,9 +638,13 @@ impl Walker<'_> {
             // not sort after the last is inside it, or appears a second time.
             let out_of_order = self.last_chain.as_deref().is_some_and(|last| chain <= last);
             if wrong_chain || out_of_order || (self.current.is_some() && (seq != 0 || next_is_current)) {
-                let message = match &self.current {
-                    Some(c) => format!("an entry of chain {chain} inside chain {}", c.chain),
-                    None => format!("an entry of chain {chain}, which is not the chain being verified"),
+                let message = match (&self.current, out_of_order) {
+                    (Some(c), false) => format!("an entry of chain {chain} inside chain {}", c.chain),
+                    (Some(c), true) => format!(
+                        "an entry of chain {chain} after chain {}: chains come once each, in ascending order of their ids",
+                        c.chain
+                    ),
+                    (None, _) => format!("an entry of chain {chain}, which is not the chain being verified"),
                 };
                 return Err(tampered(failure(
                     FailureKind::ForeignEntry,

@@ -13,7 +13,7 @@ use futures::StreamExt;
 use ledger::entry_tiles::ENTRY_TILE_WIDTH;
 use ledger::merkle::{LeafIndex, ProveFrom, TreeSize, consistency_proof_from, inclusion_proof_from, leaf_hash};
 use ledger::tiles::{Recorder, TileId, Tiles, right_edge};
-use ledger::{ChainHead, ChainId, EntryRef, Frontier, Hash, LogName, SignerKey, TrustedKeys, Version};
+use ledger::{ChainHead, ChainId, EntryRef, Frontier, Hash, LogName, SignedNote, SignerKey, TrustedKeys, Version};
 
 use crate::Store;
 use crate::error::{StoreError, sdk};
@@ -135,8 +135,34 @@ enum Resume {
     From(SignerState, Option<(u64, Hash)>),
     /// The stored state is not the signer's own: alarm, nothing signed.
     Alarm(String),
-    /// Another signer signed this chain meanwhile: nothing to do now.
-    Busy,
+}
+
+/// A signed checkpoint and the signed state kept with it, both checked against the signer's
+/// own key, of `chain` at `size`, and each other.
+fn open_signed(
+    note: &str,
+    signed_state: &str,
+    mine: &TrustedKeys,
+    log: &LogName,
+    chain: &ChainId,
+    size: u64,
+) -> Result<ledger::signer_state::SignerState, String> {
+    let (checkpoint, _) = ledger::Checkpoint::open_pinned(note, mine, log)
+        .map_err(|e| format!("its checkpoint does not open with the signer's key: {e}"))?;
+    let state = ledger::signer_state::SignerState::open(signed_state, mine, log, chain)
+        .map_err(|e| format!("its state is not one the signer signed: {e}"))?;
+    if checkpoint.chain().as_ref() != Some(chain)
+        || checkpoint.size != size
+        || state.size() != size
+        || state.root() != checkpoint.root
+    {
+        return Err(format!(
+            "its checkpoint and state do not describe one tree of size {size} (state: size {}, root {})",
+            state.size(),
+            state.root().to_base64()
+        ));
+    }
+    Ok(state)
 }
 
 /// Where the signer keeps its copies of `chain`'s signed checkpoints and states.
@@ -379,42 +405,50 @@ impl Store {
     }
 
     /// What the signer resumes `chain` from: its own signed state, verified (FORMAT.md §6.1),
-    /// never the table's columns on their word. An alarm when what is stored cannot be the
-    /// signer's own memory: a state not signed by its key, a root that is not its frontier's,
-    /// a checkpoint it did not sign, a row stripped of its signed state, or — from its copies
-    /// in the tile bucket — a newer checkpoint than the table's latest (the state was rolled
-    /// back or deleted).
-    async fn signer_state(&self, chain: &ChainId, key: &SignerKey, log: &LogName) -> Result<Resume, StoreError> {
+    /// never the table's columns on their word. Its memory is first its copies in the tile
+    /// bucket (written before each row, and kept there for good): the newest copy at or after
+    /// the table's latest row is resumed from — a row deleted, rolled back or stripped of its
+    /// state is restored from it, and a rewrite after it then fails the entry checks. An alarm
+    /// when what is stored cannot be the signer's own: a copy or state its key did not sign,
+    /// a root that is not its frontier's, a row with a signed state but no copy, anything
+    /// under the copies' prefix that is no copy.
+    async fn signer_state(
+        &self,
+        chain: &ChainId,
+        key: &SignerKey,
+        log: &LogName,
+        now: Timestamp,
+    ) -> Result<Resume, StoreError> {
         let row = self.latest_checkpoint_item(chain).await?;
         let row_size = row.as_ref().map(|item| items::number(item, "size")).transpose()?;
         let copies = match self.signed_copies_from(chain, row_size).await? {
             Ok(copies) => copies,
             Err(problem) => return Ok(Resume::Alarm(problem)),
         };
-        if let Some(newer) = copies.newest {
-            // Another signer may have signed between the two reads: look again.
-            let again = self.latest_checkpoint_item(chain).await?;
-            if again
-                .as_ref()
-                .map(|item| items::number(item, "size"))
-                .transpose()?
-                .is_some_and(|size| size >= newer)
-            {
-                return Ok(Resume::Busy);
+        let mine = TrustedKeys::new([key.verifier()]);
+        if let Some(size) = copies.newest.or(copies.at_size.then_some(row_size).flatten()) {
+            let (note, signed) = match self.read_signed_copy(chain, size).await? {
+                Some(copy) => copy,
+                None => {
+                    return Ok(Resume::Alarm(format!(
+                        "the signer's copy of size {size} cannot be read"
+                    )));
+                }
+            };
+            let state = match open_signed(&note, &signed, &mine, log, chain, size) {
+                Ok(state) => state,
+                Err(problem) => return Ok(Resume::Alarm(format!("the signer's copy of size {size}: {problem}"))),
+            };
+            if row_size != Some(size) {
+                // The table lost (or never got) the row: put it back, as the signer signed it.
+                tracing::warn!(chain = %chain, size, row = ?row_size, "the checkpoints table lacked the signer's latest checkpoint: restored from its copy");
+                self.put_checkpoint_row(chain, size, &note, &signed, key, now).await?;
             }
-            return Ok(Resume::Alarm(match row_size {
-                None => format!(
-                    "the checkpoints table holds no signed state, but the signer's copy of its checkpoint of size {newer} is in the tile bucket: its signed state was deleted"
-                ),
-                Some(size) => format!(
-                    "the checkpoints table's latest state is of size {size}, but the signer signed size {newer} (its copy is in the tile bucket): its state was rolled back"
-                ),
-            }));
+            return Ok(Resume::From(SignerState::from_signed(state), None));
         }
         let Some(item) = row else {
             return Ok(Resume::From(SignerState::genesis(), None));
         };
-        let mine = TrustedKeys::new([key.verifier()]);
         let size = items::number(&item, "size")?;
         let stored_root = items::text(&item, "root")?;
         let note = items::text(&item, "note")?;
@@ -436,43 +470,26 @@ impl Store {
         }
         match item.get("state") {
             Some(AttributeValue::S(signed)) => {
-                let state = match ledger::signer_state::SignerState::open(signed, &mine, log, chain) {
-                    Ok(state) => state,
-                    Err(e) => {
-                        return Ok(Resume::Alarm(format!(
-                            "the signer's stored state at size {size} is not one it signed: {e}"
-                        )));
-                    }
-                };
-                if state.size() != size || state.root() != checkpoint.root {
+                if self.entry_tiles.is_some() {
+                    // Every signed state is kept in the bucket before its row is written.
                     return Ok(Resume::Alarm(format!(
-                        "the signer's stored state (size {}, root {}) is not the state of the checkpoint it is stored with (size {size})",
-                        state.size(),
-                        state.root().to_base64()
+                        "the signer's copy of its checkpoint of size {size} is missing from the tile bucket"
                     )));
                 }
-                if !copies.at_size && self.entry_tiles.is_some() {
-                    // The run that signed it stopped before keeping its copy (or its
-                    // transaction was answered as a conflict after it committed): keep it now.
-                    tracing::warn!(chain = %chain, size, "the signer's copy of its checkpoint was missing: written again");
-                    self.put_signed_copy(chain, size, note, signed).await?;
+                match open_signed(note, signed, &mine, log, chain, size) {
+                    Ok(state) => Ok(Resume::From(SignerState::from_signed(state), None)),
+                    Err(problem) => Ok(Resume::Alarm(format!("the stored state at size {size}: {problem}"))),
                 }
-                Ok(Resume::From(SignerState::from_signed(state), None))
             }
             Some(_) => Ok(Resume::Alarm(format!(
                 "the signer's stored state at size {size} is not a signed note"
             ))),
             // A row written before states were signed: the checkpoint's signature holds, so
-            // its root does; everything else is re-derived from the entries. Only while the
-            // signer has never kept a copy of this chain: afterwards every row it writes has
-            // its state, so a row without one was stripped of it.
-            None => match self.any_signed_copy(chain).await? {
-                Ok(false) => self.legacy_state(chain, &item, &checkpoint).await,
-                Ok(true) => Ok(Resume::Alarm(format!(
-                    "the stored checkpoint row of size {size} has no signed state, though the signer has kept signed states of this chain: it was stripped"
-                ))),
-                Err(problem) => Ok(Resume::Alarm(problem)),
-            },
+            // its root does; everything else is re-derived from the entries.
+            None if copies.any => Ok(Resume::Alarm(format!(
+                "the stored checkpoint row of size {size} has no signed state, though the signer has kept signed states of this chain"
+            ))),
+            None => self.legacy_state(chain, &item, &checkpoint, key, log).await,
         }
     }
 
@@ -486,6 +503,8 @@ impl Store {
         chain: &ChainId,
         item: &items::Item,
         checkpoint: &ledger::Checkpoint,
+        key: &SignerKey,
+        log: &LogName,
     ) -> Result<Resume, StoreError> {
         let (size, root) = (checkpoint.size, checkpoint.root);
         let Some(AttributeValue::L(nodes)) = item.get("frontier") else {
@@ -545,16 +564,19 @@ impl Store {
                 size - 1
             )));
         };
-        Ok(Resume::From(
-            SignerState {
-                size,
-                last_hash,
-                last_at,
-                version,
-                frontier,
-            },
-            None,
-        ))
+        let state = SignerState {
+            size,
+            last_hash,
+            last_at,
+            version,
+            frontier,
+        };
+        // Proven now: kept as the signer's own from here on (a later rollback of this row is
+        // then resumed over, not believed).
+        let note = items::text(item, "note")?;
+        self.put_signed_copy(chain, size, note, &state.signed(chain, log).sign(key))
+            .await?;
+        Ok(Resume::From(state, None))
     }
 
     async fn sign_chain(
@@ -570,10 +592,9 @@ impl Store {
                 problem,
             }))
         };
-        let (mut state, last_signed) = match self.signer_state(chain, key, log).await? {
+        let (mut state, last_signed) = match self.signer_state(chain, key, log, now).await? {
             Resume::From(state, last_signed) => (state, last_signed),
             Resume::Alarm(problem) => return alarm(problem),
-            Resume::Busy => return Ok(Signed::Nothing),
         };
         let signed_last_hash = state.last_hash;
         let (head, _) = self.read_head_item(chain).await?;
@@ -689,19 +710,56 @@ impl Store {
         )?;
         let note = head.sign_checkpoint(log.as_str(), key);
         // The signer's memory, signed with the checkpoint: the next run resumes only from a
-        // state it can verify was its own (FORMAT.md §6.1).
+        // state it can verify was its own (FORMAT.md §6.1). Its copy goes to the tile bucket
+        // first, where the operator cannot take it back (the signer-only prefix, under Object
+        // Lock in AWS): nothing is signed into the table that the signer has not kept itself.
         let signed_state = state.signed(chain, log).sign(key);
-        // Written in a one-item transaction: IAM lets writers put ledger and checkpoint items
-        // only inside transactions, which always carry their condition (no overwrite).
+        self.put_signed_copy(chain, state.size, &note, &signed_state).await?;
+        let signed = if self
+            .put_checkpoint_row(chain, state.size, &note, &signed_state, key, now)
+            .await?
+        {
+            Signed::Checkpoint(StoredCheckpoint {
+                chain: chain.clone(),
+                size: state.size,
+                note,
+            })
+        } else {
+            // Another signer got there first with the same size (and the same root: its copy
+            // and this one are of one state).
+            Signed::Nothing
+        };
+        self.clear_marker(chain, state.size).await?;
+        Ok(signed)
+    }
+
+    /// Write a checkpoint row (and the signer's signed state with it) in a one-item
+    /// transaction: IAM lets writers put ledger and checkpoint items only inside
+    /// transactions, which always carry their condition (no overwrite). `false` when a row of
+    /// that size is there already.
+    async fn put_checkpoint_row(
+        &self,
+        chain: &ChainId,
+        size: u64,
+        note: &str,
+        signed_state: &str,
+        key: &SignerKey,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let root = SignedNote::parse(note)
+            .ok()
+            .and_then(|n| ledger::Checkpoint::parse_text(n.text).ok())
+            .map(|c| c.root.to_base64())
+            .ok_or_else(|| StoreError::Internal("a checkpoint row for a note that is not a checkpoint".into()))?;
         let put = Put::builder()
             .table_name(&self.tables.checkpoints)
             .item("chain", s(chain.as_str()))
-            .item("size", n(state.size))
-            .item("root", s(state.frontier.root().to_base64()))
-            .item("note", s(note.clone()))
+            .item("size", n(size))
+            .item("root", s(root))
+            .item("note", s(note))
             .item("signed_at", s(now.to_string()))
             .item("key", s(key.name()))
-            .item("state", s(signed_state.clone()))
+            .item("state", s(signed_state))
             .condition_expression("attribute_not_exists(#size)")
             .expression_attribute_names("#size", "size")
             .build()
@@ -713,29 +771,16 @@ impl Store {
             .transact_items(TransactWriteItem::builder().put(put).build())
             .send()
             .await;
-        let signed = match written {
-            Ok(_) => {
-                // And a copy where the operator cannot take it back (the tile bucket's
-                // signer-only prefix, under Object Lock in AWS): a deleted or rolled-back state
-                // is then an alarm, not a fresh start.
-                self.put_signed_copy(chain, state.size, &note, &signed_state).await?;
-                Signed::Checkpoint(StoredCheckpoint {
-                    chain: chain.clone(),
-                    size: state.size,
-                    note,
-                })
-            }
-            // Another signer got there first with the same size (and, if honest, the same root).
+        match written {
+            Ok(_) => Ok(true),
             Err(SdkError::ServiceError(e))
                 if matches!(e.err(), TransactWriteItemsError::TransactionCanceledException(c)
                     if c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))) =>
             {
-                Signed::Nothing
+                Ok(false)
             }
-            Err(e) => return Err(sdk(e)),
-        };
-        self.clear_marker(chain, state.size).await?;
-        Ok(signed)
+            Err(e) => Err(sdk(e)),
+        }
     }
 
     /// Remove the needs-checkpoint marker if the chain has not grown past `size` meanwhile.
@@ -941,6 +986,30 @@ impl Store {
             .map_err(sdk)
     }
 
+    /// The checkpoint note and signed state of the signer's copy of `chain` at `size`.
+    async fn read_signed_copy(&self, chain: &ChainId, size: u64) -> Result<Option<(String, String)>, StoreError> {
+        let Some(bucket) = &self.entry_tiles else {
+            return Ok(None);
+        };
+        let object = bucket
+            .client
+            .get_object()
+            .bucket(&bucket.bucket)
+            .key(signed_copy_object(chain, size))
+            .send()
+            .await
+            .map_err(sdk)?;
+        let bytes = object.body.collect().await.map_err(StoreError::internal)?.into_bytes();
+        #[derive(serde::Deserialize)]
+        struct Copy {
+            checkpoint: String,
+            state: String,
+        }
+        Ok(serde_json::from_slice::<Copy>(&bytes)
+            .ok()
+            .map(|c| (c.checkpoint, c.state)))
+    }
+
     /// The signer's copies of `chain` in the tile bucket from `size` on (all, without): every
     /// page, listed by version so that a delete marker over a locked copy does not hide it.
     /// `Err(problem)` for anything under the prefix that is not a copy's name (padding that
@@ -999,11 +1068,6 @@ impl Store {
                 return Ok(Ok(copies));
             }
         }
-    }
-
-    /// Whether the signer has kept any copy of `chain` at all.
-    async fn any_signed_copy(&self, chain: &ChainId) -> Result<Result<bool, String>, StoreError> {
-        Ok(self.signed_copies_from(chain, None).await?.map(|c| c.any))
     }
 
     /// A link to entry tile `index` of `chain`, valid for [`ENTRY_TILE_LINK_SECS`]: a GET of
