@@ -276,10 +276,15 @@ impl<'a> Scanner<'a, '_> {
 
     /// A commitment object (already matched, and canonical as it stands): permitted here?
     fn commitment(&mut self) -> Result<(), Violation> {
+        // No permitted position is deeper than a few keys: a path longer than 8 is none.
         let permitted = self.arrays == 0
+            && self.path.len() <= 8
             && self.rule.is_some_and(|rule| {
-                let keys: Vec<&[u8]> = self.path.iter().map(Key::bytes).collect();
-                rule(&keys)
+                let mut keys: [&[u8]; 8] = [&[]; 8];
+                for (slot, key) in keys.iter_mut().zip(&self.path) {
+                    *slot = key.bytes();
+                }
+                rule(&keys[..self.path.len()])
             });
         if !permitted {
             return Err(self.fail(MISPLACED_COMMITMENT));

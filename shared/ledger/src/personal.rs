@@ -53,17 +53,23 @@ pub const COMMITMENT_POSITIONS: &[(&str, &[&str])] = &[
 pub const ACTOR_SUBJECT: &str = "/actor/subject";
 
 /// Whether a commitment may stand at `path` (the keys from the top of the data) in an entry
-/// of `kind` ([`COMMITMENT_POSITIONS`]).
+/// of `kind`: [`COMMITMENT_POSITIONS`], compiled to one match (the parser asks this for every
+/// commitment of every entry; a test checks the two agree).
 pub fn commitment_permitted(kind: &str, path: &[&[u8]]) -> bool {
-    let at = |pointer: &str| {
-        let mut keys = pointer.split('/').skip(1);
-        path.iter().all(|key| keys.next().is_some_and(|k| k.as_bytes() == *key)) && keys.next().is_none()
-    };
-    at(ACTOR_SUBJECT)
-        || COMMITMENT_POSITIONS
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .is_some_and(|(_, pointers)| pointers.iter().any(|p| at(p)))
+    match path {
+        [b"actor", b"subject"] => true,
+        [b"change", rest @ ..] => match (kind, rest) {
+            ("created", [b"request", b"title" | b"description" | b"supportTopic"])
+            | ("created", [b"request", b"contact", b"name" | b"email" | b"phone"])
+            | ("created", [b"request", b"entitlement", b"reference"])
+            | ("first_response" | "response_added" | "status_changed", [b"message"])
+            | ("note_added", [b"message" | b"note"])
+            | ("severity_changed", [b"reason"])
+            | ("assigned", [b"assignee" | b"previousAssignee"]) => true,
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// 32 random bytes that make a commitment unguessable. Hex in text.
@@ -299,6 +305,44 @@ impl Disclosure {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn segments(pointer: &str) -> Vec<&[u8]> {
+        pointer.split('/').skip(1).map(str::as_bytes).collect()
+    }
+
+    #[test]
+    fn the_compiled_positions_are_the_documented_table() {
+        let kinds = [
+            "created",
+            "first_response",
+            "response_added",
+            "note_added",
+            "status_changed",
+            "severity_changed",
+            "sla_breached",
+            "next_response_breached",
+            "assigned",
+            "personal_data_erased",
+            "relationship_changed",
+            "unknown_kind",
+        ];
+        // Every pointer of the table, and of any kind's table, asked of every kind.
+        let mut pointers: Vec<&str> = COMMITMENT_POSITIONS.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+        pointers.extend([ACTOR_SUBJECT, "/actor", "/change", "/change/request", "/subject", "", "/actor/subject/x"]);
+        for kind in kinds {
+            for pointer in &pointers {
+                let documented = *pointer == ACTOR_SUBJECT
+                    || COMMITMENT_POSITIONS
+                        .iter()
+                        .any(|(k, ps)| *k == kind && ps.contains(pointer));
+                assert_eq!(
+                    commitment_permitted(kind, &segments(pointer)),
+                    documented,
+                    "{kind} {pointer}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn the_commitment_is_the_documented_hash() {
