@@ -69,6 +69,7 @@ async fn export_then_verify_and_a_tampered_export_fails() {
             allow_uncovered: false,
             json: true,
             now: None,
+            witnesses: None,
         })
         .unwrap()
     };

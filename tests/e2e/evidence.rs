@@ -169,6 +169,7 @@ async fn a_partner_keeps_its_own_copy_and_every_promise_is_checked() {
         allow_uncovered: false,
         json: true,
         now: None,
+        witnesses: None,
     })
     .unwrap();
     assert_eq!(verified.exit, Exit::Ok, "{}", verified.stdout);
@@ -213,6 +214,7 @@ async fn a_partner_keeps_its_own_copy_and_every_promise_is_checked() {
         &path,
         std::slice::from_ref(&stack.running.public_key),
         &local::log_name(),
+        None,
         true,
     )
     .unwrap();

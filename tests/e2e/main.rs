@@ -13,3 +13,4 @@ mod operator;
 mod policy;
 mod privacy;
 mod security;
+mod witness;

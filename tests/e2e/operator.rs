@@ -51,7 +51,7 @@ fn forge(head: &ChainHead, at: &str, kind: &str, data: &Value) -> (String, Chain
 
 /// Rewrite entry `from` and, consistently, every entry after it (entry `from` becomes not
 /// billable), and the head: a history the signer has not signed yet cannot be told apart.
-async fn rewrite_from(stack: &Stack, from: usize) -> Vec<String> {
+pub(crate) async fn rewrite_from(stack: &Stack, from: usize) -> Vec<String> {
     let lines = chain_lines(stack, "contoso").await;
     let mut head = head_of("contoso", &lines[..from]);
     let mut rewritten = lines[..from].to_vec();
@@ -70,7 +70,7 @@ async fn rewrite_from(stack: &Stack, from: usize) -> Vec<String> {
     rewritten
 }
 
-async fn delete_checkpoint_row(stack: &Stack, chain: &str, size: u64) {
+pub(crate) async fn delete_checkpoint_row(stack: &Stack, chain: &str, size: u64) {
     stack
         .dynamodb()
         .await
@@ -84,7 +84,7 @@ async fn delete_checkpoint_row(stack: &Stack, chain: &str, size: u64) {
 }
 
 /// The sizes of `chain`'s stored checkpoint rows.
-async fn checkpoint_sizes(stack: &Stack, chain: &str) -> Vec<u64> {
+pub(crate) async fn checkpoint_sizes(stack: &Stack, chain: &str) -> Vec<u64> {
     stack
         .running
         .state
@@ -138,6 +138,7 @@ fn verify_receipt(
             checkpoint,
         }),
         now,
+        None,
         true,
     )
     .unwrap();
@@ -616,6 +617,7 @@ async fn a_commitment_where_no_personal_value_belongs_is_refused_by_everyone() {
         allow_uncovered: true,
         json: true,
         now: None,
+        witnesses: None,
     })
     .unwrap();
     let out: Value = serde_json::from_str(&verified.stdout).unwrap();
@@ -715,7 +717,7 @@ async fn receipts_are_kept_as_a_partner_would_keep_them() {
 }
 
 /// The signer's copies of `chain` in the tile bucket: their keys, oldest first.
-async fn copies(stack: &Stack, chain: &str) -> Vec<String> {
+pub(crate) async fn copies(stack: &Stack, chain: &str) -> Vec<String> {
     let listed = stack
         .s3()
         .list_object_versions()
@@ -727,7 +729,7 @@ async fn copies(stack: &Stack, chain: &str) -> Vec<String> {
     listed.versions().iter().map(|v| v.key().unwrap().to_owned()).collect()
 }
 
-async fn delete_object(stack: &Stack, key: &str) {
+pub(crate) async fn delete_object(stack: &Stack, key: &str) {
     stack
         .s3()
         .delete_object()

@@ -305,6 +305,7 @@ async fn erasing_a_contact_by_email_leaves_nothing_personal_and_the_ledger_verif
         allow_uncovered: false,
         json: true,
         now: Some(stack.running.now().datetime()),
+        witnesses: None,
     })
     .unwrap();
     assert_eq!(verified.exit, Exit::Ok, "{}", verified.stdout);

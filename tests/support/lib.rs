@@ -23,6 +23,14 @@ pub const RELATIONSHIPS: &[(&str, &str)] = &[
     ("partner-b", OTHER_CUSTOMER),
 ];
 
+/// The witnesses a test stack's signer asks: its own (in process), others, and the quorum.
+#[derive(Debug, Default)]
+pub struct Witnessing {
+    pub own: bool,
+    pub others: Vec<store::witnesses::WitnessEndpoint>,
+    pub quorum: Option<usize>,
+}
+
 #[derive(Debug)]
 pub struct Stack {
     pub running: Running,
@@ -84,6 +92,20 @@ impl Stack {
     }
 
     async fn start_clocked(relationships: &[(&str, &str)], ephemeral: bool, clock: store::Clock) -> Self {
+        Self::start_full(relationships, ephemeral, clock, Witnessing::default()).await
+    }
+
+    /// A stack whose signer asks witnesses to cosign (FORMAT.md §17).
+    pub async fn start_witnessed(relationships: &[(&str, &str)], witnessing: Witnessing) -> Self {
+        Self::start_full(relationships, true, store::Clock::system(), witnessing).await
+    }
+
+    async fn start_full(
+        relationships: &[(&str, &str)],
+        ephemeral: bool,
+        clock: store::Clock,
+        witnessing: Witnessing,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let running = local::start(LocalConfig {
             port: 0,
@@ -97,6 +119,9 @@ impl Stack {
                 .map(|(p, c)| ((*p).to_owned(), (*c).to_owned()))
                 .collect(),
             clock,
+            own_witness: witnessing.own,
+            witnesses: witnessing.others,
+            witness_quorum: witnessing.quorum,
         })
         .await
         .expect("local stack starts");
@@ -120,6 +145,7 @@ impl Stack {
             relationships: Vec::new(),
             // One service: the same clock.
             clock: self.running.clock().clone(),
+            ..local::LocalConfig::default()
         })
         .await
         .expect("a second instance starts")
@@ -339,6 +365,7 @@ pub fn sync_args(
         json: true,
         now: None,
         page: ledger_cli::sync::PAGE,
+        witnesses: None,
     }
 }
 

@@ -61,6 +61,7 @@ async fn main() {
         sweep_every: None,
         relationships: Vec::new(),
         clock: store::Clock::system(),
+        ..local::LocalConfig::default()
     })
     .await
     .expect("local run");
@@ -111,6 +112,7 @@ async fn main() {
             json: true,
             now: None,
             page: ledger_cli::sync::PAGE,
+            witnesses: None,
         };
         let synced = Instant::now();
         let outcome = tokio::task::spawn_blocking(move || ledger_cli::sync::run(args))

@@ -29,6 +29,28 @@ pub struct Secrets {
     pub receipt_public_key_path: PathBuf,
 }
 
+/// The local witness's key (`cargo run -p local -- --witness`): files `witness.key` / `witness.pub`.
+pub const WITNESS_KEY_FILE: &str = "witness";
+/// Its name, a schema-less URL as C2SP tlog-cosignature asks.
+pub const WITNESS_KEY_NAME: &str = "ledgerdesk.local/witness";
+/// Its state: the latest checkpoint it cosigned per origin.
+pub const WITNESS_STATE_DIR: &str = "witness-state";
+
+/// The local witness's key, created on first use.
+pub fn witness_key(dir: &Path) -> anyhow::Result<(ledger::witness::CosignerKey, PathBuf)> {
+    std::fs::create_dir_all(dir)?;
+    let private = dir.join(format!("{WITNESS_KEY_FILE}.key"));
+    let public = dir.join(format!("{WITNESS_KEY_FILE}.pub"));
+    if !private.exists() {
+        let key = ledger::witness::CosignerKey::generate(WITNESS_KEY_NAME).map_err(|e| anyhow::anyhow!("{e}"))?;
+        write_private(&private, &format!("{}\n", key.to_text()))?;
+    }
+    let text = std::fs::read_to_string(&private)?;
+    let key = ledger::witness::CosignerKey::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", private.display()))?;
+    std::fs::write(&public, format!("{}\n", key.verifier()))?;
+    Ok((key, public))
+}
+
 /// A key pair `<dir>/<name>.key` (0600) and `<dir>/<name>.pub`, created if missing.
 fn key_pair(dir: &Path, name: &str) -> anyhow::Result<(ledger::SignerKey, PathBuf)> {
     let private = dir.join(format!("{name}.key"));

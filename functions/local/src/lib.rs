@@ -58,6 +58,13 @@ pub struct LocalConfig {
     /// The clock the run writes and signs by: the system's, unless a test moves it (share
     /// one between instances that share tables).
     pub clock: store::Clock,
+    /// Run a witness of its own (`ledger witness`, in process, key and state in the data
+    /// directory) and have the signer ask it to cosign every checkpoint (FORMAT.md §17).
+    pub own_witness: bool,
+    /// Other witnesses the signer asks (URL and key), and the quorum of all it needs
+    /// (`None`: every one).
+    pub witnesses: Vec<store::witnesses::WitnessEndpoint>,
+    pub witness_quorum: Option<usize>,
 }
 
 impl Default for LocalConfig {
@@ -71,6 +78,9 @@ impl Default for LocalConfig {
             sweep_every: Some(Duration::from_secs(60)),
             relationships: vec![(DEMO_PARTNER.into(), DEMO_CUSTOMER.into())],
             clock: store::Clock::system(),
+            own_witness: false,
+            witnesses: Vec::new(),
+            witness_quorum: None,
         }
     }
 }
@@ -90,6 +100,55 @@ pub struct Running {
     sweeper: Option<tokio::task::JoinHandle<()>>,
     _dynamo: Option<EmbeddedDynamo>,
     tiles: LocalTiles,
+    witness: Option<LocalWitness>,
+}
+
+/// The local run's own witness: `ledger witness` in process.
+#[derive(Debug)]
+pub struct LocalWitness {
+    serving: ledger_cli::witness::Serving,
+    /// Its public key file (what verifiers pass as `--witness`).
+    pub public_key: PathBuf,
+    _temporary: Option<tempfile::TempDir>,
+}
+
+impl LocalWitness {
+    /// Start one trusting the local log's checkpoint key for every chain.
+    fn start(config: &LocalConfig, log_key: &Path) -> anyhow::Result<Self> {
+        let (key, public_key) = files::witness_key(&config.data_dir)?;
+        let temporary = config.ephemeral.then(tempfile::tempdir).transpose()?;
+        let state_dir = match &temporary {
+            Some(dir) => dir.path().to_owned(),
+            None => config.data_dir.join(files::WITNESS_STATE_DIR),
+        };
+        let keys = ledger_cli::commands::load_keys(&[log_key.to_owned()], "the log key")
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let witness = ledger::witness::Witness::new(
+            key,
+            vec![ledger::witness::TrustedLog {
+                keys,
+                origins: ledger::witness::Origins::EveryChainOf(log_name()),
+            }],
+        );
+        let state = ledger_cli::witness::WitnessState::open(&state_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let serving = ledger_cli::witness::Serving::start(witness, state, "127.0.0.1:0", 4)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Self {
+            serving,
+            public_key,
+            _temporary: temporary,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        self.serving.url()
+    }
+
+    fn endpoint(&self) -> anyhow::Result<store::witnesses::WitnessEndpoint> {
+        let key = ledger::witness::WitnessKey::parse(&std::fs::read_to_string(&self.public_key)?)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(store::witnesses::WitnessEndpoint { url: self.url(), key })
+    }
 }
 
 /// The local run's entry tiles: an embedded S3 of its own (each instance serves the same
@@ -125,6 +184,11 @@ impl LocalTiles {
 impl Running {
     pub fn base_url(&self) -> String {
         format!("http://{}", self.api)
+    }
+
+    /// The local run's own witness, if it runs one.
+    pub fn witness(&self) -> Option<&LocalWitness> {
+        self.witness.as_ref()
     }
 
     /// The embedded S3-compatible server that holds the entry tiles.
@@ -172,6 +236,9 @@ impl Running {
             dynamo.stop().await;
         }
         self.tiles.server.stop().await;
+        if let Some(witness) = self.witness {
+            tokio::task::spawn_blocking(move || witness.serving.stop()).await.ok();
+        }
     }
 }
 
@@ -224,7 +291,21 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     let secrets = files::Secrets::load_or_create(&config.data_dir)?;
     let (endpoint, dynamo) = dynamodb(&config).await?;
     let tiles = LocalTiles::start(&config).await?;
-    let store = store_at(&endpoint, secrets.cursor_key, &tiles, &config.clock).await?;
+    let mut store = store_at(&endpoint, secrets.cursor_key, &tiles, &config.clock).await?;
+    let witness = config
+        .own_witness
+        .then(|| LocalWitness::start(&config, &secrets.public_key_path))
+        .transpose()?;
+    let mut endpoints = config.witnesses.clone();
+    if let Some(w) = &witness {
+        endpoints.push(w.endpoint()?);
+    }
+    if !endpoints.is_empty() {
+        let quorum = config.witness_quorum.unwrap_or(endpoints.len());
+        store = store.with_witnesses(
+            store::witnesses::Witnesses::new(endpoints, quorum).map_err(|e| anyhow::anyhow!("witnesses: {e}"))?,
+        );
+    }
     register_relationships(&store, &config.relationships).await?;
     let policy = SupportPolicy::embedded()?;
     let app = App::new(store, policy, identity()).with_receipts(ReceiptSigner {
@@ -276,6 +357,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         sweeper,
         _dynamo: dynamo,
         tiles,
+        witness,
     })
 }
 

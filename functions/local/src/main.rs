@@ -33,6 +33,10 @@ struct ServeArgs {
     /// Keep the DynamoDB data in memory (gone when the process ends).
     #[arg(long)]
     ephemeral: bool,
+    /// Run a witness too (`ledger witness`, in process; its key in the data directory) and
+    /// have the signer ask it to cosign every checkpoint.
+    #[arg(long)]
+    witness: bool,
     /// Use this DynamoDB instead of the embedded one.
     #[arg(long, env = "DYNAMODB_ENDPOINT", global = true)]
     dynamodb_endpoint: Option<String>,
@@ -105,6 +109,7 @@ async fn main() -> anyhow::Result<()> {
                 ephemeral: serve.ephemeral,
                 dynamodb_endpoint: serve.dynamodb_endpoint,
                 sweep_every: Some(Duration::from_secs(60)),
+                own_witness: serve.witness,
                 ..LocalConfig::default()
             })
             .await?;
@@ -120,7 +125,7 @@ async fn main() -> anyhow::Result<()> {
                  \x20 DynamoDB   {db}  (tables {prefix}-*, {storage})\n\
                  \x20 S3         {s3}  (bucket {bucket}: the entry tiles)\n\
                  \x20 ledger     log {log}; checkpoint key {key}; receipt key {receipts}\n\
-                 \x20 SLA sweep  every 60 s; one now: cargo run -p local -- sweep [--at <RFC 3339>]\n\n\
+                 \x20 SLA sweep  every 60 s; one now: cargo run -p local -- sweep [--at <RFC 3339>]\n{witness}\n\
                  Get a token and call the API:\n\
                  \x20 TOKEN=$(cargo run -q -p local -- token --partner contoso --role partner)\n\
                  \x20 curl -H \"Authorization: Bearer $TOKEN\" {api}/service-requests\n",
@@ -132,6 +137,14 @@ async fn main() -> anyhow::Result<()> {
                 key = running.public_key.display(),
                 receipts = running.receipt_public_key.display(),
                 log = local::LOG_NAME,
+                witness = running
+                    .witness()
+                    .map(|w| format!(
+                        "  witness    {} (cosigns every checkpoint; its key {}: `ledger sync --witness` it)\n",
+                        w.url(),
+                        w.public_key.display()
+                    ))
+                    .unwrap_or_default(),
             );
             tokio::signal::ctrl_c().await?;
             eprintln!("stopping");

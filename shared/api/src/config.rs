@@ -59,6 +59,8 @@ pub struct Needs {
     pub receipts: bool,
     /// The entry-tile bucket (`list-requests` links to tiles; the sweep writes them).
     pub entry_tiles: bool,
+    /// The witnesses that cosign checkpoints (the signer: `WITNESSES`, `WITNESS_QUORUM`).
+    pub witnesses: bool,
 }
 
 impl Needs {
@@ -66,25 +68,52 @@ impl Needs {
         cursor_key: false,
         receipts: false,
         entry_tiles: false,
+        witnesses: false,
     };
     /// `list-requests`.
     pub const READER: Needs = Needs {
         cursor_key: true,
         receipts: false,
         entry_tiles: true,
+        witnesses: false,
     };
     /// The functions that append to the ledger on a caller's behalf.
     pub const WRITER: Needs = Needs {
         cursor_key: false,
         receipts: true,
         entry_tiles: false,
+        witnesses: false,
     };
     /// The sweep, which signs checkpoints and keeps the entry tiles they complete.
     pub const SIGNER: Needs = Needs {
         cursor_key: false,
         receipts: false,
         entry_tiles: true,
+        witnesses: true,
     };
+}
+
+/// The witnesses the signer asks to cosign (FORMAT.md §17): `WITNESSES`, a JSON array of
+/// `{"url", "key"}` (the witness's public key as `ledger keygen --witness` writes it; unset or
+/// `[]`: none), and `WITNESS_QUORUM` (default: all of them).
+pub fn witnesses_from_env() -> Result<Option<store::witnesses::Witnesses>, ConfigError> {
+    let Some(json) = optional("WITNESSES").filter(|j| j.trim() != "[]") else {
+        return Ok(None);
+    };
+    let count = serde_json::from_str::<Vec<serde_json::Value>>(&json).map_or(0, |v| v.len());
+    let quorum = match optional("WITNESS_QUORUM") {
+        Some(q) => q.parse().map_err(|_| ConfigError::Invalid {
+            name: "WITNESS_QUORUM",
+            problem: format!("{q:?} is not a number"),
+        })?,
+        None => count,
+    };
+    store::witnesses::Witnesses::from_config(&json, quorum)
+        .map(Some)
+        .map_err(|problem| ConfigError::Invalid {
+            name: "WITNESSES",
+            problem,
+        })
 }
 
 /// The deployment's log name (`LEDGER_LOG_NAME`).
@@ -111,6 +140,7 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
         var("VENDOR_AUDIENCE")?,
     );
     let log = if needs.receipts { Some(log_name()?) } else { None };
+    let witnesses = if needs.witnesses { witnesses_from_env()? } else { None };
     // Read with the other variables, so that a missing one fails before any AWS set-up.
     let tile_bucket = if needs.entry_tiles {
         Some((var("ENTRY_TILE_BUCKET")?, optional("S3_ENDPOINT")))
@@ -168,6 +198,9 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
         None => None,
     };
     let mut store = Store::new(client, tables);
+    if let Some(witnesses) = witnesses {
+        store = store.with_witnesses(witnesses);
+    }
     if let Some((bucket, endpoint)) = tile_bucket {
         let client = store::s3(&config, endpoint.as_deref());
         store = store.with_entry_tiles(store::EntryTileBucket::new(client, bucket));

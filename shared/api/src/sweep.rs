@@ -34,6 +34,9 @@ pub struct SweepReport {
     /// The support policy running out of years (the stack's PolicyHorizon alarm fires).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub policy_alarms: Vec<String>,
+    /// Checkpoints signed without the witnesses' quorum (the stack's alarm fires).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub unwitnessed: Vec<store::Unwitnessed>,
 }
 
 /// How far ahead of now the support policy's holidays must reach: a due time is at most a
@@ -110,6 +113,7 @@ pub async fn sweep(app: &App, signing: &Signing, now: Timestamp) -> Result<Sweep
         .map(|c| format!("{}@{}", c.chain, c.size))
         .collect();
     report.integrity_alarms = signed.alarms;
+    report.unwitnessed = signed.unwitnessed;
     report.policy_alarms.extend(policy_horizon(app, now));
     tracing::info!(
         breached = report.breached.len(),

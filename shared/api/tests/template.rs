@@ -565,6 +565,7 @@ fn alarms_reach_someone() {
         "SweepDeadLetterAlarm",
         "SlaSweepFunctionErrors",
         "PolicyHorizonAlarm",
+        "LedgerUnwitnessedAlarm",
     ] {
         assert!(names.contains(expected), "no {expected}");
     }
@@ -594,6 +595,16 @@ fn alarms_reach_someone() {
         text(&template["Resources"]["LedgerIntegrityMetric"]["Properties"]["FilterPattern"]),
         r#"{ $.integrity_alarm = "ledger" }"#
     );
+    // A checkpoint without the witnesses' quorum is an alarm of its own, from the signer.
+    let unwitnessed = &template["Resources"]["LedgerUnwitnessedMetric"]["Properties"];
+    assert_eq!(text(&unwitnessed["LogGroupName"]), "Ref:SlaSweepFunctionLogs");
+    assert_eq!(
+        text(&unwitnessed["FilterPattern"]),
+        r#"{ $.witness_alarm = "unwitnessed" }"#
+    );
+    let sweep = &template["Resources"]["SlaSweepFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(text(&sweep["WITNESSES"]), "Ref:Witnesses");
+    assert_eq!(text(&sweep["WITNESS_QUORUM"]), "Ref:WitnessQuorum");
     // Every function that appends counts its integrity alarms (a chain head stamped in the
     // future: FORMAT.md §2.2) into the same metric as the signer's.
     for function in ["CreateRequest", "UpdateRequest", "ErasePersonalData", "Admin"] {

@@ -9,8 +9,9 @@ use std::fs::File;
 use std::io::{BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use ledger::bundle::{EvidenceBundle, ProveError, prove, verify_bundle};
+use ledger::bundle::{EvidenceBundle, ProveError, prove, verify_bundle_witnessed};
 use ledger::personal::{DISCLOSURES_FORMAT, Disclosure, Disclosures};
+use ledger::witness::{CosignerKey, WitnessKey, WitnessPolicy};
 use ledger::{
     ChainId, Failure, FailureKind, KeptReceipt, LogName, Receipt, SignerKey, TrustedKeys, Verifier, VerifierKey,
     VerifyError, VerifyOptions,
@@ -113,6 +114,36 @@ pub fn load_keys(paths: &[PathBuf], flag: &str) -> Result<TrustedKeys, CliError>
     Ok(TrustedKeys::new(keys))
 }
 
+/// The witness policy of `--witness <key file>` (repeated) and `--witness-quorum` (default: all).
+pub fn witness_policy(paths: &[PathBuf], quorum: Option<usize>) -> Result<Option<WitnessPolicy>, CliError> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let mut keys = Vec::new();
+    for path in paths {
+        let key = WitnessKey::parse(&read_limited(path, limits::KEY)?).map_err(|e| CliError::Input {
+            path: path.clone(),
+            message: format!("not a witness's public key: {e}"),
+        })?;
+        keys.push(key);
+    }
+    let quorum = quorum.unwrap_or(keys.len());
+    WitnessPolicy::new(keys, quorum)
+        .map(Some)
+        .map_err(|e| CliError::Usage(format!("--witness-quorum: {e}")))
+}
+
+/// What a checkpoint that fails the witness policy says.
+pub fn unwitnessed(e: &ledger::witness::WitnessError, chain: Option<String>, what: &str) -> Failure {
+    Failure {
+        kind: FailureKind::of_witness(e),
+        chain,
+        seq: None,
+        line: None,
+        message: format!("{what}: {e}"),
+    }
+}
+
 pub fn parse_log(text: &str) -> Result<LogName, CliError> {
     LogName::parse(text).map_err(|e| CliError::Usage(format!("--log: {e}")))
 }
@@ -167,6 +198,8 @@ pub struct VerifyArgs<'a> {
     pub json: bool,
     /// The clock entries' times are judged by (FORMAT.md §2.2); `None`: this machine's.
     pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// The witnesses every kept checkpoint must be cosigned by (FORMAT.md §17).
+    pub witnesses: Option<WitnessPolicy>,
 }
 
 /// Read a disclosures file (`ledgerdesk-disclosures/v1`).
@@ -201,6 +234,7 @@ pub fn verify(args: VerifyArgs<'_>) -> Result<Outcome, CliError> {
             require_covered: args.allow_uncovered.then_some(false),
             threads: None,
             now: Some(args.now.unwrap_or_else(chrono::Utc::now)),
+            witnesses: args.witnesses,
         },
     );
     for path in args.checkpoints {
@@ -252,12 +286,17 @@ pub fn verify(args: VerifyArgs<'_>) -> Result<Outcome, CliError> {
     );
     for c in &report.chains {
         text.push_str(&format!(
-            "  {}: {}size {}, root {}, {} checked, covered {}, not covered {}\n",
+            "  {}: {}size {}, root {}, {} checked{}, covered {}, not covered {}\n",
             c.chain,
             c.origin.as_ref().map(|o| format!("origin {o}, ")).unwrap_or_default(),
             c.size,
             c.root,
             plural(c.checkpoints_checked as u64, "checkpoint", "checkpoints"),
+            if c.witnessed_by.is_empty() {
+                String::new()
+            } else {
+                format!(" (cosigned by {})", c.witnessed_by.join(", "))
+            },
             c.covered,
             c.uncovered,
         ));
@@ -337,10 +376,16 @@ pub fn prove_entries(
 }
 
 /// `ledger verify-proof`.
-pub fn verify_proof(bundle: &Path, keys: &[PathBuf], log: &LogName, json: bool) -> Result<Outcome, CliError> {
+pub fn verify_proof(
+    bundle: &Path,
+    keys: &[PathBuf],
+    log: &LogName,
+    witnesses: Option<&WitnessPolicy>,
+    json: bool,
+) -> Result<Outcome, CliError> {
     let keys = load_keys(keys, "--key")?;
     let text = read_limited(bundle, limits::BUNDLE)?;
-    let report = match EvidenceBundle::parse(&text).and_then(|b| verify_bundle(&b, &keys, log)) {
+    let report = match EvidenceBundle::parse(&text).and_then(|b| verify_bundle_witnessed(&b, &keys, log, witnesses)) {
         Ok(report) => report,
         Err(failure) => return Ok(tampered(&failure, json)),
     };
@@ -353,8 +398,13 @@ pub fn verify_proof(bundle: &Path, keys: &[PathBuf], log: &LogName, json: bool) 
         .consistent_with_size
         .map(|s| format!(", which extends the checkpoint of size {s}"))
         .unwrap_or_default();
+    let cosigned = if report.witnessed_by.is_empty() {
+        String::new()
+    } else {
+        format!(", cosigned by {}", report.witnessed_by.join(", "))
+    };
     let mut text = format!(
-        "OK: {} of {} in the checkpoint of size {} signed by {}{consistency}\n",
+        "OK: {} of {} in the checkpoint of size {} signed by {}{cosigned}{consistency}\n",
         plural(report.entries.len() as u64, "entry", "entries"),
         report.origin,
         report.tree_size,
@@ -435,6 +485,7 @@ pub fn verify_receipt(
     log: &LogName,
     against: Option<ReceiptAgainst<'_>>,
     now: Option<chrono::DateTime<chrono::Utc>>,
+    witnesses: Option<&WitnessPolicy>,
     json: bool,
 ) -> Result<Outcome, CliError> {
     let keys = load_keys(receipt_keys, "--receipt-key")?;
@@ -481,6 +532,14 @@ pub fn verify_receipt(
                 "the checkpoint is of another chain than the receipt".into(),
             ));
         }
+        if let Some(policy) = witnesses
+            && let Err(e) = policy.check(&note)
+        {
+            return Ok(tampered(
+                &unwitnessed(&e, Some(opened.chain.to_string()), "checkpoint"),
+                json,
+            ));
+        }
         if opened.seq >= cp.size {
             if overdue {
                 return Ok(broken(format!(
@@ -503,6 +562,7 @@ pub fn verify_receipt(
                     require_covered: Some(false),
                     threads: None,
                     now: Some(now),
+                    witnesses: None,
                 },
             );
             if let Err(failure) = verifier.add_checkpoint(&note, &against.checkpoint.display().to_string()) {
@@ -582,27 +642,50 @@ pub fn verify_receipt(
     })
 }
 
-/// `ledger keygen`: `<out>.key` (private, 0600) and `<out>.pub`.
-pub fn keygen(out: &Path, force: bool) -> Result<Outcome, CliError> {
-    let name = out
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| CliError::Usage(format!("{}: the file name is the key name", out.display())))?;
-    let key = SignerKey::generate(name).map_err(|e| CliError::Usage(format!("{name}: {e}")))?;
-    let (private, public) = write_key_pair(out, &key, force)?;
+/// `ledger keygen`: `<out>.key` (private, 0600) and `<out>.pub`; with `witness`, a witness's
+/// cosigning key (C2SP cosignature/v1).
+pub fn keygen(out: &Path, name: Option<&str>, witness: bool, force: bool) -> Result<Outcome, CliError> {
+    let name = match name {
+        Some(name) => name,
+        None => out
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| CliError::Usage(format!("{}: the file name is the key name", out.display())))?,
+    };
+    let (private_text, public_text, role) = if witness {
+        let key = CosignerKey::generate(name).map_err(|e| CliError::Usage(format!("{name}: {e}")))?;
+        (
+            key.to_text(),
+            key.verifier().to_string(),
+            "public: give it to the logs that ask you and the verifiers that require you",
+        )
+    } else {
+        let key = SignerKey::generate(name).map_err(|e| CliError::Usage(format!("{name}: {e}")))?;
+        (key.to_text(), key.verifier().to_string(), "public: give it to auditors")
+    };
+    let (private, public) = write_key_files(out, &private_text, &public_text, force)?;
     Ok(Outcome {
         exit: Exit::Ok,
         stdout: format!(
-            "wrote {} (private, mode 0600: keep it secret) and {} (public: give it to auditors)\n{}\n",
+            "wrote {} (private, mode 0600: keep it secret) and {} ({role})\n{public_text}\n",
             private.display(),
             public.display(),
-            key.verifier()
         ),
     })
 }
 
 /// Write a key pair as `<stem>.key` (0600) and `<stem>.pub`; returns both paths.
 pub fn write_key_pair(stem: &Path, key: &SignerKey, force: bool) -> Result<(PathBuf, PathBuf), CliError> {
+    write_key_files(stem, &key.to_text(), &key.verifier().to_string(), force)
+}
+
+/// Write `<stem>.key` (0600) and `<stem>.pub`.
+fn write_key_files(
+    stem: &Path,
+    private_text: &str,
+    public_text: &str,
+    force: bool,
+) -> Result<(PathBuf, PathBuf), CliError> {
     let private = stem.with_extension("key");
     let public = stem.with_extension("pub");
     let mut options = std::fs::OpenOptions::new();
@@ -624,8 +707,8 @@ pub fn write_key_pair(stem: &Path, key: &SignerKey, force: bool) -> Result<(Path
         file.set_permissions(std::fs::Permissions::from_mode(0o600))
             .map_err(io(&private))?;
     }
-    writeln!(file, "{}", key.to_text()).map_err(io(&private))?;
-    std::fs::write(&public, format!("{}\n", key.verifier())).map_err(io(&public))?;
+    writeln!(file, "{private_text}").map_err(io(&private))?;
+    std::fs::write(&public, format!("{public_text}\n")).map_err(io(&public))?;
     Ok((private, public))
 }
 

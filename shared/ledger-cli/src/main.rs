@@ -16,15 +16,59 @@ struct Cli {
     command: Command,
 }
 
+/// The witnesses a checkpoint must be cosigned by (FORMAT.md §17).
+#[derive(clap::Args, Debug, Default)]
+struct WitnessFlags {
+    /// A witness's public key file (`ledger keygen --witness`): checkpoints must carry its cosignature (repeat).
+    #[arg(long = "witness")]
+    witnesses: Vec<PathBuf>,
+    /// How many of the --witness keys must have cosigned each checkpoint (default: all of them).
+    #[arg(long, requires = "witnesses")]
+    witness_quorum: Option<usize>,
+}
+
+impl WitnessFlags {
+    fn policy(&self) -> Result<Option<ledger::witness::WitnessPolicy>, CliError> {
+        commands::witness_policy(&self.witnesses, self.witness_quorum)
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Generate an Ed25519 key pair: <OUT>.key (private, mode 0600) and <OUT>.pub. The file name is the key name.
+    /// Generate an Ed25519 key pair: <OUT>.key (private, mode 0600) and <OUT>.pub. The key name is --name, or the file name.
     Keygen {
         #[arg(long)]
         out: PathBuf,
+        /// The key's name (default: the file name); for a witness, a schema-less URL (witness.example.com/ledger).
+        #[arg(long)]
+        name: Option<String>,
+        /// A witness's cosigning key (C2SP cosignature/v1, type 0x04), not a log's.
+        #[arg(long)]
+        witness: bool,
         /// Overwrite existing files.
         #[arg(long)]
         force: bool,
+    },
+    /// Serve a C2SP tlog-witness: cosign each checkpoint of the origins you name that extends the last one you cosigned.
+    Witness {
+        /// Your witness's private key (`ledger keygen --witness`).
+        #[arg(long)]
+        key: PathBuf,
+        /// The log's checkpoint key (repeat for rotated keys).
+        #[arg(long = "log-key", required = true)]
+        log_keys: Vec<PathBuf>,
+        /// An origin to witness, <log>/<chain> (a partner: its own chain; repeat).
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+        /// A log whose every chain to witness (an auditor; repeat).
+        #[arg(long = "log")]
+        logs: Vec<String>,
+        /// The witness's state: the latest checkpoint it cosigned per origin.
+        #[arg(long)]
+        state: PathBuf,
+        /// Where to listen, e.g. 127.0.0.1:7380.
+        #[arg(long, default_value = "127.0.0.1:7380")]
+        listen: String,
     },
     /// Verify an export (JSON Lines) against trusted keys and the checkpoints you kept.
     Verify {
@@ -47,9 +91,11 @@ enum Command {
         /// Do not fail on entries no kept checkpoint covers (they are still reported).
         #[arg(long)]
         allow_uncovered: bool,
-        /// Judge entries' times as of this time (RFC 3339; for drills): none may be more than 60 s ahead of it.
+        /// Judge entries' times as of this time (RFC 3339; for drills): none may be more than 300 s ahead of it.
         #[arg(long)]
         now: Option<String>,
+        #[command(flatten)]
+        witnesses: WitnessFlags,
         /// Print a machine-readable report.
         #[arg(long)]
         json: bool,
@@ -78,6 +124,8 @@ enum Command {
         /// The log the bundle's checkpoint must be of.
         #[arg(long, required = true)]
         log: String,
+        #[command(flatten)]
+        witnesses: WitnessFlags,
         #[arg(long)]
         json: bool,
     },
@@ -100,6 +148,8 @@ enum Command {
         /// Judge the receipt's times as of this time (RFC 3339; for drills).
         #[arg(long)]
         now: Option<String>,
+        #[command(flatten)]
+        witnesses: WitnessFlags,
         #[arg(long)]
         json: bool,
     },
@@ -132,6 +182,8 @@ enum Command {
         /// Entries per request, 1 to 1000 (smaller pages for a slow or flaky link).
         #[arg(long, default_value_t = ledger_cli::sync::PAGE)]
         page_size: u64,
+        #[command(flatten)]
+        witnesses: WitnessFlags,
         #[arg(long)]
         json: bool,
     },
@@ -175,7 +227,27 @@ fn chain(text: Option<String>) -> Result<Option<ChainId>, CliError> {
 
 fn run(cli: Cli) -> Result<Outcome, CliError> {
     match cli.command {
-        Command::Keygen { out, force } => commands::keygen(&out, force),
+        Command::Keygen {
+            out,
+            name,
+            witness,
+            force,
+        } => commands::keygen(&out, name.as_deref(), witness, force),
+        Command::Witness {
+            key,
+            log_keys,
+            origins,
+            logs,
+            state,
+            listen,
+        } => ledger_cli::witness::run(ledger_cli::witness::WitnessArgs {
+            key,
+            log_keys,
+            origins,
+            logs,
+            state,
+            listen,
+        }),
         Command::Verify {
             export,
             keys,
@@ -185,6 +257,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
             chain: only,
             allow_uncovered,
             now,
+            witnesses,
             json,
         } => commands::verify(VerifyArgs {
             export: &export,
@@ -196,6 +269,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
             allow_uncovered,
             json,
             now: time("--now", now)?,
+            witnesses: witnesses.policy()?,
         }),
         Command::Prove {
             export,
@@ -208,8 +282,9 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
             bundle,
             keys,
             log,
+            witnesses,
             json,
-        } => commands::verify_proof(&bundle, &keys, &parse_log(&log)?, json),
+        } => commands::verify_proof(&bundle, &keys, &parse_log(&log)?, witnesses.policy()?.as_ref(), json),
         Command::VerifyReceipt {
             receipt,
             receipt_keys,
@@ -218,6 +293,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
             keys,
             checkpoint,
             now,
+            witnesses,
             json,
         } => {
             let against = match (&export, &checkpoint) {
@@ -234,6 +310,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
                 &parse_log(&log)?,
                 against,
                 time("--now", now)?,
+                witnesses.policy()?.as_ref(),
                 json,
             )
         }
@@ -247,6 +324,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
             chain: only,
             now,
             page_size,
+            witnesses,
             json,
         } => ledger_cli::sync::run(ledger_cli::sync::SyncArgs {
             api,
@@ -259,6 +337,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
             json,
             now: time("--now", now)?,
             page: page_size,
+            witnesses: witnesses.policy()?,
         }),
         Command::Sample {
             partner,

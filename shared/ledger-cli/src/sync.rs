@@ -49,6 +49,8 @@ pub struct SyncArgs {
     pub now: Option<chrono::DateTime<chrono::Utc>>,
     /// Entries per request, 1 to [`PAGE`] (the API's maximum; smaller for a slow link).
     pub page: u64,
+    /// The witnesses the log's checkpoint must be cosigned by (FORMAT.md §17).
+    pub witnesses: Option<ledger::witness::WitnessPolicy>,
 }
 
 /// What the monitor keeps between runs.
@@ -181,9 +183,8 @@ impl Connection {
         let status = response.status().as_u16();
         let limit = if matches!(status, 200) { limit } else { PROBLEM_LIMIT };
         body.clear();
-        // Room for exactly the limit and one byte more: the read never grows the buffer past
-        // it, whatever the log sends.
-        body.reserve_exact(limit + 1);
+        // No room is reserved up front (most answers are far below the limit): the read grows
+        // the buffer as it needs, and never past the limit and one byte, whatever the log sends.
         response
             .body_mut()
             .with_config()
@@ -702,6 +703,7 @@ pub fn run(args: SyncArgs) -> Result<Outcome, CliError> {
         "previousSize": synced.previous_size,
         "newEntries": synced.new_entries,
         "requests": synced.requests,
+        "witnessedBy": synced.witnessed_by,
         "receipts": {
             "kept": verdicts.kept,
             "pending": verdicts.pending,
@@ -745,6 +747,7 @@ struct Synced {
     new_entries: u64,
     requests: u64,
     state: State,
+    witnessed_by: Vec<String>,
 }
 
 /// Steps 1-3 of a sync: `Err` when the log could not be asked or answered unusably (exit 2),
@@ -804,6 +807,19 @@ fn sync_log(
         }
     };
     let served = checkpoint.chain().map(|c| c.to_string()).unwrap_or_default();
+    let witnessed_by = match &args.witnesses {
+        Some(policy) => match policy.check(&note) {
+            Ok(cosigned) => cosigned.into_iter().map(|c| c.witness).collect(),
+            Err(e) => {
+                return Ok(Err(crate::commands::unwitnessed(
+                    &e,
+                    Some(served),
+                    "the log's latest checkpoint",
+                )));
+            }
+        },
+        None => Vec::new(),
+    };
     if served != chain {
         return Ok(Err(failure(
             FailureKind::ForeignEntry,
@@ -931,6 +947,7 @@ fn sync_log(
         new_entries,
         requests: api.requests,
         state,
+        witnessed_by,
     }))
 }
 

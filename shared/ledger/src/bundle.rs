@@ -302,6 +302,9 @@ pub struct BundleReport {
     pub tree_size: u64,
     pub root: String,
     pub signed_by: Vec<String>,
+    /// The witnesses whose cosignatures of the checkpoint were checked (FORMAT.md §17).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub witnessed_by: Vec<String>,
     pub entries: Vec<ProvenEntry>,
     pub consistent_with_size: Option<u64>,
 }
@@ -343,6 +346,16 @@ fn decode_proof(proof: &[String]) -> Result<Vec<Hash>, Failure> {
 
 /// Check a bundle with the auditor's keys alone; its checkpoint must be of `log`.
 pub fn verify_bundle(bundle: &EvidenceBundle, keys: &TrustedKeys, log: &LogName) -> Result<BundleReport, Failure> {
+    verify_bundle_witnessed(bundle, keys, log, None)
+}
+
+/// [`verify_bundle`], and the checkpoint must carry the quorum of `witnesses` (FORMAT.md §17).
+pub fn verify_bundle_witnessed(
+    bundle: &EvidenceBundle,
+    keys: &TrustedKeys,
+    log: &LogName,
+    witnesses: Option<&crate::witness::WitnessPolicy>,
+) -> Result<BundleReport, Failure> {
     if bundle.format != BUNDLE_FORMAT {
         return Err(fail(
             FailureKind::Malformed,
@@ -354,6 +367,22 @@ pub fn verify_bundle(bundle: &EvidenceBundle, keys: &TrustedKeys, log: &LogName)
     let (checkpoint, signed_by) =
         Checkpoint::open_pinned(&bundle.checkpoint, keys, log).map_err(|e| note_failure("checkpoint", e))?;
     let chain = checkpoint.chain().map(|c| c.to_string()).unwrap_or_default();
+    let witnessed_by = match witnesses {
+        Some(policy) => policy
+            .check(&bundle.checkpoint)
+            .map_err(|e| {
+                fail(
+                    FailureKind::of_witness(&e),
+                    Some(&chain),
+                    None,
+                    format!("checkpoint: {e}"),
+                )
+            })?
+            .into_iter()
+            .map(|c| c.witness)
+            .collect(),
+        None => Vec::new(),
+    };
     if bundle.tree_size != checkpoint.size {
         return Err(fail(
             FailureKind::Modified,
@@ -479,6 +508,7 @@ pub fn verify_bundle(bundle: &EvidenceBundle, keys: &TrustedKeys, log: &LogName)
         tree_size: checkpoint.size,
         root: checkpoint.root.to_base64(),
         signed_by,
+        witnessed_by,
         entries: proven,
         consistent_with_size,
     })

@@ -18,6 +18,7 @@
 //! - [`checkpoint`]: C2SP tlog-checkpoint + signed-note with Ed25519, Go `note` key formats.
 //! - [`receipt`]: the signed promise given for every write.
 //! - [`signer_state`]: the checkpoint signer's own memory, signed, so it resumes only from itself.
+//! - [`witness`]: C2SP cosignatures, quorum policies and the witness's `add-checkpoint` decision.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod bundle;
@@ -36,6 +37,7 @@ pub mod tiles;
 #[cfg(feature = "vectors")]
 pub mod vectors;
 pub mod verify;
+pub mod witness;
 
 pub use chain::{AppendError, ChainHead};
 pub use checkpoint::{Checkpoint, LogName, SignedNote, SignerKey, TrustedKeys, VerifierKey};

@@ -58,16 +58,16 @@ pub const ACTOR_SUBJECT: &str = "/actor/subject";
 pub fn commitment_permitted(kind: &str, path: &[&[u8]]) -> bool {
     match path {
         [b"actor", b"subject"] => true,
-        [b"change", rest @ ..] => match (kind, rest) {
+        [b"change", rest @ ..] => matches!(
+            (kind, rest),
             ("created", [b"request", b"title" | b"description" | b"supportTopic"])
-            | ("created", [b"request", b"contact", b"name" | b"email" | b"phone"])
-            | ("created", [b"request", b"entitlement", b"reference"])
-            | ("first_response" | "response_added" | "status_changed", [b"message"])
-            | ("note_added", [b"message" | b"note"])
-            | ("severity_changed", [b"reason"])
-            | ("assigned", [b"assignee" | b"previousAssignee"]) => true,
-            _ => false,
-        },
+                | ("created", [b"request", b"contact", b"name" | b"email" | b"phone"])
+                | ("created", [b"request", b"entitlement", b"reference"])
+                | ("first_response" | "response_added" | "status_changed", [b"message"])
+                | ("note_added", [b"message" | b"note"])
+                | ("severity_changed", [b"reason"])
+                | ("assigned", [b"assignee" | b"previousAssignee"])
+        ),
         _ => false,
     }
 }
@@ -327,8 +327,19 @@ mod tests {
             "unknown_kind",
         ];
         // Every pointer of the table, and of any kind's table, asked of every kind.
-        let mut pointers: Vec<&str> = COMMITMENT_POSITIONS.iter().flat_map(|(_, p)| p.iter().copied()).collect();
-        pointers.extend([ACTOR_SUBJECT, "/actor", "/change", "/change/request", "/subject", "", "/actor/subject/x"]);
+        let mut pointers: Vec<&str> = COMMITMENT_POSITIONS
+            .iter()
+            .flat_map(|(_, p)| p.iter().copied())
+            .collect();
+        pointers.extend([
+            ACTOR_SUBJECT,
+            "/actor",
+            "/change",
+            "/change/request",
+            "/subject",
+            "",
+            "/actor/subject/x",
+        ]);
         for kind in kinds {
             for pointer in &pointers {
                 let documented = *pointer == ACTOR_SUBJECT

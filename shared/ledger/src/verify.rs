@@ -57,6 +57,8 @@ pub enum FailureKind {
     /// A time beyond the verifier's clock plus the allowed skew (FORMAT.md §2.2): an entry or
     /// a receipt from the future.
     FutureTime,
+    /// A checkpoint without the quorum of witness cosignatures the verifier requires (§17).
+    Unwitnessed,
 }
 
 impl FailureKind {
@@ -67,6 +69,16 @@ impl FailureKind {
             NoteError::NoTrustedSignature => FailureKind::MissingSignature,
             NoteError::WrongLog { .. } => FailureKind::WrongLog,
             NoteError::Malformed(_) | NoteError::MalformedCheckpoint(_) => FailureKind::Malformed,
+        }
+    }
+
+    /// What a checkpoint that fails the witness policy says.
+    pub fn of_witness(e: &crate::witness::WitnessError) -> Self {
+        use crate::witness::WitnessError;
+        match e {
+            WitnessError::Note(n) => Self::of_note(n),
+            WitnessError::BadCosignature { .. } => FailureKind::BadSignature,
+            WitnessError::Unwitnessed { .. } => FailureKind::Unwitnessed,
         }
     }
 
@@ -100,6 +112,7 @@ impl FailureKind {
             FailureKind::BrokenPromise => "broken_promise",
             FailureKind::MisplacedCommitment => "misplaced_commitment",
             FailureKind::FutureTime => "future_time",
+            FailureKind::Unwitnessed => "unwitnessed",
         }
     }
 }
@@ -150,6 +163,9 @@ pub struct ChainReport {
     /// Base64, as in checkpoints.
     pub root: String,
     pub checkpoints_checked: usize,
+    /// The witnesses whose cosignatures of this chain's kept checkpoints were checked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub witnessed_by: Vec<String>,
     /// Entries `0 … covered − 1` are bound by a verified checkpoint.
     pub covered: u64,
     /// Entries after the largest verified checkpoint: nothing signed binds them yet.
@@ -212,6 +228,8 @@ pub struct VerifyOptions {
     /// Refuse entries stamped later than this clock reading plus the allowed skew
     /// ([`crate::entry::MAX_VERIFIER_SKEW_SECONDS`]): times from the future.
     pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// Require every kept checkpoint to carry this quorum of witness cosignatures.
+    pub witnesses: Option<crate::witness::WitnessPolicy>,
 }
 
 /// Verifies exports against the auditor's trusted keys and kept checkpoints.
@@ -228,6 +246,8 @@ pub struct Verifier {
     watch: BTreeSet<(String, u64)>,
     /// The latest believable `at` ([`VerifyOptions::now`]).
     not_after: Option<[u8; 24]>,
+    /// The witnesses that cosigned each chain's kept checkpoints.
+    witnessed: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Verifier {
@@ -245,6 +265,7 @@ impl Verifier {
             disclosures: BTreeMap::new(),
             watch: BTreeSet::new(),
             not_after,
+            witnessed: BTreeMap::new(),
         }
     }
 
@@ -277,6 +298,20 @@ impl Verifier {
                 format!("checkpoint {source}: {e}"),
             )
         })?;
+        if let Some(policy) = &self.options.witnesses {
+            let cosigned = policy.check(note).map_err(|e| {
+                failure(
+                    FailureKind::of_witness(&e),
+                    checkpoint.chain().as_ref().map(ChainId::as_str),
+                    None,
+                    None,
+                    format!("checkpoint {source}: {e}"),
+                )
+            })?;
+            let chain = checkpoint.chain().map(|c| c.to_string()).unwrap_or_default();
+            let names = self.witnessed.entry(chain).or_default();
+            names.extend(cosigned.into_iter().map(|c| c.witness));
+        }
         let (Some(chain), Some(log)) = (checkpoint.chain(), checkpoint.log()) else {
             return Err(failure(
                 FailureKind::WrongLog,
@@ -965,6 +1000,11 @@ impl ChainState {
             size: self.next_seq,
             root: self.frontier.root().to_base64(),
             checkpoints_checked: self.checked,
+            witnessed_by: verifier
+                .witnessed
+                .get(self.chain.as_str())
+                .map(|names| names.iter().cloned().collect())
+                .unwrap_or_default(),
             covered: self.covered,
             uncovered: self.next_seq - self.covered,
         })

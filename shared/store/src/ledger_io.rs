@@ -46,6 +46,19 @@ pub struct IntegrityAlarm {
 pub struct SignReport {
     pub signed: Vec<StoredCheckpoint>,
     pub alarms: Vec<IntegrityAlarm>,
+    /// Checkpoints signed without the quorum of witness cosignatures (FORMAT.md §17): kept
+    /// and served, never as witnessed (the stack's alarm fires).
+    pub unwitnessed: Vec<Unwitnessed>,
+}
+
+/// A checkpoint the witnesses did not cosign enough: which, who did, and why the others not.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unwitnessed {
+    pub chain: String,
+    pub size: u64,
+    pub cosigned_by: Vec<String>,
+    pub refused: Vec<String>,
 }
 
 /// The signer's own record of a chain as of its last checkpoint: what the next checkpoint
@@ -100,7 +113,7 @@ impl SignerState {
 
 enum Signed {
     Nothing,
-    Checkpoint(StoredCheckpoint),
+    Checkpoint(StoredCheckpoint, Option<Unwitnessed>),
     Alarm(IntegrityAlarm),
 }
 
@@ -383,7 +396,20 @@ impl Store {
             .buffer_unordered(SIGN_CONCURRENCY);
         while let Some((chain, outcome)) = results.next().await {
             match outcome {
-                Ok(Signed::Checkpoint(c)) => report.signed.push(c),
+                Ok(Signed::Checkpoint(c, unwitnessed)) => {
+                    if let Some(u) = unwitnessed {
+                        tracing::error!(
+                            witness_alarm = "unwitnessed",
+                            chain = %u.chain,
+                            size = u.size,
+                            cosigned_by = ?u.cosigned_by,
+                            refused = ?u.refused,
+                            "checkpoint signed without the witnesses' quorum: served, never as witnessed"
+                        );
+                        report.unwitnessed.push(u);
+                    }
+                    report.signed.push(c);
+                }
                 Ok(Signed::Alarm(alarm)) => {
                     tracing::error!(
                         integrity_alarm = "ledger",
@@ -597,6 +623,8 @@ impl Store {
             Resume::Alarm(problem) => return alarm(problem),
         };
         let signed_last_hash = state.last_hash;
+        // The size each witness most likely cosigned last: the signer's previous checkpoint.
+        let previous = state.size;
         let (head, _) = self.read_head_item(chain).await?;
         let head_at = head.last_at.map(|t| ledger::entry::format_at(&t)).unwrap_or_default();
         let latest = ledger::entry::latest_believable(&self.now(), ledger::entry::MAX_CLOCK_SKEW_SECONDS);
@@ -709,6 +737,19 @@ impl Store {
             self.batch_write_tiles(hash_tiles)
         )?;
         let note = head.sign_checkpoint(log.as_str(), key);
+        // The witnesses' cosignatures, asked of all at once; kept with the note (FORMAT.md §17).
+        let cosignatures = self.cosign(chain, &note, state.size, previous).await;
+        let unwitnessed = (self.witnesses.is_some() && !cosignatures.witnessed).then(|| Unwitnessed {
+            chain: chain.to_string(),
+            size: state.size,
+            cosigned_by: cosignatures.by.clone(),
+            refused: cosignatures
+                .refused
+                .iter()
+                .map(|(witness, why)| format!("{witness}: {why}"))
+                .collect(),
+        });
+        let note = ledger::witness::with_cosignatures(&note, &cosignatures.lines);
         // The signer's memory, signed with the checkpoint: the next run resumes only from a
         // state it can verify was its own (FORMAT.md §6.1). Its copy goes to the tile bucket
         // first, where the operator cannot take it back (the signer-only prefix, under Object
@@ -719,11 +760,14 @@ impl Store {
             .put_checkpoint_row(chain, state.size, &note, &signed_state, key, now)
             .await?
         {
-            Signed::Checkpoint(StoredCheckpoint {
-                chain: chain.clone(),
-                size: state.size,
-                note,
-            })
+            Signed::Checkpoint(
+                StoredCheckpoint {
+                    chain: chain.clone(),
+                    size: state.size,
+                    note,
+                },
+                unwitnessed,
+            )
         } else {
             // Another signer got there first with the same size (and the same root: its copy
             // and this one are of one state).

@@ -31,13 +31,14 @@ pub mod relationships;
 pub mod schema;
 pub mod secrets;
 pub mod trust;
+pub mod witnesses;
 mod write;
 
 pub use aws_config::SdkConfig as AwsConfig;
 pub use cursor::CursorKey;
 pub use error::StoreError;
 pub use items::SWEEP_SHARDS;
-pub use ledger_io::{ExportError, IntegrityAlarm, SignReport, StoredCheckpoint};
+pub use ledger_io::{ExportError, IntegrityAlarm, SignReport, StoredCheckpoint, Unwitnessed};
 pub use personal_io::PersonalItem;
 pub use read::{Assignee, History, ListQuery, Page, PageSize, QueueQuery};
 pub use relationships::{Relationship, RelationshipStatus};
@@ -86,6 +87,8 @@ pub struct Store {
     entry_tiles: Option<EntryTileBucket>,
     /// What "now" is for writers and the signer (FORMAT.md §2.2).
     clock: Clock,
+    /// The witnesses the signer asks to cosign each checkpoint (FORMAT.md §17).
+    witnesses: Option<witnesses::Witnesses>,
 }
 
 /// The S3 bucket that holds the entry tiles (FORMAT.md §11.1): immutable blobs, written by the
@@ -116,7 +119,14 @@ impl Store {
             round_trips: AtomicU64::new(0),
             entry_tiles: None,
             clock: Clock::system(),
+            witnesses: None,
         }
+    }
+
+    /// Ask these witnesses to cosign every checkpoint the signer signs.
+    pub fn with_witnesses(mut self, witnesses: witnesses::Witnesses) -> Self {
+        self.witnesses = Some(witnesses);
+        self
     }
 
     /// Use `clock` instead of the system clock (tests and drills: see [`Clock`]).

@@ -148,6 +148,7 @@ pub fn verify_chain(export: &Path, key: &Path, checkpoint: &Path) -> ledger_cli:
         allow_uncovered: false,
         json: true,
         now: None,
+        witnesses: None,
     })
     .expect("verify ran")
 }

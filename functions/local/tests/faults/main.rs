@@ -89,6 +89,7 @@ async fn sign_and_verify(
         allow_uncovered: false,
         json: true,
         now: None,
+        witnesses: None,
     })
     .unwrap();
     assert_eq!(outcome.exit, Exit::Ok, "{}", outcome.stdout);
@@ -192,6 +193,7 @@ async fn store_faults_end_in_retry_after_or_in_nothing() {
         sweep_every: None,
         relationships: local::LocalConfig::default().relationships,
         clock: store::Clock::system(),
+        ..local::LocalConfig::default()
     })
     .await
     .unwrap();

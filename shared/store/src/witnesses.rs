@@ -1,0 +1,219 @@
+//! The witnesses the signer asks to cosign every checkpoint it signs (FORMAT.md §17): C2SP
+//! tlog-witness `add-checkpoint`, to each at once, with the consistency proof from the size
+//! the signer last signed (retried once from the size a 409 names), and each cosignature
+//! checked against the witness's key before it is kept.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use ledger::witness::{AddCheckpoint, WitnessKey, with_cosignatures};
+use ledger::{ChainId, SignedNote};
+
+use crate::Store;
+
+/// How long one witness may take to answer.
+const WITNESS_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most of a witness's answer that is read (a few signature lines).
+const ANSWER_LIMIT: usize = 64 << 10;
+
+type Https = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// One witness: where it answers (`<url>/add-checkpoint`) and its public key.
+#[derive(Debug, Clone)]
+pub struct WitnessEndpoint {
+    pub url: String,
+    pub key: WitnessKey,
+}
+
+/// The witnesses and the quorum of them a checkpoint needs to be served as witnessed.
+#[derive(Clone)]
+pub struct Witnesses {
+    endpoints: Vec<WitnessEndpoint>,
+    quorum: usize,
+    http: Client<Https, Full<Bytes>>,
+}
+
+impl std::fmt::Debug for Witnesses {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Witnesses")
+            .field("endpoints", &self.endpoints)
+            .field("quorum", &self.quorum)
+            .finish()
+    }
+}
+
+/// What the witnesses said of one checkpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cosignatures {
+    /// The verified cosignature lines, to add to the note.
+    pub lines: Vec<String>,
+    /// The witnesses that cosigned.
+    pub by: Vec<String>,
+    /// Why each other witness did not.
+    pub refused: Vec<(String, String)>,
+    /// Whether `by` reaches the quorum.
+    pub witnessed: bool,
+}
+
+impl Witnesses {
+    /// `quorum` of `endpoints` (1 ≤ quorum ≤ their number, each witness named once).
+    pub fn new(endpoints: Vec<WitnessEndpoint>, quorum: usize) -> Result<Self, String> {
+        ledger::witness::WitnessPolicy::new(endpoints.iter().map(|e| e.key.clone()).collect(), quorum)?;
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+            .map_err(|e| format!("no TLS roots for the witnesses: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(Self {
+            endpoints,
+            quorum,
+            http: Client::builder(TokioExecutor::new()).build(https),
+        })
+    }
+
+    /// From the stack's configuration: a JSON array of `{"url", "key"}` (the key as its
+    /// vkey text), and the quorum.
+    pub fn from_config(json: &str, quorum: usize) -> Result<Self, String> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Entry {
+            url: String,
+            key: String,
+        }
+        let entries: Vec<Entry> =
+            serde_json::from_str(json).map_err(|e| format!("not a JSON array of {{\"url\", \"key\"}}: {e}"))?;
+        let endpoints = entries
+            .into_iter()
+            .map(|e| {
+                let url = e.url.trim_end_matches('/').to_owned();
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(format!("{url}: a witness's URL is http(s)"));
+                }
+                let key = WitnessKey::parse(&e.key).map_err(|err| format!("{}: {err}", e.key))?;
+                Ok(WitnessEndpoint { url, key })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Self::new(endpoints, quorum)
+    }
+
+    pub fn quorum(&self) -> usize {
+        self.quorum
+    }
+
+    pub fn endpoints(&self) -> &[WitnessEndpoint] {
+        &self.endpoints
+    }
+
+    /// POST `body` to `url`: the status and (at most [`ANSWER_LIMIT`] of) the answer.
+    async fn post(&self, url: &str, body: String) -> Result<(u16, String), String> {
+        let request = http::Request::post(url)
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| e.to_string())?;
+        let answer = tokio::time::timeout(WITNESS_TIMEOUT, async {
+            let response = self.http.request(request).await.map_err(|e| e.to_string())?;
+            let status = response.status().as_u16();
+            let bytes = Limited::new(response.into_body(), ANSWER_LIMIT)
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            Ok::<_, String>((status, String::from_utf8_lossy(&bytes).into_owned()))
+        })
+        .await
+        .map_err(|_| format!("no answer within {} s", WITNESS_TIMEOUT.as_secs()))??;
+        Ok(answer)
+    }
+}
+
+impl Store {
+    /// Ask every witness at once to cosign `note`, `chain`'s checkpoint of `size`, signed
+    /// after the checkpoint of `previous` (the size each witness most likely cosigned last).
+    pub(crate) async fn cosign(&self, chain: &ChainId, note: &str, size: u64, previous: u64) -> Cosignatures {
+        let Some(witnesses) = &self.witnesses else {
+            return Cosignatures::default();
+        };
+        let asks = witnesses
+            .endpoints
+            .iter()
+            .map(|endpoint| self.ask(witnesses, endpoint, chain, note, size, previous));
+        let answers = futures::future::join_all(asks).await;
+        let mut out = Cosignatures::default();
+        for (endpoint, answer) in witnesses.endpoints.iter().zip(answers) {
+            match answer {
+                Ok(line) => {
+                    out.lines.push(line);
+                    out.by.push(endpoint.key.name().to_owned());
+                }
+                Err(reason) => out.refused.push((endpoint.key.name().to_owned(), reason)),
+            }
+        }
+        out.witnessed = out.by.len() >= witnesses.quorum;
+        out
+    }
+
+    /// One witness's cosignature line, checked; or why there is none.
+    async fn ask(
+        &self,
+        witnesses: &Witnesses,
+        endpoint: &WitnessEndpoint,
+        chain: &ChainId,
+        note: &str,
+        size: u64,
+        previous: u64,
+    ) -> Result<String, String> {
+        let url = format!("{}/add-checkpoint", endpoint.url);
+        let mut old = previous.min(size);
+        for attempt in 0..2 {
+            let proof = if old == 0 || old == size {
+                Vec::new()
+            } else {
+                self.consistency_proof(chain, old, size)
+                    .await
+                    .map_err(|e| format!("no consistency proof from {old}: {e}"))?
+            };
+            let body = AddCheckpoint {
+                old_size: old,
+                proof,
+                note: note.to_owned(),
+            }
+            .to_body();
+            let (status, answer) = witnesses.post(&url, body).await?;
+            match status {
+                200 => {
+                    // Only this witness's line, and only if it verifies on this checkpoint.
+                    for line in answer.lines().filter(|l| !l.is_empty()) {
+                        let candidate = with_cosignatures(note, &[format!("{line}\n")]);
+                        let verified = SignedNote::parse(&candidate)
+                            .ok()
+                            .and_then(|n| endpoint.key.check(&n).ok().flatten());
+                        if verified.is_some() {
+                            return Ok(format!("{line}\n"));
+                        }
+                    }
+                    return Err("it answered 200 without a valid cosignature of its key".into());
+                }
+                // It cosigned another size last: once more, from there.
+                409 if attempt == 0 => {
+                    let named: u64 = answer
+                        .trim_end_matches('\n')
+                        .parse()
+                        .map_err(|_| format!("409 without a size: {answer:?}"))?;
+                    if named > size {
+                        return Err(format!(
+                            "it cosigned a checkpoint of size {named}, larger than this one ({size}): a rollback?"
+                        ));
+                    }
+                    old = named;
+                }
+                _ => return Err(format!("{status}: {}", answer.trim())),
+            }
+        }
+        Err("it named another size again".into())
+    }
+}

@@ -1,0 +1,257 @@
+//! Witnessed checkpoints through the local run (FORMAT.md §17): the signer asks its witness to
+//! cosign every checkpoint; verifiers that require the witness accept what it cosigned and
+//! nothing else — not a history the operator re-signed from scratch, not a checkpoint signed
+//! while the witness was down.
+
+use ledger::witness::{CosignerKey, WitnessKey, WitnessPolicy};
+use ledger_cli::commands::Exit;
+use reqwest::StatusCode;
+use serde_json::Value;
+use tests::*;
+
+use crate::evidence::{chain_lines, sweep};
+use crate::operator::{checkpoint_sizes, copies, delete_checkpoint_row, delete_object, rewrite_from};
+
+fn policy(keys: &[WitnessKey], quorum: usize) -> WitnessPolicy {
+    WitnessPolicy::new(keys.to_vec(), quorum).unwrap()
+}
+
+fn local_witness(stack: &Stack) -> WitnessKey {
+    let path = &stack.running.witness().expect("the stack runs a witness").public_key;
+    WitnessKey::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+async fn checkpoint_text(stack: &Stack, token: &str) -> String {
+    reqwest::Client::new()
+        .get(format!("{}/ledger/checkpoint", stack.running.base_url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn sync_requiring(
+    stack: &Stack,
+    token: &str,
+    state: &std::path::Path,
+    witnesses: WitnessPolicy,
+) -> (Exit, Value) {
+    let mut args = sync_args(stack, token, state, Some("contoso"));
+    args.witnesses = Some(witnesses);
+    run_sync(args).await
+}
+
+async fn witnessed_stack() -> Stack {
+    Stack::start_witnessed(
+        &[("contoso", CUSTOMER)],
+        Witnessing {
+            own: true,
+            ..Witnessing::default()
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_checkpoint_is_cosigned_and_verifiers_can_require_it() {
+    let stack = witnessed_stack().await;
+    let token = stack.partner_token("contoso");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("contoso");
+    let created = stack.create(&token, &body()).await;
+    keep_receipt(&state, &serde_json::json!({ "receipt": created["receipt"] }));
+    let report = sweep(&stack).await;
+    assert!(report.unwitnessed.is_empty(), "{report:?}");
+    assert!(report.checkpoints.contains(&"contoso@2".to_owned()), "{report:?}");
+    let witness = local_witness(&stack);
+    // The API serves the checkpoint with the witness's cosignature after the log's signature.
+    let note = checkpoint_text(&stack, &token).await;
+    assert!(note.contains("\n— ledgerdesk.local/witness "), "{note}");
+    // The partner's monitor requiring it: fine, and it says who cosigned.
+    let (exit, out) = sync_requiring(&stack, &token, &state, policy(std::slice::from_ref(&witness), 1)).await;
+    assert_eq!(exit, Exit::Ok, "{out}");
+    assert_eq!(out["witnessedBy"], serde_json::json!(["ledgerdesk.local/witness"]));
+    // The auditor's verify of the copy, and verify-receipt, requiring it too.
+    let verified = ledger_cli::commands::verify(ledger_cli::commands::VerifyArgs {
+        export: &state.join("entries.jsonl"),
+        keys: std::slice::from_ref(&stack.running.public_key),
+        log: Some(local::log_name()),
+        checkpoints: &[state.join("checkpoint.note")],
+        disclosures: None,
+        chain: None,
+        allow_uncovered: false,
+        json: true,
+        now: None,
+        witnesses: Some(policy(std::slice::from_ref(&witness), 1)),
+    })
+    .unwrap();
+    let out: Value = serde_json::from_str(&verified.stdout).unwrap();
+    assert_eq!(verified.exit, Exit::Ok, "{out}");
+    assert_eq!(
+        out["chains"][0]["witnessedBy"],
+        serde_json::json!(["ledgerdesk.local/witness"])
+    );
+    let receipt = std::fs::read_dir(state.join("receipts"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let keys = [stack.running.public_key.clone()];
+    let outcome = ledger_cli::commands::verify_receipt(
+        &receipt,
+        std::slice::from_ref(&stack.running.receipt_public_key),
+        &local::log_name(),
+        Some(ledger_cli::commands::ReceiptAgainst {
+            export: &state.join("entries.jsonl"),
+            keys: &keys,
+            checkpoint: &state.join("checkpoint.note"),
+        }),
+        None,
+        Some(&policy(std::slice::from_ref(&witness), 1)),
+        true,
+    )
+    .unwrap();
+    assert_eq!(outcome.exit, Exit::Ok, "{}", outcome.stdout);
+    // Requiring a witness that did not cosign (here: one the log never asked): unwitnessed,
+    // whatever else checks out.
+    let stranger = CosignerKey::generate("audit-firm.example/witness").unwrap().verifier();
+    let (exit, out) = sync_requiring(
+        &stack,
+        &token,
+        &dir.path().join("strict"),
+        policy(&[witness.clone(), stranger.clone()], 2),
+    )
+    .await;
+    assert_eq!(exit, Exit::Tampered, "{out}");
+    assert_eq!(out["failure"]["kind"], "unwitnessed", "{out}");
+    // The evidence bundle carries the cosigned checkpoint: verify-proof requiring the witness.
+    let id = created["id"].as_str().unwrap();
+    let bundle = reqwest::Client::new()
+        .get(format!("{}/service-requests/{id}/evidence", stack.running.base_url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let path = dir.path().join("evidence.json");
+    std::fs::write(&path, bundle).unwrap();
+    let outcome = ledger_cli::commands::verify_proof(
+        &path,
+        std::slice::from_ref(&stack.running.public_key),
+        &local::log_name(),
+        Some(&policy(&[witness], 1)),
+        true,
+    )
+    .unwrap();
+    assert_eq!(outcome.exit, Exit::Ok, "{}", outcome.stdout);
+    let report: Value = serde_json::from_str(&outcome.stdout).unwrap();
+    assert_eq!(report["witnessedBy"], serde_json::json!(["ledgerdesk.local/witness"]));
+    let outcome = ledger_cli::commands::verify_proof(
+        &path,
+        std::slice::from_ref(&stack.running.public_key),
+        &local::log_name(),
+        Some(&policy(&[stranger], 1)),
+        true,
+    )
+    .unwrap();
+    assert_eq!(outcome.exit, Exit::Tampered, "{}", outcome.stdout);
+    assert!(outcome.stdout.contains("\"unwitnessed\""), "{}", outcome.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_re_signed_from_scratch_is_refused_by_the_witness() {
+    // The attack no signer can see (FORMAT.md §16): every row and every copy deleted, the chain
+    // rewritten, the signer signs it as new. The witness remembers the old history.
+    let stack = witnessed_stack().await;
+    let token = stack.partner_token("contoso");
+    for _ in 0..3 {
+        stack.create(&token, &body()).await;
+    }
+    let report = sweep(&stack).await;
+    assert!(report.unwitnessed.is_empty(), "{report:?}");
+    let witness = local_witness(&stack);
+    let dir = tempfile::tempdir().unwrap();
+    for size in checkpoint_sizes(&stack, "contoso").await {
+        delete_checkpoint_row(&stack, "contoso", size).await;
+    }
+    for key in copies(&stack, "contoso").await {
+        delete_object(&stack, &key).await;
+    }
+    rewrite_from(&stack, 1).await;
+    let report = sweep(&stack).await;
+    assert!(report.integrity_alarms.is_empty(), "the signer cannot know: {report:?}");
+    assert_eq!(report.unwitnessed.len(), 1, "{report:?}");
+    assert_eq!(
+        report.unwitnessed[0].size,
+        chain_lines(&stack, "contoso").await.len() as u64
+    );
+    assert!(report.unwitnessed[0].cosigned_by.is_empty(), "{report:?}");
+    assert!(
+        report.unwitnessed[0].refused[0].contains("422") || report.unwitnessed[0].refused[0].contains("409"),
+        "{report:?}"
+    );
+    // The re-signed checkpoint is served without a cosignature: an auditor who never kept a
+    // checkpoint would accept it, unless it requires the witness.
+    let note = checkpoint_text(&stack, &token).await;
+    assert!(!note.contains("ledgerdesk.local/witness"), "{note}");
+    let (exit, out) = sync(&stack, &token, &dir.path().join("trusting"), "contoso", None).await;
+    assert_eq!(exit, Exit::Ok, "without witnesses a re-signed history passes: {out}");
+    let (exit, out) = sync_requiring(&stack, &token, &dir.path().join("witnessed"), policy(&[witness], 1)).await;
+    assert_eq!(exit, Exit::Tampered, "{out}");
+    assert_eq!(out["failure"]["kind"], "unwitnessed", "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_witness_that_is_down_makes_checkpoints_unwitnessed_never_wrongly_witnessed() {
+    let _ = captured_logs();
+    let down = CosignerKey::generate("down.example/witness").unwrap().verifier();
+    let stack = Stack::start_witnessed(
+        &[("contoso", CUSTOMER)],
+        Witnessing {
+            own: true,
+            others: vec![store::witnesses::WitnessEndpoint {
+                url: "http://127.0.0.1:9".into(),
+                key: down.clone(),
+            }],
+            quorum: Some(2),
+        },
+    )
+    .await;
+    let token = stack.partner_token("contoso");
+    stack.create(&token, &body()).await;
+    let report = sweep(&stack).await;
+    assert!(
+        report.checkpoints.contains(&"contoso@2".to_owned()),
+        "signed all the same: {report:?}"
+    );
+    assert_eq!(report.unwitnessed.len(), 1, "{report:?}");
+    assert_eq!(report.unwitnessed[0].cosigned_by, ["ledgerdesk.local/witness"]);
+    assert!(
+        report.unwitnessed[0].refused[0].starts_with("down.example/witness"),
+        "{report:?}"
+    );
+    assert!(captured_logs().contains("\"witness_alarm\":\"unwitnessed\""));
+    // Served with the one cosignature it got; a verifier requiring both refuses it.
+    let note = checkpoint_text(&stack, &token).await;
+    assert!(
+        note.contains("ledgerdesk.local/witness") && !note.contains("down.example"),
+        "{note}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (exit, out) = sync_requiring(
+        &stack,
+        &token,
+        &dir.path().join("c"),
+        policy(&[local_witness(&stack), down], 2),
+    )
+    .await;
+    assert_eq!(exit, Exit::Tampered, "{out}");
+    assert_eq!(out["failure"]["kind"], "unwitnessed", "{out}");
+    assert_eq!(stack.get("/ledger/checkpoint", &token).await.status, StatusCode::OK);
+}
