@@ -255,3 +255,73 @@ async fn a_witness_that_is_down_makes_checkpoints_unwitnessed_never_wrongly_witn
     assert_eq!(out["failure"]["kind"], "unwitnessed", "{out}");
     assert_eq!(stack.get("/ledger/checkpoint", &token).await.status, StatusCode::OK);
 }
+
+/// A witness that takes connections and never answers (hung, or a trickle).
+fn silent_witness() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_witness_is_not_waited_for_past_the_quorum_nor_asked_again_at_once() {
+    let silent = CosignerKey::generate("silent.example/witness").unwrap().verifier();
+    let endpoint = store::witnesses::WitnessEndpoint {
+        url: silent_witness(),
+        key: silent.clone(),
+    };
+    // One of two: the local witness makes the quorum; the silent one is let go.
+    let stack = Stack::start_witnessed(
+        &[("contoso", CUSTOMER)],
+        Witnessing {
+            own: true,
+            others: vec![endpoint.clone()],
+            quorum: Some(1),
+        },
+    )
+    .await;
+    let token = stack.partner_token("contoso");
+    stack.create(&token, &body()).await;
+    let report = sweep(&stack).await;
+    assert!(report.checkpoints.contains(&"contoso@2".to_owned()), "{report:?}");
+    assert!(report.unwitnessed.is_empty(), "the quorum of one cosigned: {report:?}");
+    let note = checkpoint_text(&stack, &token).await;
+    assert!(
+        note.contains("ledgerdesk.local/witness") && !note.contains("silent.example"),
+        "{note}"
+    );
+
+    // Two of two: the checkpoint waits for it until its time is up, and is unwitnessed; the
+    // next sweep does not ask it again so soon.
+    let stack = Stack::start_witnessed(
+        &[("contoso", CUSTOMER)],
+        Witnessing {
+            own: true,
+            others: vec![endpoint],
+            quorum: Some(2),
+        },
+    )
+    .await;
+    let token = stack.partner_token("contoso");
+    stack.create(&token, &body()).await;
+    let report = sweep(&stack).await;
+    assert_eq!(report.unwitnessed.len(), 1, "{report:?}");
+    let refused = &report.unwitnessed[0].refused;
+    assert!(
+        refused.len() == 1
+            && refused[0].starts_with("silent.example/witness")
+            && refused[0].contains("no answer within"),
+        "{report:?}"
+    );
+    stack.create(&token, &body()).await;
+    let report = sweep(&stack).await;
+    assert_eq!(report.unwitnessed.len(), 1, "{report:?}");
+    assert!(report.unwitnessed[0].refused[0].contains("not asked"), "{report:?}");
+    assert_eq!(report.unwitnessed[0].cosigned_by, ["ledgerdesk.local/witness"]);
+}

@@ -221,6 +221,11 @@ pub fn load_disclosures(path: &Path) -> Result<Vec<Disclosure>, CliError> {
 /// `ledger verify`.
 pub fn verify(args: VerifyArgs<'_>) -> Result<Outcome, CliError> {
     let keys = load_keys(args.keys, "--key")?;
+    if args.witnesses.is_some() && args.checkpoints.is_empty() {
+        return Err(CliError::Usage(
+            "--witness needs --checkpoint: witnesses cosign checkpoints, and without one nothing would be checked against them".into(),
+        ));
+    }
     if !args.checkpoints.is_empty() && args.log.is_none() {
         return Err(CliError::Usage(
             "--log <log name> is required with --checkpoint: a checkpoint proves something only about the log it names (the origin before /<chain>, e.g. ledgerdesk.local)".into(),
@@ -488,6 +493,11 @@ pub fn verify_receipt(
     witnesses: Option<&WitnessPolicy>,
     json: bool,
 ) -> Result<Outcome, CliError> {
+    if witnesses.is_some() && against.is_none() {
+        return Err(CliError::Usage(
+            "--witness needs --export and --checkpoint: witnesses cosign checkpoints, and a receipt alone is checked against none".into(),
+        ));
+    }
     let keys = load_keys(receipt_keys, "--receipt-key")?;
     let text = read(receipt)?;
     let now = now.unwrap_or_else(chrono::Utc::now);

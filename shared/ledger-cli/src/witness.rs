@@ -16,13 +16,13 @@
 //! it answers: a crash at any point leaves either the old state, with nothing cosigned, or
 //! the new one. Two witness processes never share a directory (an exclusive lock on it).
 
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ledger::witness::{AddCheckpoint, CosignerKey, Decision, Origins, TrustedLog, Witness, request_origin};
-use ledger::{Checkpoint, Hash, LogName, SignedNote};
+use ledger::{Checkpoint, Hash, LogName};
 use sha2::{Digest, Sha256};
 
 use crate::commands::{CliError, Outcome, load_keys, read_limited};
@@ -45,11 +45,21 @@ pub struct WitnessArgs {
     pub listen: String,
 }
 
-/// A witness's memory: the latest checkpoint it cosigned per origin, and a lock per origin.
+/// The most requests a witness serves at once; past it, 503 with Retry-After. (A client
+/// that trickles its request ties up one of them: in the open, run the witness behind a
+/// reverse proxy that bounds header and body time, FORMAT.md §17.)
+const MAX_IN_FLIGHT: usize = 64;
+
+/// How many locks the origins share (by their hash): a fixed number, so that requests for
+/// ever new origins cannot grow the witness's memory.
+const LOCK_STRIPES: usize = 64;
+
+/// A witness's memory: the latest checkpoint it cosigned per origin, and a lock per stripe
+/// of origins.
 #[derive(Debug)]
 pub struct WitnessState {
     dir: PathBuf,
-    locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    locks: [Mutex<()>; LOCK_STRIPES],
     /// Held for the process's life: one witness per directory.
     _exclusive: std::fs::File,
 }
@@ -81,7 +91,7 @@ impl WitnessState {
         })?;
         Ok(Self {
             dir: dir.to_owned(),
-            locks: Mutex::new(HashMap::new()),
+            locks: std::array::from_fn(|_| Mutex::new(())),
             _exclusive: lock,
         })
     }
@@ -90,9 +100,11 @@ impl WitnessState {
         self.dir.join(format!("{origin_hash}.checkpoint"))
     }
 
-    fn lock(&self, origin: &str) -> Arc<Mutex<()>> {
-        let mut locks = self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(locks.entry(origin.to_owned()).or_default())
+    fn lock(&self, origin: &str) -> std::sync::MutexGuard<'_, ()> {
+        let stripe = usize::from(Sha256::digest(origin.as_bytes())[0]) % LOCK_STRIPES;
+        self.locks[stripe]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The latest checkpoint cosigned for `origin`, as kept (with the cosignature).
@@ -109,9 +121,10 @@ impl WitnessState {
         let Some(note) = self.latest_note(&origin_hash(origin))? else {
             return Ok(None);
         };
-        let checkpoint = SignedNote::parse(&note)
-            .ok()
-            .and_then(|n| Checkpoint::parse_text(n.text).ok())
+        // Only the body is read: it is what the witness decides by.
+        let checkpoint = note
+            .find("\n\n")
+            .and_then(|end| Checkpoint::parse_text(&note[..=end]).ok())
             .filter(|c| c.origin == origin)
             .ok_or_else(|| std::io::Error::other("the witness's state for this origin is unreadable"))?;
         Ok(Some((checkpoint.size, checkpoint.root)))
@@ -135,8 +148,7 @@ impl WitnessState {
             // Refused before any state is read (malformed: 400; unknown origin: 404).
             return witness.decide(request, None, now);
         };
-        let lock = self.lock(&origin);
-        let _held = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _held = self.lock(&origin);
         let latest = match self.latest(&origin) {
             Ok(latest) => latest,
             Err(e) => {
@@ -220,14 +232,32 @@ impl Serving {
             .ok_or_else(|| CliError::Usage(format!("{listen} is not an IP address")))?;
         let server = Arc::new(server);
         let shared = Arc::new((witness, state));
+        let in_flight = Arc::new(AtomicUsize::new(0));
         let threads = (0..threads.max(1))
             .map(|_| {
                 let server = Arc::clone(&server);
                 let shared = Arc::clone(&shared);
+                let in_flight = Arc::clone(&in_flight);
                 std::thread::spawn(move || {
                     for request in server.incoming_requests() {
-                        let (witness, state) = &*shared;
-                        handle(request, witness, state);
+                        // Each request on a thread of its own, so that a client that trickles
+                        // its body holds one thread, not the witness; at most MAX_IN_FLIGHT.
+                        if in_flight.fetch_add(1, Ordering::SeqCst) >= MAX_IN_FLIGHT {
+                            in_flight.fetch_sub(1, Ordering::SeqCst);
+                            let mut busy = text(503, "text/plain", "the witness is busy; try again\n".into());
+                            if let Ok(header) = tiny_http::Header::from_bytes("retry-after", "1") {
+                                busy.add_header(header);
+                            }
+                            let _ = request.respond(busy);
+                            continue;
+                        }
+                        let shared = Arc::clone(&shared);
+                        let in_flight = Arc::clone(&in_flight);
+                        std::thread::spawn(move || {
+                            let (witness, state) = &*shared;
+                            handle(request, witness, state);
+                            in_flight.fetch_sub(1, Ordering::SeqCst);
+                        });
                     }
                 })
             })
@@ -263,10 +293,11 @@ impl Serving {
     }
 }
 
+/// POSIX seconds, never 0 (C2SP tlog-cosignature: a timestamp of 0 is not a cosignature time).
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(1, |d| d.as_secs().max(1))
 }
 
 fn text(status: u16, content_type: &str, body: String) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {

@@ -130,6 +130,45 @@ fn a_witness_answers_as_tlog_witness_says() {
 }
 
 #[test]
+fn replays_and_padding_cannot_break_a_witness_for_everyone() {
+    // Anyone may resubmit what the witness serves (its own cosignature included) at its own
+    // size, and pad the note with strangers' signature lines; what it keeps stays the body,
+    // the log's signature and its own cosignature, so the log's next checkpoint is still
+    // cosigned.
+    let dir = tempfile::tempdir().unwrap();
+    let serving = start(dir.path(), Origins::Exact(ORIGIN.into()));
+    let url = serving.url();
+    assert_eq!(add(&url, &request(0, 5, 0)).0, 200);
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(ORIGIN.as_bytes()));
+    let served = |url: &str| {
+        ureq::get(&format!("{url}/{hash}/checkpoint"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+    };
+    for round in 0..120 {
+        let mut note = served(&url);
+        if round % 2 == 0 {
+            note.push_str(&format!("— stranger-{round} {}\n", "A".repeat(92)));
+        }
+        let body = AddCheckpoint {
+            old_size: 5,
+            proof: Vec::new(),
+            note,
+        }
+        .to_body();
+        let (status, _, answer) = add(&url, &body);
+        assert_eq!(status, 200, "round {round}: {answer}");
+    }
+    let kept = served(&url);
+    assert_eq!(ledger::SignedNote::parse(&kept).unwrap().signatures.len(), 2, "{kept}");
+    assert_eq!(add(&url, &request(5, 9, 0)).0, 200, "the log's next checkpoint");
+    serving.stop();
+}
+
+#[test]
 fn two_histories_submitted_at_once_cannot_both_be_cosigned() {
     // A split view: the log shows one history to some and another to others, and submits both
     // to the witness at the same moment, many times over. One wins; the other is refused.
@@ -217,4 +256,42 @@ fn the_command_serves_until_stopped() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--origin"));
+}
+
+#[test]
+fn requiring_witnesses_with_nothing_to_check_them_against_is_a_usage_error() {
+    let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ledger/vectors");
+    let policy = || Some(WitnessPolicy::new(vec![witness_key().verifier()], 1).unwrap());
+    let key = vectors.join("ledgerdesk-vectors.pub");
+    // `verify --witness` without a checkpoint would check no cosignature at all.
+    let refused = ledger_cli::commands::verify(ledger_cli::commands::VerifyArgs {
+        export: &vectors.join("v2/chain.jsonl"),
+        keys: std::slice::from_ref(&key),
+        log: Some(LogName::parse("ledgerdesk.vectors").unwrap()),
+        checkpoints: &[],
+        disclosures: None,
+        chain: None,
+        allow_uncovered: true,
+        json: true,
+        now: None,
+        witnesses: policy(),
+    });
+    assert!(
+        matches!(&refused, Err(ledger_cli::commands::CliError::Usage(m)) if m.contains("--witness needs --checkpoint")),
+        "{refused:?}"
+    );
+    // `verify-receipt --witness` without an export and checkpoint likewise.
+    let refused = ledger_cli::commands::verify_receipt(
+        &vectors.join("receipts/seq-5.note"),
+        &[vectors.join("ledgerdesk-vectors-receipts.pub")],
+        &LogName::parse("ledgerdesk.vectors").unwrap(),
+        None,
+        None,
+        policy().as_ref(),
+        true,
+    );
+    assert!(
+        matches!(&refused, Err(ledger_cli::commands::CliError::Usage(m)) if m.contains("--witness needs --export")),
+        "{refused:?}"
+    );
 }

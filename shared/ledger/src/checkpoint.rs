@@ -231,6 +231,11 @@ impl TrustedKeys {
         self.keys.is_empty()
     }
 
+    /// Whether a signature line names one of these keys (by name and key id).
+    pub fn knows(&self, name: &str, id: [u8; 4]) -> bool {
+        self.keys.contains_key(&(name.to_owned(), id))
+    }
+
     /// Check a signed note: every signature by a trusted key must verify, signatures by
     /// unknown keys are ignored, and at least one trusted key must have signed. Returns the
     /// note's text (its body) and the names of the keys that signed it.

@@ -265,6 +265,14 @@ impl WitnessPolicy {
         if names.len() != keys.len() {
             return Err("each witness is named once".into());
         }
+        // cosignature/v1 does not commit to the cosigner's name: one key under two names
+        // would let one witness's cosignature count twice (C2SP tlog-cosignature).
+        let mut public: Vec<[u8; 32]> = keys.iter().map(|k| k.key.to_bytes()).collect();
+        public.sort_unstable();
+        public.dedup();
+        if public.len() != keys.len() {
+            return Err("each witness has a key of its own: one public key is given under two names".into());
+        }
         if quorum == 0 || quorum > keys.len() {
             return Err(format!(
                 "the quorum is 1 to the number of witnesses ({}), not {quorum}",
@@ -483,6 +491,9 @@ impl Witness {
             return refuse(422, "from size 0 the consistency proof is empty");
         }
         if request.old_size == checkpoint.size {
+            if !request.proof.is_empty() {
+                return refuse(422, "from the checkpoint's own size the consistency proof is empty");
+            }
             if checkpoint.root != latest_root {
                 return refuse(
                     422,
@@ -505,11 +516,27 @@ impl Witness {
             );
         }
         let response = self.key.cosign(parsed.text, now);
+        // What is kept is the body, the log's own signatures (verified above, each once) and
+        // this witness's cosignature: nothing else the submitter sent, so that what the
+        // witness stores and serves stays as small as the trusted keys are few.
+        let mut kept = format!("{}\n", parsed.text);
+        let mut seen: Vec<(&str, [u8; 4])> = Vec::new();
+        for signature in &parsed.signatures {
+            if log.keys.knows(signature.name, signature.id) && !seen.contains(&(signature.name, signature.id)) {
+                seen.push((signature.name, signature.id));
+                kept.push_str(&format!(
+                    "{SIG_PREFIX}{} {}\n",
+                    signature.name,
+                    B64.encode(&signature.blob)
+                ));
+            }
+        }
+        kept.push_str(&response);
         Decision::Cosign {
             origin: checkpoint.origin,
             size: checkpoint.size,
             root: checkpoint.root,
-            latest: with_cosignatures(&request.note, std::slice::from_ref(&response)),
+            latest: kept,
             response,
         }
     }
@@ -673,6 +700,50 @@ mod tests {
             policy.check(&altered),
             Err(WitnessError::BadCosignature { .. })
         ));
+    }
+
+    #[test]
+    fn what_a_witness_keeps_is_bounded_by_the_keys_it_trusts() {
+        let w = witness();
+        // A submitter pads the note with strangers' signature lines and the log's own twice.
+        let honest = note(5);
+        let log_line = honest.lines().last().unwrap().to_owned();
+        let mut padded = honest.clone();
+        for i in 0..90 {
+            padded.push_str(&format!("— stranger-{i} {}\n", B64.encode([i as u8; 68])));
+        }
+        padded.push_str(&format!("{log_line}\n"));
+        let mut padded_request = request(0, 5);
+        padded_request.note = padded;
+        let Decision::Cosign { latest, response, .. } = w.decide(&padded_request, None, 7) else {
+            panic!("cosigned")
+        };
+        // The body, the log's signature once, and the witness's cosignature.
+        assert_eq!(latest, format!("{honest}{response}"));
+        assert_eq!(SignedNote::parse(&latest).unwrap().signatures.len(), 2);
+        // From its own size, a consistency proof is refused (it must be empty).
+        let cosigned = Checkpoint::parse_text(SignedNote::parse(&latest).unwrap().text).unwrap();
+        let mut same = request(5, 5);
+        same.proof = vec![Hash::digest(b"x")];
+        assert!(matches!(
+            w.decide(&same, Some((5, cosigned.root)), 8),
+            Decision::Refuse { status: 422, .. }
+        ));
+    }
+
+    #[test]
+    fn one_key_under_two_names_is_no_quorum_of_two() {
+        let key = witness_key();
+        // The same private key under another name: its own key id, the same public key.
+        let twin = CosignerKey::from_seed("witness.example/w2", [8; 32])
+            .unwrap()
+            .verifier();
+        let refused = WitnessPolicy::new(vec![key.verifier(), twin], 2).unwrap_err();
+        assert!(refused.contains("key of its own"), "{refused}");
+        let other = CosignerKey::from_seed("witness.example/w2", [9; 32])
+            .unwrap()
+            .verifier();
+        assert!(WitnessPolicy::new(vec![key.verifier(), other], 2).is_ok());
     }
 
     #[test]

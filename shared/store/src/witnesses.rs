@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -15,8 +16,14 @@ use ledger::{ChainId, SignedNote};
 
 use crate::Store;
 
-/// How long one witness may take to answer.
+/// How long one witness may take over one checkpoint, its retry from a 409 and the proofs
+/// included: a slow witness delays a checkpoint by at most this.
 const WITNESS_TIMEOUT: Duration = Duration::from_secs(5);
+/// Once the quorum has cosigned, how much longer the others are waited for.
+const QUORUM_GRACE: Duration = Duration::from_millis(500);
+/// A witness that did not answer (timeout, no connection) is not asked again for this long:
+/// one dead witness costs a sweep one timeout, not one per chain.
+const SILENT_BACKOFF: Duration = Duration::from_secs(30);
 /// The most of a witness's answer that is read (a few signature lines).
 const ANSWER_LIMIT: usize = 64 << 10;
 
@@ -35,6 +42,22 @@ pub struct Witnesses {
     endpoints: Vec<WitnessEndpoint>,
     quorum: usize,
     http: Client<Https, Full<Bytes>>,
+    /// Per endpoint: until when it is not asked (it did not answer last time).
+    silent_until: std::sync::Arc<std::sync::Mutex<Vec<Option<tokio::time::Instant>>>>,
+}
+
+/// Why a witness gave no cosignature: it refused (it answered), or it did not answer.
+enum NoCosignature {
+    Refused(String),
+    Silent(String),
+}
+
+impl NoCosignature {
+    fn reason(self) -> String {
+        match self {
+            NoCosignature::Refused(r) | NoCosignature::Silent(r) => r,
+        }
+    }
 }
 
 impl std::fmt::Debug for Witnesses {
@@ -70,6 +93,7 @@ impl Witnesses {
             .enable_http1()
             .build();
         Ok(Self {
+            silent_until: std::sync::Arc::new(std::sync::Mutex::new(vec![None; endpoints.len()])),
             endpoints,
             quorum,
             http: Client::builder(TokioExecutor::new()).build(https),
@@ -110,24 +134,39 @@ impl Witnesses {
     }
 
     /// POST `body` to `url`: the status and (at most [`ANSWER_LIMIT`] of) the answer.
-    async fn post(&self, url: &str, body: String) -> Result<(u16, String), String> {
+    async fn post(&self, url: &str, body: String) -> Result<(u16, String), NoCosignature> {
         let request = http::Request::post(url)
             .header("content-type", "text/plain; charset=utf-8")
             .body(Full::new(Bytes::from(body)))
-            .map_err(|e| e.to_string())?;
-        let answer = tokio::time::timeout(WITNESS_TIMEOUT, async {
-            let response = self.http.request(request).await.map_err(|e| e.to_string())?;
-            let status = response.status().as_u16();
-            let bytes = Limited::new(response.into_body(), ANSWER_LIMIT)
-                .collect()
-                .await
-                .map_err(|e| e.to_string())?
-                .to_bytes();
-            Ok::<_, String>((status, String::from_utf8_lossy(&bytes).into_owned()))
-        })
-        .await
-        .map_err(|_| format!("no answer within {} s", WITNESS_TIMEOUT.as_secs()))??;
-        Ok(answer)
+            .map_err(|e| NoCosignature::Refused(e.to_string()))?;
+        let response = self
+            .http
+            .request(request)
+            .await
+            .map_err(|e| NoCosignature::Silent(e.to_string()))?;
+        let status = response.status().as_u16();
+        let bytes = Limited::new(response.into_body(), ANSWER_LIMIT)
+            .collect()
+            .await
+            .map_err(|e| NoCosignature::Silent(e.to_string()))?
+            .to_bytes();
+        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    fn silent(&self, index: usize) -> bool {
+        let silent = self
+            .silent_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        silent[index].is_some_and(|until| tokio::time::Instant::now() < until)
+    }
+
+    fn heard(&self, index: usize, answered: bool) {
+        let mut silent = self
+            .silent_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        silent[index] = (!answered).then(|| tokio::time::Instant::now() + SILENT_BACKOFF);
     }
 }
 
@@ -138,19 +177,63 @@ impl Store {
         let Some(witnesses) = &self.witnesses else {
             return Cosignatures::default();
         };
-        let asks = witnesses
+        let mut answers: Vec<Option<Result<String, String>>> = vec![None; witnesses.endpoints.len()];
+        let mut asks: futures::stream::FuturesUnordered<_> = witnesses
             .endpoints
             .iter()
-            .map(|endpoint| self.ask(witnesses, endpoint, chain, note, size, previous));
-        let answers = futures::future::join_all(asks).await;
+            .enumerate()
+            .filter_map(|(i, endpoint)| {
+                if witnesses.silent(i) {
+                    answers[i] = Some(Err(format!(
+                        "not asked: it did not answer within the last {} s",
+                        SILENT_BACKOFF.as_secs()
+                    )));
+                    return None;
+                }
+                Some(async move {
+                    let answer = tokio::time::timeout(
+                        WITNESS_TIMEOUT,
+                        self.ask(witnesses, endpoint, chain, note, size, previous),
+                    )
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(NoCosignature::Silent(format!(
+                            "no answer within {} s",
+                            WITNESS_TIMEOUT.as_secs()
+                        )))
+                    });
+                    witnesses.heard(i, !matches!(answer, Err(NoCosignature::Silent(_))));
+                    (i, answer.map_err(NoCosignature::reason))
+                })
+            })
+            .collect();
+        // Every answer until the quorum has cosigned; then the others' for a moment more.
+        let mut cosigned = 0;
+        let mut grace: Option<tokio::time::Instant> = None;
+        loop {
+            let next = match grace {
+                None => asks.next().await,
+                Some(deadline) => tokio::time::timeout_at(deadline, asks.next()).await.ok().flatten(),
+            };
+            let Some((i, answer)) = next else { break };
+            cosigned += usize::from(answer.is_ok());
+            answers[i] = Some(answer);
+            if cosigned >= witnesses.quorum && grace.is_none() {
+                grace = Some(tokio::time::Instant::now() + QUORUM_GRACE);
+            }
+        }
         let mut out = Cosignatures::default();
         for (endpoint, answer) in witnesses.endpoints.iter().zip(answers) {
             match answer {
-                Ok(line) => {
+                Some(Ok(line)) => {
                     out.lines.push(line);
                     out.by.push(endpoint.key.name().to_owned());
                 }
-                Err(reason) => out.refused.push((endpoint.key.name().to_owned(), reason)),
+                Some(Err(reason)) => out.refused.push((endpoint.key.name().to_owned(), reason)),
+                None => out.refused.push((
+                    endpoint.key.name().to_owned(),
+                    "not waited for: the quorum had cosigned".into(),
+                )),
             }
         }
         out.witnessed = out.by.len() >= witnesses.quorum;
@@ -166,7 +249,8 @@ impl Store {
         note: &str,
         size: u64,
         previous: u64,
-    ) -> Result<String, String> {
+    ) -> Result<String, NoCosignature> {
+        let refused = NoCosignature::Refused;
         let url = format!("{}/add-checkpoint", endpoint.url);
         let mut old = previous.min(size);
         for attempt in 0..2 {
@@ -175,7 +259,7 @@ impl Store {
             } else {
                 self.consistency_proof(chain, old, size)
                     .await
-                    .map_err(|e| format!("no consistency proof from {old}: {e}"))?
+                    .map_err(|e| refused(format!("no consistency proof from {old}: {e}")))?
             };
             let body = AddCheckpoint {
                 old_size: old,
@@ -196,24 +280,26 @@ impl Store {
                             return Ok(format!("{line}\n"));
                         }
                     }
-                    return Err("it answered 200 without a valid cosignature of its key".into());
+                    return Err(refused("it answered 200 without a valid cosignature of its key".into()));
                 }
                 // It cosigned another size last: once more, from there.
                 409 if attempt == 0 => {
-                    let named: u64 = answer
-                        .trim_end_matches('\n')
+                    let digits = answer.trim_end_matches('\n');
+                    let named: u64 = digits
                         .parse()
-                        .map_err(|_| format!("409 without a size: {answer:?}"))?;
+                        .ok()
+                        .filter(|_| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+                        .ok_or_else(|| refused(format!("409 without a size: {answer:?}")))?;
                     if named > size {
-                        return Err(format!(
+                        return Err(refused(format!(
                             "it cosigned a checkpoint of size {named}, larger than this one ({size}): a rollback?"
-                        ));
+                        )));
                     }
                     old = named;
                 }
-                _ => return Err(format!("{status}: {}", answer.trim())),
+                _ => return Err(refused(format!("{status}: {}", answer.trim()))),
             }
         }
-        Err("it named another size again".into())
+        Err(refused("it named another size again".into()))
     }
 }
