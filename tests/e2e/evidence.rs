@@ -4,7 +4,7 @@
 //! and raises the alarm, and/or the partner's next sync exits 1 naming what happened.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use ledger::merkle::leaf_hash;
+use ledger::merkle::{LeafIndex, TreeSize, leaf_hash, verify_consistency, verify_inclusion};
 use ledger::{ChainHead, ChainId, EntryRef, Frontier};
 use ledger_cli::commands::Exit;
 use reqwest::StatusCode;
@@ -229,16 +229,75 @@ async fn a_partner_keeps_its_own_copy_and_every_promise_is_checked() {
             .iter()
             .any(|p| p == "/change/request/title")
     );
-    // Proofs from the API verify against the checkpoints the partner kept.
+    // Proofs from the API verify, with the library's verifier, against the signed root the
+    // partner kept (size 6) and the entries it verified (the root of size 1 is the first
+    // entry's leaf hash, RFC 9162 §2.1.1).
+    let keys = ledger_cli::commands::load_keys(std::slice::from_ref(&stack.running.public_key), "the key").unwrap();
+    let note = std::fs::read_to_string(state.join("checkpoint.note")).unwrap();
+    let (signed, _) = ledger::Checkpoint::open_pinned(&note, &keys, &local::log_name()).unwrap();
+    assert_eq!(signed.size, 6);
+    let kept = std::fs::read_to_string(state.join("entries.jsonl")).unwrap();
+    let leaves: Vec<ledger::Hash> = kept
+        .lines()
+        .map(|l| leaf_hash(EntryRef::parse(l.as_bytes()).unwrap().hash.as_bytes()))
+        .collect();
+    assert_eq!(leaves.len(), 6);
+    let hashes = |body: &serde_json::Value| -> Vec<ledger::Hash> {
+        body["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| ledger::Hash::from_base64(h.as_str().unwrap()).unwrap())
+            .collect()
+    };
     let proof = stack.get("/ledger/proofs/consistency?from=1&to=6", &token).await;
     assert_eq!(proof.status, StatusCode::OK);
+    let proof = hashes(&proof.body);
+    verify_consistency(
+        TreeSize(1),
+        TreeSize(6),
+        leaves[0].as_bytes(),
+        signed.root.as_bytes(),
+        &proof,
+    )
+    .unwrap();
+    // The same proof does not tie another first entry to the signed root.
+    assert!(
+        verify_consistency(
+            TreeSize(1),
+            TreeSize(6),
+            leaves[1].as_bytes(),
+            signed.root.as_bytes(),
+            &proof
+        )
+        .is_err()
+    );
     assert_eq!(
         stack.get("/ledger/proofs/consistency?from=1&to=7", &token).await.status,
         StatusCode::UNPROCESSABLE_ENTITY
     );
     let inclusion = stack.get("/ledger/proofs/inclusion?seq=2&size=6", &token).await;
     assert_eq!(inclusion.status, StatusCode::OK);
-    assert!(inclusion.body["proof"].as_array().is_some_and(|p| !p.is_empty()));
+    let inclusion = hashes(&inclusion.body);
+    verify_inclusion(
+        LeafIndex(2),
+        TreeSize(6),
+        leaves[2].as_bytes(),
+        &inclusion,
+        signed.root.as_bytes(),
+    )
+    .unwrap();
+    // ...and it proves entry 2, not its neighbour.
+    assert!(
+        verify_inclusion(
+            LeafIndex(2),
+            TreeSize(6),
+            leaves[3].as_bytes(),
+            &inclusion,
+            signed.root.as_bytes()
+        )
+        .is_err()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -66,6 +66,7 @@ async fn partner_b_cannot_see_list_update_or_page_into_partner_a() {
 async fn identity_comes_only_from_a_valid_token() {
     let stack = Stack::start().await;
     let token = stack.partner_token("partner-a");
+    let ledger_before = crate::evidence::chain_lines(&stack, "partner-a").await;
     // No token, a garbled one, one signed with another key: 401 before any handler runs.
     let forged = local::token::issue(
         b"not-the-local-secret",
@@ -86,16 +87,36 @@ async fn identity_comes_only_from_a_valid_token() {
     let reply = stack
         .post(&format!("/customers/{CUSTOMER}/service-requests"), &token, &claiming)
         .await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert_eq!(reply.body["type"], "/problems/malformed-request", "{}", reply.body);
+    assert!(
+        reply.body["detail"].as_str().is_some_and(|d| d.contains("partnerId")),
+        "the member is named: {}",
+        reply.body
+    );
     // A support engineer's token has no write scope: 403.
     let support = stack.support_token();
     let reply = stack
         .post(&format!("/customers/{CUSTOMER}/service-requests"), &support, &body())
         .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(
+        reply.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("requests/write")),
+        "{}",
+        reply.body
+    );
     // …nor a partner to list for.
     let reply = stack.get("/service-requests", &support).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(
+        reply.body["detail"].as_str().is_some_and(|d| d.contains("partner")),
+        "{}",
+        reply.body
+    );
+    // Nothing of the refused writes was stored: no request, no ledger entry.
     let (all, _) = stack.list_all("/service-requests", &token).await;
     assert!(all.is_empty());
+    assert_eq!(crate::evidence::chain_lines(&stack, "partner-a").await, ledger_before);
 }

@@ -214,7 +214,7 @@ async fn erasing_a_contact_by_email_leaves_nothing_personal_and_the_ledger_verif
     let scopes = |scope: &str| erasures.iter().filter(|e| e["scope"] == scope).count();
     assert_eq!((scopes("request"), scopes("entries")), (2, 1), "{}", reply.body);
     assert!(erasures.iter().all(|e| e["receipt"]["note"].is_string()));
-    let size_after = stack.get("/ledger/checkpoint", &partner).await;
+    let entries_after = crate::evidence::chain_lines(&stack, "contoso").await.len();
 
     // (5) Erasing again changes nothing and writes nothing.
     let again = erase(
@@ -227,6 +227,11 @@ async fn erasing_a_contact_by_email_leaves_nothing_personal_and_the_ledger_verif
     assert_eq!(again.body["erasures"], json!([]));
     let by_id = erase(&stack, &privacy, &erasure(None, json!({ "requestId": theirs[1] }))).await;
     assert_eq!(by_id.body["alreadyErased"], json!([theirs[1]]), "{}", by_id.body);
+    assert_eq!(
+        crate::evidence::chain_lines(&stack, "contoso").await.len(),
+        entries_after,
+        "no entry for an erasure already done"
+    );
     let report = stack.running.sweep(later).await.unwrap();
     let signed: Vec<_> = report
         .checkpoints
@@ -236,7 +241,19 @@ async fn erasing_a_contact_by_email_leaves_nothing_personal_and_the_ledger_verif
     assert_eq!(signed.len(), 1, "the three erasure entries are signed: {report:?}");
     let report = stack.running.sweep(later).await.unwrap();
     assert!(report.checkpoints.is_empty(), "and nothing after them: {report:?}");
-    let _ = size_after;
+    // The checkpoint served now covers exactly the chain as it was after the first erasure.
+    let note = stack
+        .http
+        .get(format!("{}/ledger/checkpoint", stack.running.base_url()))
+        .bearer_auth(&partner)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let signed_size: usize = note.lines().nth(1).unwrap().parse().unwrap();
+    assert_eq!(signed_size, entries_after, "{note}");
 
     // (3) The API shows the gaps; history shows the erasure entry and the markers.
     let read = stack.get(&format!("/service-requests/{}", theirs[0]), &partner).await;

@@ -54,13 +54,22 @@ async fn a_missing_scope_is_403_and_a_missing_partner_too() {
     let mut event = fixture();
     event["requestContext"]["authorizer"]["jwt"]["claims"]["scope"] = "requests/read".into();
     event["requestContext"]["authorizer"]["jwt"]["scopes"] = serde_json::json!(["requests/read"]);
-    assert_eq!(call(Function::CreateRequest, event).await.0, 403);
+    let (status, body) = call(Function::CreateRequest, event).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["type"], "/problems/forbidden");
+    assert!(
+        body["detail"].as_str().unwrap().contains("requests/write"),
+        "the missing scope is named: {body}"
+    );
     let mut event = fixture();
     event["requestContext"]["authorizer"]["jwt"]["claims"]
         .as_object_mut()
         .unwrap()
         .remove("partner_id");
-    assert_eq!(call(Function::CreateRequest, event).await.0, 403);
+    let (status, body) = call(Function::CreateRequest, event).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["type"], "/problems/forbidden");
+    assert_eq!(body["detail"], "the token carries no partner", "{body}");
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../ledger/vectors")
@@ -261,11 +261,25 @@ fn receipts_are_checked_against_an_export_and_a_checkpoint() {
     let out = ledger(&kept);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert!(stdout(&out).contains("kept"), "{}", stdout(&out));
-    assert_eq!(ledger(&with("receipts/broken-promise-5.note")).status.code(), Some(1));
-    assert_eq!(
-        ledger(&with("receipts/signed-by-checkpoint-key.note")).status.code(),
-        Some(1)
-    );
+    // Each refusal for its own reason: a promise the verified history does not keep, and a
+    // receipt signed by the checkpoint key (not the receipt key).
+    for (receipt, kind, seq) in [
+        ("receipts/broken-promise-5.note", "broken_promise", json!(5)),
+        (
+            "receipts/signed-by-checkpoint-key.note",
+            "missing_signature",
+            Value::Null,
+        ),
+    ] {
+        let mut args = with(receipt);
+        args.push("--json");
+        let out = ledger(&args);
+        assert_eq!(out.status.code(), Some(1), "{receipt}: {}", stdout(&out));
+        let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(report["valid"], false, "{receipt}: {report}");
+        assert_eq!(report["failure"]["kind"], kind, "{receipt}: {report}");
+        assert_eq!(report["failure"]["seq"], seq, "{receipt}: {report}");
+    }
 }
 
 #[test]
@@ -287,8 +301,20 @@ fn evidence_bundles_through_the_binary() {
             "ledgerdesk.vectors",
             "--json",
         ]);
-        let expected = if case["expect"]["valid"] == true { 0 } else { 1 };
+        let expect = &case["expect"];
+        let expected = if expect["valid"] == true { 0 } else { 1 };
         assert_eq!(out.status.code(), Some(expected), "{}: {}", case["name"], stdout(&out));
+        let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(report["valid"], expect["valid"], "{}: {report}", case["name"]);
+        if expect["valid"] == false {
+            // The failure the manifest documents, where it documents it.
+            assert_eq!(report["failure"]["kind"], expect["kind"], "{}: {report}", case["name"]);
+            for member in ["seq", "line"] {
+                if let Some(want) = expect.get(member) {
+                    assert_eq!(&report["failure"][member], want, "{} {member}: {report}", case["name"]);
+                }
+            }
+        }
     }
 }
 
