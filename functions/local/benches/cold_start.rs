@@ -373,8 +373,17 @@ async fn main() {
     let mut baseline: Option<f64> = None;
     let mut writers = Vec::new();
     for (name, binary, event, what, extra) in cases {
+        let is_baseline = name == "cold-start-baseline";
         let binary = release.join(binary);
         if !binary.exists() {
+            if is_baseline {
+                // Ratios against whichever row ran first would read as 1.00x: refuse instead.
+                eprintln!(
+                    "the baseline {} is not built: no ratios without it (see the build commands at the top of this file)",
+                    binary.display()
+                );
+                std::process::exit(2);
+            }
             println!("  {name:<24} not built (see the build commands at the top of this file)");
             continue;
         }
@@ -382,10 +391,19 @@ async fn main() {
         let mut env = env.clone();
         env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
         let Some(m) = measure(&binary, event, &env, runs).await else {
+            if is_baseline {
+                eprintln!("the baseline did not answer: no ratios without it");
+                std::process::exit(2);
+            }
             println!("  {name:<24} did not answer");
             continue;
         };
-        let base = *baseline.get_or_insert(m.ready_ms);
+        if is_baseline {
+            baseline = Some(m.ready_ms);
+        }
+        let Some(base) = baseline else {
+            unreachable!("the baseline is the first row, and measured or the bench stopped")
+        };
         let ratio = m.ready_ms / base;
         if what.starts_with("writer") {
             writers.push((name, ratio));
