@@ -1,9 +1,13 @@
 //! The SLA sweep at scale, against the embedded DynamoDB-compatible server (the real SDK over
 //! HTTP): the idle sweep (nothing due, every chain signed already) with 10 and 10,000
 //! partners, and a sweep that breaches 5,000 requests spread over 1,000 partners — time and
-//! round trips, per run and per breach.
+//! round trips, per run and per breach. Then the witnesses' cost: the same sweep over 1,000
+//! chains, first signed and then grown by a breach each, with no witnesses and with two
+//! witnesses on loopback (`ledger witness`'s server, in process), interleaved, median of
+//! three setups each (FORMAT.md §17; the goal is at most 1.2x).
 //!
-//! `cargo bench -p local --bench sweep` (`SWEEP_BENCH_PARTNERS` replaces 10,000). Prints
+//! `cargo bench -p local --bench sweep` (`SWEEP_BENCH_PARTNERS` replaces 10,000;
+//! `SWEEP_BENCH_ONLY=witnesses` runs the witnesses' part alone). Prints
 //! figures and ratios; asserts nothing. The emulator serialises writes on SQLite: compare
 //! the rows with each other, not with DynamoDB.
 
@@ -13,9 +17,11 @@ use api::App;
 use api::sweep::{Signing, sweep};
 use chrono::{DateTime, Duration, Utc};
 use domain::*;
-use ledger::{LogName, SignerKey};
+use ledger::witness::{CosignerKey, Origins, TrustedLog, Witness};
+use ledger::{LogName, SignerKey, TrustedKeys};
 use serde_json::json;
 use store::embedded::EmbeddedDynamo;
+use store::witnesses::{WitnessEndpoint, Witnesses};
 use store::{Store, TableNames};
 
 fn request(partner: &str, n: u64, at: DateTime<Utc>) -> (ServiceRequest, DomainEvent) {
@@ -44,10 +50,54 @@ fn request(partner: &str, n: u64, at: DateTime<Utc>) -> (ServiceRequest, DomainE
 struct Setup {
     app: App,
     signing: Signing,
+    _witnesses: Vec<(ledger_cli::witness::Serving, tempfile::TempDir)>,
     _dynamo: EmbeddedDynamo,
 }
 
+fn signer_key() -> SignerKey {
+    SignerKey::from_seed("bench", [7; 32]).expect("key")
+}
+
+fn log_name() -> LogName {
+    LogName::parse("bench.local").expect("log")
+}
+
+/// `n` witnesses on loopback, each trusting the bench's checkpoint key for every chain.
+fn start_witnesses(
+    n: u8,
+) -> (
+    Vec<(ledger_cli::witness::Serving, tempfile::TempDir)>,
+    Vec<WitnessEndpoint>,
+) {
+    let mut servers = Vec::new();
+    let mut endpoints = Vec::new();
+    for i in 0..n {
+        let key = CosignerKey::from_seed(&format!("witness-{i}.bench"), [40 + i; 32]).expect("witness key");
+        let verifier = key.verifier();
+        let witness = Witness::new(
+            key,
+            vec![TrustedLog {
+                keys: TrustedKeys::new(vec![signer_key().verifier()]),
+                origins: Origins::EveryChainOf(log_name()),
+            }],
+        );
+        let dir = tempfile::tempdir().expect("witness state");
+        let state = ledger_cli::witness::WitnessState::open(dir.path()).expect("state");
+        let serving = ledger_cli::witness::Serving::start(witness, state, "127.0.0.1:0", 4).expect("witness");
+        endpoints.push(WitnessEndpoint {
+            url: serving.url(),
+            key: verifier,
+        });
+        servers.push((serving, dir));
+    }
+    (servers, endpoints)
+}
+
 async fn setup(partners: usize, per_partner: u64, at: DateTime<Utc>) -> Setup {
+    setup_witnessed(partners, per_partner, at, 0).await
+}
+
+async fn setup_witnessed(partners: usize, per_partner: u64, at: DateTime<Utc>, witnesses: u8) -> Setup {
     let dynamo = EmbeddedDynamo::start("127.0.0.1:0".parse().expect("addr"), None)
         .await
         .expect("dynoxide");
@@ -76,25 +126,38 @@ async fn setup(partners: usize, per_partner: u64, at: DateTime<Utc>) -> Setup {
     while let Some(done) = tasks.join_next().await {
         done.expect("joined").expect("created");
     }
-    let store = std::sync::Arc::try_unwrap(store).unwrap_or_else(|_| panic!("one owner"));
+    let mut store = std::sync::Arc::try_unwrap(store).unwrap_or_else(|_| panic!("one owner"));
+    let (servers, endpoints) = start_witnesses(witnesses);
+    if !endpoints.is_empty() {
+        let quorum = endpoints.len();
+        store = store.with_witnesses(Witnesses::new(endpoints, quorum).expect("witnesses"));
+    }
     let app = App::new(
         store,
         SupportPolicy::embedded().expect("policy"),
         api::identity::IdentityConfig::new("partner_id", "vendor"),
     );
     let signing = Signing {
-        key: SignerKey::from_seed("bench", [7; 32]).expect("key"),
-        log: LogName::parse("bench.local").expect("log"),
+        key: signer_key(),
+        log: log_name(),
     };
     Setup {
         app,
         signing,
+        _witnesses: servers,
         _dynamo: dynamo,
     }
 }
 
-/// One sweep at `now`: seconds, round trips, breaches.
+/// One sweep at `now`: seconds, round trips, breaches, checkpoints.
 async fn timed(s: &Setup, now: DateTime<Utc>) -> (f64, u64, usize, usize) {
+    let (secs, trips, breached, signed, unwitnessed) = timed_witnessed(s, now).await;
+    assert_eq!(unwitnessed, 0, "every checkpoint witnessed");
+    (secs, trips, breached, signed)
+}
+
+/// One sweep at `now`: seconds, round trips, breaches, checkpoints, unwitnessed checkpoints.
+async fn timed_witnessed(s: &Setup, now: DateTime<Utc>) -> (f64, u64, usize, usize, usize) {
     let before = s.app.store.round_trips();
     let started = Instant::now();
     let report = sweep(&s.app, &s.signing, Timestamp::from(now)).await.expect("sweep");
@@ -103,7 +166,42 @@ async fn timed(s: &Setup, now: DateTime<Utc>) -> (f64, u64, usize, usize) {
         s.app.store.round_trips() - before,
         report.breached.len(),
         report.checkpoints.len(),
+        report.unwitnessed.len(),
     )
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// 1,000 chains signed (first sweep) and then grown by one breach each and signed again,
+/// with no witnesses and with two, interleaved so drift falls on both.
+async fn witnesses_cost(t0: DateTime<Utc>) {
+    const CHAINS: usize = 1_000;
+    let mut first = [Vec::new(), Vec::new()];
+    let mut grown = [Vec::new(), Vec::new()];
+    for _ in 0..3 {
+        for (i, witnesses) in [0u8, 2].into_iter().enumerate() {
+            let s = setup_witnessed(CHAINS, 1, t0, witnesses).await;
+            let (secs, _, _, signed, unwitnessed) = timed_witnessed(&s, t0 + Duration::minutes(1)).await;
+            assert_eq!((signed, unwitnessed), (CHAINS, 0), "first sweep");
+            first[i].push(secs);
+            let (secs, _, breached, signed, unwitnessed) = timed_witnessed(&s, t0 + Duration::hours(3)).await;
+            assert_eq!((breached, signed, unwitnessed), (CHAINS, CHAINS, 0), "grown sweep");
+            grown[i].push(secs);
+        }
+    }
+    let [first_none, first_two] = first.map(median);
+    let [grown_none, grown_two] = grown.map(median);
+    println!(
+        "  {CHAINS} chains, first signed: no witnesses {first_none:.2} s, two loopback witnesses {first_two:.2} s = {:.2}x",
+        first_two / first_none
+    );
+    println!(
+        "  {CHAINS} chains grown by a breach each: no witnesses {grown_none:.2} s, two loopback witnesses {grown_two:.2} s = {:.2}x (median of 3 each)",
+        grown_two / grown_none
+    );
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -114,6 +212,10 @@ async fn main() {
         .unwrap_or(10_000);
     let t0: DateTime<Utc> = DateTime::from_timestamp(1_796_000_000, 0).expect("time");
     println!("the SLA sweep against embedded dynoxide");
+    if std::env::var("SWEEP_BENCH_ONLY").as_deref() == Ok("witnesses") {
+        witnesses_cost(t0).await;
+        return;
+    }
     let mut idle = Vec::new();
     for partners in [10, large] {
         let s = setup(partners, 1, t0).await;
@@ -151,4 +253,5 @@ async fn main() {
         breached as f64 / secs,
         trips as f64 / breached.max(1) as f64
     );
+    witnesses_cost(t0).await;
 }
