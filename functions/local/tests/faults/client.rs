@@ -23,11 +23,21 @@ pub struct Acknowledged {
     pub bare_503: usize,
 }
 
+/// What every client of a run has done so far: the schedule of kills follows it.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Requests sent (answered or not).
+    pub sent: std::sync::atomic::AtomicU64,
+    /// Creates acknowledged (201).
+    pub created: std::sync::atomic::AtomicU64,
+}
+
 pub struct Client {
     pub http: reqwest::Client,
     pub base: String,
     pub token: String,
     pub done: Acknowledged,
+    pub progress: std::sync::Arc<Progress>,
 }
 
 enum Sent {
@@ -46,6 +56,7 @@ impl Client {
             base,
             token,
             done: Acknowledged::default(),
+            progress: std::sync::Arc::default(),
         }
     }
 
@@ -66,6 +77,7 @@ impl Client {
         for (k, v) in headers {
             request = request.header(*k, v);
         }
+        self.progress.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         match request.send().await {
             Ok(r) => {
                 let status = r.status().as_u16();
@@ -119,6 +131,9 @@ impl Client {
                 Sent::Answered(201, reply) => {
                     let id = reply["id"].as_str().expect("an id").to_owned();
                     let previous = self.done.creates.insert(key.to_owned(), id.clone());
+                    if previous.is_none() {
+                        self.progress.created.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
                     assert!(
                         previous.as_ref().is_none_or(|p| *p == id),
                         "one key, two requests: {previous:?} {id}"

@@ -1,11 +1,17 @@
 //! Kill anywhere, lose nothing; and store faults that end in 503 with Retry-After or in
 //! nothing at all. Bounded in time and count.
 //!
-//! 1. The `local` binary is killed with SIGKILL at random moments (at least 20 times) while
-//!    clients create (with Idempotency-Key) and add notes (with If-Match), and restarted each
-//!    time on the same data; clients retry every unanswered call.
+//! 1. The `local` binary is killed with SIGKILL 24 times while clients create (with
+//!    Idempotency-Key) and add notes (with If-Match), and restarted each time on the same
+//!    data; clients retry every unanswered call. Each kill comes after a seeded number of the
+//!    clients' requests (1 to 6) and a seeded delay (0 to 300 ms), so traffic runs between
+//!    every two kills; after the last, the clients go on until 8 creates are acknowledged.
 //! 2. The service runs behind a fault-injecting proxy in front of its DynamoDB-compatible
-//!    server: throttling, 500s, dropped connections, responses lost after the write.
+//!    server: throttling, 500s, dropped connections, responses lost after the write — each at
+//!    least once by schedule, the rest from a seeded roll; then one create under throttling
+//!    the SDK cannot absorb, which must end in 503 with Retry-After.
+//!
+//! The seed is printed; `FAULTS_SEED=<n>` replays a run's schedule.
 //!
 //! Afterwards, every time: each acknowledged create exists exactly once and nothing else;
 //! every request's version equals its ledger entries; every acknowledged note is in the
@@ -19,10 +25,30 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use client::{Acknowledged, Client, check_invariants};
+use client::{Acknowledged, Client, Progress, check_invariants};
 use ledger_cli::commands::{Exit, VerifyArgs};
+use rand::{RngExt, SeedableRng};
 
 const BIN: &str = env!("CARGO_BIN_EXE_local");
+
+/// The run's seed: `FAULTS_SEED`, or a fixed one; printed so that a failure can be replayed.
+fn seed() -> u64 {
+    let seed = std::env::var("FAULTS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x1ed6_fa17_2026);
+    eprintln!("faults seed {seed} (FAULTS_SEED={seed} replays this schedule)");
+    seed
+}
+
+/// Wait until `done()` holds; the seed in the message if it never does.
+async fn until(what: &str, seed: u64, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} never happened (FAULTS_SEED={seed})");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -96,12 +122,21 @@ async fn sign_and_verify(
 }
 
 /// `clients` workers, each creating and noting until `stop` (at most `units` each).
-async fn work(base: String, token: String, clients: usize, units: usize, stop: Arc<AtomicBool>) -> Vec<Acknowledged> {
+async fn work(
+    base: String,
+    token: String,
+    clients: usize,
+    units: usize,
+    stop: Arc<AtomicBool>,
+    progress: Arc<Progress>,
+) -> Vec<Acknowledged> {
     let mut tasks = tokio::task::JoinSet::new();
     for c in 0..clients {
         let (base, token, stop) = (base.clone(), token.clone(), Arc::clone(&stop));
+        let progress = Arc::clone(&progress);
         tasks.spawn(async move {
             let mut client = Client::new(base, token);
+            client.progress = progress;
             for i in 0..units {
                 if stop.load(Ordering::SeqCst) {
                     break;
@@ -135,6 +170,9 @@ fn spawn(port: u16, dynamodb: u16, data: &std::path::Path) -> Child {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killed_at_random_moments_nothing_is_lost_or_doubled() {
+    const KILLS: usize = 24;
+    let seed = seed();
+    let mut schedule = rand::rngs::StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (port, dynamodb) = (free_port(), free_port());
@@ -143,22 +181,36 @@ async fn killed_at_random_moments_nothing_is_lost_or_doubled() {
     let base = format!("http://127.0.0.1:{port}");
     let partner = token(&data, "partner", Some("contoso"));
     let stop = Arc::new(AtomicBool::new(false));
-    let clients = tokio::spawn(work(base.clone(), partner.clone(), 4, 60, Arc::clone(&stop)));
-    let mut kills = 0;
-    let started = Instant::now();
-    while kills < 24 && started.elapsed() < Duration::from_secs(90) {
-        tokio::time::sleep(Duration::from_millis(100 + u64::from(rand::random::<u16>() % 400))).await;
+    let progress = Arc::new(Progress::default());
+    let clients = tokio::spawn(work(
+        base.clone(),
+        partner.clone(),
+        4,
+        1_000,
+        Arc::clone(&stop),
+        Arc::clone(&progress),
+    ));
+    for kill in 0..KILLS {
+        // After a few more of the clients' requests, at a moment within one.
+        let after = progress.sent.load(Ordering::SeqCst) + schedule.random_range(1..=6u64);
+        until(&format!("request {after} before kill {kill}"), seed, || {
+            progress.sent.load(Ordering::SeqCst) >= after
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(schedule.random_range(0..=300u64))).await;
         child.kill().expect("SIGKILL");
         child.wait().expect("reaped");
-        kills += 1;
         child = spawn(port, dynamodb, &data);
         wait_for(port).await;
     }
+    until("8 creates acknowledged", seed, || {
+        progress.created.load(Ordering::SeqCst) >= 8
+    })
+    .await;
     stop.store(true, Ordering::SeqCst);
     let acknowledged = clients.await.expect("clients");
-    assert!(kills >= 20, "only {kills} kills");
     let creates: usize = acknowledged.iter().map(|a| a.creates.len()).sum();
-    assert!(creates >= 8, "the stream ran during the kills: {creates} creates");
+    assert!(creates >= 8, "{creates} creates (FAULTS_SEED={seed})");
     let mut checker = Client::new(base.clone(), partner.clone());
     check_invariants(&mut checker, &acknowledged.iter().collect::<Vec<_>>()).await;
     let sweep = || {
@@ -172,7 +224,7 @@ async fn killed_at_random_moments_nothing_is_lost_or_doubled() {
         serde_json::from_slice(&out.stdout).expect("a sweep report")
     };
     sign_and_verify(&checker, sweep, &data.join("ledgerdesk-local.pub"), dir.path()).await;
-    eprintln!("{kills} kills, {creates} creates acknowledged, every invariant holds");
+    eprintln!("{KILLS} kills, {creates} creates acknowledged, every invariant holds");
     child.kill().ok();
     child.wait().ok();
 }
@@ -183,7 +235,8 @@ async fn store_faults_end_in_retry_after_or_in_nothing() {
     let upstream = store::embedded::EmbeddedDynamo::start("127.0.0.1:0".parse().unwrap(), None)
         .await
         .unwrap();
-    let proxy = proxy::FaultProxy::start(upstream.endpoint()).await;
+    let seed = seed();
+    let proxy = proxy::FaultProxy::start(upstream.endpoint(), seed).await;
     let running = local::start(local::LocalConfig {
         port: 0,
         dynamodb_port: 0,
@@ -206,18 +259,41 @@ async fn store_faults_end_in_retry_after_or_in_nothing() {
         3600,
     )
     .unwrap();
-    // Phase 1: a mix of every fault at rates the SDK's own retries mostly absorb.
+    // Phase 1: every fault by schedule, then a mix at rates the SDK's own retries mostly absorb.
     proxy.faults.set(40, 30, 30, 60);
-    let first = work(base.clone(), partner.clone(), 4, 10, Arc::new(AtomicBool::new(false))).await;
-    // Phase 2: throttling the SDK cannot absorb: the API must answer 503 with Retry-After.
-    // (Longer than the store's 10-second retry budget, so some request exhausts it.)
-    proxy.faults.set(950, 0, 0, 0);
-    let stop = Arc::new(AtomicBool::new(false));
-    let heavy = tokio::spawn(work(base.clone(), partner.clone(), 2, 3, Arc::clone(&stop)));
-    tokio::time::sleep(Duration::from_secs(12)).await;
+    let first = work(
+        base.clone(),
+        partner.clone(),
+        4,
+        10,
+        Arc::new(AtomicBool::new(false)),
+        Arc::default(),
+    )
+    .await;
+    // Phase 2: throttling the SDK cannot absorb (every request): one create exhausts the
+    // store's retry budget, and the API must answer 503 with Retry-After, having written
+    // nothing.
+    proxy.faults.set(1_000, 0, 0, 0);
+    let overload = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap()
+        .post(format!("{base}/customers/{}/service-requests", client::CUSTOMER))
+        .bearer_auth(&partner)
+        .header("idempotency-key", "overloaded")
+        .json(&serde_json::json!({
+            "product": "azure", "category": "technical", "severity": "B",
+            "supportTopicId": "azure-vm-connectivity", "title": "Overloaded",
+            "description": "Filed while the store throttles everything.", "language": "en",
+            "contact": { "name": "Erika Partner", "email": "erika@partner.example" }
+        }))
+        .send()
+        .await
+        .expect("an answer, not a timeout");
     proxy.faults.off();
-    let second = heavy.await.unwrap();
-    let all: Vec<&Acknowledged> = first.iter().chain(second.iter()).collect();
+    assert_eq!(overload.status().as_u16(), 503, "FAULTS_SEED={seed}");
+    assert!(overload.headers().contains_key("retry-after"), "503 says Retry-After");
+    let all: Vec<&Acknowledged> = first.iter().collect();
     let (throttled, errors, dropped, lost) = (
         proxy.faults.count(0),
         proxy.faults.count(1),
@@ -241,7 +317,6 @@ async fn store_faults_end_in_retry_after_or_in_nothing() {
                 m
             });
     eprintln!("answers: {statuses:?}");
-    assert!(statuses.get(&503).copied().unwrap_or(0) > 0, "overload is a 503");
     assert_eq!(
         all.iter().map(|a| a.bare_503).sum::<usize>(),
         0,

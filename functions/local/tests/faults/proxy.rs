@@ -6,13 +6,24 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
+use rand::{RngExt, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// The kinds of fault, and how often each happens (per mille of requests) while enabled.
-#[derive(Debug, Default)]
+///
+/// Deterministic: while enabled, the first three requests are throttled, answered 500 and
+/// dropped, in that order, and the first `TransactWriteItems` after them loses its response
+/// after the commit — so every kind happens in every run; the rest roll a seeded generator
+/// (the seed is printed; `FAULTS_SEED` replays it).
+#[derive(Debug)]
 pub struct Faults {
     pub enabled: AtomicBool,
+    rng: std::sync::Mutex<rand::rngs::StdRng>,
+    /// Requests seen while enabled (the schedule's clock).
+    seen: AtomicU64,
+    /// Whether the scheduled lost transaction response has happened.
+    lost_scheduled: AtomicBool,
     pub throttle: AtomicU32,
     pub error_500: AtomicU32,
     pub drop_before: AtomicU32,
@@ -25,6 +36,22 @@ pub struct Faults {
 }
 
 impl Faults {
+    pub fn seeded(seed: u64) -> Self {
+        Self {
+            enabled: AtomicBool::new(false),
+            rng: std::sync::Mutex::new(rand::rngs::StdRng::seed_from_u64(seed)),
+            seen: AtomicU64::new(0),
+            lost_scheduled: AtomicBool::new(false),
+            throttle: AtomicU32::new(0),
+            error_500: AtomicU32::new(0),
+            drop_before: AtomicU32::new(0),
+            lose_response: AtomicU32::new(0),
+            injected: Default::default(),
+            lost_transactions: AtomicU64::new(0),
+            forwarded: AtomicU64::new(0),
+        }
+    }
+
     pub fn set(&self, throttle: u32, error_500: u32, drop_before: u32, lose_response: u32) {
         self.throttle.store(throttle, Ordering::SeqCst);
         self.error_500.store(error_500, Ordering::SeqCst);
@@ -50,11 +77,29 @@ enum Fault {
     LoseResponse,
 }
 
-fn choose(faults: &Faults) -> Fault {
+fn choose(faults: &Faults, target: &str) -> Fault {
     if !faults.enabled.load(Ordering::SeqCst) {
         return Fault::None;
     }
-    let roll = rand::random::<u32>() % 1_000;
+    match faults.seen.fetch_add(1, Ordering::SeqCst) {
+        0 => return Fault::Throttle,
+        1 => return Fault::Error500,
+        2 => return Fault::DropBefore,
+        _ => {}
+    }
+    if target.ends_with("TransactWriteItems")
+        && faults
+            .lost_scheduled
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    {
+        return Fault::LoseResponse;
+    }
+    let roll = faults
+        .rng
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .random_range(0..1_000u32);
     let mut edge = 0;
     for (rate, fault) in [
         (&faults.throttle, Fault::Throttle),
@@ -76,10 +121,10 @@ pub struct FaultProxy {
 }
 
 impl FaultProxy {
-    pub async fn start(upstream: &str) -> Self {
+    pub async fn start(upstream: &str, seed: u64) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
-        let faults = Arc::new(Faults::default());
+        let faults = Arc::new(Faults::seeded(seed));
         let upstream = upstream.to_owned();
         let shared = Arc::clone(&faults);
         tokio::spawn(async move {
@@ -149,7 +194,7 @@ async fn connection(
             .find(|(k, _)| k == "x-amz-target")
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
-        match choose(faults) {
+        match choose(faults, &target) {
             Fault::Throttle => {
                 faults.injected[0].fetch_add(1, Ordering::SeqCst);
                 respond(
