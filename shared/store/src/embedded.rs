@@ -42,13 +42,33 @@ impl<T> Drop for Serving<T> {
     }
 }
 
+/// A runtime of the server's own, shut down without blocking when dropped (a runtime may not
+/// be dropped, blocking, inside another's tasks).
+#[derive(Debug)]
+struct OwnRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 /// A running embedded server. Dropping it stops the server.
+///
+/// It runs on threads of its own: dynoxide runs SQLite synchronously on the threads that
+/// poll it, behind a blocking lock, so on the caller's runtime a busy database would stall
+/// every other task there (the API's, the signer's calls to its witnesses) — as a DynamoDB
+/// endpoint never stalls its clients.
 #[derive(Debug)]
 pub struct EmbeddedDynamo {
     endpoint: String,
     serving: Serving<Result<(), String>>,
     /// The SQLite file's write-ahead log, when the database is a file.
     wal: Option<PathBuf>,
+    /// Declared last: dropped after the server's stop signal is sent.
+    _runtime: OwnRuntime,
 }
 
 impl EmbeddedDynamo {
@@ -60,13 +80,24 @@ impl EmbeddedDynamo {
             None => dynoxide::Database::memory(),
         }
         .map_err(|e| std::io::Error::other(format!("cannot open the local database: {e}")))?;
-        let listener = tokio::net::TcpListener::bind(address).await?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("embedded-dynamodb")
+            .enable_all()
+            .build()?;
+        let listener = std::net::TcpListener::bind(address)?;
+        listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(dynoxide::server::serve_with_shutdown(listener, db, async move {
-            let _ = stopped.await;
-        }));
+        let task = runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+            dynoxide::server::serve_with_shutdown(listener, db, async move {
+                let _ = stopped.await;
+            })
+            .await
+        });
         Ok(Self {
+            _runtime: OwnRuntime(Some(runtime)),
             endpoint: format!("http://{address}"),
             serving: Serving::new(shutdown, task),
             wal: path.map(|p| {

@@ -22,6 +22,10 @@ use crate::schema::NEEDS_CHECKPOINT;
 
 /// Chains signed at the same time.
 const SIGN_CONCURRENCY: usize = 16;
+/// Chains signed at the same time when witnesses are asked: most of a chain's time is then
+/// spent waiting for their answers, not on the store (the sweep bench's witness section);
+/// half of what `ledger witness` serves at once (its MAX_IN_FLIGHT), so one signer never fills it.
+const WITNESSED_SIGN_CONCURRENCY: usize = 32;
 
 /// A stored signed checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -388,12 +392,17 @@ impl Store {
     ) -> Result<SignReport, StoreError> {
         let chains = self.grown_chains().await?;
         let mut report = SignReport::default();
+        let concurrency = if self.witnesses.is_some() {
+            WITNESSED_SIGN_CONCURRENCY
+        } else {
+            SIGN_CONCURRENCY
+        };
         let mut results = futures::stream::iter(chains)
             .map(|chain| async move {
                 let outcome = self.sign_chain(&chain, key, log, now).await;
                 (chain, outcome)
             })
-            .buffer_unordered(SIGN_CONCURRENCY);
+            .buffer_unordered(concurrency);
         while let Some((chain, outcome)) = results.next().await {
             match outcome {
                 Ok(Signed::Checkpoint(c, unwitnessed)) => {

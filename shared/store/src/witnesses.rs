@@ -135,8 +135,12 @@ impl Witnesses {
 
     /// POST `body` to `url`: the status and (at most [`ANSWER_LIMIT`] of) the answer.
     async fn post(&self, url: &str, body: String) -> Result<(u16, String), NoCosignature> {
+        // One request per connection: `ledger witness` (tiny_http) gives a kept-alive
+        // connection a thread until it closes, and a burst of new connections can queue
+        // behind idle ones (5 s timeouts in the sweep bench until this).
         let request = http::Request::post(url)
             .header("content-type", "text/plain; charset=utf-8")
+            .header("connection", "close")
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| NoCosignature::Refused(e.to_string()))?;
         let response = self
