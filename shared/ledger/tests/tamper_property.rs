@@ -112,8 +112,16 @@ fn verify(lines: &[Vec<u8>], with_checkpoint: bool) -> bool {
     verifier.verify(file.as_slice(), |_| {}).is_ok()
 }
 
+/// 2,000 cases; `LEDGER_TAMPER_CASES` lowers it for `.ci/mutants`, which runs this once per mutant.
+fn tamper_cases() -> u32 {
+    std::env::var("LEDGER_TAMPER_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2_000)
+}
+
 proptest! {
-    #![proptest_config(Config { cases: 2_000, rng_seed: RngSeed::Fixed(0x1ed9_e700_0000_0003), failure_persistence: None, ..Config::default() })]
+    #![proptest_config(Config { cases: tamper_cases(), rng_seed: RngSeed::Fixed(0x1ed9_e700_0000_0003), failure_persistence: None, ..Config::default() })]
 
     #[test]
     fn every_mutation_is_detected(m in mutation()) {
