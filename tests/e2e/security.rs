@@ -46,6 +46,10 @@ async fn a_token_is_a_partners_or_the_vendors_never_both() {
             ),
         ),
         (
+            "both audiences without a partner id",
+            signed(&stack, claims(json!([AUDIENCE, VENDOR_AUDIENCE]), None, both)),
+        ),
+        (
             "a partner token with a support scope",
             signed(&stack, claims(json!(AUDIENCE), Some("fabrikam"), both)),
         ),
@@ -78,6 +82,22 @@ async fn a_token_is_a_partners_or_the_vendors_never_both() {
             );
         }
     }
+    // A token also for an audience the deployment does not name: API Gateway lets it pass
+    // (one audience matches), the API does not.
+    let wider = signed(
+        &stack,
+        claims(json!([AUDIENCE, "someone-else"]), Some("contoso"), "requests/read"),
+    );
+    let reply = stack.get(&path, &wider).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    assert!(
+        reply.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("audience this deployment does not name"),
+        "{}",
+        reply.body
+    );
     // A vendor token has no partner to file for; a partner token without the claim neither.
     let vendor_writer = signed(&stack, claims(json!(VENDOR_AUDIENCE), None, "requests/write"));
     let anonymous_partner = signed(&stack, claims(json!(AUDIENCE), None, "requests/read requests/write"));

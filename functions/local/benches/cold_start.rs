@@ -254,6 +254,7 @@ async fn main() {
         ("DYNAMODB_ENDPOINT", dynamo.endpoint().to_owned()),
         ("AWS_ENDPOINT_URL_DYNAMODB", dynamo.endpoint().to_owned()),
         ("AWS_ENDPOINT_URL_SSM", format!("http://{ssm_address}")),
+        ("PARTNER_AUDIENCE", "ledgerdesk-partners".into()),
         ("VENDOR_AUDIENCE", "ledgerdesk-vendor".into()),
         ("LEDGER_LOG_NAME", "ledgerdesk.bench".into()),
         ("CURSOR_KEY_PARAMETER", "/bench/cursor-key".into()),

@@ -135,7 +135,7 @@ async fn setup_witnessed(partners: usize, per_partner: u64, at: DateTime<Utc>, w
     let app = App::new(
         store,
         SupportPolicy::embedded().expect("policy"),
-        api::identity::IdentityConfig::new("partner_id", "vendor"),
+        api::identity::IdentityConfig::new("partner_id", "ledgerdesk", "vendor"),
     );
     let signing = Signing {
         key: signer_key(),

@@ -363,7 +363,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
 
 /// How the local run's API tells partners from vendor staff (as the stack does, by audience).
 pub fn identity() -> IdentityConfig {
-    IdentityConfig::new("partner_id", token::VENDOR_AUDIENCE)
+    IdentityConfig::new("partner_id", token::AUDIENCE, token::VENDOR_AUDIENCE)
 }
 
 /// Register each (partner, customer) relationship that is not registered yet (ledgered, as

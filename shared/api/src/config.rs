@@ -125,8 +125,8 @@ pub fn log_name() -> Result<LogName, ConfigError> {
 }
 
 /// The App of a Lambda function, from its environment:
-/// `TABLE_PREFIX` (required), `PARTNER_CLAIM` (default `partner_id`), `VENDOR_AUDIENCE`
-/// (required: the audience of vendor staff tokens), `DYNAMODB_ENDPOINT` (optional); for
+/// `TABLE_PREFIX` (required), `PARTNER_CLAIM` (default `partner_id`), `PARTNER_AUDIENCE` and
+/// `VENDOR_AUDIENCE` (required: the audiences of partners' and of vendor staff tokens), `DYNAMODB_ENDPOINT` (optional); for
 /// `list-requests` `CURSOR_KEY` or `CURSOR_KEY_PARAMETER`; for the writers `RECEIPT_KEY` or
 /// `RECEIPT_KEY_PARAMETER`, and `LEDGER_LOG_NAME`; for `list-requests` and the sweep
 /// `ENTRY_TILE_BUCKET` (and `S3_ENDPOINT`, optional: an S3-compatible server);
@@ -137,6 +137,7 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
     let tables = TableNames::with_prefix(&var("TABLE_PREFIX")?);
     let identity = IdentityConfig::new(
         optional("PARTNER_CLAIM").unwrap_or_else(|| "partner_id".into()),
+        var("PARTNER_AUDIENCE")?,
         var("VENDOR_AUDIENCE")?,
     );
     let log = if needs.receipts { Some(log_name()?) } else { None };

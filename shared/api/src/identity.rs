@@ -11,8 +11,10 @@
 //!   `requests/respond` (support engineers), `ledger/audit` (auditors), `privacy/erase`,
 //!   `relationships/admin`.
 //!
-//! A token that mixes the two (the vendor audience with a partner id, or a partner's token
-//! with a vendor-only scope) is refused whole (403).
+//! A token that mixes the two (both audiences, the vendor audience with a partner id, or a
+//! partner's token with a vendor-only scope) is refused whole (403), and so is a token that
+//! also names an audience the deployment does not (API Gateway's authorizer accepts a token
+//! when any one of its audiences matches).
 
 use domain::{PartnerId, Subject};
 use lambda_http::request::RequestContext;
@@ -30,14 +32,21 @@ pub const VENDOR_ONLY_SCOPES: &[&str] = &[RESPOND, LEDGER_AUDIT, RELATIONSHIPS_A
 pub struct IdentityConfig {
     /// The claim that carries the partner id (`partner_id`).
     pub partner_claim: String,
+    /// The audience of partners' tokens.
+    pub partner_audience: String,
     /// The audience of vendor staff tokens.
     pub vendor_audience: String,
 }
 
 impl IdentityConfig {
-    pub fn new(partner_claim: impl Into<String>, vendor_audience: impl Into<String>) -> Self {
+    pub fn new(
+        partner_claim: impl Into<String>,
+        partner_audience: impl Into<String>,
+        vendor_audience: impl Into<String>,
+    ) -> Self {
         Self {
             partner_claim: partner_claim.into(),
+            partner_audience: partner_audience.into(),
             vendor_audience: vendor_audience.into(),
         }
     }
@@ -105,9 +114,25 @@ impl Caller {
             .get("sub")
             .and_then(|s| Subject::parse(s).ok())
             .ok_or(ApiError::Unauthenticated)?;
-        let vendor = claims
-            .get("aud")
-            .is_some_and(|aud| list(aud).any(|a| a == config.vendor_audience));
+        let audiences: Vec<&str> = claims.get("aud").map(|aud| list(aud).collect()).unwrap_or_default();
+        if audiences.is_empty() {
+            return Err(ApiError::Unauthenticated);
+        }
+        if audiences
+            .iter()
+            .any(|a| *a != config.partner_audience && *a != config.vendor_audience)
+        {
+            return Err(ApiError::Forbidden(
+                "the token is also for an audience this deployment does not name: ask your identity provider for a token for this API alone".into(),
+            ));
+        }
+        let vendor = audiences.contains(&config.vendor_audience.as_str());
+        if vendor && audiences.contains(&config.partner_audience.as_str()) {
+            return Err(ApiError::Forbidden(
+                "a token is either a partner's or the vendor's staff's, never both: this one is for both audiences"
+                    .into(),
+            ));
+        }
         let partner = match claims.get(&config.partner_claim) {
             None => None,
             Some(value) => Some(PartnerId::parse(value).map_err(|_| {
@@ -217,4 +242,124 @@ pub fn log_identity(request: &Request, partner_claim: &str) -> (Option<String>, 
         .get("sub")
         .map(|s| hex::encode(&Sha256::digest(format!("ledgerdesk/log-subject/v1\n{s}").as_bytes())[..8]));
     (partner, subject)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config() -> IdentityConfig {
+        IdentityConfig::new("partner_id", "ledgerdesk", "ledgerdesk-vendor")
+    }
+
+    fn claims(aud: Option<&str>, partner: Option<&str>, scope: &str) -> HashMap<String, String> {
+        let mut c = HashMap::from([
+            ("sub".to_owned(), "someone".to_owned()),
+            ("scope".to_owned(), scope.to_owned()),
+        ]);
+        if let Some(aud) = aud {
+            c.insert("aud".into(), aud.into());
+        }
+        if let Some(p) = partner {
+            c.insert("partner_id".into(), p.into());
+        }
+        c
+    }
+
+    fn caller(aud: Option<&str>, partner: Option<&str>, scope: &str) -> Result<Caller, ApiError> {
+        Caller::from_claims(&claims(aud, partner, scope), &[], &config())
+    }
+
+    fn forbidden_because(result: Result<Caller, ApiError>) -> String {
+        match result {
+            Err(ApiError::Forbidden(why)) => why,
+            Err(other) => panic!("expected 403, got {other:?}"),
+            Ok(c) => panic!("expected 403, got a caller {:?}", c.population),
+        }
+    }
+
+    #[test]
+    fn each_population_by_its_own_audience() {
+        let partner = caller(Some("ledgerdesk"), Some("contoso"), "requests/read requests/write").unwrap();
+        assert_eq!(partner.partner().unwrap().as_str(), "contoso");
+        assert!(!partner.is_vendor() && partner.has("requests/write") && !partner.has("requests/read2"));
+        assert_eq!(partner.acting_role().unwrap(), domain::Role::PartnerAgent);
+        let support = caller(Some("[ledgerdesk-vendor]"), None, "requests/read requests/respond").unwrap();
+        assert!(support.is_vendor() && support.is_support());
+        assert_eq!(support.acting_role().unwrap(), domain::Role::SupportEngineer);
+        assert!(support.partner().is_err());
+        let auditor = caller(Some("ledgerdesk-vendor"), None, "ledger/audit").unwrap();
+        assert!(auditor.is_vendor() && !auditor.is_support());
+        assert!(auditor.acting_role().is_err());
+        // A partner token without the claim is a partner without a partner.
+        let anonymous = caller(Some("ledgerdesk"), None, "requests/write").unwrap();
+        assert_eq!(anonymous.population, Population::Partner(None));
+        assert!(matches!(anonymous.acting_role(), Err(ApiError::Forbidden(_))));
+    }
+
+    #[test]
+    fn a_token_for_both_audiences_is_refused_with_or_without_a_partner() {
+        for partner in [None, Some("contoso")] {
+            let why = forbidden_because(caller(
+                Some("[ledgerdesk ledgerdesk-vendor]"),
+                partner,
+                "requests/respond",
+            ));
+            assert!(why.contains("never both"), "{why}");
+        }
+        let why = forbidden_because(caller(Some("ledgerdesk-vendor"), Some("contoso"), "requests/respond"));
+        assert!(why.contains("partner id for the vendor's audience"), "{why}");
+        let why = forbidden_because(caller(
+            Some("ledgerdesk"),
+            Some("contoso"),
+            "requests/read ledger/audit",
+        ));
+        assert!(why.contains("vendor scope ledger/audit"), "{why}");
+    }
+
+    #[test]
+    fn an_audience_the_deployment_does_not_name_is_refused() {
+        for aud in ["[ledgerdesk other-api]", "[other-api ledgerdesk-vendor]", "other-api"] {
+            let why = forbidden_because(caller(Some(aud), None, "requests/read"));
+            assert!(why.contains("audience this deployment does not name"), "{aud}: {why}");
+        }
+        for aud in [None, Some(""), Some("[]")] {
+            assert!(
+                matches!(
+                    caller(aud, Some("contoso"), "requests/read"),
+                    Err(ApiError::Unauthenticated)
+                ),
+                "{aud:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_partner_id_or_subject_is_refused() {
+        let why = forbidden_because(caller(Some("ledgerdesk"), Some("not a partner!"), "requests/read"));
+        assert!(why.contains("partner_id claim is not a valid partner id"), "{why}");
+        let mut no_subject = claims(Some("ledgerdesk"), Some("contoso"), "requests/read");
+        no_subject.remove("sub");
+        assert!(matches!(
+            Caller::from_claims(&no_subject, &[], &config()),
+            Err(ApiError::Unauthenticated)
+        ));
+    }
+
+    #[test]
+    fn scopes_come_from_the_authorizer_and_both_claims() {
+        let mut c = claims(Some("ledgerdesk"), Some("contoso"), "requests/read");
+        c.insert("scp".into(), "[ledger/read]".into());
+        let caller = Caller::from_claims(&c, &["requests/write".to_owned()], &config()).unwrap();
+        for scope in ["requests/read", "ledger/read", "requests/write"] {
+            assert!(caller.has(scope), "{scope}");
+        }
+        assert!(caller.require_any(&["ledger/read", "nope"]).is_ok());
+        match caller.require_any(&["privacy/erase", "ledger/audit"]) {
+            Err(ApiError::Forbidden(why)) => assert_eq!(why, "this needs the scope privacy/erase or ledger/audit"),
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -15,7 +15,7 @@ async fn app() -> App {
     App::new(
         Store::new(client, TableNames::with_prefix("unused")),
         SupportPolicy::embedded().unwrap(),
-        api::identity::IdentityConfig::new("partner_id", "ledgerdesk-vendor"),
+        api::identity::IdentityConfig::new("partner_id", "ledgerdesk", "ledgerdesk-vendor"),
     )
 }
 
@@ -163,7 +163,7 @@ async fn an_entry_tile_is_a_redirect_to_a_presigned_link_to_the_callers_own_tile
         )
         .with_entry_tiles(bucket),
         SupportPolicy::embedded().unwrap(),
-        api::identity::IdentityConfig::new("partner_id", "ledgerdesk-vendor"),
+        api::identity::IdentityConfig::new("partner_id", "ledgerdesk", "ledgerdesk-vendor"),
     );
     let request = lambda_http::request::from_str(&entry_tile_event("3").to_string()).unwrap();
     let response = api::handle(&app, Function::ListRequests, request).await;

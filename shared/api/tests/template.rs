@@ -172,6 +172,7 @@ fn the_http_api_routes_are_the_codes_routes() {
     // The functions tell partners from vendor staff by the vendor audience.
     let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
     assert_eq!(text(&globals["VENDOR_AUDIENCE"]), "Ref:VendorAudience");
+    assert_eq!(text(&globals["PARTNER_AUDIENCE"]), "Ref:PartnerAudience");
 }
 
 /// Every statement (any effect) of the function's inline policies.

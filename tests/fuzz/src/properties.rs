@@ -154,7 +154,7 @@ pub fn query(data: &[u8]) {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(text.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    let config = IdentityConfig::new("partner_id", "vendor");
+    let config = IdentityConfig::new("partner_id", "partner", "vendor");
     let partner: HashMap<String, String> = [
         ("sub".into(), "agent".into()),
         ("aud".into(), "partner".into()),
@@ -204,7 +204,7 @@ pub fn claims(data: &[u8]) {
     let Ok(claims) = serde_json::from_slice::<HashMap<String, String>>(data) else {
         return;
     };
-    let config = IdentityConfig::new("partner_id", "ledgerdesk-vendor");
+    let config = IdentityConfig::new("partner_id", "ledgerdesk", "ledgerdesk-vendor");
     if let Ok(caller) = Caller::from_claims(&claims, &[], &config)
         && let Population::Partner(_) = caller.population
     {
