@@ -112,11 +112,25 @@ async fn a_token_is_a_partners_or_the_vendors_never_both() {
     early["nbf"] = json!(Utc::now().timestamp() + 120);
     let mut foreign = claims(json!("someone-else"), Some("contoso"), "requests/read");
     foreign["aud"] = json!("someone-else");
-    for token in [signed(&stack, early), signed(&stack, foreign)] {
-        assert_eq!(
-            stack.get("/service-requests", &token).await.status,
-            StatusCode::UNAUTHORIZED
-        );
+    let mut expired = claims(json!(AUDIENCE), Some("contoso"), "requests/read");
+    expired["exp"] = json!(Utc::now().timestamp() - 10);
+    let other_secret = local::token::sign(
+        b"another data directory's secret",
+        &claims(json!(AUDIENCE), Some("contoso"), "requests/read"),
+    )
+    .unwrap();
+    // Each says why, in the detail and in WWW-Authenticate (as API Gateway does).
+    for (token, why) in [
+        (signed(&stack, early), "not valid yet"),
+        (signed(&stack, foreign), "another audience"),
+        (signed(&stack, expired), "has expired"),
+        (other_secret, "another data directory's jwt-secret"),
+        ("garbage".to_owned(), "not a token this API accepts"),
+    ] {
+        let reply = stack.get("/service-requests", &token).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{why}");
+        let detail = reply.body["detail"].as_str().unwrap();
+        assert!(detail.starts_with("a valid bearer token is required: ") && detail.contains(why), "{detail}");
     }
     assert_eq!(
         dump_tables(&stack).await,

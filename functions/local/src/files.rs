@@ -8,6 +8,23 @@ use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
+/// The state directory's name.
+pub const DATA_DIR: &str = ".ledgerdesk";
+
+/// The default state directory: `.ledgerdesk` at the top of the checkout `from` is in (the
+/// nearest folder up with a `Cargo.toml` that declares a `[workspace]`), so that a command run
+/// from `shared/` or `functions/` uses the same secrets and keys as the server; `from` itself
+/// outside a checkout.
+pub fn default_data_dir(from: &Path) -> PathBuf {
+    from.ancestors()
+        .find(|dir| {
+            std::fs::read_to_string(dir.join("Cargo.toml"))
+                .is_ok_and(|manifest| manifest.lines().any(|l| l.trim() == "[workspace]"))
+        })
+        .unwrap_or(from)
+        .join(DATA_DIR)
+}
+
 pub const JWT_SECRET: &str = "jwt-secret";
 pub const CURSOR_KEY: &str = "cursor-key";
 /// The ledger signing key's name: files `ledgerdesk-local.key` / `ledgerdesk-local.pub`.
@@ -119,5 +136,24 @@ impl Secrets {
             receipt_key,
             receipt_public_key_path,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_data_dir_is_at_the_top_of_the_checkout() {
+        let top = tempfile::tempdir().unwrap();
+        std::fs::write(top.path().join("Cargo.toml"), "[workspace]\nmembers = [\"a/b\"]\n").unwrap();
+        let inner = top.path().join("a/b");
+        std::fs::create_dir_all(&inner).unwrap();
+        std::fs::write(inner.join("Cargo.toml"), "[package]\nname = \"b\"\n").unwrap();
+        assert_eq!(default_data_dir(&inner), top.path().join(DATA_DIR));
+        assert_eq!(default_data_dir(top.path()), top.path().join(DATA_DIR));
+        // Outside a checkout: the folder itself.
+        let elsewhere = tempfile::tempdir().unwrap();
+        assert_eq!(default_data_dir(elsewhere.path()), elsewhere.path().join(DATA_DIR));
     }
 }

@@ -27,9 +27,10 @@ struct ServeArgs {
     /// The embedded DynamoDB's port on 127.0.0.1.
     #[arg(long, default_value_t = 8000, global = true)]
     dynamodb_port: u16,
-    /// Where the data, the development secrets and the ledger keys live.
-    #[arg(long, default_value = ".ledgerdesk", global = true)]
-    data_dir: PathBuf,
+    /// Where the data, the development secrets and the ledger keys live [default:
+    /// .ledgerdesk at the top of the checkout you are in, else in the current folder].
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
     /// Keep the DynamoDB data in memory (gone when the process ends).
     #[arg(long)]
     ephemeral: bool,
@@ -46,6 +47,8 @@ struct ServeArgs {
 enum Command {
     /// Print a bearer token the local API accepts.
     Token {
+        /// The partner the token is for (partner agents, and a partner's own privacy officer
+        /// with --role privacy); without it a partner token carries no partner id.
         #[arg(long)]
         partner: Option<String>,
         #[arg(long, value_enum, default_value = "partner")]
@@ -53,7 +56,7 @@ enum Command {
         /// The token's subject (who acts).
         #[arg(long)]
         subject: Option<String>,
-        /// Validity in seconds.
+        /// Validity in seconds (an expired token gets 401 "the token has expired").
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
     },
@@ -69,6 +72,10 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let serve = cli.serve;
+    let data_dir = match serve.data_dir {
+        Some(dir) => dir,
+        None => files::default_data_dir(&std::env::current_dir()?),
+    };
     match cli.command {
         Some(Command::Token {
             partner,
@@ -76,7 +83,7 @@ async fn main() -> anyhow::Result<()> {
             subject,
             ttl,
         }) => {
-            let secrets = files::Secrets::load_or_create(&serve.data_dir)?;
+            let secrets = files::Secrets::load_or_create(&data_dir)?;
             let subject = subject.unwrap_or_else(|| match role {
                 TokenRole::Partner => format!("agent@{}", partner.as_deref().unwrap_or("partner")),
                 TokenRole::Support => "engineer@vendor".into(),
@@ -97,7 +104,7 @@ async fn main() -> anyhow::Result<()> {
             let at = at
                 .map(|text| domain::Timestamp::parse(&text).map_err(|e| anyhow::anyhow!("--at: {e}")))
                 .transpose()?;
-            let report = local::sweep_once(&serve.data_dir, serve.dynamodb_port, serve.dynamodb_endpoint, at).await?;
+            let report = local::sweep_once(&data_dir, serve.dynamodb_port, serve.dynamodb_endpoint, at).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         None => {
@@ -105,7 +112,7 @@ async fn main() -> anyhow::Result<()> {
             let running = local::start(LocalConfig {
                 port: serve.port,
                 dynamodb_port: serve.dynamodb_port,
-                data_dir: serve.data_dir.clone(),
+                data_dir: data_dir.clone(),
                 ephemeral: serve.ephemeral,
                 dynamodb_endpoint: serve.dynamodb_endpoint,
                 sweep_every: Some(Duration::from_secs(60)),
@@ -116,7 +123,7 @@ async fn main() -> anyhow::Result<()> {
             let storage = if serve.ephemeral {
                 "in memory".to_owned()
             } else {
-                format!("data in {}", serve.data_dir.join(files::DATABASE).display())
+                format!("data in {}", data_dir.join(files::DATABASE).display())
             };
             // The banner is for the person at the terminal: stderr, like the logs.
             eprintln!(

@@ -47,6 +47,30 @@ async fn openapi() -> Response {
         .into_response()
 }
 
+/// 401 as API Gateway's JWT authorizer answers it: why, in the detail and in
+/// `WWW-Authenticate`'s `error_description`.
+fn unauthenticated(why: &str) -> Response {
+    let (parts, body) = ApiError::Unauthenticated.into_response().into_parts();
+    let mut problem: serde_json::Value = match &body {
+        lambda_http::Body::Text(text) => serde_json::from_str(text).unwrap_or_default(),
+        _ => serde_json::Value::default(),
+    };
+    problem["detail"] = format!("{}: {why}", ApiError::Unauthenticated).into();
+    let mut response = to_axum(lambda_http::Response::from_parts(
+        parts,
+        lambda_http::Body::Text(problem.to_string()),
+    ));
+    response.headers_mut().remove(header::CONTENT_LENGTH);
+    let challenge = format!(
+        "Bearer error=\"invalid_token\", error_description=\"{}\"",
+        why.replace('"', "'")
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&challenge) {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
 async fn dispatch(State(state): State<Arc<LocalState>>, request: Request<Body>) -> Response {
     // The JWT authorizer runs before routing, as API Gateway's default authorizer does.
     let token = request
@@ -54,8 +78,16 @@ async fn dispatch(State(state): State<Arc<LocalState>>, request: Request<Body>) 
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
-    let Some(claims) = token.and_then(|t| crate::token::verify(&state.jwt_secret, t.trim())) else {
-        return to_axum(ApiError::Unauthenticated.into_response());
+    let checked = match token {
+        None => Err("no bearer token (Authorization: Bearer <token>)".to_owned()),
+        Some(t) => crate::token::check(&state.jwt_secret, t.trim()),
+    };
+    let claims = match checked {
+        Ok(claims) => claims,
+        Err(why) => {
+            tracing::info!(status = 401, method = %request.method(), path = request.uri().path(), why, "token refused");
+            return unauthenticated(&why);
+        }
     };
     let (route, params) = match resolve(request.method().as_str(), request.uri().path()) {
         Resolution::Route(route, params) => (route, params),

@@ -106,9 +106,34 @@ pub fn sign(secret: &[u8], claims: &serde_json::Value) -> anyhow::Result<String>
     )?)
 }
 
+/// Why a bearer token is refused (the 401's detail, and the server's log line), as API
+/// Gateway's authorizer says it in `WWW-Authenticate`.
+pub fn rejection(error: &jsonwebtoken::errors::Error) -> String {
+    use jsonwebtoken::errors::ErrorKind;
+    match error.kind() {
+        ErrorKind::ExpiredSignature => {
+            "the token has expired (make a new one: local token; --ttl sets its lifetime)".into()
+        }
+        ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)".into(),
+        ErrorKind::InvalidSignature => {
+            "the token's signature does not verify: it was made with another data directory's jwt-secret, or altered"
+                .into()
+        }
+        ErrorKind::InvalidIssuer => "the token is from another issuer".into(),
+        ErrorKind::InvalidAudience => "the token is for another audience".into(),
+        ErrorKind::MissingRequiredClaim(claim) => format!("the token has no {claim} claim"),
+        _ => "not a token this API accepts (an HS256 JWT from local token)".into(),
+    }
+}
+
 /// Verify a bearer token; on success, its claims as API Gateway hands them to a Lambda
 /// (every value a string; lists as `[a b]`).
 pub fn verify(secret: &[u8], token: &str) -> Option<HashMap<String, String>> {
+    check(secret, token).ok()
+}
+
+/// [`verify`], or why the token is refused ([`rejection`]).
+pub fn check(secret: &[u8], token: &str) -> Result<HashMap<String, String>, String> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_issuer(&[ISSUER]);
     validation.set_audience(&[AUDIENCE, VENDOR_AUDIENCE]);
@@ -120,29 +145,28 @@ pub fn verify(secret: &[u8], token: &str) -> Option<HashMap<String, String>> {
         &DecodingKey::from_secret(secret),
         &validation,
     )
-    .ok()?;
-    Some(
-        data.claims
-            .into_iter()
-            .map(|(name, value)| {
-                let text = match value {
-                    serde_json::Value::String(s) => s,
-                    serde_json::Value::Array(items) => {
-                        format!(
-                            "[{}]",
-                            items
-                                .iter()
-                                .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
-                                .collect::<Vec<_>>()
-                                .join(" ")
-                        )
-                    }
-                    other => other.to_string(),
-                };
-                (name, text)
-            })
-            .collect(),
-    )
+    .map_err(|e| rejection(&e))?;
+    Ok(data
+        .claims
+        .into_iter()
+        .map(|(name, value)| {
+            let text = match value {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Array(items) => {
+                    format!(
+                        "[{}]",
+                        items
+                            .iter()
+                            .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    )
+                }
+                other => other.to_string(),
+            };
+            (name, text)
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -191,6 +215,22 @@ mod tests {
             assert!(verify(b"secret", &foreign).is_none(), "{iss} {aud} {nbf}");
         }
         assert!(verify(b"secret", "not.a.token").is_none());
+        // Each refusal says why.
+        assert!(
+            check(b"other", &token)
+                .unwrap_err()
+                .contains("another data directory's jwt-secret")
+        );
+        assert!(
+            check(b"secret", &expired)
+                .unwrap_err()
+                .starts_with("the token has expired")
+        );
+        assert!(
+            check(b"secret", "not.a.token")
+                .unwrap_err()
+                .starts_with("not a token this API accepts")
+        );
         assert!(issue(b"secret", TokenRole::Partner, None, "agent", 60).is_err());
     }
 }
