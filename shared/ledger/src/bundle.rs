@@ -546,4 +546,105 @@ mod tests {
         let spaced = text.replacen("{\"checkpoint\"", "{ \"checkpoint\"", 1);
         assert!(EvidenceBundle::parse(&spaced).is_err());
     }
+
+    /// `n` entries of a chain (each its own line of export) and the head after them.
+    fn chain_of(chain: &str, n: u64, tag: &str) -> (Vec<String>, ChainHead) {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mut head = ChainHead::genesis(ChainId::parse(chain).unwrap());
+        let mut lines = Vec::new();
+        for i in 0..n {
+            let (entry, next) = head
+                .append(&at, "note_added", &serde_json::json!({ "note": format!("{tag} {i}") }))
+                .unwrap();
+            lines.push(entry.line);
+            head = next;
+        }
+        (lines, head)
+    }
+
+    fn note_of(head: &ChainHead) -> String {
+        let key = SignerKey::from_seed("ledgerdesk-test", [7; 32]).unwrap();
+        head.sign_checkpoint("ledgerdesk.test", &key)
+    }
+
+    fn export(lines: &[&String]) -> String {
+        lines.iter().map(|l| format!("{l}\n")).collect()
+    }
+
+    #[test]
+    fn prove_refuses_an_entry_that_does_not_link_naming_its_line() {
+        // A second history of the same chain: its seq 1 is well formed and hashes right, but
+        // its prev is not the first history's seq 0.
+        let (a, head) = chain_of("contoso", 3, "a");
+        let (b, _) = chain_of("contoso", 3, "b");
+        let (other, _) = chain_of("fabrikam", 1, "c");
+        let text = export(&[&other[0], &a[0], &b[1], &a[2]]);
+        match prove(text.as_bytes(), &[0], &note_of(&head), None, &[]) {
+            Err(ProveError::Ledger { line, message }) => {
+                assert_eq!(line, 3, "the fork's line");
+                assert!(message.contains("does not verify"), "{message}");
+            }
+            other => panic!("expected the line of the fork, got {other:?}"),
+        }
+        // A skipped seq and an altered hash are refused the same way.
+        let text = export(&[&a[0], &a[2]]);
+        assert!(matches!(
+            prove(text.as_bytes(), &[0], &note_of(&head), None, &[]),
+            Err(ProveError::Ledger { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn prove_refuses_an_export_shorter_than_the_checkpoint() {
+        let (a, head) = chain_of("contoso", 3, "a");
+        let text = export(&[&a[0], &a[1]]);
+        match prove(text.as_bytes(), &[0], &note_of(&head), None, &[]) {
+            Err(ProveError::TooShort { chain, found, size }) => {
+                assert_eq!((chain.as_str(), found, size), ("contoso", 2, 3));
+            }
+            other => panic!("expected too short, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn prove_refuses_a_disclosure_for_an_entry_it_does_not_prove() {
+        let (a, head) = chain_of("contoso", 3, "a");
+        let text = export(&[&a[0], &a[1], &a[2]]);
+        let disclosure = |chain: &str, seq| Disclosure {
+            chain: chain.into(),
+            seq,
+            path: "/note".into(),
+            value: "x".into(),
+            salt: "00".repeat(32),
+        };
+        for (d, chain, seq) in [
+            (disclosure("contoso", 2), "contoso", 2),
+            (disclosure("fabrikam", 0), "fabrikam", 0),
+        ] {
+            match prove(text.as_bytes(), &[0], &note_of(&head), None, &[d]) {
+                Err(ProveError::Disclosure(DisclosureError::WrongEntry { chain: c, seq: s })) => {
+                    assert_eq!((c.as_str(), s), (chain, seq));
+                }
+                other => panic!("expected the wrong entry, got {other:?}"),
+            }
+        }
+        // The same export proves seq 0 without it.
+        assert!(prove(text.as_bytes(), &[0], &note_of(&head), None, &[]).is_ok());
+    }
+
+    #[test]
+    fn a_bundle_with_too_many_proof_hashes_is_refused_naming_the_bound() {
+        let hash = Hash::digest(b"x").to_base64();
+        let proof = vec![hash; 129];
+        let json = serde_json::json!({ "olderCheckpoint": "x", "proof": proof }).to_string();
+        let err = serde_json::from_str::<ConsistencyEvidence>(&json)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("invalid length 129, expected an array of at most 128 items"),
+            "{err}"
+        );
+    }
 }

@@ -60,6 +60,14 @@ fn key_id(name: &str, public: &VerifyingKey) -> [u8; 4] {
     [digest[0], digest[1], digest[2], digest[3]]
 }
 
+/// A number written as the formats here write them: ASCII digits, no sign, no leading zero
+/// (but "0"). `None` if it is not one; `Some(Err)` if it does not fit a u64.
+pub(crate) fn canonical_decimal(text: &str) -> Option<Result<u64, std::num::ParseIntError>> {
+    let canonical =
+        !text.is_empty() && !(text.len() > 1 && text.starts_with('0')) && text.bytes().all(|b| b.is_ascii_digit());
+    canonical.then(|| text.parse())
+}
+
 fn valid_key_name(name: &str) -> bool {
     !name.is_empty() && !name.contains('+') && !name.chars().any(|c| c.is_whitespace() || c.is_control())
 }
@@ -452,13 +460,11 @@ impl Checkpoint {
             .filter(|o| !o.is_empty())
             .ok_or(bad("missing origin line"))?;
         let size_text = lines.next().ok_or(bad("missing tree size line"))?;
-        if size_text.is_empty()
-            || (size_text.len() > 1 && size_text.starts_with('0'))
-            || !size_text.bytes().all(|b| b.is_ascii_digit())
-        {
-            return Err(bad("the tree size is not a decimal number"));
-        }
-        let size = size_text.parse().map_err(|_| bad("the tree size is too large"))?;
+        let size = match canonical_decimal(size_text) {
+            Some(Ok(size)) => size,
+            Some(Err(_)) => return Err(bad("the tree size is too large")),
+            None => return Err(bad("the tree size is not a decimal number")),
+        };
         let root_text = lines.next().ok_or(bad("missing root hash line"))?;
         let root = Hash::from_base64(root_text).ok_or(bad("the root is not a base64 SHA-256 hash"))?;
         if root.to_base64() != root_text {
@@ -657,5 +663,101 @@ mod tests {
     fn a_signed_note_is_written_back_exactly() {
         let note = checkpoint().sign(&key());
         assert_eq!(SignedNote::parse(&note).unwrap().to_string(), note);
+    }
+
+    #[test]
+    fn a_key_name_is_non_empty_without_plus_whitespace_or_controls() {
+        for bad in ["", "a+b", "a b", "a\tb", "a\u{7}b", "a\u{a0}b"] {
+            assert!(
+                matches!(SignerKey::from_seed(bad, [7; 32]), Err(KeyError::Malformed(_))),
+                "{bad:?} accepted"
+            );
+        }
+        for good in ["ledgerdesk-test", "witness.example/partner", "ü"] {
+            assert_eq!(SignerKey::from_seed(good, [7; 32]).unwrap().name(), good);
+        }
+        // A verifier key with a bad name is refused as well.
+        let text = key()
+            .verifier()
+            .to_string()
+            .replacen("ledgerdesk-test", "ledgerdesk test", 1);
+        assert!(matches!(
+            VerifierKey::parse(&text),
+            Err(KeyError::Malformed("bad key name"))
+        ));
+    }
+
+    #[test]
+    fn keys_keep_their_names_and_never_print_the_secret() {
+        let k = key();
+        assert_eq!(k.name(), "ledgerdesk-test");
+        assert_eq!(k.verifier().name(), "ledgerdesk-test");
+        assert_eq!(
+            VerifierKey::parse(&k.verifier().to_string()).unwrap().name(),
+            "ledgerdesk-test"
+        );
+        let shown = format!("{k:?}");
+        assert_eq!(shown, "SignerKey(ledgerdesk-test, <secret>)");
+        let seed = k.to_text();
+        let material = seed.rsplit('+').next().unwrap();
+        assert!(!shown.contains(material));
+    }
+
+    #[test]
+    fn trusted_keys_know_whether_they_are_empty() {
+        assert!(TrustedKeys::new([]).is_empty());
+        assert!(!TrustedKeys::new([key().verifier()]).is_empty());
+    }
+
+    #[test]
+    fn a_note_of_exactly_the_limit_is_read_and_one_byte_more_is_not() {
+        let note = checkpoint().sign(&key());
+        let (text, signatures) = note.split_once("\n\n").unwrap();
+        let pad = |extra: usize| {
+            let filler = MAX_NOTE_BYTES + extra - note.len() - 1;
+            format!("{text}\n{}\n\n{signatures}", "x".repeat(filler))
+        };
+        let exact = pad(0);
+        assert_eq!(exact.len(), MAX_NOTE_BYTES);
+        assert_eq!(SignedNote::parse(&exact).unwrap().signatures.len(), 1);
+        let over = pad(1);
+        assert_eq!(over.len(), MAX_NOTE_BYTES + 1);
+        assert!(matches!(
+            SignedNote::parse(&over),
+            Err(NoteError::Malformed("larger than 1 MiB"))
+        ));
+    }
+
+    #[test]
+    fn a_log_name_is_at_most_200_characters_of_segments() {
+        let name = |n: usize| format!("ledgerdesk.test/{}", "a".repeat(n - "ledgerdesk.test/".len()));
+        assert_eq!(LogName::parse(&name(200)).unwrap().as_str().len(), 200);
+        assert_eq!(LogName::parse(&name(201)), Err(BadLogName));
+        for bad in ["", "/", "a//b", "a/", "a b", "a+b", "ü"] {
+            assert_eq!(LogName::parse(bad), Err(BadLogName), "{bad:?}");
+        }
+        for good in ["ledgerdesk.example.com/prod", "a", "a:b_c-d.e/f"] {
+            assert_eq!(LogName::parse(good).unwrap().to_string(), good);
+        }
+    }
+
+    #[test]
+    fn a_tree_size_is_a_canonical_decimal_number() {
+        let root = crate::merkle::empty_root().to_base64();
+        let body = |size: &str| format!("ledgerdesk.test/contoso\n{size}\n{root}\n");
+        for bad in ["", "01", "00", "1a", "-1", "+1", " 1"] {
+            assert!(
+                matches!(
+                    Checkpoint::parse_text(&body(bad)),
+                    Err(NoteError::MalformedCheckpoint("the tree size is not a decimal number"))
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            Checkpoint::parse_text(&body("18446744073709551616")),
+            Err(NoteError::MalformedCheckpoint("the tree size is too large"))
+        ));
+        assert_eq!(Checkpoint::parse_text(&body("0")).unwrap().size, 0);
     }
 }

@@ -98,10 +98,11 @@ impl Receipt {
         let (log, chain) = origin.rsplit_once('/').ok_or(bad("the origin is <log name>/<chain>"))?;
         LogName::parse(log).map_err(|_| bad("the origin's log name is not valid"))?;
         let chain = ChainId::parse(chain).map_err(|_| bad("the origin's chain is not a chain id"))?;
-        if seq.is_empty() || (seq.len() > 1 && seq.starts_with('0')) || !seq.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad("seq is not a decimal number"));
-        }
-        let seq: u64 = seq.parse().map_err(|_| bad("seq is too large"))?;
+        let seq = match crate::checkpoint::canonical_decimal(seq) {
+            Some(Ok(seq)) => seq,
+            Some(Err(_)) => return Err(bad("seq is too large")),
+            None => return Err(bad("seq is not a decimal number")),
+        };
         let entry_hash = Hash::from_base64(hash).ok_or(bad("the entry hash is not a base64 SHA-256 hash"))?;
         if entry_hash.to_base64() != *hash {
             return Err(bad("the entry hash is not in canonical base64"));
@@ -403,5 +404,29 @@ mod tests {
         ] {
             assert!(Receipt::parse_text(&bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_receipt_seq_is_a_canonical_decimal_number() {
+        let text = receipt().to_text();
+        let with_seq = |seq: &str| text.replacen("\n7\n", &format!("\n{seq}\n"), 1);
+        for bad in ["", "07", "00", "7a", "-7", "+7", " 7"] {
+            assert!(
+                matches!(
+                    Receipt::parse_text(&with_seq(bad)),
+                    Err(ReceiptError::Malformed("seq is not a decimal number"))
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            Receipt::parse_text(&with_seq("18446744073709551616")),
+            Err(ReceiptError::Malformed("seq is too large"))
+        ));
+        assert_eq!(Receipt::parse_text(&with_seq("0")).unwrap().seq, 0);
+        assert_eq!(
+            Receipt::parse_text(&with_seq("18446744073709551615")).unwrap().seq,
+            u64::MAX
+        );
     }
 }
