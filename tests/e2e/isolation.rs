@@ -79,7 +79,15 @@ async fn identity_comes_only_from_a_valid_token() {
     for bad in [None, Some("garbage"), Some(forged.as_str())] {
         let reply = stack.send(Method::GET, "/service-requests", bad, None, &[]).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(reply.header("www-authenticate"), Some("Bearer"));
+        let challenge = reply.header("www-authenticate").unwrap();
+        if bad.is_none() {
+            assert_eq!(challenge, "Bearer");
+        } else {
+            assert!(
+                challenge.starts_with("Bearer error=\"invalid_token\", error_description=\""),
+                "{challenge}"
+            );
+        }
     }
     // The partner in the body is not an input.
     let mut claiming = body();
@@ -94,6 +102,7 @@ async fn identity_comes_only_from_a_valid_token() {
         "the member is named: {}",
         reply.body
     );
+    assert_eq!(reply.body["errors"][0]["field"], "$.partnerId", "{}", reply.body);
     // A support engineer's token has no write scope: 403.
     let support = stack.support_token();
     let reply = stack

@@ -130,7 +130,10 @@ async fn a_token_is_a_partners_or_the_vendors_never_both() {
         let reply = stack.get("/service-requests", &token).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{why}");
         let detail = reply.body["detail"].as_str().unwrap();
-        assert!(detail.starts_with("a valid bearer token is required: ") && detail.contains(why), "{detail}");
+        assert!(
+            detail.starts_with("a valid bearer token is required: ") && detail.contains(why),
+            "{detail}"
+        );
     }
     assert_eq!(
         dump_tables(&stack).await,

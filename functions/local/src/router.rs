@@ -49,7 +49,7 @@ async fn openapi() -> Response {
 
 /// 401 as API Gateway's JWT authorizer answers it: why, in the detail and in
 /// `WWW-Authenticate`'s `error_description`.
-fn unauthenticated(why: &str) -> Response {
+fn unauthenticated(why: &str, presented: bool) -> Response {
     let (parts, body) = ApiError::Unauthenticated.into_response().into_parts();
     let mut problem: serde_json::Value = match &body {
         lambda_http::Body::Text(text) => serde_json::from_str(text).unwrap_or_default(),
@@ -61,12 +61,15 @@ fn unauthenticated(why: &str) -> Response {
         lambda_http::Body::Text(problem.to_string()),
     ));
     response.headers_mut().remove(header::CONTENT_LENGTH);
-    let challenge = format!(
-        "Bearer error=\"invalid_token\", error_description=\"{}\"",
-        why.replace('"', "'")
-    );
-    if let Ok(value) = header::HeaderValue::from_str(&challenge) {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    // RFC 6750 §3.1: no error code when the request carried no token at all.
+    if presented {
+        let challenge = format!(
+            "Bearer error=\"invalid_token\", error_description=\"{}\"",
+            why.replace('"', "'")
+        );
+        if let Ok(value) = header::HeaderValue::from_str(&challenge) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
     }
     response
 }
@@ -86,7 +89,7 @@ async fn dispatch(State(state): State<Arc<LocalState>>, request: Request<Body>) 
         Ok(claims) => claims,
         Err(why) => {
             tracing::info!(status = 401, method = %request.method(), path = request.uri().path(), why, "token refused");
-            return unauthenticated(&why);
+            return unauthenticated(&why, token.is_some());
         }
     };
     let (route, params) = match resolve(request.method().as_str(), request.uri().path()) {

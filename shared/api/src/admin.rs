@@ -156,7 +156,7 @@ pub async fn import(app: &App, request: &Request) -> Result<Response<Body>, ApiE
         .map(str::trim)
         .unwrap_or("");
     if !media.eq_ignore_ascii_case("text/csv") {
-        return Err(ApiError::UnsupportedMediaType);
+        return Err(ApiError::UnsupportedMediaType("text/csv"));
     }
     const HEADER: [&str; 4] = ["partnerId", "customerId", "since", "status"];
     let mut reader = csv::ReaderBuilder::new()

@@ -23,17 +23,45 @@ pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<(T, serde_jso
         .unwrap_or("");
     let media = content_type.split(';').next().unwrap_or("").trim();
     if !media.eq_ignore_ascii_case("application/json") {
-        return Err(ApiError::UnsupportedMediaType);
+        return Err(ApiError::UnsupportedMediaType("application/json"));
     }
+    let malformed = |field: String, message: String| ApiError::MalformedJson {
+        detail: format!("{field}: {message}"),
+        errors: vec![FieldMessage::new(field, message)],
+    };
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::MalformedJson("a JSON object is required".into()));
+        return Err(malformed("$".into(), "a JSON object is required".into()));
     }
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    // serde_json's message names the line and column of a syntax error.
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| malformed("$".into(), e.to_string()))?;
     if !value.is_object() {
-        return Err(ApiError::MalformedJson("a JSON object is required".into()));
+        return Err(malformed("$".into(), "a JSON object is required".into()));
     }
-    let parsed = T::deserialize(&value).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    // The path reaches the bad value; for an unknown member, the member itself.
+    let parsed = serde_path_to_error::deserialize::<_, T>(&value)
+        .map_err(|e| malformed(json_path(e.path()), e.inner().to_string()))?;
     Ok((parsed, value))
+}
+
+/// A serde path as the JSON path the errors use: `$`, `$.contact.email`, `$.items[2]`.
+fn json_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut text = String::from("$");
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => text.push_str(&format!("[{index}]")),
+            Segment::Map { key } => {
+                text.push('.');
+                text.push_str(key);
+            }
+            Segment::Enum { variant } => {
+                text.push('.');
+                text.push_str(variant);
+            }
+            Segment::Unknown => text.push_str(".?"),
+        }
+    }
+    text
 }
 
 /// A path parameter (`{id}`, `{customerId}`).
@@ -107,4 +135,75 @@ pub fn with_etag(mut response: Response<Body>, version: u64) -> Response<Body> {
         response.headers_mut().insert(header::ETAG, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Contact {
+        email: String,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Input {
+        title: String,
+        contact: Contact,
+        tags: Option<Vec<u8>>,
+    }
+
+    fn parse(content_type: &str, body: &str) -> Result<(Input, serde_json::Value), ApiError> {
+        let request = http::Request::builder()
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        json_body::<Input>(&request)
+    }
+
+    /// The one error's field and message.
+    fn error_of(body: &str) -> (String, String) {
+        match parse("application/json", body) {
+            Err(ApiError::MalformedJson { detail, errors }) => {
+                assert_eq!(errors.len(), 1, "{errors:?}");
+                assert!(detail.starts_with(&errors[0].field), "{detail}");
+                (errors[0].field.clone(), errors[0].message.clone())
+            }
+            other => panic!("expected 400 malformed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_malformed_body_names_where() {
+        let (field, message) = error_of("{\"title\": \"x\",\n \"contact\": }");
+        assert_eq!(field, "$");
+        assert!(message.contains("line 2 column"), "{message}");
+        let (field, message) = error_of(r#"{"title":"x","contact":{"email":"a@b.example"},"surprise":1}"#);
+        assert_eq!(field, "$.surprise");
+        assert!(message.starts_with("unknown field `surprise`"), "{message}");
+        let (field, _) = error_of(r#"{"title":"x","contact":{"email":"a@b.example","surprise":1}}"#);
+        assert_eq!(field, "$.contact.surprise");
+        let (field, message) = error_of(r#"{"title":7,"contact":{"email":"a@b.example"}}"#);
+        assert_eq!(field, "$.title");
+        assert!(message.contains("invalid type"), "{message}");
+        let (field, _) = error_of(r#"{"title":"x","contact":{"email":"a@b.example"},"tags":[1,300]}"#);
+        assert_eq!(field, "$.tags[1]");
+        for (body, expected) in [
+            ("  ", "a JSON object is required"),
+            ("[1]", "a JSON object is required"),
+        ] {
+            assert_eq!(error_of(body), ("$".to_owned(), expected.to_owned()));
+        }
+        assert!(parse("application/json", r#"{"title":"x","contact":{"email":"a@b.example"}}"#).is_ok());
+    }
+
+    #[test]
+    fn the_wrong_media_type_names_the_right_one() {
+        let err = parse("text/csv", "{}").unwrap_err();
+        assert_eq!(err.to_string(), "the request body must be application/json");
+    }
 }

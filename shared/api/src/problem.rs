@@ -39,8 +39,10 @@ pub enum ApiError {
     NoSuchRoute,
     #[error("this route does not take {method}; it takes {allow}")]
     MethodNotAllowed { method: String, allow: String },
-    #[error("the request body is not valid JSON for this operation: {0}")]
-    MalformedJson(String),
+    /// The body is not JSON, or not the members this operation takes: `errors` names where
+    /// (`$` with the line and column for a syntax error, `$.member` for an unknown member).
+    #[error("the request body is not valid JSON for this operation: {detail}")]
+    MalformedJson { detail: String, errors: Vec<FieldMessage> },
     #[error("{detail}")]
     BadRequest { detail: String, errors: Vec<FieldMessage> },
     #[error("the request has invalid fields")]
@@ -49,8 +51,9 @@ pub enum ApiError {
     UnprocessableAction(String),
     #[error("the request body is larger than 64 KiB")]
     PayloadTooLarge,
-    #[error("the request body must be application/json")]
-    UnsupportedMediaType,
+    /// The body's Content-Type is not the one the operation takes (named).
+    #[error("the request body must be {0}")]
+    UnsupportedMediaType(&'static str),
     #[error("{0}")]
     Conflict(String),
     #[error("the service request is at version {current}, not {} as If-Match says; reload it", versions(.expected))]
@@ -94,10 +97,10 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::Missing(_) | ApiError::NoSuchRoute => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::MalformedJson(_) | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::MalformedJson { .. } | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Validation(_) | ApiError::UnprocessableAction(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } | ApiError::WeakPrecondition => StatusCode::PRECONDITION_FAILED,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -113,12 +116,12 @@ impl ApiError {
             ApiError::NotFound | ApiError::Missing(_) => "not-found",
             ApiError::NoSuchRoute => "no-such-route",
             ApiError::MethodNotAllowed { .. } => "method-not-allowed",
-            ApiError::MalformedJson(_) => "malformed-request",
+            ApiError::MalformedJson { .. } => "malformed-request",
             ApiError::BadRequest { .. } => "bad-request",
             ApiError::Validation(_) => "validation-failed",
             ApiError::UnprocessableAction(_) => "unprocessable-action",
             ApiError::PayloadTooLarge => "payload-too-large",
-            ApiError::UnsupportedMediaType => "unsupported-media-type",
+            ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Conflict(_) => "conflict",
             ApiError::PreconditionFailed { .. } | ApiError::WeakPrecondition => "precondition-failed",
             ApiError::Unavailable => "unavailable",
@@ -134,12 +137,12 @@ impl ApiError {
             ApiError::NotFound | ApiError::Missing(_) => "Not found",
             ApiError::NoSuchRoute => "No such route",
             ApiError::MethodNotAllowed { .. } => "Method not allowed",
-            ApiError::MalformedJson(_) => "Malformed request",
+            ApiError::MalformedJson { .. } => "Malformed request",
             ApiError::BadRequest { .. } => "Bad request",
             ApiError::Validation(_) => "Validation failed",
             ApiError::UnprocessableAction(_) => "Action not possible",
             ApiError::PayloadTooLarge => "Payload too large",
-            ApiError::UnsupportedMediaType => "Unsupported media type",
+            ApiError::UnsupportedMediaType(_) => "Unsupported media type",
             ApiError::Conflict(_) => "Conflict",
             ApiError::PreconditionFailed { .. } | ApiError::WeakPrecondition => "Precondition failed",
             ApiError::Unavailable => "Service unavailable",
@@ -150,7 +153,9 @@ impl ApiError {
 
     fn errors(&self) -> Vec<serde_json::Value> {
         let list: &[FieldMessage] = match self {
-            ApiError::Validation(errors) | ApiError::BadRequest { errors, .. } => errors,
+            ApiError::Validation(errors)
+            | ApiError::BadRequest { errors, .. }
+            | ApiError::MalformedJson { errors, .. } => errors,
             _ => &[],
         };
         list.iter()
@@ -300,7 +305,10 @@ mod tests {
                 method: String::new(),
                 allow: String::new(),
             },
-            ApiError::MalformedJson(String::new()),
+            ApiError::MalformedJson {
+                detail: String::new(),
+                errors: Vec::new(),
+            },
             ApiError::BadRequest {
                 detail: String::new(),
                 errors: Vec::new(),
@@ -308,7 +316,7 @@ mod tests {
             ApiError::Validation(Vec::new()),
             ApiError::UnprocessableAction(String::new()),
             ApiError::PayloadTooLarge,
-            ApiError::UnsupportedMediaType,
+            ApiError::UnsupportedMediaType("application/json"),
             ApiError::Conflict(String::new()),
             ApiError::PreconditionFailed {
                 expected: vec![1],
