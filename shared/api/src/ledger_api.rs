@@ -66,7 +66,7 @@ fn chain_param(params: &[(String, String)]) -> Option<&str> {
 async fn latest(app: &App, chain: &ChainId) -> Result<store::StoredCheckpoint, ApiError> {
     app.store.latest_checkpoint(chain).await?.ok_or_else(|| {
         ApiError::Missing(
-            "no checkpoint of this chain has been signed yet (one is signed within 5 minutes of its first entry)"
+            "no checkpoint of this chain has been signed yet (the signer runs every few minutes — every 60 s locally — and signs a chain within 5 minutes of its first entry)"
                 .into(),
         )
     })
@@ -265,7 +265,7 @@ pub async fn evidence(app: &App, request: &Request) -> Result<Response<Body>, Ap
     }
     if covered.is_empty() {
         return Err(ApiError::Missing(
-            "no checkpoint covers this request's entries yet (one is signed within 5 minutes)".into(),
+            "no checkpoint covers this request's entries yet (the signer runs every few minutes — every 60 s locally — and signs within 5 minutes)".into(),
         ));
     }
     let seqs: Vec<u64> = covered.iter().map(|(seq, _, _)| *seq).collect();

@@ -232,7 +232,7 @@ pub enum TransitionError {
     ReopenWindowClosed { status: Status, deadline: Timestamp },
     #[error("the severity is already {0}")]
     SeverityUnchanged(Severity),
-    #[error("the service request is assigned so already")]
+    #[error("the service request already has this assignee")]
     AssigneeUnchanged,
     #[error("support owes no reply on this service request")]
     NoReplyOwed,

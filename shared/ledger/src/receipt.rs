@@ -429,4 +429,10 @@ mod tests {
             u64::MAX
         );
     }
+
+    #[test]
+    fn the_deadline_is_the_entry_time_plus_the_merge_delay() {
+        let deadline = receipt().deadline().unwrap();
+        assert_eq!(deadline.to_rfc3339(), "2026-11-24T10:05:00+00:00");
+    }
 }
