@@ -435,4 +435,22 @@ mod tests {
         let deadline = receipt().deadline().unwrap();
         assert_eq!(deadline.to_rfc3339(), "2026-11-24T10:05:00+00:00");
     }
+
+    #[test]
+    fn a_file_looks_like_a_receipt_only_in_one_of_its_forms() {
+        let note = receipt().sign(&SignerKey::from_seed("ledgerdesk-test-receipts", [3; 32]).unwrap());
+        for yes in [
+            String::new(),
+            "null\n".to_owned(),
+            note.clone(),
+            format!("\u{feff}  \"{}\"", note.replace('\n', "\\n")),
+            "{\"note\": 1}".to_owned(),
+            "{\"format\": \"ledgerdesk-receipt/v1\"}".to_owned(),
+        ] {
+            assert!(looks_like_receipt(yes.as_bytes()), "{yes:?}");
+        }
+        for no in ["{\"other\": 1}", "{}", "ledgerdesk-checkpoint\n", "[1]", "nul"] {
+            assert!(!looks_like_receipt(no.as_bytes()), "{no:?}");
+        }
+    }
 }

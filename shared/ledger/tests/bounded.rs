@@ -28,6 +28,35 @@ fn more_chains_than_a_report_lists_are_verified_and_counted() {
     assert_eq!(report.chains.len(), MAX_LISTED_CHAINS);
     assert_eq!(report.chains_not_listed, 5);
     assert_eq!(report.uncovered, n as u64, "the totals count every chain");
+    assert_eq!(serde_json::to_value(&report).unwrap()["chainsNotListed"], 5);
+    // A report that lists every chain does not mention the count.
+    let small = serde_json::to_value(verify(&one_entry("contoso")).unwrap()).unwrap();
+    assert!(small.get("chainsNotListed").is_none(), "{small}");
+}
+
+#[test]
+fn watched_entries_are_reported_as_the_verified_export_holds_them() {
+    let (entries, _) = chain("contoso", 3);
+    let export = jsonl(entries.iter().map(|e| e.line.as_str()));
+    let mut verifier = Verifier::new(trusted(), VerifyOptions::default());
+    let contoso = ChainId::parse("contoso").unwrap();
+    verifier.watch(&contoso, 1);
+    verifier.watch(&contoso, 7);
+    let report = verifier.verify(export.as_bytes(), |_| {}).unwrap();
+    assert_eq!(
+        report.watched.len(),
+        1,
+        "seq 7 is not in the export: {:?}",
+        report.watched
+    );
+    let w = &report.watched[0];
+    assert_eq!((w.chain.as_str(), w.seq), ("contoso", 1));
+    assert_eq!(w.hash, entries[1].hash.to_hex());
+    assert!(entries[1].line.contains(&format!("\"at\":\"{}\"", w.at)), "{}", w.at);
+    // Nothing watched, nothing reported (and not serialized).
+    let plain = verify(&export).unwrap();
+    assert!(plain.watched.is_empty());
+    assert!(serde_json::to_value(&plain).unwrap().get("watched").is_none());
 }
 
 #[test]
