@@ -226,6 +226,20 @@ async fn partners_file_only_for_customers_the_vendor_relates_them_to() {
     assert!(reply.body["receipt"]["note"].is_string());
     let read = stack.get(&relationship, &admin).await;
     assert_eq!(read.body["status"], "active");
+    // The same PUT again changes nothing: 200 with the relationship, no receipt, nothing written.
+    let before_again = dump_tables(&stack).await;
+    let again = stack
+        .send(Method::PUT, &relationship, Some(&admin), Some(&put), &[])
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body["status"], "active");
+    assert_eq!(again.body["since"], reply.body["since"]);
+    assert!(again.body.get("receipt").is_none(), "{}", again.body);
+    assert_eq!(
+        dump_tables(&stack).await,
+        before_again,
+        "an unchanged PUT writes nothing"
+    );
     let created = stack.post(&filed(STRANGER), &partner, &body()).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let id = created.body["id"].as_str().unwrap().to_owned();
@@ -307,10 +321,26 @@ async fn partners_file_only_for_customers_the_vendor_relates_them_to() {
                 \"northwind\",\"9b2e4c1a-0d3f-4e5a-8b7c-6d5e4f3a2b1c\",,active\n";
     let (status, imported) = import(good).await;
     assert_eq!(status, StatusCode::OK, "{imported}");
-    assert_eq!(imported, json!({ "imported": 2, "unchanged": 0 }));
+    assert_eq!((&imported["imported"], &imported["unchanged"]), (&json!(2), &json!(0)));
+    // A receipt per row that wrote, in row order, each for its entry in northwind's chain.
+    let receipts = imported["receipts"].as_array().unwrap();
+    assert_eq!(receipts.len(), 2, "{imported}");
+    let seqs: Vec<u64> = receipts.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs[1], seqs[0] + 1, "{imported}");
+    assert!(
+        receipts
+            .iter()
+            .all(|r| r["chain"] == "northwind" && r["note"].is_string())
+    );
     // Re-running an import writes only what changed.
+    let before_again = dump_tables(&stack).await;
     let (_, again) = import(good).await;
-    assert_eq!(again, json!({ "imported": 0, "unchanged": 2 }));
+    assert_eq!(again, json!({ "imported": 0, "unchanged": 2, "receipts": [] }));
+    assert_eq!(
+        dump_tables(&stack).await,
+        before_again,
+        "an unchanged import writes nothing"
+    );
     let northwind = stack.partner_token("northwind");
     let reply = stack.post(&filed(CUSTOMER), &northwind, &body()).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);

@@ -82,6 +82,7 @@ fn parse_since(text: Option<&str>, field: &str, errors: &mut Vec<FieldMessage>) 
 }
 
 /// Register or change one relationship (ledgered); the existing `since` is kept unless given.
+/// A change that changes nothing writes nothing: the relationship as it is, and no entry.
 async fn save(
     app: &App,
     caller: &Caller,
@@ -89,9 +90,15 @@ async fn save(
     customer: CustomerId,
     status: RelationshipStatus,
     since: Option<Timestamp>,
-) -> Result<(Relationship, store::Appended), ApiError> {
+) -> Result<(Relationship, Option<store::Appended>), ApiError> {
     let now = Timestamp::from(app.store.now());
     let existing = app.store.relationship(&partner, &customer).await?;
+    if let Some(existing) = existing.as_ref()
+        && existing.status == status
+        && since.is_none_or(|s| s == existing.since)
+    {
+        return Ok((existing.clone(), None));
+    }
     let relationship = Relationship {
         since: since.or(existing.map(|r| r.since)).unwrap_or(now),
         partner_id: partner,
@@ -104,7 +111,7 @@ async fn save(
         .save_relationship(&relationship, &caller.actor(Role::RelationshipAdmin))
         .await?;
     tracing::info!(partner = %relationship.partner_id, status = relationship.status.as_str(), seq = appended.seq, "relationship saved");
-    Ok((relationship, appended))
+    Ok((relationship, Some(appended)))
 }
 
 /// `PUT /relationships/{partnerId}/{customerId}` `{"status": "active" | "terminated", "since"?}`.
@@ -122,7 +129,12 @@ pub async fn put(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
     let signer = app.receipts.signer().await?;
     let (relationship, appended) = save(app, &caller, partner, customer, status, since).await?;
     let body = serde_json::to_value(&relationship).map_err(|_| ApiError::Internal)?;
-    json_response(StatusCode::OK, &crate::receipts::attach(signer, body, &appended)?)
+    // Nothing appended (it was so already): no receipt, the earlier change's stands.
+    let body = match &appended {
+        Some(appended) => crate::receipts::attach(signer, body, appended)?,
+        None => body,
+    };
+    json_response(StatusCode::OK, &body)
 }
 
 /// `GET /relationships/{partnerId}/{customerId}`.
@@ -242,18 +254,25 @@ pub async fn import(app: &App, request: &Request) -> Result<Response<Body>, ApiE
         )]));
     }
     // Rows that change nothing write nothing: an import can be re-run after an interruption.
-    let mut imported = 0;
-    let mut unchanged = 0;
+    // Each row that wrote gets its receipt, in row order.
+    let signer = app.receipts.signer().await?;
+    let (mut imported, mut unchanged) = (0, 0);
+    let mut receipts = Vec::new();
     for (_, partner, customer, since, status) in rows {
-        let existing = app.store.relationship(&partner, &customer).await?;
-        if existing.is_some_and(|r| r.status == status && since.is_none_or(|s| s == r.since)) {
-            unchanged += 1;
-            continue;
+        match save(app, &caller, partner, customer, status, since).await? {
+            (_, Some(appended)) => {
+                imported += 1;
+                if let Some(signer) = signer {
+                    receipts.push(signer.receipt(&appended)?);
+                }
+            }
+            (_, None) => unchanged += 1,
         }
-        save(app, &caller, partner, customer, status, since).await?;
-        imported += 1;
     }
-    json_response(StatusCode::OK, &json!({ "imported": imported, "unchanged": unchanged }))
+    json_response(
+        StatusCode::OK,
+        &json!({ "imported": imported, "unchanged": unchanged, "receipts": receipts }),
+    )
 }
 
 /// The most rows one import takes (each is one ledgered write).

@@ -1165,7 +1165,7 @@ fn operation(route: &Route) -> Value {
             responses.insert(
                 "200".into(),
                 json_ok(
-                    "The relationship, with the receipt of its ledger entry",
+                    "The relationship, with the receipt of its ledger entry (none when the PUT changed nothing: nothing was written)",
                     r("Relationship"),
                 ),
             );
@@ -1211,7 +1211,7 @@ fn operation(route: &Route) -> Value {
             )
         }
         Operation::ImportRelationships => {
-            responses.insert("200".into(), json_ok("How many rows changed something", json!({ "type": "object", "required": ["imported", "unchanged"], "properties": { "imported": { "type": "integer" }, "unchanged": { "type": "integer" } } })));
+            responses.insert("200".into(), json_ok("How many rows changed something, and the receipt of each that did (row order)", json!({ "type": "object", "required": ["imported", "unchanged", "receipts"], "properties": { "imported": { "type": "integer" }, "unchanged": { "type": "integer" }, "receipts": { "type": "array", "items": r("Receipt") } } })));
             errors(
                 &mut responses,
                 &[
