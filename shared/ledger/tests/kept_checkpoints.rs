@@ -50,3 +50,89 @@ fn two_roots_for_one_size_are_a_fork() {
         .add_checkpoint(&head.sign_checkpoint(LOG_NAME, &key()), "again")
         .unwrap();
 }
+
+fn export_of(chains: &[&[ledger::Entry]]) -> String {
+    jsonl(chains.iter().flat_map(|c| c.iter().map(|e| e.line.as_str())))
+}
+
+#[test]
+fn every_kept_checkpoint_is_counted_and_uncovered_entries_are_named() {
+    let (contoso, contoso_head) = chain("contoso", 3);
+    let (fabrikam, fabrikam_head) = chain("fabrikam", 2);
+    let export = export_of(&[&contoso, &fabrikam]);
+    let mut verifier = Verifier::new(trusted(), VerifyOptions::default());
+    verifier
+        .add_checkpoint(&contoso_head.sign_checkpoint(LOG_NAME, &key()), "contoso")
+        .unwrap();
+    verifier
+        .add_checkpoint(&fabrikam_head.sign_checkpoint(LOG_NAME, &key()), "fabrikam")
+        .unwrap();
+    let report = verifier.verify(export.as_bytes(), |_| {}).unwrap();
+    assert_eq!(report.checkpoints_checked, 2);
+    assert_eq!((report.covered, report.uncovered), (5, 0));
+
+    // A chain no kept checkpoint covers at all, while others are covered: named as such.
+    let mut verifier = Verifier::new(trusted(), VerifyOptions::default());
+    verifier
+        .add_checkpoint(&fabrikam_head.sign_checkpoint(LOG_NAME, &key()), "fabrikam")
+        .unwrap();
+    match verifier.verify(export.as_bytes(), |_| {}) {
+        Err(ledger::VerifyError::Tampered(f)) => {
+            assert_eq!(f.kind, FailureKind::Uncovered);
+            assert!(
+                f.to_string()
+                    .contains("no kept checkpoint covers any of the chain's 3 entries"),
+                "{f}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Entries past the largest kept checkpoint: named by their range.
+    let (_, head_of_two) = chain("contoso", 2);
+    let mut verifier = Verifier::new(trusted(), VerifyOptions::default());
+    verifier
+        .add_checkpoint(&head_of_two.sign_checkpoint(LOG_NAME, &key()), "two")
+        .unwrap();
+    match verifier.verify(export_of(&[&contoso]).as_bytes(), |_| {}) {
+        Err(ledger::VerifyError::Tampered(f)) => {
+            assert_eq!(f.kind, FailureKind::Uncovered);
+            assert!(
+                f.to_string()
+                    .contains("entries 2 to 2 come after the largest kept checkpoint (2)"),
+                "{f}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_disclosure_of_an_entry_the_export_lacks_is_named() {
+    let (entries, _, sealed) = chain_v2("contoso", 3);
+    let (other, _, _) = chain_v2("fabrikam", 1);
+    let (seq, value) = sealed.first().cloned().unwrap();
+    let disclosure = |seq: u64| ledger::personal::Disclosure {
+        chain: "contoso".into(),
+        seq,
+        path: value.path.clone(),
+        value: value.value.clone(),
+        salt: hex::encode(value.salt.0),
+    };
+    let mut verifier = Verifier::new(trusted(), VerifyOptions::default());
+    verifier.add_disclosure(disclosure(seq));
+    verifier.add_disclosure(disclosure(9));
+    match verifier.verify(export_of(&[&entries, &other]).as_bytes(), |_| {}) {
+        Err(ledger::VerifyError::Tampered(f)) => {
+            assert_eq!(f.kind, FailureKind::BadDisclosure, "{f}");
+            assert_eq!((f.chain.as_deref(), f.seq), (Some("contoso"), Some(9)), "{f}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The one that is there is checked.
+    let mut verifier = Verifier::new(trusted(), VerifyOptions::default());
+    verifier.add_disclosure(disclosure(seq));
+    let report = verifier
+        .verify(export_of(&[&entries, &other]).as_bytes(), |_| {})
+        .unwrap();
+    assert_eq!(report.disclosures_checked, 1);
+}
