@@ -136,3 +136,64 @@ fn a_disclosure_of_an_entry_the_export_lacks_is_named() {
         .unwrap();
     assert_eq!(report.disclosures_checked, 1);
 }
+
+#[test]
+fn a_pinned_chain_passes_alone_and_refuses_another() {
+    let (contoso, _) = chain("contoso", 2);
+    let (fabrikam, _) = chain("fabrikam", 1);
+    let pinned = || {
+        Verifier::new(
+            trusted(),
+            VerifyOptions {
+                chain: Some(ledger::ChainId::parse("contoso").unwrap()),
+                require_covered: Some(false),
+                ..VerifyOptions::default()
+            },
+        )
+    };
+    assert_eq!(
+        pinned()
+            .verify(export_of(&[&contoso]).as_bytes(), |_| {})
+            .unwrap()
+            .entries,
+        2
+    );
+    match pinned().verify(export_of(&[&contoso, &fabrikam]).as_bytes(), |_| {}) {
+        Err(ledger::VerifyError::Tampered(f)) => {
+            assert_eq!(
+                (f.kind, f.chain.as_deref()),
+                (FailureKind::ForeignEntry, Some("fabrikam")),
+                "{f}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_entry_is_from_the_future_one_millisecond_past_the_allowed_skew() {
+    use ledger::entry::MAX_VERIFIER_SKEW_SECONDS;
+    let (entries, _) = chain("contoso", 3);
+    let export = export_of(&[&entries]);
+    let verify_at = |now: chrono::DateTime<chrono::Utc>| {
+        Verifier::new(
+            trusted(),
+            VerifyOptions {
+                now: Some(now),
+                require_covered: Some(false),
+                ..VerifyOptions::default()
+            },
+        )
+        .verify(export.as_bytes(), |_| {})
+    };
+    let skew = chrono::Duration::seconds(MAX_VERIFIER_SKEW_SECONDS);
+    // The last entry exactly at the latest believable time: fine.
+    assert_eq!(verify_at(at(2) - skew).unwrap().entries, 3);
+    // One millisecond less of clock: the last entry is from the future.
+    match verify_at(at(2) - skew - chrono::Duration::milliseconds(1)) {
+        Err(ledger::VerifyError::Tampered(f)) => {
+            assert_eq!((f.kind, f.seq), (FailureKind::FutureTime, Some(2)), "{f}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
