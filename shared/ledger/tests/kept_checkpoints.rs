@@ -197,3 +197,58 @@ fn an_entry_is_from_the_future_one_millisecond_past_the_allowed_skew() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_kept_checkpoint_of_a_chain_the_export_lacks_is_truncation_unless_it_commits_to_nothing() {
+    let (contoso, contoso_head) = chain("contoso", 2);
+    let (_, fabrikam_head) = chain("fabrikam", 1);
+    let empty = ledger::ChainHead::genesis(ledger::ChainId::parse("northwind").unwrap());
+    let export = export_of(&[&contoso]);
+    let verifier = |pinned: Option<&str>| {
+        let mut v = Verifier::new(
+            trusted(),
+            VerifyOptions {
+                chain: pinned.map(|c| ledger::ChainId::parse(c).unwrap()),
+                require_covered: Some(false),
+                ..VerifyOptions::default()
+            },
+        );
+        v.add_checkpoint(&contoso_head.sign_checkpoint(LOG_NAME, &key()), "contoso")
+            .unwrap();
+        v.add_checkpoint(&empty.sign_checkpoint(LOG_NAME, &key()), "northwind, size 0")
+            .unwrap();
+        v
+    };
+    // A size-0 checkpoint commits to nothing: its chain may be absent.
+    assert_eq!(verifier(None).verify(export.as_bytes(), |_| {}).unwrap().entries, 2);
+    // A chain with entries signed but none exported: truncated.
+    let mut v = verifier(None);
+    v.add_checkpoint(&fabrikam_head.sign_checkpoint(LOG_NAME, &key()), "fabrikam")
+        .unwrap();
+    match v.verify(export.as_bytes(), |_| {}) {
+        Err(ledger::VerifyError::Tampered(f)) => {
+            assert_eq!(
+                (f.kind, f.chain.as_deref()),
+                (FailureKind::Truncated, Some("fabrikam")),
+                "{f}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Verifying contoso alone, fabrikam's checkpoint is not contoso's business…
+    let mut v = verifier(Some("contoso"));
+    v.add_checkpoint(&fabrikam_head.sign_checkpoint(LOG_NAME, &key()), "fabrikam")
+        .unwrap();
+    assert_eq!(v.verify(export.as_bytes(), |_| {}).unwrap().entries, 2);
+    // …but contoso's own checkpoint with contoso missing from the export is.
+    match verifier(Some("contoso")).verify(&b""[..], |_| {}) {
+        Err(ledger::VerifyError::Tampered(f)) => {
+            assert_eq!(
+                (f.kind, f.chain.as_deref()),
+                (FailureKind::Truncated, Some("contoso")),
+                "{f}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
