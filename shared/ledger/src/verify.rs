@@ -862,33 +862,35 @@ impl ChainState {
     fn accept(&mut self, entry: &Info, line: u64, next: Option<&Checked>) -> Result<(), VerifyError> {
         let expected = self.next_seq;
         let seq = entry.seq;
-        if seq != expected {
-            if seq.checked_add(1) == Some(expected) {
-                return Err(if entry.hash == self.last_hash {
-                    self.fail(
-                        FailureKind::Duplicated,
-                        seq,
-                        line,
-                        format!("seq {seq} appears twice in a row (lines {} and {line})", self.last_line),
-                    )
-                } else {
-                    self.fail(
+        // Each comparison stands alone (no outer `seq != expected`): each is then tested by
+        // the entries that are in order.
+        if seq.checked_add(1) == Some(expected) {
+            return Err(if entry.hash == self.last_hash {
+                self.fail(
+                    FailureKind::Duplicated,
+                    seq,
+                    line,
+                    format!("seq {seq} appears twice in a row (lines {} and {line})", self.last_line),
+                )
+            } else {
+                self.fail(
                         FailureKind::Inserted,
                         seq,
                         self.last_line,
                         format!("two different entries claim seq {seq} (lines {} and {line}); the first of them is not part of the chain", self.last_line),
                     )
-                });
-            }
-            if seq < expected {
-                return Err(self.fail(
-                    FailureKind::Duplicated,
-                    seq,
-                    line,
-                    format!("seq {seq} appears again after seq {}", expected - 1),
-                ));
-            }
-            // seq > expected: moved, or missing? The next line tells.
+            });
+        }
+        if seq < expected {
+            return Err(self.fail(
+                FailureKind::Duplicated,
+                seq,
+                line,
+                format!("seq {seq} appears again after seq {}", expected - 1),
+            ));
+        }
+        if seq > expected {
+            // Moved, or missing? The next line tells.
             let next_is_expected =
                 matches!(next, Some(Checked::Entry(n)) if n.chain.as_str() == self.chain.as_str() && n.seq == expected);
             return Err(if next_is_expected {

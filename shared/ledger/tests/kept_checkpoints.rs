@@ -252,3 +252,31 @@ fn a_kept_checkpoint_of_a_chain_the_export_lacks_is_truncation_unless_it_commits
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn deleted_entries_are_counted_in_the_failure() {
+    let (entries, _) = chain("contoso", 5);
+    let verify = |keep: &[usize]| {
+        let lines: Vec<&str> = keep.iter().map(|&i| entries[i].line.as_str()).collect();
+        Verifier::new(
+            trusted(),
+            VerifyOptions {
+                require_covered: Some(false),
+                ..VerifyOptions::default()
+            },
+        )
+        .verify(jsonl(lines).as_bytes(), |_| {})
+    };
+    for (keep, message) in [
+        (&[0, 3, 4][..], "expected seq 1, found 3: 2 entries are missing"),
+        (&[0, 1, 3, 4][..], "expected seq 2, found 3: 1 entry is missing"),
+    ] {
+        match verify(keep) {
+            Err(ledger::VerifyError::Tampered(f)) => {
+                assert_eq!(f.kind, FailureKind::Deleted, "{f}");
+                assert!(f.to_string().contains(message), "{f}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
