@@ -941,7 +941,8 @@ impl ChainState {
                 "a v1 entry after a v2 entry: a chain moves from v1 to v2 once and never back".to_owned(),
             ));
         }
-        if seq > 0 && entry.at < self.last_at {
+        // `last_at` starts as zero bytes, before any time: seq 0 needs no exception.
+        if entry.at < self.last_at {
             return Err(self.fail(
                 FailureKind::TimeReversed,
                 seq,

@@ -1,5 +1,6 @@
-//! What the verifier accepts as kept checkpoints: one log (pinned, or the first one's), and
-//! one root per size.
+//! The verifier's rules one at a time, each at its edge: kept checkpoints (one log, one root
+//! per size, counted, covering), a pinned chain, times (the allowed skew, equal times),
+//! deletions counted, disclosures named. Written to kill the mutants `.ci/mutants` found alive.
 
 mod common;
 
@@ -278,5 +279,48 @@ fn deleted_entries_are_counted_in_the_failure() {
             }
             other => panic!("{other:?}"),
         }
+    }
+}
+
+#[test]
+fn entries_may_share_a_time_but_not_go_back() {
+    let contoso = ledger::ChainId::parse("contoso").unwrap();
+    let mut head = ledger::ChainHead::genesis(contoso);
+    let mut lines = Vec::new();
+    let mut hashes = Vec::new();
+    for t in [at(1), at(1)] {
+        let (entry, next) = head.append(&t, "note_added", &serde_json::json!({})).unwrap();
+        lines.push(entry.line);
+        hashes.push(entry.hash.to_hex());
+        head = next;
+    }
+    // The writer never goes back (it takes the later of now and its last time): forged.
+    let earlier = at(0).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let back = forge(
+        ledger::Version::V2,
+        "contoso",
+        2,
+        &hashes[1],
+        &earlier,
+        "note_added",
+        b"{}",
+    );
+    lines.push(String::from_utf8(back).unwrap());
+    let verify = |n: usize| {
+        Verifier::new(
+            trusted(),
+            VerifyOptions {
+                require_covered: Some(false),
+                ..VerifyOptions::default()
+            },
+        )
+        .verify(jsonl(&lines[..n]).as_bytes(), |_| {})
+    };
+    assert_eq!(verify(2).unwrap().entries, 2, "the same time twice is fine");
+    match verify(3) {
+        Err(ledger::VerifyError::Tampered(f)) => {
+            assert_eq!((f.kind, f.seq), (FailureKind::TimeReversed, Some(2)), "{f}");
+        }
+        other => panic!("{other:?}"),
     }
 }
