@@ -362,4 +362,43 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
+
+    /// An API Gateway (payload 2.0) event as a Lambda receives it, claims edited by `edit`.
+    fn gateway_request(edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) -> Request {
+        let mut event: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/create-for-customer.json")).unwrap();
+        edit(
+            event["requestContext"]["authorizer"]["jwt"]["claims"]
+                .as_object_mut()
+                .unwrap(),
+        );
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    #[test]
+    fn the_caller_and_the_log_line_come_from_the_authorizer_claims() {
+        let request = gateway_request(|_| {});
+        let caller = Caller::from_request(&request, &config()).unwrap();
+        assert_eq!(caller.partner().unwrap().as_str(), "contoso");
+        assert!(caller.has("requests/write"));
+        // The log line: the partner id, and a short hash of the subject, never the subject.
+        let expected = hex::encode(&Sha256::digest(b"ledgerdesk/log-subject/v1\nagent@contoso")[..8]);
+        assert_eq!(
+            log_identity(&request, "partner_id"),
+            (Some("contoso".to_owned()), Some(expected))
+        );
+        // A claim that is not a partner id is not logged as one.
+        let odd = gateway_request(|claims| {
+            claims.insert("partner_id".into(), "not a partner!".into());
+        });
+        assert_eq!(log_identity(&odd, "partner_id").0, None);
+        assert!(log_identity(&odd, "partner_id").1.is_some());
+        // Without the authorizer's context: no caller, nothing to log.
+        let bare = Request::new(lambda_http::Body::Empty);
+        assert!(matches!(
+            Caller::from_request(&bare, &config()),
+            Err(ApiError::Unauthenticated)
+        ));
+        assert_eq!(log_identity(&bare, "partner_id"), (None, None));
+    }
 }
