@@ -63,9 +63,9 @@ fn key_id(name: &str, public: &VerifyingKey) -> [u8; 4] {
 /// A number written as the formats here write them: ASCII digits, no sign, no leading zero
 /// (but "0"). `None` if it is not one; `Some(Err)` if it does not fit a u64.
 pub(crate) fn canonical_decimal(text: &str) -> Option<Result<u64, std::num::ParseIntError>> {
-    let canonical =
-        !text.is_empty() && !(text.len() > 1 && text.starts_with('0')) && text.bytes().all(|b| b.is_ascii_digit());
-    canonical.then(|| text.parse())
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    let leading_zero = text.len() > 1 && text.starts_with('0');
+    (digits && !leading_zero).then(|| text.parse())
 }
 
 fn valid_key_name(name: &str) -> bool {
