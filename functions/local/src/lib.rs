@@ -383,6 +383,7 @@ async fn register_relationships(store: &Store, pairs: &[(String, String)]) -> an
             since: now,
             status: RelationshipStatus::Active,
             updated_at: now,
+            entry: None,
         };
         store.save_relationship(&relationship, &admin).await?;
     }

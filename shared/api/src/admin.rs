@@ -81,6 +81,24 @@ fn parse_since(text: Option<&str>, field: &str, errors: &mut Vec<FieldMessage>) 
     }
 }
 
+/// What [`save`] did: wrote an entry, or found the relationship so already.
+enum Saved {
+    Written(store::Appended),
+    /// Nothing written; the entry that set it as it is, when the item remembers it.
+    Unchanged(Option<store::Appended>),
+}
+
+impl Saved {
+    /// The entry whose receipt the caller gets: the new one, or the one that set it (a
+    /// retry after a lost response gets the same receipt: receipts are deterministic).
+    fn entry(&self) -> Option<&store::Appended> {
+        match self {
+            Saved::Written(appended) => Some(appended),
+            Saved::Unchanged(entry) => entry.as_ref(),
+        }
+    }
+}
+
 /// Register or change one relationship (ledgered); the existing `since` is kept unless given.
 /// A change that changes nothing writes nothing: the relationship as it is, and no entry.
 async fn save(
@@ -90,14 +108,15 @@ async fn save(
     customer: CustomerId,
     status: RelationshipStatus,
     since: Option<Timestamp>,
-) -> Result<(Relationship, Option<store::Appended>), ApiError> {
+) -> Result<(Relationship, Saved), ApiError> {
     let now = Timestamp::from(app.store.now());
     let existing = app.store.relationship(&partner, &customer).await?;
     if let Some(existing) = existing.as_ref()
         && existing.status == status
         && since.is_none_or(|s| s == existing.since)
     {
-        return Ok((existing.clone(), None));
+        let entry = existing.entry.clone();
+        return Ok((existing.clone(), Saved::Unchanged(entry)));
     }
     let relationship = Relationship {
         since: since.or(existing.map(|r| r.since)).unwrap_or(now),
@@ -105,13 +124,14 @@ async fn save(
         customer_id: customer,
         status,
         updated_at: now,
+        entry: None,
     };
     let appended = app
         .store
         .save_relationship(&relationship, &caller.actor(Role::RelationshipAdmin))
         .await?;
     tracing::info!(partner = %relationship.partner_id, status = relationship.status.as_str(), seq = appended.seq, "relationship saved");
-    Ok((relationship, Some(appended)))
+    Ok((relationship, Saved::Written(appended)))
 }
 
 /// `PUT /relationships/{partnerId}/{customerId}` `{"status": "active" | "terminated", "since"?}`.
@@ -127,10 +147,10 @@ pub async fn put(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
         return Err(ApiError::Validation(errors));
     };
     let signer = app.receipts.signer().await?;
-    let (relationship, appended) = save(app, &caller, partner, customer, status, since).await?;
+    let (relationship, saved) = save(app, &caller, partner, customer, status, since).await?;
     let body = serde_json::to_value(&relationship).map_err(|_| ApiError::Internal)?;
-    // Nothing appended (it was so already): no receipt, the earlier change's stands.
-    let body = match &appended {
+    // Nothing appended (it was so already): the receipt of the entry that set it, if known.
+    let body = match saved.entry() {
         Some(appended) => crate::receipts::attach(signer, body, appended)?,
         None => body,
     };
@@ -254,19 +274,26 @@ pub async fn import(app: &App, request: &Request) -> Result<Response<Body>, ApiE
         )]));
     }
     // Rows that change nothing write nothing: an import can be re-run after an interruption.
-    // Each row that wrote gets its receipt, in row order.
+    // Each row gets the receipt of the entry that set its relationship as it is (written now,
+    // or earlier: a re-run after a lost answer gets the same receipts), named by row.
     let signer = app.receipts.signer().await?;
     let (mut imported, mut unchanged) = (0, 0);
     let mut receipts = Vec::new();
-    for (_, partner, customer, since, status) in rows {
-        match save(app, &caller, partner, customer, status, since).await? {
-            (_, Some(appended)) => {
-                imported += 1;
-                if let Some(signer) = signer {
-                    receipts.push(signer.receipt(&appended)?);
-                }
-            }
-            (_, None) => unchanged += 1,
+    for (row, partner, customer, since, status) in rows {
+        let (relationship, saved) = save(app, &caller, partner, customer, status, since).await?;
+        let written = matches!(saved, Saved::Written(_));
+        if written {
+            imported += 1;
+        } else {
+            unchanged += 1;
+        }
+        if let (Some(signer), Some(appended)) = (signer, saved.entry()) {
+            receipts.push(json!({
+                "row": row,
+                "customerId": relationship.customer_id,
+                "written": written,
+                "receipt": signer.receipt(appended)?,
+            }));
         }
     }
     json_response(

@@ -1165,7 +1165,7 @@ fn operation(route: &Route) -> Value {
             responses.insert(
                 "200".into(),
                 json_ok(
-                    "The relationship, with the receipt of its ledger entry (none when the PUT changed nothing: nothing was written)",
+                    "The relationship, with the receipt of the ledger entry that set it as it is (when the PUT changed nothing, nothing is written and that earlier entry's receipt is given again)",
                     r("Relationship"),
                 ),
             );
@@ -1211,7 +1211,7 @@ fn operation(route: &Route) -> Value {
             )
         }
         Operation::ImportRelationships => {
-            responses.insert("200".into(), json_ok("How many rows changed something, and the receipt of each that did (row order)", json!({ "type": "object", "required": ["imported", "unchanged", "receipts"], "properties": { "imported": { "type": "integer" }, "unchanged": { "type": "integer" }, "receipts": { "type": "array", "items": r("Receipt") } } })));
+            responses.insert("200".into(), json_ok("How many rows changed something, and per row the receipt of the entry that set its relationship as it is (written now, or earlier)", json!({ "type": "object", "required": ["imported", "unchanged", "receipts"], "properties": { "imported": { "type": "integer" }, "unchanged": { "type": "integer" }, "receipts": { "type": "array", "items": { "type": "object", "required": ["row", "customerId", "written", "receipt"], "properties": { "row": { "type": "integer" }, "customerId": { "type": "string" }, "written": { "type": "boolean" }, "receipt": r("Receipt") } } } } })));
             errors(
                 &mut responses,
                 &[

@@ -44,6 +44,10 @@ pub struct Relationship {
     pub since: Timestamp,
     pub status: RelationshipStatus,
     pub updated_at: Timestamp,
+    /// The ledger entry that set it as it is (absent on items written before it was kept):
+    /// a change that changes nothing answers with that entry's receipt again.
+    #[serde(skip)]
+    pub entry: Option<crate::Appended>,
 }
 
 impl Store {
@@ -72,12 +76,23 @@ impl Store {
         let time = |name: &str| -> Result<Timestamp, StoreError> {
             Timestamp::parse(items::text(&item, name)?).map_err(StoreError::internal)
         };
+        let entry = match (item.get("entry_seq"), item.get("entry_hash"), item.get("entry_at")) {
+            (Some(_), Some(_), Some(_)) => Some(crate::Appended {
+                chain: ledger::ChainId::parse(partner.as_str()).map_err(StoreError::internal)?,
+                seq: items::number(&item, "entry_seq")?,
+                entry_hash: ledger::Hash::from_hex(items::text(&item, "entry_hash")?)
+                    .ok_or_else(|| StoreError::Internal("bad entry hash on a relationship".into()))?,
+                at: items::text(&item, "entry_at")?.to_owned(),
+            }),
+            _ => None,
+        };
         Ok(Some(Relationship {
             partner_id: partner.clone(),
             customer_id: customer.clone(),
             since: time("since")?,
             status,
             updated_at: time("updated_at")?,
+            entry,
         }))
     }
 

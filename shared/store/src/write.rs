@@ -549,9 +549,19 @@ impl Store {
     ) -> Result<Vec<(Role, TransactWriteItem)>, StoreError> {
         let partner = change.partner();
         let first = match (change, request_item) {
-            (Change::Relationship { item, .. }, _) => Put::builder()
-                .table_name(&self.tables.relationships)
-                .set_item(Some(item.clone())),
+            (Change::Relationship { item, .. }, _) => {
+                // The item remembers the entry that set it (its receipt can be given again).
+                let mut item = item.clone();
+                let at = ledger::EntryRef::parse(entry.line.as_bytes())
+                    .map(|e| e.at.to_owned())
+                    .unwrap_or_default();
+                item.insert("entry_seq".into(), items::n(entry.seq));
+                item.insert("entry_hash".into(), items::s(entry.hash.to_hex()));
+                item.insert("entry_at".into(), items::s(at));
+                Put::builder()
+                    .table_name(&self.tables.relationships)
+                    .set_item(Some(item))
+            }
             (Change::Create { .. }, Some(item)) => Put::builder()
                 .table_name(&self.tables.requests)
                 .set_item(Some(item.clone()))
