@@ -11,15 +11,17 @@ use base64::engine::general_purpose::STANDARD as B64;
 /// The state directory's name.
 pub const DATA_DIR: &str = ".ledgerdesk";
 
-/// The default state directory: `.ledgerdesk` at the top of the checkout `from` is in (the
-/// nearest folder up with a `Cargo.toml` that declares a `[workspace]`), so that a command run
-/// from `shared/` or `functions/` uses the same secrets and keys as the server; `from` itself
-/// outside a checkout.
+/// The default state directory: `.ledgerdesk` at the top of the ledgerdesk checkout `from` is
+/// in (the nearest folder up with a `Cargo.toml` that declares a `[workspace]` and this
+/// crate's `functions/local/`), so that a command run from `shared/` or `functions/` uses the
+/// same secrets and keys as the server; `from` itself outside one. Another project's
+/// workspace is not taken for ours.
 pub fn default_data_dir(from: &Path) -> PathBuf {
     from.ancestors()
         .find(|dir| {
-            std::fs::read_to_string(dir.join("Cargo.toml"))
-                .is_ok_and(|manifest| manifest.lines().any(|l| l.trim() == "[workspace]"))
+            dir.join("functions/local/Cargo.toml").is_file()
+                && std::fs::read_to_string(dir.join("Cargo.toml"))
+                    .is_ok_and(|manifest| manifest.lines().any(|l| l.trim() == "[workspace]"))
         })
         .unwrap_or(from)
         .join(DATA_DIR)
@@ -150,6 +152,11 @@ mod tests {
         let inner = top.path().join("a/b");
         std::fs::create_dir_all(&inner).unwrap();
         std::fs::write(inner.join("Cargo.toml"), "[package]\nname = \"b\"\n").unwrap();
+        // Another project's workspace is not ours: the folder itself.
+        assert_eq!(default_data_dir(&inner), inner.join(DATA_DIR));
+        let local = top.path().join("functions/local");
+        std::fs::create_dir_all(&local).unwrap();
+        std::fs::write(local.join("Cargo.toml"), "[package]\nname = \"local\"\n").unwrap();
         assert_eq!(default_data_dir(&inner), top.path().join(DATA_DIR));
         assert_eq!(default_data_dir(top.path()), top.path().join(DATA_DIR));
         // Outside a checkout: the folder itself.

@@ -47,8 +47,8 @@ struct ServeArgs {
 enum Command {
     /// Print a bearer token the local API accepts.
     Token {
-        /// The partner the token is for (partner agents, and a partner's own privacy officer
-        /// with --role privacy); without it a partner token carries no partner id.
+        /// The partner the token is for: required with --role partner; with --role privacy,
+        /// that partner's own privacy officer (without it, the vendor's).
         #[arg(long)]
         partner: Option<String>,
         #[arg(long, value_enum, default_value = "partner")]

@@ -88,7 +88,8 @@ async fn dispatch(State(state): State<Arc<LocalState>>, request: Request<Body>) 
     let claims = match checked {
         Ok(claims) => claims,
         Err(why) => {
-            tracing::info!(status = 401, method = %request.method(), path = request.uri().path(), why, "token refused");
+            // Not the path: before routing it is raw (ids), unlike the route key others log.
+            tracing::info!(status = 401, method = %request.method(), why, "token refused");
             return unauthenticated(&why, token.is_some());
         }
     };

@@ -50,9 +50,14 @@ fn json_path(path: &serde_path_to_error::Path) -> String {
     for segment in path.iter() {
         match segment {
             Segment::Seq { index } => text.push_str(&format!("[{index}]")),
-            Segment::Map { key } => {
+            // A member name that is not a plain word is quoted, so that `{"a.b": 1}` is not
+            // reported as `$.a.b`.
+            Segment::Map { key } if !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
                 text.push('.');
                 text.push_str(key);
+            }
+            Segment::Map { key } => {
+                text.push_str(&format!("[{}]", serde_json::Value::from(key.as_str())));
             }
             Segment::Enum { variant } => {
                 text.push('.');
@@ -187,6 +192,8 @@ mod tests {
         assert!(message.starts_with("unknown field `surprise`"), "{message}");
         let (field, _) = error_of(r#"{"title":"x","contact":{"email":"a@b.example","surprise":1}}"#);
         assert_eq!(field, "$.contact.surprise");
+        let (field, _) = error_of(r#"{"title":"x","contact":{"email":"a@b.example"},"contact.email":1}"#);
+        assert_eq!(field, r#"$["contact.email"]"#);
         let (field, message) = error_of(r#"{"title":7,"contact":{"email":"a@b.example"}}"#);
         assert_eq!(field, "$.title");
         assert!(message.contains("invalid type"), "{message}");
