@@ -51,11 +51,17 @@ pub enum NoteError {
 
 /// The 4-byte key id: `SHA-256(name ‖ "\n" ‖ 0x01 ‖ public key)[..4]`.
 fn key_id(name: &str, public: &VerifyingKey) -> [u8; 4] {
+    typed_key_id(ED25519, name, public.as_bytes())
+}
+
+/// A C2SP signed-note key id for a key of type `alg` (0x01 Ed25519 signatures, 0x04
+/// `cosignature/v1`): `SHA-256(name ‖ "\n" ‖ alg ‖ public key)[..4]`.
+pub(crate) fn typed_key_id(alg: u8, name: &str, public: &[u8; 32]) -> [u8; 4] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     h.update(b"\n");
-    h.update([ED25519]);
-    h.update(public.as_bytes());
+    h.update([alg]);
+    h.update(public);
     let digest = h.finalize();
     [digest[0], digest[1], digest[2], digest[3]]
 }
@@ -68,7 +74,8 @@ pub(crate) fn canonical_decimal(text: &str) -> Option<Result<u64, std::num::Pars
     (digits && !leading_zero).then(|| text.parse())
 }
 
-fn valid_key_name(name: &str) -> bool {
+/// A signed-note key name: non-empty, no '+', no white space or control characters.
+pub(crate) fn valid_key_name(name: &str) -> bool {
     !name.is_empty() && !name.contains('+') && !name.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 

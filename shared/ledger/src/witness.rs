@@ -17,7 +17,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
-use sha2::{Digest, Sha256};
 
 use crate::checkpoint::{Checkpoint, KeyError, LogName, NoteError, SignedNote, TrustedKeys};
 use crate::hash::Hash;
@@ -32,19 +31,11 @@ pub const MAX_PROOF_LINES: usize = 63;
 /// "—" (U+2014) and a space: a note signature line.
 const SIG_PREFIX: &str = "\u{2014} ";
 
-fn key_name_ok(name: &str) -> bool {
-    !name.is_empty() && !name.contains('+') && !name.chars().any(|c| c.is_whitespace() || c.is_control())
-}
+use crate::checkpoint::valid_key_name as key_name_ok;
 
 /// `SHA-256(name ‖ "\n" ‖ 0x04 ‖ public key)[..4]`.
 pub fn cosigner_key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
-    let mut h = Sha256::new();
-    h.update(name.as_bytes());
-    h.update(b"\n");
-    h.update([COSIGNATURE_V1_ALG]);
-    h.update(public);
-    let digest = h.finalize();
-    [digest[0], digest[1], digest[2], digest[3]]
+    crate::checkpoint::typed_key_id(COSIGNATURE_V1_ALG, name, public)
 }
 
 /// What a `cosignature/v1` signs: the header, the time line, and the checkpoint's body
@@ -595,6 +586,7 @@ mod tests {
         let public = key.verifier();
         assert_eq!(WitnessKey::parse(&public.to_string()).unwrap(), public);
         // SHA-256("witness.example/w1" ‖ "\n" ‖ 0x04 ‖ key)[..4], computed here independently.
+        use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
         h.update(b"witness.example/w1\n\x04");
         h.update(public.key.as_bytes());
