@@ -242,16 +242,7 @@ async fn erasing_a_contact_by_email_leaves_nothing_personal_and_the_ledger_verif
     let report = stack.running.sweep(later).await.unwrap();
     assert!(report.checkpoints.is_empty(), "and nothing after them: {report:?}");
     // The checkpoint served now covers exactly the chain as it was after the first erasure.
-    let note = stack
-        .http
-        .get(format!("{}/ledger/checkpoint", stack.running.base_url()))
-        .bearer_auth(&partner)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let note = stack.get_text("/ledger/checkpoint", &partner).await;
     let signed_size: usize = note.lines().nth(1).unwrap().parse().unwrap();
     assert_eq!(signed_size, entries_after, "{note}");
 

@@ -383,16 +383,7 @@ async fn partners_file_only_for_customers_the_vendor_relates_them_to() {
     assert_eq!(dump_tables(&stack).await, before, "nothing imported");
 
     // Every relationship change is in the partner's ledger.
-    let entries = stack
-        .http
-        .get(format!("{}/ledger/entries?chain=contoso", stack.running.base_url()))
-        .bearer_auth(&partner)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let entries = stack.get_text("/ledger/entries?chain=contoso", &partner).await;
     let kinds: Vec<String> = entries
         .lines()
         .map(|l| {

@@ -130,15 +130,9 @@ async fn every_checkpoint_is_cosigned_and_verifiers_can_require_it() {
     assert_eq!(out["failure"]["kind"], "unwitnessed", "{out}");
     // The evidence bundle carries the cosigned checkpoint: verify-proof requiring the witness.
     let id = created["id"].as_str().unwrap();
-    let bundle = reqwest::Client::new()
-        .get(format!("{}/service-requests/{id}/evidence", stack.running.base_url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let bundle = stack
+        .get_text(&format!("/service-requests/{id}/evidence"), &token)
+        .await;
     let path = dir.path().join("evidence.json");
     std::fs::write(&path, bundle).unwrap();
     let outcome = ledger_cli::commands::verify_proof(

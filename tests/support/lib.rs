@@ -229,6 +229,19 @@ impl Stack {
         Reply { status, headers, body }
     }
 
+    /// GET `path` as text (a note, an export, a bundle): 200 or the test fails.
+    pub async fn get_text(&self, path: &str, token: &str) -> String {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.running.base_url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.text().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Reply {
         self.send(Method::GET, path, Some(token), None, &[]).await
     }
