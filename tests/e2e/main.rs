@@ -12,5 +12,6 @@ mod listing;
 mod operator;
 mod policy;
 mod privacy;
+mod relationships;
 mod security;
 mod witness;

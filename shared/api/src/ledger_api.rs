@@ -227,15 +227,9 @@ pub async fn evidence(app: &App, request: &Request) -> Result<Response<Body>, Ap
         app.store.find_request(id).await?
     } else {
         caller.require_any(&[READ, LEDGER_READ])?;
-        let partner = caller.partner()?;
-        let found = app.store.get_request(partner, id).await?;
-        // A request of a customer the partner no longer has a relationship with is not shown.
-        if let Some(customer) = found.as_ref().and_then(|r| r.customer_id())
-            && !app.store.is_related(partner, customer).await?
-        {
-            return Err(ApiError::NotFound);
-        }
-        found
+        // A partner's own evidence outlives its relationship with the customer: a dispute
+        // about what happened while it lasted needs it (the request itself is no longer shown).
+        app.store.get_request(caller.partner()?, id).await?
     };
     let found = found.ok_or(ApiError::NotFound)?;
     let chain = ChainId::parse(found.partner_id().as_str()).map_err(|_| ApiError::Internal)?;

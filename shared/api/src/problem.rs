@@ -227,6 +227,9 @@ impl From<StoreError> for ApiError {
                 "path:customerId",
                 "your organisation has no active Cloud Solution Provider relationship with this customer; the vendor registers relationships (PUT /relationships/{partnerId}/{customerId})",
             )]),
+            StoreError::RelationshipEnded => ApiError::Forbidden(
+                "your organisation's Cloud Solution Provider relationship with this request's customer is not active: its requests are closed to you, except their evidence (GET /service-requests/{id}/evidence) and your ledger (GET /ledger/...)".into(),
+            ),
             StoreError::IdempotencyMismatch => {
                 ApiError::Conflict("this Idempotency-Key was already used for a different request".into())
             }
@@ -261,7 +264,9 @@ impl From<StoreError> for ApiError {
 impl From<TransitionError> for ApiError {
     fn from(e: TransitionError) -> Self {
         match e {
-            TransitionError::NotPermitted { .. } => ApiError::Forbidden(e.to_string()),
+            TransitionError::NotPermitted { .. } | TransitionError::LoweredOnlyByPartner => {
+                ApiError::Forbidden(e.to_string())
+            }
             TransitionError::InvalidTransition { .. }
             | TransitionError::ReopenWindowClosed { .. }
             | TransitionError::NotAwaitingFirstResponse

@@ -18,7 +18,7 @@ use crate::App;
 use crate::http::{json_body, query_params, raw_json_response, with_etag};
 use crate::identity::Caller;
 use crate::problem::{ApiError, FieldMessage};
-use crate::read::load;
+use crate::read::{Purpose, load};
 
 /// How long a change that keeps losing races is re-applied. Each attempt may itself retry
 /// its ledger append for up to `store::RETRY_BUDGET` (10 s), so the worst case, 12 s + 10 s,
@@ -47,7 +47,7 @@ pub async fn update(app: &App, request: &Request) -> Result<Response<Body>, ApiE
     let started = Instant::now();
     let mut attempt = 0u32;
     loop {
-        let current = load(app, &caller, request).await?;
+        let current = load(app, &caller, request, Purpose::Change).await?;
         if let Precondition::Versions(expected) = &precondition
             && !expected.contains(&current.version())
         {
@@ -60,7 +60,14 @@ pub async fn update(app: &App, request: &Request) -> Result<Response<Body>, ApiE
         let (next, event) = current.apply(action.clone(), &actor, now, &app.policy)?;
         // The receipt key before anything is written (awaited at most once per process).
         let signer = app.receipts.signer().await?;
-        match app.store.save_change(&next, current.version(), &event).await {
+        // A partner's change holds only while its relationship with the customer is active
+        // (checked in the write's own transaction); the vendor's staff are not limited by it.
+        let saved = if caller.is_vendor() {
+            app.store.save_change(&next, current.version(), &event).await
+        } else {
+            app.store.save_partner_change(&next, current.version(), &event).await
+        };
+        match saved {
             Ok(appended) => {
                 tracing::info!(
                     partner = %next.partner_id(),

@@ -23,6 +23,10 @@ pub enum StoreError {
     /// The partner has no active relationship with the customer.
     #[error("the partner has no active relationship with this customer")]
     NoRelationship,
+    /// A partner changes a request of a customer its relationship with has ended (or never
+    /// was active): nothing written. Its own evidence and ledger stay readable.
+    #[error("the partner's relationship with this request's customer has ended")]
+    RelationshipEnded,
     /// Appends to one partner's ledger kept colliding; retry later.
     #[error("the partner's audit ledger is busy; retry")]
     Contention,

@@ -1,7 +1,7 @@
 //! Reads: by id, listing with filters and authenticated cursors, history, the sweep index —
 //! each joined with its personal values in one batched read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use domain::{
@@ -408,10 +408,29 @@ impl Store {
         }
         request = filter_expression(request, &equal, query.assignee.as_ref());
         self.count_round_trip();
-        let out = request.send().await.map_err(sdk)?;
-        let items = self
-            .join_personal(out.items.unwrap_or_default(), query.customer.is_none())
-            .await?;
+        // Across customers, the requests of customers whose relationship with the partner has
+        // ended are left out (read at the same time: no added latency). A page may then hold
+        // fewer items than asked for; its cursor still goes on. One customer's list is checked
+        // by the caller before it asks (a 404 for an ended relationship).
+        let (out, inactive) = match query.customer {
+            Some(_) => (request.send().await.map_err(sdk)?, HashSet::new()),
+            None => {
+                let (out, inactive) = tokio::join!(request.send(), self.inactive_customers(partner));
+                (out.map_err(sdk)?, inactive?)
+            }
+        };
+        let hidden: HashSet<String> = inactive.iter().map(|c| items::customer_pk(partner, c)).collect();
+        let shown: Vec<Item> = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|item| {
+                item.get("gsi1pk")
+                    .and_then(|v| v.as_s().ok())
+                    .is_none_or(|pk| !hidden.contains(pk))
+            })
+            .collect();
+        let items = self.join_personal(shown, query.customer.is_none()).await?;
         let next_cursor = match out.last_evaluated_key {
             Some(last) if !last.is_empty() => Some(cursor::seal(key, partner.as_str(), &fingerprint, &last)?),
             _ => None,

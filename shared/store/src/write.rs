@@ -92,6 +92,8 @@ enum Change<'a> {
     Update {
         request: &'a ServiceRequest,
         expected_version: u64,
+        /// A partner's change: the customer whose relationship must still be active.
+        customer: Option<&'a CustomerId>,
     },
     Erase {
         request: &'a ServiceRequest,
@@ -206,7 +208,8 @@ impl Store {
         }
     }
 
-    /// Store a changed request (which was at `expected_version` when read) and its event.
+    /// Store a changed request (which was at `expected_version` when read) and its event: a
+    /// change by the vendor's staff or the service itself, which no relationship limits.
     pub async fn save_change(
         &self,
         request: &ServiceRequest,
@@ -216,9 +219,31 @@ impl Store {
         let change = Change::Update {
             request,
             expected_version,
+            customer: None,
         };
         let entry = LedgerEvent::of(event, None)?;
         self.finish(self.commit(change, entry, None).await)
+    }
+
+    /// [`Store::save_change`] for a change the partner makes: a request for a customer is
+    /// changed only while the partner's relationship with that customer is active, checked
+    /// in the same transaction ([`StoreError::RelationshipEnded`] otherwise, nothing written).
+    pub async fn save_partner_change(
+        &self,
+        request: &ServiceRequest,
+        expected_version: u64,
+        event: &DomainEvent,
+    ) -> Result<Appended, StoreError> {
+        let change = Change::Update {
+            request,
+            expected_version,
+            customer: request.customer_id(),
+        };
+        let entry = LedgerEvent::of(event, None)?;
+        match self.commit(change, entry, None).await {
+            Err(Attempt::NoRelationship) => Err(StoreError::RelationshipEnded),
+            other => self.finish(other),
+        }
     }
 
     /// Register or change a partner–customer relationship, ledgered in the partner's chain
@@ -650,30 +675,33 @@ impl Store {
                 .map_err(StoreError::internal)?;
             Ok(TransactWriteItem::builder().put(put).build())
         };
-        if let Change::Create {
-            request,
-            sealed,
-            customer,
-        } = change
-        {
+        if let Change::Create { request, sealed, .. } = change {
             let email = request.contact().email.as_str().map(str::to_owned);
             let own = PersonalItem::new(partner, request.id(), REQUEST_SK.into(), sealed, email);
             transaction.push((Role::Personal, personal_put(own)?));
-            if let Some(customer) = customer {
-                let check = ConditionCheck::builder()
-                    .table_name(&self.tables.relationships)
-                    .key("partner", s(partner.as_str()))
-                    .key("customer", s(customer.as_str()))
-                    .condition_expression("#status = :active")
-                    .expression_attribute_names("#status", "status")
-                    .expression_attribute_values(":active", s(crate::relationships::ACTIVE))
-                    .build()
-                    .map_err(StoreError::internal)?;
-                transaction.push((
-                    Role::Relationship,
-                    TransactWriteItem::builder().condition_check(check).build(),
-                ));
-            }
+        }
+        if let Change::Create {
+            customer: Some(customer),
+            ..
+        }
+        | Change::Update {
+            customer: Some(customer),
+            ..
+        } = change
+        {
+            let check = ConditionCheck::builder()
+                .table_name(&self.tables.relationships)
+                .key("partner", s(partner.as_str()))
+                .key("customer", s(customer.as_str()))
+                .condition_expression("#status = :active")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":active", s(crate::relationships::ACTIVE))
+                .build()
+                .map_err(StoreError::internal)?;
+            transaction.push((
+                Role::Relationship,
+                TransactWriteItem::builder().condition_check(check).build(),
+            ));
         }
         if !introduced.is_empty() {
             // The actor's subject is indexed when it is an e-mail address: erasure by e-mail
