@@ -220,3 +220,61 @@ async fn a_sweep_past_the_due_time_breaches_exactly_once() {
     let third = stack.running.sweep(domain::Timestamp::from(when)).await.unwrap();
     assert!(third.breached.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_severity_change_moves_a_deadline_only_by_the_rules() {
+    let stack = Stack::start().await;
+    let partner = stack.partner_token("contoso");
+    let support = stack.support_token();
+    let mut b = body();
+    b["severity"] = json!("C");
+    let created = stack.create(&partner, &b).await;
+    let path = format!("/service-requests/{}", created["id"].as_str().unwrap());
+    let opened = at(&created["createdAt"]);
+    assert_eq!(at(&created["sla"]["dueAt"]), opened + Duration::hours(8));
+    let change = |severity: &str| json!({ "action": "change_severity", "severity": severity, "reason": "impact" });
+
+    // Three hours in, the partner raises it to A: due two hours from the change, not from the
+    // opening (which would be breached at once).
+    stack.travel(Duration::hours(3));
+    let raised = stack.patch(&path, &partner, &change("A")).await;
+    assert_eq!(raised.status, StatusCode::OK, "{}", raised.body);
+    let due = at(&raised.body["sla"]["dueAt"]);
+    assert!(
+        due > opened + Duration::hours(5) - Duration::seconds(5)
+            && due <= opened + Duration::hours(5) + Duration::seconds(5),
+        "{due} is two hours after the change"
+    );
+    let report = stack.running.sweep(stack.running.now()).await.unwrap();
+    assert!(report.breached.is_empty(), "{report:?}");
+
+    // Support cannot lower it (its own deadline): 403 naming why, nothing written.
+    let before = dump_tables(&stack).await;
+    let refused = stack.patch(&path, &support, &change("C")).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("only the partner lowers a severity"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(dump_tables(&stack).await, before, "nothing written");
+
+    // The partner lowers it to B: B from the opening (4 h) would be earlier than the due time
+    // it has, so the due time stays; the change is ledgered with who, why and both times.
+    let lowered = stack.patch(&path, &partner, &change("B")).await;
+    assert_eq!(lowered.status, StatusCode::OK, "{}", lowered.body);
+    assert_eq!(lowered.body["severity"], "B");
+    assert_eq!(at(&lowered.body["sla"]["dueAt"]), due);
+    let history = stack.get(&format!("{path}/history"), &partner).await;
+    let last = history.body["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "severity_changed", "{last}");
+    assert_eq!(last["data"]["change"]["reason"]["value"], "impact", "{last}");
+    assert_eq!(last["data"]["actor"]["role"], "partner_agent", "{last}");
+    assert_eq!(
+        last["data"]["change"]["previousDueAt"], last["data"]["change"]["dueAt"],
+        "{last}"
+    );
+}

@@ -60,6 +60,18 @@ wire_enum!(
     }
 );
 
+impl Severity {
+    /// Whether `self` is a greater business impact than `other` (A > B > C).
+    pub fn is_more_severe_than(self, other: Severity) -> bool {
+        let rank = |s: Severity| match s {
+            Severity::A => 3,
+            Severity::B => 2,
+            Severity::C => 1,
+        };
+        rank(self) > rank(other)
+    }
+}
+
 wire_enum!(
     /// The online service the request is about.
     pub enum Product {

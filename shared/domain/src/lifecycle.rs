@@ -18,12 +18,16 @@
 //! | `resolve` | support engineer | in_progress, awaiting_partner | resolved |
 //! | `close` | partner agent (any but closed), support engineer (resolved) | | closed |
 //! | `reopen` | partner agent, support engineer | resolved, closed, within 14 days | in_progress (open if never answered) |
-//! | `change_severity` | partner agent, support engineer | open, in_progress, awaiting_partner | unchanged |
+//! | `change_severity` | partner agent (raise or lower), support engineer (raise only) | open, in_progress, awaiting_partner | unchanged |
 //! | `assign` | support engineer | any but closed | unchanged: `assignee` is the engineer (`me`, a subject) or nobody |
 //!
 //! The first `respond` or `await_partner` is the **first response**: it stops the
 //! initial-response clock (`met` if on time, `breached` if late). Changing the severity while
-//! the clock runs recomputes the due time from the original opening time.
+//! a clock runs moves its due time by rules a dispute can live with: **raised**, it is due by
+//! the new target counted from the change, or at the old due time if that comes first (never
+//! late at once); **lowered** (by the partner only, who declares the business impact), by the
+//! new target counted from the clock's start, but never earlier than before and not at all
+//! once the old due time has passed. Every change is ledgered with who, why, and both times.
 //!
 //! After it, the **next-response clock**: a partner's note (or reopen) on an answered
 //! request starts a cycle in which support owes a reply within the policy's next-response
@@ -232,6 +236,10 @@ pub enum TransitionError {
     ReopenWindowClosed { status: Status, deadline: Timestamp },
     #[error("the severity is already {0}")]
     SeverityUnchanged(Severity),
+    #[error(
+        "only the partner lowers a severity: it declares the business impact (support may raise one, or ask the partner in a note)"
+    )]
+    LoweredOnlyByPartner,
     #[error("the service request already has this assignee")]
     AssigneeUnchanged,
     #[error("support owes no reply on this service request")]
@@ -391,25 +399,56 @@ impl ServiceRequest {
                 if severity == self.severity {
                     return Err(TransitionError::SeverityUnchanged(severity));
                 }
+                let raising = severity.is_more_severe_than(self.severity);
+                if !raising && role != Role::PartnerAgent {
+                    return Err(TransitionError::LoweredOnlyByPartner);
+                }
                 next.severity = severity;
                 let previous_due_at = self.sla.due_at;
                 // Once answered, the initial-response clock is settled; only a running clock moves.
                 if self.sla.state == SlaState::Pending {
-                    let due = policy.initial_response_due(self.created_at, self.category, severity, &self.language)?;
-                    next.sla.policy_version = due.policy_version;
-                    next.sla.target_minutes = due.target_minutes;
-                    next.sla.calendar = due.calendar;
-                    next.sla.due_at = due.due_at;
+                    let due = if raising {
+                        // Due by the new target counted from the change, unless the old due
+                        // time comes first: raising never makes a request late at once.
+                        Some(policy.initial_response_due(at, self.category, severity, &self.language)?)
+                            .filter(|due| due.due_at < self.sla.due_at)
+                    } else if self.sla.due_at > at {
+                        // Lowered before its due time: the new target from the opening, but never
+                        // earlier than the due time it had.
+                        Some(policy.initial_response_due(self.created_at, self.category, severity, &self.language)?)
+                            .filter(|due| due.due_at > self.sla.due_at)
+                    } else {
+                        // A due time that has passed is not moved by lowering the severity.
+                        None
+                    };
+                    if let Some(due) = due {
+                        next.sla.policy_version = due.policy_version;
+                        next.sla.target_minutes = due.target_minutes;
+                        next.sla.calendar = due.calendar;
+                        next.sla.due_at = due.due_at;
+                    }
                 }
-                // A reply support owes is owed by the new severity's target, from the same start.
+                // A reply support owes moves by the same rules (raised: from the change;
+                // lowered: from the cycle's start, never earlier, never once passed).
                 if let Some(owed) = next.sla.current.as_mut()
                     && owed.owed_by == Party::Vendor
                     && owed.state == Some(SlaState::Pending)
+                    && let Some(old_due) = owed.due_at
                 {
-                    let due = policy.next_response_due(owed.since, self.category, severity, &self.language)?;
-                    owed.policy_version = Some(due.policy_version);
-                    owed.target_minutes = Some(due.target_minutes);
-                    owed.due_at = Some(due.due_at);
+                    let due = if raising {
+                        Some(policy.next_response_due(at, self.category, severity, &self.language)?)
+                            .filter(|due| due.due_at < old_due)
+                    } else if old_due > at {
+                        Some(policy.next_response_due(owed.since, self.category, severity, &self.language)?)
+                            .filter(|due| due.due_at > old_due)
+                    } else {
+                        None
+                    };
+                    if let Some(due) = due {
+                        owed.policy_version = Some(due.policy_version);
+                        owed.target_minutes = Some(due.target_minutes);
+                        owed.due_at = Some(due.due_at);
+                    }
                 }
                 Change::SeverityChanged {
                     from: self.severity,

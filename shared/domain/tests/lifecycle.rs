@@ -268,37 +268,102 @@ fn answered_or_withdrawn_requests_are_not_swept() {
     );
 }
 
-#[test]
-fn changing_severity_recomputes_the_due_time_from_the_opening_time() {
+fn severity(severity: Severity) -> Action {
+    Action::ChangeSeverity {
+        severity,
+        reason: Some(message("impact changed")),
+    }
+}
+
+/// A German-language request of `severity` opened Tuesday 2026-11-24 10:00 CET.
+fn german(severity: &str) -> ServiceRequest {
     let mut b = body();
     b["language"] = json!("de");
-    b["severity"] = json!("C");
-    // Tuesday 10:00 CET, C = 480 min → Wednesday 10:00 CET.
-    let r = open(b, "2026-11-24T09:00:00Z");
+    b["severity"] = json!(severity);
+    open(b, "2026-11-24T09:00:00Z")
+}
+
+#[test]
+fn raising_the_severity_counts_the_new_target_from_the_change() {
+    // C = 480 business minutes (Mon-Fri 09:00-17:00 CET) → Wednesday 10:00 CET.
+    let r = german("C");
     assert_eq!(r.sla().due_at, at("2026-11-25T09:00:00Z"));
-    // Raised to A at 15:00 CET: A = 120 min from the original opening → 12:00 CET today.
-    let (raised, event) = apply(
-        &r,
-        Action::ChangeSeverity {
-            severity: Severity::A,
-            reason: Some(message("Now production is down")),
-        },
-        &agent(),
-        "2026-11-24T14:00:00Z",
-    )
-    .unwrap();
+    // Raised to A at 15:00 CET: A = 120 min from the change → 17:00 CET today, before the old
+    // due time. (Counted from the opening it would be 12:00 CET: late at once.)
+    let (raised, event) = apply(&r, severity(Severity::A), &agent(), "2026-11-24T14:00:00Z").unwrap();
     assert_eq!(raised.severity(), Severity::A);
-    assert_eq!(raised.sla().due_at, at("2026-11-24T11:00:00Z"));
+    assert_eq!(raised.sla().due_at, at("2026-11-24T16:00:00Z"));
     assert_eq!(raised.sla().target_minutes, 120);
+    assert_eq!(raised.sla().state, SlaState::Pending);
     assert_eq!(raised.created_at(), r.created_at());
     assert_eq!(event.kind(), "severity_changed");
     let change = serde_json::to_value(&event).unwrap()["change"].clone();
     assert_eq!(change["from"], "C");
     assert_eq!(change["to"], "A");
+    assert_eq!(change["reason"], "impact changed");
     assert_eq!(change["previousDueAt"], "2026-11-25T09:00:00.000Z");
-    assert_eq!(change["dueAt"], "2026-11-24T11:00:00.000Z");
-    // Already past the new due time: the next sweep breaches it.
-    assert!(raised.mark_breached(at("2026-11-24T14:05:00Z"), &sweep()).is_ok());
+    assert_eq!(change["dueAt"], "2026-11-24T16:00:00.000Z");
+    assert!(
+        raised.mark_breached(at("2026-11-24T15:55:00Z"), &sweep()).is_err(),
+        "not yet due"
+    );
+    assert!(raised.mark_breached(at("2026-11-24T16:05:00Z"), &sweep()).is_ok());
+    // Support may raise too, by the same rule.
+    let (by_support, _) = apply(&r, severity(Severity::A), &engineer(), "2026-11-24T14:00:00Z").unwrap();
+    assert_eq!(by_support.sla(), raised.sla());
+}
+
+#[test]
+fn raising_the_severity_never_moves_the_due_time_later() {
+    // Raised to A at Wednesday 09:30 CET: 11:30 CET by the new target, but the old due time
+    // (10:00 CET) comes first and stands, with the target it was computed by.
+    let r = german("C");
+    let (raised, event) = apply(&r, severity(Severity::A), &agent(), "2026-11-25T08:30:00Z").unwrap();
+    assert_eq!(raised.severity(), Severity::A);
+    assert_eq!(raised.sla(), r.sla());
+    let change = serde_json::to_value(&event).unwrap()["change"].clone();
+    assert_eq!(change["previousDueAt"], change["dueAt"]);
+}
+
+#[test]
+fn only_the_partner_lowers_a_severity_and_never_past_a_due_time() {
+    // A = 120 min → 12:00 CET.
+    let r = german("A");
+    assert_eq!(r.sla().due_at, at("2026-11-24T11:00:00Z"));
+    // Support cannot stretch its own deadline, whatever the reason.
+    for target in [Severity::B, Severity::C] {
+        assert_eq!(
+            apply(&r, severity(target), &engineer(), "2026-11-24T10:00:00Z").unwrap_err(),
+            TransitionError::LoweredOnlyByPartner
+        );
+    }
+    // The partner, who declares the business impact, lowers it before the due time: C's
+    // target from the opening → Wednesday 10:00 CET.
+    let (lowered, event) = apply(&r, severity(Severity::C), &agent(), "2026-11-24T10:00:00Z").unwrap();
+    assert_eq!(lowered.sla().due_at, at("2026-11-25T09:00:00Z"));
+    assert_eq!(lowered.sla().target_minutes, 480);
+    let change = serde_json::to_value(&event).unwrap()["change"].clone();
+    assert_eq!(change["previousDueAt"], "2026-11-24T11:00:00.000Z");
+    assert_eq!(change["dueAt"], "2026-11-25T09:00:00.000Z");
+    // After the due time has passed, lowering changes the severity but not the due time: the
+    // sweep still records the breach.
+    let (late, _) = apply(&r, severity(Severity::C), &agent(), "2026-11-24T11:30:00Z").unwrap();
+    assert_eq!(late.severity(), Severity::C);
+    assert_eq!(late.sla(), r.sla());
+    assert!(late.mark_breached(at("2026-11-24T11:35:00Z"), &sweep()).is_ok());
+}
+
+#[test]
+fn lowering_after_raising_never_brings_the_due_time_forward() {
+    // C opened Tuesday 10:00 CET; raised to A at Wednesday 09:00 CET (due 10:00 CET, the old
+    // due time, which comes first); then lowered to B at 09:30 CET: B from the opening would
+    // be Tuesday 14:00 CET, already past — the due time stays Wednesday 10:00 CET.
+    let r = german("C");
+    let (raised, _) = apply(&r, severity(Severity::A), &agent(), "2026-11-25T08:00:00Z").unwrap();
+    assert_eq!(raised.sla().due_at, at("2026-11-25T09:00:00Z"));
+    let (lowered, _) = apply(&raised, severity(Severity::B), &agent(), "2026-11-25T08:30:00Z").unwrap();
+    assert_eq!(lowered.severity(), Severity::B);
+    assert_eq!(lowered.sla().due_at, at("2026-11-25T09:00:00Z"));
 }
 
 #[test]

@@ -175,9 +175,30 @@ fn changing_the_severity_moves_the_owed_reply_from_the_same_start() {
         &agent(),
         "2026-11-24T10:30:00Z",
     );
+    // Raised to A at 10:30: 120 min from the change (before B's 14:00 from the follow-up).
     let owed = r.sla().current.clone().unwrap();
     assert_eq!(owed.target_minutes, Some(120));
-    assert_eq!(owed.due_at, Some(at("2026-11-24T12:00:00Z")));
+    assert_eq!(owed.due_at, Some(at("2026-11-24T12:30:00Z")));
+    // Support cannot lower it back; the partner can, by the lower target from the follow-up
+    // (C: 480 min from 10:00), never earlier than it was.
+    let lower = Action::ChangeSeverity {
+        severity: Severity::C,
+        reason: None,
+    };
+    assert_eq!(
+        r.apply(lower.clone(), &engineer(), at("2026-11-24T11:00:00Z"), policy())
+            .unwrap_err(),
+        TransitionError::LoweredOnlyByPartner
+    );
+    let lowered = act(&r, lower.clone(), &agent(), "2026-11-24T11:00:00Z");
+    let owed = lowered.sla().current.clone().unwrap();
+    assert_eq!(
+        (owed.target_minutes, owed.due_at),
+        (Some(480), Some(at("2026-11-24T18:00:00Z")))
+    );
+    // Once the reply was due, lowering leaves the due time where it was.
+    let late = act(&r, lower, &agent(), "2026-11-24T13:00:00Z");
+    assert_eq!(late.sla().current, r.sla().current);
 }
 
 #[test]
