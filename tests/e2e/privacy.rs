@@ -348,3 +348,107 @@ async fn erasing_a_contact_by_email_leaves_nothing_personal_and_the_ledger_verif
     }
     drop(dir);
 }
+
+/// One request's history item of `kind` (the last one).
+fn entry<'a>(items: &'a [Value], kind: &str) -> &'a Value {
+    items.iter().rev().find(|i| i["kind"] == kind).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_privacy_officer_erases_within_its_own_reach() {
+    let stack = Stack::start().await;
+    let partner = stack.partner_token("contoso");
+    let engineer = "engineer@vendor.example";
+    let support = stack.token(TokenRole::Support, None, engineer);
+    let own_officer = stack.token(TokenRole::Privacy, Some("contoso"), "dpo@contoso");
+    let vendor_officer = stack.token(TokenRole::Privacy, None, "dpo@vendor");
+    // Every kind of value on one request: the request's own (the partner's contact, title,
+    // description), a partner agent's note, a support engineer's reply and subject.
+    let id = stack.create(&partner, &body()).await["id"].as_str().unwrap().to_owned();
+    let path = format!("/service-requests/{id}");
+    for (token, action) in [
+        (
+            &partner,
+            json!({ "action": "note", "message": "Customer says it is still down." }),
+        ),
+        (
+            &support,
+            json!({ "action": "respond", "message": "Engineer Jane here: rebooting the host." }),
+        ),
+    ] {
+        let reply = stack.patch(&path, token, &action).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+
+    // The partner's officer cannot erase the vendor's engineer: 403 naming why, nothing erased.
+    let before = dump_tables(&stack).await;
+    let reply = erase(
+        &stack,
+        &own_officer,
+        &erasure(Some("contoso"), json!({ "email": engineer })),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    let detail = reply.body["detail"].as_str().unwrap();
+    assert!(detail.contains("written by the vendor's staff"), "{detail}");
+    assert_eq!(dump_tables(&stack).await, before, "nothing erased");
+
+    // By request id, it erases what the partner supplied and leaves the vendor's values.
+    let reply = erase(&stack, &own_officer, &erasure(None, json!({ "requestId": id }))).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let erased = &reply.body["erasures"][0];
+    assert_eq!(erased["scope"], "request", "{}", reply.body);
+    // The engineer's subject and message.
+    assert_eq!(erased["commitmentsLeft"], 2, "{}", reply.body);
+    let history = stack.get(&format!("{path}/history"), &support).await;
+    let items = history.body["items"].as_array().unwrap().clone();
+    let created = &items[0]["data"]["change"]["request"];
+    assert_eq!(created["contact"]["email"]["erased"], true, "{created}");
+    assert_eq!(created["title"]["erased"], true, "{created}");
+    let note = entry(&items, "note_added");
+    assert_eq!(note["data"]["change"]["message"]["erased"], true, "{note}");
+    assert_eq!(note["data"]["actor"]["subject"]["erased"], true, "{note}");
+    let reply_entry = entry(&items, "first_response");
+    assert_eq!(
+        reply_entry["data"]["change"]["message"]["value"], "Engineer Jane here: rebooting the host.",
+        "{reply_entry}"
+    );
+    assert_eq!(
+        reply_entry["data"]["actor"]["subject"]["value"], engineer,
+        "{reply_entry}"
+    );
+    // Again: what is in its reach is gone already; the vendor's values are still not its.
+    let before = dump_tables(&stack).await;
+    let again = erase(&stack, &own_officer, &erasure(None, json!({ "requestId": id }))).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body["alreadyErased"], json!([id]), "{}", again.body);
+    assert_eq!(dump_tables(&stack).await, before);
+
+    // The vendor's officer erases the engineer's data (by e-mail, at that partner).
+    let reply = erase(
+        &stack,
+        &vendor_officer,
+        &erasure(Some("contoso"), json!({ "email": engineer })),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let erased = &reply.body["erasures"][0];
+    assert_eq!(
+        (&erased["scope"], &erased["commitmentsLeft"]),
+        (&json!("entries"), &json!(0)),
+        "{}",
+        reply.body
+    );
+    let history = stack.get(&format!("{path}/history"), &support).await;
+    let items = history.body["items"].as_array().unwrap().clone();
+    let reply_entry = entry(&items, "first_response");
+    assert_eq!(reply_entry["data"]["actor"]["subject"]["erased"], true, "{reply_entry}");
+    // The erasure records themselves stay: who erased, on which basis.
+    let records: Vec<&Value> = items.iter().filter(|i| i["kind"] == "personal_data_erased").collect();
+    assert_eq!(records.len(), 2);
+    assert_eq!(
+        records[0]["data"]["actor"]["subject"]["value"], "dpo@contoso",
+        "{}",
+        records[0]
+    );
+}

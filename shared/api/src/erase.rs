@@ -5,8 +5,13 @@
 //! Each erasure is ledgered (`personal_data_erased`, naming the commitments erased, the role
 //! and the legal basis, and no personal data). Erasing again changes nothing.
 //!
-//! Vendor privacy officers act for any partner; a partner's own privacy officer (a partner
-//! token with `privacy/erase`) only for that partner.
+//! Vendor privacy officers act for any partner and reach every value; a partner's own privacy
+//! officer (a partner token with `privacy/erase`) acts only for that partner and reaches only
+//! the personal data the partner supplied (the request's own values, the entries its agents
+//! wrote): what the vendor's staff wrote is the vendor's officer's to erase. An erasure by the
+//! e-mail address of someone whose values only the vendor's staff wrote is a 403 naming why,
+//! and erases nothing; an erasure that leaves values out of reach says how many
+//! (`commitmentsLeft`).
 
 use std::time::Duration;
 
@@ -128,9 +133,60 @@ enum Outcome {
         id: RequestId,
         scope: ErasureScope,
         commitments: usize,
+        /// Values out of the caller's reach, left in place.
+        left: usize,
         appended: store::Appended,
     },
     AlreadyErased(RequestId),
+}
+
+/// Whose personal data a privacy officer reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// The vendor's privacy officer: every value (on the legal basis it records).
+    Everything,
+    /// A partner's privacy officer: the values its partner supplied.
+    PartnerSupplied,
+}
+
+/// Keep in `items` what `reach` allows; the number of commitments taken out.
+async fn within_reach(
+    app: &App,
+    partner: &PartnerId,
+    id: RequestId,
+    items: &mut Vec<PersonalItem>,
+    reach: Reach,
+) -> Result<usize, ApiError> {
+    if reach == Reach::Everything {
+        return Ok(0);
+    }
+    let supplied = app.store.partner_supplied(partner, id).await?;
+    let mut left = 0;
+    items.retain(|item| {
+        let keep = supplied.contains(&item.sk);
+        if !keep {
+            left += item.values.iter().filter(|v| v.commitment().is_some()).count();
+        }
+        keep
+    });
+    Ok(left)
+}
+
+/// A request's personal-data items an erasure would take: those `only` names (all if none),
+/// but never an erasure's own record of who erased (it is erased with the next erasure of its
+/// officer's data, if ever).
+async fn erasable(
+    app: &App,
+    partner: &PartnerId,
+    id: RequestId,
+    only: Option<&Vec<String>>,
+) -> Result<Vec<PersonalItem>, ApiError> {
+    let mut items: Vec<PersonalItem> = app.store.personal_items(partner, id, None).await?;
+    if let Some(only) = only {
+        items.retain(|i| only.contains(&i.sk));
+    }
+    items.retain(|i| i.kind.as_deref() != Some("personal_data_erased"));
+    Ok(items)
 }
 
 pub async fn erase(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
@@ -140,8 +196,15 @@ pub async fn erase(app: &App, request: &Request) -> Result<Response<Body>, ApiEr
     let (input, _): (ErasureInput, Value) = json_body(request)?;
     let (target, basis, reference) = parse(input, &caller)?;
     let actor = caller.actor(Role::PrivacyOfficer);
+    let reach = if caller.is_vendor() {
+        Reach::Everything
+    } else {
+        Reach::PartnerSupplied
+    };
     let signer = app.receipts.signer().await?;
-    let mut outcomes = Vec::new();
+    // (partner, request, the items to erase if not all of them)
+    let mut targets: Vec<(PartnerId, RequestId, Option<Vec<String>>)> = Vec::new();
+    let by_email = matches!(target, Target::Email(..));
     match target {
         Target::Request(id) => {
             let found = if caller.is_vendor() {
@@ -150,17 +213,36 @@ pub async fn erase(app: &App, request: &Request) -> Result<Response<Body>, ApiEr
                 app.store.get_request(caller.partner()?, id).await?
             };
             let found = found.ok_or(ApiError::NotFound)?;
-            outcomes.push(erase_one(app, found.partner_id(), id, None, basis, reference.clone(), &actor).await?);
+            targets.push((found.partner_id().clone(), id, None));
         }
         Target::Email(partner, email) => {
-            let targets = app.store.personal_by_email(&partner, &email).await?;
-            for (id, keys) in targets {
+            for (id, keys) in app.store.personal_by_email(&partner, &email).await? {
                 // The requests whose contact this is go entirely; elsewhere only the entries
                 // this person wrote.
                 let only = (!keys.iter().any(|k| k == "R")).then_some(keys);
-                outcomes.push(erase_one(app, &partner, id, only, basis, reference.clone(), &actor).await?);
+                targets.push((partner.clone(), id, only));
             }
         }
+    }
+    if reach == Reach::PartnerSupplied && by_email {
+        // Before anything is erased: an e-mail address whose values the partner never supplied
+        // (the vendor's staff's) is refused whole. (A request id always names a request the
+        // partner filed: what is left of it in reach is erased, or was already.)
+        let (mut reached, mut left) = (0, 0);
+        for (partner, id, only) in &targets {
+            let mut items = erasable(app, partner, *id, only.as_ref()).await?;
+            left += within_reach(app, partner, *id, &mut items, reach).await?;
+            reached += items.len();
+        }
+        if reached == 0 && left > 0 {
+            return Err(ApiError::Forbidden(format!(
+                "a partner's privacy officer erases only the personal data its partner supplied; the {left} value(s) this names were written by the vendor's staff and are the vendor's privacy officer's to erase"
+            )));
+        }
+    }
+    let mut outcomes = Vec::new();
+    for (partner, id, only) in targets {
+        outcomes.push(erase_one(app, &partner, id, only, reach, basis, reference.clone(), &actor).await?);
     }
     let mut erasures = Vec::new();
     let mut already = Vec::new();
@@ -170,10 +252,16 @@ pub async fn erase(app: &App, request: &Request) -> Result<Response<Body>, ApiEr
                 id,
                 scope,
                 commitments,
+                left,
                 appended,
             } => {
-                tracing::info!(request_id = %id, ?scope, commitments, seq = appended.seq, basis = basis.as_str(), "personal data erased");
-                let body = json!({ "requestId": id.to_string(), "scope": scope, "commitmentsErased": commitments });
+                tracing::info!(request_id = %id, ?scope, commitments, left, seq = appended.seq, basis = basis.as_str(), "personal data erased");
+                let body = json!({
+                    "requestId": id.to_string(),
+                    "scope": scope,
+                    "commitmentsErased": commitments,
+                    "commitmentsLeft": left,
+                });
                 erasures.push(crate::receipts::attach(signer, body, &appended)?);
             }
             Outcome::AlreadyErased(id) => already.push(id.to_string()),
@@ -185,12 +273,15 @@ pub async fn erase(app: &App, request: &Request) -> Result<Response<Body>, ApiEr
     )
 }
 
-/// Erase one request's personal data (all of it, or only the items `only` names).
+/// Erase one request's personal data (all of it, or only the items `only` names), within
+/// the caller's reach.
+#[allow(clippy::too_many_arguments)]
 async fn erase_one(
     app: &App,
     partner: &PartnerId,
     id: RequestId,
     only: Option<Vec<String>>,
+    reach: Reach,
     basis: LegalBasis,
     reference: Option<CaseReference>,
     actor: &Actor,
@@ -199,13 +290,8 @@ async fn erase_one(
         let Some(current) = app.store.get_request(partner, id).await? else {
             return Err(ApiError::NotFound);
         };
-        let mut items: Vec<PersonalItem> = app.store.personal_items(partner, id, None).await?;
-        if let Some(only) = &only {
-            items.retain(|i| only.contains(&i.sk));
-        }
-        // An erasure's own record of who erased stays (it is erased with the next erasure of
-        // its officer's data, if ever); everything else goes.
-        items.retain(|i| i.kind.as_deref() != Some("personal_data_erased"));
+        let mut items = erasable(app, partner, id, only.as_ref()).await?;
+        let left = within_reach(app, partner, id, &mut items, reach).await?;
         if items.is_empty() {
             return Ok(Outcome::AlreadyErased(id));
         }
@@ -238,6 +324,7 @@ async fn erase_one(
                     id,
                     scope,
                     commitments: count,
+                    left,
                     appended,
                 });
             }

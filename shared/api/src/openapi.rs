@@ -513,7 +513,9 @@ fn schemas() -> Map<String, Value> {
             "properties": {
                 "erasures": { "type": "array", "items": { "type": "object", "properties": {
                     "requestId": { "type": "string" }, "scope": { "enum": ["request", "entries"] },
-                    "commitmentsErased": { "type": "integer" }, "receipt": r("Receipt") } } },
+                    "commitmentsErased": { "type": "integer" },
+                    "commitmentsLeft": { "type": "integer", "description": "values out of the caller's reach, left in place (a partner's privacy officer does not reach what the vendor's staff wrote)" },
+                    "receipt": r("Receipt") } } },
                 "alreadyErased": { "type": "array", "items": { "type": "string" } }
             }
         }),

@@ -514,6 +514,15 @@ impl Store {
     /// The ledger lines of one request, oldest first, with the values behind their
     /// commitments: one query of the ledger index and one of the personal-data table.
     pub async fn history(&self, partner: &PartnerId, id: RequestId) -> Result<History, StoreError> {
+        let (lines, personal) = tokio::join!(self.request_lines(partner, id), self.personal_items(partner, id, None));
+        Ok(History {
+            lines: lines?,
+            values: personal_io::lookup(&personal?),
+        })
+    }
+
+    /// The ledger lines of one request, oldest first.
+    async fn request_lines(&self, partner: &PartnerId, id: RequestId) -> Result<Vec<String>, StoreError> {
         let query = self
             .client
             .query()
@@ -523,17 +532,31 @@ impl Store {
             .expression_attribute_values(":rid", s(items::ledger_rid(partner, id)))
             .scan_index_forward(true);
         let mut lines = Vec::new();
-        let entries = self.query_all(query, |item| {
+        self.query_all(query, |item| {
             let entry: items::LedgerItem = serde_dynamo::from_item(item).map_err(StoreError::internal)?;
             lines.push(entry.line);
             Ok::<_, StoreError>(())
-        });
-        let (entries, personal) = tokio::join!(entries, self.personal_items(partner, id, None));
-        entries?;
-        Ok(History {
-            lines,
-            values: personal_io::lookup(&personal?),
         })
+        .await?;
+        Ok(lines)
+    }
+
+    /// The personal-data items of a request (by sort key) that its partner supplied: the
+    /// request's own values, and the values of the entries a partner agent wrote (as the
+    /// entry's `actor.role` says). Everything else — support engineers' messages and
+    /// subjects, privacy officers' records — is the vendor's staff's.
+    pub async fn partner_supplied(&self, partner: &PartnerId, id: RequestId) -> Result<HashSet<String>, StoreError> {
+        let mut supplied = HashSet::from([REQUEST_SK.to_owned()]);
+        for line in self.request_lines(partner, id).await? {
+            let entry = ledger::EntryRef::parse(line.as_bytes()).map_err(StoreError::internal)?;
+            let data: serde_json::Value = serde_json::from_slice(entry.data).map_err(StoreError::internal)?;
+            if data.pointer("/actor/role").and_then(serde_json::Value::as_str)
+                == Some(domain::Role::PartnerAgent.as_str())
+            {
+                supplied.insert(personal_io::entry_sk(entry.seq));
+            }
+        }
+        Ok(supplied)
     }
 
     /// Up to `limit` requests whose first response was due before `now` and has not come,
