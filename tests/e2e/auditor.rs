@@ -125,3 +125,94 @@ async fn export_then_verify_and_a_tampered_export_fails() {
     assert_eq!(outcome.exit, Exit::Tampered, "{}", outcome.stdout);
     assert!(outcome.stdout.contains("uncovered"), "{}", outcome.stdout);
 }
+
+/// An evidence bundle's disclosures, per entry.
+fn disclosed(bundle: &serde_json::Value) -> Vec<usize> {
+    bundle["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["disclosures"].as_array().map_or(0, Vec::len))
+        .collect()
+}
+
+/// `verify-proof` of a bundle as served: its exit.
+fn verify_bundle(stack: &Stack, text: &str) -> Exit {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("evidence.json");
+    std::fs::write(&path, text).unwrap();
+    let outcome = ledger_cli::commands::verify_proof(
+        &path,
+        std::slice::from_ref(&stack.running.public_key),
+        &local::log_name(),
+        None,
+        true,
+    )
+    .unwrap();
+    assert_eq!(outcome.exit, Exit::Ok, "{}", outcome.stdout);
+    outcome.exit
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditor_sees_personal_values_only_for_a_case_and_the_access_is_ledgered() {
+    let stack = Stack::start().await;
+    let partner = stack.partner_token("contoso");
+    let auditor = stack.token(local::token::TokenRole::Auditor, None, "auditor@vendor");
+    let id = stack.create(&partner, &body()).await["id"].as_str().unwrap().to_owned();
+    crate::evidence::sweep(&stack).await;
+    let evidence = format!("/service-requests/{id}/evidence");
+    // The auditor cannot read the request itself.
+    assert_eq!(
+        stack.get(&format!("/service-requests/{id}"), &auditor).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // By default: commitments only (the bundle still verifies), and nothing is written.
+    let before = dump_tables(&stack).await;
+    let text = stack.get_text(&evidence, &auditor).await;
+    assert!(!text.contains("Production VMs unreachable"), "{text}");
+    let bundle: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(disclosed(&bundle), [0]);
+    assert_eq!(verify_bundle(&stack, &text), Exit::Ok);
+    // Bad case references, and a partner naming one, are 422 and write nothing.
+    for (token, query) in [
+        (&auditor, "caseReference=has%20spaces"),
+        (&auditor, "caseReference="),
+        (&partner, "caseReference=FR-1"),
+    ] {
+        let reply = stack.get(&format!("{evidence}?{query}"), token).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{query}: {}",
+            reply.body
+        );
+        assert_eq!(reply.error_fields(), ["query:caseReference"]);
+    }
+    assert_eq!(
+        dump_tables(&stack).await,
+        before,
+        "an auditor's plain read writes nothing"
+    );
+    // The partner's own bundle shows its values.
+    let own: serde_json::Value = serde_json::from_str(&stack.get_text(&evidence, &partner).await).unwrap();
+    let shown = disclosed(&own)[0];
+    assert!(shown > 0, "{own}");
+
+    // For a case: the values, and first a personal_data_disclosed entry in the partner's chain.
+    let text = stack
+        .get_text(&format!("{evidence}?caseReference=FR-2026-0007"), &auditor)
+        .await;
+    assert!(text.contains("Production VMs unreachable"));
+    let bundle: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(disclosed(&bundle), [shown]);
+    assert_eq!(verify_bundle(&stack, &text), Exit::Ok);
+    let history = stack.get(&format!("/service-requests/{id}/history"), &partner).await;
+    let last = history.body["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "personal_data_disclosed", "{last}");
+    assert_eq!(last["data"]["caseReference"], "FR-2026-0007", "{last}");
+    assert_eq!(last["data"]["requestId"], id.as_str(), "{last}");
+    assert_eq!(last["data"]["valuesDisclosed"], shown, "{last}");
+    assert_eq!(last["data"]["actor"]["role"], "auditor", "{last}");
+    assert_eq!(last["data"]["actor"]["subject"]["value"], "auditor@vendor", "{last}");
+}

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use domain::RequestId;
+use domain::{CaseReference, RequestId, Role};
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use ledger::bundle::{BUNDLE_FORMAT, BundleDisclosure, BundleEntry, EvidenceBundle};
@@ -218,7 +218,23 @@ pub async fn inclusion(app: &App, request: &Request) -> Result<Response<Body>, A
 /// not yet covered (they will be within the merge delay).
 pub async fn evidence(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
     let caller = Caller::from_request(request, &app.identity)?;
-    query_params(request, &[])?;
+    let params = query_params(request, &["caseReference"])?;
+    let case = match params.iter().find(|(name, _)| name == "caseReference") {
+        None => None,
+        Some(_) if !caller.is_vendor() => {
+            return Err(ApiError::Validation(vec![FieldMessage::new(
+                "query:caseReference",
+                "is for the vendor's auditors: a partner's evidence always shows its own values",
+            )]));
+        }
+        Some((_, value)) => Some(
+            CaseReference::parse(value)
+                .map_err(|e| ApiError::Validation(vec![FieldMessage::new("query:caseReference", e.to_string())]))?,
+        ),
+    };
+    // A partner sees the values it supplied; an auditor sees commitments unless a case needs
+    // the values, and that access is ledgered before anything is disclosed.
+    let disclose = !caller.is_vendor() || case.is_some();
     let id = path_param(request, "id")
         .and_then(|id| RequestId::parse(id).ok())
         .ok_or(ApiError::NotFound)?;
@@ -242,6 +258,7 @@ pub async fn evidence(app: &App, request: &Request) -> Result<Response<Body>, Ap
     let salts: HashMap<Hash, (&str, &str)> = personal
         .iter()
         .flat_map(|item| item.values.iter())
+        .filter(|_| disclose)
         .filter_map(|v| v.commitment().map(|c| (c, (v.v.as_str(), v.s.as_str()))))
         .collect();
     let mut covered = Vec::new();
@@ -283,6 +300,15 @@ pub async fn evidence(app: &App, request: &Request) -> Result<Response<Body>, Ap
             inclusion_proof: proof_json(&proof),
             disclosures,
         });
+    }
+    if let Some(case) = &case {
+        let values: usize = entries.iter().map(|e| e.disclosures.len()).sum();
+        let now = domain::Timestamp::from(app.store.now());
+        let appended = app
+            .store
+            .record_disclosure(&found, &caller.actor(Role::Auditor), case, values, now)
+            .await?;
+        tracing::info!(partner = %found.partner_id(), request_id = %found.id(), values, seq = appended.seq, "personal values disclosed to an auditor");
     }
     let bundle = EvidenceBundle {
         format: BUNDLE_FORMAT.into(),

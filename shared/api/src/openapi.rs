@@ -706,7 +706,7 @@ fn errors(responses: &mut Map<String, Value>, extra: &[(&str, &str, &[&str])]) {
     add(
         "403",
         problem(
-            "The token lacks the scope or population (partner or vendor staff) for this; or mixes both",
+            "The token lacks the scope or population (partner or vendor staff) for this, or mixes both; or the partner's relationship with the request's customer is no longer active; or a rule of who may do what (the detail says which)",
             &["forbidden"],
         ),
     );
@@ -965,17 +965,29 @@ fn operation(route: &Route) -> Value {
             );
             errors(
                 &mut responses,
-                &[(
-                    "404",
-                    "No such request, or no checkpoint covers its entries yet",
-                    &["not-found"],
-                )],
+                &[
+                    (
+                        "404",
+                        "No such request, or no checkpoint covers its entries yet",
+                        &["not-found"],
+                    ),
+                    INVALID,
+                ],
             );
             (
                 "getEvidence",
-                "An evidence bundle of the request's entries",
+                "An evidence bundle of the request's entries (partners: with their own personal values; auditors: commitments only, values with a caseReference, ledgered as an access)",
                 "ledger",
-                vec![id_param()],
+                vec![
+                    id_param(),
+                    param(
+                        "caseReference",
+                        "query",
+                        false,
+                        "Auditors only: the audit case that needs the personal values. The bundle then discloses them, and a personal_data_disclosed entry records the access in the partner's chain first. Without it an auditor's bundle holds commitments only.",
+                        json!({ "type": "string", "pattern": "^[A-Za-z0-9._:/-]{1,64}$" }),
+                    ),
+                ],
                 None,
             )
         }

@@ -235,6 +235,8 @@ wire_enum!(
         PrivacyOfficer => "privacy_officer",
         /// The vendor's staff who register partner–customer relationships.
         RelationshipAdmin => "relationship_admin",
+        /// The vendor's auditors (fraud reviews, billing disputes): read any chain.
+        Auditor => "auditor",
     }
 );
 

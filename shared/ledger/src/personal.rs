@@ -324,6 +324,7 @@ mod tests {
             "assigned",
             "personal_data_erased",
             "relationship_changed",
+            "personal_data_disclosed",
             "unknown_kind",
         ];
         // Every pointer of the table, and of any kind's table, asked of every kind.

@@ -102,23 +102,28 @@ enum Change<'a> {
     },
     /// A partner–customer relationship registered or changed (by the vendor).
     Relationship { partner: &'a PartnerId, item: items::Item },
+    /// An access recorded against a request that does not change it (an auditor's
+    /// disclosure): the request must exist; it is not written.
+    Access { request: &'a ServiceRequest },
 }
 
 impl Change<'_> {
     fn request(&self) -> Option<&ServiceRequest> {
         match self {
-            Change::Create { request, .. } | Change::Update { request, .. } | Change::Erase { request, .. } => {
-                Some(request)
-            }
+            Change::Create { request, .. }
+            | Change::Update { request, .. }
+            | Change::Erase { request, .. }
+            | Change::Access { request } => Some(request),
             Change::Relationship { .. } => None,
         }
     }
 
     fn partner(&self) -> &PartnerId {
         match self {
-            Change::Create { request, .. } | Change::Update { request, .. } | Change::Erase { request, .. } => {
-                request.partner_id()
-            }
+            Change::Create { request, .. }
+            | Change::Update { request, .. }
+            | Change::Erase { request, .. }
+            | Change::Access { request } => request.partner_id(),
             Change::Relationship { partner, .. } => partner,
         }
     }
@@ -272,6 +277,38 @@ impl Store {
             item: crate::relationships::relationship_item(relationship),
         };
         self.finish(self.commit(change, entry, None).await)
+    }
+
+    /// Record that `actor` was shown the personal values of `request` for an audit case
+    /// (kind `personal_data_disclosed` in the partner's chain: the request, the case
+    /// reference, how many values; the actor's subject sealed like any other). The request
+    /// is not changed; it must exist.
+    pub async fn record_disclosure(
+        &self,
+        request: &ServiceRequest,
+        actor: &domain::Actor,
+        case_reference: &domain::CaseReference,
+        values: usize,
+        at: Timestamp,
+    ) -> Result<Appended, StoreError> {
+        let mut data = serde_json::json!({
+            "actor": actor,
+            "caseReference": case_reference,
+            "requestId": request.id(),
+            "valuesDisclosed": values,
+        });
+        let introduced = ledger::personal::seal(&mut data, &["/actor/subject"], ledger::personal::Salt::random)
+            .map_err(StoreError::internal)?;
+        let entry = LedgerEvent {
+            kind: "personal_data_disclosed".into(),
+            at,
+            data,
+            introduced,
+        };
+        match self.commit(Change::Access { request }, entry, None).await {
+            Err(Attempt::RequestVersion) => Err(StoreError::NotFound),
+            other => self.finish(other),
+        }
     }
 
     /// Store an erasure: the request (personal fields gone), its `personal_data_erased`
@@ -460,9 +497,9 @@ impl Store {
             data,
             introduced,
         } = event;
-        let request_item = match change.request() {
-            Some(request) => Some(items::request_item(request).map_err(Attempt::Failed)?),
-            None => None,
+        let request_item = match (&change, change.request()) {
+            (Change::Access { .. }, _) | (_, None) => None,
+            (_, Some(request)) => Some(items::request_item(request).map_err(Attempt::Failed)?),
         };
         let claim_response = match (claim, request_values) {
             (Some(claim), Some(values)) => {
@@ -573,7 +610,22 @@ impl Store {
         next: &ChainHead,
     ) -> Result<Vec<(Role, TransactWriteItem)>, StoreError> {
         let partner = change.partner();
+        let put_item = |put: aws_sdk_dynamodb::types::builders::PutBuilder| -> Result<TransactWriteItem, StoreError> {
+            Ok(TransactWriteItem::builder()
+                .put(put.build().map_err(StoreError::internal)?)
+                .build())
+        };
         let first = match (change, request_item) {
+            (Change::Access { request }, _) => {
+                let check = ConditionCheck::builder()
+                    .table_name(&self.tables.requests)
+                    .key("pk", s(items::request_pk(partner)))
+                    .key("sk", s(items::request_sk(request.id())))
+                    .condition_expression("attribute_exists(pk)")
+                    .build()
+                    .map_err(StoreError::internal)?;
+                TransactWriteItem::builder().condition_check(check).build()
+            }
             (Change::Relationship { item, .. }, _) => {
                 // The item remembers the entry that set it (its receipt can be given again).
                 let mut item = item.clone();
@@ -583,22 +635,26 @@ impl Store {
                 item.insert("entry_seq".into(), items::n(entry.seq));
                 item.insert("entry_hash".into(), items::s(entry.hash.to_hex()));
                 item.insert("entry_at".into(), items::s(at));
-                Put::builder()
-                    .table_name(&self.tables.relationships)
-                    .set_item(Some(item))
+                put_item(
+                    Put::builder()
+                        .table_name(&self.tables.relationships)
+                        .set_item(Some(item)),
+                )?
             }
-            (Change::Create { .. }, Some(item)) => Put::builder()
-                .table_name(&self.tables.requests)
-                .set_item(Some(item.clone()))
-                .condition_expression("attribute_not_exists(pk)"),
-            (Change::Update { expected_version, .. } | Change::Erase { expected_version, .. }, Some(item)) => {
+            (Change::Create { .. }, Some(item)) => put_item(
+                Put::builder()
+                    .table_name(&self.tables.requests)
+                    .set_item(Some(item.clone()))
+                    .condition_expression("attribute_not_exists(pk)"),
+            )?,
+            (Change::Update { expected_version, .. } | Change::Erase { expected_version, .. }, Some(item)) => put_item(
                 Put::builder()
                     .table_name(&self.tables.requests)
                     .set_item(Some(item.clone()))
                     .condition_expression("attribute_exists(pk) AND #version = :expected")
                     .expression_attribute_names("#version", "version")
-                    .expression_attribute_values(":expected", n(*expected_version))
-            }
+                    .expression_attribute_values(":expected", n(*expected_version)),
+            )?,
             _ => return Err(StoreError::Internal("a request change without its request".into())),
         };
         let entry_at = ledger::EntryRef::parse(entry.line.as_bytes())
@@ -648,12 +704,7 @@ impl Store {
                 .expression_attribute_values(":prev", s(head.last_hash.to_hex()))
         };
         let mut transaction = vec![
-            (
-                Role::Request,
-                TransactWriteItem::builder()
-                    .put(first.build().map_err(StoreError::internal)?)
-                    .build(),
-            ),
+            (Role::Request, first),
             (
                 Role::Entry,
                 TransactWriteItem::builder()
