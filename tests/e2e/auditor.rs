@@ -142,7 +142,7 @@ fn verify_bundle(stack: &Stack, text: &str) -> Exit {
     let path = dir.path().join("evidence.json");
     std::fs::write(&path, text).unwrap();
     let outcome = ledger_cli::commands::verify_proof(
-        &path,
+        std::slice::from_ref(&path),
         std::slice::from_ref(&stack.running.public_key),
         &local::log_name(),
         None,

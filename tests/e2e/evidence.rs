@@ -211,7 +211,7 @@ async fn a_partner_keeps_its_own_copy_and_every_promise_is_checked() {
     let path = dir.path().join("evidence.json");
     std::fs::write(&path, bundle.text().await.unwrap()).unwrap();
     let outcome = ledger_cli::commands::verify_proof(
-        &path,
+        std::slice::from_ref(&path),
         std::slice::from_ref(&stack.running.public_key),
         &local::log_name(),
         None,

@@ -1,6 +1,7 @@
 //! End to end, over HTTP, against the local run started on random ports (one per test).
 
 mod auditor;
+mod bounds;
 mod contention;
 mod contract;
 mod create;

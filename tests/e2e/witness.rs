@@ -136,7 +136,7 @@ async fn every_checkpoint_is_cosigned_and_verifiers_can_require_it() {
     let path = dir.path().join("evidence.json");
     std::fs::write(&path, bundle).unwrap();
     let outcome = ledger_cli::commands::verify_proof(
-        &path,
+        std::slice::from_ref(&path),
         std::slice::from_ref(&stack.running.public_key),
         &local::log_name(),
         Some(&policy(&[witness], 1)),
@@ -147,7 +147,7 @@ async fn every_checkpoint_is_cosigned_and_verifiers_can_require_it() {
     let report: Value = serde_json::from_str(&outcome.stdout).unwrap();
     assert_eq!(report["witnessedBy"], serde_json::json!(["ledgerdesk.local/witness"]));
     let outcome = ledger_cli::commands::verify_proof(
-        &path,
+        std::slice::from_ref(&path),
         std::slice::from_ref(&stack.running.public_key),
         &local::log_name(),
         Some(&policy(&[stranger], 1)),

@@ -218,7 +218,8 @@ pub async fn inclusion(app: &App, request: &Request) -> Result<Response<Body>, A
 /// not yet covered (they will be within the merge delay).
 pub async fn evidence(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
     let caller = Caller::from_request(request, &app.identity)?;
-    let params = query_params(request, &["caseReference"])?;
+    let params = query_params(request, &["caseReference", "limit", "cursor"])?;
+    let page = crate::paging::entry_page(&params, true)?;
     let case = match params.iter().find(|(name, _)| name == "caseReference") {
         None => None,
         Some(_) if !caller.is_vendor() => {
@@ -249,10 +250,27 @@ pub async fn evidence(app: &App, request: &Request) -> Result<Response<Body>, Ap
     };
     let found = found.ok_or(ApiError::NotFound)?;
     let chain = ChainId::parse(found.partner_id().as_str()).map_err(|_| ApiError::Internal)?;
+    // Every page of one bundle set is proven against the checkpoint its first page used.
+    let checkpoint = async {
+        match page.size {
+            None => latest(app, &chain).await,
+            Some(size) => app
+                .store
+                .checkpoint_at(&chain, size)
+                .await?
+                .ok_or_else(|| ApiError::BadRequest {
+                    detail: "the cursor is not valid for this query".into(),
+                    errors: vec![FieldMessage::new(
+                        "query:cursor",
+                        "must be a nextCursor this API returned for the same request",
+                    )],
+                }),
+        }
+    };
     let (history, personal, cp) = tokio::join!(
         app.store.history(found.partner_id(), found.id()),
         app.store.personal_items(found.partner_id(), found.id(), None),
-        latest(app, &chain)
+        checkpoint
     );
     let (history, personal, cp) = (history?, personal?, cp?);
     let salts: HashMap<Hash, (&str, &str)> = personal
@@ -268,17 +286,39 @@ pub async fn evidence(app: &App, request: &Request) -> Result<Response<Body>, Ap
             tracing::error!(error = %e, "an unreadable ledger line");
             ApiError::Internal
         })?;
-        if entry.seq < cp.size {
-            covered.push((entry.seq, line.clone(), entry.data_str().to_owned()));
-        } else {
+        if entry.seq >= cp.size {
             uncovered += 1;
+        } else if page.after.is_none_or(|after| entry.seq > after) {
+            covered.push((entry.seq, line.clone(), entry.data_str().to_owned()));
         }
+    }
+    if covered.is_empty() && page.after.is_some() {
+        return Err(ApiError::BadRequest {
+            detail: "the cursor is not valid for this query".into(),
+            errors: vec![FieldMessage::new(
+                "query:cursor",
+                "names no entry of this request before the end",
+            )],
+        });
     }
     if covered.is_empty() {
         return Err(ApiError::Missing(
             "no checkpoint covers this request's entries yet (the signer runs every few minutes — every 60 s locally — and signs within 5 minutes)".into(),
         ));
     }
+    // A page: its entries, their disclosures and proofs (about 48 bytes a hash as JSON) within
+    // the page's bounds.
+    let proof_bytes = 48 * (64 - cp.size.leading_zeros() as usize) + 64;
+    let (covered, more) = crate::paging::fill(covered, page.limit, |(_, line, data)| {
+        let values: usize = commitment_paths(&serde_json::from_str(data).unwrap_or_default())
+            .iter()
+            .filter_map(|(_, c)| salts.get(c).map(|(value, salt)| 2 * value.len() + salt.len() + 64))
+            .sum();
+        line.len() + values + proof_bytes
+    });
+    let next = more
+        .then(|| covered.last().map(|(seq, _, _)| format!("{}.{seq}", cp.size)))
+        .flatten();
     let seqs: Vec<u64> = covered.iter().map(|(seq, _, _)| *seq).collect();
     let proofs = app.store.inclusion_proofs(&chain, &seqs, cp.size).await?;
     let mut entries = Vec::with_capacity(covered.len());
@@ -323,6 +363,9 @@ pub async fn evidence(app: &App, request: &Request) -> Result<Response<Body>, Ap
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Ok(v) = HeaderValue::from_str(&uncovered.to_string()) {
         response.headers_mut().insert("ledger-uncovered", v);
+    }
+    if let Some(v) = next.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
+        response.headers_mut().insert("ledger-next-cursor", v);
     }
     Ok(response)
 }

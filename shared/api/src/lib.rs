@@ -14,6 +14,7 @@ pub mod http;
 pub mod identity;
 mod ledger_api;
 pub mod openapi;
+pub mod paging;
 pub mod problem;
 pub mod read;
 pub mod receipts;

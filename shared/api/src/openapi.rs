@@ -407,8 +407,22 @@ fn schemas() -> Map<String, Value> {
                 "version": { "type": "integer", "minimum": 1 },
                 "personalDataErasedAt": opt_time,
                 "assignee": { "type": ["string", "null"], "description": "The support engineer working on it (token subject)." },
+                "conversation": {
+                    "type": "object",
+                    "description": format!("What each side has written on it (messages, notes, reasons): at most {} texts and {} bytes (UTF-8) per side, then 422; absent until someone writes.", domain::Conversation::MAX_TEXTS, domain::Conversation::MAX_BYTES),
+                    "required": ["partner", "vendor"],
+                    "properties": { "partner": r("Written"), "vendor": r("Written") }
+                },
                 "receipt": r("Receipt")
             }
+        }),
+    );
+    put(
+        "Written",
+        json!({
+            "type": "object",
+            "required": ["texts", "bytes"],
+            "properties": { "texts": { "type": "integer", "minimum": 0 }, "bytes": { "type": "integer", "minimum": 0 } }
         }),
     );
     put(
@@ -679,6 +693,30 @@ fn cursor_param() -> Value {
     )
 }
 
+fn entries_limit_param() -> Value {
+    number_param(
+        "limit",
+        false,
+        &format!(
+            "Entries per page, {max} by default and at most; a page also stops before about {} MiB.",
+            crate::paging::MAX_PAGE_BYTES / (1024 * 1024),
+            max = crate::paging::MAX_ENTRIES
+        ),
+        1,
+        crate::paging::MAX_ENTRIES as u64,
+    )
+}
+
+fn entries_cursor_param(pattern: &str) -> Value {
+    param(
+        "cursor",
+        "query",
+        false,
+        "The previous page's cursor (any other is 400).",
+        json!({ "type": "string", "pattern": pattern }),
+    )
+}
+
 fn limit_param(max: u64, default: u64) -> Value {
     number_param("limit", false, &format!("Page size, {default} by default."), 1, max)
 }
@@ -945,23 +983,34 @@ fn operation(route: &Route) -> Value {
             )
         }
         Operation::History => {
-            responses.insert("200".into(), json_ok("Its ledger entries, oldest first", json!({ "type": "object", "required": ["items"], "properties": { "items": { "type": "array", "items": r("LedgerEntry") } } })));
-            errors(&mut responses, &[NOT_FOUND]);
+            responses.insert("200".into(), json_ok("A page of its ledger entries, oldest first (at most limit entries and about 4 MiB)", json!({ "type": "object", "required": ["items", "nextCursor"], "properties": {
+                "items": { "type": "array", "items": r("LedgerEntry") },
+                "nextCursor": { "type": ["string", "null"], "description": "Pass as cursor for the next page; null on the last page." }
+            } })));
+            errors(&mut responses, &[NOT_FOUND, INVALID]);
             (
                 "getHistory",
-                "The request's audit-ledger entries, oldest first",
+                "The request's audit-ledger entries, oldest first, in pages",
                 "service requests",
-                vec![id_param()],
+                vec![
+                    id_param(),
+                    entries_limit_param(),
+                    entries_cursor_param("^(0|[1-9][0-9]{0,19})$"),
+                ],
                 None,
             )
         }
         Operation::Evidence => {
             responses.insert(
                 "200".into(),
-                json_ok(
-                    "An evidence bundle (ledger verify-proof reads it; FORMAT.md §12)",
-                    json!({ "type": "object" }),
-                ),
+                json!({
+                    "description": "An evidence bundle of a page of the request's entries (ledger verify-proof reads it, and every page of a set together; FORMAT.md §12)",
+                    "headers": {
+                        "Ledger-Next-Cursor": { "schema": { "type": "string" }, "description": "Present while more entries follow: pass as cursor for the next page (proven against the same checkpoint)." },
+                        "Ledger-Uncovered": { "schema": { "type": "string" }, "description": "How many of the request's entries this page's checkpoint does not cover yet." }
+                    },
+                    "content": { "application/json": { "schema": { "type": "object" } } }
+                }),
             );
             errors(
                 &mut responses,
@@ -980,6 +1029,8 @@ fn operation(route: &Route) -> Value {
                 "ledger",
                 vec![
                     id_param(),
+                    entries_limit_param(),
+                    entries_cursor_param("^(0|[1-9][0-9]{0,19})[.](0|[1-9][0-9]{0,19})$"),
                     param(
                         "caseReference",
                         "query",

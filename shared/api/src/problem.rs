@@ -276,6 +276,7 @@ impl From<TransitionError> for ApiError {
             // The request is already so: a conflict with its current state (RFC 9110 §15.5.10).
             | TransitionError::SeverityUnchanged(_)
             | TransitionError::AssigneeUnchanged => ApiError::Conflict(e.to_string()),
+            TransitionError::ConversationFull { .. } => ApiError::UnprocessableAction(e.to_string()),
             TransitionError::Policy(p) if p.is_beyond_horizon() => {
                 // The metric filter behind the PolicyHorizon alarm matches this field.
                 tracing::error!(policy_alarm = "holiday_horizon", error = %p, "the support policy's holidays do not reach this due time");

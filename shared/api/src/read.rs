@@ -12,6 +12,7 @@ use store::{Assignee, ListQuery, PageSize, QueueQuery};
 use crate::App;
 use crate::http::{json_response, path_param, query_params, with_etag};
 use crate::identity::Caller;
+use crate::paging;
 use crate::problem::{ApiError, FieldMessage};
 use crate::routes::{READ, RESPOND};
 
@@ -219,24 +220,36 @@ pub async fn get(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
 /// personal values behind its commitments shown where they were: `{"commitment", "value",
 /// "erased"}` — `value: null, erased: true` once erased. The hashed bytes are served by
 /// `GET /ledger/entries`; this is for reading.
+///
+/// Paged: `limit` (1–500, 500 by default) and `cursor` (the previous page's `nextCursor`, the
+/// last seq it held); a page also stops before about 4 MiB (`crate::paging`).
 pub async fn history(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
     let caller = Caller::from_request(request, &app.identity)?;
     caller.require_any(&[READ, RESPOND])?;
-    query_params(request, &[])?;
+    let params = query_params(request, &["limit", "cursor"])?;
+    let page = paging::entry_page(&params, false)?;
     let found = load(app, &caller, request, Purpose::Read).await?;
     let history = app.store.history(found.partner_id(), found.id()).await?;
-    let mut items = Vec::with_capacity(history.lines.len());
+    let mut items = Vec::new();
     for line in &history.lines {
         let mut value: serde_json::Value = serde_json::from_str(line).map_err(|e| {
             tracing::error!(error = %e, "unreadable ledger line");
             ApiError::Internal
         })?;
+        let seq = value.get("seq").and_then(serde_json::Value::as_u64).unwrap_or(0);
+        if page.after.is_some_and(|after| seq <= after) {
+            continue;
+        }
         if let Some(data) = value.get_mut("data") {
             ledger::personal::reveal(data, &|c| history.values.get(c).cloned());
         }
-        items.push(value);
+        let size = value.to_string().len();
+        items.push((seq, value, size));
     }
-    json_response(StatusCode::OK, &json!({ "items": items }))
+    let (shown, more) = paging::fill(items, page.limit, |(_, _, size)| *size);
+    let next = more.then(|| shown.last().map(|(seq, _, _)| seq.to_string())).flatten();
+    let items: Vec<serde_json::Value> = shown.into_iter().map(|(_, value, _)| value).collect();
+    json_response(StatusCode::OK, &json!({ "items": items, "nextCursor": next }))
 }
 
 /// The query parameters of the support queue.

@@ -88,8 +88,8 @@ pub use policy::{
     SupportPolicy,
 };
 pub use request::{
-    Contact, ContactInput, Entitlement, EntitlementInput, NewRequestInput, NewServiceRequest, OpenError,
-    ServiceRequest, TenantInput,
+    Contact, ContactInput, Conversation, Entitlement, EntitlementInput, NewRequestInput, NewServiceRequest, OpenError,
+    ServiceRequest, TenantInput, Written,
 };
 pub use text::{ContactName, Description, EntitlementReference, Message, SupportTopic, Title};
 pub use values::{Email, LanguageTag, Phone, Timestamp};

@@ -44,7 +44,7 @@ use crate::error::{Collector, Problem, ValidationErrors};
 use crate::event::{Change, DomainEvent};
 use crate::ids::Subject;
 use crate::policy::{Owed, PolicyError, ResponseCycle, SupportPolicy};
-use crate::request::ServiceRequest;
+use crate::request::{Conversation, ServiceRequest, Written};
 use crate::text::Message;
 use crate::values::Timestamp;
 
@@ -115,6 +115,19 @@ pub enum AssignTo {
 }
 
 impl Action {
+    /// The text this action writes (message, note or reason), if any.
+    pub fn text(&self) -> Option<&Message> {
+        match self {
+            Action::Respond { message }
+            | Action::Note { message }
+            | Action::AwaitPartner { message }
+            | Action::Resolve { message }
+            | Action::Reopen { reason: message } => Some(message),
+            Action::Close { reason } | Action::ChangeSeverity { reason, .. } => reason.as_ref(),
+            Action::Assign { .. } => None,
+        }
+    }
+
     pub const NAMES: &'static str = "respond, note, await_partner, resolve, close, reopen, change_severity, assign";
 
     pub fn name(&self) -> &'static str {
@@ -237,6 +250,11 @@ pub enum TransitionError {
     #[error("the severity is already {0}")]
     SeverityUnchanged(Severity),
     #[error(
+        "this side has written {} texts ({} bytes) on this service request; at most {} texts and {} bytes are kept per side, and this text has {bytes} bytes: open a new request that refers to this one",
+        written.texts, written.bytes, Conversation::MAX_TEXTS, Conversation::MAX_BYTES
+    )]
+    ConversationFull { written: Written, bytes: u64 },
+    #[error(
         "only the partner lowers a severity: it declares the business impact (support may raise one, or ask the partner in a note)"
     )]
     LoweredOnlyByPartner,
@@ -300,6 +318,19 @@ impl ServiceRequest {
         // Events never go back in time, even if a clock does.
         let at = at.max(self.updated_at);
         let mut next = self.clone();
+        if let Some(text) = action.text() {
+            let side = if role == Role::PartnerAgent {
+                &mut next.conversation.partner
+            } else {
+                &mut next.conversation.vendor
+            };
+            let bytes = text.as_str().len() as u64;
+            if side.texts >= Conversation::MAX_TEXTS || side.bytes + bytes > Conversation::MAX_BYTES {
+                return Err(TransitionError::ConversationFull { written: *side, bytes });
+            }
+            side.texts += 1;
+            side.bytes += bytes;
+        }
         let change = match action {
             Action::Respond { message } => {
                 next.status = InProgress;

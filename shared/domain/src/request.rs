@@ -283,6 +283,40 @@ pub struct ServiceRequest {
     /// The support engineer working on it (their token subject), if anyone took it.
     #[serde(default)]
     pub(crate) assignee: Option<Subject>,
+    /// What each side has written on it so far, against its budget (absent until someone
+    /// writes: a new request's `created` entry does not carry it).
+    #[serde(default, skip_serializing_if = "Conversation::is_empty")]
+    pub(crate) conversation: Conversation,
+}
+
+/// The text each side has written on a request (messages, notes, reasons), which is bounded
+/// per side so that neither can exhaust the other's room and its history stays readable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Conversation {
+    #[serde(default)]
+    pub partner: Written,
+    #[serde(default)]
+    pub vendor: Written,
+}
+
+/// One side's written text: how many texts and how many bytes (UTF-8).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Written {
+    pub texts: u32,
+    pub bytes: u64,
+}
+
+impl Conversation {
+    /// Texts (messages, notes, reasons) one side may write on one request.
+    pub const MAX_TEXTS: u32 = 250;
+    /// Bytes (UTF-8) of text one side may write on one request: 512 KiB.
+    pub const MAX_BYTES: u64 = 512 * 1024;
+
+    pub fn is_empty(&self) -> bool {
+        *self == Conversation::default()
+    }
 }
 
 impl ServiceRequest {
@@ -334,6 +368,7 @@ impl ServiceRequest {
             version: 1,
             personal_data_erased_at: None,
             assignee: None,
+            conversation: Conversation::default(),
         };
         let event = DomainEvent::new(
             &request,
@@ -427,6 +462,12 @@ impl ServiceRequest {
     /// not closed (a withdrawn request has nobody waiting for an answer).
     pub fn awaits_first_response(&self) -> bool {
         self.sla.state == crate::SlaState::Pending && self.status != Status::Closed
+    }
+
+    /// What each side has written on it, against [`Conversation::MAX_TEXTS`] and
+    /// [`Conversation::MAX_BYTES`].
+    pub fn conversation(&self) -> Conversation {
+        self.conversation
     }
 
     pub fn assignee(&self) -> Option<&Subject> {

@@ -118,7 +118,9 @@ enum Command {
     },
     /// Verify an evidence bundle with the public key alone.
     VerifyProof {
-        bundle: PathBuf,
+        /// The bundle, or every page of one in order (the API's `Ledger-Next-Cursor`).
+        #[arg(required = true, num_args = 1..)]
+        bundles: Vec<PathBuf>,
         #[arg(long = "key", required = true)]
         keys: Vec<PathBuf>,
         /// The log the bundle's checkpoint must be of.
@@ -279,12 +281,12 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
             disclosures,
         } => commands::prove_entries(&export, &seqs, &checkpoint, since.as_deref(), disclosures.as_deref()),
         Command::VerifyProof {
-            bundle,
+            bundles,
             keys,
             log,
             witnesses,
             json,
-        } => commands::verify_proof(&bundle, &keys, &parse_log(&log)?, witnesses.policy()?.as_ref(), json),
+        } => commands::verify_proof(&bundles, &keys, &parse_log(&log)?, witnesses.policy()?.as_ref(), json),
         Command::VerifyReceipt {
             receipt,
             receipt_keys,

@@ -375,6 +375,80 @@ fn prove_then_verify_proof_round_trips() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+/// `ledger prove` of `seqs` of the v2 vectors against `checkpoint`, written to `dir/name`.
+fn prove_page(dir: &std::path::Path, name: &str, seqs: &[&str], checkpoint: &str) -> String {
+    let mut args = vec!["prove", "v2/chain.jsonl", "--checkpoint", checkpoint];
+    for seq in seqs {
+        args.extend(["--seq", seq]);
+    }
+    let out = ledger(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let path = dir.join(name);
+    std::fs::write(&path, &out.stdout).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn verify_proof_takes_the_pages_of_one_set_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = prove_page(dir.path(), "1.json", &["2", "4"], "v2/checkpoint-12.note");
+    let second = prove_page(dir.path(), "2.json", &["5", "7"], "v2/checkpoint-12.note");
+    let other = prove_page(dir.path(), "other.json", &["5", "7"], "v2/checkpoint-8.note");
+    let verify = |pages: &[&str]| {
+        let mut args = vec!["verify-proof"];
+        args.extend(pages);
+        args.extend([
+            "--key",
+            "ledgerdesk-vectors.pub",
+            "--log",
+            "ledgerdesk.vectors",
+            "--json",
+        ]);
+        let out = ledger(&args);
+        let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        (out.status.code(), report)
+    };
+    let (code, report) = verify(&[&first, &second]);
+    assert_eq!(code, Some(0), "{report}");
+    let seqs: Vec<u64> = report["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [2, 4, 5, 7]);
+    assert_eq!(report["pages"], 2);
+    // Out of order, repeated, or of another checkpoint: not one set.
+    for (pages, says) in [
+        (vec![&second, &first], "repeats or goes back"),
+        (vec![&first, &first], "repeats or goes back"),
+        (vec![&first, &other], "at size 8, not"),
+    ] {
+        let (code, report) = verify(&pages.iter().map(|p| p.as_str()).collect::<Vec<_>>());
+        assert_eq!(code, Some(1), "{report}");
+        assert_eq!(report["failure"]["kind"], "malformed", "{report}");
+        assert!(
+            report["failure"]["message"].as_str().unwrap().contains(says),
+            "{report}"
+        );
+    }
+    // A page that does not verify is named.
+    let broken = dir.path().join("broken.json");
+    std::fs::write(
+        &broken,
+        std::fs::read_to_string(&second)
+            .unwrap()
+            .replace("\"leafIndex\":5", "\"leafIndex\":6"),
+    )
+    .unwrap();
+    let (code, report) = verify(&[&first, broken.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{report}");
+    assert!(
+        report["failure"]["message"].as_str().unwrap().starts_with("page 2 ("),
+        "{report}"
+    );
+}
+
 #[test]
 fn usage_and_io_errors_exit_2() {
     for args in [

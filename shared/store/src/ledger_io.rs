@@ -306,6 +306,22 @@ impl Store {
             .transpose()
     }
 
+    /// `chain`'s signed checkpoint of `size`, if one was signed at that size.
+    pub async fn checkpoint_at(&self, chain: &ChainId, size: u64) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.count_round_trip();
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.checkpoints)
+            .key("chain", s(chain.as_str()))
+            .key("size", items::n(size))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        out.item.map(|item| checkpoint_from_item(chain, &item)).transpose()
+    }
+
     async fn latest_checkpoint_item(&self, chain: &ChainId) -> Result<Option<items::Item>, StoreError> {
         self.count_round_trip();
         let out = self
