@@ -213,3 +213,45 @@ async fn a_terminated_relationship_leaves_the_partner_its_own_evidence_and_nothi
         .body;
     assert!(reply["receipt"].is_object(), "{reply}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_import_is_written_in_whole_transactions_and_its_chain_verifies() {
+    let stack = Stack::start().await;
+    let admin = stack.token(TokenRole::Admin, None, "onboarding@vendor");
+    let mut csv = String::from("partnerId,customerId,since,status\n");
+    for i in 0..70 {
+        csv.push_str(&format!("bulk,{i:08x}-0000-4000-8000-{i:012x},,active\n"));
+    }
+    let response = stack
+        .http
+        .post(format!("{}/relationships/import", stack.running.base_url()))
+        .bearer_auth(&admin)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let imported: Value = response.json().await.unwrap();
+    assert_eq!(imported["imported"], 70, "{imported}");
+    // 70 rows of one partner: three transactions (33, 33, 4), one entry per row, in row order.
+    let seqs: Vec<u64> = imported["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (0..70).collect::<Vec<u64>>());
+    assert_eq!(imported["receipts"].as_array().unwrap().len(), 1);
+    assert_eq!(imported["receipts"][0]["seq"], 69);
+    // The chain the batches wrote verifies, with the one receipt kept.
+    crate::evidence::sweep(&stack).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("bulk");
+    std::fs::create_dir_all(&state).unwrap();
+    keep_receipt(&state, &imported["receipts"][0]);
+    let (exit, report) = sync(&stack, &stack.partner_token("bulk"), &state, "bulk", None).await;
+    assert_eq!(exit, ledger_cli::commands::Exit::Ok, "{report}");
+    assert_eq!(report["newEntries"], 70, "{report}");
+    assert_eq!(report["receipts"]["kept"], 1, "{report}");
+}

@@ -322,33 +322,45 @@ async fn partners_file_only_for_customers_the_vendor_relates_them_to() {
     assert_eq!(status, StatusCode::OK, "{imported}");
     assert_eq!((&imported["imported"], &imported["unchanged"]), (&json!(2), &json!(0)));
     // A receipt per row, named by row and customer, each for its entry in northwind's chain.
-    let receipts = imported["receipts"].as_array().unwrap();
-    assert_eq!(receipts.len(), 2, "{imported}");
-    let rows: Vec<(u64, &str, bool)> = receipts
+    // Per row: written or not, and the entry that set it; per chain, one receipt, for the
+    // highest of those entries (it covers every entry before it by the hash chain).
+    let rows: Vec<(u64, &str, bool, u64)> = imported["rows"]
+        .as_array()
+        .unwrap()
         .iter()
         .map(|r| {
             (
                 r["row"].as_u64().unwrap(),
                 r["customerId"].as_str().unwrap(),
                 r["written"].as_bool().unwrap(),
+                r["seq"].as_u64().unwrap(),
             )
         })
         .collect();
+    let first_seq = rows[0].3;
     assert_eq!(
         rows,
         [
-            (2, "3fa85f64-5717-4562-b3fc-2c963f66afa6", true),
-            (3, "9b2e4c1a-0d3f-4e5a-8b7c-6d5e4f3a2b1c", true)
-        ]
+            (2, "3fa85f64-5717-4562-b3fc-2c963f66afa6", true, first_seq),
+            (3, "9b2e4c1a-0d3f-4e5a-8b7c-6d5e4f3a2b1c", true, first_seq + 1)
+        ],
+        "{imported}"
     );
-    let seqs: Vec<u64> = receipts.iter().map(|r| r["receipt"]["seq"].as_u64().unwrap()).collect();
-    assert_eq!(seqs[1], seqs[0] + 1, "{imported}");
-    assert!(
-        receipts
-            .iter()
-            .all(|r| r["receipt"]["chain"] == "northwind" && r["receipt"]["note"].is_string())
-    );
-    // Re-running an import writes only what changed, and gives the same receipts again (a
+    let receipts = imported["receipts"].as_array().unwrap();
+    assert_eq!(receipts.len(), 1, "{imported}");
+    assert_eq!(receipts[0]["chain"], "northwind");
+    assert_eq!(receipts[0]["seq"], first_seq + 1);
+    assert_eq!(receipts[0]["receipt"]["seq"], first_seq + 1);
+    assert!(receipts[0]["receipt"]["note"].is_string());
+    // The rows' entries are the chain's, with the hashes the rows name, both in one transaction.
+    let lines = crate::evidence::chain_lines(&stack, "northwind").await;
+    for row in imported["rows"].as_array().unwrap() {
+        let seq = row["seq"].as_u64().unwrap() as usize;
+        let entry = ledger::EntryRef::parse(lines[seq].as_bytes()).unwrap();
+        assert_eq!(entry.kind, "relationship_changed");
+        assert_eq!(row["entryHash"], entry.hash.to_hex(), "{row}");
+    }
+    // Re-running an import writes only what changed, and gives the same receipt again (a
     // re-run after a lost answer gets what it missed).
     let before_again = dump_tables(&stack).await;
     let (_, again) = import(good).await;
@@ -357,10 +369,11 @@ async fn partners_file_only_for_customers_the_vendor_relates_them_to() {
         (&json!(0), &json!(2)),
         "{again}"
     );
-    for (first, second) in receipts.iter().zip(again["receipts"].as_array().unwrap()) {
-        assert_eq!(second["written"], false);
-        assert_eq!(second["receipt"], first["receipt"]);
-    }
+    assert!(
+        again["rows"].as_array().unwrap().iter().all(|r| r["written"] == false),
+        "{again}"
+    );
+    assert_eq!(again["receipts"], imported["receipts"]);
     assert_eq!(
         dump_tables(&stack).await,
         before_again,

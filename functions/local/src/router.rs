@@ -122,7 +122,7 @@ async fn dispatch(State(state): State<Arc<LocalState>>, request: Request<Body>) 
         );
     }
     let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
-        return to_axum(ApiError::PayloadTooLarge.into_response());
+        return to_axum(ApiError::PayloadTooLarge(MAX_BODY / 1024).into_response());
     };
     let path_parameters = params
         .into_iter()

@@ -14,7 +14,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<(T, serde_json::Value), ApiError> {
     let bytes: &[u8] = request.body().as_ref();
     if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge);
+        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES / 1024));
     }
     let content_type = request
         .headers()

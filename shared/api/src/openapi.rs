@@ -778,7 +778,11 @@ const INVALID: (&str, &str, &[&str]) = (
     "A field or parameter breaks a rule; errors name each",
     &["validation-failed"],
 );
-const TOO_LARGE: (&str, &str, &[&str]) = ("413", "Body larger than 64 KiB", &["payload-too-large"]);
+const TOO_LARGE: (&str, &str, &[&str]) = (
+    "413",
+    "Body larger than 64 KiB (a CSV import: 2 MiB)",
+    &["payload-too-large"],
+);
 const MEDIA: (&str, &str, &[&str]) = ("415", "Body is not application/json", &["unsupported-media-type"]);
 
 fn id_param() -> Value {
@@ -1276,7 +1280,29 @@ fn operation(route: &Route) -> Value {
             )
         }
         Operation::ImportRelationships => {
-            responses.insert("200".into(), json_ok("How many rows changed something, and per row the receipt of the entry that set its relationship as it is (written now, or earlier)", json!({ "type": "object", "required": ["imported", "unchanged", "receipts"], "properties": { "imported": { "type": "integer" }, "unchanged": { "type": "integer" }, "receipts": { "type": "array", "items": { "type": "object", "required": ["row", "customerId", "written", "receipt"], "properties": { "row": { "type": "integer" }, "customerId": { "type": "string" }, "written": { "type": "boolean" }, "receipt": r("Receipt") } } } } })));
+            responses.insert(
+                "200".into(),
+                json_ok(
+                    "How many rows changed something; per row the entry that set its relationship as it is (written now, or earlier); per chain one receipt, for the highest of those entries, which covers every entry before it",
+                    json!({
+                        "type": "object",
+                        "required": ["imported", "unchanged", "rows", "receipts"],
+                        "properties": {
+                            "imported": { "type": "integer" },
+                            "unchanged": { "type": "integer" },
+                            "rows": { "type": "array", "items": { "type": "object", "required": ["row", "partnerId", "customerId", "written", "seq", "entryHash"], "properties": {
+                                "row": { "type": "integer" }, "partnerId": { "type": "string" }, "customerId": { "type": "string" },
+                                "written": { "type": "boolean" },
+                                "seq": { "type": ["integer", "null"], "description": "The entry that set the relationship as it is (null for one registered before entries were kept)." },
+                                "entryHash": { "type": ["string", "null"], "pattern": "^[0-9a-f]{64}$" }
+                            } } },
+                            "receipts": { "type": "array", "items": { "type": "object", "required": ["chain", "seq", "receipt"], "properties": {
+                                "chain": { "type": "string" }, "seq": { "type": "integer" }, "receipt": r("Receipt")
+                            } } }
+                        }
+                    }),
+                ),
+            );
             errors(
                 &mut responses,
                 &[
@@ -1291,7 +1317,7 @@ fn operation(route: &Route) -> Value {
             );
             (
                 "importRelationships",
-                "Import relationships from CSV (partnerId,customerId,since,status)",
+                "Import up to 10,000 relationships from CSV (partnerId,customerId,since,status): every row checked first; written per partner in transactions of up to 33 rows, each whole (re-run an interrupted import to finish it)",
                 "relationships",
                 vec![],
                 None,

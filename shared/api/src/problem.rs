@@ -49,8 +49,9 @@ pub enum ApiError {
     Validation(Vec<FieldMessage>),
     #[error("{0}")]
     UnprocessableAction(String),
-    #[error("the request body is larger than 64 KiB")]
-    PayloadTooLarge,
+    /// Larger than the operation takes (in KiB: 64 for JSON bodies, more for a CSV import).
+    #[error("the request body is larger than {0} KiB")]
+    PayloadTooLarge(usize),
     /// The body's Content-Type is not the one the operation takes (named).
     #[error("the request body must be {0}")]
     UnsupportedMediaType(&'static str),
@@ -99,7 +100,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::MalformedJson { .. } | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Validation(_) | ApiError::UnprocessableAction(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } | ApiError::WeakPrecondition => StatusCode::PRECONDITION_FAILED,
@@ -120,7 +121,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => "bad-request",
             ApiError::Validation(_) => "validation-failed",
             ApiError::UnprocessableAction(_) => "unprocessable-action",
-            ApiError::PayloadTooLarge => "payload-too-large",
+            ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Conflict(_) => "conflict",
             ApiError::PreconditionFailed { .. } | ApiError::WeakPrecondition => "precondition-failed",
@@ -141,7 +142,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => "Bad request",
             ApiError::Validation(_) => "Validation failed",
             ApiError::UnprocessableAction(_) => "Action not possible",
-            ApiError::PayloadTooLarge => "Payload too large",
+            ApiError::PayloadTooLarge(_) => "Payload too large",
             ApiError::UnsupportedMediaType(_) => "Unsupported media type",
             ApiError::Conflict(_) => "Conflict",
             ApiError::PreconditionFailed { .. } | ApiError::WeakPrecondition => "Precondition failed",
@@ -321,7 +322,7 @@ mod tests {
             },
             ApiError::Validation(Vec::new()),
             ApiError::UnprocessableAction(String::new()),
-            ApiError::PayloadTooLarge,
+            ApiError::PayloadTooLarge(64),
             ApiError::UnsupportedMediaType("application/json"),
             ApiError::Conflict(String::new()),
             ApiError::PreconditionFailed {

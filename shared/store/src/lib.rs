@@ -43,7 +43,7 @@ pub use personal_io::PersonalItem;
 pub use read::{Assignee, History, ListQuery, Page, PageSize, QueueQuery};
 pub use relationships::{Relationship, RelationshipStatus};
 pub use schema::TableNames;
-pub use write::{Appended, CreateOutcome, IdempotencyClaim, RETRY_BUDGET};
+pub use write::{Appended, CreateOutcome, IdempotencyClaim, RELATIONSHIPS_PER_TRANSACTION, RETRY_BUDGET};
 
 /// How long an idempotency record is honoured.
 pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;

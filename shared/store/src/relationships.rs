@@ -1,7 +1,9 @@
 //! Partner–customer relationships: a partner files for, and reads the requests of, only the
 //! customers it has an active CSP relationship with. The vendor maintains them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+
+use aws_sdk_dynamodb::types::KeysAndAttributes;
 
 use domain::{CustomerId, PartnerId, Timestamp};
 
@@ -70,32 +72,45 @@ impl Store {
             .send()
             .await
             .map_err(sdk)?;
-        let Some(item) = out.item else {
-            return Ok(None);
-        };
-        let status = RelationshipStatus::parse(items::text(&item, "status")?)
-            .ok_or_else(|| StoreError::Internal("a relationship with an unknown status".into()))?;
-        let time = |name: &str| -> Result<Timestamp, StoreError> {
-            Timestamp::parse(items::text(&item, name)?).map_err(StoreError::internal)
-        };
-        let entry = match (item.get("entry_seq"), item.get("entry_hash"), item.get("entry_at")) {
-            (Some(_), Some(_), Some(_)) => Some(crate::Appended {
-                chain: ledger::ChainId::parse(partner.as_str()).map_err(StoreError::internal)?,
-                seq: items::number(&item, "entry_seq")?,
-                entry_hash: ledger::Hash::from_hex(items::text(&item, "entry_hash")?)
-                    .ok_or_else(|| StoreError::Internal("bad entry hash on a relationship".into()))?,
-                at: items::text(&item, "entry_at")?.to_owned(),
-            }),
-            _ => None,
-        };
-        Ok(Some(Relationship {
-            partner_id: partner.clone(),
-            customer_id: customer.clone(),
-            since: time("since")?,
-            status,
-            updated_at: time("updated_at")?,
-            entry,
-        }))
+        out.item.map(|item| relationship_from_item(&item)).transpose()
+    }
+
+    /// The relationships of these pairs that were ever registered (strongly consistent
+    /// batched reads, 100 keys each).
+    pub async fn relationships(
+        &self,
+        pairs: &[(PartnerId, CustomerId)],
+    ) -> Result<HashMap<(PartnerId, CustomerId), Relationship>, StoreError> {
+        let mut found = HashMap::new();
+        for batch in pairs.chunks(100) {
+            let keys = batch
+                .iter()
+                .map(|(p, c)| {
+                    HashMap::from([
+                        ("partner".to_owned(), s(p.as_str())),
+                        ("customer".to_owned(), s(c.as_str())),
+                    ])
+                })
+                .collect();
+            let pending = HashMap::from([(
+                self.tables.relationships.clone(),
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(StoreError::internal)?,
+            )]);
+            for (_, items) in self.batch_get_all(pending, "relationship read").await? {
+                for item in items {
+                    let relationship = relationship_from_item(&item)?;
+                    found.insert(
+                        (relationship.partner_id.clone(), relationship.customer_id.clone()),
+                        relationship,
+                    );
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Whether `partner` may act for `customer` now.
@@ -147,6 +162,35 @@ impl Store {
             }
         }
     }
+}
+
+/// A relationship as its item holds it.
+fn relationship_from_item(item: &items::Item) -> Result<Relationship, StoreError> {
+    let partner = PartnerId::parse(items::text(item, "partner")?).map_err(StoreError::internal)?;
+    let customer = CustomerId::parse(items::text(item, "customer")?).map_err(StoreError::internal)?;
+    let status = RelationshipStatus::parse(items::text(item, "status")?)
+        .ok_or_else(|| StoreError::Internal("a relationship with an unknown status".into()))?;
+    let time = |name: &str| -> Result<Timestamp, StoreError> {
+        Timestamp::parse(items::text(item, name)?).map_err(StoreError::internal)
+    };
+    let entry = match (item.get("entry_seq"), item.get("entry_hash"), item.get("entry_at")) {
+        (Some(_), Some(_), Some(_)) => Some(crate::Appended {
+            chain: ledger::ChainId::parse(partner.as_str()).map_err(StoreError::internal)?,
+            seq: items::number(item, "entry_seq")?,
+            entry_hash: ledger::Hash::from_hex(items::text(item, "entry_hash")?)
+                .ok_or_else(|| StoreError::Internal("bad entry hash on a relationship".into()))?,
+            at: items::text(item, "entry_at")?.to_owned(),
+        }),
+        _ => None,
+    };
+    Ok(Relationship {
+        partner_id: partner,
+        customer_id: customer,
+        since: time("since")?,
+        status,
+        updated_at: time("updated_at")?,
+        entry,
+    })
 }
 
 /// The item of a relationship.

@@ -177,6 +177,11 @@ struct IdempotencyItem {
     entry_at: String,
 }
 
+/// The most relationships [`Store::save_relationships`] writes in one transaction: three items
+/// each (the relationship, its entry, its actor's sealed subject) and the chain head, within
+/// DynamoDB's 100 items per transaction.
+pub const RELATIONSHIPS_PER_TRANSACTION: usize = 33;
+
 fn idempotency_pk(partner: &PartnerId, key: &IdempotencyKey) -> String {
     format!("{partner}#{key}")
 }
@@ -258,25 +263,57 @@ impl Store {
         relationship: &crate::relationships::Relationship,
         actor: &domain::Actor,
     ) -> Result<Appended, StoreError> {
-        let mut data = serde_json::json!({
-            "actor": actor,
-            "customerId": relationship.customer_id,
-            "since": relationship.since,
-            "status": relationship.status,
-        });
-        let introduced = ledger::personal::seal(&mut data, &["/actor/subject"], ledger::personal::Salt::random)
-            .map_err(StoreError::internal)?;
-        let entry = LedgerEvent {
-            kind: "relationship_changed".into(),
-            at: relationship.updated_at,
-            data,
-            introduced,
-        };
-        let change = Change::Relationship {
-            partner: &relationship.partner_id,
-            item: crate::relationships::relationship_item(relationship),
-        };
-        self.finish(self.commit(change, entry, None).await)
+        let mut appended = self
+            .save_relationships(std::slice::from_ref(relationship), actor)
+            .await?;
+        appended
+            .pop()
+            .ok_or_else(|| StoreError::Internal("a relationship saved without its entry".into()))
+    }
+
+    /// Register or change up to [`RELATIONSHIPS_PER_TRANSACTION`] relationships of one partner
+    /// in one transaction: each with its `relationship_changed` entry, in order; all or none.
+    pub async fn save_relationships(
+        &self,
+        relationships: &[crate::relationships::Relationship],
+        actor: &domain::Actor,
+    ) -> Result<Vec<Appended>, StoreError> {
+        if relationships.len() > RELATIONSHIPS_PER_TRANSACTION {
+            return Err(StoreError::Internal(format!(
+                "at most {RELATIONSHIPS_PER_TRANSACTION} relationships in one transaction"
+            )));
+        }
+        let mut changes = Vec::with_capacity(relationships.len());
+        for relationship in relationships {
+            let mut data = serde_json::json!({
+                "actor": actor,
+                "customerId": relationship.customer_id,
+                "since": relationship.since,
+                "status": relationship.status,
+            });
+            let introduced = ledger::personal::seal(&mut data, &["/actor/subject"], ledger::personal::Salt::random)
+                .map_err(StoreError::internal)?;
+            let entry = LedgerEvent {
+                kind: "relationship_changed".into(),
+                at: relationship.updated_at,
+                data,
+                introduced,
+            };
+            let change = Change::Relationship {
+                partner: &relationship.partner_id,
+                item: crate::relationships::relationship_item(relationship),
+            };
+            changes.push((change, entry));
+        }
+        match self.commit_all(changes, None).await {
+            Ok(appended) => Ok(appended),
+            Err(Attempt::RequestVersion) => Err(StoreError::Conflict),
+            Err(Attempt::Failed(e)) => Err(e),
+            Err(Attempt::NoRelationship | Attempt::IdempotencyTaken) => {
+                Err(StoreError::Internal("unexpected condition on a relationship".into()))
+            }
+            Err(Attempt::StaleHead(_) | Attempt::Busy) => Err(StoreError::Contention),
+        }
     }
 
     /// Record that `actor` was shown the personal values of `request` for an audit case
@@ -485,40 +522,63 @@ impl Store {
         event: LedgerEvent,
         claim: Option<IdempotencyClaim<'_>>,
     ) -> Result<Appended, Attempt> {
-        let chain = ChainId::parse(change.partner().as_str()).map_err(|e| Attempt::Failed(StoreError::internal(e)))?;
-        // Everything but the entry itself is computed once, before the first attempt.
-        let request_values = match &change {
-            Change::Create { sealed, .. } => Some(*sealed),
-            _ => None,
+        let mut appended = self.commit_all(vec![(change, event)], claim).await?;
+        appended
+            .pop()
+            .ok_or_else(|| Attempt::Failed(StoreError::Internal("a commit appended nothing".into())))
+    }
+
+    /// Append each event to the partner's chain together with its change, in order, in one
+    /// transaction (at most 100 items: the caller keeps batches small enough), retrying on a
+    /// moved head. Every change must be of one partner; a claim goes with a single create.
+    async fn commit_all(
+        &self,
+        changes: Vec<(Change<'_>, LedgerEvent)>,
+        claim: Option<IdempotencyClaim<'_>>,
+    ) -> Result<Vec<Appended>, Attempt> {
+        let failed = |e: StoreError| Attempt::Failed(e);
+        let partner = match changes.first() {
+            Some((change, _)) => change.partner().clone(),
+            None => return Ok(Vec::new()),
         };
-        let LedgerEvent {
-            kind,
-            at,
-            data,
-            introduced,
-        } = event;
-        let request_item = match (&change, change.request()) {
-            (Change::Access { .. }, _) | (_, None) => None,
-            (_, Some(request)) => Some(items::request_item(request).map_err(Attempt::Failed)?),
-        };
-        let claim_response = match (claim, request_values) {
-            (Some(claim), Some(values)) => {
-                let mut sealed = claim.response.clone();
-                personal_io::seal_with(&mut sealed, "", values).map_err(Attempt::Failed)?;
-                Some(sealed.to_string())
-            }
-            _ => None,
-        };
+        if changes.iter().any(|(change, _)| *change.partner() != partner) || (claim.is_some() && changes.len() > 1) {
+            return Err(failed(StoreError::Internal(
+                "one transaction appends to one chain".into(),
+            )));
+        }
+        let chain = ChainId::parse(partner.as_str()).map_err(|e| failed(StoreError::internal(e)))?;
+        // Everything but the entries themselves is computed once, before the first attempt.
+        let mut prepared = Vec::with_capacity(changes.len());
+        for (change, event) in changes {
+            let request_values = match &change {
+                Change::Create { sealed, .. } => Some(*sealed),
+                _ => None,
+            };
+            let request_item = match (&change, change.request()) {
+                (Change::Access { .. }, _) | (_, None) => None,
+                (_, Some(request)) => Some(items::request_item(request).map_err(failed)?),
+            };
+            let claim_response = match (claim, request_values) {
+                (Some(claim), Some(values)) => {
+                    let mut sealed = claim.response.clone();
+                    personal_io::seal_with(&mut sealed, "", values).map_err(failed)?;
+                    Some(sealed.to_string())
+                }
+                _ => None,
+            };
+            prepared.push((change, event, request_item, claim_response));
+        }
         let lock = self.appender(&chain);
         let _serialised = lock.lock().await;
-        let mut head = self.head(&chain).await.map_err(Attempt::Failed)?;
+        let mut head = self.head(&chain).await.map_err(failed)?;
         // Time cannot be pushed forward (FORMAT.md §2.2): nothing is stamped further ahead of
         // this writer's clock than the allowed skew — neither the event's own time, nor, by the
         // clamp that keeps a chain's times from going backwards, a head's.
         let latest = self.now() + chrono::Duration::seconds(ledger::entry::MAX_CLOCK_SKEW_SECONDS);
-        if at.datetime() > latest {
-            return Err(Attempt::Failed(StoreError::Internal(format!(
-                "refusing to stamp an entry {at}, ahead of this writer's clock"
+        if let Some((_, event, _, _)) = prepared.iter().find(|(_, event, _, _)| event.at.datetime() > latest) {
+            return Err(failed(StoreError::Internal(format!(
+                "refusing to stamp an entry {}, ahead of this writer's clock",
+                event.at
             ))));
         }
         let started = Instant::now();
@@ -528,40 +588,58 @@ impl Store {
                 && last > latest
             {
                 self.forget(&chain);
-                return Err(Attempt::Failed(StoreError::IntegrityAlarm(format!(
+                return Err(failed(StoreError::IntegrityAlarm(format!(
                     "chain {chain}: its last entry is stamped {}, ahead of this writer's clock ({}) by more than {} s; refusing to stamp later entries after it",
                     ledger::entry::format_at(&last),
                     ledger::entry::format_at(&self.now()),
                     ledger::entry::MAX_CLOCK_SKEW_SECONDS
                 ))));
             }
-            let (entry, next) = head
-                .append(&at.datetime(), &kind, &data)
-                .map_err(|e| Attempt::Failed(StoreError::internal(e)))?;
-            let built = self
-                .transaction(
-                    &change,
-                    request_item.as_ref(),
-                    &introduced,
-                    claim,
-                    claim_response.as_deref(),
-                    &head,
-                    &entry,
-                    &next,
-                )
-                .map_err(Attempt::Failed)?;
-            let outcome = self.transact(built, &entry, started).await;
+            // Each entry links to the one before it; the head moves once, from `head` to the last.
+            let mut next = head.clone();
+            let mut built = Vec::new();
+            let mut entries = Vec::with_capacity(prepared.len());
+            for (change, event, request_item, claim_response) in &prepared {
+                let (entry, after) = next
+                    .append(&event.at.datetime(), &event.kind, &event.data)
+                    .map_err(|e| failed(StoreError::internal(e)))?;
+                let items = self
+                    .transaction(
+                        change,
+                        request_item.as_ref(),
+                        &event.introduced,
+                        claim,
+                        claim_response.as_deref(),
+                        &next,
+                        &entry,
+                        &after,
+                    )
+                    .map_err(failed)?;
+                built.extend(items.into_iter().filter(|(role, _)| *role != Role::Head));
+                entries.push(entry);
+                next = after;
+            }
+            let Some(last) = entries.last() else {
+                return Ok(Vec::new());
+            };
+            let last_at = ledger::EntryRef::parse(last.line.as_bytes())
+                .map(|e| e.at.to_owned())
+                .map_err(|e| failed(StoreError::internal(e)))?;
+            built.push((Role::Head, self.head_update(&head, &next, last_at).map_err(failed)?));
+            let outcome = self.transact(built, last, started).await;
             let fresh = match outcome {
                 Ok(()) => {
-                    let at = ledger::EntryRef::parse(entry.line.as_bytes())
-                        .map(|e| e.at.to_owned())
-                        .unwrap_or_default();
-                    let appended = Appended {
-                        chain: chain.clone(),
-                        seq: entry.seq,
-                        entry_hash: entry.hash,
-                        at,
-                    };
+                    let appended = entries
+                        .iter()
+                        .map(|entry| Appended {
+                            chain: chain.clone(),
+                            seq: entry.seq,
+                            entry_hash: entry.hash,
+                            at: ledger::EntryRef::parse(entry.line.as_bytes())
+                                .map(|e| e.at.to_owned())
+                                .unwrap_or_default(),
+                        })
+                        .collect();
                     self.remember(next);
                     return Ok(appended);
                 }
@@ -590,10 +668,52 @@ impl Store {
                 }
                 _ => {
                     backoff(attempt).await;
-                    head = self.read_head(&chain).await.map_err(Attempt::Failed)?;
+                    head = self.read_head(&chain).await.map_err(failed)?;
                 }
             }
         }
+    }
+
+    /// The chain head's update from `head` to `next` (whose last entry is stamped `last_at`),
+    /// on the condition that the stored head is still `head`.
+    fn head_update(
+        &self,
+        head: &ChainHead,
+        next: &ChainHead,
+        last_at: String,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut update_head = Update::builder()
+            .table_name(&self.tables.chain_heads)
+            .key("chain", s(head.chain.as_str()))
+            .update_expression(
+                "SET #size = :size, last_hash = :hash, frontier = :frontier, updated_at = :at, last_at = :at, ckpt_shard = :shard",
+            )
+            .expression_attribute_names("#size", "size")
+            .expression_attribute_values(":size", n(next.size))
+            .expression_attribute_values(":hash", s(next.last_hash.to_hex()))
+            .expression_attribute_values(
+                ":frontier",
+                AttributeValue::L(next.frontier.nodes().iter().map(|h| s(h.to_hex())).collect()),
+            )
+            .expression_attribute_values(":at", s(last_at))
+            // The sparse marker the signer finds grown chains by (cleared once signed).
+            .expression_attribute_values(":shard", s(items::checkpoint_shard(&head.chain)))
+            // On a failed condition, send back the current head: the retry needs no extra read.
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        update_head = if head.size == 0 {
+            update_head.condition_expression("attribute_not_exists(chain)")
+        } else {
+            // Size and hash: the new entry extends exactly the head it links to, even if
+            // someone rewrote the stored head (same size, other hash) since this process
+            // last saw it.
+            update_head
+                .condition_expression("#size = :expected AND last_hash = :prev")
+                .expression_attribute_values(":expected", n(head.size))
+                .expression_attribute_values(":prev", s(head.last_hash.to_hex()))
+        };
+        Ok(TransactWriteItem::builder()
+            .update(update_head.build().map_err(StoreError::internal)?)
+            .build())
     }
 
     /// One attempt's transaction items, each with its role.
@@ -674,35 +794,7 @@ impl Store {
             .table_name(&self.tables.ledger)
             .set_item(Some(serde_dynamo::to_item(ledger_item).map_err(StoreError::internal)?))
             .condition_expression("attribute_not_exists(seq)");
-        let mut update_head = Update::builder()
-            .table_name(&self.tables.chain_heads)
-            .key("chain", s(head.chain.as_str()))
-            .update_expression(
-                "SET #size = :size, last_hash = :hash, frontier = :frontier, updated_at = :at, last_at = :at, ckpt_shard = :shard",
-            )
-            .expression_attribute_names("#size", "size")
-            .expression_attribute_values(":size", n(next.size))
-            .expression_attribute_values(":hash", s(next.last_hash.to_hex()))
-            .expression_attribute_values(
-                ":frontier",
-                AttributeValue::L(next.frontier.nodes().iter().map(|h| s(h.to_hex())).collect()),
-            )
-            .expression_attribute_values(":at", s(entry_at))
-            // The sparse marker the signer finds grown chains by (cleared once signed).
-            .expression_attribute_values(":shard", s(items::checkpoint_shard(&head.chain)))
-            // On a failed condition, send back the current head: the retry needs no extra read.
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        update_head = if head.size == 0 {
-            update_head.condition_expression("attribute_not_exists(chain)")
-        } else {
-            // Size and hash: the new entry extends exactly the head it links to, even if
-            // someone rewrote the stored head (same size, other hash) since this process
-            // last saw it.
-            update_head
-                .condition_expression("#size = :expected AND last_hash = :prev")
-                .expression_attribute_values(":expected", n(head.size))
-                .expression_attribute_values(":prev", s(head.last_hash.to_hex()))
-        };
+        let update_head = self.head_update(head, next, entry_at)?;
         let mut transaction = vec![
             (Role::Request, first),
             (
@@ -711,12 +803,7 @@ impl Store {
                     .put(put_entry.build().map_err(StoreError::internal)?)
                     .build(),
             ),
-            (
-                Role::Head,
-                TransactWriteItem::builder()
-                    .update(update_head.build().map_err(StoreError::internal)?)
-                    .build(),
-            ),
+            (Role::Head, update_head),
         ];
         let personal_put = |item: PersonalItem| -> Result<TransactWriteItem, StoreError> {
             let put = Put::builder()
