@@ -1152,12 +1152,41 @@ fn a_bundle_verifies_with_the_public_key_alone_and_not_with_another() {
 }
 
 #[test]
-fn a_bundle_has_one_reading() {
+fn a_bundle_reformatted_reads_the_same_and_nothing_else_does() {
     let text = read("bundles/seq-4-5.json");
     let bundle = EvidenceBundle::parse(&text).unwrap();
-    assert_eq!(bundle.to_text(), text);
-    let pretty = format!("{}\n", serde_json::to_string_pretty(&bundle).unwrap());
-    assert_eq!(EvidenceBundle::parse(&pretty).unwrap_err().kind, FailureKind::Malformed);
+    assert_eq!(bundle.to_text(), text, "written canonically");
+    // `jq .` of it: indented, members in another order, other string escapes, no final newline.
+    let value: Value = serde_json::from_str(&text).unwrap();
+    let pretty = serde_json::to_string_pretty(&value).unwrap();
+    let reordered = {
+        let object = value.as_object().unwrap();
+        let members: Vec<String> = object
+            .iter()
+            .rev()
+            .map(|(k, v)| format!("{}: {}", serde_json::to_string(k).unwrap(), v))
+            .collect();
+        format!("{{\n  {}\n}}", members.join(",\n  "))
+    };
+    for reformatted in [pretty.clone(), format!("{pretty}\n\n"), reordered] {
+        let read = EvidenceBundle::parse(&reformatted).unwrap();
+        assert_eq!(read, bundle);
+        assert_eq!(read.to_text(), text, "and written canonically again");
+        verify_bundle(&read, &trusted(), &log()).unwrap();
+    }
+    // A member twice, an unknown member, or anything after the object: malformed.
+    let twice = pretty.replacen("\"treeSize\"", "\"treeSize\": 3,\n  \"treeSize\"", 1);
+    let unknown = pretty.replacen("\"treeSize\"", "\"surprise\": 1,\n  \"treeSize\"", 1);
+    let after = format!("{pretty}\n{{}}");
+    for (bad, says) in [
+        (twice, "duplicate field"),
+        (unknown, "unknown field"),
+        (after, "trailing"),
+    ] {
+        let failure = EvidenceBundle::parse(&bad).unwrap_err();
+        assert_eq!(failure.kind, FailureKind::Malformed);
+        assert!(failure.message.contains(says), "{failure}");
+    }
 }
 
 #[test]
