@@ -85,28 +85,46 @@ fn any_case(literal: &str) -> String {
         .collect()
 }
 
-/// RFC 5646 `Language-Tag` (well-formed), without the grandfathered and private-use-only
-/// forms the server refuses.
+/// RFC 5646 `Language-Tag` (well-formed): a `langtag`, or one of the grandfathered tags
+/// (served by their preferred values); not the private-use-only form the server refuses.
 pub fn language_tag_pattern() -> String {
-    let grandfathered = [
-        "art-lojban",
-        "cel-gaulish",
-        "no-bok",
-        "no-nyn",
-        "zh-guoyu",
-        "zh-hakka",
-        "zh-min",
-        "zh-min-nan",
-        "zh-xiang",
-    ]
-    .map(any_case)
-    .join("|");
+    let grandfathered = GRANDFATHERED.map(any_case).join("|");
     let a = "[A-Za-z]";
     let an = "[A-Za-z0-9]";
     format!(
-        "^(?!(?:{grandfathered})$)(?:{a}{{2,3}}(?:-{a}{{3}}){{0,3}}|{a}{{4,8}})(?:-{a}{{4}})?(?:-(?:{a}{{2}}|[0-9]{{3}}))?(?:-(?:{an}{{5,8}}|[0-9]{an}{{3}}))*(?:-[0-9A-WYZa-wyz](?:-{an}{{2,8}})+)*(?:-[Xx](?:-{an}{{1,8}})+)?$"
+        "^(?:(?:{a}{{2,3}}(?:-{a}{{3}}){{0,3}}|{a}{{4,8}})(?:-{a}{{4}})?(?:-(?:{a}{{2}}|[0-9]{{3}}))?(?:-(?:{an}{{5,8}}|[0-9]{an}{{3}}))*(?:-[0-9A-WYZa-wyz](?:-{an}{{2,8}})+)*(?:-[Xx](?:-{an}{{1,8}})+)?|{grandfathered})$"
     )
 }
+
+/// RFC 5646 §2.1's grandfathered tags, irregular and regular.
+pub const GRANDFATHERED: [&str; 26] = [
+    "en-GB-oed",
+    "i-ami",
+    "i-bnn",
+    "i-default",
+    "i-enochian",
+    "i-hak",
+    "i-klingon",
+    "i-lux",
+    "i-mingo",
+    "i-navajo",
+    "i-pwn",
+    "i-tao",
+    "i-tay",
+    "i-tsu",
+    "sgn-BE-FR",
+    "sgn-BE-NL",
+    "sgn-CH-DE",
+    "art-lojban",
+    "cel-gaulish",
+    "no-bok",
+    "no-nyn",
+    "zh-guoyu",
+    "zh-hakka",
+    "zh-min",
+    "zh-min-nan",
+    "zh-xiang",
+];
 
 const ULID: &str = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$";
 const GUID: &str = "^(?!00000000-0000-0000-0000-000000000000$)[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$";
@@ -621,7 +639,7 @@ fn create_schema(own_tenant: bool) -> Value {
             "type": "string",
             "maxLength": LanguageTag::MAX_LEN,
             "pattern": language_tag_pattern(),
-            "description": "A well-formed BCP 47 (RFC 5646) tag, at most 64 characters; grandfathered and private-use-only tags are refused. Served on the calendar of its language and region (fr-CA), else of its language (fr), else by English support 24x7."
+            "description": "A well-formed BCP 47 (RFC 5646) tag, at most 64 characters, recorded as given; private-use-only tags are refused. Served on the calendar of its language and region (fr-CA), else of its language (fr), else by English support 24x7; a grandfathered tag by its registry's preferred value (en-GB-oed as en-GB-oxendict, i-klingon as tlh)."
         },
         "contact": r("ContactInput"),
         "feeCoverage": optional(r("FeeCoverage"))

@@ -63,16 +63,22 @@ impl Phone {
 }
 
 /// A well-formed BCP 47 (RFC 5646) language tag (`en`, `de-DE`, `zh-Hant-TW`, `xh-ZA`), at
-/// most [`LanguageTag::MAX_LEN`] characters, stored in its canonical case. Grandfathered
-/// tags (`i-klingon`) and private-use-only tags (`x-whatever`) name no language whose support
-/// hours anyone knows, and are refused.
+/// most [`LanguageTag::MAX_LEN`] characters, stored in its canonical case. A grandfathered tag
+/// (`en-GB-oed`, `i-klingon`, `art-lojban`, `sgn-BE-FR`) is kept as given and served by its
+/// registry's preferred value (`en-GB-oxendict`, `tlh`, `jbo`, `sfb`); one without a preferred
+/// value by its first subtag where that is a language (`zh-min` → `zh`), else by no language
+/// (`i-default`: the policy's fallback). Private-use-only tags (`x-whatever`) name no language
+/// whose support hours anyone knows, and are refused.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct LanguageTag {
     text: String,
-    /// The end of the primary language subtag in `text`.
+    /// A grandfathered tag's stand-in, which the offsets below index: the preferred value, or
+    /// the first subtag.
+    served_as: Option<String>,
+    /// The end of the primary language subtag in the served text.
     language_end: u8,
-    /// Where the region subtag is in `text`, if there is one.
+    /// Where the region subtag is in the served text, if there is one.
     region: Option<(u8, u8)>,
 }
 
@@ -104,6 +110,33 @@ impl LanguageTag {
         // (`i-klingon`, `x-private`): a real primary language subtag has no hyphen.
         let language = tag.primary_language();
         if language.contains('-') || !(2..=8).contains(&language.len()) {
+            if language.starts_with("x-") || language.starts_with("X-") {
+                return Err(Problem::NotALanguageTag);
+            }
+            let served = match tag.canonicalize() {
+                Ok(preferred) if preferred.as_str() != tag.as_str() => preferred,
+                _ => {
+                    // No preferred value: the first subtag, if it is a language.
+                    let first = tag.as_str().split('-').next().unwrap_or_default();
+                    let first = if first.len() >= 2 && first.bytes().all(|b| b.is_ascii_alphabetic()) {
+                        first
+                    } else {
+                        "und"
+                    };
+                    language_tags::LanguageTag::parse(first).map_err(|_| Problem::NotALanguageTag)?
+                }
+            };
+            let mut parsed = Self::regular(served)?;
+            parsed.served_as = Some(std::mem::replace(&mut parsed.text, tag.into_string()));
+            return Ok(parsed);
+        }
+        Self::regular(tag)
+    }
+
+    /// A tag whose primary language subtag is a language.
+    fn regular(tag: language_tags::LanguageTag) -> Result<Self, Problem> {
+        let language = tag.primary_language();
+        if language.contains('-') || !(2..=8).contains(&language.len()) {
             return Err(Problem::NotALanguageTag);
         }
         let language_end = language.len();
@@ -126,8 +159,14 @@ impl LanguageTag {
         Ok(Self {
             language_end: offset(language_end)?,
             region,
+            served_as: None,
             text: tag.into_string(),
         })
+    }
+
+    /// The tag support is chosen by: the tag itself, or a grandfathered tag's stand-in.
+    pub fn served_as(&self) -> &str {
+        self.served_as.as_deref().unwrap_or(&self.text)
     }
 
     pub fn as_str(&self) -> &str {
@@ -136,14 +175,16 @@ impl LanguageTag {
 
     /// The primary language subtag, lower-case (`de` for `de-Latn-AT`).
     pub fn primary(&self) -> &str {
-        self.text.get(..usize::from(self.language_end)).unwrap_or_default()
+        self.served_as()
+            .get(..usize::from(self.language_end))
+            .unwrap_or_default()
     }
 
     /// The region subtag, if any, upper-case or digits (`AT` for `de-Latn-AT-1996`, `419`
     /// for `es-419`).
     pub fn region(&self) -> Option<&str> {
         self.region
-            .and_then(|(start, end)| self.text.get(usize::from(start)..usize::from(end)))
+            .and_then(|(start, end)| self.served_as().get(usize::from(start)..usize::from(end)))
     }
 
     /// English (`en`, `en-GB`, …) is supported 24x7.
@@ -174,6 +215,39 @@ impl TryFrom<String> for LanguageTag {
 impl From<LanguageTag> for String {
     fn from(value: LanguageTag) -> String {
         value.text
+    }
+}
+
+#[cfg(test)]
+mod language_tests {
+    use super::LanguageTag;
+
+    #[test]
+    fn grandfathered_tags_are_kept_as_given_and_served_by_their_preferred_values() {
+        for (tag, primary, region) in [
+            ("en-GB-oed", "en", Some("GB")),
+            ("i-klingon", "tlh", None),
+            ("art-lojban", "jbo", None),
+            ("sgn-BE-FR", "sfb", None),
+            ("no-bok", "nb", None),
+            ("zh-min-nan", "nan", None),
+            // No preferred value: the first subtag where it is a language, else none.
+            ("zh-min", "zh", None),
+            ("cel-gaulish", "cel", None),
+            ("i-default", "und", None),
+        ] {
+            let parsed = LanguageTag::parse(tag).unwrap();
+            assert_eq!(parsed.as_str(), tag, "recorded as given");
+            assert_eq!((parsed.primary(), parsed.region()), (primary, region), "{tag}");
+        }
+        assert!(LanguageTag::parse("en-GB-oed").unwrap().is_english());
+        assert!(!LanguageTag::parse("i-klingon").unwrap().is_english());
+        // A grandfathered tag round-trips through its stored form.
+        let stored: LanguageTag = serde_json::from_str("\"sgn-CH-DE\"").unwrap();
+        assert_eq!((stored.as_str(), stored.primary()), ("sgn-CH-DE", "sgg"));
+        for refused in ["x-private", "i-borg", "en-GB-oedx"] {
+            assert!(LanguageTag::parse(refused).is_err(), "{refused}");
+        }
     }
 }
 
@@ -276,10 +350,8 @@ mod tests {
             "de_DE",
             "-de",
             "de--AT",
-            "i-klingon",
-            "art-lojban",
-            "en-GB-oed",
-            "zh-hakka",
+            "i-borg",
+            "en-GB-oedx",
         ] {
             assert_eq!(LanguageTag::parse(bad), Err(Problem::NotALanguageTag), "{bad}");
         }
