@@ -24,16 +24,19 @@ async fn a_request_at_its_limits_still_reads_in_pages_and_verifies() {
     let read = stack.get(&path, &partner).await;
     assert_eq!(
         read.body["conversation"]["partner"],
-        json!({ "texts": 16, "bytes": 512_000 })
+        json!({ "actions": 16, "texts": 16, "bytes": 512_000 })
     );
-    assert_eq!(read.body["conversation"]["vendor"], json!({ "texts": 0, "bytes": 0 }));
+    assert_eq!(
+        read.body["conversation"]["vendor"],
+        json!({ "actions": 0, "texts": 0, "bytes": 0 })
+    );
     // The 17th long note passes the budget: 422 naming it, nothing written.
     let before = dump_tables(&stack).await;
     let refused = stack.patch(&path, &partner, &note(&long)).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
     let detail = refused.body["detail"].as_str().unwrap();
     assert!(
-        detail.contains("at most 250 texts and 524288 bytes are kept per side"),
+        detail.contains("at most 500 actions, 250 texts and 524288 bytes are kept per side"),
         "{detail}"
     );
     assert_eq!(dump_tables(&stack).await, before, "nothing written");
@@ -48,7 +51,7 @@ async fn a_request_at_its_limits_still_reads_in_pages_and_verifies() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(
         reply.body["conversation"]["vendor"],
-        json!({ "texts": 1, "bytes": 32_000 })
+        json!({ "actions": 1, "texts": 1, "bytes": 32_000 })
     );
 
     // History in pages of 5: the same items as one page, in order, each page bounded.

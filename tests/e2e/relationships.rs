@@ -100,6 +100,10 @@ async fn a_terminated_relationship_leaves_the_partner_its_own_evidence_and_nothi
                     json!({ "action": "note", "message": "still there?" }),
                     json!({ "action": "change_severity", "severity": "C", "reason": "downgrade" }),
                     json!({ "action": "close" }),
+                    // Ones the request's state would refuse (the same severity; reopening an
+                    // open request): the refusal says nothing about its state.
+                    json!({ "action": "change_severity", "severity": "A" }),
+                    json!({ "action": "reopen", "reason": "again" }),
                 ] {
                     let reply = stack.patch(&request, &partner, &action).await;
                     assert!(
@@ -108,22 +112,25 @@ async fn a_terminated_relationship_leaves_the_partner_its_own_evidence_and_nothi
                         reply.status,
                         reply.body
                     );
-                    // With If-Match too: the refusal is the relationship's, not the version's.
-                    let reply = stack
-                        .send(
-                            Method::PATCH,
-                            &request,
-                            Some(&partner),
-                            Some(&action),
-                            &[("if-match", "\"2\"")],
-                        )
-                        .await;
-                    assert!(
-                        is_relationship_refusal(&reply),
-                        "{action}: {} {}",
-                        reply.status,
-                        reply.body
-                    );
+                    // With If-Match too, current or stale: the refusal is the relationship's,
+                    // not the version's (no version is told).
+                    for version in ["\"2\"", "\"1\""] {
+                        let reply = stack
+                            .send(
+                                Method::PATCH,
+                                &request,
+                                Some(&partner),
+                                Some(&action),
+                                &[("if-match", version)],
+                            )
+                            .await;
+                        assert!(
+                            is_relationship_refusal(&reply),
+                            "{action}: {} {}",
+                            reply.status,
+                            reply.body
+                        );
+                    }
                 }
             }
             Operation::Evidence => {
@@ -184,6 +191,14 @@ async fn a_terminated_relationship_leaves_the_partner_its_own_evidence_and_nothi
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    // The partner's evidence stays what happened while the relationship lasted: nothing
+    // written after its end (signed since) is in it.
+    crate::evidence::sweep(&stack).await;
+    let bundle = stack.get_text(&format!("{request}/evidence"), &partner).await;
+    assert!(bundle.contains("tried a restart"), "{bundle}");
+    assert!(!bundle.contains("Resolved on our side."), "{bundle}");
+    let support_view = stack.get(&format!("{request}/history"), &support).await;
+    assert!(support_view.body.to_string().contains("Resolved on our side."));
     let reply = stack
         .post(
             "/privacy/erasures",

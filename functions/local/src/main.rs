@@ -60,6 +60,9 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
     },
+    /// Print the data directory (absolute) that `local` uses from here: its public keys are
+    /// `ledgerdesk-local.pub` (checkpoints) and `ledgerdesk-local-receipts.pub` (receipts).
+    DataDir,
     /// Run one SLA sweep and checkpoint now, or as if the schedule fired at an earlier time (--at).
     Sweep {
         /// RFC 3339 time, e.g. 2026-11-30T12:00:00Z; not in the future (the data are kept).
@@ -98,6 +101,10 @@ async fn main() -> anyhow::Result<()> {
                 "{}",
                 token::issue(&secrets.jwt_secret, role, partner.as_deref(), &subject, ttl)?
             );
+        }
+        Some(Command::DataDir) => {
+            let absolute = std::path::absolute(&data_dir)?;
+            println!("{}", absolute.display());
         }
         Some(Command::Sweep { at }) => {
             api::telemetry::init_text();

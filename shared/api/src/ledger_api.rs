@@ -233,8 +233,9 @@ pub async fn evidence(app: &App, request: &Request) -> Result<Response<Body>, Ap
                 .map_err(|e| ApiError::Validation(vec![FieldMessage::new("query:caseReference", e.to_string())]))?,
         ),
     };
-    // A partner sees the values it supplied; an auditor sees commitments unless a case needs
-    // the values, and that access is ledgered before anything is disclosed.
+    // A partner sees the values on its requests; an auditor sees commitments unless a case
+    // needs the values, and that access is ledgered (in the partner's chain, so the partner
+    // sees who looked, and for which case) before anything is disclosed.
     let disclose = !caller.is_vendor() || case.is_some();
     let id = path_param(request, "id")
         .and_then(|id| RequestId::parse(id).ok())
@@ -249,6 +250,17 @@ pub async fn evidence(app: &App, request: &Request) -> Result<Response<Body>, Ap
         app.store.get_request(caller.partner()?, id).await?
     };
     let found = found.ok_or(ApiError::NotFound)?;
+    // Once the partner's relationship with the customer has ended, its evidence is of what
+    // happened while it lasted: the entries before the one that ended it (or, for a
+    // relationship recorded before its entry was kept, the entries up to its change).
+    let ended = match (caller.is_vendor(), found.customer_id()) {
+        (false, Some(customer)) => app
+            .store
+            .relationship(found.partner_id(), customer)
+            .await?
+            .filter(|r| r.status != store::RelationshipStatus::Active),
+        _ => None,
+    };
     let chain = ChainId::parse(found.partner_id().as_str()).map_err(|_| ApiError::Internal)?;
     // Every page of one bundle set is proven against the checkpoint its first page used.
     let checkpoint = async {
@@ -286,6 +298,13 @@ pub async fn evidence(app: &App, request: &Request) -> Result<Response<Body>, Ap
             tracing::error!(error = %e, "an unreadable ledger line");
             ApiError::Internal
         })?;
+        let after_the_end = ended.as_ref().is_some_and(|r| match &r.entry {
+            Some(end) => entry.seq > end.seq,
+            None => entry.at > r.updated_at.to_string().as_str(),
+        });
+        if after_the_end {
+            continue;
+        }
         if entry.seq >= cp.size {
             uncovered += 1;
         } else if page.after.is_none_or(|after| entry.seq > after) {

@@ -427,7 +427,7 @@ fn schemas() -> Map<String, Value> {
                 "assignee": { "type": ["string", "null"], "description": "The support engineer working on it (token subject)." },
                 "conversation": {
                     "type": "object",
-                    "description": format!("What each side has written on it (messages, notes, reasons): at most {} texts and {} bytes (UTF-8) per side, then 422; absent until someone writes.", domain::Conversation::MAX_TEXTS, domain::Conversation::MAX_BYTES),
+                    "description": format!("What each side has done on it: actions (each a ledger entry), texts (messages, notes, reasons) and their bytes (UTF-8); at most {} actions, {} texts and {} bytes per side, then 422 (support's reply to a reply it owes, up to {} bytes, always goes through); absent until someone acts.", domain::Conversation::MAX_ACTIONS, domain::Conversation::MAX_TEXTS, domain::Conversation::MAX_BYTES, domain::Conversation::OWED_REPLY_BYTES),
                     "required": ["partner", "vendor"],
                     "properties": { "partner": r("Written"), "vendor": r("Written") }
                 },
@@ -439,8 +439,8 @@ fn schemas() -> Map<String, Value> {
         "Written",
         json!({
             "type": "object",
-            "required": ["texts", "bytes"],
-            "properties": { "texts": { "type": "integer", "minimum": 0 }, "bytes": { "type": "integer", "minimum": 0 } }
+            "required": ["actions", "texts", "bytes"],
+            "properties": { "actions": { "type": "integer", "minimum": 0 }, "texts": { "type": "integer", "minimum": 0 }, "bytes": { "type": "integer", "minimum": 0 } }
         }),
     );
     put(

@@ -173,36 +173,24 @@ pub fn list_query(
     Ok(Some((query, cursor)))
 }
 
-/// What a caller loads a request for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Purpose {
-    /// To show it: a partner's relationship with the request's customer must be active now.
-    Read,
-    /// To change it: the write checks the relationship in its own transaction.
-    Change,
-}
-
-/// The request at `{id}` as this caller may see it: a partner's own, or (vendor staff) any.
-/// A partner reads a request filed for a customer only while their relationship is active
-/// (403 naming why once it has ended; its evidence and ledger stay readable elsewhere).
-pub(crate) async fn load(
-    app: &App,
-    caller: &Caller,
-    request: &Request,
-    purpose: Purpose,
-) -> Result<ServiceRequest, ApiError> {
+/// The request at `{id}` as this caller may see it: a partner's own, or (vendor support) any.
+/// A partner reads or changes a request filed for a customer only while their relationship
+/// is active (403 naming why once it has ended, before anything about the request's state is
+/// told; a change checks it again in its own transaction). Its evidence and ledger stay
+/// readable elsewhere. Of the vendor's staff only support engineers (`requests/respond`) read
+/// requests: an auditor sees personal values only through a ledgered disclosure.
+pub(crate) async fn load(app: &App, caller: &Caller, request: &Request) -> Result<ServiceRequest, ApiError> {
     // An id that is not even well-formed is as unknown as any other.
     let id = path_param(request, "id")
         .and_then(|id| RequestId::parse(id).ok())
         .ok_or(ApiError::NotFound)?;
     if caller.is_vendor() {
+        caller.require_any(&[RESPOND])?;
         return app.store.find_request(id).await?.ok_or(ApiError::NotFound);
     }
     let partner = caller.partner()?;
     let found = app.store.get_request(partner, id).await?.ok_or(ApiError::NotFound)?;
-    if purpose == Purpose::Read
-        && let Some(customer) = found.customer_id()
-    {
+    if let Some(customer) = found.customer_id() {
         app.store.require_related(partner, customer).await?;
     }
     Ok(found)
@@ -212,7 +200,7 @@ pub async fn get(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
     let caller = Caller::from_request(request, &app.identity)?;
     caller.require_any(&[READ, RESPOND])?;
     query_params(request, &[])?;
-    let found = load(app, &caller, request, Purpose::Read).await?;
+    let found = load(app, &caller, request).await?;
     Ok(with_etag(json_response(StatusCode::OK, &found)?, found.version()))
 }
 
@@ -228,7 +216,7 @@ pub async fn history(app: &App, request: &Request) -> Result<Response<Body>, Api
     caller.require_any(&[READ, RESPOND])?;
     let params = query_params(request, &["limit", "cursor"])?;
     let page = paging::entry_page(&params, false)?;
-    let found = load(app, &caller, request, Purpose::Read).await?;
+    let found = load(app, &caller, request).await?;
     let history = app.store.history(found.partner_id(), found.id()).await?;
     let mut items = Vec::new();
     for line in &history.lines {

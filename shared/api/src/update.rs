@@ -18,7 +18,7 @@ use crate::App;
 use crate::http::{json_body, query_params, raw_json_response, with_etag};
 use crate::identity::Caller;
 use crate::problem::{ApiError, FieldMessage};
-use crate::read::{Purpose, load};
+use crate::read::load;
 
 /// How long a change that keeps losing races is re-applied. Each attempt may itself retry
 /// its ledger append for up to `store::RETRY_BUDGET` (10 s), so the worst case, 12 s + 10 s,
@@ -47,7 +47,7 @@ pub async fn update(app: &App, request: &Request) -> Result<Response<Body>, ApiE
     let started = Instant::now();
     let mut attempt = 0u32;
     loop {
-        let current = load(app, &caller, request, Purpose::Change).await?;
+        let current = load(app, &caller, request).await?;
         if let Precondition::Versions(expected) = &precondition
             && !expected.contains(&current.version())
         {

@@ -250,8 +250,8 @@ pub enum TransitionError {
     #[error("the severity is already {0}")]
     SeverityUnchanged(Severity),
     #[error(
-        "this side has written {} texts ({} bytes) on this service request; at most {} texts and {} bytes are kept per side, and this text has {bytes} bytes: open a new request that refers to this one",
-        written.texts, written.bytes, Conversation::MAX_TEXTS, Conversation::MAX_BYTES
+        "this side has taken {} actions and written {} texts ({} bytes) on this service request; at most {} actions, {} texts and {} bytes are kept per side, and this action's text has {bytes} bytes: open a new request that refers to this one",
+        written.actions, written.texts, written.bytes, Conversation::MAX_ACTIONS, Conversation::MAX_TEXTS, Conversation::MAX_BYTES
     )]
     ConversationFull { written: Written, bytes: u64 },
     #[error(
@@ -318,17 +318,29 @@ impl ServiceRequest {
         // Events never go back in time, even if a clock does.
         let at = at.max(self.updated_at);
         let mut next = self.clone();
-        if let Some(text) = action.text() {
+        {
             let side = if role == Role::PartnerAgent {
                 &mut next.conversation.partner
             } else {
                 &mut next.conversation.vendor
             };
-            let bytes = text.as_str().len() as u64;
-            if side.texts >= Conversation::MAX_TEXTS || side.bytes + bytes > Conversation::MAX_BYTES {
+            let bytes = action.text().map_or(0, |text| text.as_str().len() as u64);
+            let texts = u32::from(action.text().is_some());
+            let full = side.actions >= Conversation::MAX_ACTIONS
+                || side.texts + texts > Conversation::MAX_TEXTS
+                || side.bytes + bytes > Conversation::MAX_BYTES;
+            let owed_reply = role == Role::SupportEngineer
+                && matches!(
+                    action,
+                    Action::Respond { .. } | Action::AwaitPartner { .. } | Action::Resolve { .. }
+                )
+                && self.reply_owed().is_some()
+                && bytes <= Conversation::OWED_REPLY_BYTES;
+            if full && !owed_reply {
                 return Err(TransitionError::ConversationFull { written: *side, bytes });
             }
-            side.texts += 1;
+            side.actions += 1;
+            side.texts += texts;
             side.bytes += bytes;
         }
         let change = match action {
@@ -404,6 +416,19 @@ impl ServiceRequest {
                 next.status = to;
                 if role == Role::PartnerAgent && to == InProgress {
                     next.owe_reply(at, policy)?;
+                }
+                // Withdrawn before any answer and asked again: the first response is owed by
+                // the target counted from the reopening (never earlier than before), not from
+                // the opening, which a closed request's clock may have passed meanwhile. The
+                // entry's resulting state records the due time.
+                if to == Open && next.sla.state == SlaState::Pending {
+                    let due = policy.initial_response_due(at, self.category, self.severity, &self.language)?;
+                    if due.due_at > next.sla.due_at {
+                        next.sla.policy_version = due.policy_version;
+                        next.sla.target_minutes = due.target_minutes;
+                        next.sla.calendar = due.calendar;
+                        next.sla.due_at = due.due_at;
+                    }
                 }
                 Change::StatusChanged {
                     from,

@@ -300,19 +300,29 @@ pub struct Conversation {
     pub vendor: Written,
 }
 
-/// One side's written text: how many texts and how many bytes (UTF-8).
+/// One side's part: how many actions (each one ledger entry), how many of them wrote a text,
+/// and how many bytes (UTF-8) of text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Written {
+    #[serde(default)]
+    pub actions: u32,
     pub texts: u32,
     pub bytes: u64,
 }
 
 impl Conversation {
+    /// Actions (each a ledger entry: a note, a severity change, an assignment …) one side may
+    /// take on one request.
+    pub const MAX_ACTIONS: u32 = 500;
     /// Texts (messages, notes, reasons) one side may write on one request.
     pub const MAX_TEXTS: u32 = 250;
     /// Bytes (UTF-8) of text one side may write on one request: 512 KiB.
     pub const MAX_BYTES: u64 = 512 * 1024;
+    /// Support's reply to a reply it owes is never refused for the budget when its text is at
+    /// most this long: a partner cannot force a breach by outlasting the vendor's budget (and
+    /// such replies stay bounded: each answers a partner's follow-up, which its budget bounds).
+    pub const OWED_REPLY_BYTES: u64 = 1024;
 
     pub fn is_empty(&self) -> bool {
         *self == Conversation::default()

@@ -487,3 +487,102 @@ fn patch_bodies_parse_per_action() {
             .is_err()
     );
 }
+
+#[test]
+fn a_request_withdrawn_unanswered_and_reopened_is_due_from_the_reopening() {
+    // A: 120 min from Tuesday 10:00 CET (de) → 12:00 CET.
+    let r = german("A");
+    let (closed, _) = apply(&r, Action::Close { reason: None }, &agent(), "2026-11-24T09:01:00Z").unwrap();
+    // Reopened at 15:00 CET, after the old due time: due 17:00 CET, not breached at once.
+    let (reopened, event) = apply(
+        &closed,
+        Action::Reopen {
+            reason: message("it is back"),
+        },
+        &agent(),
+        "2026-11-24T14:00:00Z",
+    )
+    .unwrap();
+    assert_eq!(reopened.status(), Status::Open);
+    assert_eq!(reopened.sla().due_at, at("2026-11-24T16:00:00Z"));
+    assert_eq!(reopened.sla().state, SlaState::Pending);
+    assert_eq!(event.resulting.due_at, at("2026-11-24T16:00:00Z"), "ledgered");
+    assert!(reopened.mark_breached(at("2026-11-24T14:05:00Z"), &sweep()).is_err());
+    // Reopened a minute after it was withdrawn: two hours from the reopening.
+    let (soon, _) = apply(
+        &closed,
+        Action::Reopen {
+            reason: message("it is back"),
+        },
+        &agent(),
+        "2026-11-24T09:02:00Z",
+    )
+    .unwrap();
+    assert_eq!(soon.sla().due_at, at("2026-11-24T11:02:00Z"));
+}
+
+#[test]
+fn each_side_has_a_budget_of_actions_and_support_can_always_answer_what_it_owes() {
+    let mut r = open(body(), "2026-11-24T09:00:00Z");
+    let severity_to = |s: Severity| Action::ChangeSeverity {
+        severity: s,
+        reason: None,
+    };
+    // The partner flips the severity 500 times (no text): then its budget of actions is spent.
+    for i in 0..500 {
+        let to = if i % 2 == 0 { Severity::A } else { Severity::B };
+        r = apply(&r, severity_to(to), &agent(), "2026-11-24T09:01:00Z").unwrap().0;
+    }
+    assert_eq!(r.conversation().partner.actions, 500);
+    assert!(matches!(
+        apply(&r, severity_to(Severity::A), &agent(), "2026-11-24T09:02:00Z"),
+        Err(TransitionError::ConversationFull { .. })
+    ));
+    // Support's own budget is untouched; it spends it assigning back and forth.
+    for i in 0..500 {
+        let to = if i % 2 == 0 { AssignTo::Me } else { AssignTo::Nobody };
+        r = apply(&r, Action::Assign { to }, &engineer(), "2026-11-24T09:03:00Z")
+            .unwrap()
+            .0;
+    }
+    assert!(matches!(
+        apply(
+            &r,
+            Action::Assign { to: AssignTo::Me },
+            &engineer(),
+            "2026-11-24T09:04:00Z"
+        ),
+        Err(TransitionError::ConversationFull { .. })
+    ));
+    // But the first response it owes goes through, when short.
+    let long = Action::Respond {
+        message: message(&"x".repeat(1025)),
+    };
+    assert!(matches!(
+        apply(&r, long, &engineer(), "2026-11-24T09:05:00Z"),
+        Err(TransitionError::ConversationFull { .. })
+    ));
+    let (answered, _) = apply(
+        &r,
+        Action::Respond {
+            message: message("On it."),
+        },
+        &engineer(),
+        "2026-11-24T09:05:00Z",
+    )
+    .unwrap();
+    assert_eq!(answered.sla().state, SlaState::Met);
+    assert_eq!(answered.conversation().vendor.actions, 501);
+    // Owing nothing, it cannot write past the budget.
+    assert!(matches!(
+        apply(
+            &answered,
+            Action::Respond {
+                message: message("more")
+            },
+            &engineer(),
+            "2026-11-24T09:06:00Z"
+        ),
+        Err(TransitionError::ConversationFull { .. })
+    ));
+}

@@ -417,9 +417,11 @@ pub fn verify_proof(
                         set.chain,
                         set.tree_size
                     ))
-                } else if next.entries.first().map(|e| e.seq) <= last {
+                } else if next.entries.first().map(|e| e.seq) <= last
+                    || next.entries.windows(2).any(|w| w[1].seq <= w[0].seq)
+                {
                     Some(format!(
-                        "page {} repeats or goes back before entry {} of the page before it: give the pages in order, each once",
+                        "page {} repeats or goes back before entry {} of the page before it (or within itself): give the pages in order, each once",
                         page + 1,
                         last.unwrap_or_default()
                     ))
@@ -466,6 +468,12 @@ pub fn verify_proof(
         report.tree_size,
         report.signed_by.join(", ")
     );
+    if bundles.len() > 1 {
+        text.push_str(&format!(
+            "  ({} pages, in order, none repeated: each entry is proven in the log; that no page is missing is for whoever gave them to show)\n",
+            bundles.len()
+        ));
+    }
     for e in &report.entries {
         text.push_str(&format!("  entry seq {} ({}, {})", e.seq, e.kind, e.at));
         if !e.disclosed.is_empty() {

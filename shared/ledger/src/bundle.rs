@@ -4,7 +4,6 @@
 
 use std::io::Read;
 
-use crate::canonical::check_document;
 use crate::checkpoint::{Checkpoint, LogName, NoteError, TrustedKeys};
 use crate::entry::EntryRef;
 use crate::hash::Hash;

@@ -229,8 +229,8 @@ impl Client {
         let mut cursor: Option<String> = None;
         loop {
             let path = match &cursor {
-                Some(c) => format!("/service-requests?limit=100&cursor={c}"),
-                None => "/service-requests?limit=100".to_owned(),
+                Some(c) => format!("/service-requests?limit=50&cursor={c}"),
+                None => "/service-requests?limit=50".to_owned(),
             };
             match self.send(reqwest::Method::GET, &path, None, &[]).await {
                 Sent::Answered(200, page) => {
