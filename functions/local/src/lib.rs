@@ -384,6 +384,7 @@ async fn register_relationships(store: &Store, pairs: &[(String, String)]) -> an
             status: RelationshipStatus::Active,
             updated_at: now,
             entry: None,
+            based_on: None,
         };
         store.save_relationship(&relationship, &admin).await?;
     }

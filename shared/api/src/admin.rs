@@ -122,17 +122,19 @@ async fn save(
         return Ok((existing.clone(), Saved::Unchanged(entry)));
     }
     let relationship = Relationship {
-        since: since.or(existing.map(|r| r.since)).unwrap_or(now),
+        since: since.or(existing.as_ref().map(|r| r.since)).unwrap_or(now),
         partner_id: partner,
         customer_id: customer,
         status,
         updated_at: now,
         entry: None,
+        based_on: existing.map(|r| r.updated_at),
     };
     let appended = app
         .store
         .save_relationship(&relationship, &caller.actor(Role::RelationshipAdmin))
-        .await?;
+        .await
+        .map_err(relationship_conflict)?;
     tracing::info!(partner = %relationship.partner_id, status = relationship.status.as_str(), seq = appended.seq, "relationship saved");
     Ok((relationship, Saved::Written(appended)))
 }
@@ -304,6 +306,7 @@ pub async fn import(app: &App, request: &Request) -> Result<Response<Body>, ApiE
             status,
             updated_at: now,
             entry: None,
+            based_on: found.map(|r| r.updated_at),
         };
         outcomes.push((row, relationship, None, true));
     }
@@ -319,9 +322,14 @@ pub async fn import(app: &App, request: &Request) -> Result<Response<Body>, ApiE
         async move {
             let mut appended = Vec::with_capacity(relationships.len());
             for batch in relationships.chunks(store::RELATIONSHIPS_PER_TRANSACTION) {
-                appended.extend(app.store.save_relationships(batch, actor).await?);
+                appended.extend(
+                    app.store
+                        .save_relationships(batch, actor)
+                        .await
+                        .map_err(relationship_conflict)?,
+                );
             }
-            Ok::<_, store::StoreError>((indices, appended))
+            Ok::<_, ApiError>((indices, appended))
         }
     }))
     .buffer_unordered(IMPORT_PARTNERS_AT_ONCE)
@@ -370,6 +378,17 @@ pub async fn import(app: &App, request: &Request) -> Result<Response<Body>, ApiE
         StatusCode::OK,
         &json!({ "imported": imported, "unchanged": unchanged, "rows": rows_out, "receipts": receipts }),
     )
+}
+
+/// A relationship changed by another call between this one's read and its write: nothing
+/// of this one's (transaction) is written.
+fn relationship_conflict(e: store::StoreError) -> ApiError {
+    match e {
+        store::StoreError::Conflict => ApiError::Conflict(
+            "a relationship was changed by another call at the same time; read it again and retry (an import: run it again)".into(),
+        ),
+        other => other.into(),
+    }
 }
 
 /// How many partners' rows one import writes at once.

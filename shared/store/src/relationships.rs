@@ -52,6 +52,11 @@ pub struct Relationship {
     /// a change that changes nothing answers with that entry's receipt again.
     #[serde(skip)]
     pub entry: Option<crate::Appended>,
+    /// For a write: the `updatedAt` of the relationship as it was read before this change
+    /// (`None`: there was none). The write holds only if it is still so — two changes of one
+    /// relationship at once cannot both be ledgered as if each saw the other's start.
+    #[serde(skip)]
+    pub based_on: Option<Timestamp>,
 }
 
 impl Store {
@@ -190,6 +195,7 @@ fn relationship_from_item(item: &items::Item) -> Result<Relationship, StoreError
         status,
         updated_at: time("updated_at")?,
         entry,
+        based_on: None,
     })
 }
 

@@ -100,8 +100,13 @@ enum Change<'a> {
         expected_version: u64,
         delete: &'a [PersonalItem],
     },
-    /// A partner–customer relationship registered or changed (by the vendor).
-    Relationship { partner: &'a PartnerId, item: items::Item },
+    /// A partner–customer relationship registered or changed (by the vendor), on the
+    /// condition that it is still as it was read (`based_on`: its `updated_at`, or none).
+    Relationship {
+        partner: &'a PartnerId,
+        item: items::Item,
+        based_on: Option<Timestamp>,
+    },
     /// An access recorded against a request that does not change it (an auditor's
     /// disclosure): the request must exist; it is not written.
     Access { request: &'a ServiceRequest },
@@ -302,6 +307,7 @@ impl Store {
             let change = Change::Relationship {
                 partner: &relationship.partner_id,
                 item: crate::relationships::relationship_item(relationship),
+                based_on: relationship.based_on,
             };
             changes.push((change, entry));
         }
@@ -746,7 +752,7 @@ impl Store {
                     .map_err(StoreError::internal)?;
                 TransactWriteItem::builder().condition_check(check).build()
             }
-            (Change::Relationship { item, .. }, _) => {
+            (Change::Relationship { item, based_on, .. }, _) => {
                 // The item remembers the entry that set it (its receipt can be given again).
                 let mut item = item.clone();
                 let at = ledger::EntryRef::parse(entry.line.as_bytes())
@@ -755,11 +761,16 @@ impl Store {
                 item.insert("entry_seq".into(), items::n(entry.seq));
                 item.insert("entry_hash".into(), items::s(entry.hash.to_hex()));
                 item.insert("entry_at".into(), items::s(at));
-                put_item(
-                    Put::builder()
-                        .table_name(&self.tables.relationships)
-                        .set_item(Some(item)),
-                )?
+                let put = Put::builder()
+                    .table_name(&self.tables.relationships)
+                    .set_item(Some(item));
+                let put = match based_on {
+                    None => put.condition_expression("attribute_not_exists(partner)"),
+                    Some(at) => put
+                        .condition_expression("updated_at = :based_on")
+                        .expression_attribute_values(":based_on", s(at.to_string())),
+                };
+                put_item(put)?
             }
             (Change::Create { .. }, Some(item)) => put_item(
                 Put::builder()

@@ -332,3 +332,46 @@ async fn a_stale_cached_head_is_refreshed_and_the_append_retried() {
     let key = ledger::SignerKey::from_seed("k", [1; 32]).unwrap();
     assert!(verify_export(&lines, &key, &[]).is_ok());
 }
+
+#[tokio::test]
+async fn two_changes_of_one_relationship_from_the_same_read_cannot_both_be_written() {
+    let h = Harness::new().await;
+    let partner = PartnerId::parse("partner-r").unwrap();
+    let customer = CustomerId::parse("0b5e1d2c-3a4f-4b6c-8d7e-9f0a1b2c3d4e").unwrap();
+    let admin = Actor::new(Role::RelationshipAdmin, Subject::parse("admin@vendor").unwrap());
+    let at = Timestamp::from(h.store.now());
+    let new = |status, based_on| store::Relationship {
+        partner_id: partner.clone(),
+        customer_id: customer.clone(),
+        since: at,
+        status,
+        updated_at: at,
+        entry: None,
+        based_on,
+    };
+    h.store
+        .save_relationship(&new(store::RelationshipStatus::Active, None), &admin)
+        .await
+        .unwrap();
+    // Registering it again as new (someone else registered it meanwhile): refused.
+    let err = h
+        .store
+        .save_relationship(&new(store::RelationshipStatus::Terminated, None), &admin)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    // Two changes from the same read: the first holds, the second is refused, and the ledger
+    // has one entry for each write that held.
+    let read = h.store.relationship(&partner, &customer).await.unwrap().unwrap();
+    let later = Timestamp::from(h.store.now() + chrono::Duration::milliseconds(5));
+    let mut first = new(store::RelationshipStatus::Terminated, Some(read.updated_at));
+    first.updated_at = later;
+    h.store.save_relationship(&first, &admin).await.unwrap();
+    let second = new(store::RelationshipStatus::Active, Some(read.updated_at));
+    let err = h.store.save_relationship(&second, &admin).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    let now = h.store.relationship(&partner, &customer).await.unwrap().unwrap();
+    assert_eq!(now.status, store::RelationshipStatus::Terminated);
+    let lines = h.export("partner-r").await;
+    assert_eq!(lines.len(), 2, "two writes held: {lines:?}");
+}
