@@ -215,4 +215,24 @@ async fn an_auditor_sees_personal_values_only_for_a_case_and_the_access_is_ledge
     assert_eq!(last["data"]["valuesDisclosed"], shown, "{last}");
     assert_eq!(last["data"]["actor"]["role"], "auditor", "{last}");
     assert_eq!(last["data"]["actor"]["subject"]["value"], "auditor@vendor", "{last}");
+    // The same auditor and case again (another fetch, a later page): the access is on record
+    // already, nothing more is written; another case is a new record.
+    let disclosures = |history: &Reply| {
+        history.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["kind"] == "personal_data_disclosed")
+            .count()
+    };
+    stack
+        .get_text(&format!("{evidence}?caseReference=FR-2026-0007"), &auditor)
+        .await;
+    let history = stack.get(&format!("/service-requests/{id}/history"), &partner).await;
+    assert_eq!(disclosures(&history), 1);
+    stack
+        .get_text(&format!("{evidence}?caseReference=FR-2026-0008"), &auditor)
+        .await;
+    let history = stack.get(&format!("/service-requests/{id}/history"), &partner).await;
+    assert_eq!(disclosures(&history), 2);
 }

@@ -199,6 +199,21 @@ async fn a_terminated_relationship_leaves_the_partner_its_own_evidence_and_nothi
     assert!(!bundle.contains("Resolved on our side."), "{bundle}");
     let support_view = stack.get(&format!("{request}/history"), &support).await;
     assert!(support_view.body.to_string().contains("Resolved on our side."));
+    // A later rewrite that leaves it terminated (a corrected `since`) does not move the end.
+    let rewritten = stack
+        .send(
+            Method::PUT,
+            &format!("/relationships/contoso/{ENDED}"),
+            Some(&admin),
+            Some(&json!({ "status": "terminated", "since": "2025-01-01T00:00:00Z" })),
+            &[],
+        )
+        .await;
+    assert_eq!(rewritten.status, StatusCode::OK, "{}", rewritten.body);
+    crate::evidence::sweep(&stack).await;
+    let bundle = stack.get_text(&format!("{request}/evidence"), &partner).await;
+    assert!(bundle.contains("tried a restart"), "{bundle}");
+    assert!(!bundle.contains("Resolved on our side."), "{bundle}");
     let reply = stack
         .post(
             "/privacy/erasures",

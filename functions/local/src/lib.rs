@@ -385,6 +385,7 @@ async fn register_relationships(store: &Store, pairs: &[(String, String)]) -> an
             updated_at: now,
             entry: None,
             based_on: None,
+            ended_seq: None,
         };
         store.save_relationship(&relationship, &admin).await?;
     }

@@ -128,6 +128,10 @@ async fn save(
         status,
         updated_at: now,
         entry: None,
+        ended_seq: existing
+            .as_ref()
+            .filter(|r| r.status == RelationshipStatus::Terminated && status == RelationshipStatus::Terminated)
+            .and_then(|r| r.ended_seq),
         based_on: existing.map(|r| r.updated_at),
     };
     let appended = app
@@ -278,6 +282,15 @@ pub async fn import(app: &App, request: &Request) -> Result<Response<Body>, ApiE
             format!("import at most {MAX_IMPORT_ROWS} relationships at a time"),
         )]));
     }
+    let partners: std::collections::HashSet<&PartnerId> = rows.iter().map(|(_, p, _, _, _)| p).collect();
+    if partners.len() > MAX_IMPORT_PARTNERS {
+        return Err(ApiError::Validation(vec![FieldMessage::new(
+            "body",
+            format!(
+                "import the relationships of at most {MAX_IMPORT_PARTNERS} partners at a time (the answer carries a receipt per partner's chain)"
+            ),
+        )]));
+    }
     // Rows that change nothing write nothing. The others are written per partner in
     // transactions of up to `RELATIONSHIPS_PER_TRANSACTION` rows, each whole (partners side by
     // side): an import interrupted between two is finished by running it again.
@@ -306,6 +319,9 @@ pub async fn import(app: &App, request: &Request) -> Result<Response<Body>, ApiE
             status,
             updated_at: now,
             entry: None,
+            ended_seq: found
+                .filter(|r| r.status == RelationshipStatus::Terminated && status == RelationshipStatus::Terminated)
+                .and_then(|r| r.ended_seq),
             based_on: found.map(|r| r.updated_at),
         };
         outcomes.push((row, relationship, None, true));
@@ -396,6 +412,11 @@ const IMPORT_PARTNERS_AT_ONCE: usize = 8;
 
 /// The largest CSV an import takes: 10,000 rows of about 100 bytes, with room.
 pub const MAX_IMPORT_BYTES: usize = 2 * 1024 * 1024;
+
+/// The most partners one import names: its answer (a row per relationship, a receipt per
+/// chain) stays near 2.5 MB, and its transactions (one per partner and 33 rows) well inside
+/// the function's timeout.
+pub const MAX_IMPORT_PARTNERS: usize = 1_000;
 
 /// The most rows one import takes.
 pub const MAX_IMPORT_ROWS: usize = 10_000;

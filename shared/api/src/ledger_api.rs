@@ -102,6 +102,9 @@ pub async fn entries(app: &App, request: &Request) -> Result<Response<Body>, Api
         return Err(ApiError::Validation(errors));
     }
     let lines = app.store.entries(&chain, start, limit).await?;
+    // At most `limit` lines and about 4 MiB (at least one line): a reader asks on from where
+    // the page stopped.
+    let (lines, _) = crate::paging::fill(lines, limit as usize, |line| line.len() + 1);
     let mut body = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
     for line in &lines {
         body.push_str(line);
@@ -216,6 +219,9 @@ pub async fn inclusion(app: &App, request: &Request) -> Result<Response<Body>, A
 /// checkpoint covers, with inclusion proofs and its personal values disclosed (value and
 /// salt), as `ledger verify-proof` reads it. `Ledger-Uncovered` counts the request's entries
 /// not yet covered (they will be within the merge delay).
+/// The most `personal_data_disclosed` records one request keeps (one per auditor and case).
+pub const MAX_DISCLOSURES_PER_REQUEST: usize = 100;
+
 pub async fn evidence(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
     let caller = Caller::from_request(request, &app.identity)?;
     let params = query_params(request, &["caseReference", "limit", "cursor"])?;
@@ -298,8 +304,8 @@ pub async fn evidence(app: &App, request: &Request) -> Result<Response<Body>, Ap
             tracing::error!(error = %e, "an unreadable ledger line");
             ApiError::Internal
         })?;
-        let after_the_end = ended.as_ref().is_some_and(|r| match &r.entry {
-            Some(end) => entry.seq > end.seq,
+        let after_the_end = ended.as_ref().is_some_and(|r| match r.ended_seq {
+            Some(end) => entry.seq > end,
             None => entry.at > r.updated_at.to_string().as_str(),
         });
         if after_the_end {
@@ -361,13 +367,43 @@ pub async fn evidence(app: &App, request: &Request) -> Result<Response<Body>, Ap
         });
     }
     if let Some(case) = &case {
-        let values: usize = entries.iter().map(|e| e.disclosures.len()).sum();
-        let now = domain::Timestamp::from(app.store.now());
-        let appended = app
-            .store
-            .record_disclosure(&found, &caller.actor(Role::Auditor), case, values, now)
-            .await?;
-        tracing::info!(partner = %found.partner_id(), request_id = %found.id(), values, seq = appended.seq, "personal values disclosed to an auditor");
+        // One record per auditor, case and request (its later pages and fetches are the same
+        // access), and a bounded number per request: the request's history stays readable
+        // and its erasure entry within DynamoDB's item size.
+        let mut recorded = 0;
+        let mut already = false;
+        for line in &history.lines {
+            let Ok(entry) = EntryRef::parse(line.as_bytes()) else {
+                continue;
+            };
+            if entry.kind != "personal_data_disclosed" {
+                continue;
+            }
+            recorded += 1;
+            let data: serde_json::Value = serde_json::from_str(entry.data_str()).unwrap_or_default();
+            let subject = data
+                .pointer("/actor/subject/commitment")
+                .and_then(serde_json::Value::as_str)
+                .and_then(Hash::from_hex)
+                .and_then(|c| history.values.get(&c));
+            if data["caseReference"] == case.as_str() && subject.is_some_and(|s| s == caller.subject.as_str()) {
+                already = true;
+            }
+        }
+        if !already {
+            if recorded >= MAX_DISCLOSURES_PER_REQUEST {
+                return Err(ApiError::UnprocessableAction(format!(
+                    "this request has {recorded} recorded disclosures, the most one request keeps; use a case already recorded on it"
+                )));
+            }
+            let values: usize = entries.iter().map(|e| e.disclosures.len()).sum();
+            let now = domain::Timestamp::from(app.store.now());
+            let appended = app
+                .store
+                .record_disclosure(&found, &caller.actor(Role::Auditor), case, values, now)
+                .await?;
+            tracing::info!(partner = %found.partner_id(), request_id = %found.id(), values, seq = appended.seq, "personal values disclosed to an auditor");
+        }
     }
     let bundle = EvidenceBundle {
         format: BUNDLE_FORMAT.into(),

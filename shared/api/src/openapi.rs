@@ -373,7 +373,8 @@ fn schemas() -> Map<String, Value> {
                 "state": r("SlaState"),
                 "breachedAt": opt_time,
                 "current": nullable(r("Owed")),
-                "cycles": { "type": "array", "items": r("ResponseCycle") }
+                "cycles": { "type": "array", "items": r("ResponseCycle") },
+                "startedAt": { "type": "string", "description": "When the initial-response clock started, if not at the opening (a request withdrawn before any answer and reopened is owed its first response from the reopening)." }
             }
         }),
     );

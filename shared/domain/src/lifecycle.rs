@@ -417,17 +417,20 @@ impl ServiceRequest {
                 if role == Role::PartnerAgent && to == InProgress {
                     next.owe_reply(at, policy)?;
                 }
-                // Withdrawn before any answer and asked again: the first response is owed by
-                // the target counted from the reopening (never earlier than before), not from
-                // the opening, which a closed request's clock may have passed meanwhile. The
-                // entry's resulting state records the due time.
-                if to == Open && next.sla.state == SlaState::Pending {
+                // Withdrawn before any answer (and before its due time) and asked again: the
+                // first response is owed by the target counted from the reopening (never
+                // earlier than before), not from the opening, which a closed request's clock
+                // may have passed meanwhile. The entry's resulting state records the due time.
+                // Only a withdrawal before the due time: one after it leaves the breach to be
+                // recorded.
+                if to == Open && next.sla.state == SlaState::Pending && self.status_since < self.sla.due_at {
                     let due = policy.initial_response_due(at, self.category, self.severity, &self.language)?;
                     if due.due_at > next.sla.due_at {
                         next.sla.policy_version = due.policy_version;
                         next.sla.target_minutes = due.target_minutes;
                         next.sla.calendar = due.calendar;
                         next.sla.due_at = due.due_at;
+                        next.sla.started_at = Some(at);
                     }
                 }
                 Change::StatusChanged {
@@ -471,7 +474,8 @@ impl ServiceRequest {
                     } else if self.sla.due_at > at {
                         // Lowered before its due time: the new target from the opening, but never
                         // earlier than the due time it had.
-                        Some(policy.initial_response_due(self.created_at, self.category, severity, &self.language)?)
+                        let started = self.sla.started_at.unwrap_or(self.created_at);
+                        Some(policy.initial_response_due(started, self.category, severity, &self.language)?)
                             .filter(|due| due.due_at > self.sla.due_at)
                     } else {
                         // A due time that has passed is not moved by lowering the severity.

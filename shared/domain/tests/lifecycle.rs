@@ -586,3 +586,24 @@ fn each_side_has_a_budget_of_actions_and_support_can_always_answer_what_it_owes(
         Err(TransitionError::ConversationFull { .. })
     ));
 }
+
+#[test]
+fn a_request_withdrawn_after_its_due_time_keeps_its_breach_and_a_reopened_one_lowers_from_the_reopening() {
+    let r = german("A"); // due 12:00 CET (11:00Z)
+    // Withdrawn after the due time (before the sweep came by), reopened later: still due then.
+    let (closed, _) = apply(&r, Action::Close { reason: None }, &agent(), "2026-11-24T11:30:00Z").unwrap();
+    let reopen = || Action::Reopen {
+        reason: message("it is back"),
+    };
+    let (late, _) = apply(&closed, reopen(), &agent(), "2026-11-24T14:00:00Z").unwrap();
+    assert_eq!(late.sla().due_at, at("2026-11-24T11:00:00Z"));
+    assert!(late.mark_breached(at("2026-11-24T14:01:00Z"), &sweep()).is_ok());
+    // Withdrawn in time and reopened at 15:00 CET: due 17:00 CET; lowered to B (240 min), it
+    // counts from the reopening: two hours Tuesday, two Wednesday → Wednesday 11:00 CET.
+    let (closed, _) = apply(&r, Action::Close { reason: None }, &agent(), "2026-11-24T09:30:00Z").unwrap();
+    let (reopened, _) = apply(&closed, reopen(), &agent(), "2026-11-24T14:00:00Z").unwrap();
+    assert_eq!(reopened.sla().due_at, at("2026-11-24T16:00:00Z"));
+    assert_eq!(reopened.sla().started_at, Some(at("2026-11-24T14:00:00Z")));
+    let (lowered, _) = apply(&reopened, severity(Severity::B), &agent(), "2026-11-24T14:10:00Z").unwrap();
+    assert_eq!(lowered.sla().due_at, at("2026-11-25T10:00:00Z"));
+}

@@ -417,11 +417,9 @@ pub fn verify_proof(
                         set.chain,
                         set.tree_size
                     ))
-                } else if next.entries.first().map(|e| e.seq) <= last
-                    || next.entries.windows(2).any(|w| w[1].seq <= w[0].seq)
-                {
+                } else if next.entries.first().map(|e| e.seq) <= last {
                     Some(format!(
-                        "page {} repeats or goes back before entry {} of the page before it (or within itself): give the pages in order, each once",
+                        "page {} repeats or goes back before entry {} of the page before it: give the pages in order, each once",
                         page + 1,
                         last.unwrap_or_default()
                     ))
@@ -446,6 +444,22 @@ pub fn verify_proof(
     let Some(report) = report else {
         return Err(CliError::Usage("give at least one evidence bundle".into()));
     };
+    // A set of pages is one request's entries in seq order, each once: the first page too.
+    if bundles.len() > 1
+        && let Some(w) = report.entries.windows(2).find(|w| w[1].seq <= w[0].seq)
+    {
+        let failure = ledger::Failure {
+            kind: ledger::FailureKind::Malformed,
+            chain: Some(report.chain.clone()),
+            seq: Some(w[1].seq),
+            line: None,
+            message: format!(
+                "entry {} follows entry {}: the pages of a set hold entries in ascending order, each once",
+                w[1].seq, w[0].seq
+            ),
+        };
+        return Ok(tampered(&failure, json));
+    }
     if json {
         let mut value = serde_json::to_value(&report).unwrap_or_default();
         value["valid"] = json!(true);

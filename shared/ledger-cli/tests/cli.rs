@@ -432,6 +432,18 @@ fn verify_proof_takes_the_pages_of_one_set_in_order() {
             "{report}"
         );
     }
+    // The first page's entries out of order (prove writes them in chain order; this one is
+    // rearranged by hand, which the bundle's format does not forbid): not a set.
+    let mut value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&first).unwrap()).unwrap();
+    value["entries"].as_array_mut().unwrap().reverse();
+    let backwards = dir.path().join("backwards.json");
+    std::fs::write(&backwards, value.to_string()).unwrap();
+    let (code, report) = verify(&[backwards.to_str().unwrap(), &second]);
+    assert_eq!(code, Some(1), "{report}");
+    assert!(
+        report["failure"]["message"].as_str().unwrap().contains("ascending"),
+        "{report}"
+    );
     // A page that does not verify is named.
     let broken = dir.path().join("broken.json");
     std::fs::write(

@@ -57,6 +57,11 @@ pub struct Relationship {
     /// relationship at once cannot both be ledgered as if each saw the other's start.
     #[serde(skip)]
     pub based_on: Option<Timestamp>,
+    /// While terminated: the seq of the entry that ended it (kept when the relationship is
+    /// rewritten still terminated, e.g. a corrected `since`); the partner's evidence stops
+    /// there. `None` on a write: the write's own entry, if it terminates.
+    #[serde(skip)]
+    pub ended_seq: Option<u64>,
 }
 
 impl Store {
@@ -194,6 +199,12 @@ fn relationship_from_item(item: &items::Item) -> Result<Relationship, StoreError
         since: time("since")?,
         status,
         updated_at: time("updated_at")?,
+        // Items from before `ended_seq` was kept: the entry that set them as they are.
+        ended_seq: match (status, item.get("ended_seq")) {
+            (RelationshipStatus::Terminated, Some(_)) => Some(items::number(item, "ended_seq")?),
+            (RelationshipStatus::Terminated, None) => entry.as_ref().map(|e| e.seq),
+            (RelationshipStatus::Active, _) => None,
+        },
         entry,
         based_on: None,
     })
@@ -207,5 +218,8 @@ pub(crate) fn relationship_item(r: &Relationship) -> items::Item {
     item.insert("since".into(), s(r.since.to_string()));
     item.insert("status".into(), s(r.status.as_str()));
     item.insert("updated_at".into(), s(r.updated_at.to_string()));
+    if let (RelationshipStatus::Terminated, Some(seq)) = (r.status, r.ended_seq) {
+        item.insert("ended_seq".into(), items::n(seq));
+    }
     item
 }

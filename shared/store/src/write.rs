@@ -761,6 +761,10 @@ impl Store {
                 item.insert("entry_seq".into(), items::n(entry.seq));
                 item.insert("entry_hash".into(), items::s(entry.hash.to_hex()));
                 item.insert("entry_at".into(), items::s(at));
+                // A termination remembers its entry until the relationship is active again.
+                if item.get("status").and_then(|v| v.as_s().ok()).map(String::as_str) == Some("terminated") {
+                    item.entry("ended_seq".into()).or_insert_with(|| items::n(entry.seq));
+                }
                 let put = Put::builder()
                     .table_name(&self.tables.relationships)
                     .set_item(Some(item));

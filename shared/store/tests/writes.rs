@@ -348,6 +348,7 @@ async fn two_changes_of_one_relationship_from_the_same_read_cannot_both_be_writt
         updated_at: at,
         entry: None,
         based_on,
+        ended_seq: None,
     };
     h.store
         .save_relationship(&new(store::RelationshipStatus::Active, None), &admin)

@@ -387,6 +387,10 @@ pub struct Sla {
     /// Finished next-response cycles, oldest first.
     #[serde(default)]
     pub cycles: Vec<ResponseCycle>,
+    /// When the initial-response clock started, if not at the opening: a request withdrawn
+    /// before any answer and reopened is owed its first response from the reopening.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
 }
 
 /// The reply currently owed.
@@ -450,6 +454,7 @@ impl Sla {
             breached_at: None,
             current: None,
             cycles: Vec::new(),
+            started_at: None,
         }
     }
 }
