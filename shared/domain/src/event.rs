@@ -62,6 +62,11 @@ pub enum Change {
         reason: Option<Message>,
         previous_due_at: Timestamp,
         due_at: Timestamp,
+        /// While support owes a next reply: its due time before and after the change.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        previous_reply_due_at: Option<Timestamp>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reply_due_at: Option<Timestamp>,
     },
     /// No first response by the due time.
     SlaBreached {

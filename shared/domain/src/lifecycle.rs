@@ -510,12 +510,21 @@ impl ServiceRequest {
                         owed.due_at = Some(due.due_at);
                     }
                 }
+                let owed_due = |r: &ServiceRequest| {
+                    r.sla
+                        .current
+                        .as_ref()
+                        .filter(|o| o.owed_by == Party::Vendor)
+                        .and_then(|o| o.due_at)
+                };
                 Change::SeverityChanged {
                     from: self.severity,
                     to: severity,
                     reason,
                     previous_due_at,
                     due_at: next.sla.due_at,
+                    previous_reply_due_at: owed_due(self),
+                    reply_due_at: owed_due(&next),
                 }
             }
         };

@@ -105,6 +105,7 @@ fn the_sweep_records_a_cycles_breach_once_and_the_late_reply_keeps_it() {
 #[test]
 fn waiting_for_the_partner_stops_the_vendors_clock_until_they_reply() {
     let r = act(&answered(), note("still down"), &agent(), "2026-11-24T10:00:00Z");
+    let answered_note = r.clone();
     let r = act(
         &r,
         Action::AwaitPartner {
@@ -166,6 +167,7 @@ fn closing_withdraws_resolving_answers_reopening_owes_again() {
 #[test]
 fn changing_the_severity_moves_the_owed_reply_from_the_same_start() {
     let r = act(&answered(), note("still down"), &agent(), "2026-11-24T10:00:00Z");
+    let answered_note = r.clone();
     let r = act(
         &r,
         Action::ChangeSeverity {
@@ -175,7 +177,22 @@ fn changing_the_severity_moves_the_owed_reply_from_the_same_start() {
         &agent(),
         "2026-11-24T10:30:00Z",
     );
-    // Raised to A at 10:30: 120 min from the change (before B's 14:00 from the follow-up).
+    // Raised to A at 10:30: 120 min from the change (before B's 14:00 from the follow-up),
+    // and the entry says so.
+    let (_, event) = answered_note
+        .apply(
+            Action::ChangeSeverity {
+                severity: Severity::A,
+                reason: None,
+            },
+            &agent(),
+            at("2026-11-24T10:30:00Z"),
+            policy(),
+        )
+        .unwrap();
+    let change = serde_json::to_value(&event).unwrap()["change"].clone();
+    assert_eq!(change["previousReplyDueAt"], "2026-11-24T14:00:00.000Z", "{change}");
+    assert_eq!(change["replyDueAt"], "2026-11-24T12:30:00.000Z", "{change}");
     let owed = r.sla().current.clone().unwrap();
     assert_eq!(owed.target_minutes, Some(120));
     assert_eq!(owed.due_at, Some(at("2026-11-24T12:30:00Z")));
