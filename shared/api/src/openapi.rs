@@ -665,10 +665,15 @@ fn create_schema(own_tenant: bool) -> Value {
             "A request on a customer's behalf (Cloud Solution Provider support plan; no entitlement). Give supportTopicId, supportTopic (free text), or both."
         },
         "required": required,
-        "anyOf": [
-            { "required": ["supportTopicId"], "properties": { "supportTopicId": { "type": "string" } } },
-            { "required": ["supportTopic"], "properties": { "supportTopic": { "type": "string" } } }
-        ],
+        // supportTopicId, supportTopic or both: said as "not neither" (absent or null), which
+        // validators read exactly and client generators leave out, so that they keep one
+        // typed model of every member (an anyOf of two objects becomes two half-models).
+        "not": {
+            "allOf": [
+                { "anyOf": [{ "not": { "required": ["supportTopicId"] } }, { "properties": { "supportTopicId": { "type": "null" } } }] },
+                { "anyOf": [{ "not": { "required": ["supportTopic"] } }, { "properties": { "supportTopic": { "type": "null" } } }] }
+            ]
+        },
         "dependentSchemas": {
             "supportTopicId": { "anyOf": [{ "properties": { "supportTopicId": { "type": "null" } } }, { "oneOf": fits }] },
             "feeCoverage": { "anyOf": [{ "properties": { "feeCoverage": { "type": "null" } } }, { "properties": { "product": { "const": "azure" } } }] }
