@@ -381,6 +381,10 @@ pub fn prove_entries(
 }
 
 /// `ledger verify-proof`.
+/// What a bundle does not prove, said with every verdict.
+const COMPLETENESS: &str =
+    "each entry listed is proven in the log; that no entry or page of the request is left out is not";
+
 /// Verify an evidence bundle, or the pages of one (the API pages a long request's evidence:
 /// `Ledger-Next-Cursor`): every page on its own, and together as one set — one chain, one
 /// checkpoint, entries in ascending order with none repeated.
@@ -464,6 +468,7 @@ pub fn verify_proof(
         let mut value = serde_json::to_value(&report).unwrap_or_default();
         value["valid"] = json!(true);
         value["pages"] = json!(bundles.len());
+        value["completeness"] = json!(COMPLETENESS);
         return Ok(Outcome::json(Exit::Ok, &value));
     }
     let consistency = report
@@ -483,11 +488,9 @@ pub fn verify_proof(
         report.signed_by.join(", ")
     );
     if bundles.len() > 1 {
-        text.push_str(&format!(
-            "  ({} pages, in order, none repeated: each entry is proven in the log; that no page is missing is for whoever gave them to show)\n",
-            bundles.len()
-        ));
+        text.push_str(&format!("  ({} pages, in order, none repeated)\n", bundles.len()));
     }
+    text.push_str(&format!("  ({COMPLETENESS})\n"));
     for e in &report.entries {
         text.push_str(&format!("  entry seq {} ({}, {})", e.seq, e.kind, e.at));
         if !e.disclosed.is_empty() {

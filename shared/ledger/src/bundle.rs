@@ -31,8 +31,13 @@ pub struct EvidenceBundle {
     /// The signed checkpoint (signed-note text) the proofs lead to.
     pub checkpoint: String,
     /// Optionally: that this checkpoint extends an older one the auditor already holds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_object"
+    )]
     pub consistency: Option<ConsistencyEvidence>,
+    #[serde(deserialize_with = "objects_at_most::<_, BundleEntry, MAX_BUNDLE_ENTRIES>")]
     pub entries: Vec<BundleEntry>,
     pub format: String,
     pub tree_size: u64,
@@ -46,7 +51,7 @@ pub struct BundleEntry {
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "at_most::<_, BundleDisclosure, 64>"
+        deserialize_with = "objects_at_most::<_, BundleDisclosure, 64>"
     )]
     pub disclosures: Vec<BundleDisclosure>,
     /// The entry's line, exactly as exported.
@@ -72,6 +77,52 @@ pub struct ConsistencyEvidence {
     pub older_checkpoint: String,
     #[serde(deserialize_with = "proof_hashes::<_, 128>")]
     pub proof: Vec<String>,
+}
+
+/// The most entries one bundle holds (the API's pages hold at most 500): reading stays
+/// within the verifier's memory bound however the file is written.
+pub const MAX_BUNDLE_ENTRIES: usize = 10_000;
+
+/// A value read only from a JSON object (serde would also take an array, by position).
+struct Obj<T>(T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Obj<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectOnly<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for ObjectOnly<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(ObjectOnly(std::marker::PhantomData))
+            .map(Obj)
+    }
+}
+
+/// A JSON array of at most `N` objects.
+fn objects_at_most<'de, D, T, const N: usize>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Ok(at_most::<_, Obj<T>, N>(deserializer)?
+        .into_iter()
+        .map(|Obj(t)| t)
+        .collect())
+}
+
+/// A member that, when present, is an object (not `null`: absent says none).
+fn present_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Obj<T> as serde::Deserialize>::deserialize(deserializer).map(|Obj(t)| Some(t))
 }
 
 /// A JSON array of at most `N` items.
@@ -132,8 +183,10 @@ impl EvidenceBundle {
     /// after it but whitespace. Bundles are written canonically ([`EvidenceBundle::to_text`]).
     pub fn parse(text: &str) -> Result<Self, Failure> {
         let malformed = |m: String| failure(FailureKind::Malformed, None, None, None, m);
-        let bundle: EvidenceBundle =
-            serde_json::from_str(text).map_err(|e| malformed(format!("not an evidence bundle: {e}")))?;
+        let mut reader = serde_json::Deserializer::from_str(text);
+        let bundle = serde::Deserialize::deserialize(&mut reader)
+            .and_then(|Obj(bundle): Obj<EvidenceBundle>| reader.end().map(|()| bundle))
+            .map_err(|e| malformed(format!("not an evidence bundle: {e}")))?;
         if bundle.format != BUNDLE_FORMAT {
             return Err(malformed(format!("unknown bundle format {:?}", bundle.format)));
         }
@@ -361,6 +414,19 @@ pub fn verify_bundle_witnessed(
     let (checkpoint, signed_by) =
         Checkpoint::open_pinned(&bundle.checkpoint, keys, log).map_err(|e| note_failure("checkpoint", e))?;
     let chain = checkpoint.chain().map(|c| c.to_string()).unwrap_or_default();
+    // Each entry once, in the chain's order (as `prove` and the API write them): a bundle's
+    // count of entries is what it proves.
+    if let Some(w) = bundle.entries.windows(2).find(|w| w[1].leaf_index <= w[0].leaf_index) {
+        return Err(fail(
+            FailureKind::Malformed,
+            Some(&chain),
+            Some(w[1].leaf_index),
+            format!(
+                "entry {} follows entry {}: a bundle lists its entries in ascending order, each once",
+                w[1].leaf_index, w[0].leaf_index
+            ),
+        ));
+    }
     let witnessed_by = match witnesses {
         Some(policy) => policy
             .check(&bundle.checkpoint)

@@ -1174,6 +1174,56 @@ fn a_bundle_reformatted_reads_the_same_and_nothing_else_does() {
         assert_eq!(read.to_text(), text, "and written canonically again");
         verify_bundle(&read, &trusted(), &log()).unwrap();
     }
+    // Objects written as arrays (serde would fill the fields by position), an entry listed twice
+    // or out of order, `"consistency": null`, more than 10,000 entries: malformed.
+    let as_array = serde_json::to_string(&json!([
+        value["checkpoint"],
+        null,
+        value["entries"],
+        value["format"],
+        value["treeSize"]
+    ]))
+    .unwrap();
+    assert!(
+        EvidenceBundle::parse(&as_array)
+            .unwrap_err()
+            .message
+            .contains("a JSON object")
+    );
+    let mut entry_as_array = value.clone();
+    let first = entry_as_array["entries"][0].clone();
+    entry_as_array["entries"][0] = json!([
+        first["disclosures"],
+        first["entry"],
+        first["inclusionProof"],
+        first["leafIndex"]
+    ]);
+    assert!(EvidenceBundle::parse(&entry_as_array.to_string()).is_err());
+    let mut null_consistency = value.clone();
+    null_consistency["consistency"] = Value::Null;
+    assert!(EvidenceBundle::parse(&null_consistency.to_string()).is_err());
+    for entries in [
+        vec![value["entries"][0].clone(), value["entries"][0].clone()],
+        value["entries"].as_array().unwrap().iter().rev().cloned().collect(),
+    ] {
+        let mut twice = value.clone();
+        twice["entries"] = Value::Array(entries);
+        let read = EvidenceBundle::parse(&twice.to_string()).unwrap();
+        let failure = verify_bundle(&read, &trusted(), &log()).unwrap_err();
+        assert_eq!(failure.kind, FailureKind::Malformed);
+        assert!(failure.message.contains("ascending order, each once"), "{failure}");
+    }
+    let many = format!(
+        "{{\"checkpoint\":\"x\",\"entries\":[{}],\"format\":\"ledgerdesk-evidence/v2\",\"treeSize\":1}}",
+        vec!["{\"entry\":\"x\",\"inclusionProof\":[],\"leafIndex\":0}"; ledger::bundle::MAX_BUNDLE_ENTRIES + 1]
+            .join(",")
+    );
+    assert!(
+        EvidenceBundle::parse(&many)
+            .unwrap_err()
+            .message
+            .contains("at most 10000")
+    );
     // A member twice, an unknown member, or anything after the object: malformed.
     let twice = pretty.replacen("\"treeSize\"", "\"treeSize\": 3,\n  \"treeSize\"", 1);
     let unknown = pretty.replacen("\"treeSize\"", "\"surprise\": 1,\n  \"treeSize\"", 1);

@@ -90,7 +90,16 @@ pub fn bundle(data: &[u8]) {
     let Ok(bundle) = EvidenceBundle::parse(text) else {
         return;
     };
-    assert_eq!(bundle.to_text(), text);
+    // Any formatting reads the same bundle, which writes canonically and reads back as itself.
+    let written = bundle.to_text();
+    assert!(
+        ledger::canonical::check_document(written.trim_end().as_bytes()).is_ok(),
+        "{written}"
+    );
+    assert_eq!(
+        EvidenceBundle::parse(&written).expect("written bundle reads back"),
+        bundle
+    );
     let keys = TrustedKeys::new([VerifierKey::parse(KEY).expect("key")]);
     let _ = verify_bundle(&bundle, &keys, &LogName::parse("ledgerdesk.vectors").expect("log"));
 }
