@@ -430,6 +430,24 @@ mod tests {
     }
 
     #[test]
+    fn a_consistency_proof_is_refused_from_no_leaves_or_past_the_tree() {
+        let all = leaves(4);
+        for first in [0, 5, 9] {
+            assert_eq!(
+                consistency_proof(&all, TreeSize(first)),
+                Err(ProofError::BadSizes { first, second: 4 }),
+                "from {first}"
+            );
+        }
+        assert_eq!(
+            consistency_proof(&all, TreeSize(4)),
+            Ok(Vec::new()),
+            "to itself: nothing to prove"
+        );
+        assert_eq!(consistency_proof(&all, TreeSize(2)).map(|p| p.len()), Ok(1));
+    }
+
+    #[test]
     fn frontier_root_matches_the_recursive_definition() {
         let all = leaves(70);
         let mut f = Frontier::new();
