@@ -105,7 +105,6 @@ fn the_sweep_records_a_cycles_breach_once_and_the_late_reply_keeps_it() {
 #[test]
 fn waiting_for_the_partner_stops_the_vendors_clock_until_they_reply() {
     let r = act(&answered(), note("still down"), &agent(), "2026-11-24T10:00:00Z");
-    let answered_note = r.clone();
     let r = act(
         &r,
         Action::AwaitPartner {
