@@ -557,6 +557,20 @@ mod tests {
     }
 
     #[test]
+    fn a_line_of_exactly_one_mebibyte_parses_and_one_byte_more_does_not() {
+        let at = |n: usize| sample(Version::V2, &format!(r#"{{"a":"{}"}}"#, "x".repeat(n)));
+        let base = at(0).line.len();
+        let exact = at(MAX_LINE_BYTES - base);
+        assert_eq!(exact.line.len(), MAX_LINE_BYTES);
+        assert!(EntryRef::parse(exact.line.as_bytes()).is_ok());
+        let over = at(MAX_LINE_BYTES - base + 1);
+        assert_eq!(
+            EntryRef::parse(over.line.as_bytes()).unwrap_err(),
+            FormatError::Shape("longer than 1 MiB")
+        );
+    }
+
+    #[test]
     fn the_largest_seq_parses_without_overflow() {
         let line = sample(Version::V2, r#"{"a":1}"#)
             .line
