@@ -557,6 +557,25 @@ mod tests {
     }
 
     #[test]
+    fn hex_digits_are_lower_case_hex_only_and_seqs_are_never_empty() {
+        let good = "0123456789abcdef".repeat(4);
+        let decoded = |text: &str| take_hex(&mut text.as_bytes());
+        assert_eq!(decoded(&good).map(|h| h.to_hex()), Some(good.clone()));
+        // A pair of two bad digits (not only one), the byte after '9' (':'), after 'f' ('g'),
+        // upper case: refused.
+        for bad in ["zz", "z0", "0z", ":0", "0:", "g0", "0g", "A0", "0F", "/0", "`0"] {
+            let text = format!("{bad}{}", &good[2..]);
+            assert_eq!(decoded(&text), None, "{text}");
+        }
+        assert_eq!(parse_seq(b""), None);
+        assert_eq!(parse_seq(b"0"), Some(0));
+        assert_eq!(parse_seq(b"01"), None);
+        assert_eq!(parse_seq(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_seq(b"18446744073709551616"), None);
+        assert_eq!(parse_seq(b"000000000000000000001"), None);
+    }
+
+    #[test]
     fn a_line_of_exactly_one_mebibyte_parses_and_one_byte_more_does_not() {
         let at = |n: usize| sample(Version::V2, &format!(r#"{{"a":"{}"}}"#, "x".repeat(n)));
         let base = at(0).line.len();
