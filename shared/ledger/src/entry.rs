@@ -557,6 +557,55 @@ mod tests {
     }
 
     #[test]
+    fn a_timestamp_is_a_real_time_in_its_one_spelling() {
+        for good in [
+            "2026-11-24T10:00:00.000Z",
+            "1970-01-01T00:00:00.000Z",
+            "9999-12-31T23:59:59.999Z",
+            "2024-02-29T12:00:00.000Z", // divisible by 4
+            "2000-02-29T12:00:00.000Z", // by 400
+            "2026-04-30T00:00:00.000Z",
+            "2026-01-31T00:00:00.000Z",
+        ] {
+            assert!(is_timestamp(good.as_bytes()), "{good}");
+        }
+        let base = "2026-11-24T10:00:00.000Z";
+        // Each separator wrong on its own.
+        for (at, byte) in [
+            (4, b'/'),
+            (7, b'/'),
+            (10, b' '),
+            (13, b'-'),
+            (16, b'-'),
+            (19, b','),
+            (23, b'z'),
+        ] {
+            let mut bad = base.as_bytes().to_vec();
+            bad[at] = byte;
+            assert!(!is_timestamp(&bad), "{}", String::from_utf8_lossy(&bad));
+        }
+        for bad in [
+            "2026-1a-24T10:00:00.000Z", // a digit that is not one, separators right
+            "2023-02-29T12:00:00.000Z", // not a leap year
+            "1900-02-29T12:00:00.000Z", // a century not divisible by 400
+            "2100-02-29T12:00:00.000Z",
+            "2026-04-31T00:00:00.000Z",
+            "2026-13-01T00:00:00.000Z",
+            "2026-00-10T00:00:00.000Z",
+            "2026-01-00T00:00:00.000Z",
+            "2026-01-32T00:00:00.000Z",
+            "1969-12-31T23:59:59.999Z",
+            "2026-11-24T24:00:00.000Z",
+            "2026-11-24T10:60:00.000Z",
+            "2026-11-24T10:00:60.000Z",
+            "2026-11-24T10:00:00.00Z",
+            "2026-11-24T10:00:00.0000Z",
+        ] {
+            assert!(!is_timestamp(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
     fn hex_digits_are_lower_case_hex_only_and_seqs_are_never_empty() {
         let good = "0123456789abcdef".repeat(4);
         let decoded = |text: &str| take_hex(&mut text.as_bytes());
