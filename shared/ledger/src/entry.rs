@@ -566,6 +566,7 @@ mod tests {
             "2000-02-29T12:00:00.000Z", // by 400
             "2026-04-30T00:00:00.000Z",
             "2026-01-31T00:00:00.000Z",
+            "2026-02-28T00:00:00.000Z", // February of a common year
         ] {
             assert!(is_timestamp(good.as_bytes()), "{good}");
         }
