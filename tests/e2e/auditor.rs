@@ -141,16 +141,9 @@ fn verify_bundle(stack: &Stack, text: &str) -> Exit {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("evidence.json");
     std::fs::write(&path, text).unwrap();
-    let outcome = ledger_cli::commands::verify_proof(
-        std::slice::from_ref(&path),
-        std::slice::from_ref(&stack.running.public_key),
-        &local::log_name(),
-        None,
-        true,
-    )
-    .unwrap();
-    assert_eq!(outcome.exit, Exit::Ok, "{}", outcome.stdout);
-    outcome.exit
+    let (exit, report) = verify_bundles(stack, &[path]);
+    assert_eq!(exit, Exit::Ok, "{report}");
+    exit
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

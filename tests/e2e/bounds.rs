@@ -78,13 +78,15 @@ async fn a_request_at_its_limits_still_reads_in_pages_and_verifies() {
     }
     assert_eq!(pages, 4);
     assert_eq!(paged, all);
-    for bad in ["limit=0", "limit=501", "cursor=x", "cursor=07"] {
+    for (bad, status, field) in [
+        ("limit=0", StatusCode::UNPROCESSABLE_ENTITY, "query:limit"),
+        ("limit=501", StatusCode::UNPROCESSABLE_ENTITY, "query:limit"),
+        ("cursor=x", StatusCode::BAD_REQUEST, "query:cursor"),
+        ("cursor=07", StatusCode::BAD_REQUEST, "query:cursor"),
+    ] {
         let reply = stack.get(&format!("{path}/history?{bad}"), &partner).await;
-        assert!(
-            matches!(reply.status, StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY),
-            "{bad}: {}",
-            reply.status
-        );
+        assert_eq!(reply.status, status, "{bad}: {}", reply.body);
+        assert_eq!(reply.error_fields(), [field], "{bad}");
     }
 
     // Evidence in pages of 7, pinned to one checkpoint even if another is signed meanwhile;
@@ -127,16 +129,8 @@ async fn a_request_at_its_limits_still_reads_in_pages_and_verifies() {
         }
     }
     assert_eq!(files.len(), 3);
-    let outcome = ledger_cli::commands::verify_proof(
-        &files,
-        std::slice::from_ref(&stack.running.public_key),
-        &local::log_name(),
-        None,
-        true,
-    )
-    .unwrap();
-    assert_eq!(outcome.exit, Exit::Ok, "{}", outcome.stdout);
-    let report: Value = serde_json::from_str(&outcome.stdout).unwrap();
+    let (exit, report) = verify_bundles(&stack, &files);
+    assert_eq!(exit, Exit::Ok, "{report}");
     assert_eq!(report["entries"].as_array().unwrap().len(), 19, "{report}");
     assert_eq!(report["pages"], 3);
     // A cursor of a size never signed is refused.

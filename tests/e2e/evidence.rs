@@ -210,16 +210,8 @@ async fn a_partner_keeps_its_own_copy_and_every_promise_is_checked() {
     assert_eq!(bundle.status(), StatusCode::OK);
     let path = dir.path().join("evidence.json");
     std::fs::write(&path, bundle.text().await.unwrap()).unwrap();
-    let outcome = ledger_cli::commands::verify_proof(
-        std::slice::from_ref(&path),
-        std::slice::from_ref(&stack.running.public_key),
-        &local::log_name(),
-        None,
-        true,
-    )
-    .unwrap();
-    assert_eq!(outcome.exit, Exit::Ok, "{}", outcome.stdout);
-    let report: serde_json::Value = serde_json::from_str(&outcome.stdout).unwrap();
+    let (exit, report) = verify_bundles(&stack, std::slice::from_ref(&path));
+    assert_eq!(exit, Exit::Ok, "{report}");
     let entries = report["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 2, "created and first_response");
     assert!(

@@ -314,6 +314,21 @@ pub fn body() -> Value {
     })
 }
 
+/// `ledger verify-proof --json` of bundle files (one, or the pages of one set) against the
+/// stack's checkpoint key, in process: its exit and its JSON report.
+pub fn verify_bundles(stack: &Stack, files: &[PathBuf]) -> (ledger_cli::commands::Exit, Value) {
+    let outcome = ledger_cli::commands::verify_proof(
+        files,
+        std::slice::from_ref(&stack.running.public_key),
+        &local::log_name(),
+        None,
+        true,
+    )
+    .expect("verify-proof ran");
+    let report = serde_json::from_str(&outcome.stdout).expect("a JSON report");
+    (outcome.exit, report)
+}
+
 /// `ledger sync` of `chain` as a partner (or auditor) runs it, in process: the outcome's exit
 /// code and its JSON report.
 pub async fn sync(

@@ -231,13 +231,7 @@ impl Store {
         expected_version: u64,
         event: &DomainEvent,
     ) -> Result<Appended, StoreError> {
-        let change = Change::Update {
-            request,
-            expected_version,
-            customer: None,
-        };
-        let entry = LedgerEvent::of(event, None)?;
-        self.finish(self.commit(change, entry, None).await)
+        self.save_update(request, expected_version, event, None).await
     }
 
     /// [`Store::save_change`] for a change the partner makes: a request for a customer is
@@ -249,10 +243,23 @@ impl Store {
         expected_version: u64,
         event: &DomainEvent,
     ) -> Result<Appended, StoreError> {
+        self.save_update(request, expected_version, event, request.customer_id())
+            .await
+    }
+
+    /// A changed request and its event; with `customer`, on the condition that the partner's
+    /// relationship with it is active.
+    async fn save_update(
+        &self,
+        request: &ServiceRequest,
+        expected_version: u64,
+        event: &DomainEvent,
+        customer: Option<&CustomerId>,
+    ) -> Result<Appended, StoreError> {
         let change = Change::Update {
             request,
             expected_version,
-            customer: request.customer_id(),
+            customer,
         };
         let entry = LedgerEvent::of(event, None)?;
         match self.commit(change, entry, None).await {
