@@ -324,12 +324,12 @@ async fn erase_one(
         commitments.dedup();
         let count = commitments.len();
         let now = Timestamp::from(app.store.now());
-        let (next, event) = match current.erase_personal_data(scope, commitments, basis, reference.clone(), actor, now)
-        {
-            Ok(changed) => changed,
-            Err(TransitionError::AlreadyErased) => return Ok(Outcome::AlreadyErased(id)),
-            Err(e) => return Err(e.into()),
-        };
+        let (next, event) =
+            match current.erase_personal_data(scope, commitments, basis, reference.clone(), actor, now, &app.policy) {
+                Ok(changed) => changed,
+                Err(TransitionError::AlreadyErased) => return Ok(Outcome::AlreadyErased(id)),
+                Err(e) => return Err(e.into()),
+            };
         match app.store.save_erasure(&next, current.version(), &event, &items).await {
             Ok(appended) => {
                 return Ok(Outcome::Erased {

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use domain::{Actor, RequestId, ServiceRequest, Timestamp, TransitionError};
+use domain::{Actor, RequestId, ServiceRequest, SupportPolicy, Timestamp, TransitionError};
 use futures::StreamExt;
 use ledger::{LogName, SignerKey};
 use store::{IntegrityAlarm, Store, StoreError};
@@ -84,9 +84,10 @@ pub async fn sweep(app: &App, signing: &Signing, now: Timestamp) -> Result<Sweep
             .map(|request| {
                 let actor = &actor;
                 let store = &app.store;
+                let policy = &app.policy;
                 async move {
                     let id = request.id();
-                    (id, breach(store, actor, request, now).await)
+                    (id, breach(store, actor, policy, request, now).await)
                 }
             })
             .buffer_unordered(CONCURRENCY);
@@ -129,12 +130,18 @@ pub async fn sweep(app: &App, signing: &Signing, now: Timestamp) -> Result<Sweep
 /// Mark one request's running clock breached (as the sweep index read it): the first
 /// response, or support's reply in a next-response cycle; `Ok(false)` if it no longer needs
 /// it. One transaction: the index carries the whole request.
-async fn breach(store: &Store, actor: &Actor, current: ServiceRequest, now: Timestamp) -> Result<bool, StoreError> {
+async fn breach(
+    store: &Store,
+    actor: &Actor,
+    policy: &SupportPolicy,
+    current: ServiceRequest,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
     let first = current.awaits_first_response();
     let marked = if first {
-        current.mark_breached(now, actor)
+        current.mark_breached(now, actor, policy)
     } else {
-        current.mark_next_response_breached(now, actor)
+        current.mark_next_response_breached(now, actor, policy)
     };
     let (next, event) = match marked {
         Ok(changed) => changed,

@@ -7,6 +7,7 @@ use crate::enums::{FeeBasis, FeeCoverage, Severity, SlaState, Status};
 use crate::ids::{CustomerId, PartnerId, RequestId, Subject};
 use crate::lifecycle::Actor;
 use crate::personal::{CaseReference, CommitmentId, ErasureScope, LegalBasis};
+use crate::policy::{PolicyRef, SupportPolicy};
 use crate::request::ServiceRequest;
 use crate::text::Message;
 use crate::values::Timestamp;
@@ -22,6 +23,9 @@ pub struct DomainEvent {
     pub actor: Actor,
     /// The request's version after this change (1 for `created`).
     pub version: u64,
+    /// The support policy in force for this change, by version and by the SHA-256 of its
+    /// document: every due time, breach and fee in the entry was computed by it.
+    pub policy: PolicyRef,
     #[serde(flatten)]
     pub change: Change,
     pub resulting: Snapshot,
@@ -126,8 +130,15 @@ pub struct Snapshot {
 }
 
 impl DomainEvent {
-    pub(crate) fn new(after: &ServiceRequest, actor: &Actor, at: Timestamp, change: Change) -> Self {
+    pub(crate) fn new(
+        after: &ServiceRequest,
+        actor: &Actor,
+        at: Timestamp,
+        change: Change,
+        policy: &SupportPolicy,
+    ) -> Self {
         Self {
+            policy: policy.pin(),
             request_id: after.id(),
             partner_id: after.partner_id().clone(),
             customer_id: after.customer_id().cloned(),

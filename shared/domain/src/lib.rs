@@ -84,8 +84,8 @@ pub use ids::{CustomerId, IdempotencyKey, PartnerId, RequestId, Subject};
 pub use lifecycle::{Action, ActionInput, Actor, AssignTo, REOPEN_WINDOW_DAYS, TransitionError};
 pub use personal::{CaseReference, CommitmentId, ErasureScope, LegalBasis, Personal};
 pub use policy::{
-    Calendar, EMBEDDED_POLICY, Fee, HolidaySet, InitialResponseDue, Owed, PolicyError, ResponseCycle, Sla,
-    SupportPolicy,
+    Calendar, EMBEDDED_POLICY, Fee, HolidaySet, InitialResponseDue, Owed, PUBLISHED_POLICIES, PolicyError, PolicyRef,
+    PublishedPolicy, ResponseCycle, Sla, SupportPolicy, policy_digest, published_policies, published_policy,
 };
 pub use request::{
     Contact, ContactInput, Conversation, Entitlement, EntitlementInput, NewRequestInput, NewServiceRequest, OpenError,

@@ -528,7 +528,7 @@ impl ServiceRequest {
                 }
             }
         };
-        Ok(next.finish_change(from, at, actor, change))
+        Ok(next.finish_change(from, at, actor, change, policy))
     }
 
     /// Record that no first response came by the due time. `at` is the sweep's "now".
@@ -536,6 +536,7 @@ impl ServiceRequest {
         &self,
         at: Timestamp,
         actor: &Actor,
+        policy: &SupportPolicy,
     ) -> Result<(ServiceRequest, DomainEvent), TransitionError> {
         if actor.role != Role::System {
             return Err(TransitionError::NotPermitted {
@@ -556,7 +557,7 @@ impl ServiceRequest {
         next.sla.state = SlaState::Breached;
         next.sla.breached_at = Some(at);
         let due_at = self.sla.due_at;
-        Ok(next.finish_change(self.status, at, actor, Change::SlaBreached { due_at }))
+        Ok(next.finish_change(self.status, at, actor, Change::SlaBreached { due_at }, policy))
     }
 
     /// Record that support's reply in the current next-response cycle did not come by its due
@@ -565,6 +566,7 @@ impl ServiceRequest {
         &self,
         at: Timestamp,
         actor: &Actor,
+        policy: &SupportPolicy,
     ) -> Result<(ServiceRequest, DomainEvent), TransitionError> {
         if actor.role != Role::System {
             return Err(TransitionError::NotPermitted {
@@ -592,7 +594,13 @@ impl ServiceRequest {
             owed.state = Some(SlaState::Breached);
             owed.breached_at = Some(at);
         }
-        Ok(next.finish_change(self.status, at, actor, Change::NextResponseBreached { cycle, due_at }))
+        Ok(next.finish_change(
+            self.status,
+            at,
+            actor,
+            Change::NextResponseBreached { cycle, due_at },
+            policy,
+        ))
     }
 
     /// Erase the request's personal values (a privacy officer, on a data subject's request).
@@ -608,6 +616,7 @@ impl ServiceRequest {
         reference: Option<crate::personal::CaseReference>,
         actor: &Actor,
         at: Timestamp,
+        policy: &SupportPolicy,
     ) -> Result<(ServiceRequest, DomainEvent), TransitionError> {
         use crate::personal::{ErasureScope, Personal};
         if actor.role != Role::PrivacyOfficer {
@@ -645,6 +654,7 @@ impl ServiceRequest {
                 reference,
                 commitments,
             },
+            policy,
         ))
     }
 
@@ -725,13 +735,14 @@ impl ServiceRequest {
         at: Timestamp,
         actor: &Actor,
         change: Change,
+        policy: &SupportPolicy,
     ) -> (ServiceRequest, DomainEvent) {
         if self.status != from {
             self.status_since = at;
         }
         self.updated_at = at;
         self.version += 1;
-        let event = DomainEvent::new(&self, actor, at, change);
+        let event = DomainEvent::new(&self, actor, at, change, policy);
         (self, event)
     }
 }

@@ -387,6 +387,7 @@ impl ServiceRequest {
             Change::Created {
                 request: Box::new(request.clone()),
             },
+            policy,
         );
         Ok((request, event))
     }

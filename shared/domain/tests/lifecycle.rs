@@ -169,7 +169,7 @@ fn who_may_do_what() {
         );
     }
     assert!(matches!(
-        r.mark_breached(at("2026-11-25T00:00:00Z"), &engineer()),
+        r.mark_breached(at("2026-11-25T00:00:00Z"), &engineer(), policy()),
         Err(TransitionError::NotPermitted { .. })
     ));
 }
@@ -221,12 +221,13 @@ fn a_response_exactly_at_the_due_time_is_in_time() {
 fn the_sweep_marks_a_breach_once_and_only_after_the_due_time() {
     let r = request();
     assert_eq!(
-        r.mark_breached(at("2026-11-24T14:00:00Z"), &sweep()).unwrap_err(),
+        r.mark_breached(at("2026-11-24T14:00:00Z"), &sweep(), policy())
+            .unwrap_err(),
         TransitionError::NotYetDue {
             due_at: at("2026-11-24T14:00:00Z")
         }
     );
-    let (breached, event) = r.mark_breached(at("2026-11-24T14:05:00Z"), &sweep()).unwrap();
+    let (breached, event) = r.mark_breached(at("2026-11-24T14:05:00Z"), &sweep(), policy()).unwrap();
     assert_eq!(breached.sla().state, SlaState::Breached);
     assert_eq!(breached.sla().breached_at, Some(at("2026-11-24T14:05:00Z")));
     assert_eq!(breached.status(), Status::Open);
@@ -238,7 +239,7 @@ fn the_sweep_marks_a_breach_once_and_only_after_the_due_time() {
     );
     assert_eq!(
         breached
-            .mark_breached(at("2026-11-24T14:10:00Z"), &sweep())
+            .mark_breached(at("2026-11-24T14:10:00Z"), &sweep(), policy())
             .unwrap_err(),
         TransitionError::NotAwaitingFirstResponse
     );
@@ -254,7 +255,7 @@ fn answered_or_withdrawn_requests_are_not_swept() {
     let answered = in_status(Status::InProgress);
     assert_eq!(
         answered
-            .mark_breached(at("2026-11-30T00:00:00Z"), &sweep())
+            .mark_breached(at("2026-11-30T00:00:00Z"), &sweep(), policy())
             .unwrap_err(),
         TransitionError::NotAwaitingFirstResponse
     );
@@ -262,7 +263,7 @@ fn answered_or_withdrawn_requests_are_not_swept() {
     assert!(!withdrawn.awaits_first_response());
     assert_eq!(
         withdrawn
-            .mark_breached(at("2026-11-30T00:00:00Z"), &sweep())
+            .mark_breached(at("2026-11-30T00:00:00Z"), &sweep(), policy())
             .unwrap_err(),
         TransitionError::NotAwaitingFirstResponse
     );
@@ -304,10 +305,16 @@ fn raising_the_severity_counts_the_new_target_from_the_change() {
     assert_eq!(change["previousDueAt"], "2026-11-25T09:00:00.000Z");
     assert_eq!(change["dueAt"], "2026-11-24T16:00:00.000Z");
     assert!(
-        raised.mark_breached(at("2026-11-24T15:55:00Z"), &sweep()).is_err(),
+        raised
+            .mark_breached(at("2026-11-24T15:55:00Z"), &sweep(), policy())
+            .is_err(),
         "not yet due"
     );
-    assert!(raised.mark_breached(at("2026-11-24T16:05:00Z"), &sweep()).is_ok());
+    assert!(
+        raised
+            .mark_breached(at("2026-11-24T16:05:00Z"), &sweep(), policy())
+            .is_ok()
+    );
     // Support may raise too, by the same rule.
     let (by_support, _) = apply(&r, severity(Severity::A), &engineer(), "2026-11-24T14:00:00Z").unwrap();
     assert_eq!(by_support.sla(), raised.sla());
@@ -350,7 +357,10 @@ fn only_the_partner_lowers_a_severity_and_never_past_a_due_time() {
     let (late, _) = apply(&r, severity(Severity::C), &agent(), "2026-11-24T11:30:00Z").unwrap();
     assert_eq!(late.severity(), Severity::C);
     assert_eq!(late.sla(), r.sla());
-    assert!(late.mark_breached(at("2026-11-24T11:35:00Z"), &sweep()).is_ok());
+    assert!(
+        late.mark_breached(at("2026-11-24T11:35:00Z"), &sweep(), policy())
+            .is_ok()
+    );
 }
 
 #[test]
@@ -507,7 +517,11 @@ fn a_request_withdrawn_unanswered_and_reopened_is_due_from_the_reopening() {
     assert_eq!(reopened.sla().due_at, at("2026-11-24T16:00:00Z"));
     assert_eq!(reopened.sla().state, SlaState::Pending);
     assert_eq!(event.resulting.due_at, at("2026-11-24T16:00:00Z"), "ledgered");
-    assert!(reopened.mark_breached(at("2026-11-24T14:05:00Z"), &sweep()).is_err());
+    assert!(
+        reopened
+            .mark_breached(at("2026-11-24T14:05:00Z"), &sweep(), policy())
+            .is_err()
+    );
     // Reopened a minute after it was withdrawn: two hours from the reopening.
     let (soon, _) = apply(
         &closed,
@@ -597,7 +611,10 @@ fn a_request_withdrawn_after_its_due_time_keeps_its_breach_and_a_reopened_one_lo
     };
     let (late, _) = apply(&closed, reopen(), &agent(), "2026-11-24T14:00:00Z").unwrap();
     assert_eq!(late.sla().due_at, at("2026-11-24T11:00:00Z"));
-    assert!(late.mark_breached(at("2026-11-24T14:01:00Z"), &sweep()).is_ok());
+    assert!(
+        late.mark_breached(at("2026-11-24T14:01:00Z"), &sweep(), policy())
+            .is_ok()
+    );
     // Withdrawn in time and reopened at 15:00 CET: due 17:00 CET; lowered to B (240 min), it
     // counts from the reopening: two hours Tuesday, two Wednesday → Wednesday 11:00 CET.
     let (closed, _) = apply(&r, Action::Close { reason: None }, &agent(), "2026-11-24T09:30:00Z").unwrap();

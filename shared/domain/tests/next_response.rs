@@ -67,11 +67,11 @@ fn a_partners_follow_up_starts_a_cycle_and_a_reply_ends_it() {
 fn the_sweep_records_a_cycles_breach_once_and_the_late_reply_keeps_it() {
     let r = act(&answered(), note("still down"), &agent(), "2026-11-24T10:00:00Z");
     assert!(matches!(
-        r.mark_next_response_breached(at("2026-11-24T13:59:00Z"), &sweep()),
+        r.mark_next_response_breached(at("2026-11-24T13:59:00Z"), &sweep(), policy()),
         Err(TransitionError::NotYetDue { .. })
     ));
     let (r, event) = r
-        .mark_next_response_breached(at("2026-11-24T14:05:00Z"), &sweep())
+        .mark_next_response_breached(at("2026-11-24T14:05:00Z"), &sweep(), policy())
         .unwrap();
     assert_eq!(event.kind(), "next_response_breached");
     let data = serde_json::to_value(&event).unwrap();
@@ -84,7 +84,7 @@ fn the_sweep_records_a_cycles_breach_once_and_the_late_reply_keeps_it() {
         "still in the queue, late"
     );
     assert!(matches!(
-        r.mark_next_response_breached(at("2026-11-24T15:00:00Z"), &sweep()),
+        r.mark_next_response_breached(at("2026-11-24T15:00:00Z"), &sweep(), policy()),
         Err(TransitionError::NoReplyOwed)
     ));
     let r = act(&r, respond("sorry"), &engineer(), "2026-11-24T16:00:00Z");

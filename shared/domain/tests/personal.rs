@@ -71,6 +71,8 @@ const CLEAR_EVENT: &[&str] = &[
     "/customerId",
     "/at",
     "/kind",
+    "/policy/version",
+    "/policy/sha256",
     "/actor/role",
     "/change/from",
     "/change/to",
@@ -238,11 +240,12 @@ fn every_event_field_is_classified() {
             Some(CaseReference::parse("DSR-1").unwrap()),
             &officer,
             later,
+            policy(),
         )
         .unwrap();
     events.push(erased);
     let breach = open(body(), "2026-11-24T09:00:00Z")
-        .mark_breached(at("2026-11-25T09:00:00Z"), &sweep())
+        .mark_breached(at("2026-11-25T09:00:00Z"), &sweep(), policy())
         .unwrap()
         .1;
     events.push(breach);
@@ -268,7 +271,7 @@ fn every_event_field_is_classified() {
         .unwrap()
         .0;
     let late = answered
-        .mark_next_response_breached(at("2026-11-26T09:00:00Z"), &sweep())
+        .mark_next_response_breached(at("2026-11-26T09:00:00Z"), &sweep(), policy())
         .unwrap()
         .1;
     events.push(late);
@@ -303,6 +306,7 @@ fn erasure_nulls_every_personal_value_and_happens_once() {
             None,
             &officer,
             when,
+            policy(),
         )
         .unwrap();
     assert_eq!(event.kind(), "personal_data_erased");
@@ -341,7 +345,8 @@ fn erasure_nulls_every_personal_value_and_happens_once() {
                 LegalBasis::GdprArt17_1B,
                 None,
                 &officer,
-                when
+                when,
+                policy()
             )
             .unwrap_err(),
         TransitionError::AlreadyErased
@@ -353,7 +358,8 @@ fn erasure_nulls_every_personal_value_and_happens_once() {
             LegalBasis::GdprArt17_1B,
             None,
             &engineer(),
-            when
+            when,
+            policy()
         ),
         Err(TransitionError::NotPermitted { .. })
     ));
@@ -366,6 +372,7 @@ fn erasure_nulls_every_personal_value_and_happens_once() {
             None,
             &officer,
             when,
+            policy(),
         )
         .unwrap();
     assert_eq!(partial.title().as_str(), Some("VMs unreachable"));

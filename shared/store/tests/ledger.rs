@@ -194,6 +194,7 @@ async fn erasure_deletes_the_values_and_leaves_the_ledger_verifiable() {
             None,
             &officer,
             Timestamp::from(t0() + minutes(60)),
+            &policy(),
         )
         .unwrap();
     h.store

@@ -288,7 +288,7 @@ async fn the_sweep_index_holds_only_requests_awaiting_a_first_response() {
     // Once marked breached, a request leaves the index.
     let sweep = Actor::system("sla-sweep").unwrap();
     let (breached, be) = due_2h
-        .mark_breached(Timestamp::from(t0() + minutes(121)), &sweep)
+        .mark_breached(Timestamp::from(t0() + minutes(121)), &sweep, &policy())
         .unwrap();
     h.store.save_change(&breached, 1, &be).await.unwrap();
     assert_eq!(ids(due_at(10_000).await.unwrap()), vec![due_4h.id(), due_8h.id()]);

@@ -21,8 +21,71 @@ pub use holidays::HolidaySet;
 use crate::enums::{Category, FeeBasis, FeeCoverage, Product, Severity, SlaState};
 use crate::values::{LanguageTag, Timestamp};
 
-/// The policy file shipped with this build.
+/// The policy file shipped with this build (the one in force).
 pub const EMBEDDED_POLICY: &str = include_str!("../../policy/support-policy.toml");
+
+/// Every support-policy document the service has ever used, oldest first, byte for byte: the
+/// documents ledger entries pin by SHA-256, served at `GET /policies/{version}` and built into
+/// the `ledger` CLI. The last is the one in force. Bumping the version moves the old document
+/// to `policy/published/<version>.toml` (a test checks the list is complete and in order).
+pub const PUBLISHED_POLICIES: &[&str] = &[
+    include_str!("../../policy/published/2026.11.1.toml"),
+    include_str!("../../policy/published/2026.12.1.toml"),
+    include_str!("../../policy/published/2026.12.2.toml"),
+    EMBEDDED_POLICY,
+];
+
+/// A policy document named by version and pinned by the SHA-256 of its exact bytes (lower-case
+/// hex): what every ledger entry of a request records as the rules its figures were computed
+/// by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRef {
+    pub version: String,
+    pub sha256: String,
+}
+
+/// One published policy document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedPolicy {
+    pub pin: PolicyRef,
+    /// The document, exactly the bytes hashed.
+    pub text: &'static str,
+}
+
+/// The SHA-256 of a policy document's bytes, lower-case hex.
+pub fn policy_digest(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// The `version` a policy document declares (any schema the service has used has one).
+fn declared_version(text: &str) -> Option<String> {
+    let table: toml::Table = toml::from_str(text).ok()?;
+    table.get("version")?.as_str().map(str::to_owned)
+}
+
+/// Every published policy, oldest first (parsed once).
+pub fn published_policies() -> &'static [PublishedPolicy] {
+    static PUBLISHED: std::sync::OnceLock<Vec<PublishedPolicy>> = std::sync::OnceLock::new();
+    PUBLISHED.get_or_init(|| {
+        PUBLISHED_POLICIES
+            .iter()
+            .map(|text| PublishedPolicy {
+                pin: PolicyRef {
+                    version: declared_version(text).unwrap_or_default(),
+                    sha256: policy_digest(text),
+                },
+                text,
+            })
+            .collect()
+    })
+}
+
+/// The published policy of this version, if the service ever used one.
+pub fn published_policy(version: &str) -> Option<&'static PublishedPolicy> {
+    published_policies().iter().find(|p| p.pin.version == version)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
@@ -104,6 +167,8 @@ struct FeesFile {
 #[derive(Debug, Clone)]
 pub struct SupportPolicy {
     version: String,
+    /// SHA-256 of the document's bytes (hex).
+    sha256: String,
     initial: Targets,
     next: Targets,
     /// Products whose support carries a fee, and the categories of their requests that do.
@@ -246,6 +311,7 @@ impl SupportPolicy {
             .ok_or(PolicyError::MissingFallback(file.fallback_calendar))?;
         Ok(Self {
             version: file.version,
+            sha256: policy_digest(text),
             initial,
             next,
             fee_products,
@@ -259,6 +325,14 @@ impl SupportPolicy {
 
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// The policy by version and by the SHA-256 of the document it was parsed from.
+    pub fn pin(&self) -> PolicyRef {
+        PolicyRef {
+            version: self.version.clone(),
+            sha256: self.sha256.clone(),
+        }
     }
 
     pub fn calendars(&self) -> impl Iterator<Item = &Calendar> {
