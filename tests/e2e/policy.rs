@@ -110,3 +110,82 @@ async fn the_sweep_warns_a_year_before_the_policy_runs_out() {
     assert!(report.policy_alarms[0].contains(&last.to_string()), "{report:?}");
     assert!(captured_logs().contains(r#""policy_alarm":"holiday_horizon""#));
 }
+
+/// Every entry of a request names the policy it was computed by, and the service publishes
+/// exactly the bytes that name pins: a partner can re-run the rules on the document itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_entry_pins_the_policy_the_service_publishes() {
+    use sha2::Digest;
+    let stack = Stack::start().await;
+    let partner = stack.partner_token("contoso");
+    let created = stack.create(&partner, &body()).await;
+    let id = created["id"].as_str().unwrap();
+    let noted = stack
+        .patch(
+            &format!("/service-requests/{id}"),
+            &partner,
+            &json!({ "action": "note", "message": "still down" }),
+        )
+        .await;
+    assert_eq!(noted.status, StatusCode::OK, "{}", noted.body);
+    let export = stack.get_text("/ledger/entries?chain=contoso", &partner).await;
+    let entries: Vec<serde_json::Value> = export.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mine: Vec<_> = entries.iter().filter(|e| e["data"]["requestId"] == id).collect();
+    assert_eq!(mine.len(), 2, "{export}");
+    let support = domain::SupportPolicy::embedded().unwrap();
+    for entry in mine {
+        let pin = &entry["data"]["policy"];
+        assert_eq!(pin["version"], support.version(), "{entry}");
+        let reply = stack
+            .send(
+                reqwest::Method::GET,
+                &format!("/policies/{}", pin["version"].as_str().unwrap()),
+                Some(&partner),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK);
+        let text = stack
+            .get_text(&format!("/policies/{}", pin["version"].as_str().unwrap()), &partner)
+            .await;
+        let digest = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+        assert_eq!(
+            pin["sha256"],
+            digest.as_str(),
+            "the published bytes are the pinned ones"
+        );
+        assert_eq!(reply.header("etag"), Some(format!("\"{digest}\"").as_str()));
+        assert!(reply.header("repr-digest").unwrap().starts_with("sha-256=:"));
+        assert!(reply.header("content-type").unwrap().starts_with("application/toml"));
+        // The document parses as the policy the service ran.
+        assert_eq!(domain::SupportPolicy::from_toml(&text).unwrap().pin().sha256, digest);
+    }
+    // Every policy the service ever used is published, older ones too, byte for byte.
+    for published in domain::published_policies() {
+        let text = stack
+            .get_text(&format!("/policies/{}", published.pin.version), &partner)
+            .await;
+        assert_eq!(text, published.text, "{}", published.pin.version);
+    }
+    for (path, token, status) in [
+        ("/policies/2099.1.1", Some(partner.as_str()), StatusCode::NOT_FOUND),
+        (
+            "/policies/..%2Fsupport-policy",
+            Some(partner.as_str()),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/policies/2026.12.3?x=1",
+            Some(partner.as_str()),
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/policies/2026.12.3", None, StatusCode::UNAUTHORIZED),
+    ] {
+        let reply = stack.send(reqwest::Method::GET, path, token, None, &[]).await;
+        assert_eq!(reply.status, status, "{path}: {}", reply.body);
+        if status != StatusCode::UNAUTHORIZED {
+            assert!(reply.body["type"].is_string(), "a problem document: {}", reply.body);
+        }
+    }
+}

@@ -164,7 +164,11 @@ async fn a_terminated_relationship_leaves_the_partner_its_own_evidence_and_nothi
                 let reply = stack.get("/ledger/proofs/inclusion?seq=1&size=2", &partner).await;
                 assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
             }
-            Operation::CreateForOwnTenant | Operation::Erase | Operation::SupportTopics | Operation::Queue => {
+            Operation::CreateForOwnTenant
+            | Operation::Erase
+            | Operation::SupportTopics
+            | Operation::Policy
+            | Operation::Queue => {
                 // Not about a customer: the relationship has no bearing (tried below, after
                 // the read-only routes, as they write).
             }

@@ -100,10 +100,12 @@ pub fn check_query(pairs: &[(String, String)], allowed: &[&str]) -> Result<Vec<(
             continue;
         }
         if !allowed.contains(&name.as_str()) {
-            errors.push(FieldMessage::new(
-                format!("query:{name}"),
-                format!("is not a parameter of this operation; use {}", allowed.join(", ")),
-            ));
+            let message = if allowed.is_empty() {
+                "is not a parameter of this operation, which takes none".to_owned()
+            } else {
+                format!("is not a parameter of this operation; use {}", allowed.join(", "))
+            };
+            errors.push(FieldMessage::new(format!("query:{name}"), message));
         }
         params.push((name.clone(), value.clone()));
     }

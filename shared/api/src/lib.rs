@@ -102,6 +102,7 @@ async fn dispatch(app: &App, route: &Route, request: &Request) -> Result<Respons
         Op::ImportRelationships => admin::import(app, request).await,
         Op::Queue => read::queue(app, request).await,
         Op::SupportTopics => read::support_topics(app, request).await,
+        Op::Policy => read::policy(app, request).await,
     }
 }
 

@@ -1407,6 +1407,39 @@ fn operation(route: &Route) -> Value {
                 None,
             )
         }
+        Operation::Policy => {
+            responses.insert(
+                "200".into(),
+                json!({
+                    "description": "The policy document, exactly the bytes whose SHA-256 ledger entries pin (policy.sha256); immutable",
+                    "headers": {
+                        "ETag": { "description": "The document's SHA-256 (hex), quoted", "schema": { "type": "string" } },
+                        "Repr-Digest": { "description": "RFC 9530: sha-256=:<base64>:", "schema": { "type": "string" } }
+                    },
+                    "content": { "application/toml": { "schema": { "type": "string" } } }
+                }),
+            );
+            errors(
+                &mut responses,
+                &[
+                    ("404", "The service never used a policy of this version", &["not-found"]),
+                    INVALID,
+                ],
+            );
+            (
+                "getPolicy",
+                "A support policy the service used, as pinned by ledger entries",
+                "service requests",
+                vec![param(
+                    "version",
+                    "path",
+                    true,
+                    "The policy's version (an entry's policy.version).",
+                    json!({ "type": "string", "minLength": 1, "maxLength": 32 }),
+                )],
+                None,
+            )
+        }
     };
     let mut op = json!({
         "operationId": id,

@@ -2,9 +2,11 @@
 //! `GET /service-requests/{id}`, `GET /service-requests/{id}/history`, the vendor's
 //! `GET /queue` and `GET /support-topics`.
 
+use base64::Engine as _;
 use domain::topics::TopicCatalogue;
 use domain::{CustomerId, Product, RequestId, ServiceRequest, Severity, SlaState, Status, Subject, Timestamp};
 use http::StatusCode;
+use http::header::{self, HeaderValue};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use store::{Assignee, ListQuery, PageSize, QueueQuery};
@@ -285,6 +287,33 @@ pub async fn support_topics(app: &App, request: &Request) -> Result<Response<Bod
         StatusCode::OK,
         &json!({ "catalogueVersion": catalogue.version(), "topics": topics }),
     )
+}
+
+/// `GET /policies/{version}`: a support policy the service used, exactly the bytes whose
+/// SHA-256 ledger entries pin (`policy.sha256`). Published documents never change, so the
+/// answer may be cached for good; `Repr-Digest` (RFC 9530) and the `ETag` carry the digest.
+pub async fn policy(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+    Caller::from_request(request, &app.identity)?;
+    query_params(request, &[])?;
+    let version = path_param(request, "version").ok_or(ApiError::NotFound)?;
+    let published = domain::published_policy(version).ok_or(ApiError::NotFound)?;
+    let digest = hex::decode(&published.pin.sha256).map_err(|_| ApiError::Internal)?;
+    let headers = [
+        (header::CONTENT_TYPE, "application/toml; charset=utf-8".to_owned()),
+        (header::ETAG, format!("\"{}\"", published.pin.sha256)),
+        (
+            header::HeaderName::from_static("repr-digest"),
+            format!("sha-256=:{}:", base64::engine::general_purpose::STANDARD.encode(digest)),
+        ),
+        (header::CACHE_CONTROL, "public, max-age=31536000, immutable".to_owned()),
+    ];
+    let mut response = Response::new(Body::from(published.text));
+    for (name, value) in headers {
+        response
+            .headers_mut()
+            .insert(name, HeaderValue::from_str(&value).map_err(|_| ApiError::Internal)?);
+    }
+    Ok(response)
 }
 
 /// The queue's parameters (checked against its names already) as a query and a cursor.

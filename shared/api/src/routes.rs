@@ -77,6 +77,7 @@ pub enum Operation {
     ImportRelationships,
     Queue,
     SupportTopics,
+    Policy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,6 +227,7 @@ pub const ROUTES: &[Route] = &[
     ),
     route("GET", "/queue", ListRequests, Op::Queue, &[RESPOND]),
     route("GET", "/support-topics", ListRequests, Op::SupportTopics, SCOPES),
+    route("GET", "/policies/{version}", ListRequests, Op::Policy, SCOPES),
 ];
 
 /// The route with this key, if any.
