@@ -7,6 +7,7 @@ mod contract;
 mod create;
 mod desk;
 mod evidence;
+mod explain;
 mod isolation;
 mod lifecycle;
 mod listing;

@@ -506,3 +506,47 @@ fn canonical(value: &aws_sdk_dynamodb::types::AttributeValue) -> Value {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// `ledger explain --json` of request `id` as its partner (`token`) proves it: the stack signs
+/// its chains, the partner fetches the request's evidence bundle (every page), and the tool
+/// verifies and explains it, in process. Its exit and its JSON report.
+pub async fn explain_request(stack: &Stack, token: &str, id: &str) -> (ledger_cli::commands::Exit, Value) {
+    stack.running.sweep(stack.running.now()).await.expect("the sweep signs");
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    let mut path = format!("/service-requests/{id}/evidence");
+    loop {
+        let response = stack
+            .http
+            .get(format!("{}{path}", stack.running.base_url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        let next = response
+            .headers()
+            .get("ledger-next-cursor")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let file = dir.path().join(format!("page-{}.json", files.len()));
+        std::fs::write(&file, response.text().await.unwrap()).unwrap();
+        files.push(file);
+        match next {
+            Some(cursor) => path = format!("/service-requests/{id}/evidence?cursor={}", encode(&cursor)),
+            None => break,
+        }
+    }
+    let outcome = ledger_cli::explain::explain(ledger_cli::explain::ExplainArgs {
+        inputs: &files,
+        keys: std::slice::from_ref(&stack.running.public_key),
+        log: local::log_name(),
+        checkpoints: &[],
+        request: Some(id),
+        witnesses: None,
+        json: true,
+    })
+    .expect("explain ran");
+    let report = serde_json::from_str(&outcome.stdout).expect("a JSON report");
+    (outcome.exit, report)
+}

@@ -65,6 +65,7 @@
 mod enums;
 mod error;
 mod event;
+pub mod explain;
 mod ids;
 pub mod lifecycle;
 pub mod personal;

@@ -392,6 +392,36 @@ impl ServiceRequest {
         Ok((request, event))
     }
 
+    /// This request as `open` files it under `policy`: its clock and fee re-computed from what
+    /// was filed, the state and event of its creation (`domain::explain` replays from here).
+    pub(crate) fn refiled(&self, policy: &SupportPolicy, actor: &Actor) -> Result<(Self, DomainEvent), PolicyError> {
+        let due = policy.initial_response_due(self.created_at, self.category, self.severity, &self.language)?;
+        let fee = policy.fee(self.product, self.category, self.fee_coverage);
+        let request = Self {
+            billable: fee.billable,
+            fee_basis: Some(fee.basis),
+            status: Status::Open,
+            status_since: self.created_at,
+            sla: Sla::pending(due),
+            updated_at: self.created_at,
+            version: 1,
+            personal_data_erased_at: None,
+            assignee: None,
+            conversation: Conversation::default(),
+            ..self.clone()
+        };
+        let event = DomainEvent::new(
+            &request,
+            actor,
+            self.created_at,
+            Change::Created {
+                request: Box::new(request.clone()),
+            },
+            policy,
+        );
+        Ok((request, event))
+    }
+
     pub fn id(&self) -> RequestId {
         self.id
     }

@@ -156,7 +156,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn json(exit: Exit, value: &Value) -> Self {
+    pub(crate) fn json(exit: Exit, value: &Value) -> Self {
         Self {
             exit,
             stdout: format!("{value}\n"),

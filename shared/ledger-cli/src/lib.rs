@@ -3,6 +3,7 @@
 //! and realistic samples, run a witness that cosigns checkpoints (`witness`), and (feature `export`) read a ledger out of DynamoDB. See `ledger --help` and the crate's README section in the project README.
 
 pub mod commands;
+pub mod explain;
 #[cfg(feature = "export")]
 pub mod export;
 pub mod sample;

@@ -131,6 +131,27 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Re-compute a request's due times, breaches and fee from the policy its entries pin, after verifying them; exit 1 names the first recorded figure that does not match.
+    Explain {
+        /// An evidence bundle (every page of one, in order), or an export (JSON Lines) with --checkpoint and --request.
+        #[arg(required = true, num_args = 1..)]
+        inputs: Vec<PathBuf>,
+        #[arg(long = "key", required = true)]
+        keys: Vec<PathBuf>,
+        #[arg(long, required = true)]
+        log: String,
+        /// With an export: a signed checkpoint you kept (repeat).
+        #[arg(long = "checkpoint")]
+        checkpoints: Vec<PathBuf>,
+        /// The request to explain (required with an export).
+        #[arg(long)]
+        request: Option<String>,
+        #[command(flatten)]
+        witnesses: WitnessFlags,
+        /// Print the whole derivation as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Verify a receipt (a signed promise for one entry), and optionally that it was kept.
     /// The receipt file is the signed note, or the receipt object as the API returns it.
     VerifyReceipt {
@@ -287,6 +308,23 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
             witnesses,
             json,
         } => commands::verify_proof(&bundles, &keys, &parse_log(&log)?, witnesses.policy()?.as_ref(), json),
+        Command::Explain {
+            inputs,
+            keys,
+            log,
+            checkpoints,
+            request,
+            witnesses,
+            json,
+        } => ledger_cli::explain::explain(ledger_cli::explain::ExplainArgs {
+            inputs: &inputs,
+            keys: &keys,
+            log: parse_log(&log)?,
+            checkpoints: &checkpoints,
+            request: request.as_deref(),
+            witnesses: witnesses.policy()?,
+            json,
+        }),
         Command::VerifyReceipt {
             receipt,
             receipt_keys,

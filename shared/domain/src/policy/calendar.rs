@@ -30,6 +30,20 @@ pub(super) struct CalendarFile {
     holidays: Option<String>,
 }
 
+/// One step of counting opening time ([`Calendar::walk`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalkStep {
+    /// Opening time counted on local date `date`, from `from` to `to`.
+    Counted {
+        date: NaiveDate,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    },
+    /// A local date without opening time: a public holiday, or a day the calendar's week
+    /// has no hours (a weekend).
+    Skipped { date: NaiveDate, holiday: bool },
+}
+
 /// When one language's support team works, in one region.
 #[derive(Debug, Clone)]
 pub struct Calendar {
@@ -207,9 +221,32 @@ impl Calendar {
     /// of a positive addition always lies within an opening interval, its end included. A
     /// day outside the years the policy's holidays cover is an error, never a guess.
     pub fn add_business_minutes(&self, start: DateTime<Utc>, minutes: u32) -> Result<DateTime<Utc>, PolicyError> {
+        self.walk(start, minutes, |_| {})
+    }
+
+    /// [`Self::add_business_minutes`], telling `visit` each step of the count: every stretch
+    /// of opening time counted, and every local date skipped whole (a holiday, or a day without
+    /// opening hours), in order. The same walk computes the service's due times and the
+    /// auditor's explanation of them (`domain::explain`).
+    pub fn walk(
+        &self,
+        start: DateTime<Utc>,
+        minutes: u32,
+        mut visit: impl FnMut(WalkStep),
+    ) -> Result<DateTime<Utc>, PolicyError> {
         let mut remaining = Duration::minutes(i64::from(minutes));
         let business = match &self.hours {
-            Hours::AlwaysOpen => return Ok(start + remaining),
+            Hours::AlwaysOpen => {
+                let due = start + remaining;
+                if minutes > 0 {
+                    visit(WalkStep::Counted {
+                        date: start.date_naive(),
+                        from: start,
+                        to: due,
+                    });
+                }
+                return Ok(due);
+            }
             Hours::Business(b) => b,
         };
         if minutes == 0 {
@@ -217,15 +254,26 @@ impl Calendar {
         }
         let mut date = start.with_timezone(&business.zone).date_naive();
         for _ in 0..MAX_SEARCH_DAYS {
-            for (open, close) in business.intervals_on(date, &self.id)? {
+            let mut intervals = business.intervals_on(date, &self.id)?.peekable();
+            if intervals.peek().is_none() {
+                let holiday = business.holidays.contains(date) == Some(true);
+                visit(WalkStep::Skipped { date, holiday });
+            }
+            for (open, close) in intervals {
                 let from = open.max(start);
                 if from >= close {
                     continue;
                 }
                 let available = close - from;
                 if remaining <= available {
+                    visit(WalkStep::Counted {
+                        date,
+                        from,
+                        to: from + remaining,
+                    });
                     return Ok(from + remaining);
                 }
+                visit(WalkStep::Counted { date, from, to: close });
                 remaining -= available;
             }
             date = match date.succ_opt() {
@@ -234,6 +282,16 @@ impl Calendar {
             };
         }
         Err(PolicyError::NoOpeningHours(self.id.clone()))
+    }
+
+    /// The offset from UTC of the calendar's local time at `at` (zero for a 24x7 calendar),
+    /// in seconds.
+    pub fn utc_offset_seconds(&self, at: DateTime<Utc>) -> i32 {
+        use chrono::Offset;
+        match &self.hours {
+            Hours::AlwaysOpen => 0,
+            Hours::Business(b) => at.with_timezone(&b.zone).offset().fix().local_minus_utc(),
+        }
     }
 
     /// Whether `at` lies within an opening interval (its end included).

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-pub use calendar::Calendar;
+pub use calendar::{Calendar, WalkStep};
 pub use holidays::HolidaySet;
 
 use crate::enums::{Category, FeeBasis, FeeCoverage, Product, Severity, SlaState};
@@ -337,6 +337,11 @@ impl SupportPolicy {
 
     pub fn calendars(&self) -> impl Iterator<Item = &Calendar> {
         self.calendars.iter()
+    }
+
+    /// The calendar of languages no other calendar serves (English, 24x7).
+    pub fn fallback_calendar(&self) -> &Calendar {
+        &self.fallback
     }
 
     /// The calendar with this key (as written in the policy, any case).

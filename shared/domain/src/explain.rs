@@ -1,0 +1,989 @@
+//! A request explained from its ledger entries alone: every due time, breach and fee the
+//! service recorded, re-computed from the policy each entry pins (by version and SHA-256), and
+//! the derivation in words.
+//!
+//! The re-computation runs the same code the service ran — the request's lifecycle
+//! ([`ServiceRequest::apply`], [`ServiceRequest::mark_breached`], …) under the pinned policy —
+//! replaying each entry as the action that produced it, and compares what it gives with what
+//! the entry recorded, figure by figure. Personal values play no part in any figure, so the
+//! entries' commitments suffice; texts are replayed as placeholders.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::enums::{Party, Role, Severity, SlaState, Status};
+use crate::event::{Change, DomainEvent};
+use crate::ids::Subject;
+use crate::lifecycle::{Action, Actor, AssignTo, TransitionError};
+use crate::personal::{CaseReference, CommitmentId, ErasureScope, LegalBasis};
+use crate::policy::{Calendar, PolicyRef, SupportPolicy, WalkStep, published_policy};
+use crate::request::ServiceRequest;
+use crate::text::Message;
+use crate::values::Timestamp;
+
+/// One ledger entry of the request, as recorded: its envelope's `seq`, `kind` and `at`, and
+/// its `data` (the domain event, personal values as commitments).
+#[derive(Debug, Clone)]
+pub struct RecordedEntry {
+    pub seq: u64,
+    pub kind: String,
+    pub at: Timestamp,
+    pub data: Value,
+}
+
+/// Why a request cannot be explained at all (as opposed to a figure that does not match).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExplainError {
+    #[error("no entries of request {0}")]
+    NoEntries(String),
+    #[error("the entries hold several requests ({0}); name one")]
+    SeveralRequests(String),
+    #[error(
+        "the request's first entry is {kind} (seq {seq}), not created: explain needs the request from its creation"
+    )]
+    NoCreation { seq: u64, kind: String },
+    #[error("entry {seq}: {message}")]
+    Malformed { seq: u64, message: String },
+    #[error("entry {seq} names policy {version}, which the service never published")]
+    UnknownPolicy { seq: u64, version: String },
+    #[error(
+        "entry {seq} pins policy {version} by SHA-256 {recorded}, but the published document hashes to {published}"
+    )]
+    PolicyDigest {
+        seq: u64,
+        version: String,
+        recorded: String,
+        published: String,
+    },
+    #[error("entry {seq}: policy {version} is published but this build cannot interpret it ({reason})")]
+    Uninterpretable { seq: u64, version: String, reason: String },
+}
+
+/// A recorded figure that its re-computation does not give.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Mismatch {
+    pub seq: u64,
+    pub kind: String,
+    /// The figure, as a path in the entry's data (`resulting.dueAt`, `change.request.sla.dueAt`).
+    pub figure: String,
+    pub recorded: Value,
+    pub computed: Value,
+    pub message: String,
+}
+
+/// The whole derivation.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Explanation {
+    pub request_id: String,
+    /// Every recorded figure matches its re-computation.
+    pub matches: bool,
+    /// The first that does not.
+    pub mismatch: Option<Mismatch>,
+    /// How many recorded figures were compared.
+    pub figures_checked: usize,
+    /// The policies the entries pin (or, for entries from before pinning, name).
+    pub policies: Vec<PolicyUse>,
+    /// How the initial-response clock was set when the request was opened.
+    pub initial_response: ClockDerivation,
+    /// Where the initial-response clock stands after the last entry (severity changes and a
+    /// reopening move it; see `steps`).
+    pub initial_response_outcome: ClockOutcome,
+    pub fee: FeeDerivation,
+    /// Each entry, in order, with what it did to the clocks.
+    pub steps: Vec<Step>,
+    /// The next-response cycles, as re-computed.
+    pub cycles: Vec<CycleDerivation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClockOutcome {
+    pub due_at: Timestamp,
+    pub state: SlaState,
+    pub first_response_at: Option<Timestamp>,
+    pub breached_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyUse {
+    pub version: String,
+    pub sha256: String,
+    /// False for entries recorded before the service pinned policies by digest: the version
+    /// named, and the published document of that version assumed.
+    pub pinned: bool,
+}
+
+/// How one clock's due time follows from the policy.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClockDerivation {
+    pub severity: Severity,
+    pub category: String,
+    pub language: String,
+    pub calendar: String,
+    /// Why this calendar serves the language tag.
+    pub calendar_reason: String,
+    pub calendar_description: String,
+    pub time_zone: Option<String>,
+    pub target_minutes: u32,
+    pub target_reason: String,
+    pub started_at: Timestamp,
+    pub due_at: Timestamp,
+    /// The opening time counted, stretch by stretch.
+    pub counted: Vec<Stretch>,
+    /// Local dates skipped whole.
+    pub skipped: Vec<Skip>,
+    /// Changes of the calendar's UTC offset between the start and the due time.
+    pub offset_changes: Vec<OffsetChange>,
+    /// The derivation in words.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stretch {
+    pub date: String,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub local_from: String,
+    pub local_to: String,
+    pub minutes: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Skip {
+    pub date: String,
+    /// `holiday` or `closed` (no hours that weekday: a weekend).
+    pub reason: String,
+    /// The holiday's name, for a holiday.
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OffsetChange {
+    pub date: String,
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeeDerivation {
+    pub product: String,
+    pub category: String,
+    pub coverage: Option<String>,
+    pub billable: bool,
+    pub basis: Option<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    pub seq: u64,
+    pub kind: String,
+    pub at: Timestamp,
+    pub role: String,
+    pub policy_version: String,
+    pub text: String,
+    /// For a breach: how long after the due time the service recorded it (the sweep's lag).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag_seconds: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CycleDerivation {
+    pub cycle: u32,
+    pub started_at: Timestamp,
+    pub due_at: Timestamp,
+    pub target_minutes: u32,
+    pub policy_version: String,
+    pub answered_at: Option<Timestamp>,
+    /// `met`, `breached`, `withdrawn`, or `running`.
+    pub outcome: String,
+}
+
+/// Explain request `request` (or the only request) of `entries`, in seq order.
+pub fn explain(entries: &[RecordedEntry], request: Option<&str>) -> Result<Explanation, ExplainError> {
+    let id = match request {
+        Some(id) => id.to_owned(),
+        None => {
+            let ids: std::collections::BTreeSet<&str> = entries
+                .iter()
+                .filter_map(|e| e.data.get("requestId").and_then(Value::as_str))
+                .collect();
+            match ids.len() {
+                0 => return Err(ExplainError::NoEntries("(none)".into())),
+                1 => ids.into_iter().next().unwrap_or_default().to_owned(),
+                _ => {
+                    return Err(ExplainError::SeveralRequests(
+                        ids.into_iter().collect::<Vec<_>>().join(", "),
+                    ));
+                }
+            }
+        }
+    };
+    let mine: Vec<&RecordedEntry> = entries
+        .iter()
+        .filter(|e| e.data.get("requestId").and_then(Value::as_str) == Some(id.as_str()))
+        .collect();
+    let Some(first) = mine.first() else {
+        return Err(ExplainError::NoEntries(id));
+    };
+    if first.kind != "created" {
+        return Err(ExplainError::NoCreation {
+            seq: first.seq,
+            kind: first.kind.clone(),
+        });
+    }
+    Replay::new(id).run(&mine)
+}
+
+struct Replay {
+    id: String,
+    policies: BTreeMap<String, SupportPolicy>,
+    uses: Vec<PolicyUse>,
+    checked: usize,
+    mismatch: Option<Mismatch>,
+    steps: Vec<Step>,
+}
+
+fn malformed(seq: u64, message: impl Into<String>) -> ExplainError {
+    ExplainError::Malformed {
+        seq,
+        message: message.into(),
+    }
+}
+
+/// Replace every commitment object (`{"commitment": "<hex>"}`) by `null`: an erased value, as
+/// far as the rules are concerned.
+fn without_commitments(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.len() == 1 && map.get("commitment").is_some_and(Value::is_string) {
+                *value = Value::Null;
+            } else {
+                map.values_mut().for_each(without_commitments);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(without_commitments),
+        _ => {}
+    }
+}
+
+fn placeholder() -> Message {
+    Message::parse("(not disclosed)").unwrap_or_else(|_| unreachable!("a valid message"))
+}
+
+fn local(calendar: &Calendar, at: DateTime<Utc>) -> String {
+    let offset = calendar.utc_offset_seconds(at);
+    let shifted = at + chrono::Duration::seconds(i64::from(offset));
+    shifted.format("%a %Y-%m-%d %H:%M").to_string()
+}
+
+fn offset_text(seconds: i32) -> String {
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let s = seconds.unsigned_abs();
+    format!("UTC{sign}{:02}:{:02}", s / 3600, (s % 3600) / 60)
+}
+
+fn minutes_text(minutes: i64) -> String {
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+/// How `start` plus the target on `calendar` gives the due time, step by step.
+pub fn derive_clock(
+    policy: &SupportPolicy,
+    request: &ServiceRequest,
+    severity: Severity,
+    start: Timestamp,
+    next_response: bool,
+) -> Result<ClockDerivation, crate::PolicyError> {
+    let language = request.language();
+    let calendar = policy.calendar_for(language);
+    let category = request.category();
+    let target_minutes = if next_response {
+        policy.next_target_minutes(category, severity, calendar)
+    } else {
+        policy.target_minutes(category, severity, calendar)
+    };
+    let calendar_reason = if calendar.id().contains('-') {
+        format!("{language} is served by the calendar of its language and region")
+    } else if calendar.id().eq_ignore_ascii_case(language.primary()) {
+        format!("{language} is served by the calendar of its language")
+    } else {
+        format!(
+            "no calendar serves {language}: the fallback, {}",
+            policy.fallback_calendar().id()
+        )
+    };
+    let target_reason = if category.is_break_fix() {
+        format!(
+            "Severity {} break-fix: {}",
+            severity.as_str(),
+            minutes_text(i64::from(target_minutes))
+        )
+    } else {
+        format!(
+            "{} is not break-fix: business days of {} a day, {}",
+            category.as_str(),
+            minutes_text(i64::from(calendar.business_day_minutes())),
+            minutes_text(i64::from(target_minutes))
+        )
+    };
+    let holidays: BTreeMap<chrono::NaiveDate, String> = calendar
+        .holiday_set()
+        .and_then(|id| policy.holiday_sets().find(|s| s.id() == id))
+        .map(|set| {
+            let (first, last) = policy.holiday_years();
+            let from = start.datetime().date_naive();
+            use chrono::Datelike;
+            (from.year().max(first)..=(from.year() + 1).min(last))
+                .flat_map(|y| set.holidays_in(y))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut counted = Vec::new();
+    let mut skipped = Vec::new();
+    let due = calendar.walk(start.datetime(), target_minutes, |step| match step {
+        WalkStep::Counted { date, from, to } => counted.push(Stretch {
+            date: date.to_string(),
+            from: Timestamp::from_datetime(from),
+            to: Timestamp::from_datetime(to),
+            local_from: local(calendar, from),
+            local_to: local(calendar, to),
+            minutes: (to - from).num_minutes(),
+        }),
+        WalkStep::Skipped { date, holiday } => skipped.push(Skip {
+            date: date.to_string(),
+            reason: if holiday { "holiday" } else { "closed" }.into(),
+            name: holiday.then(|| holidays.get(&date).cloned()).flatten(),
+        }),
+    })?;
+    let mut offset_changes = Vec::new();
+    let mut last = calendar.utc_offset_seconds(start.datetime());
+    for s in &counted {
+        for at in [s.from.datetime(), s.to.datetime()] {
+            let now = calendar.utc_offset_seconds(at);
+            if now != last {
+                offset_changes.push(OffsetChange {
+                    date: s.date.clone(),
+                    from: offset_text(last),
+                    to: offset_text(now),
+                });
+                last = now;
+            }
+        }
+    }
+    let due_at = Timestamp::from_datetime(due);
+    let mut parts: Vec<String> = Vec::new();
+    let mut stretches = counted.iter().peekable();
+    let mut skips = skipped.iter().peekable();
+    // In date order: each counted stretch, each skipped day.
+    loop {
+        let take_stretch = match (stretches.peek(), skips.peek()) {
+            (Some(s), Some(k)) => s.date <= k.date,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        if take_stretch {
+            if let Some(s) = stretches.next() {
+                parts.push(format!(
+                    "{} {} ({}–{})",
+                    minutes_text(s.minutes),
+                    &s.local_from[..3],
+                    &s.local_from[15..],
+                    &s.local_to[15..]
+                ));
+            }
+        } else if let Some(k) = skips.next() {
+            parts.push(match (&k.reason[..], &k.name) {
+                ("holiday", Some(name)) => format!("{} skipped ({name})", k.date),
+                ("holiday", None) => format!("{} skipped (public holiday)", k.date),
+                _ => format!("{} closed", k.date),
+            });
+        }
+    }
+    let dst = offset_changes
+        .iter()
+        .map(|c| format!("; the clocks change on {} ({} → {})", c.date, c.from, c.to))
+        .collect::<String>();
+    let text = format!(
+        "Severity {}, {} → calendar {} ({}); {}; {}; from {} → {} → due {}{dst}",
+        severity.as_str(),
+        language,
+        calendar.id(),
+        calendar.description(),
+        calendar_reason,
+        target_reason,
+        local(calendar, start.datetime()),
+        if parts.is_empty() {
+            "nothing to count".into()
+        } else {
+            parts.join(", ")
+        },
+        local(calendar, due)
+    );
+    Ok(ClockDerivation {
+        severity,
+        category: category.as_str().into(),
+        language: language.to_string(),
+        calendar: calendar.id().into(),
+        calendar_reason,
+        calendar_description: calendar.description().into(),
+        time_zone: calendar.time_zone().map(str::to_owned),
+        target_minutes,
+        target_reason,
+        started_at: start,
+        due_at,
+        counted,
+        skipped,
+        offset_changes,
+        text,
+    })
+}
+
+impl Replay {
+    fn new(id: String) -> Self {
+        Self {
+            id,
+            policies: BTreeMap::new(),
+            uses: Vec::new(),
+            checked: 0,
+            mismatch: None,
+            steps: Vec::new(),
+        }
+    }
+
+    /// The policy an entry pins (or, before pinning, `fallback_version` names).
+    fn policy(&mut self, entry: &RecordedEntry, fallback_version: &str) -> Result<String, ExplainError> {
+        let (version, recorded, pinned) = match entry.data.get("policy") {
+            Some(pin) => {
+                let pin: PolicyRef =
+                    serde_json::from_value(pin.clone()).map_err(|e| malformed(entry.seq, format!("policy: {e}")))?;
+                (pin.version, Some(pin.sha256), true)
+            }
+            None => (fallback_version.to_owned(), None, false),
+        };
+        let published = published_policy(&version).ok_or_else(|| ExplainError::UnknownPolicy {
+            seq: entry.seq,
+            version: version.clone(),
+        })?;
+        if let Some(recorded) = recorded
+            && recorded != published.pin.sha256
+        {
+            return Err(ExplainError::PolicyDigest {
+                seq: entry.seq,
+                version,
+                recorded,
+                published: published.pin.sha256.clone(),
+            });
+        }
+        if !self.policies.contains_key(&version) {
+            let parsed = SupportPolicy::from_toml(published.text).map_err(|e| ExplainError::Uninterpretable {
+                seq: entry.seq,
+                version: version.clone(),
+                reason: e.to_string(),
+            })?;
+            self.policies.insert(version.clone(), parsed);
+        }
+        let use_ = PolicyUse {
+            version: version.clone(),
+            sha256: published.pin.sha256.clone(),
+            pinned,
+        };
+        if !self.uses.contains(&use_) {
+            self.uses.push(use_);
+        }
+        Ok(version)
+    }
+
+    /// Compare one figure; the first that differs is the mismatch.
+    fn check(&mut self, entry: &RecordedEntry, figure: &str, recorded: Value, computed: Value, what: &str) {
+        self.checked += 1;
+        if recorded == computed || self.mismatch.is_some() {
+            return;
+        }
+        let show = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            Value::Null => "nothing".into(),
+            other => other.to_string(),
+        };
+        self.mismatch = Some(Mismatch {
+            seq: entry.seq,
+            kind: entry.kind.clone(),
+            figure: figure.into(),
+            message: format!(
+                "entry {} ({}): {what} {figure} is recorded as {}, but the policy gives {}",
+                entry.seq,
+                entry.kind,
+                show(&recorded),
+                show(&computed)
+            ),
+            recorded,
+            computed,
+        });
+    }
+
+    fn refused(&mut self, entry: &RecordedEntry, error: &TransitionError) {
+        self.checked += 1;
+        if self.mismatch.is_none() {
+            self.mismatch = Some(Mismatch {
+                seq: entry.seq,
+                kind: entry.kind.clone(),
+                figure: "kind".into(),
+                recorded: json!(entry.kind),
+                computed: Value::Null,
+                message: format!(
+                    "entry {} ({}): the rules would not have recorded it: {error}",
+                    entry.seq, entry.kind
+                ),
+            });
+        }
+    }
+
+    fn run(mut self, entries: &[&RecordedEntry]) -> Result<Explanation, ExplainError> {
+        let created = entries[0];
+        let mut request_json = created
+            .data
+            .pointer("/change/request")
+            .cloned()
+            .ok_or_else(|| malformed(created.seq, "a created entry without change.request"))?;
+        without_commitments(&mut request_json);
+        let filed: ServiceRequest =
+            serde_json::from_value(request_json).map_err(|e| malformed(created.seq, format!("change.request: {e}")))?;
+        let version = self.policy(created, &filed.sla().policy_version)?;
+        let policy = &self.policies[&version];
+        // The creation: the clock and the fee, from the request as filed.
+        let clock = derive_clock(policy, &filed, filed.severity(), filed.created_at(), false)
+            .map_err(|e| malformed(created.seq, format!("the policy cannot compute its due time: {e}")))?;
+        let fee = policy.fee(filed.product(), filed.category(), filed.fee_coverage());
+        let fee_text = format!(
+            "{} {} support{}: {} ({})",
+            filed.product().as_str(),
+            filed.category().as_str(),
+            filed
+                .fee_coverage()
+                .map(|c| format!(", covered by {}", c.as_str()))
+                .unwrap_or_default(),
+            if fee.billable {
+                "carries the fee"
+            } else {
+                "free of charge"
+            },
+            fee.basis.as_str()
+        );
+        let fee_derivation = FeeDerivation {
+            product: filed.product().as_str().into(),
+            category: filed.category().as_str().into(),
+            coverage: filed.fee_coverage().map(|c| c.as_str().into()),
+            billable: fee.billable,
+            basis: Some(fee.basis.as_str().into()),
+            text: fee_text.clone(),
+        };
+        let sla = filed.sla();
+        let pol_version = policy.version().to_owned();
+        self.check(
+            created,
+            "change.request.sla.policyVersion",
+            json!(sla.policy_version),
+            json!(pol_version),
+            "the policy",
+        );
+        self.check(
+            created,
+            "change.request.sla.calendar",
+            json!(sla.calendar),
+            json!(clock.calendar),
+            "the calendar",
+        );
+        self.check(
+            created,
+            "change.request.sla.targetMinutes",
+            json!(sla.target_minutes),
+            json!(clock.target_minutes),
+            "the target",
+        );
+        self.check(
+            created,
+            "change.request.sla.dueAt",
+            json!(sla.due_at),
+            json!(clock.due_at),
+            "the due time",
+        );
+        self.check(
+            created,
+            "change.request.billable",
+            json!(filed.billable()),
+            json!(fee.billable),
+            "the fee",
+        );
+        self.check(
+            created,
+            "change.request.feeBasis",
+            json!(filed.fee_basis()),
+            json!(fee.basis),
+            "the fee's basis",
+        );
+        // The state the service started from: the request as the rules would have filed it.
+        let actor = self.actor(created)?;
+        let policy = self.policies[&version].clone();
+        let policy = &policy;
+        let (mut state, event) = filed
+            .refiled(policy, &actor)
+            .map_err(|e| malformed(created.seq, format!("the policy cannot compute its due time: {e}")))?;
+        self.compare_event(created, &event);
+        self.steps.push(Step {
+            seq: created.seq,
+            kind: created.kind.clone(),
+            at: created.at,
+            role: "partner_agent".into(),
+            policy_version: pol_version,
+            text: format!(
+                "Opened: first response due {} (see the initial response). {fee_text}.",
+                local(policy.calendar_for(filed.language()), clock.due_at.datetime())
+            ),
+            lag_seconds: None,
+        });
+        let mut cycles: Vec<CycleDerivation> = Vec::new();
+        for entry in &entries[1..] {
+            let fallback = state.sla().policy_version.clone();
+            let version = self.policy(entry, &fallback)?;
+            let policy = self.policies[&version].clone();
+            let actor = self.actor(entry)?;
+            let before = state.clone();
+            let replayed = self.replay(entry, &state, &actor, &policy)?;
+            let (next, event) = match replayed {
+                Ok(changed) => changed,
+                Err(e) => {
+                    self.refused(entry, &e);
+                    break;
+                }
+            };
+            self.compare_event(entry, &event);
+            let text = describe(&before, &next, &event, &policy);
+            let lag_seconds = match &event.change {
+                Change::SlaBreached { due_at } | Change::NextResponseBreached { due_at, .. } => {
+                    Some((entry.at.datetime() - due_at.datetime()).num_seconds())
+                }
+                _ => None,
+            };
+            self.steps.push(Step {
+                seq: entry.seq,
+                kind: entry.kind.clone(),
+                at: entry.at,
+                role: actor.role.as_str().into(),
+                policy_version: version,
+                text,
+                lag_seconds,
+            });
+            state = next;
+        }
+        for c in &state.sla().cycles {
+            cycles.push(CycleDerivation {
+                cycle: c.cycle,
+                started_at: c.started_at,
+                due_at: c.due_at,
+                target_minutes: c.target_minutes,
+                policy_version: c.policy_version.clone(),
+                answered_at: c.answered_at,
+                outcome: c.outcome.as_str().into(),
+            });
+        }
+        if let Some(owed) = &state.sla().current
+            && owed.owed_by == Party::Vendor
+            && let (Some(cycle), Some(due_at), Some(target), Some(version)) = (
+                owed.cycle,
+                owed.due_at,
+                owed.target_minutes,
+                owed.policy_version.clone(),
+            )
+        {
+            cycles.push(CycleDerivation {
+                cycle,
+                started_at: owed.since,
+                due_at,
+                target_minutes: target,
+                policy_version: version,
+                answered_at: None,
+                outcome: if owed.state == Some(SlaState::Breached) {
+                    "breached"
+                } else {
+                    "running"
+                }
+                .into(),
+            });
+        }
+        Ok(Explanation {
+            request_id: self.id,
+            matches: self.mismatch.is_none(),
+            mismatch: self.mismatch,
+            figures_checked: self.checked,
+            policies: self.uses,
+            initial_response: clock,
+            initial_response_outcome: ClockOutcome {
+                due_at: state.sla().due_at,
+                state: state.sla().state,
+                first_response_at: state.sla().first_response_at,
+                breached_at: state.sla().breached_at,
+            },
+            fee: fee_derivation,
+            steps: self.steps,
+            cycles,
+        })
+    }
+
+    fn actor(&self, entry: &RecordedEntry) -> Result<Actor, ExplainError> {
+        let role: Role = entry
+            .data
+            .pointer("/actor/role")
+            .cloned()
+            .ok_or_else(|| malformed(entry.seq, "no actor.role"))
+            .and_then(|r| serde_json::from_value(r).map_err(|e| malformed(entry.seq, format!("actor.role: {e}"))))?;
+        let subject = entry
+            .data
+            .pointer("/actor/subject")
+            .and_then(Value::as_str)
+            .and_then(|s| Subject::parse(s).ok())
+            .unwrap_or_else(|| Subject::parse("not-disclosed").unwrap_or_else(|_| unreachable!()));
+        Ok(Actor::new(role, subject))
+    }
+
+    /// The action an entry records, applied to `state` under `policy`.
+    #[allow(clippy::type_complexity)]
+    fn replay(
+        &self,
+        entry: &RecordedEntry,
+        state: &ServiceRequest,
+        actor: &Actor,
+        policy: &SupportPolicy,
+    ) -> Result<Result<(ServiceRequest, DomainEvent), TransitionError>, ExplainError> {
+        let change = entry.data.get("change").cloned().unwrap_or(Value::Null);
+        let status = |name: &str| -> Result<Status, ExplainError> {
+            change
+                .get(name)
+                .cloned()
+                .ok_or_else(|| malformed(entry.seq, format!("no change.{name}")))
+                .and_then(|v| {
+                    serde_json::from_value(v).map_err(|e| malformed(entry.seq, format!("change.{name}: {e}")))
+                })
+        };
+        let resulting_status: Option<Status> = entry
+            .data
+            .pointer("/resulting/status")
+            .cloned()
+            .and_then(|v| serde_json::from_value(v).ok());
+        let action = match entry.kind.as_str() {
+            "sla_breached" => return Ok(state.mark_breached(entry.at, actor, policy)),
+            "next_response_breached" => return Ok(state.mark_next_response_breached(entry.at, actor, policy)),
+            "personal_data_erased" => {
+                let field = |name: &str| change.get(name).cloned().unwrap_or(Value::Null);
+                let scope: ErasureScope = serde_json::from_value(field("scope"))
+                    .map_err(|e| malformed(entry.seq, format!("change.scope: {e}")))?;
+                let basis: LegalBasis = serde_json::from_value(field("legalBasis"))
+                    .map_err(|e| malformed(entry.seq, format!("change.legalBasis: {e}")))?;
+                let reference: Option<CaseReference> = serde_json::from_value(field("reference")).unwrap_or(None);
+                let commitments: Vec<CommitmentId> = serde_json::from_value(field("commitments")).unwrap_or_default();
+                return Ok(state.erase_personal_data(scope, commitments, basis, reference, actor, entry.at, policy));
+            }
+            "first_response" if resulting_status == Some(Status::AwaitingPartner) => {
+                Action::AwaitPartner { message: placeholder() }
+            }
+            "first_response" | "response_added" => Action::Respond { message: placeholder() },
+            "note_added" => Action::Note { message: placeholder() },
+            "severity_changed" => {
+                let to: Severity = serde_json::from_value(change.get("to").cloned().unwrap_or(Value::Null))
+                    .map_err(|e| malformed(entry.seq, format!("change.to: {e}")))?;
+                Action::ChangeSeverity {
+                    severity: to,
+                    reason: change.get("reason").filter(|r| !r.is_null()).map(|_| placeholder()),
+                }
+            }
+            "assigned" => Action::Assign {
+                to: if change.get("assignee").is_none_or(Value::is_null) {
+                    AssignTo::Nobody
+                } else {
+                    AssignTo::Engineer(
+                        Subject::parse(&format!("assignee-{}", entry.seq)).unwrap_or_else(|_| unreachable!()),
+                    )
+                },
+            },
+            "status_changed" => {
+                let from = status("from")?;
+                let to = status("to")?;
+                let message = change.get("message").filter(|m| !m.is_null()).map(|_| placeholder());
+                match (from, to) {
+                    (Status::Resolved | Status::Closed, _) if to != Status::Closed => Action::Reopen {
+                        reason: message.unwrap_or_else(placeholder),
+                    },
+                    (_, Status::AwaitingPartner) => Action::AwaitPartner {
+                        message: message.unwrap_or_else(placeholder),
+                    },
+                    (_, Status::Resolved) => Action::Resolve {
+                        message: message.unwrap_or_else(placeholder),
+                    },
+                    (_, Status::Closed) => Action::Close { reason: message },
+                    _ => return Err(malformed(entry.seq, format!("no action changes {from} to {to}"))),
+                }
+            }
+            other => {
+                return Err(malformed(
+                    entry.seq,
+                    format!("{other} is not a change of a service request"),
+                ));
+            }
+        };
+        Ok(state.apply(action, actor, entry.at, policy))
+    }
+
+    /// Compare what the replayed event records with what the entry recorded: the request's
+    /// version, every figure of the resulting state, and the change's own figures.
+    fn compare_event(&mut self, entry: &RecordedEntry, event: &DomainEvent) {
+        let computed = serde_json::to_value(event).unwrap_or(Value::Null);
+        self.check(
+            entry,
+            "version",
+            entry.data.get("version").cloned().unwrap_or(Value::Null),
+            computed["version"].clone(),
+            "the request's",
+        );
+        let empty = serde_json::Map::new();
+        let recorded = entry.data.get("resulting").and_then(Value::as_object).unwrap_or(&empty);
+        let replayed = computed["resulting"].as_object().cloned().unwrap_or_default();
+        let names: std::collections::BTreeSet<&String> = recorded.keys().chain(replayed.keys()).collect();
+        for name in names {
+            self.check(
+                entry,
+                &format!("resulting.{name}"),
+                recorded.get(name).cloned().unwrap_or(Value::Null),
+                replayed.get(name).cloned().unwrap_or(Value::Null),
+                "the resulting",
+            );
+        }
+        for name in [
+            "from",
+            "to",
+            "dueAt",
+            "previousDueAt",
+            "replyDueAt",
+            "previousReplyDueAt",
+            "cycle",
+        ] {
+            let recorded = entry
+                .data
+                .pointer(&format!("/change/{name}"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            let replayed = computed
+                .pointer(&format!("/change/{name}"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            if recorded.is_null() && replayed.is_null() {
+                continue;
+            }
+            self.check(entry, &format!("change.{name}"), recorded, replayed, "the change's");
+        }
+    }
+}
+
+/// One entry's effect on the clocks, in words.
+fn describe(before: &ServiceRequest, after: &ServiceRequest, event: &DomainEvent, policy: &SupportPolicy) -> String {
+    let calendar = policy.calendar_for(after.language());
+    let at = |t: Timestamp| local(calendar, t.datetime());
+    let owed = |r: &ServiceRequest| {
+        r.sla()
+            .current
+            .as_ref()
+            .filter(|o| o.owed_by == Party::Vendor)
+            .and_then(|o| o.cycle.zip(o.due_at))
+    };
+    let mut text = match &event.change {
+        Change::FirstResponse { .. } => {
+            let sla = after.sla();
+            if sla.state == SlaState::Met {
+                format!("Support's first response, by the due time {}: met.", at(sla.due_at))
+            } else {
+                format!(
+                    "Support's first response, after the due time {}: breached.",
+                    at(sla.due_at)
+                )
+            }
+        }
+        Change::ResponseAdded { .. } => "Support replied.".into(),
+        Change::NoteAdded { .. } => "A note.".into(),
+        Change::StatusChanged { from, to, .. } => format!("Status {from} → {to}."),
+        Change::SeverityChanged {
+            from,
+            to,
+            previous_due_at,
+            due_at,
+            ..
+        } => {
+            let how = if to.is_more_severe_than(*from) {
+                "raised: due by the new target counted from the change, or the old due time if earlier"
+            } else {
+                "lowered: the new target from the clock's start, never earlier than before, not once passed"
+            };
+            format!(
+                "Severity {} → {} ({how}); first response due {} → {}.",
+                from.as_str(),
+                to.as_str(),
+                at(*previous_due_at),
+                at(*due_at)
+            )
+        }
+        Change::SlaBreached { due_at } => format!(
+            "No first response by {}: breached, recorded {} later.",
+            at(*due_at),
+            minutes_text((event.at.datetime() - due_at.datetime()).num_minutes())
+        ),
+        Change::NextResponseBreached { cycle, due_at } => format!(
+            "No reply in cycle {cycle} by {}: breached, recorded {} later.",
+            at(*due_at),
+            minutes_text((event.at.datetime() - due_at.datetime()).num_minutes())
+        ),
+        Change::Assigned { .. } => "Assignment changed (no clock moves).".into(),
+        Change::PersonalDataErased { .. } => "Personal data erased (no clock moves).".into(),
+        Change::Created { .. } => String::new(),
+    };
+    match (owed(before), owed(after)) {
+        (None, Some((cycle, due))) => text.push_str(&format!(
+            " The partner followed up: support owes a reply by {} (cycle {cycle}).",
+            at(due)
+        )),
+        (Some((cycle, _)), None) => {
+            if let Some(c) = after.sla().cycles.iter().find(|c| c.cycle == cycle) {
+                text.push_str(&format!(" Cycle {cycle} ends: {}.", c.outcome.as_str()));
+            }
+        }
+        _ => {}
+    }
+    if after
+        .sla()
+        .current
+        .as_ref()
+        .is_some_and(|o| o.owed_by == Party::Partner)
+        && !before
+            .sla()
+            .current
+            .as_ref()
+            .is_some_and(|o| o.owed_by == Party::Partner)
+    {
+        text.push_str(" Support asked for information: no vendor clock runs until the partner replies.");
+    }
+    text
+}

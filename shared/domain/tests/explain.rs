@@ -1,0 +1,435 @@
+//! `domain::explain`: hand-worked due times from the README, a recorded figure altered is
+//! named, and over random requests the service's figures and the explanation agree.
+
+mod common;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::*;
+use domain::explain::{Explanation, RecordedEntry, explain};
+use domain::*;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngSeed};
+use serde_json::{Value, json};
+
+/// An event as the ledger records it: its data without the envelope's members.
+fn recorded(seq: u64, event: &DomainEvent) -> RecordedEntry {
+    let mut data = serde_json::to_value(event).unwrap();
+    let object = data.as_object_mut().unwrap();
+    for member in ["kind", "at", "partnerId"] {
+        object.remove(member);
+    }
+    RecordedEntry {
+        seq,
+        kind: event.kind().to_owned(),
+        at: event.at,
+        data,
+    }
+}
+
+/// A request's life: opened, then each change, as entries.
+struct Life {
+    request: ServiceRequest,
+    entries: Vec<RecordedEntry>,
+}
+
+impl Life {
+    fn open(value: Value, opened: &str) -> Self {
+        let new = parse_customer(value).expect("valid body");
+        let at = at(opened);
+        let (request, event) =
+            ServiceRequest::open(new, partner(), RequestId::new(at.datetime(), 7), at, &agent(), policy()).unwrap();
+        Self {
+            request,
+            entries: vec![recorded(0, &event)],
+        }
+    }
+
+    fn push(&mut self, changed: Result<(ServiceRequest, DomainEvent), TransitionError>) -> bool {
+        match changed {
+            Ok((next, event)) => {
+                self.entries.push(recorded(self.entries.len() as u64, &event));
+                self.request = next;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn apply(&mut self, action: Action, actor: &Actor, when: Timestamp) -> bool {
+        let changed = self.request.apply(action, actor, when, policy());
+        self.push(changed)
+    }
+
+    fn explain(&self) -> Explanation {
+        explain(&self.entries, None).expect("explainable")
+    }
+}
+
+fn opened_in(language: &str, severity: &str, opened: &str) -> Explanation {
+    let mut b = body();
+    b["language"] = json!(language);
+    b["severity"] = json!(severity);
+    let e = Life::open(b, opened).explain();
+    assert!(e.matches, "{:?}", e.mismatch);
+    e
+}
+
+#[test]
+fn de_severity_a_friday_afternoon_is_due_monday_morning() {
+    // Fri 27 Nov 2026 16:30 in Berlin (CET, 15:30Z): 30 min Friday, the weekend skipped, 90 min
+    // Monday: due Mon 10:30 (09:30Z).
+    let e = opened_in("de-DE", "A", "2026-11-27T15:30:00Z");
+    let c = &e.initial_response;
+    assert_eq!(c.calendar, "de");
+    assert_eq!(c.time_zone.as_deref(), Some("Europe/Berlin"));
+    assert_eq!(c.target_minutes, 120);
+    assert_eq!(c.due_at, at("2026-11-30T09:30:00Z"));
+    let counted: Vec<(String, i64)> = c.counted.iter().map(|s| (s.date.clone(), s.minutes)).collect();
+    assert_eq!(counted, [("2026-11-27".into(), 30), ("2026-11-30".into(), 90)]);
+    let skipped: Vec<(&str, &str)> = c.skipped.iter().map(|s| (s.date.as_str(), s.reason.as_str())).collect();
+    assert_eq!(skipped, [("2026-11-28", "closed"), ("2026-11-29", "closed")]);
+    assert!(c.offset_changes.is_empty());
+    assert!(c.calendar_reason.contains("of its language"), "{}", c.calendar_reason);
+    for words in [
+        "Severity A, de-DE → calendar de",
+        "Fri 2026-11-27 16:30",
+        "30 min Fri (16:30–17:00)",
+        "2026-11-28 closed",
+        "1 h 30 min Mon (09:00–10:30)",
+        "due Mon 2026-11-30 10:30",
+    ] {
+        assert!(c.text.contains(words), "{words:?} in {}", c.text);
+    }
+}
+
+#[test]
+fn a_japanese_request_waits_out_golden_week() {
+    // Fri 1 May 2026 16:00 in Tokyo (07:00Z), Severity C (480 min): 90 min Friday; Saturday
+    // closed; 3–6 May holidays (Constitution Day on the Sunday, its substitute on the 6th);
+    // 390 min from 09:00 on Thursday 7 May: 15:30 (06:30Z).
+    let e = opened_in("ja", "C", "2026-05-01T07:00:00Z");
+    let c = &e.initial_response;
+    assert_eq!(c.calendar, "ja");
+    assert_eq!(c.due_at, at("2026-05-07T06:30:00Z"));
+    let skipped: Vec<(&str, &str)> = c.skipped.iter().map(|s| (s.date.as_str(), s.reason.as_str())).collect();
+    assert_eq!(
+        skipped,
+        [
+            ("2026-05-02", "closed"),
+            ("2026-05-03", "holiday"),
+            ("2026-05-04", "holiday"),
+            ("2026-05-05", "holiday"),
+            ("2026-05-06", "holiday"),
+        ]
+    );
+    assert!(c.skipped[1..].iter().all(|s| s.name.is_some()), "{:?}", c.skipped);
+    assert_eq!(c.counted.last().unwrap().minutes, 390);
+}
+
+#[test]
+fn a_quebec_request_skips_saint_jean_baptiste() {
+    // Tue 23 June 2026 16:00 in Toronto (EDT, 20:00Z), Severity B: 60 min Tuesday, the 24th
+    // (Fête nationale) skipped, 180 min Thursday: 12:00 EDT (16:00Z).
+    let e = opened_in("fr-CA", "B", "2026-06-23T20:00:00Z");
+    let c = &e.initial_response;
+    assert_eq!(c.calendar, "fr-CA");
+    assert!(
+        c.calendar_reason.contains("language and region"),
+        "{}",
+        c.calendar_reason
+    );
+    assert_eq!(c.due_at, at("2026-06-25T16:00:00Z"));
+    assert_eq!(c.skipped.len(), 1);
+    assert_eq!(c.skipped[0].date, "2026-06-24");
+    assert_eq!(c.skipped[0].reason, "holiday");
+    assert!(c.text.contains("2026-06-24 skipped ("), "{}", c.text);
+}
+
+#[test]
+fn a_berlin_request_across_the_spring_dst_night() {
+    // Fri 27 March 2026 16:00 CET (15:00Z), Severity B: 60 min Friday; the weekend (clocks go
+    // forward on Sunday the 29th) skipped; 180 min Monday: 12:00 CEST (10:00Z).
+    let e = opened_in("de", "B", "2026-03-27T15:00:00Z");
+    let c = &e.initial_response;
+    assert_eq!(c.due_at, at("2026-03-30T10:00:00Z"));
+    assert_eq!(c.offset_changes.len(), 1);
+    assert_eq!(c.offset_changes[0].from, "UTC+01:00");
+    assert_eq!(c.offset_changes[0].to, "UTC+02:00");
+    assert!(c.text.contains("the clocks change"), "{}", c.text);
+}
+
+#[test]
+fn an_unserved_language_is_explained_by_the_fallback() {
+    let e = opened_in("xh-ZA", "A", "2026-11-28T03:00:00Z");
+    assert_eq!(e.initial_response.calendar, "en");
+    assert!(e.initial_response.calendar_reason.contains("fallback"));
+    assert_eq!(e.initial_response.due_at, at("2026-11-28T05:00:00Z"));
+    assert_eq!(e.fee.basis.as_deref(), Some("azure_technical"));
+    assert!(e.fee.billable);
+}
+
+/// A life with every kind of clock: a raise, a breach, a next-response cycle met and one
+/// breached, a question to the partner.
+fn eventful() -> Life {
+    let mut life = Life::open(body(), "2026-11-24T10:00:00Z"); // en, B: due 14:00Z
+    assert!(life.apply(
+        Action::ChangeSeverity {
+            severity: Severity::A,
+            reason: Some(message("production down"))
+        },
+        &agent(),
+        at("2026-11-24T10:30:00Z"),
+    ));
+    let breached = life
+        .request
+        .mark_breached(at("2026-11-24T12:35:00Z"), &sweep(), policy());
+    assert!(life.push(breached));
+    assert!(life.apply(
+        Action::Respond {
+            message: message("on it")
+        },
+        &engineer(),
+        at("2026-11-24T13:00:00Z")
+    ));
+    assert!(life.apply(
+        Action::Note {
+            message: message("still down")
+        },
+        &agent(),
+        at("2026-11-24T13:10:00Z")
+    ));
+    assert!(life.apply(
+        Action::Respond {
+            message: message("fixed?")
+        },
+        &engineer(),
+        at("2026-11-24T13:20:00Z")
+    ));
+    assert!(life.apply(
+        Action::Note { message: message("no") },
+        &agent(),
+        at("2026-11-24T13:30:00Z")
+    ));
+    let late = life
+        .request
+        .mark_next_response_breached(at("2026-11-24T15:45:00Z"), &sweep(), policy());
+    assert!(life.push(late));
+    assert!(life.apply(
+        Action::AwaitPartner {
+            message: message("logs please")
+        },
+        &engineer(),
+        at("2026-11-24T16:00:00Z"),
+    ));
+    assert!(life.apply(
+        Action::Note {
+            message: message("logs")
+        },
+        &agent(),
+        at("2026-11-24T17:00:00Z")
+    ));
+    assert!(life.apply(
+        Action::Resolve {
+            message: message("done")
+        },
+        &engineer(),
+        at("2026-11-24T17:30:00Z")
+    ));
+    life
+}
+
+#[test]
+fn every_figure_of_an_eventful_life_matches_and_is_told() {
+    let life = eventful();
+    let e = life.explain();
+    assert!(e.matches, "{:?}", e.mismatch);
+    assert_eq!(e.steps.len(), life.entries.len());
+    assert!(e.figures_checked >= 10 * life.entries.len(), "{}", e.figures_checked);
+    assert_eq!(e.policies.len(), 1);
+    assert!(e.policies[0].pinned);
+    assert_eq!(e.policies[0].sha256, policy().pin().sha256);
+    let breach = e.steps.iter().find(|s| s.kind == "sla_breached").unwrap();
+    // Raised at 10:30 to A: due 12:30; the sweep noticed at 12:35.
+    assert_eq!(breach.lag_seconds, Some(300));
+    assert!(breach.text.contains("5 min later"), "{}", breach.text);
+    let outcomes: Vec<(u32, &str)> = e.cycles.iter().map(|c| (c.cycle, c.outcome.as_str())).collect();
+    assert_eq!(outcomes, [(1, "met"), (2, "breached"), (3, "met")]);
+    let raised = e.steps.iter().find(|s| s.kind == "severity_changed").unwrap();
+    assert!(raised.text.contains("raised"), "{}", raised.text);
+    let asked = e
+        .steps
+        .iter()
+        .find(|s| s.text.contains("asked for information"))
+        .unwrap();
+    assert_eq!(asked.kind, "status_changed");
+}
+
+/// Alter one recorded figure: the explanation names exactly it.
+fn altered(seq: usize, pointer: &str, value: Value) -> Explanation {
+    let mut life = eventful();
+    *life.entries[seq]
+        .data
+        .pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("{pointer}")) = value;
+    life.explain()
+}
+
+#[test]
+fn an_altered_figure_is_named() {
+    let cases = [
+        (
+            0,
+            "/change/request/sla/dueAt",
+            json!("2026-11-24T15:00:00.000Z"),
+            "change.request.sla.dueAt",
+        ),
+        (0, "/change/request/billable", json!(false), "change.request.billable"),
+        (
+            0,
+            "/change/request/feeBasis",
+            json!("covered_by_benefit"),
+            "change.request.feeBasis",
+        ),
+        (
+            0,
+            "/change/request/sla/calendar",
+            json!("de"),
+            "change.request.sla.calendar",
+        ),
+        (1, "/change/dueAt", json!("2026-11-24T14:00:00.000Z"), "change.dueAt"),
+        (
+            1,
+            "/resulting/dueAt",
+            json!("2026-11-24T14:00:00.000Z"),
+            "resulting.dueAt",
+        ),
+        (2, "/change/dueAt", json!("2026-11-24T12:00:00.000Z"), "change.dueAt"),
+        (3, "/resulting/slaState", json!("met"), "resulting.slaState"),
+        (7, "/change/cycle", json!(1), "change.cycle"),
+        (5, "/resulting/status", json!("resolved"), "resulting.status"),
+    ];
+    for (seq, pointer, value, figure) in cases {
+        let e = altered(seq, pointer, value.clone());
+        let m = e.mismatch.unwrap_or_else(|| panic!("{pointer} = {value} passed"));
+        assert!(!e.matches);
+        assert_eq!(
+            (m.seq, m.figure.as_str()),
+            (seq as u64, figure),
+            "{pointer}: {}",
+            m.message
+        );
+        assert_eq!(m.recorded, value, "{}", m.message);
+        assert!(m.message.contains(figure), "{}", m.message);
+    }
+    // A breach recorded before its due time: the rules would not have recorded it.
+    let mut life = eventful();
+    life.entries[2].at = at("2026-11-24T12:00:00Z");
+    let m = life.explain().mismatch.unwrap();
+    assert_eq!((m.seq, m.figure.as_str()), (2, "kind"), "{}", m.message);
+}
+
+#[test]
+fn a_policy_is_taken_by_its_pin_and_its_digest_checked() {
+    let mut life = eventful();
+    life.entries[0].data["policy"]["sha256"] = json!("00".repeat(32));
+    assert!(matches!(
+        explain(&life.entries, None),
+        Err(explain::ExplainError::PolicyDigest { seq: 0, .. })
+    ));
+    let mut life = eventful();
+    life.entries[3].data["policy"]["version"] = json!("2099.1.1");
+    assert!(matches!(
+        explain(&life.entries, None),
+        Err(explain::ExplainError::UnknownPolicy { seq: 3, .. })
+    ));
+    // A published policy this build's rules cannot read is said so, not guessed at.
+    let mut life = eventful();
+    let old = published_policy("2026.11.1").unwrap();
+    life.entries[0].data["policy"] = serde_json::to_value(&old.pin).unwrap();
+    assert!(matches!(
+        explain(&life.entries, None),
+        Err(explain::ExplainError::Uninterpretable { seq: 0, .. })
+    ));
+    // Entries from before pinning are explained by the version they name, and say so.
+    let mut life = eventful();
+    for e in &mut life.entries {
+        e.data.as_object_mut().unwrap().remove("policy");
+    }
+    let e = life.explain();
+    assert!(e.matches, "{:?}", e.mismatch);
+    assert!(!e.policies[0].pinned);
+    // Without the creation there is nothing to explain from.
+    assert!(matches!(
+        explain(&eventful().entries[1..], None),
+        Err(explain::ExplainError::NoCreation { seq: 1, .. })
+    ));
+}
+
+fn config() -> Config {
+    Config {
+        cases: 256,
+        rng_seed: RngSeed::Fixed(0x0e8a_1a1e_0000_2026),
+        failure_persistence: None,
+        ..Config::default()
+    }
+}
+
+fn instant() -> impl Strategy<Value = DateTime<Utc>> {
+    let start = Utc.with_ymd_and_hms(2025, 1, 2, 0, 0, 0).unwrap().timestamp();
+    let end = Utc.with_ymd_and_hms(2045, 6, 1, 0, 0, 0).unwrap().timestamp();
+    (start..end).prop_map(|s| DateTime::from_timestamp(s, 0).unwrap())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// The service's rules and the explanation agree on every figure, whatever the request,
+    /// calendar, instant and sequence of changes.
+    #[test]
+    fn the_service_and_the_explanation_agree(
+        opened in instant(),
+        language in proptest::sample::select(vec!["en", "de-DE", "fr", "fr-CA", "es-MX", "es-AR", "es-CO", "ja", "de-AT", "fr-BE", "de-LU", "de-CH", "xh-ZA"]),
+        severity in proptest::sample::select(vec!["A", "B", "C"]),
+        category in proptest::sample::select(vec!["technical", "billing", "fraud", "subscription_management"]),
+        product in proptest::sample::select(vec!["azure", "office365"]),
+        steps in proptest::collection::vec((0u8..9, 1i64..6_000), 0..12),
+    ) {
+        let mut b = body();
+        b["language"] = json!(language);
+        b["severity"] = json!(severity);
+        b["category"] = json!(category);
+        b["product"] = json!(product);
+        let mut life = Life::open(b, &opened.to_rfc3339());
+        let mut now = opened;
+        for (step, minutes) in steps {
+            now += Duration::minutes(minutes);
+            let t = Timestamp::from_datetime(now);
+            let _ = match step {
+                0 => life.apply(Action::Respond { message: message("answer") }, &engineer(), t),
+                1 => life.apply(Action::Note { message: message("more") }, &agent(), t),
+                2 => life.apply(Action::AwaitPartner { message: message("logs?") }, &engineer(), t),
+                3 => {
+                    let s = [Severity::A, Severity::B, Severity::C][(minutes % 3) as usize];
+                    let who = if minutes % 2 == 0 { agent() } else { engineer() };
+                    life.apply(Action::ChangeSeverity { severity: s, reason: None }, &who, t)
+                }
+                4 => {
+                    let r = life.request.mark_breached(t, &sweep(), policy());
+                    life.push(r)
+                }
+                5 => {
+                    let r = life.request.mark_next_response_breached(t, &sweep(), policy());
+                    life.push(r)
+                }
+                6 => life.apply(Action::Resolve { message: message("done") }, &engineer(), t),
+                7 => life.apply(Action::Close { reason: None }, &agent(), t),
+                _ => life.apply(Action::Reopen { reason: message("again") }, &agent(), t),
+            };
+        }
+        let e = life.explain();
+        prop_assert!(e.matches, "{:?}", e.mismatch);
+        prop_assert_eq!(e.steps.len(), life.entries.len());
+        let recorded = life.entries[0].data["change"]["request"]["sla"]["dueAt"].as_str().unwrap();
+        prop_assert_eq!(e.initial_response.due_at, Timestamp::parse(recorded).unwrap());
+    }
+}

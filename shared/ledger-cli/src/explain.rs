@@ -1,0 +1,244 @@
+//! `ledger explain`: a request's due times, breaches and fee re-computed offline from the
+//! policy its entries pin, after the entries themselves are verified.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use domain::Timestamp;
+use domain::explain::{Explanation, RecordedEntry};
+use ledger::LogName;
+use ledger::bundle::EvidenceBundle;
+use ledger::witness::WitnessPolicy;
+use serde_json::{Value, json};
+
+use crate::commands::{CliError, Exit, Outcome, VerifyArgs, limits, read_limited, verify, verify_proof};
+
+#[derive(Debug)]
+pub struct ExplainArgs<'a> {
+    /// Evidence bundles (every page of one), or one export (JSON Lines).
+    pub inputs: &'a [PathBuf],
+    pub keys: &'a [PathBuf],
+    pub log: LogName,
+    /// With an export: the signed checkpoints it is verified against.
+    pub checkpoints: &'a [PathBuf],
+    /// The request to explain (required with an export holding several).
+    pub request: Option<&'a str>,
+    pub witnesses: Option<WitnessPolicy>,
+    pub json: bool,
+}
+
+fn input(path: &Path, message: impl Into<String>) -> CliError {
+    CliError::Input {
+        path: path.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// One entry line (as hashed) as the explanation reads it.
+fn recorded(line: &str, path: &Path) -> Result<RecordedEntry, CliError> {
+    let value: Value = serde_json::from_str(line).map_err(|e| input(path, format!("an entry is not JSON: {e}")))?;
+    let seq = value["seq"]
+        .as_u64()
+        .ok_or_else(|| input(path, "an entry without a seq"))?;
+    let at = value["at"]
+        .as_str()
+        .and_then(|t| Timestamp::parse(t).ok())
+        .ok_or_else(|| input(path, format!("entry {seq}: no valid at")))?;
+    Ok(RecordedEntry {
+        seq,
+        kind: value["kind"].as_str().unwrap_or_default().to_owned(),
+        at,
+        data: value.get("data").cloned().unwrap_or(Value::Null),
+    })
+}
+
+fn is_bundle(path: &Path) -> Result<bool, CliError> {
+    let mut first = String::new();
+    let file = std::fs::File::open(path).map_err(|source| CliError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    std::io::BufReader::new(file)
+        .read_line(&mut first)
+        .map_err(|source| CliError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    // An export's lines are entries (`{"v":…`); a bundle is one object that starts otherwise
+    // (canonical JSON: `{"checkpoint":…`), in any formatting.
+    Ok(!first.trim_start().starts_with("{\"v\""))
+}
+
+/// `ledger explain`.
+pub fn explain(args: ExplainArgs<'_>) -> Result<Outcome, CliError> {
+    let Some(first) = args.inputs.first() else {
+        return Err(CliError::Usage(
+            "give an evidence bundle (every page of one), or an export".into(),
+        ));
+    };
+    let mut entries = Vec::new();
+    let verified: Value;
+    if is_bundle(first)? {
+        if !args.checkpoints.is_empty() {
+            return Err(CliError::Usage(
+                "--checkpoint is for an export: a bundle carries its checkpoint".into(),
+            ));
+        }
+        let outcome = verify_proof(args.inputs, args.keys, &args.log, args.witnesses.as_ref(), true)?;
+        if outcome.exit != Exit::Ok {
+            // The evidence does not verify: say so as `verify-proof` does, and explain nothing.
+            return verify_proof(args.inputs, args.keys, &args.log, args.witnesses.as_ref(), args.json);
+        }
+        verified = serde_json::from_str(&outcome.stdout).unwrap_or(Value::Null);
+        for path in args.inputs {
+            let bundle =
+                EvidenceBundle::parse(&read_limited(path, limits::BUNDLE)?).map_err(|f| input(path, f.message))?;
+            for e in &bundle.entries {
+                entries.push(recorded(&e.entry, path)?);
+            }
+        }
+    } else {
+        let [export] = args.inputs else {
+            return Err(CliError::Usage("give one export (or the pages of one bundle)".into()));
+        };
+        if args.checkpoints.is_empty() {
+            return Err(CliError::Usage(
+                "an export is explained after it is verified: give --checkpoint (a signed checkpoint you kept)".into(),
+            ));
+        }
+        let Some(request) = args.request else {
+            return Err(CliError::Usage(
+                "with an export, name the request: --request <id>".into(),
+            ));
+        };
+        let verify_args = |json| VerifyArgs {
+            export,
+            keys: args.keys,
+            log: Some(args.log.clone()),
+            checkpoints: args.checkpoints,
+            disclosures: None,
+            chain: None,
+            allow_uncovered: false,
+            json,
+            now: None,
+            witnesses: args.witnesses.clone(),
+        };
+        let outcome = verify(verify_args(true))?;
+        if outcome.exit != Exit::Ok {
+            return verify(verify_args(args.json));
+        }
+        verified = serde_json::from_str(&outcome.stdout).unwrap_or(Value::Null);
+        let file = std::fs::File::open(export).map_err(|source| CliError::Io {
+            path: export.clone(),
+            source,
+        })?;
+        let needle = format!("\"requestId\":\"{request}\"");
+        for line in std::io::BufReader::new(file).lines() {
+            let line = line.map_err(|source| CliError::Io {
+                path: export.clone(),
+                source,
+            })?;
+            // Only the request's entries are parsed (an export may hold a partner's history).
+            if line.contains(&needle) {
+                entries.push(recorded(&line, export)?);
+            }
+        }
+    }
+    let explanation = match domain::explain::explain(&entries, args.request) {
+        Ok(e) => e,
+        Err(e) => {
+            let message = format!("cannot explain: {e}");
+            return Ok(if args.json {
+                Outcome::json(
+                    Exit::Tampered,
+                    &json!({ "valid": true, "explained": false, "matches": false, "error": message }),
+                )
+            } else {
+                Outcome {
+                    exit: Exit::Tampered,
+                    stdout: format!("CANNOT EXPLAIN: {e}\n"),
+                }
+            });
+        }
+    };
+    let exit = if explanation.matches { Exit::Ok } else { Exit::Tampered };
+    if args.json {
+        let value = json!({
+            "valid": true,
+            "explained": true,
+            "matches": explanation.matches,
+            "verified": verified,
+            "explanation": explanation,
+        });
+        return Ok(Outcome::json(exit, &value));
+    }
+    Ok(Outcome {
+        exit,
+        stdout: text(&explanation),
+    })
+}
+
+/// The explanation for a person: the verdict first, then the derivation.
+pub fn text(e: &Explanation) -> String {
+    let policies = e
+        .policies
+        .iter()
+        .map(|p| {
+            format!(
+                "{} (sha256 {}{})",
+                p.version,
+                &p.sha256[..16],
+                if p.pinned {
+                    ""
+                } else {
+                    ", named only: recorded before pinning"
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut out = match &e.mismatch {
+        None => format!(
+            "OK: request {}: all {} recorded figures match their re-computation under policy {policies}\n",
+            e.request_id, e.figures_checked
+        ),
+        Some(m) => format!("MISMATCH: request {}: {}\n", e.request_id, m.message),
+    };
+    out.push_str(&format!("\nInitial response: {}\n", e.initial_response.text));
+    let o = &e.initial_response_outcome;
+    out.push_str(&format!(
+        "  now: due {}, {}{}{}\n",
+        o.due_at,
+        o.state.as_str(),
+        o.first_response_at
+            .map(|t| format!(", first response {t}"))
+            .unwrap_or_default(),
+        o.breached_at
+            .map(|t| format!(", breach recorded {t}"))
+            .unwrap_or_default()
+    ));
+    out.push_str(&format!("Fee: {}\n", e.fee.text));
+    out.push_str("\nTimeline:\n");
+    for s in &e.steps {
+        out.push_str(&format!(
+            "  seq {:>5}  {}  {:<22} {:<17} {}\n",
+            s.seq, s.at, s.kind, s.role, s.text
+        ));
+    }
+    if !e.cycles.is_empty() {
+        out.push_str("\nNext-response cycles:\n");
+        for c in &e.cycles {
+            out.push_str(&format!(
+                "  cycle {}: from {}, due {} ({} min, policy {}): {}{}\n",
+                c.cycle,
+                c.started_at,
+                c.due_at,
+                c.target_minutes,
+                c.policy_version,
+                c.outcome,
+                c.answered_at.map(|a| format!(" (answered {a})")).unwrap_or_default()
+            ));
+        }
+    }
+    out
+}

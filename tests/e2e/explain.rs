@@ -1,0 +1,147 @@
+//! Disputes settled from the evidence alone: every request the service handled, in every
+//! state its clocks can reach, is explained from its evidence bundle by `ledger explain`, and
+//! every recorded due time, breach and fee matches its re-computation.
+
+use chrono::Duration;
+use ledger_cli::commands::Exit;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tests::*;
+
+async fn act(stack: &Stack, token: &str, id: &str, body: Value) {
+    let reply = stack.patch(&format!("/service-requests/{id}"), token, &body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{body}: {}", reply.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_the_service_handled_is_explained_by_its_evidence() {
+    let stack = Stack::start().await;
+    let partner = stack.partner_token("contoso");
+    let support = stack.support_token();
+    let mut ids = Vec::new();
+    for (language, severity, category, product) in [
+        ("en", "A", "technical", "azure"),
+        ("de-DE", "B", "technical", "azure"),
+        ("ja", "C", "technical", "office365"),
+        ("fr-CA", "A", "billing", "azure"),
+        ("es-MX", "B", "fraud", "dynamics_crm_online"),
+        ("xh-ZA", "C", "subscription_management", "enterprise_mobility_suite"),
+    ] {
+        let mut b = body();
+        b["language"] = json!(language);
+        b["severity"] = json!(severity);
+        b["category"] = json!(category);
+        b["product"] = json!(product);
+        if category != "technical" {
+            b.as_object_mut().unwrap().remove("supportTopicId");
+        }
+        let created = stack.create(&partner, &b).await;
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    // Each request a different life: raised, answered, followed up, asked, resolved, reopened…
+    act(
+        &stack,
+        &partner,
+        &ids[1],
+        json!({ "action": "change_severity", "severity": "A", "reason": "down" }),
+    )
+    .await;
+    act(
+        &stack,
+        &support,
+        &ids[0],
+        json!({ "action": "respond", "message": "on it" }),
+    )
+    .await;
+    act(
+        &stack,
+        &partner,
+        &ids[0],
+        json!({ "action": "note", "message": "still down" }),
+    )
+    .await;
+    act(
+        &stack,
+        &support,
+        &ids[2],
+        json!({ "action": "await_partner", "message": "logs?" }),
+    )
+    .await;
+    act(
+        &stack,
+        &partner,
+        &ids[2],
+        json!({ "action": "note", "message": "logs" }),
+    )
+    .await;
+    act(
+        &stack,
+        &support,
+        &ids[3],
+        json!({ "action": "respond", "message": "checking" }),
+    )
+    .await;
+    act(
+        &stack,
+        &support,
+        &ids[3],
+        json!({ "action": "resolve", "message": "refunded" }),
+    )
+    .await;
+    act(
+        &stack,
+        &partner,
+        &ids[3],
+        json!({ "action": "reopen", "reason": "not refunded" }),
+    )
+    .await;
+    act(
+        &stack,
+        &partner,
+        &ids[4],
+        json!({ "action": "close", "reason": "withdrawn" }),
+    )
+    .await;
+    // Two days later: the sweep breaches every clock still running.
+    stack.travel(Duration::days(2));
+    let report = stack.running.sweep(stack.running.now()).await.unwrap();
+    assert!(report.breached.len() >= 3, "{report:?}");
+    act(
+        &stack,
+        &support,
+        &ids[1],
+        json!({ "action": "respond", "message": "late, sorry" }),
+    )
+    .await;
+    for id in &ids {
+        let (exit, report) = explain_request(&stack, &partner, id).await;
+        assert_eq!(exit, Exit::Ok, "{id}: {report}");
+        assert_eq!(report["matches"], true, "{report}");
+        let e = &report["explanation"];
+        assert_eq!(e["requestId"], id.as_str());
+        assert!(
+            e["policies"].as_array().unwrap().iter().all(|p| p["pinned"] == true),
+            "{e}"
+        );
+        let steps = e["steps"].as_array().unwrap();
+        let verified = report["verified"]["entries"].as_array().unwrap();
+        assert_eq!(steps.len(), verified.len(), "every entry of the bundle explained: {e}");
+        // The explanation's initial due time is the one the service shows.
+        let shown = stack.get(&format!("/service-requests/{id}"), &partner).await;
+        let outcome = &e["initialResponseOutcome"];
+        assert_eq!(outcome["dueAt"], shown.body["sla"]["dueAt"], "{id}");
+        assert_eq!(outcome["state"], shown.body["sla"]["state"], "{id}");
+        assert_eq!(outcome["breachedAt"], shown.body["sla"]["breachedAt"], "{id}");
+        assert_eq!(e["fee"]["billable"], shown.body["billable"], "{id}");
+    }
+    // A breach is explained with the sweep's lag.
+    let (_, report) = explain_request(&stack, &partner, &ids[5]).await;
+    let breach = report["explanation"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "sla_breached")
+        .cloned()
+        .unwrap();
+    assert!(breach["lagSeconds"].as_i64().unwrap() > 0, "{breach}");
+}
