@@ -628,6 +628,31 @@ mod tests {
     }
 
     #[test]
+    fn the_checker_orders_keys_by_utf16_code_units_too() {
+        // U+1F600 before U+E000 (UTF-16), though after it by UTF-8 bytes: the checker must not
+        // take the byte-order shortcut for keys that are not ASCII.
+        assert!(check_data("{\"\u{1F600}\":1,\"\u{E000}\":2}".as_bytes()).is_ok());
+        let reversed = check_data("{\"\u{E000}\":1,\"\u{1F600}\":2}".as_bytes()).unwrap_err();
+        assert_eq!(
+            reversed.problem,
+            "keys out of order (canonical order is by UTF-16 code units)"
+        );
+        assert_eq!(check_data(br#"{"a":1,"a":1}"#).unwrap_err().problem, "duplicate key");
+        assert_eq!(check_data(br#"{"ab":1,"a":1}"#).unwrap_err().offset, 8);
+    }
+
+    #[test]
+    fn a_document_is_checked_as_data_is_except_for_nfc() {
+        assert!(check_document(br#"{"a":[1],"b":"x"}"#).is_ok());
+        // Entry lines carried as strings may hold text that is NFC only once unescaped.
+        assert!(check_document("{\"a\":\"e\u{0301}\"}".as_bytes()).is_ok());
+        assert!(check_data("{\"a\":\"e\u{0301}\"}".as_bytes()).is_err());
+        for not in [r#"{"b":1,"a":2}"#, r#"{ "a":1}"#, r#"{"a":1.0}"#, "[1]", r#"{"a":1}x"#] {
+            assert!(check_document(not.as_bytes()).is_err(), "{not}");
+        }
+    }
+
+    #[test]
     fn strings_are_nfc() {
         assert_eq!(encode_data(&json!({ "k": "e\u{0301}" })).unwrap(), "{\"k\":\"\u{e9}\"}");
         assert_eq!(
