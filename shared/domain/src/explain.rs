@@ -470,7 +470,7 @@ impl Replay {
     }
 
     /// The policy an entry pins (or, before pinning, `fallback_version` names).
-    fn policy(&mut self, entry: &RecordedEntry, fallback_version: &str) -> Result<String, ExplainError> {
+    fn policy(&mut self, entry: &RecordedEntry, fallback_version: &str) -> Result<SupportPolicy, ExplainError> {
         let (version, recorded, pinned) = match entry.data.get("policy") {
             Some(pin) => {
                 let pin: PolicyRef =
@@ -493,23 +493,27 @@ impl Replay {
                 published: published.pin.sha256.clone(),
             });
         }
-        if !self.policies.contains_key(&version) {
-            let parsed = SupportPolicy::from_toml(published.text).map_err(|e| ExplainError::Uninterpretable {
-                seq: entry.seq,
-                version: version.clone(),
-                reason: e.to_string(),
-            })?;
-            self.policies.insert(version.clone(), parsed);
-        }
+        let policy = match self.policies.get(&version) {
+            Some(policy) => policy.clone(),
+            None => {
+                let parsed = SupportPolicy::from_toml(published.text).map_err(|e| ExplainError::Uninterpretable {
+                    seq: entry.seq,
+                    version: version.clone(),
+                    reason: e.to_string(),
+                })?;
+                self.policies.insert(version.clone(), parsed.clone());
+                parsed
+            }
+        };
         let use_ = PolicyUse {
-            version: version.clone(),
+            version,
             sha256: published.pin.sha256.clone(),
             pinned,
         };
         if !self.uses.contains(&use_) {
             self.uses.push(use_);
         }
-        Ok(version)
+        Ok(policy)
     }
 
     /// Compare one figure; the first that differs is the mismatch.
@@ -557,7 +561,10 @@ impl Replay {
     }
 
     fn run(mut self, entries: &[&RecordedEntry]) -> Result<Explanation, ExplainError> {
-        let created = entries[0];
+        let Some((created, later)) = entries.split_first() else {
+            return Err(ExplainError::NoEntries(self.id));
+        };
+        let created = *created;
         let mut request_json = created
             .data
             .pointer("/change/request")
@@ -566,8 +573,8 @@ impl Replay {
         without_commitments(&mut request_json);
         let filed: ServiceRequest =
             serde_json::from_value(request_json).map_err(|e| malformed(created.seq, format!("change.request: {e}")))?;
-        let version = self.policy(created, &filed.sla().policy_version)?;
-        let policy = &self.policies[&version];
+        let policy = self.policy(created, &filed.sla().policy_version)?;
+        let policy = &policy;
         // The creation: the clock and the fee, from the request as filed.
         let clock = derive_clock(policy, &filed, filed.severity(), filed.created_at(), false)
             .map_err(|e| malformed(created.seq, format!("the policy cannot compute its due time: {e}")))?;
@@ -641,8 +648,6 @@ impl Replay {
         );
         // The state the service started from: the request as the rules would have filed it.
         let actor = self.actor(created)?;
-        let policy = self.policies[&version].clone();
-        let policy = &policy;
         let (mut state, event) = filed
             .refiled(policy, &actor)
             .map_err(|e| malformed(created.seq, format!("the policy cannot compute its due time: {e}")))?;
@@ -660,10 +665,10 @@ impl Replay {
             lag_seconds: None,
         });
         let mut cycles: Vec<CycleDerivation> = Vec::new();
-        for entry in &entries[1..] {
+        for entry in later {
             let fallback = state.sla().policy_version.clone();
-            let version = self.policy(entry, &fallback)?;
-            let policy = self.policies[&version].clone();
+            let policy = self.policy(entry, &fallback)?;
+            let version = policy.version().to_owned();
             let actor = self.actor(entry)?;
             let before = state.clone();
             let replayed = self.replay(entry, &state, &actor, &policy)?;
@@ -858,12 +863,16 @@ impl Replay {
             entry,
             "version",
             entry.data.get("version").cloned().unwrap_or(Value::Null),
-            computed["version"].clone(),
+            computed.get("version").cloned().unwrap_or(Value::Null),
             "the request's",
         );
         let empty = serde_json::Map::new();
         let recorded = entry.data.get("resulting").and_then(Value::as_object).unwrap_or(&empty);
-        let replayed = computed["resulting"].as_object().cloned().unwrap_or_default();
+        let replayed = computed
+            .get("resulting")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         let names: std::collections::BTreeSet<&String> = recorded.keys().chain(replayed.keys()).collect();
         for name in names {
             self.check(

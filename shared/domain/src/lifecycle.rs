@@ -608,6 +608,9 @@ impl ServiceRequest {
     /// them); the event names them, the basis and the case, and no personal data. Erasing an
     /// erased request is refused ([`TransitionError::AlreadyErased`]): the caller treats it
     /// as done.
+    // What an erasure needs, each from another source (the caller's request, the store's
+    // commitments, the body, the token, the clock, the policy): a struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
     pub fn erase_personal_data(
         &self,
         scope: crate::personal::ErasureScope,
