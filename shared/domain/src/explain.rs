@@ -98,7 +98,60 @@ pub struct Explanation {
     pub steps: Vec<Step>,
     /// The next-response cycles, as re-computed.
     pub cycles: Vec<CycleDerivation>,
+    /// What a time axis of the request shows.
+    pub timeline: Timeline,
 }
+
+/// The request on a time axis: when support was open, the holidays, and the moments that
+/// matter (entries, due times, answers, breaches).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timeline {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    /// The calendar's time zone (`None`: 24x7, shown in UTC).
+    pub time_zone: Option<String>,
+    pub open: Vec<Span>,
+    pub holidays: Vec<HolidaySpan>,
+    pub marks: Vec<Mark>,
+    /// Where each local day begins (`date` as "Mon 2026-11-30").
+    pub days: Vec<DayTick>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DayTick {
+    pub date: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Span {
+    pub from: Timestamp,
+    pub to: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HolidaySpan {
+    pub date: String,
+    pub name: Option<String>,
+    pub from: Timestamp,
+    pub to: Timestamp,
+}
+
+/// One moment on the axis. `kind`: `entry`, `due` (a due time), `answered`, `breached`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Mark {
+    pub at: Timestamp,
+    pub kind: String,
+    pub label: String,
+}
+
+/// The longest stretch a timeline shades day by day.
+const TIMELINE_MAX_DAYS: i64 = 62;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -574,6 +627,7 @@ impl Replay {
         let filed: ServiceRequest =
             serde_json::from_value(request_json).map_err(|e| malformed(created.seq, format!("change.request: {e}")))?;
         let policy = self.policy(created, &filed.sla().policy_version)?;
+        let policy_for_timeline = policy.clone();
         let policy = &policy;
         // The creation: the clock and the fee, from the request as filed.
         let clock = derive_clock(policy, &filed, filed.severity(), filed.created_at(), false)
@@ -733,6 +787,8 @@ impl Replay {
                 .into(),
             });
         }
+        let timeline = timeline(&filed, &state, &self.steps, &clock, &cycles, &policy_for_timeline)
+            .map_err(|e| malformed(created.seq, format!("the policy cannot lay out its timeline: {e}")))?;
         Ok(Explanation {
             request_id: self.id,
             matches: self.mismatch.is_none(),
@@ -749,6 +805,7 @@ impl Replay {
             fee: fee_derivation,
             steps: self.steps,
             cycles,
+            timeline,
         })
     }
 
@@ -995,4 +1052,108 @@ fn describe(before: &ServiceRequest, after: &ServiceRequest, event: &DomainEvent
         text.push_str(" Support asked for information: no vendor clock runs until the partner replies.");
     }
     text
+}
+
+/// Lay the request out on a time axis, from its opening to a little past the last moment that
+/// matters (at most [`TIMELINE_MAX_DAYS`] days are shaded).
+fn timeline(
+    filed: &ServiceRequest,
+    state: &ServiceRequest,
+    steps: &[Step],
+    clock: &ClockDerivation,
+    cycles: &[CycleDerivation],
+    policy: &SupportPolicy,
+) -> Result<Timeline, crate::PolicyError> {
+    let calendar = policy.calendar_for(filed.language());
+    let mut marks = Vec::new();
+    for s in steps {
+        marks.push(Mark {
+            at: s.at,
+            kind: "entry".into(),
+            label: format!("{} {}", s.seq, s.kind),
+        });
+        match s.kind.as_str() {
+            "sla_breached" | "next_response_breached" => marks.push(Mark {
+                at: s.at,
+                kind: "breached".into(),
+                label: format!("breach recorded (seq {})", s.seq),
+            }),
+            "first_response" => marks.push(Mark {
+                at: s.at,
+                kind: "answered".into(),
+                label: "first response".into(),
+            }),
+            _ => {}
+        }
+    }
+    marks.push(Mark {
+        at: clock.due_at,
+        kind: "due".into(),
+        label: "first response due (as opened)".into(),
+    });
+    if state.sla().due_at != clock.due_at {
+        marks.push(Mark {
+            at: state.sla().due_at,
+            kind: "due".into(),
+            label: "first response due (after changes)".into(),
+        });
+    }
+    for c in cycles {
+        marks.push(Mark {
+            at: c.due_at,
+            kind: "due".into(),
+            label: format!("cycle {} reply due", c.cycle),
+        });
+        if let Some(a) = c.answered_at {
+            marks.push(Mark {
+                at: a,
+                kind: "answered".into(),
+                label: format!("cycle {} answered ({})", c.cycle, c.outcome),
+            });
+        }
+    }
+    marks.sort_by_key(|m| m.at);
+    let from = filed.created_at().datetime();
+    let last = marks.iter().map(|m| m.at.datetime()).max().unwrap_or(from);
+    let span = (last - from).max(chrono::Duration::hours(2));
+    let to = (last + span / 12).min(from + chrono::Duration::days(TIMELINE_MAX_DAYS));
+    let holiday_names: BTreeMap<chrono::NaiveDate, String> = calendar
+        .holiday_set()
+        .and_then(|id| policy.holiday_sets().find(|s| s.id() == id))
+        .map(|set| {
+            use chrono::Datelike;
+            (from.year()..=to.year()).flat_map(|y| set.holidays_in(y)).collect()
+        })
+        .unwrap_or_default();
+    let (open, holidays) = calendar.opening_between(from, to)?;
+    Ok(Timeline {
+        from: Timestamp::from_datetime(from),
+        to: Timestamp::from_datetime(to),
+        time_zone: calendar.time_zone().map(str::to_owned),
+        open: open
+            .into_iter()
+            .map(|(a, b)| Span {
+                from: Timestamp::from_datetime(a),
+                to: Timestamp::from_datetime(b),
+            })
+            .collect(),
+        holidays: holidays
+            .into_iter()
+            .map(|(date, a, b)| HolidaySpan {
+                date: date.to_string(),
+                name: holiday_names.get(&date).cloned(),
+                from: Timestamp::from_datetime(a),
+                to: Timestamp::from_datetime(b),
+            })
+            .collect(),
+        marks: marks.into_iter().filter(|m| m.at.datetime() <= to).collect(),
+        days: calendar
+            .local_midnights(from, to)
+            .into_iter()
+            .map(|(date, at)| DayTick {
+                date: date.format("%a %Y-%m-%d").to_string(),
+                at: Timestamp::from_datetime(at),
+            })
+            .collect(),
+    })
 }

@@ -71,6 +71,33 @@ fn is_bundle(path: &Path) -> Result<bool, CliError> {
 
 /// `ledger explain`.
 pub fn explain(args: ExplainArgs<'_>) -> Result<Outcome, CliError> {
+    let json = args.json;
+    let (explanation, verified) = match explained(args)? {
+        Ok(done) => done,
+        Err(outcome) => return Ok(outcome),
+    };
+    let exit = if explanation.matches { Exit::Ok } else { Exit::Tampered };
+    if json {
+        let value = json!({
+            "valid": true,
+            "explained": true,
+            "matches": explanation.matches,
+            "verified": verified,
+            "explanation": explanation,
+        });
+        return Ok(Outcome::json(exit, &value));
+    }
+    Ok(Outcome {
+        exit,
+        stdout: text(&explanation),
+    })
+}
+
+/// Verify the evidence, then explain the request: the explanation and the verifier's report,
+/// or the outcome to end with (evidence that does not verify, a request that cannot be
+/// explained), as `args.json` asks.
+#[allow(clippy::result_large_err)]
+pub fn explained(args: ExplainArgs<'_>) -> Result<Result<(Explanation, Value), Outcome>, CliError> {
     let Some(first) = args.inputs.first() else {
         return Err(CliError::Usage(
             "give an evidence bundle (every page of one), or an export".into(),
@@ -87,7 +114,7 @@ pub fn explain(args: ExplainArgs<'_>) -> Result<Outcome, CliError> {
         let outcome = verify_proof(args.inputs, args.keys, &args.log, args.witnesses.as_ref(), true)?;
         if outcome.exit != Exit::Ok {
             // The evidence does not verify: say so as `verify-proof` does, and explain nothing.
-            return verify_proof(args.inputs, args.keys, &args.log, args.witnesses.as_ref(), args.json);
+            return verify_proof(args.inputs, args.keys, &args.log, args.witnesses.as_ref(), args.json).map(Err);
         }
         verified = serde_json::from_str(&outcome.stdout).unwrap_or(Value::Null);
         for path in args.inputs {
@@ -125,7 +152,7 @@ pub fn explain(args: ExplainArgs<'_>) -> Result<Outcome, CliError> {
         };
         let outcome = verify(verify_args(true))?;
         if outcome.exit != Exit::Ok {
-            return verify(verify_args(args.json));
+            return verify(verify_args(args.json)).map(Err);
         }
         verified = serde_json::from_str(&outcome.stdout).unwrap_or(Value::Null);
         let file = std::fs::File::open(export).map_err(|source| CliError::Io {
@@ -144,11 +171,11 @@ pub fn explain(args: ExplainArgs<'_>) -> Result<Outcome, CliError> {
             }
         }
     }
-    let explanation = match domain::explain::explain(&entries, args.request) {
-        Ok(e) => e,
+    match domain::explain::explain(&entries, args.request) {
+        Ok(e) => Ok(Ok((e, verified))),
         Err(e) => {
             let message = format!("cannot explain: {e}");
-            return Ok(if args.json {
+            Ok(Err(if args.json {
                 Outcome::json(
                     Exit::Tampered,
                     &json!({ "valid": true, "explained": false, "matches": false, "error": message }),
@@ -158,24 +185,9 @@ pub fn explain(args: ExplainArgs<'_>) -> Result<Outcome, CliError> {
                     exit: Exit::Tampered,
                     stdout: format!("CANNOT EXPLAIN: {e}\n"),
                 }
-            });
+            }))
         }
-    };
-    let exit = if explanation.matches { Exit::Ok } else { Exit::Tampered };
-    if args.json {
-        let value = json!({
-            "valid": true,
-            "explained": true,
-            "matches": explanation.matches,
-            "verified": verified,
-            "explanation": explanation,
-        });
-        return Ok(Outcome::json(exit, &value));
     }
-    Ok(Outcome {
-        exit,
-        stdout: text(&explanation),
-    })
 }
 
 /// The explanation for a person: the verdict first, then the derivation.

@@ -6,6 +6,7 @@ pub mod commands;
 pub mod explain;
 #[cfg(feature = "export")]
 pub mod export;
+pub mod report;
 pub mod sample;
 pub mod sync;
 pub mod witness;

@@ -152,6 +152,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write one self-contained HTML report of a request explained from its evidence (as explain: the verdict, a timeline, the derivation in words).
+    Report {
+        /// An evidence bundle (every page of one, in order), or an export (JSON Lines) with --checkpoint and --request.
+        #[arg(required = true, num_args = 1..)]
+        inputs: Vec<PathBuf>,
+        #[arg(long = "key", required = true)]
+        keys: Vec<PathBuf>,
+        #[arg(long, required = true)]
+        log: String,
+        #[arg(long = "checkpoint")]
+        checkpoints: Vec<PathBuf>,
+        #[arg(long)]
+        request: Option<String>,
+        #[command(flatten)]
+        witnesses: WitnessFlags,
+        /// Where to write the report (HTML).
+        #[arg(long, required = true)]
+        out: PathBuf,
+    },
     /// Verify a receipt (a signed promise for one entry), and optionally that it was kept.
     /// The receipt file is the signed note, or the receipt object as the API returns it.
     VerifyReceipt {
@@ -325,6 +344,26 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
             witnesses: witnesses.policy()?,
             json,
         }),
+        Command::Report {
+            inputs,
+            keys,
+            log,
+            checkpoints,
+            request,
+            witnesses,
+            out,
+        } => ledger_cli::report::report(
+            ledger_cli::explain::ExplainArgs {
+                inputs: &inputs,
+                keys: &keys,
+                log: parse_log(&log)?,
+                checkpoints: &checkpoints,
+                request: request.as_deref(),
+                witnesses: witnesses.policy()?,
+                json: false,
+            },
+            &out,
+        ),
         Command::VerifyReceipt {
             receipt,
             receipt_keys,

@@ -31,12 +31,23 @@ fn at(t: &str) -> Timestamp {
 /// A German Severity A request opened Friday 16:30 in Berlin, breached Monday 10:35, answered
 /// at 11:00: its events.
 fn events() -> Vec<DomainEvent> {
+    life(
+        "A",
+        "2026-11-27T15:30:00Z",
+        "2026-11-30T09:35:00Z",
+        "2026-11-30T10:00:00Z",
+    )
+}
+
+/// A German request of `severity` opened at `opened`, breached at `breach`, answered at
+/// `answer`.
+fn life(severity: &str, opened: &str, breach: &str, answer: &str) -> Vec<DomainEvent> {
     let policy = SupportPolicy::embedded().unwrap();
     let partner = PartnerId::parse("contoso").unwrap();
     let input: NewRequestInput = serde_json::from_value(json!({
         "product": "azure",
         "category": "technical",
-        "severity": "A",
+        "severity": severity,
         "supportTopic": "Virtual machines / cannot connect",
         "title": "VMs unreachable",
         "description": "Since 10:00 no VM in West Europe answers.",
@@ -48,7 +59,7 @@ fn events() -> Vec<DomainEvent> {
     let agent = Actor::new(Role::PartnerAgent, Subject::parse("agent@contoso").unwrap());
     let engineer = Actor::new(Role::SupportEngineer, Subject::parse("eng@vendor").unwrap());
     let sweep = Actor::system("sla-sweep").unwrap();
-    let opened = at("2026-11-27T15:30:00Z");
+    let opened = at(opened);
     let (request, created) = ServiceRequest::open(
         new,
         partner,
@@ -58,16 +69,14 @@ fn events() -> Vec<DomainEvent> {
         &policy,
     )
     .unwrap();
-    let (request, breached) = request
-        .mark_breached(at("2026-11-30T09:35:00Z"), &sweep, &policy)
-        .unwrap();
+    let (request, breached) = request.mark_breached(at(breach), &sweep, &policy).unwrap();
     let (_, answered) = request
         .apply(
             Action::Respond {
                 message: Message::parse("on it").unwrap(),
             },
             &engineer,
-            at("2026-11-30T10:00:00Z"),
+            at(answer),
             &policy,
         )
         .unwrap();
@@ -255,4 +264,220 @@ fn usage_errors_exit_2() {
         let out = ledger(dir.path(), args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stdout(&out));
     }
+}
+
+/// The report of a German Severity B request filed on Christmas Eve 2025 at 15:00: two hours
+/// that day, two holidays and a weekend skipped, due Mon 29 Dec 11:00 (10:00Z); breached,
+/// answered.
+fn christmas() -> Vec<DomainEvent> {
+    life(
+        "B",
+        "2025-12-24T14:00:00Z",
+        "2025-12-29T10:05:00Z",
+        "2025-12-29T10:30:00Z",
+    )
+}
+
+fn chromium() -> std::path::PathBuf {
+    let candidates = [
+        std::env::var("CHROMIUM").unwrap_or_default(),
+        "chromium".into(),
+        "chromium-browser".into(),
+    ];
+    for c in candidates.iter().filter(|c| !c.is_empty()) {
+        if Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return c.into();
+        }
+    }
+    panic!(
+        "headless Chromium is needed to check the report renders: install Debian's chromium (.ci/run does), or set CHROMIUM"
+    );
+}
+
+/// Render `html` in headless Chromium: its DOM after rendering, and a screenshot's pixels
+/// (RGBA, `width` x `height`).
+fn render(dir: &Path, html: &Path, width: u32, height: u32) -> (String, Vec<u8>) {
+    let browser = chromium();
+    let url = format!("file://{}", html.display());
+    let common = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        "--no-first-run",
+    ];
+    let profile = format!("--user-data-dir={}", dir.join("chromium-profile").display());
+    let dom = Command::new(&browser)
+        .args(common)
+        .arg(&profile)
+        .args(["--dump-dom", &url])
+        .output()
+        .unwrap();
+    assert!(dom.status.success(), "{}", String::from_utf8_lossy(&dom.stderr));
+    let shot = dir.join("shot.png");
+    let out = Command::new(&browser)
+        .args(common)
+        .arg(&profile)
+        .arg(format!("--window-size={width},{height}"))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), (width, height));
+    let rgba: Vec<u8> = match info.color_type {
+        png::ColorType::Rgba => buf[..info.buffer_size()].to_vec(),
+        png::ColorType::Rgb => buf[..info.buffer_size()]
+            .chunks(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect(),
+        other => panic!("unexpected screenshot colour type {other:?}"),
+    };
+    (String::from_utf8(dom.stdout).unwrap(), rgba)
+}
+
+/// How many pixels of rows `rows` are `rgb` (give or take antialiasing).
+fn pixels(rgba: &[u8], width: u32, rows: std::ops::Range<u32>, rgb: [u8; 3]) -> usize {
+    rgba.chunks(4)
+        .enumerate()
+        .filter(|(i, p)| {
+            let row = (*i as u32) / width;
+            rows.contains(&row) && p[..3].iter().zip(rgb).all(|(a, b)| a.abs_diff(b) <= 6)
+        })
+        .count()
+}
+
+#[test]
+fn the_report_renders_in_headless_chromium() {
+    let dir = keyed();
+    sign(dir.path(), &christmas(), |_, _| {});
+    let out = ledger(
+        dir.path(),
+        &[
+            "report",
+            "bundle.json",
+            "--key",
+            "log.pub",
+            "--log",
+            LOG,
+            "--out",
+            "report.html",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("report written to report.html"),
+        "{}",
+        stdout(&out)
+    );
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    // Self-contained: nothing to fetch, nothing to run.
+    assert!(!html.contains("<script"), "no scripts");
+    for reference in ["src=", "href=", "@import", "url("] {
+        assert!(!html.contains(reference), "{reference} in the report");
+    }
+    // The committed example is this report (regenerate: LEDGERDESK_WRITE_REPORT_EXAMPLE=1).
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
+    let (width, height) = (1200, 1500);
+    let (dom, rgba) = render(dir.path(), &dir.path().join("report.html"), width, height);
+    if std::env::var_os("LEDGERDESK_WRITE_REPORT_EXAMPLE").is_some() {
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::write(docs.join("report-example.html"), &html).unwrap();
+        std::fs::copy(dir.path().join("shot.png"), docs.join("report-example.png")).unwrap();
+    }
+    assert_eq!(
+        std::fs::read_to_string(docs.join("report-example.html")).unwrap(),
+        html,
+        "docs/report-example.html is out of date: LEDGERDESK_WRITE_REPORT_EXAMPLE=1 cargo test -p ledger-cli --test explain"
+    );
+    // The verdict first, the timeline's parts rendered.
+    let verdict = dom.find("id=\"verdict\"").expect("a verdict");
+    assert!(
+        verdict < dom.find("<svg").expect("a timeline"),
+        "the verdict comes first"
+    );
+    assert!(dom.contains("class=\"verdict ok\""));
+    assert!(dom.matches("class=\"open\"").count() >= 2, "opening hours shaded");
+    assert_eq!(
+        dom.matches("class=\"holiday\"").count(),
+        2,
+        "Christmas Day and Boxing Day"
+    );
+    assert!(dom.contains("Christmas Day"), "holidays named");
+    assert!(dom.contains("class=\"mark due\""));
+    assert!(dom.contains("class=\"mark breached\""));
+    assert!(dom.contains("class=\"mark answered\""));
+    assert!(dom.contains("due Mon 2025-12-29 11:00"), "the derivation in words");
+    // …and painted: the green verdict at the top, the shaded hours and holidays below it.
+    assert!(
+        pixels(&rgba, width, 0..160, [0x1b, 0x7f, 0x3b]) > 5_000,
+        "the green verdict is painted"
+    );
+    assert!(
+        pixels(&rgba, width, 0..height, [0xcf, 0xe8, 0xd3]) > 1_000,
+        "opening hours painted"
+    );
+    assert!(
+        pixels(&rgba, width, 0..height, [0xf4, 0xc7, 0xc3]) > 1_000,
+        "holidays painted"
+    );
+    assert!(
+        pixels(&rgba, width, 0..height, [0xb3, 0x26, 0x1e]) > 20,
+        "the breach painted"
+    );
+
+    // A re-signed history with a later due time: the report says MISMATCH, in red, first.
+    sign(dir.path(), &christmas(), |i, data| {
+        if i == 0 {
+            data["change"]["request"]["sla"]["dueAt"] = json!("2025-12-29T11:00:00.000Z");
+        }
+    });
+    let out = ledger(
+        dir.path(),
+        &[
+            "report",
+            "bundle.json",
+            "--key",
+            "log.pub",
+            "--log",
+            LOG,
+            "--out",
+            "mismatch.html",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).starts_with("MISMATCH"), "{}", stdout(&out));
+    let (dom, rgba) = render(dir.path(), &dir.path().join("mismatch.html"), width, height);
+    assert!(dom.contains("class=\"verdict mismatch\""));
+    assert!(dom.contains("change.request.sla.dueAt"));
+    assert!(
+        pixels(&rgba, width, 0..160, [0xb3, 0x26, 0x1e]) > 5_000,
+        "the red verdict is painted"
+    );
+    assert_eq!(pixels(&rgba, width, 0..160, [0x1b, 0x7f, 0x3b]), 0);
+    // Evidence that does not verify gets no report at all.
+    let out = ledger(
+        dir.path(),
+        &[
+            "report",
+            "bundle.json",
+            "--key",
+            "other.pub",
+            "--log",
+            LOG,
+            "--out",
+            "none.html",
+        ],
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(!dir.path().join("none.html").exists());
 }

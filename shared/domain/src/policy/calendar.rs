@@ -284,6 +284,76 @@ impl Calendar {
         Err(PolicyError::NoOpeningHours(self.id.clone()))
     }
 
+    /// The opening intervals between `from` and `to` (clipped to them), and the local dates
+    /// in between that are public holidays, each with the instants its local day begins and
+    /// ends: what a timeline shades. A 24x7 calendar is open throughout and has no holidays.
+    #[allow(clippy::type_complexity)]
+    pub fn opening_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<
+        (
+            Vec<(DateTime<Utc>, DateTime<Utc>)>,
+            Vec<(NaiveDate, DateTime<Utc>, DateTime<Utc>)>,
+        ),
+        PolicyError,
+    > {
+        let business = match &self.hours {
+            Hours::AlwaysOpen => return Ok((vec![(from, to)], Vec::new())),
+            Hours::Business(b) => b,
+        };
+        let mut open = Vec::new();
+        let mut holidays = Vec::new();
+        let mut date = from.with_timezone(&business.zone).date_naive();
+        let last = to.with_timezone(&business.zone).date_naive();
+        while date <= last {
+            for (a, b) in business.intervals_on(date, &self.id)? {
+                let (a, b) = (a.max(from), b.min(to));
+                if a < b {
+                    open.push((a, b));
+                }
+            }
+            let next = date
+                .succ_opt()
+                .ok_or_else(|| PolicyError::NoOpeningHours(self.id.clone()))?;
+            if business.holidays.contains(date) == Some(true)
+                && let (Some(start), Some(end)) = (business.instant(date, 0), business.instant(next, 0))
+            {
+                holidays.push((date, start.max(from), end.min(to)));
+            }
+            date = next;
+        }
+        Ok((open, holidays))
+    }
+
+    /// The instants local days begin between `from` and `to` (UTC midnights for a 24x7
+    /// calendar), with their dates: a timeline's day ticks.
+    pub fn local_midnights(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(NaiveDate, DateTime<Utc>)> {
+        let mut out = Vec::new();
+        let (mut date, last) = match &self.hours {
+            Hours::AlwaysOpen => (from.date_naive(), to.date_naive()),
+            Hours::Business(b) => (
+                from.with_timezone(&b.zone).date_naive(),
+                to.with_timezone(&b.zone).date_naive(),
+            ),
+        };
+        while date <= last {
+            let midnight = match &self.hours {
+                Hours::AlwaysOpen => date.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
+                Hours::Business(b) => b.instant(date, 0),
+            };
+            if let Some(m) = midnight.filter(|m| *m >= from && *m <= to) {
+                out.push((date, m));
+            }
+            match date.succ_opt() {
+                Some(next) => date = next,
+                None => break,
+            }
+        }
+        out
+    }
+
     /// The offset from UTC of the calendar's local time at `at` (zero for a 24x7 calendar),
     /// in seconds.
     pub fn utc_offset_seconds(&self, at: DateTime<Utc>) -> i32 {
