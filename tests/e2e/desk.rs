@@ -134,6 +134,8 @@ async fn an_engineer_works_the_queue_across_partners() {
     let (queue, _) = stack.list_all("/queue", &support).await;
     assert_eq!(ids(&queue), ids(&[b.clone(), c.clone()]));
     assert!(queue[0]["assignee"].is_null());
+    explain_every_request(&stack, &contoso).await;
+    explain_every_request(&stack, &fabrikam).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,6 +249,7 @@ async fn a_follow_up_owes_a_reply_and_the_sweep_records_each_late_cycle_once() {
         .patch(&path, &partner, &json!({ "action": "note", "message": "Attached." }))
         .await;
     assert_eq!(reply.body["sla"]["current"]["cycle"], 2);
+    explain_every_request(&stack, &partner).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -137,6 +137,7 @@ async fn a_support_engineers_response_meets_the_sla_and_history_shows_every_chan
     assert_eq!(items[3]["data"]["change"]["message"]["value"], "Subscription 42.");
     assert_eq!(items.last().unwrap()["data"]["resulting"]["status"], "in_progress");
     assert_eq!(items.last().unwrap()["data"]["version"], 8);
+    explain_every_request(&stack, &partner).await;
 }
 
 #[tokio::test]
@@ -219,6 +220,7 @@ async fn a_sweep_past_the_due_time_breaches_exactly_once() {
     // The in-process sweep of the running stack agrees: nothing left to breach.
     let third = stack.running.sweep(domain::Timestamp::from(when)).await.unwrap();
     assert!(third.breached.is_empty());
+    explain_every_request(&stack, &partner).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -277,4 +279,5 @@ async fn a_severity_change_moves_a_deadline_only_by_the_rules() {
         last["data"]["change"]["previousDueAt"], last["data"]["change"]["dueAt"],
         "{last}"
     );
+    explain_every_request(&stack, &partner).await;
 }

@@ -48,6 +48,7 @@ async fn a_request_is_served_on_its_regions_calendar() {
         assert_eq!(reply.error_fields(), ["$.language"], "{bad}");
     }
     assert_eq!(dump_tables(&stack).await, before, "refused tags wrote nothing");
+    explain_every_request(&stack, &partner).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,6 +90,7 @@ async fn only_azure_technical_support_carries_the_fee_and_the_ledger_says_why() 
         assert_eq!(entry["resulting"]["feeBasis"], basis, "{entry}");
         assert_eq!(entry["change"]["request"]["feeBasis"], basis);
     }
+    explain_every_request(&stack, &partner).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -550,3 +550,18 @@ pub async fn explain_request(stack: &Stack, token: &str, id: &str) -> (ledger_cl
     let report = serde_json::from_str(&outcome.stdout).expect("a JSON report");
     (outcome.exit, report)
 }
+
+/// Every request the partner (`token`) lists, explained from its evidence: each must exit 0,
+/// every recorded figure matching its re-computation. The end of a suite's scenario calls it,
+/// so the explanation is checked against everything the service recorded there.
+pub async fn explain_every_request(stack: &Stack, token: &str) -> usize {
+    let (items, _) = stack.list_all("/service-requests", token).await;
+    assert!(!items.is_empty(), "the partner has requests to explain");
+    for item in &items {
+        let id = item["id"].as_str().expect("an id");
+        let (exit, report) = explain_request(stack, token, id).await;
+        assert_eq!(exit, ledger_cli::commands::Exit::Ok, "{id}: {report}");
+        assert_eq!(report["matches"], true, "{id}: {report}");
+    }
+    items.len()
+}
