@@ -1,5 +1,6 @@
-//! `ledger explain` of one request's evidence bundle, against `ledger verify-proof` of the
-//! same bundle (the baseline: explain verifies it first), measured in one run, in process.
+//! `ledger explain` and `ledger report` of one request's evidence bundle, against
+//! `ledger verify-proof` of the same bundle (the baseline: both verify it first), measured in
+//! one run, in process.
 //!
 //! `cargo bench -p ledger-cli --bench explain`. The request: German, Severity A, opened on a
 //! Friday afternoon, raised, breached, answered, followed up five times (cycles met and
@@ -186,12 +187,31 @@ fn main() {
         assert_eq!(out.exit, ledger_cli::commands::Exit::Ok, "{}", out.stdout);
         black_box(out);
     };
+    let report_out = dir.path().join("report.html");
+    let report = || {
+        let out = ledger_cli::report::report(
+            ledger_cli::explain::ExplainArgs {
+                inputs: &inputs,
+                keys: &keys,
+                log: log.clone(),
+                checkpoints: &[],
+                request: None,
+                witnesses: None,
+                json: false,
+            },
+            &report_out,
+        )
+        .expect("runs");
+        assert_eq!(out.exit, ledger_cli::commands::Exit::Ok, "{}", out.stdout);
+        black_box(out);
+    };
     let policy = best_of(50, || {
         black_box(SupportPolicy::from_toml(EMBEDDED_POLICY).expect("parses"));
     });
     let base = best_of(200, verify);
     let text = best_of(200, || explain(false));
     let json = best_of(200, || explain(true));
+    let html = best_of(200, report);
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!("one request, {} entries (best of 200, in process):", events.len());
     println!("  verify-proof (baseline)     {:8.3} ms", ms(base));
@@ -204,6 +224,11 @@ fn main() {
         "  explain --json               {:8.3} ms  {:5.1}x the baseline",
         ms(json),
         ms(json) / ms(base)
+    );
+    println!(
+        "  report (HTML written)        {:8.3} ms  {:5.1}x the baseline",
+        ms(html),
+        ms(html) / ms(base)
     );
     println!(
         "  of which parsing the policy  {:8.3} ms (its holidays for every year it covers)",
