@@ -329,6 +329,23 @@ fn an_altered_figure_is_named() {
 }
 
 #[test]
+fn a_left_out_entry_is_caught() {
+    // Each entry records the request's version: leaving one out (here the partner's second
+    // follow-up, which started cycle 2) shows in the next one.
+    let mut life = eventful();
+    assert_eq!(life.entries[6].kind, "note_added");
+    life.entries.remove(6);
+    let e = life.explain();
+    let m = e.mismatch.expect("caught");
+    assert_eq!(m.seq, 7, "{}", m.message);
+    // Left out at the end, the entries that remain still explain: a bundle proves inclusion,
+    // not completeness (the tool says so with every verdict).
+    let mut life = eventful();
+    life.entries.truncate(4);
+    assert!(life.explain().matches);
+}
+
+#[test]
 fn a_policy_is_taken_by_its_pin_and_its_digest_checked() {
     let mut life = eventful();
     life.entries[0].data["policy"]["sha256"] = json!("00".repeat(32));

@@ -69,6 +69,9 @@ fn is_bundle(path: &Path) -> Result<bool, CliError> {
     Ok(!first.trim_start().starts_with("{\"v\""))
 }
 
+/// What an explanation cannot know, said with every verdict.
+pub const COMPLETENESS: &str = "explained from the entries given: a left-out entry in between is caught (each entry records the request's version), a left-out last entry is not; ledger sync keeps every entry of your chain";
+
 /// `ledger explain`.
 pub fn explain(args: ExplainArgs<'_>) -> Result<Outcome, CliError> {
     let json = args.json;
@@ -83,6 +86,7 @@ pub fn explain(args: ExplainArgs<'_>) -> Result<Outcome, CliError> {
             "explained": true,
             "matches": explanation.matches,
             "verified": verified,
+            "completeness": COMPLETENESS,
             "explanation": explanation,
         });
         return Ok(Outcome::json(exit, &value));
@@ -216,6 +220,7 @@ pub fn text(e: &Explanation) -> String {
         ),
         Some(m) => format!("MISMATCH: request {}: {}\n", e.request_id, m.message),
     };
+    out.push_str(&format!("  ({COMPLETENESS})\n"));
     out.push_str(&format!("\nInitial response: {}\n", e.initial_response.text));
     let o = &e.initial_response_outcome;
     out.push_str(&format!(

@@ -170,11 +170,12 @@ fn render(e: &Explanation, verified: &Value) -> String {
                 @match &e.mismatch {
                     None => div class="verdict ok" id="verdict" {
                         "Every recorded figure matches: " (e.figures_checked) " due times, states, breaches and fee figures re-computed from the pinned policy."
-                        small { "The evidence verified first (signatures and inclusion proofs)." }
+                        small { "The evidence verified first (signatures and inclusion proofs); " (crate::explain::COMPLETENESS) "." }
                     },
                     Some(m) => div class="verdict mismatch" id="verdict" {
                         "MISMATCH at entry " (m.seq) " (" (m.kind) "): " code style="color:#fff" { (m.figure) }
                         small { (m.message) }
+                        small { (crate::explain::COMPLETENESS) "." }
                     },
                 }
                 h2 { "The evidence" }
