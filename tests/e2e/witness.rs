@@ -139,7 +139,7 @@ async fn every_checkpoint_is_cosigned_and_verifiers_can_require_it() {
         std::slice::from_ref(&path),
         std::slice::from_ref(&stack.running.public_key),
         &local::log_name(),
-        Some(&policy(&[witness], 1)),
+        Some(&policy(&[witness.clone()], 1)),
         true,
     )
     .unwrap();
@@ -150,12 +150,41 @@ async fn every_checkpoint_is_cosigned_and_verifiers_can_require_it() {
         std::slice::from_ref(&path),
         std::slice::from_ref(&stack.running.public_key),
         &local::log_name(),
-        Some(&policy(&[stranger], 1)),
+        Some(&policy(&[stranger.clone()], 1)),
         true,
     )
     .unwrap();
     assert_eq!(outcome.exit, Exit::Tampered, "{}", outcome.stdout);
     assert!(outcome.stdout.contains("\"unwitnessed\""), "{}", outcome.stdout);
+    // ledger explain verifies the bundle with the same witnesses before it explains anything.
+    let explain = |witnesses: WitnessPolicy| {
+        ledger_cli::explain::explain(ledger_cli::explain::ExplainArgs {
+            inputs: std::slice::from_ref(&path),
+            keys: std::slice::from_ref(&stack.running.public_key),
+            log: local::log_name(),
+            checkpoints: &[],
+            request: Some(id),
+            witnesses: Some(witnesses),
+            json: true,
+        })
+        .unwrap()
+    };
+    let outcome = explain(policy(&[witness], 1));
+    assert_eq!(outcome.exit, Exit::Ok, "{}", outcome.stdout);
+    let report: Value = serde_json::from_str(&outcome.stdout).unwrap();
+    assert_eq!(report["matches"], true);
+    assert_eq!(
+        report["verified"]["witnessedBy"],
+        serde_json::json!(["ledgerdesk.local/witness"])
+    );
+    let outcome = explain(policy(&[stranger], 1));
+    assert_eq!(outcome.exit, Exit::Tampered, "{}", outcome.stdout);
+    assert!(
+        outcome.stdout.contains("\"unwitnessed\""),
+        "nothing explained: {}",
+        outcome.stdout
+    );
+    assert!(!outcome.stdout.contains("\"explanation\""), "{}", outcome.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
