@@ -76,6 +76,7 @@ async fn sixteen_simultaneous_notes_all_succeed_once_each() {
     versions.sort();
     assert_eq!(versions, (2..=17).collect::<Vec<_>>());
     other.stop().await;
+    explain_every_request(&stack, &partner).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -167,6 +168,7 @@ async fn sixteen_clients_creating_on_one_chain_all_succeed_and_the_chain_verifie
     assert_eq!(exit, ledger_cli::commands::Exit::Ok, "{synced}");
     assert_eq!(synced["newEntries"], 642);
     other.stop().await;
+    explain_every_request(&stack, &partner).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -196,4 +198,5 @@ async fn two_sweeps_at_once_breach_each_due_request_once() {
         assert_eq!(breaches, 1, "{id}");
     }
     other.stop().await;
+    explain_every_request(&stack, &partner).await;
 }

@@ -145,3 +145,36 @@ async fn every_request_the_service_handled_is_explained_by_its_evidence() {
         .unwrap();
     assert!(breach["lagSeconds"].as_i64().unwrap() > 0, "{breach}");
 }
+
+/// Another writer's clock was ahead: the ledger stamps the next entry no earlier than the last
+/// (FORMAT.md §2.2) and keeps the time the change was computed at as `eventAt`, so the
+/// explanation re-computes it at the time it happened and still matches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_stamped_later_than_computed_is_explained_at_its_own_time() {
+    let stack = Stack::start().await;
+    let partner = stack.partner_token("contoso");
+    let support = stack.support_token();
+    let ahead = stack.create(&partner, &body()).await;
+    // This writer's clock is 30 s behind the one that wrote the entry before.
+    stack.travel(Duration::seconds(-30));
+    let behind = stack.create(&partner, &body()).await;
+    let id = behind["id"].as_str().unwrap();
+    act(&stack, &support, id, json!({ "action": "respond", "message": "on it" })).await;
+    let export = stack.get_text("/ledger/entries?chain=contoso", &partner).await;
+    let entries: Vec<Value> = export.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let created = entries
+        .iter()
+        .find(|e| e["data"]["requestId"] == id && e["kind"] == "created")
+        .unwrap();
+    assert_eq!(created["data"]["eventAt"], behind["createdAt"], "{created}");
+    assert_eq!(
+        created["at"], ahead["createdAt"],
+        "stamped no earlier than the entry before"
+    );
+    let (exit, report) = explain_request(&stack, &partner, id).await;
+    assert_eq!(exit, Exit::Ok, "{report}");
+    assert_eq!(report["explanation"]["steps"][0]["at"], behind["createdAt"]);
+    // An entry not stamped later carries no eventAt.
+    let first = entries.iter().find(|e| e["data"]["requestId"] == ahead["id"]).unwrap();
+    assert!(first["data"].get("eventAt").is_none(), "{first}");
+}

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::enums::{Party, Role, Severity, SlaState, Status};
 use crate::event::{Change, DomainEvent};
-use crate::ids::Subject;
+use crate::ids::{RequestId, Subject};
 use crate::lifecycle::{Action, Actor, AssignTo, TransitionError};
 use crate::personal::{CaseReference, CommitmentId, ErasureScope, LegalBasis};
 use crate::policy::{Calendar, PolicyRef, SupportPolicy, WalkStep, published_policy};
@@ -39,6 +39,8 @@ pub struct RecordedEntry {
 pub enum ExplainError {
     #[error("no entries of request {0}")]
     NoEntries(String),
+    #[error("{0} is not a request id")]
+    NotARequestId(String),
     #[error("the entries hold several requests ({0}); name one")]
     SeveralRequests(String),
     #[error(
@@ -100,6 +102,20 @@ pub struct Explanation {
     pub cycles: Vec<CycleDerivation>,
     /// What a time axis of the request shows.
     pub timeline: Timeline,
+    /// What the explanation noticed that is not a recorded figure differing from the rules:
+    /// a clock left past its due time with no breach recorded, a policy older than one an
+    /// earlier entry pinned.
+    pub warnings: Vec<String>,
+    /// Entries of the request that change nothing the rules compute (listed, not replayed).
+    pub not_changes: Vec<NotAChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotAChange {
+    pub seq: u64,
+    pub kind: String,
+    pub at: Timestamp,
 }
 
 /// The request on a time axis: when support was open, the holidays, and the moments that
@@ -285,10 +301,13 @@ pub fn explain(entries: &[RecordedEntry], request: Option<&str>) -> Result<Expla
             }
         }
     };
-    let mine: Vec<&RecordedEntry> = entries
+    let id = RequestId::parse(&id)
+        .map_err(|_| ExplainError::NotARequestId(id.escape_debug().to_string()))?
+        .to_string();
+    let (mine, others): (Vec<&RecordedEntry>, Vec<&RecordedEntry>) = entries
         .iter()
         .filter(|e| e.data.get("requestId").and_then(Value::as_str) == Some(id.as_str()))
-        .collect();
+        .partition(|e| !NOT_CHANGES.contains(&e.kind.as_str()));
     let Some(first) = mine.first() else {
         return Err(ExplainError::NoEntries(id));
     };
@@ -298,8 +317,29 @@ pub fn explain(entries: &[RecordedEntry], request: Option<&str>) -> Result<Expla
             kind: first.kind.clone(),
         });
     }
-    Replay::new(id).run(&mine)
+    let mut explanation = Replay::new(id).run(&mine)?;
+    explanation.not_changes = others
+        .iter()
+        .map(|e| NotAChange {
+            seq: e.seq,
+            kind: e.kind.clone(),
+            at: e.at,
+        })
+        .collect();
+    Ok(explanation)
 }
+
+/// Entries about a request that change nothing the rules compute (an auditor shown its
+/// personal values): listed, not replayed.
+pub const NOT_CHANGES: &[&str] = &["personal_data_disclosed"];
+
+/// How long after a first response fell due an entry may come with no breach recorded before
+/// the explanation says so (the sweep runs every 5 minutes).
+const UNRECORDED_BREACH_MINUTES: i64 = 15;
+
+/// The longest the ledger's clamp (a chain's times never go backwards) may stamp an entry after
+/// the time its change was computed at (`data.eventAt`): twice the writers' allowed skew.
+const MAX_EVENT_LAG_SECONDS: i64 = 2 * 60;
 
 struct Replay {
     id: String,
@@ -308,6 +348,10 @@ struct Replay {
     checked: usize,
     mismatch: Option<Mismatch>,
     steps: Vec<Step>,
+    warnings: Vec<String>,
+    /// The newest published policy an entry pinned so far (its index), and whether any was
+    /// pinned.
+    newest_pin: Option<usize>,
 }
 
 fn malformed(seq: u64, message: impl Into<String>) -> ExplainError {
@@ -519,6 +563,8 @@ impl Replay {
             checked: 0,
             mismatch: None,
             steps: Vec::new(),
+            warnings: Vec::new(),
+            newest_pin: None,
         }
     }
 
@@ -536,6 +582,24 @@ impl Replay {
             seq: entry.seq,
             version: version.clone(),
         })?;
+        let index = crate::policy::published_policies()
+            .iter()
+            .position(|p| p.pin.version == version)
+            .unwrap_or_default();
+        match (self.newest_pin, pinned) {
+            (Some(newest), true) if index < newest => self.warnings.push(format!(
+                "entry {} pins policy {version}, older than one an earlier entry pinned (a rollback of the service, or a history put together)",
+                entry.seq
+            )),
+            (Some(_), false) => self.warnings.push(format!(
+                "entry {} names no policy though an earlier entry pinned one",
+                entry.seq
+            )),
+            _ => {}
+        }
+        if pinned {
+            self.newest_pin = Some(self.newest_pin.map_or(index, |n| n.max(index)));
+        }
         if let Some(recorded) = recorded
             && recorded != published.pin.sha256
         {
@@ -575,8 +639,9 @@ impl Replay {
         if recorded == computed || self.mismatch.is_some() {
             return;
         }
+        // Strings as JSON (quoted, every control character escaped): recorded values never
+        // reach a terminal raw.
         let show = |v: &Value| match v {
-            Value::String(s) => s.clone(),
             Value::Null => "nothing".into(),
             other => other.to_string(),
         };
@@ -656,61 +721,55 @@ impl Replay {
             basis: Some(fee.basis.as_str().into()),
             text: fee_text.clone(),
         };
-        let sla = filed.sla();
         let pol_version = policy.version().to_owned();
-        self.check(
-            created,
-            "change.request.sla.policyVersion",
-            json!(sla.policy_version),
-            json!(pol_version),
-            "the policy",
-        );
-        self.check(
-            created,
-            "change.request.sla.calendar",
-            json!(sla.calendar),
-            json!(clock.calendar),
-            "the calendar",
-        );
-        self.check(
-            created,
-            "change.request.sla.targetMinutes",
-            json!(sla.target_minutes),
-            json!(clock.target_minutes),
-            "the target",
-        );
-        self.check(
-            created,
-            "change.request.sla.dueAt",
-            json!(sla.due_at),
-            json!(clock.due_at),
-            "the due time",
-        );
-        self.check(
-            created,
-            "change.request.billable",
-            json!(filed.billable()),
-            json!(fee.billable),
-            "the fee",
-        );
-        self.check(
-            created,
-            "change.request.feeBasis",
-            json!(filed.fee_basis()),
-            json!(fee.basis),
-            "the fee's basis",
-        );
+        let created_at = self.event_time(created)?;
         // The state the service started from: the request as the rules would have filed it.
         let actor = self.actor(created)?;
         let (mut state, event) = filed
             .refiled(policy, &actor)
             .map_err(|e| malformed(created.seq, format!("the policy cannot compute its due time: {e}")))?;
+        // Who filed it, which request, and when: as the entry itself and the id say.
+        self.check(
+            created,
+            "actor.role",
+            json!(actor.role),
+            json!(Role::PartnerAgent),
+            "the filer's",
+        );
+        self.check(
+            created,
+            "change.request.id",
+            json!(filed.id().to_string()),
+            json!(self.id),
+            "the request's",
+        );
+        self.check(
+            created,
+            "change.request.createdAt",
+            json!(filed.created_at()),
+            json!(created_at),
+            "the request's",
+        );
+        self.check(
+            created,
+            "requestId",
+            json!(filed.id().minted_at_millis()),
+            json!(u64::try_from(filed.created_at().datetime().timestamp_millis()).unwrap_or(0)),
+            "the millisecond in the request id's",
+        );
+        // Every member of the request as filed, as the rules file it (the clock, the fee, the
+        // state), its clock member by member.
+        let mut recorded = created.data.pointer("/change/request").cloned().unwrap_or(Value::Null);
+        without_commitments(&mut recorded);
+        let mut computed = serde_json::to_value(&state).unwrap_or(Value::Null);
+        without_commitments(&mut computed);
+        self.compare_members(created, "change.request", &recorded, &computed, &["sla"]);
         self.compare_event(created, &event);
         self.steps.push(Step {
             seq: created.seq,
             kind: created.kind.clone(),
-            at: created.at,
-            role: "partner_agent".into(),
+            at: created_at,
+            role: actor.role.as_str().into(),
             policy_version: pol_version,
             text: format!(
                 "Opened: first response due {} (see the initial response). {fee_text}.",
@@ -719,13 +778,41 @@ impl Replay {
             lag_seconds: None,
         });
         let mut cycles: Vec<CycleDerivation> = Vec::new();
+        let mut previous = created;
+        let mut unrecorded_breach_told = false;
         for entry in later {
+            if entry.at < previous.at {
+                self.check(
+                    entry,
+                    "at",
+                    json!(entry.at),
+                    json!(previous.at),
+                    "the entry's time (a chain's times never go back)",
+                );
+            }
+            previous = entry;
             let fallback = state.sla().policy_version.clone();
             let policy = self.policy(entry, &fallback)?;
             let version = policy.version().to_owned();
             let actor = self.actor(entry)?;
+            let at = self.event_time(entry)?;
+            let sla = state.sla();
+            if !unrecorded_breach_told
+                && sla.state == SlaState::Pending
+                && sla.first_response_at.is_none()
+                && entry.kind != "sla_breached"
+                && at.datetime() > sla.due_at.datetime() + chrono::Duration::minutes(UNRECORDED_BREACH_MINUTES)
+            {
+                unrecorded_breach_told = true;
+                self.warnings.push(format!(
+                    "no breach was recorded by entry {} ({at}), {} after the first response fell due ({}): the sweep runs every 5 minutes",
+                    entry.seq,
+                    minutes_text((at.datetime() - sla.due_at.datetime()).num_minutes()),
+                    sla.due_at
+                ));
+            }
             let before = state.clone();
-            let replayed = self.replay(entry, &state, &actor, &policy)?;
+            let replayed = self.replay(entry, at, &state, &actor, &policy)?;
             let (next, event) = match replayed {
                 Ok(changed) => changed,
                 Err(e) => {
@@ -733,18 +820,19 @@ impl Replay {
                     break;
                 }
             };
+            self.check(entry, "kind", json!(entry.kind), json!(event.kind()), "the entry's");
             self.compare_event(entry, &event);
             let text = describe(&before, &next, &event, &policy);
             let lag_seconds = match &event.change {
                 Change::SlaBreached { due_at } | Change::NextResponseBreached { due_at, .. } => {
-                    Some((entry.at.datetime() - due_at.datetime()).num_seconds())
+                    Some((at.datetime() - due_at.datetime()).num_seconds())
                 }
                 _ => None,
             };
             self.steps.push(Step {
                 seq: entry.seq,
                 kind: entry.kind.clone(),
-                at: entry.at,
+                at,
                 role: actor.role.as_str().into(),
                 policy_version: version,
                 text,
@@ -806,6 +894,8 @@ impl Replay {
             steps: self.steps,
             cycles,
             timeline,
+            warnings: self.warnings,
+            not_changes: Vec::new(),
         })
     }
 
@@ -830,6 +920,7 @@ impl Replay {
     fn replay(
         &self,
         entry: &RecordedEntry,
+        at: Timestamp,
         state: &ServiceRequest,
         actor: &Actor,
         policy: &SupportPolicy,
@@ -850,8 +941,8 @@ impl Replay {
             .cloned()
             .and_then(|v| serde_json::from_value(v).ok());
         let action = match entry.kind.as_str() {
-            "sla_breached" => return Ok(state.mark_breached(entry.at, actor, policy)),
-            "next_response_breached" => return Ok(state.mark_next_response_breached(entry.at, actor, policy)),
+            "sla_breached" => return Ok(state.mark_breached(at, actor, policy)),
+            "next_response_breached" => return Ok(state.mark_next_response_breached(at, actor, policy)),
             "personal_data_erased" => {
                 let field = |name: &str| change.get(name).cloned().unwrap_or(Value::Null);
                 let scope: ErasureScope = serde_json::from_value(field("scope"))
@@ -860,7 +951,7 @@ impl Replay {
                     .map_err(|e| malformed(entry.seq, format!("change.legalBasis: {e}")))?;
                 let reference: Option<CaseReference> = serde_json::from_value(field("reference")).unwrap_or(None);
                 let commitments: Vec<CommitmentId> = serde_json::from_value(field("commitments")).unwrap_or_default();
-                return Ok(state.erase_personal_data(scope, commitments, basis, reference, actor, entry.at, policy));
+                return Ok(state.erase_personal_data(scope, commitments, basis, reference, actor, at, policy));
             }
             "first_response" if resulting_status == Some(Status::AwaitingPartner) => {
                 Action::AwaitPartner { message: placeholder() }
@@ -909,7 +1000,65 @@ impl Replay {
                 ));
             }
         };
-        Ok(state.apply(action, actor, entry.at, policy))
+        Ok(state.apply(action, actor, at, policy))
+    }
+
+    /// When an entry's change was computed: `data.eventAt` when the ledger stamped the entry
+    /// later (a chain's times never go back, FORMAT.md §2.2), else the entry's own time.
+    fn event_time(&self, entry: &RecordedEntry) -> Result<Timestamp, ExplainError> {
+        let Some(value) = entry.data.get("eventAt") else {
+            return Ok(entry.at);
+        };
+        let at = value
+            .as_str()
+            .and_then(|t| Timestamp::parse(t).ok())
+            .ok_or_else(|| malformed(entry.seq, "eventAt is not a time"))?;
+        let lag = (entry.at.datetime() - at.datetime()).num_seconds();
+        if at >= entry.at || lag > MAX_EVENT_LAG_SECONDS {
+            return Err(malformed(
+                entry.seq,
+                format!(
+                    "eventAt {at} must come before the entry's time {} by at most {MAX_EVENT_LAG_SECONDS} s",
+                    entry.at
+                ),
+            ));
+        }
+        Ok(at)
+    }
+
+    /// Compare two objects member by member (`nested` members one level deeper), naming each
+    /// figure `<prefix>.<member>`.
+    fn compare_members(
+        &mut self,
+        entry: &RecordedEntry,
+        prefix: &str,
+        recorded: &Value,
+        computed: &Value,
+        nested: &[&str],
+    ) {
+        let empty = serde_json::Map::new();
+        let r = recorded.as_object().unwrap_or(&empty);
+        let c = computed.as_object().unwrap_or(&empty);
+        let mut names: Vec<&String> = c.keys().collect();
+        names.extend(r.keys().filter(|k| !c.contains_key(*k)));
+        for name in names {
+            let (rv, cv) = (r.get(name).unwrap_or(&Value::Null), c.get(name).unwrap_or(&Value::Null));
+            let figure = format!("{prefix}.{}", name.escape_debug());
+            if nested.contains(&name.as_str()) {
+                self.compare_members(entry, &figure, rv, cv, &[]);
+            } else {
+                let what = match name.as_str() {
+                    "dueAt" => "the due time",
+                    "calendar" => "the calendar",
+                    "targetMinutes" => "the target",
+                    "policyVersion" => "the policy",
+                    "billable" => "the fee",
+                    "feeBasis" => "the fee's basis",
+                    _ => "the recorded",
+                };
+                self.check(entry, &figure, rv.clone(), cv.clone(), what);
+            }
+        }
     }
 
     /// Compare what the replayed event records with what the entry recorded: the request's
@@ -934,7 +1083,7 @@ impl Replay {
         for name in names {
             self.check(
                 entry,
-                &format!("resulting.{name}"),
+                &format!("resulting.{}", name.escape_debug()),
                 recorded.get(name).cloned().unwrap_or(Value::Null),
                 replayed.get(name).cloned().unwrap_or(Value::Null),
                 "the resulting",
@@ -1146,7 +1295,7 @@ fn timeline(
                 to: Timestamp::from_datetime(b),
             })
             .collect(),
-        marks: marks.into_iter().filter(|m| m.at.datetime() <= to).collect(),
+        marks,
         days: calendar
             .local_midnights(from, to)
             .into_iter()

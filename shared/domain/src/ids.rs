@@ -115,6 +115,11 @@ impl RequestId {
         Ulid::from_string(input).map(Self).map_err(|_| Problem::NotARequestId)
     }
 
+    /// The millisecond the id was minted at: a request's creation time, as its id records it.
+    pub fn minted_at_millis(&self) -> u64 {
+        self.0.timestamp_ms()
+    }
+
     /// The smallest id any request created at or after `at` can have.
     pub fn lowest_at(at: DateTime<Utc>) -> Self {
         Self(Ulid::from_parts(millis(at), 0))

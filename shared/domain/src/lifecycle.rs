@@ -389,6 +389,13 @@ impl ServiceRequest {
             }
             Action::Close { reason } => {
                 next.status = Closed;
+                // Closed unanswered after the first response fell due: the breach is recorded
+                // now (the sweep does not look at closed requests), as a late reply ends a cycle
+                // breached.
+                if next.sla.state == SlaState::Pending && next.sla.first_response_at.is_none() && at > next.sla.due_at {
+                    next.sla.state = SlaState::Breached;
+                    next.sla.breached_at = Some(at);
+                }
                 let outcome = if role == Role::PartnerAgent {
                     CycleOutcome::Withdrawn
                 } else {

@@ -397,9 +397,14 @@ impl ServiceRequest {
     pub(crate) fn refiled(&self, policy: &SupportPolicy, actor: &Actor) -> Result<(Self, DomainEvent), PolicyError> {
         let due = policy.initial_response_due(self.created_at, self.category, self.severity, &self.language)?;
         let fee = policy.fee(self.product, self.category, self.fee_coverage);
+        let support_plan = match &self.entitlement {
+            None => SupportPlan::CloudSolutionProvider,
+            Some(e) => SupportPlan::from(e.kind),
+        };
         let request = Self {
             billable: fee.billable,
             fee_basis: Some(fee.basis),
+            support_plan,
             status: Status::Open,
             status_since: self.created_at,
             sla: Sla::pending(due),

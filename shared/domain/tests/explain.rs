@@ -450,3 +450,191 @@ proptest! {
         prop_assert_eq!(e.initial_response.due_at, Timestamp::parse(recorded).unwrap());
     }
 }
+
+/// The attacks of the review: each recorded lie is named, or the history refused.
+#[test]
+fn the_filing_itself_is_checked_against_the_entry_and_the_id() {
+    let named = |alter: &dyn Fn(&mut Vec<RecordedEntry>)| {
+        let mut life = eventful();
+        alter(&mut life.entries);
+        life.explain().mismatch.map(|m| (m.seq, m.figure))
+    };
+    // The clock counted from a later filing time than the entry's (and the id's): caught.
+    assert_eq!(
+        named(&|e| {
+            let request = &mut e[0].data["change"]["request"];
+            for member in ["createdAt", "statusSince", "updatedAt"] {
+                request[member] = json!("2026-11-24T10:30:00.000Z");
+            }
+            request["sla"]["dueAt"] = json!("2026-11-24T14:30:00.000Z");
+            e[0].data["resulting"]["dueAt"] = json!("2026-11-24T14:30:00.000Z");
+        }),
+        Some((0, "change.request.createdAt".into()))
+    );
+    // …and with the entry's time moved too, the id still says when it was filed.
+    assert_eq!(
+        named(&|e| {
+            let request = &mut e[0].data["change"]["request"];
+            for member in ["createdAt", "statusSince", "updatedAt"] {
+                request[member] = json!("2026-11-24T10:30:00.000Z");
+            }
+            e[0].at = at("2026-11-24T10:30:00Z");
+        }),
+        Some((0, "requestId".into()))
+    );
+    assert_eq!(
+        named(&|e| e[0].data["change"]["request"]["id"] = json!("01KAW000000000000000001000")),
+        Some((0, "change.request.id".into()))
+    );
+    // An answered state, cycles or a started clock recorded at the creation.
+    assert_eq!(
+        named(&|e| e[0].data["change"]["request"]["sla"]["state"] = json!("met")),
+        Some((0, "change.request.sla.state".into()))
+    );
+    assert_eq!(
+        named(&|e| {
+            e[0].data["change"]["request"]["sla"]["cycles"] = json!([{
+                "cycle": 1, "startedAt": "2026-11-24T10:00:00.000Z", "dueAt": "2026-11-24T14:00:00.000Z",
+                "targetMinutes": 240, "policyVersion": "2026.12.3", "answeredAt": "2026-11-24T10:01:00.000Z",
+                "outcome": "met", "breachedAt": null
+            }])
+        }),
+        Some((0, "change.request.sla.cycles".into()))
+    );
+    assert_eq!(
+        named(&|e| e[0].data["change"]["request"]["status"] = json!("resolved")),
+        Some((0, "change.request.status".into()))
+    );
+    // Filed by the system, not a partner.
+    assert_eq!(
+        named(&|e| e[0].data["actor"]["role"] = json!("system")),
+        Some((0, "actor.role".into()))
+    );
+    // A late first response relabelled a plain reply.
+    assert_eq!(
+        named(&|e| e[3].kind = "response_added".into()),
+        Some((3, "kind".into()))
+    );
+    // An entry stamped before the one before it.
+    assert_eq!(named(&|e| e[4].at = at("2026-11-24T12:00:00Z")), Some((4, "at".into())));
+}
+
+#[test]
+fn a_change_computed_before_the_ledger_stamped_it_is_replayed_at_its_own_time() {
+    // The ledger stamps an entry no earlier than the one before it (another writer was ahead):
+    // the time the change was computed at rides along as eventAt.
+    let mut life = eventful();
+    let answered = life.entries[3].at;
+    life.entries[3].at = Timestamp::from_datetime(answered.datetime() + Duration::seconds(30));
+    life.entries[3].data["eventAt"] = json!(answered);
+    let e = life.explain();
+    assert!(e.matches, "{:?}", e.mismatch);
+    assert_eq!(e.steps[3].at, answered);
+    // Without it, the stamped time is not the one the figures were computed at.
+    life.entries[3].data.as_object_mut().unwrap().remove("eventAt");
+    assert_eq!(life.explain().mismatch.unwrap().figure, "resulting.firstResponseAt");
+    // eventAt after the stamp, or long before it, is refused.
+    for bad in [
+        json!(life.entries[3].at),
+        json!("2026-11-24T12:00:00.000Z"),
+        json!("soon"),
+    ] {
+        life.entries[3].data["eventAt"] = bad;
+        assert!(matches!(
+            explain(&life.entries, None),
+            Err(explain::ExplainError::Malformed { seq: 3, .. })
+        ));
+    }
+}
+
+#[test]
+fn entries_that_change_nothing_are_listed_not_replayed() {
+    let mut life = eventful();
+    let id = life.request.id().to_string();
+    let at_ = life.entries.last().unwrap().at;
+    life.entries.push(RecordedEntry {
+        seq: life.entries.len() as u64,
+        kind: "personal_data_disclosed".into(),
+        at: at_,
+        data: json!({ "requestId": id, "caseReference": "FR-1", "valuesDisclosed": 3, "actor": { "role": "auditor" } }),
+    });
+    let e = life.explain();
+    assert!(e.matches, "{:?}", e.mismatch);
+    assert_eq!(e.not_changes.len(), 1);
+    assert_eq!(e.not_changes[0].kind, "personal_data_disclosed");
+    // Not a request id at all: refused, not echoed raw.
+    assert!(matches!(
+        explain(&life.entries, Some("\u{1b}[2K OK")),
+        Err(explain::ExplainError::NotARequestId(_))
+    ));
+}
+
+#[test]
+fn a_close_after_the_due_time_records_the_breach_and_a_missing_one_is_told() {
+    // en B, due 14:00Z: a note at 10:30, withdrawn unanswered at 14:30.
+    let mut life = Life::open(body(), "2026-11-24T10:00:00Z");
+    assert!(life.apply(
+        Action::Note {
+            message: message("more")
+        },
+        &agent(),
+        at("2026-11-24T10:30:00Z")
+    ));
+    assert!(life.apply(Action::Close { reason: None }, &agent(), at("2026-11-24T14:30:00Z")));
+    assert_eq!(life.entries[2].data["resulting"]["slaState"], "breached");
+    let e = life.explain();
+    assert!(e.matches, "{:?}", e.mismatch);
+    assert_eq!(e.initial_response_outcome.state, SlaState::Breached);
+    // A history that says the close left it pending does not match.
+    let mut pending = life.entries.clone();
+    pending[2].data["resulting"]["slaState"] = json!("pending");
+    pending[2].data["resulting"]["breachedAt"] = Value::Null;
+    let m = explain(&pending, None).unwrap().mismatch.unwrap();
+    assert_eq!((m.seq, m.figure.as_str()), (2, "resulting.breachedAt"));
+    // A note an hour past the due time with no breach recorded: told (the sweep may lag; it
+    // is not a recorded figure that differs).
+    let mut life = Life::open(body(), "2026-11-24T10:00:00Z");
+    assert!(life.apply(
+        Action::Note {
+            message: message("hello?")
+        },
+        &agent(),
+        at("2026-11-24T15:00:00Z")
+    ));
+    let e = life.explain();
+    assert!(e.matches);
+    assert_eq!(e.warnings.len(), 1, "{:?}", e.warnings);
+    assert!(
+        e.warnings[0].contains("no breach was recorded by entry 1"),
+        "{}",
+        e.warnings[0]
+    );
+}
+
+#[test]
+fn a_policy_older_than_one_pinned_before_is_told() {
+    let mut life = eventful();
+    let older = published_policy("2026.12.2").unwrap();
+    life.entries[4].data["policy"] = serde_json::to_value(&older.pin).unwrap();
+    let e = life.explain();
+    assert!(
+        e.matches,
+        "2026.12.2 and 2026.12.3 give the same figures: {:?}",
+        e.mismatch
+    );
+    assert!(
+        e.warnings
+            .iter()
+            .any(|w| w.contains("entry 4 pins policy 2026.12.2, older")),
+        "{:?}",
+        e.warnings
+    );
+    let mut life = eventful();
+    life.entries[5].data.as_object_mut().unwrap().remove("policy");
+    let e = life.explain();
+    assert!(
+        e.warnings.iter().any(|w| w.contains("entry 5 names no policy")),
+        "{:?}",
+        e.warnings
+    );
+}

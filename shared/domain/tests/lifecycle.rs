@@ -604,17 +604,26 @@ fn each_side_has_a_budget_of_actions_and_support_can_always_answer_what_it_owes(
 #[test]
 fn a_request_withdrawn_after_its_due_time_keeps_its_breach_and_a_reopened_one_lowers_from_the_reopening() {
     let r = german("A"); // due 12:00 CET (11:00Z)
-    // Withdrawn after the due time (before the sweep came by), reopened later: still due then.
-    let (closed, _) = apply(&r, Action::Close { reason: None }, &agent(), "2026-11-24T11:30:00Z").unwrap();
+    // Withdrawn after the due time (before the sweep came by): the close records the breach
+    // (the sweep does not look at closed requests); reopened later, it stays breached, once.
+    let (closed, event) = apply(&r, Action::Close { reason: None }, &agent(), "2026-11-24T11:30:00Z").unwrap();
+    assert_eq!(closed.sla().state, SlaState::Breached);
+    assert_eq!(closed.sla().breached_at, Some(at("2026-11-24T11:30:00Z")));
+    assert_eq!(event.resulting.sla_state, SlaState::Breached);
     let reopen = || Action::Reopen {
         reason: message("it is back"),
     };
     let (late, _) = apply(&closed, reopen(), &agent(), "2026-11-24T14:00:00Z").unwrap();
     assert_eq!(late.sla().due_at, at("2026-11-24T11:00:00Z"));
+    assert_eq!(late.sla().state, SlaState::Breached);
     assert!(
         late.mark_breached(at("2026-11-24T14:01:00Z"), &sweep(), policy())
-            .is_ok()
+            .is_err(),
+        "recorded once"
     );
+    // Closed before the due time: nothing breached.
+    let (early, _) = apply(&r, Action::Close { reason: None }, &agent(), "2026-11-24T10:59:00Z").unwrap();
+    assert_eq!(early.sla().state, SlaState::Pending);
     // Withdrawn in time and reopened at 15:00 CET: due 17:00 CET; lowered to B (240 min), it
     // counts from the reopening: two hours Tuesday, two Wednesday → Wednesday 11:00 CET.
     let (closed, _) = apply(&r, Action::Close { reason: None }, &agent(), "2026-11-24T09:30:00Z").unwrap();

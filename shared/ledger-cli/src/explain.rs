@@ -69,6 +69,25 @@ fn is_bundle(path: &Path) -> Result<bool, CliError> {
     Ok(!first.trim_start().starts_with("{\"v\""))
 }
 
+/// `text` safe for a terminal: every control character but the line breaks this tool writes,
+/// and every bidirectional control, shown escaped (`\u{1b}`), so no recorded value can move the
+/// cursor, erase a line or reorder what a person reads.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if (c.is_control() && c != '\n') || bidi {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// What an explanation takes as recorded: the partner's own filing.
+pub const AS_FILED: &str = "what the partner filed (product, category, severity, language, fee coverage) is taken as the created entry records it: the partner's create receipt proves that entry (ledger verify-receipt)";
+
 /// What an explanation cannot know, said with every verdict.
 pub const COMPLETENESS: &str = "explained from the entries given: a left-out entry in between is caught (each entry records the request's version), a left-out last entry is not; ledger sync keeps every entry of your chain";
 
@@ -87,13 +106,14 @@ pub fn explain(args: ExplainArgs<'_>) -> Result<Outcome, CliError> {
             "matches": explanation.matches,
             "verified": verified,
             "completeness": COMPLETENESS,
+            "asFiled": AS_FILED,
             "explanation": explanation,
         });
         return Ok(Outcome::json(exit, &value));
     }
     Ok(Outcome {
         exit,
-        stdout: text(&explanation),
+        stdout: printable(&text(&explanation)),
     })
 }
 
@@ -187,7 +207,7 @@ pub fn explained(args: ExplainArgs<'_>) -> Result<Result<(Explanation, Value), O
             } else {
                 Outcome {
                     exit: Exit::Tampered,
-                    stdout: format!("CANNOT EXPLAIN: {e}\n"),
+                    stdout: printable(&format!("CANNOT EXPLAIN: {e}\n")),
                 }
             }))
         }
@@ -220,7 +240,10 @@ pub fn text(e: &Explanation) -> String {
         ),
         Some(m) => format!("MISMATCH: request {}: {}\n", e.request_id, m.message),
     };
-    out.push_str(&format!("  ({COMPLETENESS})\n"));
+    out.push_str(&format!("  ({COMPLETENESS}; {AS_FILED})\n"));
+    for w in &e.warnings {
+        out.push_str(&format!("  NOTE: {w}\n"));
+    }
     out.push_str(&format!("\nInitial response: {}\n", e.initial_response.text));
     let o = &e.initial_response_outcome;
     out.push_str(&format!(
@@ -240,6 +263,12 @@ pub fn text(e: &Explanation) -> String {
         out.push_str(&format!(
             "  seq {:>5}  {}  {:<22} {:<17} {}\n",
             s.seq, s.at, s.kind, s.role, s.text
+        ));
+    }
+    for n in &e.not_changes {
+        out.push_str(&format!(
+            "  seq {:>5}  {}  {} (changes nothing the rules compute)\n",
+            n.seq, n.at, n.kind
         ));
     }
     if !e.cycles.is_empty() {

@@ -146,7 +146,8 @@ fn timeline_svg(t: &Timeline) -> Markup {
                     text x=(x(t, &d.at) + 3.0) y=(BAND_TOP + BAND_HEIGHT + 30.0) { (d.date) }
                 }
             }
-            @for (n, m) in t.marks.iter().enumerate() {
+            // Moments past the shaded stretch are in the table below, not drawn.
+            @for (n, m) in t.marks.iter().enumerate().filter(|(_, m)| m.at <= t.to) {
                 (mark_shape(t, m, n + 1))
             }
         }
@@ -170,13 +171,16 @@ fn render(e: &Explanation, verified: &Value) -> String {
                 @match &e.mismatch {
                     None => div class="verdict ok" id="verdict" {
                         "Every recorded figure matches: " (e.figures_checked) " due times, states, breaches and fee figures re-computed from the pinned policy."
-                        small { "The evidence verified first (signatures and inclusion proofs); " (crate::explain::COMPLETENESS) "." }
+                        small { "The evidence verified first (signatures and inclusion proofs); " (crate::explain::COMPLETENESS) "; " (crate::explain::AS_FILED) "." }
                     },
                     Some(m) => div class="verdict mismatch" id="verdict" {
                         "MISMATCH at entry " (m.seq) " (" (m.kind) "): " code style="color:#fff" { (m.figure) }
                         small { (m.message) }
-                        small { (crate::explain::COMPLETENESS) "." }
+                        small { (crate::explain::COMPLETENESS) "; " (crate::explain::AS_FILED) "." }
                     },
+                }
+                @for w in &e.warnings {
+                    p class="bad" { "Note: " (w) }
                 }
                 h2 { "The evidence" }
                 table {
@@ -230,6 +234,10 @@ fn render(e: &Explanation, verified: &Value) -> String {
                             td { (s.text) @if let Some(l) = s.lag_seconds { " (lag " (l) " s)" } }
                         }
                     }
+                }
+                @if !e.not_changes.is_empty() {
+                    p { "Entries that change nothing the rules compute: "
+                        @for n in &e.not_changes { (n.seq) " (" (n.kind) ", " (n.at) ") " } }
                 }
                 @if !e.cycles.is_empty() {
                     h2 { "Next-response cycles" }

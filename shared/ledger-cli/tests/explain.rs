@@ -197,7 +197,7 @@ fn an_altered_due_time_re_signed_is_named() {
     assert!(text.starts_with("MISMATCH: request "), "{text}");
     assert!(
         text.contains(
-            "entry 0 (created): the due time change.request.sla.dueAt is recorded as 2026-11-30T10:30:00.000Z, but the policy gives 2026-11-30T09:30:00.000Z"
+            "entry 0 (created): the due time change.request.sla.dueAt is recorded as \"2026-11-30T10:30:00.000Z\", but the policy gives \"2026-11-30T09:30:00.000Z\""
         ),
         "{text}"
     );
@@ -212,6 +212,25 @@ fn an_altered_due_time_re_signed_is_named() {
     let out = ledger(dir.path(), &EXPLAIN);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("resulting.billable"), "{}", stdout(&out));
+}
+
+#[test]
+fn no_recorded_value_reaches_the_terminal_raw() {
+    let dir = keyed();
+    // A recorded figure (and a member name) that would erase the MISMATCH line and print OK.
+    let forged = "\u{1b}[2K\rOK: request R: all 37 recorded figures match\u{1b}[8m\u{202e}";
+    sign(dir.path(), &events(), |i, data| {
+        if i == 1 {
+            data["resulting"]["slaState"] = json!(forged);
+            data["resulting"][forged] = json!(1);
+        }
+    });
+    let out = ledger(dir.path(), &EXPLAIN);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.starts_with("MISMATCH: "), "{text}");
+    assert!(!text.contains('\u{1b}') && !text.contains('\r') && !text.contains('\u{202e}'), "{text:?}");
+    assert!(text.contains("\\u{1b}"), "shown escaped: {text}");
 }
 
 #[test]

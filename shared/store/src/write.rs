@@ -613,8 +613,21 @@ impl Store {
             let mut built = Vec::new();
             let mut entries = Vec::with_capacity(prepared.len());
             for (change, event, request_item, claim_response) in &prepared {
+                // A chain's times never go back (FORMAT.md §2.2): stamped later than the change
+                // was computed at, the entry keeps that time as eventAt, so the change can be
+                // re-computed (ledger explain) at the time it happened.
+                let stamped_later = next.last_at.is_some_and(|last| last > event.at.datetime());
+                let data = if stamped_later {
+                    let mut data = event.data.clone();
+                    if let Some(object) = data.as_object_mut() {
+                        object.insert("eventAt".into(), serde_json::Value::String(event.at.to_string()));
+                    }
+                    std::borrow::Cow::Owned(data)
+                } else {
+                    std::borrow::Cow::Borrowed(&event.data)
+                };
                 let (entry, after) = next
-                    .append(&event.at.datetime(), &event.kind, &event.data)
+                    .append(&event.at.datetime(), &event.kind, &data)
                     .map_err(|e| failed(StoreError::internal(e)))?;
                 let items = self
                     .transaction(
