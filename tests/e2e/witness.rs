@@ -139,7 +139,7 @@ async fn every_checkpoint_is_cosigned_and_verifiers_can_require_it() {
         std::slice::from_ref(&path),
         std::slice::from_ref(&stack.running.public_key),
         &local::log_name(),
-        Some(&policy(&[witness.clone()], 1)),
+        Some(&policy(std::slice::from_ref(&witness), 1)),
         true,
     )
     .unwrap();
@@ -150,7 +150,7 @@ async fn every_checkpoint_is_cosigned_and_verifiers_can_require_it() {
         std::slice::from_ref(&path),
         std::slice::from_ref(&stack.running.public_key),
         &local::log_name(),
-        Some(&policy(&[stranger.clone()], 1)),
+        Some(&policy(std::slice::from_ref(&stranger), 1)),
         true,
     )
     .unwrap();

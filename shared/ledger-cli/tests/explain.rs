@@ -229,7 +229,10 @@ fn no_recorded_value_reaches_the_terminal_raw() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.starts_with("MISMATCH: "), "{text}");
-    assert!(!text.contains('\u{1b}') && !text.contains('\r') && !text.contains('\u{202e}'), "{text:?}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\r') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
     assert!(text.contains("\\u{1b}"), "shown escaped: {text}");
 }
 
