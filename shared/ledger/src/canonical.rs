@@ -642,6 +642,15 @@ mod tests {
     }
 
     #[test]
+    fn whitespace_before_a_value_is_named() {
+        for (text, offset) in [(r#"{"a": 1}"#, 5), ("{\"a\":\t1}", 5), (r#"{"a":[1, 2]}"#, 8)] {
+            let v = check_data(text.as_bytes()).unwrap_err();
+            assert_eq!((v.problem, v.offset), ("whitespace outside a string", offset), "{text}");
+        }
+        assert_eq!(check_data(br#"{"a":x}"#).unwrap_err().problem, "expected a JSON value");
+    }
+
+    #[test]
     fn a_document_is_checked_as_data_is_except_for_nfc() {
         assert!(check_document(br#"{"a":[1],"b":"x"}"#).is_ok());
         // Entry lines carried as strings may hold text that is NFC only once unescaped.
