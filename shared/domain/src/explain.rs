@@ -317,6 +317,22 @@ pub fn explain(entries: &[RecordedEntry], request: Option<&str>) -> Result<Expla
             kind: first.kind.clone(),
         });
     }
+    for e in &others {
+        let role = e.data.pointer("/actor/role").and_then(Value::as_str);
+        if ["version", "change", "resulting"]
+            .iter()
+            .any(|m| e.data.get(*m).is_some())
+            || role != Some("auditor")
+        {
+            return Err(malformed(
+                e.seq,
+                format!(
+                    "a {} entry is an auditor's and changes nothing: no version, change or resulting",
+                    e.kind
+                ),
+            ));
+        }
+    }
     let mut explanation = Replay::new(id).run(&mine)?;
     explanation.not_changes = others
         .iter()
@@ -338,8 +354,10 @@ pub const NOT_CHANGES: &[&str] = &["personal_data_disclosed"];
 const UNRECORDED_BREACH_MINUTES: i64 = 15;
 
 /// The longest the ledger's clamp (a chain's times never go backwards) may stamp an entry after
-/// the time its change was computed at (`data.eventAt`): twice the writers' allowed skew.
-const MAX_EVENT_LAG_SECONDS: i64 = 2 * 60;
+/// the time its change was computed at (`data.eventAt`), in milliseconds: a Lambda function's
+/// longest run (900 s: the sweep computes every breach of a run at its start) and the writers'
+/// allowed skew (60 s). Replayed at both times, a change must decide the same (see `outcome`).
+const MAX_EVENT_LAG_MILLIS: i64 = (900 + 60) * 1000;
 
 struct Replay {
     id: String,
@@ -361,20 +379,42 @@ fn malformed(seq: u64, message: impl Into<String>) -> ExplainError {
     }
 }
 
-/// Replace every commitment object (`{"commitment": "<hex>"}`) by `null`: an erased value, as
-/// far as the rules are concerned.
-fn without_commitments(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            if map.len() == 1 && map.get("commitment").is_some_and(Value::is_string) {
-                *value = Value::Null;
-            } else {
-                map.values_mut().for_each(without_commitments);
-            }
+/// Replace each personal value of a filed request that the entry holds as its commitment
+/// (`{"commitment": "<64 lower-case hex>"}`, only where a personal value belongs) by `null`: an
+/// erased value, as far as the rules are concerned. Anything else that looks like one stays as
+/// recorded (and then does not parse, or does not match).
+fn without_commitments(request: &mut Value) {
+    for path in crate::personal::REQUEST_FIELDS {
+        if let Some(slot) = request.pointer_mut(path)
+            && is_commitment(slot)
+        {
+            *slot = Value::Null;
         }
-        Value::Array(items) => items.iter_mut().for_each(without_commitments),
-        _ => {}
     }
+}
+
+fn is_commitment(value: &Value) -> bool {
+    value.as_object().is_some_and(|m| {
+        m.len() == 1
+            && m.get("commitment")
+                .and_then(Value::as_str)
+                .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    })
+}
+
+/// What a change decided, without the instants it happened at: whether an answer was in time,
+/// which due times hold, how each cycle ended. Two replays of one entry at two nearby times
+/// must agree on it.
+fn outcome(request: &ServiceRequest) -> Value {
+    let sla = request.sla();
+    json!({
+        "status": request.status(),
+        "severity": request.severity(),
+        "state": sla.state,
+        "dueAt": sla.due_at,
+        "current": sla.current.as_ref().map(|o| json!({ "owedBy": o.owed_by, "cycle": o.cycle, "dueAt": o.due_at, "state": o.state })),
+        "cycles": sla.cycles.iter().map(|c| json!({ "cycle": c.cycle, "dueAt": c.due_at, "outcome": c.outcome })).collect::<Vec<_>>(),
+    })
 }
 
 fn placeholder() -> Message {
@@ -780,6 +820,7 @@ impl Replay {
         let mut cycles: Vec<CycleDerivation> = Vec::new();
         let mut previous = created;
         let mut unrecorded_breach_told = false;
+        let mut unrecorded_reply_breach_told = false;
         for entry in later {
             if entry.at < previous.at {
                 self.check(
@@ -796,23 +837,52 @@ impl Replay {
             let version = policy.version().to_owned();
             let actor = self.actor(entry)?;
             let at = self.event_time(entry)?;
-            let sla = state.sla();
-            if !unrecorded_breach_told
-                && sla.state == SlaState::Pending
-                && sla.first_response_at.is_none()
-                && entry.kind != "sla_breached"
-                && at.datetime() > sla.due_at.datetime() + chrono::Duration::minutes(UNRECORDED_BREACH_MINUTES)
-            {
+            let late =
+                |due: Timestamp| at.datetime() > due.datetime() + chrono::Duration::minutes(UNRECORDED_BREACH_MINUTES);
+            let due = state.sla().due_at;
+            if !unrecorded_breach_told && state.awaits_first_response() && entry.kind != "sla_breached" && late(due) {
                 unrecorded_breach_told = true;
                 self.warnings.push(format!(
-                    "no breach was recorded by entry {} ({at}), {} after the first response fell due ({}): the sweep runs every 5 minutes",
+                    "no breach was recorded by entry {} ({at}), {} after the first response fell due ({due}): the sweep runs every 5 minutes",
                     entry.seq,
-                    minutes_text((at.datetime() - sla.due_at.datetime()).num_minutes()),
-                    sla.due_at
+                    minutes_text((at.datetime() - due.datetime()).num_minutes()),
+                ));
+            }
+            if let Some((due, SlaState::Pending)) = state.reply_owed()
+                && state.sla().first_response_at.is_some()
+                && !unrecorded_reply_breach_told
+                && entry.kind != "next_response_breached"
+                && late(due)
+            {
+                unrecorded_reply_breach_told = true;
+                self.warnings.push(format!(
+                    "no breach of the reply owed by {due} was recorded by entry {} ({at}): the sweep runs every 5 minutes",
+                    entry.seq
                 ));
             }
             let before = state.clone();
             let replayed = self.replay(entry, at, &state, &actor, &policy)?;
+            // Replayed at the time it was computed (eventAt), a change must decide what it
+            // decides at the entry's own time too: the latitude eventAt gives never turns a
+            // late answer into one in time, nor a breach into none.
+            if at != entry.at
+                && let Ok((computed, _)) = &replayed
+            {
+                let stamped = self.replay(entry, entry.at, &state, &actor, &policy)?;
+                let differs = match &stamped {
+                    Ok((at_stamp, _)) => outcome(at_stamp) != outcome(computed),
+                    Err(_) => true,
+                };
+                if differs {
+                    self.check(
+                        entry,
+                        "eventAt",
+                        json!(at),
+                        json!(entry.at),
+                        "the outcome depends on the time: the entry's",
+                    );
+                }
+            }
             let (next, event) = match replayed {
                 Ok(changed) => changed,
                 Err(e) => {
@@ -1009,17 +1079,19 @@ impl Replay {
         let Some(value) = entry.data.get("eventAt") else {
             return Ok(entry.at);
         };
+        // Exactly the ledger's time format (UTC, milliseconds, Z), as the writer puts it.
         let at = value
             .as_str()
-            .and_then(|t| Timestamp::parse(t).ok())
-            .ok_or_else(|| malformed(entry.seq, "eventAt is not a time"))?;
-        let lag = (entry.at.datetime() - at.datetime()).num_seconds();
-        if at >= entry.at || lag > MAX_EVENT_LAG_SECONDS {
+            .and_then(|t| Timestamp::parse(t).ok().filter(|at| at.to_string() == t))
+            .ok_or_else(|| malformed(entry.seq, "eventAt is not a time in the ledger's format"))?;
+        let lag = (entry.at.datetime() - at.datetime()).num_milliseconds();
+        if at >= entry.at || lag > MAX_EVENT_LAG_MILLIS {
             return Err(malformed(
                 entry.seq,
                 format!(
-                    "eventAt {at} must come before the entry's time {} by at most {MAX_EVENT_LAG_SECONDS} s",
-                    entry.at
+                    "eventAt {at} must come before the entry's time {} by at most {} s",
+                    entry.at,
+                    MAX_EVENT_LAG_MILLIS / 1000
                 ),
             ));
         }

@@ -391,8 +391,12 @@ impl ServiceRequest {
                 next.status = Closed;
                 // Closed unanswered after the first response fell due: the breach is recorded
                 // now (the sweep does not look at closed requests), as a late reply ends a cycle
-                // breached.
-                if next.sla.state == SlaState::Pending && next.sla.first_response_at.is_none() && at > next.sla.due_at {
+                // breached (policy 2026.12.4 on; before, the clock stayed pending).
+                if policy.withdrawal_settles_first_response()
+                    && next.sla.state == SlaState::Pending
+                    && next.sla.first_response_at.is_none()
+                    && at > next.sla.due_at
+                {
                     next.sla.state = SlaState::Breached;
                     next.sla.breached_at = Some(at);
                 }
@@ -430,7 +434,12 @@ impl ServiceRequest {
                 // may have passed meanwhile. The entry's resulting state records the due time.
                 // Only a withdrawal before the due time: one after it leaves the breach to be
                 // recorded.
-                if to == Open && next.sla.state == SlaState::Pending && self.status_since < self.sla.due_at {
+                let in_time = if policy.withdrawal_settles_first_response() {
+                    self.status_since <= self.sla.due_at
+                } else {
+                    self.status_since < self.sla.due_at
+                };
+                if to == Open && next.sla.state == SlaState::Pending && in_time {
                     let due = policy.initial_response_due(at, self.category, self.severity, &self.language)?;
                     if due.due_at > next.sla.due_at {
                         next.sla.policy_version = due.policy_version;

@@ -638,3 +638,93 @@ fn a_policy_older_than_one_pinned_before_is_told() {
         e.warnings
     );
 }
+
+#[test]
+fn event_at_never_turns_a_late_answer_into_one_in_time() {
+    // en B opened 10:00Z, due 14:00Z; answered 14:01:30, recorded as computed at 13:59:31.
+    let mut life = Life::open(body(), "2026-11-24T10:00:00Z");
+    assert!(life.apply(
+        Action::Respond {
+            message: message("on it")
+        },
+        &engineer(),
+        at("2026-11-24T13:59:31Z")
+    ));
+    life.entries[1].at = at("2026-11-24T14:01:30Z");
+    life.entries[1].data["eventAt"] = json!("2026-11-24T13:59:31.000Z");
+    let m = life.explain().mismatch.expect("the outcome depends on which time");
+    assert_eq!((m.seq, m.figure.as_str()), (1, "eventAt"), "{}", m.message);
+    // eventAt in another format than the ledger's is refused.
+    life.entries[1].data["eventAt"] = json!("2026-11-24T13:59:31Z");
+    assert!(matches!(
+        explain(&life.entries, None),
+        Err(explain::ExplainError::Malformed { seq: 1, .. })
+    ));
+}
+
+#[test]
+fn only_a_real_commitment_where_a_personal_value_belongs_stands_for_one() {
+    let mut b = body();
+    b["feeCoverage"] = json!("mpn_benefit");
+    let mut life = Life::open(b, "2026-11-24T10:00:00Z");
+    assert_eq!(life.entries[0].data["change"]["request"]["billable"], false);
+    // The coverage hidden behind something that looks like a commitment, the fee recorded as due.
+    life.entries[0].data["change"]["request"]["feeCoverage"] = json!({ "commitment": "x" });
+    assert!(matches!(
+        explain(&life.entries, None),
+        Err(explain::ExplainError::Malformed { seq: 0, .. })
+    ));
+}
+
+#[test]
+fn an_auditors_entry_must_change_nothing() {
+    let mut life = eventful();
+    let id = life.request.id().to_string();
+    let at_ = life.entries.last().unwrap().at;
+    // A partner's note relabelled as an auditor's disclosure, to hide it.
+    life.entries.push(RecordedEntry {
+        seq: life.entries.len() as u64,
+        kind: "personal_data_disclosed".into(),
+        at: at_,
+        data: json!({ "requestId": id, "actor": { "role": "partner_agent" }, "version": 13,
+                      "change": { "message": "hidden" }, "resulting": {} }),
+    });
+    assert!(matches!(
+        explain(&life.entries, None),
+        Err(explain::ExplainError::Malformed { .. })
+    ));
+}
+
+#[test]
+fn a_history_under_an_older_policy_is_explained_by_its_rules() {
+    // Under 2026.12.3 a partner's close after the due time left the clock pending; under
+    // 2026.12.4 it records the breach. Each history is explained by the policy it pins.
+    let old = SupportPolicy::from_toml(published_policy("2026.12.3").unwrap().text).unwrap();
+    assert!(!old.withdrawal_settles_first_response());
+    assert!(policy().withdrawal_settles_first_response());
+    let new = parse_customer(body()).unwrap();
+    let opened = at("2026-11-24T10:00:00Z");
+    let (r, created) = ServiceRequest::open(
+        new,
+        partner(),
+        RequestId::new(opened.datetime(), 7),
+        opened,
+        &agent(),
+        &old,
+    )
+    .unwrap();
+    let (closed, close) = r
+        .apply(
+            Action::Close { reason: None },
+            &agent(),
+            at("2026-11-24T14:30:00Z"),
+            &old,
+        )
+        .unwrap();
+    assert_eq!(closed.sla().state, SlaState::Pending);
+    let entries = vec![recorded(0, &created), recorded(1, &close)];
+    let e = explain(&entries, None).unwrap();
+    assert!(e.matches, "{:?}", e.mismatch);
+    assert_eq!(e.policies[0].version, "2026.12.3");
+    assert_eq!(e.initial_response_outcome.state, SlaState::Pending);
+}

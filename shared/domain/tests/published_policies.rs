@@ -8,7 +8,7 @@ use domain::*;
 
 /// Published documents are immutable: their digests are known answers (computed with
 /// `sha256sum`), so a document edited after the fact fails here.
-const KNOWN: [(&str, &str); 3] = [
+const KNOWN: [(&str, &str); 4] = [
     (
         "2026.11.1",
         "b265bb438373436a7a63cdf2daf9ee7caccc6a659a2a0e50fe12394839e0b4d4",
@@ -20,6 +20,10 @@ const KNOWN: [(&str, &str); 3] = [
     (
         "2026.12.2",
         "7933f464f2f2557f9c22961f21f7b09778fe7fb9f7daf53901023b55588b832e",
+    ),
+    (
+        "2026.12.3",
+        "809c9e8e1b77090da4c66e7f47836885dda59ee6c99e4115cbe1e33fbbc25038",
     ),
 ];
 

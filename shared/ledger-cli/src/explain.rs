@@ -75,7 +75,8 @@ fn is_bundle(path: &Path) -> Result<bool, CliError> {
 pub fn printable(text: &str) -> String {
     text.chars()
         .map(|c| {
-            let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            let bidi =
+                matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
             if (c.is_control() && c != '\n') || bidi {
                 c.escape_unicode().to_string()
             } else {
@@ -183,6 +184,10 @@ pub fn explained(args: ExplainArgs<'_>) -> Result<Result<(Explanation, Value), O
             path: export.clone(),
             source,
         })?;
+        // The id as the ledger writes it (upper case): a lower-case --request finds it too.
+        let request = domain::RequestId::parse(request)
+            .map_err(|_| CliError::Usage(format!("--request {}: not a request id", printable(request))))?
+            .to_string();
         let needle = format!("\"requestId\":\"{request}\"");
         for line in std::io::BufReader::new(file).lines() {
             let line = line.map_err(|source| CliError::Io {

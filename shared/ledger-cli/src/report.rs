@@ -56,7 +56,7 @@ pub fn report(mut args: ExplainArgs<'_>, out: &Path) -> Result<Outcome, CliError
     };
     Ok(Outcome {
         exit,
-        stdout: format!("{verdict}\n  report written to {}\n", out.display()),
+        stdout: crate::explain::printable(&format!("{verdict}\n  report written to {}\n", out.display())),
     })
 }
 
@@ -174,8 +174,8 @@ fn render(e: &Explanation, verified: &Value) -> String {
                         small { "The evidence verified first (signatures and inclusion proofs); " (crate::explain::COMPLETENESS) "; " (crate::explain::AS_FILED) "." }
                     },
                     Some(m) => div class="verdict mismatch" id="verdict" {
-                        "MISMATCH at entry " (m.seq) " (" (m.kind) "): " code style="color:#fff" { (m.figure) }
-                        small { (m.message) }
+                        "MISMATCH at entry " (m.seq) " (" (m.kind) "): " code style="color:#fff" { (crate::explain::printable(&m.figure)) }
+                        small { (crate::explain::printable(&m.message)) }
                         small { (crate::explain::COMPLETENESS) "; " (crate::explain::AS_FILED) "." }
                     },
                 }

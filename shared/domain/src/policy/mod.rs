@@ -32,6 +32,7 @@ pub const PUBLISHED_POLICIES: &[&str] = &[
     include_str!("../../policy/published/2026.11.1.toml"),
     include_str!("../../policy/published/2026.12.1.toml"),
     include_str!("../../policy/published/2026.12.2.toml"),
+    include_str!("../../policy/published/2026.12.3.toml"),
     EMBEDDED_POLICY,
 ];
 
@@ -134,6 +135,8 @@ impl PolicyError {
 struct PolicyFile {
     version: String,
     fallback_calendar: String,
+    #[serde(default)]
+    withdrawal_settles_first_response: bool,
     holiday_years: YearsFile,
     initial_response: TargetsFile,
     next_response: TargetsFile,
@@ -169,6 +172,8 @@ pub struct SupportPolicy {
     version: String,
     /// SHA-256 of the document's bytes (hex).
     sha256: String,
+    /// A partner's close of an unanswered request settles its first-response clock (2026.12.4).
+    withdrawal_settles_first_response: bool,
     initial: Targets,
     next: Targets,
     /// Products whose support carries a fee, and the categories of their requests that do.
@@ -312,6 +317,7 @@ impl SupportPolicy {
         Ok(Self {
             version: file.version,
             sha256: policy_digest(text),
+            withdrawal_settles_first_response: file.withdrawal_settles_first_response,
             initial,
             next,
             fee_products,
@@ -337,6 +343,13 @@ impl SupportPolicy {
 
     pub fn calendars(&self) -> impl Iterator<Item = &Calendar> {
         self.calendars.iter()
+    }
+
+    /// Whether a partner's close of an unanswered request settles its first-response clock:
+    /// after the due time it records the breach, at or before it the withdrawal was in time
+    /// (policies before 2026.12.4: no; a close left the clock pending).
+    pub fn withdrawal_settles_first_response(&self) -> bool {
+        self.withdrawal_settles_first_response
     }
 
     /// The calendar of languages no other calendar serves (English, 24x7).
