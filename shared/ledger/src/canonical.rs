@@ -642,6 +642,18 @@ mod tests {
     }
 
     #[test]
+    fn nesting_stops_at_exactly_32_levels() {
+        let objects = |n: usize| format!("{}1{}", "{\"a\":".repeat(n), "}".repeat(n));
+        let arrays = |n: usize| format!("{{\"a\":{}1{}}}", "[".repeat(n - 1), "]".repeat(n - 1));
+        for (what, doc) in [("objects", &objects as &dyn Fn(usize) -> String), ("arrays", &arrays)] {
+            assert!(check_data(doc(MAX_DEPTH).as_bytes()).is_ok(), "{what}: 32 levels");
+            let v = check_data(doc(MAX_DEPTH + 1).as_bytes()).unwrap_err();
+            assert_eq!(v.problem, "nested deeper than 32 levels", "{what}");
+            assert!(check_document(doc(MAX_DEPTH + 1).as_bytes()).is_err(), "{what}");
+        }
+    }
+
+    #[test]
     fn whitespace_before_a_value_is_named() {
         for (text, offset) in [(r#"{"a": 1}"#, 5), ("{\"a\":\t1}", 5), (r#"{"a":[1, 2]}"#, 8)] {
             let v = check_data(text.as_bytes()).unwrap_err();
