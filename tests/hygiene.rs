@@ -295,6 +295,8 @@ fn the_workspace_hack_is_where_it_belongs() {
         ("shared/ledger-cli", Hack::OptionalFor("export")),
         ("shared/store", Hack::Dev),
         ("shared/api", Hack::Dev),
+        // Pure (no AWS, no async): like the domain, built the same in every binary.
+        ("shared/webhooks", Hack::None),
         ("functions/create-request", Hack::None),
         ("functions/list-requests", Hack::None),
         ("functions/update-request", Hack::None),
