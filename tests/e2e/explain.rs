@@ -102,6 +102,10 @@ async fn every_request_the_service_handled_is_explained_by_its_evidence() {
         json!({ "action": "close", "reason": "withdrawn" }),
     )
     .await;
+    // One more, its receipt kept (before the clock moves: a receipt is judged by this clock).
+    let filed = stack.create(&partner, &body()).await;
+    let kept = tempfile::tempdir().unwrap();
+    keep_receipt(kept.path(), &filed);
     // Two days later: the sweep breaches every clock still running.
     stack.travel(Duration::days(2));
     let report = stack.running.sweep(stack.running.now()).await.unwrap();
@@ -134,6 +138,17 @@ async fn every_request_the_service_handled_is_explained_by_its_evidence() {
         assert_eq!(outcome["breachedAt"], shown.body["sla"]["breachedAt"], "{id}");
         assert_eq!(e["fee"]["billable"], shown.body["billable"], "{id}");
     }
+    // The receipt the partner got when it filed proves the filing itself.
+    let seq = filed["receipt"]["seq"].as_u64().unwrap();
+    let note = kept.path().join(format!("receipts/{seq}.note"));
+    let id = filed["id"].as_str().unwrap();
+    let (exit, report) = explain_request_with(&stack, &partner, id, Some(&note)).await;
+    assert_eq!(exit, Exit::Ok, "{report}");
+    assert_eq!(report["explanation"]["filingReceipt"], seq);
+    // Another request's receipt does not.
+    let (exit, report) = explain_request_with(&stack, &partner, &ids[0], Some(&note)).await;
+    assert_eq!(exit, Exit::Tampered, "{report}");
+    assert_eq!(report["failure"]["kind"], "broken_promise", "{report}");
     // A breach is explained with the sweep's lag.
     let (_, report) = explain_request(&stack, &partner, &ids[5]).await;
     let breach = report["explanation"]["steps"]

@@ -165,6 +165,7 @@ async fn every_checkpoint_is_cosigned_and_verifiers_can_require_it() {
             checkpoints: &[],
             request: Some(id),
             witnesses: Some(witnesses),
+            receipt: None,
             json: true,
         })
         .unwrap()

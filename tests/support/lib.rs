@@ -511,6 +511,17 @@ fn hex(bytes: &[u8]) -> String {
 /// its chains, the partner fetches the request's evidence bundle (every page), and the tool
 /// verifies and explains it, in process. Its exit and its JSON report.
 pub async fn explain_request(stack: &Stack, token: &str, id: &str) -> (ledger_cli::commands::Exit, Value) {
+    explain_request_with(stack, token, id, None).await
+}
+
+/// [`explain_request`] with the receipt the partner kept for the request's creation (a file
+/// holding the signed note), checked against the stack's receipt key.
+pub async fn explain_request_with(
+    stack: &Stack,
+    token: &str,
+    id: &str,
+    receipt: Option<&std::path::Path>,
+) -> (ledger_cli::commands::Exit, Value) {
     stack.running.sweep(stack.running.now()).await.expect("the sweep signs");
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
@@ -544,6 +555,10 @@ pub async fn explain_request(stack: &Stack, token: &str, id: &str) -> (ledger_cl
         checkpoints: &[],
         request: Some(id),
         witnesses: None,
+        receipt: receipt.map(|receipt| ledger_cli::explain::FilingReceipt {
+            receipt,
+            keys: std::slice::from_ref(&stack.running.receipt_public_key),
+        }),
         json: true,
     })
     .expect("explain ran");

@@ -108,6 +108,9 @@ pub struct Explanation {
     pub warnings: Vec<String>,
     /// Entries of the request that change nothing the rules compute (listed, not replayed).
     pub not_changes: Vec<NotAChange>,
+    /// The seq of the created entry a receipt the partner kept proves (set by whoever checked
+    /// the receipt: the filing itself is then the partner's, not the operator's word).
+    pub filing_receipt: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -966,6 +969,7 @@ impl Replay {
             timeline,
             warnings: self.warnings,
             not_changes: Vec::new(),
+            filing_receipt: None,
         })
     }
 

@@ -181,6 +181,7 @@ fn main() {
             checkpoints: &[],
             request: None,
             witnesses: None,
+            receipt: None,
             json,
         })
         .expect("runs");
@@ -197,6 +198,7 @@ fn main() {
                 checkpoints: &[],
                 request: None,
                 witnesses: None,
+                receipt: None,
                 json: false,
             },
             &report_out,

@@ -11,7 +11,7 @@ use ledger::bundle::EvidenceBundle;
 use ledger::witness::WitnessPolicy;
 use serde_json::{Value, json};
 
-use crate::commands::{CliError, Exit, Outcome, VerifyArgs, limits, read_limited, verify, verify_proof};
+use crate::commands::{CliError, Exit, Outcome, VerifyArgs, limits, read_limited, tampered, verify, verify_proof};
 
 #[derive(Debug)]
 pub struct ExplainArgs<'a> {
@@ -24,7 +24,16 @@ pub struct ExplainArgs<'a> {
     /// The request to explain (required with an export holding several).
     pub request: Option<&'a str>,
     pub witnesses: Option<WitnessPolicy>,
+    /// The receipt the partner kept for the request's creation, and the receipt keys: proves
+    /// the created entry (what was filed) is the one the partner was promised.
+    pub receipt: Option<FilingReceipt<'a>>,
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct FilingReceipt<'a> {
+    pub receipt: &'a Path,
+    pub keys: &'a [PathBuf],
 }
 
 fn input(path: &Path, message: impl Into<String>) -> CliError {
@@ -34,8 +43,8 @@ fn input(path: &Path, message: impl Into<String>) -> CliError {
     }
 }
 
-/// One entry line (as hashed) as the explanation reads it.
-fn recorded(line: &str, path: &Path) -> Result<RecordedEntry, CliError> {
+/// One entry line (as hashed) as the explanation reads it, and its chain and hash.
+fn recorded(line: &str, path: &Path) -> Result<(RecordedEntry, (String, String)), CliError> {
     let value: Value = serde_json::from_str(line).map_err(|e| input(path, format!("an entry is not JSON: {e}")))?;
     let seq = value["seq"]
         .as_u64()
@@ -44,12 +53,17 @@ fn recorded(line: &str, path: &Path) -> Result<RecordedEntry, CliError> {
         .as_str()
         .and_then(|t| Timestamp::parse(t).ok())
         .ok_or_else(|| input(path, format!("entry {seq}: no valid at")))?;
-    Ok(RecordedEntry {
-        seq,
-        kind: value["kind"].as_str().unwrap_or_default().to_owned(),
-        at,
-        data: value.get("data").cloned().unwrap_or(Value::Null),
-    })
+    let chain = value["chain"].as_str().unwrap_or_default().to_owned();
+    let hash = value["hash"].as_str().unwrap_or_default().to_owned();
+    Ok((
+        RecordedEntry {
+            seq,
+            kind: value["kind"].as_str().unwrap_or_default().to_owned(),
+            at,
+            data: value.get("data").cloned().unwrap_or(Value::Null),
+        },
+        (chain, hash),
+    ))
 }
 
 fn is_bundle(path: &Path) -> Result<bool, CliError> {
@@ -87,7 +101,7 @@ pub fn printable(text: &str) -> String {
 }
 
 /// What an explanation takes as recorded: the partner's own filing.
-pub const AS_FILED: &str = "what the partner filed (product, category, severity, language, fee coverage) is taken as the created entry records it: the partner's create receipt proves that entry (ledger verify-receipt)";
+pub const AS_FILED: &str = "what the partner filed (product, category, severity, language, fee coverage) is taken as the created entry records it: --receipt with the partner's create receipt proves that entry";
 
 /// What an explanation cannot know, said with every verdict.
 pub const COMPLETENESS: &str = "explained from the entries given: a left-out entry in between is caught (each entry records the request's version), a left-out last entry is not; ledger sync keeps every entry of your chain";
@@ -129,6 +143,8 @@ pub fn explained(args: ExplainArgs<'_>) -> Result<Result<(Explanation, Value), O
         ));
     };
     let mut entries = Vec::new();
+    // Each entry's chain and hash, as verified (for the filing receipt).
+    let mut ids: Vec<(String, String)> = Vec::new();
     let verified: Value;
     if is_bundle(first)? {
         if !args.checkpoints.is_empty() {
@@ -146,7 +162,9 @@ pub fn explained(args: ExplainArgs<'_>) -> Result<Result<(Explanation, Value), O
             let bundle =
                 EvidenceBundle::parse(&read_limited(path, limits::BUNDLE)?).map_err(|f| input(path, f.message))?;
             for e in &bundle.entries {
-                entries.push(recorded(&e.entry, path)?);
+                let (entry, id) = recorded(&e.entry, path)?;
+                entries.push(entry);
+                ids.push(id);
             }
         }
     } else {
@@ -196,12 +214,22 @@ pub fn explained(args: ExplainArgs<'_>) -> Result<Result<(Explanation, Value), O
             })?;
             // Only the request's entries are parsed (an export may hold a partner's history).
             if line.contains(&needle) {
-                entries.push(recorded(&line, export)?);
+                let (entry, id) = recorded(&line, export)?;
+                entries.push(entry);
+                ids.push(id);
             }
         }
     }
     match domain::explain::explain(&entries, args.request) {
-        Ok(e) => Ok(Ok((e, verified))),
+        Ok(mut e) => {
+            if let Some(filing) = args.receipt {
+                match filing_receipt(filing, &args.log, &e, &entries, &ids)? {
+                    Ok(seq) => e.filing_receipt = Some(seq),
+                    Err(failure) => return Ok(Err(tampered(&failure, args.json))),
+                }
+            }
+            Ok(Ok((e, verified)))
+        }
         Err(e) => {
             let message = format!("cannot explain: {e}");
             Ok(Err(if args.json {
@@ -217,6 +245,56 @@ pub fn explained(args: ExplainArgs<'_>) -> Result<Result<(Explanation, Value), O
             }))
         }
     }
+}
+
+/// Check the partner's receipt for the request's creation: a valid receipt of this log whose
+/// promised entry is the request's created entry (same chain, seq and hash). The created
+/// entry's seq, or the failure.
+fn filing_receipt(
+    filing: FilingReceipt<'_>,
+    log: &LogName,
+    e: &Explanation,
+    entries: &[RecordedEntry],
+    ids: &[(String, String)],
+) -> Result<Result<u64, ledger::Failure>, CliError> {
+    let keys = crate::commands::load_keys(filing.keys, "--receipt-key")?;
+    let text = read_limited(filing.receipt, limits::NOTE)?;
+    let name = filing.receipt.display().to_string();
+    let receipt = match crate::commands::open_receipt(&text, &name, &keys, log, &chrono::Utc::now()) {
+        Ok(r) => r,
+        Err(failure) => return Ok(Err(failure)),
+    };
+    let created = entries.iter().zip(ids).find(|(entry, _)| {
+        entry.kind == "created" && entry.data.get("requestId").and_then(Value::as_str) == Some(e.request_id.as_str())
+    });
+    let broken = |message: String| ledger::Failure {
+        kind: ledger::FailureKind::BrokenPromise,
+        chain: Some(receipt.chain.to_string()),
+        seq: Some(receipt.seq),
+        line: None,
+        message,
+    };
+    Ok(match created {
+        Some((entry, (chain, hash)))
+            if entry.seq == receipt.seq
+                && *chain == receipt.chain.to_string()
+                && *hash == receipt.entry_hash.to_hex() =>
+        {
+            Ok(entry.seq)
+        }
+        Some((entry, (chain, hash))) => Err(broken(format!(
+            "{name} promises entry {} of {} (hash {}), but request {}'s created entry is entry {} of {chain} (hash {hash})",
+            receipt.seq,
+            receipt.chain,
+            receipt.entry_hash.to_hex(),
+            e.request_id,
+            entry.seq
+        ))),
+        None => Err(broken(format!(
+            "{name}: the evidence holds no created entry of request {}",
+            e.request_id
+        ))),
+    })
 }
 
 /// The explanation for a person: the verdict first, then the derivation.
@@ -245,7 +323,12 @@ pub fn text(e: &Explanation) -> String {
         ),
         Some(m) => format!("MISMATCH: request {}: {}\n", e.request_id, m.message),
     };
-    out.push_str(&format!("  ({COMPLETENESS}; {AS_FILED})\n"));
+    match e.filing_receipt {
+        Some(seq) => out.push_str(&format!(
+            "  ({COMPLETENESS}; the filing is the partner's: its receipt promises the created entry, seq {seq})\n"
+        )),
+        None => out.push_str(&format!("  ({COMPLETENESS}; {AS_FILED})\n")),
+    }
     for w in &e.warnings {
         out.push_str(&format!("  NOTE: {w}\n"));
     }

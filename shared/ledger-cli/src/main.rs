@@ -146,6 +146,12 @@ enum Command {
         /// The request to explain (required with an export).
         #[arg(long)]
         request: Option<String>,
+        /// The receipt you kept for the request's creation: proves the filing is the one you were promised.
+        #[arg(long, requires = "receipt_keys")]
+        receipt: Option<PathBuf>,
+        /// The receipt key (with --receipt).
+        #[arg(long = "receipt-key", requires = "receipt")]
+        receipt_keys: Vec<PathBuf>,
         #[command(flatten)]
         witnesses: WitnessFlags,
         /// Print the whole derivation as JSON.
@@ -165,6 +171,11 @@ enum Command {
         checkpoints: Vec<PathBuf>,
         #[arg(long)]
         request: Option<String>,
+        /// The receipt you kept for the request's creation (see explain).
+        #[arg(long, requires = "receipt_keys")]
+        receipt: Option<PathBuf>,
+        #[arg(long = "receipt-key", requires = "receipt")]
+        receipt_keys: Vec<PathBuf>,
         #[command(flatten)]
         witnesses: WitnessFlags,
         /// Where to write the report (HTML).
@@ -333,6 +344,8 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
             log,
             checkpoints,
             request,
+            receipt,
+            receipt_keys,
             witnesses,
             json,
         } => ledger_cli::explain::explain(ledger_cli::explain::ExplainArgs {
@@ -342,6 +355,10 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
             checkpoints: &checkpoints,
             request: request.as_deref(),
             witnesses: witnesses.policy()?,
+            receipt: receipt.as_deref().map(|receipt| ledger_cli::explain::FilingReceipt {
+                receipt,
+                keys: &receipt_keys,
+            }),
             json,
         }),
         Command::Report {
@@ -350,6 +367,8 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
             log,
             checkpoints,
             request,
+            receipt,
+            receipt_keys,
             witnesses,
             out,
         } => ledger_cli::report::report(
@@ -360,6 +379,10 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
                 checkpoints: &checkpoints,
                 request: request.as_deref(),
                 witnesses: witnesses.policy()?,
+                receipt: receipt.as_deref().map(|receipt| ledger_cli::explain::FilingReceipt {
+                    receipt,
+                    keys: &receipt_keys,
+                }),
                 json: false,
             },
             &out,

@@ -171,12 +171,12 @@ fn render(e: &Explanation, verified: &Value) -> String {
                 @match &e.mismatch {
                     None => div class="verdict ok" id="verdict" {
                         "Every recorded figure matches: " (e.figures_checked) " due times, states, breaches and fee figures re-computed from the pinned policy."
-                        small { "The evidence verified first (signatures and inclusion proofs); " (crate::explain::COMPLETENESS) "; " (crate::explain::AS_FILED) "." }
+                        small { "The evidence verified first (signatures and inclusion proofs); " (crate::explain::COMPLETENESS) "; " (filing(e)) "." }
                     },
                     Some(m) => div class="verdict mismatch" id="verdict" {
                         "MISMATCH at entry " (m.seq) " (" (m.kind) "): " code style="color:#fff" { (crate::explain::printable(&m.figure)) }
                         small { (crate::explain::printable(&m.message)) }
-                        small { (crate::explain::COMPLETENESS) "; " (crate::explain::AS_FILED) "." }
+                        small { (crate::explain::COMPLETENESS) "; " (filing(e)) "." }
                     },
                 }
                 @for w in &e.warnings {
@@ -279,6 +279,14 @@ fn days(e: &Explanation) -> Vec<(String, String, String)> {
         .collect();
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     rows
+}
+
+/// Whose word the filing is.
+fn filing(e: &Explanation) -> String {
+    match e.filing_receipt {
+        Some(seq) => format!("the filing is the partner's: its receipt promises the created entry, seq {seq}"),
+        None => crate::explain::AS_FILED.to_owned(),
+    }
 }
 
 fn join(values: &[Value]) -> String {

@@ -96,6 +96,13 @@ fn sign(dir: &Path, events: &[DomainEvent], alter: impl Fn(usize, &mut Value)) {
         }
         alter(i, &mut data);
         let (entry, next) = head.append(&event.at.datetime(), event.kind(), &data).unwrap();
+        // The receipt the partner keeps for each entry (the API answers every write with one).
+        if let Ok(receipts) = ledger_cli::commands::load_signer(&dir.join("receipts.key")) {
+            let log = ledger::LogName::parse(LOG).unwrap();
+            let at = ledger::entry::format_at(&event.at.datetime());
+            let receipt = ledger::Receipt::new(&log, &entry.chain, entry.seq, entry.hash, &at).unwrap();
+            std::fs::write(dir.join(format!("receipt-{i}.note")), receipt.sign(&receipts)).unwrap();
+        }
         lines.push_str(&entry.line);
         lines.push('\n');
         head = next;
@@ -502,4 +509,59 @@ fn the_report_renders_in_headless_chromium() {
     );
     assert_ne!(out.status.code(), Some(0));
     assert!(!dir.path().join("none.html").exists());
+}
+
+#[test]
+fn the_partners_receipt_proves_the_filing() {
+    let dir = keyed();
+    let out = ledger(
+        dir.path(),
+        &["keygen", "--out", "receipts", "--name", "ledgerdesk.test-receipts"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    sign(dir.path(), &events(), |_, _| {});
+    let with = |receipt: &str| {
+        ledger(
+            dir.path(),
+            &[&EXPLAIN[..], &["--receipt", receipt, "--receipt-key", "receipts.pub"]].concat(),
+        )
+    };
+    let out = with("receipt-0.note");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("the filing is the partner's: its receipt promises the created entry, seq 0"),
+        "{}",
+        stdout(&out)
+    );
+    // A receipt for another entry proves nothing about the filing.
+    let out = with("receipt-1.note");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).starts_with("BROKEN PROMISE"), "{}", stdout(&out));
+    // The operator rewrites what was filed — Severity C, not A — and re-derives every figure
+    // consistently: explain alone would match; the receipt the partner kept does not.
+    std::fs::copy(dir.path().join("receipt-0.note"), dir.path().join("kept.note")).unwrap();
+    sign(
+        dir.path(),
+        &life(
+            "C",
+            "2026-11-27T15:30:00Z",
+            "2026-11-30T15:35:00Z",
+            "2026-11-30T16:00:00Z",
+        ),
+        |_, _| {},
+    );
+    let out = ledger(dir.path(), &EXPLAIN);
+    assert_eq!(out.status.code(), Some(0), "consistent on its own: {}", stdout(&out));
+    let out = with("kept.note");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("promises entry 0"), "{}", stdout(&out));
+    // A receipt signed by another key is refused as such.
+    let out = ledger(
+        dir.path(),
+        &[&EXPLAIN[..], &["--receipt", "kept.note", "--receipt-key", "log.pub"]].concat(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    // --receipt needs its key.
+    let out = ledger(dir.path(), &[&EXPLAIN[..], &["--receipt", "kept.note"]].concat());
+    assert_eq!(out.status.code(), Some(2));
 }
