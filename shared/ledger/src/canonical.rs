@@ -654,6 +654,18 @@ mod tests {
     }
 
     #[test]
+    fn a_commitment_after_a_closed_array_stands_where_the_rule_permits() {
+        // The rule permits a commitment at /m only; an array before it must not count as
+        // still open (inside arrays no commitment is permitted).
+        let rule = |path: &[&[u8]]| path == [b"m".as_slice()];
+        let commitment = format!("{{\"commitment\":\"{}\"}}", "ab".repeat(32));
+        let after = format!("{{\"a\":[[1],[2]],\"m\":{commitment}}}");
+        assert!(check_data_with(after.as_bytes(), Some(&rule)).is_ok(), "{after}");
+        let inside = format!("{{\"a\":[{commitment}],\"m\":1}}");
+        assert!(check_data_with(inside.as_bytes(), Some(&rule)).is_err(), "{inside}");
+    }
+
+    #[test]
     fn whitespace_before_a_value_is_named() {
         for (text, offset) in [(r#"{"a": 1}"#, 5), ("{\"a\":\t1}", 5), (r#"{"a":[1, 2]}"#, 8)] {
             let v = check_data(text.as_bytes()).unwrap_err();
