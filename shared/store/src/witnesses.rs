@@ -12,7 +12,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use ledger::witness::{AddCheckpoint, WitnessKey, with_cosignatures};
-use ledger::{ChainId, SignedNote};
+use ledger::{ChainId, Hash, SignedNote};
 
 use crate::Store;
 
@@ -182,6 +182,10 @@ impl Store {
             return Cosignatures::default();
         };
         let mut answers: Vec<Option<Result<String, String>>> = vec![None; witnesses.endpoints.len()];
+        // The witnesses usually all cosigned the last checkpoint: one consistency proof from its
+        // size serves them all (read once, not once per witness).
+        let shared_proof: tokio::sync::OnceCell<Vec<Hash>> = tokio::sync::OnceCell::new();
+        let shared_proof = &shared_proof;
         let mut asks: futures::stream::FuturesUnordered<_> = witnesses
             .endpoints
             .iter()
@@ -197,7 +201,7 @@ impl Store {
                 Some(async move {
                     let answer = tokio::time::timeout(
                         WITNESS_TIMEOUT,
-                        self.ask(witnesses, endpoint, chain, note, size, previous),
+                        self.ask(witnesses, endpoint, chain, note, size, previous, shared_proof),
                     )
                     .await
                     .unwrap_or_else(|_| {
@@ -245,6 +249,7 @@ impl Store {
     }
 
     /// One witness's cosignature line, checked; or why there is none.
+    #[allow(clippy::too_many_arguments)]
     async fn ask(
         &self,
         witnesses: &Witnesses,
@@ -253,13 +258,21 @@ impl Store {
         note: &str,
         size: u64,
         previous: u64,
+        shared_proof: &tokio::sync::OnceCell<Vec<Hash>>,
     ) -> Result<String, NoCosignature> {
         let refused = NoCosignature::Refused;
         let url = format!("{}/add-checkpoint", endpoint.url);
-        let mut old = previous.min(size);
+        let first = previous.min(size);
+        let mut old = first;
         for attempt in 0..2 {
             let proof = if old == 0 || old == size {
                 Vec::new()
+            } else if old == first {
+                shared_proof
+                    .get_or_try_init(|| self.consistency_proof(chain, old, size))
+                    .await
+                    .cloned()
+                    .map_err(|e| refused(format!("no consistency proof from {old}: {e}")))?
             } else {
                 self.consistency_proof(chain, old, size)
                     .await
