@@ -666,6 +666,14 @@ mod tests {
     }
 
     #[test]
+    fn a_string_that_is_not_utf8_is_named_where_it_breaks() {
+        let v = check_data(b"{\"a\":\"xy\xff\"}").unwrap_err();
+        assert_eq!((v.problem, v.offset), ("not UTF-8", 8));
+        let v = check_data(b"{\"key\xc3\":1}").unwrap_err();
+        assert_eq!((v.problem, v.offset), ("not UTF-8", 5));
+    }
+
+    #[test]
     fn whitespace_before_a_value_is_named() {
         for (text, offset) in [(r#"{"a": 1}"#, 5), ("{\"a\":\t1}", 5), (r#"{"a":[1, 2]}"#, 8)] {
             let v = check_data(text.as_bytes()).unwrap_err();
