@@ -10,6 +10,8 @@
 //!   with every secret in force (two during a rotation), `v1a,` Ed25519 — and [`verify`];
 //! - [`webhook_id`]: the id of the delivery of one ledger entry (chain and seq: stable, so a
 //!   repeat is recognisable);
+//! - [`cursor::Cursor`]: one endpoint's place in its partner's chain (in order, gap-free, its own
+//!   back-off, replay from any seq);
 //! - [`RETRY_SCHEDULE`] and [`classify`]: the spec's example schedule and its status rules
 //!   (2xx success, 410 disables, 429/502/503/504 and `Retry-After` throttle);
 //! - [`forbidden`] and [`EndpointUrl`]: the addresses no endpoint may reach (private, loopback,
@@ -17,6 +19,7 @@
 //!   against the address a name resolves to.
 
 pub mod address;
+pub mod cursor;
 pub mod sign;
 
 pub use address::{EndpointUrl, Mode, UrlError, forbidden};
