@@ -674,6 +674,29 @@ mod tests {
     }
 
     #[test]
+    fn each_refused_escape_says_why() {
+        for (text, problem) in [
+            (r#"{"a":"\/"}"#, "'/' must not be escaped"),
+            (r#"{"a":"\x"}"#, "bad escape"),
+            (
+                r#"{"a":"\u0041"}"#,
+                "this character must be written as itself or with its short escape",
+            ),
+            (
+                r#"{"a":"\u000a"}"#,
+                "this character must be written as itself or with its short escape",
+            ),
+            (
+                r#"{"a":"\u001F"}"#,
+                "\\u escapes are only for control characters, as \\u00xx in lower-case hex",
+            ),
+        ] {
+            assert_eq!(check_data(text.as_bytes()).unwrap_err().problem, problem, "{text}");
+        }
+        assert!(check_data(br#"{"a":"\u001f\u0000"}"#).is_ok());
+    }
+
+    #[test]
     fn whitespace_before_a_value_is_named() {
         for (text, offset) in [(r#"{"a": 1}"#, 5), ("{\"a\":\t1}", 5), (r#"{"a":[1, 2]}"#, 8)] {
             let v = check_data(text.as_bytes()).unwrap_err();
