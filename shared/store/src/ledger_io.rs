@@ -1280,3 +1280,102 @@ impl<E> From<StoreError> for ExportError<E> {
         ExportError::Store(e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOG: &str = "ledgerdesk.test";
+
+    /// A chain of `n` entries: its checkpoint and the signer's state, both signed by `key`.
+    fn signed(chain: &str, n: u64, key: &SignerKey) -> (String, String, ChainHead) {
+        let chain = ChainId::parse(chain).unwrap();
+        let log = LogName::parse(LOG).unwrap();
+        let mut head = ChainHead::genesis(chain.clone());
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-24T09:00:00Z")
+            .unwrap()
+            .to_utc();
+        for i in 0..n {
+            let data = serde_json::json!({ "n": i });
+            head = head.append(&at, "note_added", &data).unwrap().1;
+        }
+        let state = SignerState {
+            size: head.size,
+            last_hash: head.last_hash,
+            last_at: ledger::entry::format_at(&at),
+            version: Version::V2,
+            frontier: head.frontier.clone(),
+        };
+        let note = head.sign_checkpoint(LOG, key);
+        let state_note = state.signed(&chain, &log).sign(key);
+        (note, state_note, head)
+    }
+
+    #[test]
+    fn a_checkpoint_and_a_state_open_only_as_one_tree_of_the_signers_chain() {
+        let key = SignerKey::from_seed(LOG, [3; 32]).unwrap();
+        let mine = TrustedKeys::new([key.verifier()]);
+        let log = LogName::parse(LOG).unwrap();
+        let contoso = ChainId::parse("contoso").unwrap();
+        let (note3, state3, _) = signed("contoso", 3, &key);
+        let (note4, state4, _) = signed("contoso", 4, &key);
+        let (other_note, other_state, _) = signed("fabrikam", 3, &key);
+        let state = open_signed(&note3, &state3, &mine, &log, &contoso, 3).expect("one tree of size 3");
+        assert_eq!(state.size(), 3);
+        // Each pairing that is not one tree of contoso at the size asked for is refused.
+        let cases: [(&str, &str, u64, &str); 6] = [
+            (&note3, &state3, 4, "asked at another size"),
+            (&note4, &state3, 4, "the checkpoint of size 4, the state of size 3"),
+            (&note3, &state4, 3, "the state of size 4, the checkpoint of size 3"),
+            (&other_note, &state3, 3, "another chain's checkpoint"),
+            (&note3, &other_state, 3, "another chain's state"),
+            (&note4, &state4, 3, "both of size 4, asked at 3"),
+        ];
+        for (note, state, size, why) in cases {
+            assert!(open_signed(note, state, &mine, &log, &contoso, size).is_err(), "{why}");
+        }
+        // Same size, another root: a state of another history of contoso.
+        let (_, rewritten_state, _) = {
+            let chain = ChainId::parse("contoso").unwrap();
+            let mut head = ChainHead::genesis(chain.clone());
+            let at = chrono::DateTime::parse_from_rfc3339("2026-11-24T09:00:00Z")
+                .unwrap()
+                .to_utc();
+            for i in 0..3u64 {
+                head = head
+                    .append(&at, "note_added", &serde_json::json!({ "other": i }))
+                    .unwrap()
+                    .1;
+            }
+            let state = SignerState {
+                size: 3,
+                last_hash: head.last_hash,
+                last_at: ledger::entry::format_at(&at),
+                version: Version::V2,
+                frontier: head.frontier.clone(),
+            };
+            (String::new(), state.signed(&chain, &log).sign(&key), head)
+        };
+        let err = open_signed(&note3, &rewritten_state, &mine, &log, &contoso, 3).unwrap_err();
+        assert!(err.contains("do not describe one tree of size 3"), "{err}");
+        // Checkpoints the signer's key signed that differ from the state in one thing only.
+        let (_, _, head3) = signed("contoso", 3, &key);
+        let forged = |origin: String, size: u64| ledger::Checkpoint::new(origin, size, head3.root()).sign(&key);
+        let only_chain = forged(log.origin(&ChainId::parse("fabrikam").unwrap()), 3);
+        assert!(
+            open_signed(&only_chain, &state3, &mine, &log, &contoso, 3).is_err(),
+            "another chain's checkpoint of the same root and size"
+        );
+        let only_size = forged(log.origin(&contoso), 4);
+        assert!(
+            open_signed(&only_size, &state3, &mine, &log, &contoso, 3).is_err(),
+            "a checkpoint of another size with the same root"
+        );
+        assert!(open_signed(&forged(log.origin(&contoso), 3), &state3, &mine, &log, &contoso, 3).is_ok());
+        // Signed by another key: neither opens.
+        let stranger = SignerKey::from_seed(LOG, [4; 32]).unwrap();
+        let (strange_note, strange_state, _) = signed("contoso", 3, &stranger);
+        assert!(open_signed(&strange_note, &state3, &mine, &log, &contoso, 3).is_err());
+        assert!(open_signed(&note3, &strange_state, &mine, &log, &contoso, 3).is_err());
+    }
+}
