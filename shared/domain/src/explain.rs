@@ -364,7 +364,8 @@ const MAX_EVENT_LAG_MILLIS: i64 = (900 + 60) * 1000;
 
 struct Replay {
     id: String,
-    policies: BTreeMap<String, SupportPolicy>,
+    /// Each policy parsed once, shared by every entry that pins it.
+    policies: BTreeMap<String, std::rc::Rc<SupportPolicy>>,
     uses: Vec<PolicyUse>,
     checked: usize,
     mismatch: Option<Mismatch>,
@@ -612,7 +613,11 @@ impl Replay {
     }
 
     /// The policy an entry pins (or, before pinning, `fallback_version` names).
-    fn policy(&mut self, entry: &RecordedEntry, fallback_version: &str) -> Result<SupportPolicy, ExplainError> {
+    fn policy(
+        &mut self,
+        entry: &RecordedEntry,
+        fallback_version: &str,
+    ) -> Result<std::rc::Rc<SupportPolicy>, ExplainError> {
         let (version, recorded, pinned) = match entry.data.get("policy") {
             Some(pin) => {
                 let pin: PolicyRef =
@@ -661,7 +666,8 @@ impl Replay {
                     version: version.clone(),
                     reason: e.to_string(),
                 })?;
-                self.policies.insert(version.clone(), parsed.clone());
+                let parsed = std::rc::Rc::new(parsed);
+                self.policies.insert(version.clone(), std::rc::Rc::clone(&parsed));
                 parsed
             }
         };
