@@ -33,6 +33,53 @@ impl WitnessFlags {
     }
 }
 
+/// The evidence `explain` and `report` read, and what proves it.
+#[derive(clap::Args, Debug)]
+struct EvidenceArgs {
+    /// An evidence bundle (every page of one, in order), or an export (JSON Lines) with --checkpoint and --request.
+    #[arg(required = true, num_args = 1..)]
+    inputs: Vec<PathBuf>,
+    #[arg(long = "key", required = true)]
+    keys: Vec<PathBuf>,
+    #[arg(long, required = true)]
+    log: String,
+    /// With an export: a signed checkpoint you kept (repeat).
+    #[arg(long = "checkpoint")]
+    checkpoints: Vec<PathBuf>,
+    /// The request to explain (required with an export).
+    #[arg(long)]
+    request: Option<String>,
+    /// The receipt you kept for the request's creation: proves the filing is the one you were promised.
+    #[arg(long, requires = "receipt_keys")]
+    receipt: Option<PathBuf>,
+    /// The receipt key (with --receipt).
+    #[arg(long = "receipt-key", requires = "receipt")]
+    receipt_keys: Vec<PathBuf>,
+    #[command(flatten)]
+    witnesses: WitnessFlags,
+}
+
+impl EvidenceArgs {
+    fn explain_args(&self, json: bool) -> Result<ledger_cli::explain::ExplainArgs<'_>, CliError> {
+        Ok(ledger_cli::explain::ExplainArgs {
+            inputs: &self.inputs,
+            keys: &self.keys,
+            log: parse_log(&self.log)?,
+            checkpoints: &self.checkpoints,
+            request: self.request.as_deref(),
+            witnesses: self.witnesses.policy()?,
+            receipt: self
+                .receipt
+                .as_deref()
+                .map(|receipt| ledger_cli::explain::FilingReceipt {
+                    receipt,
+                    keys: &self.receipt_keys,
+                }),
+            json,
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Generate an Ed25519 key pair: <OUT>.key (private, mode 0600) and <OUT>.pub. The key name is --name, or the file name.
@@ -133,51 +180,16 @@ enum Command {
     },
     /// Re-compute a request's due times, breaches and fee from the policy its entries pin, after verifying them; exit 1 names the first recorded figure that does not match.
     Explain {
-        /// An evidence bundle (every page of one, in order), or an export (JSON Lines) with --checkpoint and --request.
-        #[arg(required = true, num_args = 1..)]
-        inputs: Vec<PathBuf>,
-        #[arg(long = "key", required = true)]
-        keys: Vec<PathBuf>,
-        #[arg(long, required = true)]
-        log: String,
-        /// With an export: a signed checkpoint you kept (repeat).
-        #[arg(long = "checkpoint")]
-        checkpoints: Vec<PathBuf>,
-        /// The request to explain (required with an export).
-        #[arg(long)]
-        request: Option<String>,
-        /// The receipt you kept for the request's creation: proves the filing is the one you were promised.
-        #[arg(long, requires = "receipt_keys")]
-        receipt: Option<PathBuf>,
-        /// The receipt key (with --receipt).
-        #[arg(long = "receipt-key", requires = "receipt")]
-        receipt_keys: Vec<PathBuf>,
         #[command(flatten)]
-        witnesses: WitnessFlags,
+        evidence: EvidenceArgs,
         /// Print the whole derivation as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Write one self-contained HTML report of a request explained from its evidence (as explain: the verdict, a timeline, the derivation in words).
     Report {
-        /// An evidence bundle (every page of one, in order), or an export (JSON Lines) with --checkpoint and --request.
-        #[arg(required = true, num_args = 1..)]
-        inputs: Vec<PathBuf>,
-        #[arg(long = "key", required = true)]
-        keys: Vec<PathBuf>,
-        #[arg(long, required = true)]
-        log: String,
-        #[arg(long = "checkpoint")]
-        checkpoints: Vec<PathBuf>,
-        #[arg(long)]
-        request: Option<String>,
-        /// The receipt you kept for the request's creation (see explain).
-        #[arg(long, requires = "receipt_keys")]
-        receipt: Option<PathBuf>,
-        #[arg(long = "receipt-key", requires = "receipt")]
-        receipt_keys: Vec<PathBuf>,
         #[command(flatten)]
-        witnesses: WitnessFlags,
+        evidence: EvidenceArgs,
         /// Where to write the report (HTML).
         #[arg(long, required = true)]
         out: PathBuf,
@@ -338,55 +350,8 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
             witnesses,
             json,
         } => commands::verify_proof(&bundles, &keys, &parse_log(&log)?, witnesses.policy()?.as_ref(), json),
-        Command::Explain {
-            inputs,
-            keys,
-            log,
-            checkpoints,
-            request,
-            receipt,
-            receipt_keys,
-            witnesses,
-            json,
-        } => ledger_cli::explain::explain(ledger_cli::explain::ExplainArgs {
-            inputs: &inputs,
-            keys: &keys,
-            log: parse_log(&log)?,
-            checkpoints: &checkpoints,
-            request: request.as_deref(),
-            witnesses: witnesses.policy()?,
-            receipt: receipt.as_deref().map(|receipt| ledger_cli::explain::FilingReceipt {
-                receipt,
-                keys: &receipt_keys,
-            }),
-            json,
-        }),
-        Command::Report {
-            inputs,
-            keys,
-            log,
-            checkpoints,
-            request,
-            receipt,
-            receipt_keys,
-            witnesses,
-            out,
-        } => ledger_cli::report::report(
-            ledger_cli::explain::ExplainArgs {
-                inputs: &inputs,
-                keys: &keys,
-                log: parse_log(&log)?,
-                checkpoints: &checkpoints,
-                request: request.as_deref(),
-                witnesses: witnesses.policy()?,
-                receipt: receipt.as_deref().map(|receipt| ledger_cli::explain::FilingReceipt {
-                    receipt,
-                    keys: &receipt_keys,
-                }),
-                json: false,
-            },
-            &out,
-        ),
+        Command::Explain { evidence, json } => ledger_cli::explain::explain(evidence.explain_args(json)?),
+        Command::Report { evidence, out } => ledger_cli::report::report(evidence.explain_args(false)?, &out),
         Command::VerifyReceipt {
             receipt,
             receipt_keys,
