@@ -139,10 +139,8 @@ fn entry_tile_object(chain: &ChainId, index: u64) -> String {
 struct SignedCopies {
     /// A copy of the latest row's checkpoint is there.
     at_size: bool,
-    /// The largest copy after it, if any.
+    /// The largest copy after it (without a size: the largest of all), if any.
     newest: Option<u64>,
-    /// Any copy at all was listed.
-    any: bool,
 }
 
 /// How the signer resumes a chain.
@@ -536,11 +534,16 @@ impl Store {
                 "the signer's stored state at size {size} is not a signed note"
             ))),
             // A row written before states were signed: the checkpoint's signature holds, so
-            // its root does; everything else is re-derived from the entries.
-            None if copies.any => Ok(Resume::Alarm(format!(
-                "the stored checkpoint row of size {size} has no signed state, though the signer has kept signed states of this chain"
-            ))),
-            None => self.legacy_state(chain, &item, &checkpoint, key, log).await,
+            // its root does; everything else is re-derived from the entries. Unless the signer
+            // kept a signed state of this chain before (its copies were listed above only from
+            // this row's size on): then the row's state was stripped and a copy removed.
+            None => match self.signed_copies_from(chain, None).await? {
+                Err(problem) => Ok(Resume::Alarm(problem)),
+                Ok(all) if all.newest.is_some() => Ok(Resume::Alarm(format!(
+                    "the stored checkpoint row of size {size} has no signed state, though the signer has kept signed states of this chain"
+                ))),
+                Ok(_) => self.legacy_state(chain, &item, &checkpoint, key, log).await,
+            },
         }
     }
 
@@ -1121,7 +1124,6 @@ impl Store {
                         "{key:?} is under the signer's prefix in the tile bucket but is no copy of a signed checkpoint"
                     )));
                 };
-                copies.any = true;
                 match size {
                     Some(size) if found == size => copies.at_size = true,
                     Some(size) if found < size => {}

@@ -4,10 +4,9 @@
 
 mod common;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use common::*;
 use domain::*;
-use ledger::merkle::{LeafIndex, TreeSize, consistency_proof, inclusion_proof, leaf_hash};
+use ledger::merkle::{LeafIndex, TreeSize, consistency_proof, inclusion_proof};
 use ledger::{ChainId, Checkpoint, EntryRef, Hash};
 use store::{CreateOutcome, StoreError};
 
@@ -30,13 +29,6 @@ async fn sign(h: &Harness) -> store::SignReport {
         .sign_grown_chains(&key(), &log(), Timestamp::from(t0()))
         .await
         .unwrap()
-}
-
-fn leaves(lines: &[String]) -> Vec<Hash> {
-    lines
-        .iter()
-        .map(|l| leaf_hash(EntryRef::parse(l.as_bytes()).unwrap().hash.as_bytes()))
-        .collect()
 }
 
 #[tokio::test]
@@ -81,27 +73,7 @@ async fn the_signer_refuses_a_rewritten_history_and_raises_the_alarm() {
     assert_eq!(sign(&h).await.signed.len(), 1);
     // A dishonest operator rewrites entry 1 and every later one, and the head to match, then
     // lets the chain grow: consistent on its own, but not with what was signed.
-    let lines = h.export("partner-a").await;
-    let mut head = ledger::ChainHead {
-        chain: ChainId::parse("partner-a").unwrap(),
-        size: 1,
-        last_hash: EntryRef::parse(lines[0].as_bytes()).unwrap().hash,
-        frontier: {
-            let mut f = ledger::Frontier::new();
-            f.push(leaves(&lines[..1])[0]);
-            f
-        },
-        last_at: None,
-    };
-    for line in &lines[1..] {
-        let e = EntryRef::parse(line.as_bytes()).unwrap();
-        let mut data: serde_json::Value = serde_json::from_slice(e.data).unwrap();
-        data["resulting"]["billable"] = serde_json::json!(false);
-        let (entry, next) = head.append(&e.at_datetime().unwrap(), e.kind, &data).unwrap();
-        overwrite_entry(&h, "partner-a", entry.seq, &entry.line).await;
-        head = next;
-    }
-    overwrite_head(&h, &head).await;
+    h.rewrite_from("partner-a", 1).await;
     // The service goes on writing on the (rewritten) head it reads.
     let fresh = h.another_store();
     let (request, event) = open("partner-a", CUSTOMER_A, "B", "azure", t0() + minutes(10));
@@ -136,14 +108,8 @@ async fn the_signer_refuses_a_truncated_chain_and_a_head_that_lies() {
         .unwrap();
     head.size = 3;
     head.last_hash = EntryRef::parse(lines[2].as_bytes()).unwrap().hash;
-    head.frontier = {
-        let mut f = ledger::Frontier::new();
-        for leaf in leaves(&lines[..3]) {
-            f.push(leaf);
-        }
-        f
-    };
-    overwrite_head(&h, &head).await;
+    head.frontier = frontier_of(&lines[..3]);
+    h.overwrite_head(&head).await;
     // partner-b: a head that claims an entry the ledger does not hold.
     let mut lying = h
         .store
@@ -156,7 +122,7 @@ async fn the_signer_refuses_a_truncated_chain_and_a_head_that_lies() {
     lying.size += 1;
     lying.frontier.push(Hash::digest(b"made up"));
     lying.last_hash = Hash::digest(b"made up");
-    overwrite_head(&h, &lying).await;
+    h.overwrite_head(&lying).await;
     let report = sign(&h).await;
     assert!(report.signed.is_empty(), "{report:?}");
     let mut chains: Vec<&str> = report.alarms.iter().map(|a| a.chain.as_str()).collect();
@@ -265,45 +231,4 @@ async fn a_partner_files_only_for_customers_it_has_a_relationship_with() {
     let before = h.store.round_trips();
     h.store.create_request(&second, &second_event, None).await.unwrap();
     assert_eq!(h.store.round_trips() - before, 1);
-}
-
-/// Write a ledger item as a dishonest operator with direct table access would.
-async fn overwrite_entry(h: &Harness, chain: &str, seq: u64, line: &str) {
-    let e = EntryRef::parse(line.as_bytes()).unwrap();
-    h.client
-        .put_item()
-        .table_name(&h.tables.ledger)
-        .item("chain", AttributeValue::S(chain.into()))
-        .item("seq", AttributeValue::N(seq.to_string()))
-        .item("line", AttributeValue::S(line.into()))
-        .item("kind", AttributeValue::S(e.kind.into()))
-        .item("at", AttributeValue::S(e.at.into()))
-        .send()
-        .await
-        .unwrap();
-}
-
-async fn overwrite_head(h: &Harness, head: &ledger::ChainHead) {
-    h.client
-        .update_item()
-        .table_name(&h.tables.chain_heads)
-        .key("chain", AttributeValue::S(head.chain.to_string()))
-        .update_expression("SET #size = :size, last_hash = :hash, frontier = :frontier, ckpt_shard = :shard")
-        .expression_attribute_names("#size", "size")
-        .expression_attribute_values(":size", AttributeValue::N(head.size.to_string()))
-        .expression_attribute_values(":hash", AttributeValue::S(head.last_hash.to_hex()))
-        .expression_attribute_values(
-            ":frontier",
-            AttributeValue::L(
-                head.frontier
-                    .nodes()
-                    .iter()
-                    .map(|n| AttributeValue::S(n.to_hex()))
-                    .collect(),
-            ),
-        )
-        .expression_attribute_values(":shard", AttributeValue::S("00".into()))
-        .send()
-        .await
-        .unwrap();
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use domain::*;
 use serde_json::json;
@@ -116,6 +117,88 @@ impl Harness {
             .unwrap();
         lines
     }
+    /// Write a ledger item as a dishonest operator with direct table access would.
+    pub async fn overwrite_entry(&self, chain: &str, seq: u64, line: &str) {
+        let e = ledger::EntryRef::parse(line.as_bytes()).unwrap();
+        self.client
+            .put_item()
+            .table_name(&self.tables.ledger)
+            .item("chain", AttributeValue::S(chain.into()))
+            .item("seq", AttributeValue::N(seq.to_string()))
+            .item("line", AttributeValue::S(line.into()))
+            .item("kind", AttributeValue::S(e.kind.into()))
+            .item("at", AttributeValue::S(e.at.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Write a chain's head (marked as grown) as a dishonest operator would.
+    pub async fn overwrite_head(&self, head: &ledger::ChainHead) {
+        self.client
+            .update_item()
+            .table_name(&self.tables.chain_heads)
+            .key("chain", AttributeValue::S(head.chain.to_string()))
+            .update_expression("SET #size = :size, last_hash = :hash, frontier = :frontier, ckpt_shard = :shard")
+            .expression_attribute_names("#size", "size")
+            .expression_attribute_values(":size", AttributeValue::N(head.size.to_string()))
+            .expression_attribute_values(":hash", AttributeValue::S(head.last_hash.to_hex()))
+            .expression_attribute_values(
+                ":frontier",
+                AttributeValue::L(
+                    head.frontier
+                        .nodes()
+                        .iter()
+                        .map(|n| AttributeValue::S(n.to_hex()))
+                        .collect(),
+                ),
+            )
+            .expression_attribute_values(":shard", AttributeValue::S("00".into()))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Rewrite `chain` from entry `from` on as a dishonest operator would: every later entry
+    /// re-hashed with `billable` flipped to false, and the head to match — consistent on its
+    /// own, not with what was signed. The rewritten head.
+    pub async fn rewrite_from(&self, chain: &str, from: usize) -> ledger::ChainHead {
+        let lines = self.export(chain).await;
+        let mut head = ledger::ChainHead {
+            chain: ledger::ChainId::parse(chain).unwrap(),
+            size: from as u64,
+            last_hash: ledger::EntryRef::parse(lines[from - 1].as_bytes()).unwrap().hash,
+            frontier: frontier_of(&lines[..from]),
+            last_at: None,
+        };
+        for line in &lines[from..] {
+            let e = ledger::EntryRef::parse(line.as_bytes()).unwrap();
+            let mut data: serde_json::Value = serde_json::from_slice(e.data).unwrap();
+            data["resulting"]["billable"] = json!(false);
+            let (entry, next) = head.append(&e.at_datetime().unwrap(), e.kind, &data).unwrap();
+            self.overwrite_entry(chain, entry.seq, &entry.line).await;
+            head = next;
+        }
+        self.overwrite_head(&head).await;
+        head
+    }
+}
+
+/// The leaf hashes of exported entry lines.
+pub fn leaves(lines: &[String]) -> Vec<ledger::Hash> {
+    lines
+        .iter()
+        .map(|l| ledger::merkle::leaf_hash(ledger::EntryRef::parse(l.as_bytes()).unwrap().hash.as_bytes()))
+        .collect()
+}
+
+/// The Merkle frontier of exported entry lines.
+pub fn frontier_of(lines: &[String]) -> ledger::Frontier {
+    let mut frontier = ledger::Frontier::new();
+    for leaf in leaves(lines) {
+        frontier.push(leaf);
+    }
+    frontier
 }
 
 pub fn cursor_key() -> CursorKey {

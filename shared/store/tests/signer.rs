@@ -1,0 +1,458 @@
+//! The signer's memory, against a real DynamoDB-compatible server (and, where the signer keeps
+//! its copies, the embedded S3): what it resumes a chain from when an operator with table and
+//! bucket access deletes, strips, swaps or rolls back what it stored (FORMAT.md §6.1), rows
+//! from before it signed its states, and faults injected on a schedule (an SDK interceptor
+//! that fails exactly the requests it is told to, every time) that must leave a chain for the
+//! next run, never raise a false alarm or fail the whole run.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use common::*;
+use ledger::merkle::{TreeSize, verify_consistency};
+use ledger::{ChainId, Checkpoint};
+use store::embedded::EmbeddedS3;
+use store::{EntryTileBucket, SignReport, Store};
+
+const BUCKET: &str = "signer-tiles";
+
+fn key() -> ledger::SignerKey {
+    ledger::SignerKey::from_seed("store-signer-test", [5; 32]).unwrap()
+}
+
+/// `n` requests filed for `partner`, `from` minutes after t0.
+async fn seed(h: &Harness, partner: &str, n: usize, from: i64) {
+    for i in 0..n {
+        let (request, event) = open(partner, CUSTOMER_A, "B", "azure", t0() + minutes(from + i as i64));
+        h.store.create_request(&request, &event, None).await.unwrap();
+    }
+}
+
+async fn sign_with(store: &Store) -> SignReport {
+    store
+        .sign_grown_chains(&key(), &log(), domain::Timestamp::from(t0() + minutes(600)))
+        .await
+        .expect("a signing run that fails for one chain must not fail the run")
+}
+
+/// The signer with its copies in an embedded S3 of its own.
+struct WithCopies {
+    store: Store,
+    s3: EmbeddedS3,
+    _dir: tempfile::TempDir,
+}
+
+async fn with_copies(h: &Harness) -> WithCopies {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = EmbeddedS3::start("127.0.0.1:0".parse().unwrap(), dir.path())
+        .await
+        .unwrap();
+    let store = Store::new(h.client.clone(), h.tables.clone())
+        .with_cursor_key(cursor_key())
+        .with_entry_tiles(EntryTileBucket::new(
+            store::s3_at(s3.endpoint(), "eu-central-1"),
+            BUCKET,
+        ));
+    store.create_entry_tile_bucket().await.unwrap();
+    WithCopies { store, s3, _dir: dir }
+}
+
+impl WithCopies {
+    async fn delete_copy(&self, chain: &str, size: u64) {
+        store::s3_at(self.s3.endpoint(), "eu-central-1")
+            .delete_object()
+            .bucket(BUCKET)
+            .key(format!("checkpoints/{chain}/{size:020}"))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// The sizes of `chain`'s checkpoint rows, ascending.
+async fn rows(h: &Harness, chain: &str) -> Vec<u64> {
+    let mut sizes: Vec<u64> = h
+        .scan(&h.tables.checkpoints)
+        .await
+        .into_iter()
+        .filter(|item| item["chain"] == AttributeValue::S(chain.into()))
+        .map(|item| item["size"].as_n().unwrap().parse().unwrap())
+        .collect();
+    sizes.sort_unstable();
+    sizes
+}
+
+async fn row(h: &Harness, chain: &str, size: u64) -> std::collections::HashMap<String, AttributeValue> {
+    h.client
+        .get_item()
+        .table_name(&h.tables.checkpoints)
+        .key("chain", AttributeValue::S(chain.into()))
+        .key("size", AttributeValue::N(size.to_string()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the row")
+}
+
+async fn delete_row(h: &Harness, chain: &str, size: u64) {
+    h.client
+        .delete_item()
+        .table_name(&h.tables.checkpoints)
+        .key("chain", AttributeValue::S(chain.into()))
+        .key("size", AttributeValue::N(size.to_string()))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// `UPDATE` the row of `chain` at `size` as an operator with table access would.
+async fn edit_row(h: &Harness, chain: &str, size: u64, expression: &str, values: &[(&str, AttributeValue)]) {
+    let mut update = h
+        .client
+        .update_item()
+        .table_name(&h.tables.checkpoints)
+        .key("chain", AttributeValue::S(chain.into()))
+        .key("size", AttributeValue::N(size.to_string()))
+        .update_expression(expression)
+        .set_expression_attribute_names(
+            expression
+                .contains("#state")
+                .then(|| std::collections::HashMap::from([("#state".to_owned(), "state".to_owned())])),
+        );
+    for (name, value) in values {
+        update = update.expression_attribute_values(*name, value.clone());
+    }
+    update.send().await.unwrap();
+}
+
+/// Turn the row of `chain` at `size` into one as the signer wrote them before it signed its
+/// states: no `state`; the frontier column `frontier` (hex), or none (older still).
+async fn make_legacy(h: &Harness, chain: &str, size: u64, frontier: Option<Vec<String>>) {
+    match frontier {
+        Some(nodes) => {
+            let nodes = AttributeValue::L(nodes.into_iter().map(AttributeValue::S).collect());
+            edit_row(h, chain, size, "REMOVE #state SET frontier = :f", &[(":f", nodes)]).await;
+        }
+        None => edit_row(h, chain, size, "REMOVE #state", &[]).await,
+    }
+}
+
+fn honest_frontier(lines: &[String]) -> Vec<String> {
+    frontier_of(lines).nodes().iter().map(|n| n.to_hex()).collect()
+}
+
+fn signed_chains(report: &SignReport) -> Vec<(String, u64)> {
+    let mut signed: Vec<_> = report.signed.iter().map(|c| (c.chain.to_string(), c.size)).collect();
+    signed.sort();
+    signed
+}
+
+fn one_alarm<'r>(report: &'r SignReport, chain: &str) -> &'r str {
+    assert_eq!(report.alarms.len(), 1, "{report:?}");
+    assert_eq!(report.alarms[0].chain.as_str(), chain, "{report:?}");
+    assert!(
+        !report.signed.iter().any(|c| c.chain.as_str() == chain),
+        "nothing is signed for a chain with an alarm: {report:?}"
+    );
+    &report.alarms[0].problem
+}
+
+/// The checkpoint `to` of `chain` (its stored row) extends the checkpoint `from`.
+async fn consistent(h: &Harness, chain: &str, from: u64, to: u64) {
+    let id = ChainId::parse(chain).unwrap();
+    let open = |note: &str| Checkpoint::open_pinned(note, &trusted(&key()), &log()).unwrap().0;
+    let old = open(&h.store.checkpoint_at(&id, from).await.unwrap().unwrap().note);
+    let new = open(&h.store.checkpoint_at(&id, to).await.unwrap().unwrap().note);
+    let proof = h.store.consistency_proof(&id, from, to).await.unwrap();
+    verify_consistency(
+        TreeSize(from),
+        TreeSize(to),
+        old.root.as_bytes(),
+        new.root.as_bytes(),
+        &proof,
+    )
+    .unwrap_or_else(|e| panic!("{chain}@{to} does not extend {chain}@{from}: {e:?}"));
+}
+
+#[tokio::test]
+async fn a_deleted_row_is_put_back_from_the_signers_copy_byte_for_byte() {
+    let h = Harness::new().await;
+    let signer = with_copies(&h).await;
+    seed(&h, "partner-a", 3, 0).await;
+    sign_with(&signer.store).await;
+    seed(&h, "partner-a", 1, 10).await;
+    sign_with(&signer.store).await;
+    assert_eq!(rows(&h, "partner-a").await, [3, 4]);
+    let note_4 = row(&h, "partner-a", 4).await["note"].clone();
+
+    // The latest row deleted: the signer resumes from its copy of 4 (newer than the table's
+    // latest row, 3), puts row 4 back as it signed it, and signs on.
+    delete_row(&h, "partner-a", 4).await;
+    seed(&h, "partner-a", 1, 20).await;
+    let report = sign_with(&signer.store).await;
+    assert!(report.alarms.is_empty(), "{report:?}");
+    assert_eq!(signed_chains(&report), [("partner-a".to_owned(), 5)]);
+    assert_eq!(rows(&h, "partner-a").await, [3, 4, 5]);
+    assert_eq!(row(&h, "partner-a", 4).await["note"], note_4);
+    consistent(&h, "partner-a", 4, 5).await;
+
+    // Every row deleted: the newest copy is put back and signed on from.
+    for size in [3, 4, 5] {
+        delete_row(&h, "partner-a", size).await;
+    }
+    seed(&h, "partner-a", 1, 30).await;
+    let report = sign_with(&signer.store).await;
+    assert!(report.alarms.is_empty(), "{report:?}");
+    assert_eq!(rows(&h, "partner-a").await, [5, 6]);
+    consistent(&h, "partner-a", 5, 6).await;
+}
+
+#[tokio::test]
+async fn a_row_stripped_of_its_state_whose_copy_is_gone_is_an_alarm() {
+    // Without Object Lock (the local run's bucket), an operator removes the newest copy and
+    // strips the row's signed state: the row then looks like one from before states were
+    // signed. The older copies say the signer kept states of this chain: an alarm.
+    let h = Harness::new().await;
+    let signer = with_copies(&h).await;
+    seed(&h, "partner-a", 3, 0).await;
+    sign_with(&signer.store).await;
+    seed(&h, "partner-a", 1, 10).await;
+    sign_with(&signer.store).await;
+    signer.delete_copy("partner-a", 4).await;
+    make_legacy(&h, "partner-a", 4, Some(honest_frontier(&h.export("partner-a").await))).await;
+    seed(&h, "partner-a", 1, 20).await;
+    let report = sign_with(&signer.store).await;
+    let problem = one_alarm(&report, "partner-a");
+    assert!(
+        problem.contains("has no signed state, though the signer has kept signed states"),
+        "{problem}"
+    );
+    assert_eq!(rows(&h, "partner-a").await, [3, 4]);
+}
+
+#[tokio::test]
+async fn a_row_holding_another_chains_checkpoint_is_refused() {
+    // No tile bucket: the table's row is all the signer has. partner-b's row (note, root and
+    // signed state, all genuinely signed) copied over partner-a's row of the same size.
+    let h = Harness::new().await;
+    seed(&h, "partner-a", 2, 0).await;
+    seed(&h, "partner-b", 2, 0).await;
+    assert_eq!(sign_with(&h.store).await.signed.len(), 2);
+    let theirs = row(&h, "partner-b", 2).await;
+    let swapped = [
+        (":n", theirs["note"].clone()),
+        (":r", theirs["root"].clone()),
+        (":s", theirs["state"].clone()),
+    ];
+    edit_row(&h, "partner-a", 2, "SET note = :n, root = :r, #state = :s", &swapped).await;
+    seed(&h, "partner-a", 1, 10).await;
+    let problem = one_alarm(&sign_with(&h.store).await, "partner-a").to_owned();
+    assert!(problem.contains("does not match the note it holds"), "{problem}");
+
+    // Its own note, with another root in the root column: refused too.
+    let h = Harness::new().await;
+    seed(&h, "partner-a", 2, 0).await;
+    seed(&h, "partner-b", 2, 0).await;
+    sign_with(&h.store).await;
+    let theirs = row(&h, "partner-b", 2).await;
+    edit_row(&h, "partner-a", 2, "SET root = :r", &[(":r", theirs["root"].clone())]).await;
+    seed(&h, "partner-a", 1, 10).await;
+    let problem = one_alarm(&sign_with(&h.store).await, "partner-a").to_owned();
+    assert!(problem.contains("does not match the note it holds"), "{problem}");
+}
+
+#[tokio::test]
+async fn a_row_from_before_signed_states_is_resumed_from_what_its_signature_proves() {
+    // A frontier that folds to the signed root, and no frontier at all (older still): both
+    // resume, and what is signed next extends what was signed.
+    for frontier in [true, false] {
+        let h = Harness::new().await;
+        seed(&h, "partner-a", 3, 0).await;
+        sign_with(&h.store).await;
+        let lines = h.export("partner-a").await;
+        let nodes = frontier.then(|| honest_frontier(&lines));
+        make_legacy(&h, "partner-a", 3, nodes).await;
+        seed(&h, "partner-a", 1, 10).await;
+        let report = sign_with(&h.store).await;
+        assert!(report.alarms.is_empty(), "frontier {frontier}: {report:?}");
+        assert_eq!(
+            signed_chains(&report),
+            [("partner-a".to_owned(), 4)],
+            "frontier {frontier}"
+        );
+        consistent(&h, "partner-a", 3, 4).await;
+        // The new row carries a signed state again.
+        assert!(matches!(
+            row(&h, "partner-a", 4).await.get("state"),
+            Some(AttributeValue::S(_))
+        ));
+    }
+}
+
+/// Turns the honest frontier's nodes (hex) into a doctored frontier column.
+type Doctor = fn(Vec<String>) -> Vec<AttributeValue>;
+
+#[tokio::test]
+async fn a_legacy_frontier_that_is_not_the_signed_roots_is_refused() {
+    let doctored: [(&str, Doctor); 3] = [
+        // Another tree's nodes, as many as the honest frontier has.
+        ("other nodes", |nodes| {
+            nodes
+                .iter()
+                .map(|n| AttributeValue::S(ledger::Hash::digest(n.as_bytes()).to_hex()))
+                .collect()
+        }),
+        // One node that is no hash.
+        ("not a hash", |nodes| {
+            let mut out: Vec<_> = nodes.into_iter().map(AttributeValue::S).collect();
+            out[0] = AttributeValue::S("zz".into());
+            out
+        }),
+        // One node of another type.
+        ("not a string", |nodes| {
+            let mut out: Vec<_> = nodes.into_iter().map(AttributeValue::S).collect();
+            out[0] = AttributeValue::N("1".into());
+            out
+        }),
+    ];
+    for (what, doctor) in doctored {
+        let h = Harness::new().await;
+        seed(&h, "partner-a", 3, 0).await;
+        sign_with(&h.store).await;
+        let nodes = doctor(honest_frontier(&h.export("partner-a").await));
+        edit_row(
+            &h,
+            "partner-a",
+            3,
+            "REMOVE #state SET frontier = :f",
+            &[(":f", AttributeValue::L(nodes))],
+        )
+        .await;
+        seed(&h, "partner-a", 1, 10).await;
+        let problem = one_alarm(&sign_with(&h.store).await, "partner-a").to_owned();
+        assert!(
+            problem.contains("is not the frontier of the signed root"),
+            "{what}: {problem}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_legacy_row_over_a_rewritten_history_is_refused() {
+    // The operator rewrites the entries under a row from before signed states (with its
+    // honest frontier, and without one): the signed root still says what was signed.
+    for frontier in [true, false] {
+        let h = Harness::new().await;
+        seed(&h, "partner-a", 3, 0).await;
+        sign_with(&h.store).await;
+        let lines = h.export("partner-a").await;
+        let nodes = frontier.then(|| honest_frontier(&lines));
+        make_legacy(&h, "partner-a", 3, nodes).await;
+        h.rewrite_from("partner-a", 1).await;
+        let (request, event) = open("partner-a", CUSTOMER_A, "B", "azure", t0() + minutes(10));
+        h.another_store().create_request(&request, &event, None).await.unwrap();
+        let problem = one_alarm(&sign_with(&h.store).await, "partner-a").to_owned();
+        assert!(problem.contains("rewritten"), "frontier {frontier}: {problem}");
+        assert_eq!(rows(&h, "partner-a").await, [3], "frontier {frontier}");
+    }
+}
+
+/// Fails, every time while armed, each DynamoDB request whose target operation and body
+/// contain the given strings: a deterministic fault (no timing, no randomness).
+#[derive(Debug)]
+struct Fault {
+    operation: &'static str,
+    body_contains: Vec<String>,
+    armed: Arc<AtomicBool>,
+}
+
+impl Intercept for Fault {
+    fn name(&self) -> &'static str {
+        "Fault"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request();
+        let target = request.headers().get("x-amz-target").unwrap_or_default();
+        let body = request.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+        let hit = self.armed.load(Ordering::SeqCst)
+            && target.ends_with(&format!(".{}", self.operation))
+            && self.body_contains.iter().all(|s| body.contains(s.as_str()));
+        if hit {
+            Err(format!("injected fault: {}", self.operation).into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A store on the harness's tables whose client fails what `fault` says while `armed`.
+fn faulty(h: &Harness, operation: &'static str, body_contains: &[&str]) -> (Store, Arc<AtomicBool>) {
+    let armed = Arc::new(AtomicBool::new(true));
+    let config = h
+        .client
+        .config()
+        .to_builder()
+        .interceptor(Fault {
+            operation,
+            body_contains: body_contains.iter().map(|s| (*s).to_owned()).collect(),
+            armed: armed.clone(),
+        })
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    (
+        Store::new(client, h.tables.clone()).with_cursor_key(cursor_key()),
+        armed,
+    )
+}
+
+#[tokio::test]
+async fn a_store_that_fails_for_one_chain_leaves_it_for_the_next_run() {
+    let h = Harness::new().await;
+    seed(&h, "partner-a", 2, 0).await;
+    seed(&h, "partner-b", 2, 0).await;
+    // partner-a's checkpoint rows cannot be read (the signer's first read of a chain).
+    let (store, armed) = faulty(&h, "Query", &[&h.tables.checkpoints, "partner-a"]);
+    let report = sign_with(&store).await;
+    assert!(report.alarms.is_empty(), "a fault is no integrity alarm: {report:?}");
+    assert_eq!(signed_chains(&report), [("partner-b".to_owned(), 2)]);
+    assert_eq!(rows(&h, "partner-a").await, [] as [u64; 0]);
+    // The fault gone, the next run signs the chain it left.
+    armed.store(false, Ordering::SeqCst);
+    let report = sign_with(&store).await;
+    assert!(report.alarms.is_empty(), "{report:?}");
+    assert_eq!(signed_chains(&report), [("partner-a".to_owned(), 2)]);
+}
+
+#[tokio::test]
+async fn tiles_that_cannot_be_read_now_are_no_proof_of_a_rewrite() {
+    // A row from before signed states: the signer proves its last entry from the hash tiles.
+    // While the tiles cannot be read, the chain waits for the next run; no alarm.
+    let h = Harness::new().await;
+    seed(&h, "partner-a", 3, 0).await;
+    sign_with(&h.store).await;
+    make_legacy(&h, "partner-a", 3, Some(honest_frontier(&h.export("partner-a").await))).await;
+    seed(&h, "partner-a", 1, 10).await;
+    let (store, armed) = faulty(&h, "BatchGetItem", &[&h.tables.tiles]);
+    let report = sign_with(&store).await;
+    assert!(report.alarms.is_empty(), "a fault is no integrity alarm: {report:?}");
+    assert!(report.signed.is_empty(), "{report:?}");
+    armed.store(false, Ordering::SeqCst);
+    let report = sign_with(&store).await;
+    assert!(report.alarms.is_empty(), "{report:?}");
+    assert_eq!(signed_chains(&report), [("partner-a".to_owned(), 4)]);
+    consistent(&h, "partner-a", 3, 4).await;
+}
