@@ -10,7 +10,7 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextMut;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -365,10 +365,20 @@ async fn a_legacy_row_over_a_rewritten_history_is_refused() {
     }
 }
 
+/// How an injected fault fails a request.
+#[derive(Debug, Clone, Copy)]
+enum FaultKind {
+    /// The request never reaches the server (as a dropped connection): retrying may mend it.
+    Unreachable,
+    /// The server refuses it (its operation made unknown): retrying cannot mend it.
+    Refused,
+}
+
 /// Fails, every time while armed, each DynamoDB request whose target operation and body
 /// contain the given strings: a deterministic fault (no timing, no randomness).
 #[derive(Debug)]
 struct Fault {
+    kind: FaultKind,
     operation: &'static str,
     body_contains: Vec<String>,
     armed: Arc<AtomicBool>,
@@ -379,9 +389,9 @@ impl Intercept for Fault {
         "Fault"
     }
 
-    fn read_before_transmit(
+    fn modify_before_transmit(
         &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
@@ -391,22 +401,29 @@ impl Intercept for Fault {
         let hit = self.armed.load(Ordering::SeqCst)
             && target.ends_with(&format!(".{}", self.operation))
             && self.body_contains.iter().all(|s| body.contains(s.as_str()));
-        if hit {
-            Err(format!("injected fault: {}", self.operation).into())
-        } else {
-            Ok(())
+        match self.kind {
+            _ if !hit => Ok(()),
+            FaultKind::Unreachable => Err(format!("injected fault: {}", self.operation).into()),
+            FaultKind::Refused => {
+                context
+                    .request_mut()
+                    .headers_mut()
+                    .insert("x-amz-target", "DynamoDB_20120810.InjectedFault");
+                Ok(())
+            }
         }
     }
 }
 
 /// A store on the harness's tables whose client fails what `fault` says while `armed`.
-fn faulty(h: &Harness, operation: &'static str, body_contains: &[&str]) -> (Store, Arc<AtomicBool>) {
+fn faulty(h: &Harness, kind: FaultKind, operation: &'static str, body_contains: &[&str]) -> (Store, Arc<AtomicBool>) {
     let armed = Arc::new(AtomicBool::new(true));
     let config = h
         .client
         .config()
         .to_builder()
         .interceptor(Fault {
+            kind,
             operation,
             body_contains: body_contains.iter().map(|s| (*s).to_owned()).collect(),
             armed: armed.clone(),
@@ -425,7 +442,12 @@ async fn a_store_that_fails_for_one_chain_leaves_it_for_the_next_run() {
     seed(&h, "partner-a", 2, 0).await;
     seed(&h, "partner-b", 2, 0).await;
     // partner-a's checkpoint rows cannot be read (the signer's first read of a chain).
-    let (store, armed) = faulty(&h, "Query", &[&h.tables.checkpoints, "partner-a"]);
+    let (store, armed) = faulty(
+        &h,
+        FaultKind::Unreachable,
+        "Query",
+        &[&h.tables.checkpoints, "partner-a"],
+    );
     let report = sign_with(&store).await;
     assert!(report.alarms.is_empty(), "a fault is no integrity alarm: {report:?}");
     assert_eq!(signed_chains(&report), [("partner-b".to_owned(), 2)]);
@@ -438,6 +460,22 @@ async fn a_store_that_fails_for_one_chain_leaves_it_for_the_next_run() {
 }
 
 #[tokio::test]
+async fn a_store_error_that_retrying_cannot_mend_fails_the_run() {
+    // Not a chain's problem to wait out (a misconfigured table, a bug): the run fails, so
+    // that the function's error alarm fires, and nothing is signed for that chain.
+    let h = Harness::new().await;
+    seed(&h, "partner-a", 2, 0).await;
+    let (store, armed) = faulty(&h, FaultKind::Refused, "Query", &[&h.tables.checkpoints, "partner-a"]);
+    let failed = store
+        .sign_grown_chains(&key(), &log(), domain::Timestamp::from(t0() + minutes(600)))
+        .await;
+    assert!(matches!(&failed, Err(e) if !e.is_retryable()), "{failed:?}");
+    assert_eq!(rows(&h, "partner-a").await, [] as [u64; 0]);
+    armed.store(false, Ordering::SeqCst);
+    assert_eq!(signed_chains(&sign_with(&store).await), [("partner-a".to_owned(), 2)]);
+}
+
+#[tokio::test]
 async fn tiles_that_cannot_be_read_now_are_no_proof_of_a_rewrite() {
     // A row from before signed states: the signer proves its last entry from the hash tiles.
     // While the tiles cannot be read, the chain waits for the next run; no alarm.
@@ -446,7 +484,7 @@ async fn tiles_that_cannot_be_read_now_are_no_proof_of_a_rewrite() {
     sign_with(&h.store).await;
     make_legacy(&h, "partner-a", 3, Some(honest_frontier(&h.export("partner-a").await))).await;
     seed(&h, "partner-a", 1, 10).await;
-    let (store, armed) = faulty(&h, "BatchGetItem", &[&h.tables.tiles]);
+    let (store, armed) = faulty(&h, FaultKind::Unreachable, "BatchGetItem", &[&h.tables.tiles]);
     let report = sign_with(&store).await;
     assert!(report.alarms.is_empty(), "a fault is no integrity alarm: {report:?}");
     assert!(report.signed.is_empty(), "{report:?}");
@@ -455,4 +493,136 @@ async fn tiles_that_cannot_be_read_now_are_no_proof_of_a_rewrite() {
     assert!(report.alarms.is_empty(), "{report:?}");
     assert_eq!(signed_chains(&report), [("partner-a".to_owned(), 4)]);
     consistent(&h, "partner-a", 3, 4).await;
+}
+
+/// `chain`'s head as stored.
+async fn head_of(h: &Harness, chain: &str) -> ledger::ChainHead {
+    h.store
+        .chain_heads()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.chain.as_str() == chain)
+        .unwrap()
+}
+
+/// Whether `chain` is marked as grown (waiting for the signer).
+async fn marked(h: &Harness, chain: &str) -> bool {
+    h.store
+        .grown_chains()
+        .await
+        .unwrap()
+        .iter()
+        .any(|c| c.as_str() == chain)
+}
+
+#[tokio::test]
+async fn a_chain_marked_again_without_new_entries_is_left_as_signed() {
+    // A run cut off after signing, before it cleared the mark (or a mark set by hand): the
+    // next run finds the head as it signed it, signs nothing, and clears the mark.
+    let h = Harness::new().await;
+    seed(&h, "partner-a", 3, 0).await;
+    sign_with(&h.store).await;
+    assert!(!marked(&h, "partner-a").await);
+    h.overwrite_head(&head_of(&h, "partner-a").await).await;
+    assert!(marked(&h, "partner-a").await);
+    let report = sign_with(&h.store).await;
+    assert!(report.alarms.is_empty() && report.signed.is_empty(), "{report:?}");
+    assert!(!marked(&h, "partner-a").await, "the mark is cleared");
+    assert_eq!(rows(&h, "partner-a").await, [3]);
+}
+
+/// Alters one member of a chain head.
+type HeadDoctor = fn(&mut ledger::ChainHead);
+
+#[tokio::test]
+async fn a_head_of_the_signed_size_that_does_not_describe_its_entries_is_an_alarm() {
+    let doctored: [(&str, HeadDoctor); 3] = [
+        ("last hash", |head| {
+            head.last_hash = ledger::Hash::digest(b"another entry")
+        }),
+        ("frontier", |head| {
+            let mut other = ledger::Frontier::new();
+            for i in 0..head.size {
+                other.push(ledger::Hash::digest(&i.to_be_bytes()));
+            }
+            head.frontier = other;
+        }),
+        ("time", |head| {
+            head.last_at = head.last_at.map(|at| at + chrono::Duration::seconds(1))
+        }),
+    ];
+    for (what, doctor) in doctored {
+        let h = Harness::new().await;
+        seed(&h, "partner-a", 3, 0).await;
+        sign_with(&h.store).await;
+        let mut head = head_of(&h, "partner-a").await;
+        doctor(&mut head);
+        h.overwrite_head(&head).await;
+        let problem = one_alarm(&sign_with(&h.store).await, "partner-a").to_owned();
+        assert!(
+            problem.contains("does not describe the entries the last checkpoint covers"),
+            "{what}: {problem}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn entries_the_head_does_not_cover_yet_wait_for_the_next_run() {
+    // A writer appends between the signer's read of the head and its read of the entries:
+    // the signer signs what the head covers, not what it read beyond it.
+    let h = Harness::new().await;
+    seed(&h, "partner-a", 3, 0).await;
+    sign_with(&h.store).await;
+    seed(&h, "partner-a", 2, 10).await;
+    let lines = h.export("partner-a").await;
+    assert_eq!(lines.len(), 5);
+    let behind = ledger::ChainHead {
+        chain: ChainId::parse("partner-a").unwrap(),
+        size: 4,
+        last_hash: ledger::EntryRef::parse(lines[3].as_bytes()).unwrap().hash,
+        frontier: frontier_of(&lines[..4]),
+        last_at: ledger::EntryRef::parse(lines[3].as_bytes()).unwrap().at_datetime(),
+    };
+    h.overwrite_head(&behind).await;
+    let report = sign_with(&h.store).await;
+    assert!(report.alarms.is_empty(), "{report:?}");
+    assert_eq!(signed_chains(&report), [("partner-a".to_owned(), 4)]);
+    consistent(&h, "partner-a", 3, 4).await;
+}
+
+#[tokio::test]
+async fn entries_of_one_time_are_signed_and_a_time_that_goes_back_is_refused() {
+    // A writer whose clock is behind stamps its entry with the previous entry's time (the
+    // chain's clamp): equal times are honest.
+    let h = Harness::new().await;
+    seed(&h, "partner-a", 1, 10).await;
+    seed(&h, "partner-a", 1, 5).await;
+    sign_with(&h.store).await;
+    seed(&h, "partner-a", 1, 2).await;
+    let lines = h.export("partner-a").await;
+    let at = |i: usize| ledger::EntryRef::parse(lines[i].as_bytes()).unwrap().at.to_owned();
+    assert_eq!((at(0), at(1)), (at(1), at(2)), "clamped to one time");
+    let report = sign_with(&h.store).await;
+    assert!(report.alarms.is_empty(), "{report:?}");
+    assert_eq!(signed_chains(&report), [("partner-a".to_owned(), 3)]);
+
+    // An operator appends an entry stamped before the last one (a head without a time does
+    // not clamp it).
+    let unclamped = ledger::ChainHead {
+        last_at: None,
+        ..head_of(&h, "partner-a").await
+    };
+    let earlier = ledger::EntryRef::parse(lines[2].as_bytes())
+        .unwrap()
+        .at_datetime()
+        .unwrap()
+        - minutes(1);
+    let (entry, head) = unclamped
+        .append(&earlier, "note_added", &serde_json::json!({}))
+        .unwrap();
+    h.overwrite_entry("partner-a", entry.seq, &entry.line).await;
+    h.overwrite_head(&head).await;
+    let problem = one_alarm(&sign_with(&h.store).await, "partner-a").to_owned();
+    assert!(problem.contains("entry seq 3's time goes backwards"), "{problem}");
 }

@@ -133,13 +133,21 @@ impl Harness {
             .unwrap();
     }
 
-    /// Write a chain's head (marked as grown) as a dishonest operator would.
+    /// Write a chain's head (marked as grown; its time too, if it has one) as a dishonest
+    /// operator would.
     pub async fn overwrite_head(&self, head: &ledger::ChainHead) {
+        let mut set = "SET #size = :size, last_hash = :hash, frontier = :frontier, ckpt_shard = :shard".to_owned();
+        if head.last_at.is_some() {
+            set.push_str(", last_at = :at");
+        }
         self.client
             .update_item()
             .table_name(&self.tables.chain_heads)
             .key("chain", AttributeValue::S(head.chain.to_string()))
-            .update_expression("SET #size = :size, last_hash = :hash, frontier = :frontier, ckpt_shard = :shard")
+            .update_expression(set)
+            .set_expression_attribute_values(head.last_at.map(|at| {
+                std::collections::HashMap::from([(":at".to_owned(), AttributeValue::S(ledger::entry::format_at(&at)))])
+            }))
             .expression_attribute_names("#size", "size")
             .expression_attribute_values(":size", AttributeValue::N(head.size.to_string()))
             .expression_attribute_values(":hash", AttributeValue::S(head.last_hash.to_hex()))
