@@ -9,17 +9,19 @@
 //! GET  <prefix>/<SHA-256(origin), hex>/checkpoint   the latest checkpoint it cosigned
 //! ```
 //!
-//! Its state is a directory: per origin, the latest checkpoint it cosigned (with the log's
-//! signature and its cosignature), in `<SHA-256(origin), hex>.checkpoint`. For each request the
-//! witness holds the origin's lock while it reads that file, decides, and — only if it cosigns
-//! — replaces the file atomically (written, flushed, renamed, the directory flushed) before
-//! it answers: a crash at any point leaves either the old state, with nothing cosigned, or
-//! the new one. Two witness processes never share a directory (an exclusive lock on it).
+//! Its state is a directory holding a log of what it cosigned (`cosigned.log`): per origin,
+//! the latest checkpoint (with the log's signature and its cosignature) is the last record of
+//! that origin. For each request the witness holds the origin's lock while it decides and —
+//! only if it cosigns — appends the record and flushes it before it answers; records of
+//! requests decided at once share one flush (group commit). A crash at any point leaves
+//! either the old state, with nothing cosigned, or the new one. Two witness processes never
+//! share a directory (an exclusive lock on it).
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use ledger::witness::{AddCheckpoint, CosignerKey, Decision, Origins, TrustedLog, Witness, request_origin};
 use ledger::{Checkpoint, Hash, LogName};
@@ -54,12 +56,28 @@ const MAX_IN_FLIGHT: usize = 64;
 /// ever new origins cannot grow the witness's memory.
 const LOCK_STRIPES: usize = 64;
 
+/// The state's log file, in the state directory.
+const LOG_FILE: &str = "cosigned.log";
+
+/// Compact the log when it holds this many records more than there are origins (and more
+/// than twice as many): every sweep appends one record per grown chain.
+const COMPACT_SLACK: usize = 4096;
+
 /// A witness's memory: the latest checkpoint it cosigned per origin, and a lock per stripe
 /// of origins.
+///
+/// What it cosigned is kept in an append-only log (`cosigned.log`), one record per cosigned
+/// checkpoint, and in memory (the latest per origin, only what is durable). A request is
+/// decided and, if cosigned, its record made durable before it is answered, under its
+/// origin's lock: the next request for that origin is decided on it. Records of requests
+/// decided at once are appended and flushed together (group commit: one `fdatasync` for a
+/// batch, not two flushes per checkpoint). A crash can tear only the last batch, whose
+/// requests were never answered: on open the log is read up to its first record that does
+/// not check out and cut there.
 #[derive(Debug)]
 pub struct WitnessState {
-    dir: PathBuf,
     locks: [Mutex<()>; LOCK_STRIPES],
+    log: StateLog,
     /// Held for the process's life: one witness per directory.
     _exclusive: std::fs::File,
 }
@@ -69,7 +87,9 @@ fn origin_hash(origin: &str) -> String {
 }
 
 impl WitnessState {
-    /// Open (creating) the state directory, and lock it for this process.
+    /// Open (creating) the state directory, lock it for this process, and read its log.
+    /// State directories of earlier versions (a `<SHA-256(origin)>.checkpoint` file per
+    /// origin) are taken over: their checkpoints are written to the log, then removed.
     pub fn open(dir: &Path) -> Result<Self, CliError> {
         let io = |source| CliError::Io {
             path: dir.to_owned(),
@@ -90,14 +110,10 @@ impl WitnessState {
             ))
         })?;
         Ok(Self {
-            dir: dir.to_owned(),
             locks: std::array::from_fn(|_| Mutex::new(())),
+            log: StateLog::open(dir).map_err(io)?,
             _exclusive: lock,
         })
-    }
-
-    fn path(&self, origin_hash: &str) -> PathBuf {
-        self.dir.join(format!("{origin_hash}.checkpoint"))
     }
 
     fn lock(&self, origin: &str) -> std::sync::MutexGuard<'_, ()> {
@@ -107,13 +123,10 @@ impl WitnessState {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The latest checkpoint cosigned for `origin`, as kept (with the cosignature).
+    /// The latest checkpoint cosigned for the origin of this hash, as kept (with the
+    /// cosignature).
     fn latest_note(&self, origin_hash: &str) -> std::io::Result<Option<String>> {
-        match std::fs::read_to_string(self.path(origin_hash)) {
-            Ok(note) => Ok(Some(note)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.log.latest(origin_hash)
     }
 
     /// The latest (size, root) cosigned for `origin`.
@@ -128,18 +141,6 @@ impl WitnessState {
             .filter(|c| c.origin == origin)
             .ok_or_else(|| std::io::Error::other("the witness's state for this origin is unreadable"))?;
         Ok(Some((checkpoint.size, checkpoint.root)))
-    }
-
-    /// Replace `origin`'s latest checkpoint: written, flushed, renamed into place, the
-    /// directory flushed.
-    fn store(&self, origin: &str, note: &str) -> std::io::Result<()> {
-        let path = self.path(&origin_hash(origin));
-        let tmp = path.with_extension("tmp");
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(note.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
-        std::fs::File::open(&self.dir)?.sync_all()
     }
 
     /// Decide on one request under the origin's lock, and persist before answering.
@@ -160,7 +161,7 @@ impl WitnessState {
         };
         let decision = witness.decide(request, latest, now);
         if let Decision::Cosign { latest, .. } = &decision
-            && let Err(e) = self.store(&origin, latest)
+            && let Err(e) = self.log.commit(origin_hash(&origin), latest.clone())
         {
             return Decision::Refuse {
                 status: 500,
@@ -168,6 +169,223 @@ impl WitnessState {
             };
         }
         decision
+    }
+}
+
+/// The witness's log of cosigned checkpoints, with group commit.
+///
+/// A record is `<SHA-256(origin), hex> <note length> <check>\n<note>\n`, where the check is
+/// the first 8 bytes (hex) of SHA-256 over `<origin hash> <note>`.
+#[derive(Debug)]
+struct StateLog {
+    dir: PathBuf,
+    /// Compact when the file holds this many records more than twice the origins.
+    slack: usize,
+    /// Written only by the one thread that flushes (see `Appends::flushing`).
+    file: Mutex<std::fs::File>,
+    appends: Mutex<Appends>,
+    flushed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Appends {
+    /// The latest durable checkpoint per origin hash.
+    latest: HashMap<String, String>,
+    /// Records waiting for the next flush.
+    pending: Vec<(String, String)>,
+    /// Records ever queued, and how many of them are durable (they are flushed in order).
+    queued: u64,
+    durable: u64,
+    /// A thread is writing and flushing a batch.
+    flushing: bool,
+    /// A write or flush failed: what the file holds is unknown, so nothing more is cosigned
+    /// until the witness is restarted (and reads its log again).
+    failed: bool,
+    /// Records in the file.
+    records: usize,
+}
+
+fn record(origin_hash: &str, note: &str) -> Vec<u8> {
+    let mut check = Sha256::new();
+    check.update(origin_hash.as_bytes());
+    check.update(b" ");
+    check.update(note.as_bytes());
+    let mut out = format!("{origin_hash} {} {}\n", note.len(), hex::encode(&check.finalize()[..8])).into_bytes();
+    out.extend_from_slice(note.as_bytes());
+    out.push(b'\n');
+    out
+}
+
+/// The records of a log, up to the first that does not check out: (origin hash, note) each,
+/// and the length of the part that does.
+fn read_records(bytes: &[u8]) -> (Vec<(String, String)>, usize) {
+    let mut records = Vec::new();
+    let mut at = 0;
+    loop {
+        let Some(parsed) = read_record(&bytes[at..]) else {
+            return (records, at);
+        };
+        let (origin_hash, note, length) = parsed;
+        records.push((origin_hash, note));
+        at += length;
+    }
+}
+
+fn read_record(bytes: &[u8]) -> Option<(String, String, usize)> {
+    let header_end = bytes.iter().position(|&b| b == b'\n')?;
+    let header = std::str::from_utf8(&bytes[..header_end]).ok()?;
+    let mut parts = header.split(' ');
+    let (origin_hash, length) = (parts.next()?, parts.next()?);
+    let valid_hash = origin_hash.len() == 64 && origin_hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let length: usize = length.parse().ok().filter(|_| valid_hash)?;
+    let end = (header_end + 1).checked_add(length)?;
+    let note = std::str::from_utf8(bytes.get(header_end + 1..end)?).ok()?;
+    // Whole and unaltered: exactly the record these values make (length, check, newline).
+    let whole = record(origin_hash, note);
+    (bytes.get(..whole.len()) == Some(&whole[..])).then(|| (origin_hash.to_owned(), note.to_owned(), whole.len()))
+}
+
+/// Write `records` as a new log, flushed, and rename it over the old one (the directory
+/// flushed): a crash leaves either log, whole. The new log's file, for appending.
+fn write_log(dir: &Path, records: &HashMap<String, String>) -> std::io::Result<std::fs::File> {
+    let path = dir.join(LOG_FILE);
+    let tmp = dir.join(format!("{LOG_FILE}.tmp"));
+    let mut file = std::fs::File::create(&tmp)?;
+    let mut sorted: Vec<_> = records.iter().collect();
+    sorted.sort();
+    let mut bytes = Vec::new();
+    for (origin_hash, note) in sorted {
+        bytes.extend(record(origin_hash, note));
+    }
+    file.write_all(&bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    std::fs::File::open(dir)?.sync_all()?;
+    std::fs::OpenOptions::new().append(true).open(&path)
+}
+
+impl StateLog {
+    fn open(dir: &Path) -> std::io::Result<Self> {
+        let path = dir.join(LOG_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let (records, good) = read_records(&bytes);
+        let mut count = records.len();
+        let mut latest: HashMap<String, String> = HashMap::new();
+        // An earlier version's state: one file per origin (older than any log record).
+        let mut earlier = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(hash) = name.to_str().and_then(|n| n.strip_suffix(".checkpoint")) else {
+                continue;
+            };
+            latest.insert(hash.to_owned(), std::fs::read_to_string(entry.path())?);
+            earlier.push(entry.path());
+        }
+        latest.extend(records);
+        let file = if !earlier.is_empty() || !path.exists() {
+            // Taken over (or begun): the whole state in a new log, durable before the
+            // earlier files go.
+            let file = write_log(dir, &latest)?;
+            count = latest.len();
+            for old in earlier {
+                std::fs::remove_file(old)?;
+            }
+            file
+        } else {
+            let file = std::fs::OpenOptions::new().append(true).open(&path)?;
+            if good < bytes.len() {
+                // A torn last batch (never answered): cut, so that new records follow whole
+                // ones.
+                file.set_len(good as u64)?;
+                file.sync_all()?;
+            }
+            file
+        };
+        Ok(Self {
+            dir: dir.to_owned(),
+            slack: COMPACT_SLACK,
+            file: Mutex::new(file),
+            appends: Mutex::new(Appends {
+                latest,
+                records: count,
+                ..Appends::default()
+            }),
+            flushed: Condvar::new(),
+        })
+    }
+
+    fn appends(&self) -> std::sync::MutexGuard<'_, Appends> {
+        self.appends.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn latest(&self, origin_hash: &str) -> std::io::Result<Option<String>> {
+        let appends = self.appends();
+        if appends.failed {
+            return Err(std::io::Error::other(
+                "the witness could not keep its state: restart it",
+            ));
+        }
+        Ok(appends.latest.get(origin_hash).cloned())
+    }
+
+    /// Make `note` the latest of `origin_hash`, durably: returns once it is flushed, with the
+    /// records of every request that queued meanwhile.
+    fn commit(&self, origin_hash: String, note: String) -> std::io::Result<()> {
+        let mut appends = self.appends();
+        appends.pending.push((origin_hash, note));
+        appends.queued += 1;
+        let mine = appends.queued;
+        loop {
+            if appends.failed {
+                return Err(std::io::Error::other(
+                    "the witness could not keep its state: restart it",
+                ));
+            }
+            if appends.durable >= mine {
+                return Ok(());
+            }
+            if appends.flushing {
+                appends = self
+                    .flushed
+                    .wait(appends)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                continue;
+            }
+            // This thread flushes the batch queued so far (its own record included).
+            appends.flushing = true;
+            let batch = std::mem::take(&mut appends.pending);
+            let upto = appends.queued;
+            drop(appends);
+            let mut file = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let bytes: Vec<u8> = batch.iter().flat_map(|(h, n)| record(h, n)).collect();
+            let written = file.write_all(&bytes).and_then(|()| file.sync_data());
+            appends = self.appends();
+            match written {
+                Ok(()) => {
+                    appends.records += batch.len();
+                    appends.latest.extend(batch);
+                    appends.durable = upto;
+                    if appends.records > 2 * appends.latest.len() + self.slack {
+                        match write_log(&self.dir, &appends.latest) {
+                            Ok(compacted) => {
+                                *file = compacted;
+                                appends.records = appends.latest.len();
+                            }
+                            Err(_) => appends.failed = true,
+                        }
+                    }
+                }
+                Err(_) => appends.failed = true,
+            }
+            drop(file);
+            appends.flushing = false;
+            self.flushed.notify_all();
+        }
     }
 }
 
@@ -369,4 +587,130 @@ pub fn run(args: WitnessArgs) -> Result<Outcome, CliError> {
         exit: crate::commands::Exit::Ok,
         stdout: String::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(i: usize) -> String {
+        origin_hash(&format!("log.test/chain-{i}"))
+    }
+
+    fn note(i: usize, size: u64) -> String {
+        format!("log.test/chain-{i}\n{size}\nroot\n\n— log sig\n— witness cosig\n")
+    }
+
+    fn open(dir: &Path) -> StateLog {
+        StateLog::open(dir).unwrap()
+    }
+
+    #[test]
+    fn what_is_committed_is_read_back_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        assert_eq!(log.latest(&hash(1)).unwrap(), None);
+        log.commit(hash(1), note(1, 3)).unwrap();
+        log.commit(hash(2), note(2, 5)).unwrap();
+        log.commit(hash(1), note(1, 7)).unwrap();
+        assert_eq!(log.latest(&hash(1)).unwrap(), Some(note(1, 7)));
+        drop(log);
+        let log = open(dir.path());
+        assert_eq!(log.latest(&hash(1)).unwrap(), Some(note(1, 7)));
+        assert_eq!(log.latest(&hash(2)).unwrap(), Some(note(2, 5)));
+        assert_eq!(log.latest(&hash(3)).unwrap(), None);
+    }
+
+    #[test]
+    fn requests_at_once_are_all_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(open(dir.path()));
+        let threads: Vec<_> = (0..48)
+            .map(|i| {
+                let log = Arc::clone(&log);
+                std::thread::spawn(move || {
+                    for size in 1..=4 {
+                        log.commit(hash(i), note(i, size)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        drop(log);
+        let log = open(dir.path());
+        for i in 0..48 {
+            assert_eq!(log.latest(&hash(i)).unwrap(), Some(note(i, 4)), "origin {i}");
+        }
+        let bytes = std::fs::read(dir.path().join(LOG_FILE)).unwrap();
+        let (records, good) = read_records(&bytes);
+        assert_eq!((records.len(), good), (48 * 4, bytes.len()));
+    }
+
+    #[test]
+    fn a_torn_last_batch_is_cut_and_the_log_goes_on_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        log.commit(hash(1), note(1, 3)).unwrap();
+        drop(log);
+        let path = dir.path().join(LOG_FILE);
+        let whole = std::fs::read(&path).unwrap();
+        // Every way a crash can leave the next record: cut anywhere, or altered.
+        let next = record(&hash(1), &note(1, 9));
+        let mut altered = next.clone();
+        let at = altered.len() - 5;
+        altered[at] ^= 1;
+        let torn: Vec<Vec<u8>> = (1..next.len())
+            .map(|cut| next[..cut].to_vec())
+            .chain([altered, vec![0; 64]])
+            .collect();
+        for tail in torn {
+            std::fs::write(&path, [whole.as_slice(), &tail].concat()).unwrap();
+            let log = open(dir.path());
+            assert_eq!(log.latest(&hash(1)).unwrap(), Some(note(1, 3)));
+            assert_eq!(std::fs::read(&path).unwrap(), whole, "cut back to the whole records");
+            log.commit(hash(2), note(2, 4)).unwrap();
+            drop(log);
+            let log = open(dir.path());
+            assert_eq!(log.latest(&hash(2)).unwrap(), Some(note(2, 4)));
+            drop(log);
+            std::fs::write(&path, &whole).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_log_is_compacted_to_the_latest_of_each_origin() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(dir.path());
+        log.slack = 5;
+        for size in 1..=20 {
+            log.commit(hash(size as usize % 3), note(size as usize % 3, size))
+                .unwrap();
+        }
+        let records = read_records(&std::fs::read(dir.path().join(LOG_FILE)).unwrap()).0;
+        assert!(records.len() <= 2 * 3 + 5, "{} records", records.len());
+        drop(log);
+        let log = open(dir.path());
+        assert_eq!(log.latest(&hash(0)).unwrap(), Some(note(0, 18)));
+        assert_eq!(log.latest(&hash(1)).unwrap(), Some(note(1, 19)));
+        assert_eq!(log.latest(&hash(2)).unwrap(), Some(note(2, 20)));
+    }
+
+    #[test]
+    fn an_earlier_versions_state_directory_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(format!("{}.checkpoint", hash(1))), note(1, 3)).unwrap();
+        std::fs::write(dir.path().join(format!("{}.checkpoint", hash(2))), note(2, 5)).unwrap();
+        let log = open(dir.path());
+        assert_eq!(log.latest(&hash(1)).unwrap(), Some(note(1, 3)));
+        assert_eq!(log.latest(&hash(2)).unwrap(), Some(note(2, 5)));
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(left, [LOG_FILE]);
+        drop(log);
+        assert_eq!(open(dir.path()).latest(&hash(2)).unwrap(), Some(note(2, 5)));
+    }
 }
