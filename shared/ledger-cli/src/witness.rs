@@ -59,21 +59,27 @@ const LOCK_STRIPES: usize = 64;
 /// The state's log file, in the state directory.
 const LOG_FILE: &str = "cosigned.log";
 
-/// Compact the log when it holds this many records more than there are origins (and more
-/// than twice as many): every sweep appends one record per grown chain.
-const COMPACT_SLACK: usize = 4096;
+/// Every batch starts and ends on a multiple of this (padded): appending a batch never
+/// rewrites a block that holds an earlier, flushed one, so a torn write cannot reach
+/// records that were answered.
+const BLOCK: usize = 4096;
+
+/// Compact the log when it is larger than this plus twice what its latest records take.
+const COMPACT_SLACK: usize = 16 << 20;
 
 /// A witness's memory: the latest checkpoint it cosigned per origin, and a lock per stripe
 /// of origins.
 ///
-/// What it cosigned is kept in an append-only log (`cosigned.log`), one record per cosigned
-/// checkpoint, and in memory (the latest per origin, only what is durable). A request is
-/// decided and, if cosigned, its record made durable before it is answered, under its
-/// origin's lock: the next request for that origin is decided on it. Records of requests
-/// decided at once are appended and flushed together (group commit: one `fdatasync` for a
-/// batch, not two flushes per checkpoint). A crash can tear only the last batch, whose
-/// requests were never answered: on open the log is read up to its first record that does
-/// not check out and cut there.
+/// What it cosigned is kept in an append-only log (`cosigned.log`, FORMAT.md §17) and in
+/// memory (the latest per origin, only what is durable). A request is decided and, if
+/// cosigned, its record made durable before it is answered, under its origin's lock: the
+/// next request for that origin is decided on it. Records of requests decided at once are
+/// appended and flushed together as one batch (group commit: one `fdatasync` per batch, not
+/// two flushes per checkpoint). Batches are padded to whole blocks and each carries its
+/// length and checksum, so that a crash can tear only the last batch — whose requests were
+/// never answered — and damage anywhere else is found: on open, a torn last batch is dropped,
+/// and any other damage stops the witness from starting. Then the state read is written
+/// anew and flushed before anything is served.
 #[derive(Debug)]
 pub struct WitnessState {
     locks: [Mutex<()>; LOCK_STRIPES],
@@ -84,6 +90,19 @@ pub struct WitnessState {
 
 fn origin_hash(origin: &str) -> String {
     hex::encode(Sha256::digest(origin.as_bytes()))
+}
+
+/// The size and root of a kept note's checkpoint of `origin` (only the body is read: it is
+/// what the witness decides by).
+fn size_and_root(note: &str, origin: &str) -> Option<(u64, Hash)> {
+    note.find("\n\n")
+        .and_then(|end| Checkpoint::parse_text(&note[..=end]).ok())
+        .filter(|c| c.origin == origin)
+        .map(|c| (c.size, c.root))
+}
+
+fn is_origin_hash(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 impl WitnessState {
@@ -134,13 +153,9 @@ impl WitnessState {
         let Some(note) = self.latest_note(&origin_hash(origin))? else {
             return Ok(None);
         };
-        // Only the body is read: it is what the witness decides by.
-        let checkpoint = note
-            .find("\n\n")
-            .and_then(|end| Checkpoint::parse_text(&note[..=end]).ok())
-            .filter(|c| c.origin == origin)
-            .ok_or_else(|| std::io::Error::other("the witness's state for this origin is unreadable"))?;
-        Ok(Some((checkpoint.size, checkpoint.root)))
+        size_and_root(&note, origin)
+            .map(Some)
+            .ok_or_else(|| std::io::Error::other("the witness's state for this origin is unreadable"))
     }
 
     /// Decide on one request under the origin's lock, and persist before answering.
@@ -160,8 +175,12 @@ impl WitnessState {
             }
         };
         let decision = witness.decide(request, latest, now);
-        if let Decision::Cosign { latest, .. } = &decision
-            && let Err(e) = self.log.commit(origin_hash(&origin), latest.clone())
+        // The checkpoint it holds already, cosigned again (anyone may resubmit a served
+        // one): nothing new to keep, so nothing is written.
+        let known = |note: &str| size_and_root(note, &origin).is_some_and(|cosigned| Some(cosigned) == latest);
+        if let Decision::Cosign { latest: note, .. } = &decision
+            && !known(note)
+            && let Err(e) = self.log.commit(origin_hash(&origin), note.clone())
         {
             return Decision::Refuse {
                 status: 500,
@@ -172,14 +191,16 @@ impl WitnessState {
     }
 }
 
-/// The witness's log of cosigned checkpoints, with group commit.
+/// The witness's log of cosigned checkpoints, with group commit (FORMAT.md §17).
 ///
-/// A record is `<SHA-256(origin), hex> <note length> <check>\n<note>\n`, where the check is
-/// the first 8 bytes (hex) of SHA-256 over `<origin hash> <note>`.
+/// The file is a sequence of batches, each starting at a multiple of [`BLOCK`]: a header
+/// `batch <length> <check>\n`, then `length` bytes of records, then spaces up to the next
+/// multiple of [`BLOCK`]. A record is `<SHA-256(origin), hex> <note length>\n<note>\n`; the
+/// check is the first 8 bytes (hex) of SHA-256 over the records.
 #[derive(Debug)]
 struct StateLog {
     dir: PathBuf,
-    /// Compact when the file holds this many records more than twice the origins.
+    /// Compact when the file is larger than this plus twice its latest records.
     slack: usize,
     /// Written only by the one thread that flushes (see `Appends::flushing`).
     file: Mutex<std::fs::File>,
@@ -201,118 +222,178 @@ struct Appends {
     /// A write or flush failed: what the file holds is unknown, so nothing more is cosigned
     /// until the witness is restarted (and reads its log again).
     failed: bool,
-    /// Records in the file.
-    records: usize,
+    /// The file's length.
+    bytes: usize,
 }
 
 fn record(origin_hash: &str, note: &str) -> Vec<u8> {
-    let mut check = Sha256::new();
-    check.update(origin_hash.as_bytes());
-    check.update(b" ");
-    check.update(note.as_bytes());
-    let mut out = format!("{origin_hash} {} {}\n", note.len(), hex::encode(&check.finalize()[..8])).into_bytes();
+    let mut out = format!("{origin_hash} {}\n", note.len()).into_bytes();
     out.extend_from_slice(note.as_bytes());
     out.push(b'\n');
     out
 }
 
-/// The records of a log, up to the first that does not check out: (origin hash, note) each,
-/// and the length of the part that does.
-fn read_records(bytes: &[u8]) -> (Vec<(String, String)>, usize) {
-    let mut records = Vec::new();
-    let mut at = 0;
-    loop {
-        let Some(parsed) = read_record(&bytes[at..]) else {
-            return (records, at);
-        };
-        let (origin_hash, note, length) = parsed;
-        records.push((origin_hash, note));
-        at += length;
-    }
+fn check(records: &[u8]) -> String {
+    hex::encode(&Sha256::digest(records)[..8])
 }
 
-fn read_record(bytes: &[u8]) -> Option<(String, String, usize)> {
-    let header_end = bytes.iter().position(|&b| b == b'\n')?;
+/// One batch of `records` (origin hash, note), padded to whole blocks.
+fn batch<'a>(records: impl IntoIterator<Item = (&'a String, &'a String)>) -> Vec<u8> {
+    let body: Vec<u8> = records.into_iter().flat_map(|(h, n)| record(h, n)).collect();
+    let mut out = format!("batch {} {}\n", body.len(), check(&body)).into_bytes();
+    out.extend(body);
+    out.resize(out.len().div_ceil(BLOCK) * BLOCK, b' ');
+    out
+}
+
+/// The records of one batch's body, all of them, or none if one does not parse.
+fn read_body(mut body: &[u8]) -> Option<Vec<(String, String)>> {
+    let mut records = Vec::new();
+    while !body.is_empty() {
+        let header_end = body.iter().position(|&b| b == b'\n')?;
+        let (origin_hash, length) = std::str::from_utf8(&body[..header_end]).ok()?.split_once(' ')?;
+        let length: usize = length.parse().ok().filter(|_| is_origin_hash(origin_hash))?;
+        let end = (header_end + 1).checked_add(length)?;
+        let note = std::str::from_utf8(body.get(header_end + 1..end)?).ok()?;
+        if body.get(end) != Some(&b'\n') {
+            return None;
+        }
+        records.push((origin_hash.to_owned(), note.to_owned()));
+        body = &body[end + 1..];
+    }
+    Some(records)
+}
+
+/// A batch at the start of `bytes`: its records and its length (padding included), or None
+/// if it is not whole and intact.
+fn read_batch(bytes: &[u8]) -> Option<(Vec<(String, String)>, usize)> {
+    let header_end = bytes.iter().take(64).position(|&b| b == b'\n')?;
     let header = std::str::from_utf8(&bytes[..header_end]).ok()?;
     let mut parts = header.split(' ');
-    let (origin_hash, length) = (parts.next()?, parts.next()?);
-    let valid_hash = origin_hash.len() == 64 && origin_hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    let length: usize = length.parse().ok().filter(|_| valid_hash)?;
+    let (word, length, checked) = (parts.next()?, parts.next()?, parts.next()?);
+    let length: usize = length.parse().ok()?;
     let end = (header_end + 1).checked_add(length)?;
-    let note = std::str::from_utf8(bytes.get(header_end + 1..end)?).ok()?;
-    // Whole and unaltered: exactly the record these values make (length, check, newline).
-    let whole = record(origin_hash, note);
-    (bytes.get(..whole.len()) == Some(&whole[..])).then(|| (origin_hash.to_owned(), note.to_owned(), whole.len()))
+    let body = bytes.get(header_end + 1..end)?;
+    if word != "batch" || parts.next().is_some() || checked != check(body) {
+        return None;
+    }
+    let padded = end.div_ceil(BLOCK) * BLOCK;
+    if bytes.len() < padded || bytes[end..padded].iter().any(|&b| b != b' ') {
+        return None;
+    }
+    Some((read_body(body)?, padded))
 }
 
-/// Write `records` as a new log, flushed, and rename it over the old one (the directory
-/// flushed): a crash leaves either log, whole. The new log's file, for appending.
-fn write_log(dir: &Path, records: &HashMap<String, String>) -> std::io::Result<std::fs::File> {
+/// Every record of a log, in order. A batch that is not whole and intact is the last one a
+/// crash tore (never answered) only if no intact batch follows it: then it is dropped.
+/// Anything else is damage to what was answered: an error.
+fn read_log(bytes: &[u8]) -> std::io::Result<Vec<(String, String)>> {
+    let mut records = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        match read_batch(&bytes[at..]) {
+            Some((batch, length)) => {
+                records.extend(batch);
+                at += length;
+            }
+            None => {
+                let later = (at + BLOCK..bytes.len())
+                    .step_by(BLOCK)
+                    .find(|&offset| read_batch(&bytes[offset..]).is_some());
+                if let Some(offset) = later {
+                    return Err(std::io::Error::other(format!(
+                        "{LOG_FILE} is damaged at byte {at} (an intact batch follows at byte {offset}): restore it from a backup"
+                    )));
+                }
+                eprintln!(
+                    "ledger witness: dropped the torn last batch of {LOG_FILE} (bytes {at}..{}), never answered",
+                    bytes.len()
+                );
+                break;
+            }
+        }
+    }
+    Ok(records)
+}
+
+/// Write `records` as a new log (one batch), flushed, and rename it over the old one (the
+/// directory flushed): a crash leaves either log, whole. The new log's file, for appending,
+/// and its length.
+fn write_log(dir: &Path, records: &HashMap<String, String>) -> std::io::Result<(std::fs::File, usize)> {
     let path = dir.join(LOG_FILE);
     let tmp = dir.join(format!("{LOG_FILE}.tmp"));
     let mut file = std::fs::File::create(&tmp)?;
     let mut sorted: Vec<_> = records.iter().collect();
     sorted.sort();
-    let mut bytes = Vec::new();
-    for (origin_hash, note) in sorted {
-        bytes.extend(record(origin_hash, note));
-    }
+    let bytes = if sorted.is_empty() { Vec::new() } else { batch(sorted) };
     file.write_all(&bytes)?;
     file.sync_all()?;
     std::fs::rename(&tmp, &path)?;
     std::fs::File::open(dir)?.sync_all()?;
-    std::fs::OpenOptions::new().append(true).open(&path)
+    Ok((std::fs::OpenOptions::new().append(true).open(&path)?, bytes.len()))
+}
+
+/// The state an earlier version kept: a `<SHA-256(origin), hex>.checkpoint` file per origin
+/// (names of any other form are not its, and are left alone), and its unfinished `.tmp`
+/// replacements (never answered).
+fn earlier_layout(dir: &Path) -> std::io::Result<(HashMap<String, String>, Vec<PathBuf>)> {
+    let mut kept = HashMap::new();
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(hash) = name.strip_suffix(".checkpoint").filter(|h| is_origin_hash(h)) {
+            kept.insert(hash.to_owned(), std::fs::read_to_string(entry.path())?);
+            files.push(entry.path());
+        } else if name.strip_suffix(".tmp").is_some_and(is_origin_hash) {
+            files.push(entry.path());
+        }
+    }
+    Ok((kept, files))
 }
 
 impl StateLog {
+    /// Read the log (and an earlier version's state), then write it anew, flushed: what is
+    /// served from here on is durable, whatever a crash left in the page cache.
     fn open(dir: &Path) -> std::io::Result<Self> {
         let path = dir.join(LOG_FILE);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
+        let records = match std::fs::read(&path) {
+            Ok(bytes) => read_log(&bytes)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e),
         };
-        let (records, good) = read_records(&bytes);
-        let mut count = records.len();
         let mut latest: HashMap<String, String> = HashMap::new();
-        // An earlier version's state: one file per origin (older than any log record).
-        let mut earlier = Vec::new();
-        for entry in std::fs::read_dir(dir)? {
-            let entry = entry?;
-            let name = entry.file_name();
-            let Some(hash) = name.to_str().and_then(|n| n.strip_suffix(".checkpoint")) else {
-                continue;
-            };
-            latest.insert(hash.to_owned(), std::fs::read_to_string(entry.path())?);
-            earlier.push(entry.path());
-        }
         latest.extend(records);
-        let file = if !earlier.is_empty() || !path.exists() {
-            // Taken over (or begun): the whole state in a new log, durable before the
-            // earlier files go.
-            let file = write_log(dir, &latest)?;
-            count = latest.len();
-            for old in earlier {
+        let (earlier, files) = earlier_layout(dir)?;
+        for (hash, note) in earlier {
+            match latest.get(&hash) {
+                // Taken over already (a migration cut off before it removed the files).
+                Some(kept) if *kept == note => {}
+                None => {
+                    latest.insert(hash, note);
+                }
+                Some(_) => {
+                    return Err(std::io::Error::other(format!(
+                        "{hash}.checkpoint (an earlier version's state) and {LOG_FILE} disagree on that origin: was an older witness run on this directory? Resolve it before starting"
+                    )));
+                }
+            }
+        }
+        let (file, bytes) = write_log(dir, &latest)?;
+        if !files.is_empty() {
+            for old in files {
                 std::fs::remove_file(old)?;
             }
-            file
-        } else {
-            let file = std::fs::OpenOptions::new().append(true).open(&path)?;
-            if good < bytes.len() {
-                // A torn last batch (never answered): cut, so that new records follow whole
-                // ones.
-                file.set_len(good as u64)?;
-                file.sync_all()?;
-            }
-            file
-        };
+            std::fs::File::open(dir)?.sync_all()?;
+        }
         Ok(Self {
             dir: dir.to_owned(),
             slack: COMPACT_SLACK,
             file: Mutex::new(file),
             appends: Mutex::new(Appends {
                 latest,
-                records: count,
+                bytes,
                 ..Appends::default()
             }),
             flushed: Condvar::new(),
@@ -326,9 +407,7 @@ impl StateLog {
     fn latest(&self, origin_hash: &str) -> std::io::Result<Option<String>> {
         let appends = self.appends();
         if appends.failed {
-            return Err(std::io::Error::other(
-                "the witness could not keep its state: restart it",
-            ));
+            return Err(std::io::Error::other("the witness could not keep its state: restart it"));
         }
         Ok(appends.latest.get(origin_hash).cloned())
     }
@@ -341,13 +420,11 @@ impl StateLog {
         appends.queued += 1;
         let mine = appends.queued;
         loop {
-            if appends.failed {
-                return Err(std::io::Error::other(
-                    "the witness could not keep its state: restart it",
-                ));
-            }
             if appends.durable >= mine {
                 return Ok(());
+            }
+            if appends.failed {
+                return Err(std::io::Error::other("the witness could not keep its state: restart it"));
             }
             if appends.flushing {
                 appends = self
@@ -356,31 +433,42 @@ impl StateLog {
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 continue;
             }
-            // This thread flushes the batch queued so far (its own record included).
+            // This thread flushes the batch queued so far (its own record included). Nothing
+            // below panics (allocation failure aborts), so `flushing` is always cleared.
             appends.flushing = true;
-            let batch = std::mem::take(&mut appends.pending);
+            let pending = std::mem::take(&mut appends.pending);
             let upto = appends.queued;
             drop(appends);
             let mut file = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let bytes: Vec<u8> = batch.iter().flat_map(|(h, n)| record(h, n)).collect();
+            let bytes = batch(pending.iter().map(|(h, n)| (h, n)));
             let written = file.write_all(&bytes).and_then(|()| file.sync_data());
             appends = self.appends();
-            match written {
+            let compact = match written {
                 Ok(()) => {
-                    appends.records += batch.len();
-                    appends.latest.extend(batch);
+                    appends.bytes += bytes.len();
+                    appends.latest.extend(pending);
                     appends.durable = upto;
-                    if appends.records > 2 * appends.latest.len() + self.slack {
-                        match write_log(&self.dir, &appends.latest) {
-                            Ok(compacted) => {
-                                *file = compacted;
-                                appends.records = appends.latest.len();
-                            }
-                            Err(_) => appends.failed = true,
-                        }
-                    }
+                    let live: usize = appends.latest.values().map(String::len).sum();
+                    (appends.bytes > 2 * live + self.slack).then(|| appends.latest.clone())
                 }
-                Err(_) => appends.failed = true,
+                Err(_) => {
+                    appends.failed = true;
+                    None
+                }
+            };
+            if let Some(snapshot) = compact {
+                // Outside the lock: requests go on queueing (and reading) meanwhile; they
+                // are appended to the new log by the next flush.
+                drop(appends);
+                let compacted = write_log(&self.dir, &snapshot);
+                appends = self.appends();
+                match compacted {
+                    Ok((new, length)) => {
+                        *file = new;
+                        appends.bytes = length;
+                    }
+                    Err(_) => appends.failed = true,
+                }
             }
             drop(file);
             appends.flushing = false;
@@ -605,6 +693,10 @@ mod tests {
         StateLog::open(dir).unwrap()
     }
 
+    fn log_bytes(dir: &Path) -> Vec<u8> {
+        std::fs::read(dir.join(LOG_FILE)).unwrap()
+    }
+
     #[test]
     fn what_is_committed_is_read_back_after_a_restart() {
         let dir = tempfile::tempdir().unwrap();
@@ -614,11 +706,17 @@ mod tests {
         log.commit(hash(2), note(2, 5)).unwrap();
         log.commit(hash(1), note(1, 7)).unwrap();
         assert_eq!(log.latest(&hash(1)).unwrap(), Some(note(1, 7)));
+        // Three batches, each on whole blocks.
+        let bytes = log_bytes(dir.path());
+        assert_eq!(bytes.len(), 3 * BLOCK);
+        assert_eq!(read_log(&bytes).unwrap().len(), 3);
         drop(log);
         let log = open(dir.path());
         assert_eq!(log.latest(&hash(1)).unwrap(), Some(note(1, 7)));
         assert_eq!(log.latest(&hash(2)).unwrap(), Some(note(2, 5)));
         assert_eq!(log.latest(&hash(3)).unwrap(), None);
+        // Written anew on open: one batch of the latest records.
+        assert_eq!(read_log(&log_bytes(dir.path())).unwrap().len(), 2);
     }
 
     #[test]
@@ -638,79 +736,128 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
+        assert_eq!(read_log(&log_bytes(dir.path())).unwrap().len(), 48 * 4);
         drop(log);
         let log = open(dir.path());
         for i in 0..48 {
             assert_eq!(log.latest(&hash(i)).unwrap(), Some(note(i, 4)), "origin {i}");
         }
-        let bytes = std::fs::read(dir.path().join(LOG_FILE)).unwrap();
-        let (records, good) = read_records(&bytes);
-        assert_eq!((records.len(), good), (48 * 4, bytes.len()));
     }
 
     #[test]
-    fn a_torn_last_batch_is_cut_and_the_log_goes_on_whole() {
+    fn a_torn_last_batch_is_dropped_and_the_log_goes_on_whole() {
         let dir = tempfile::tempdir().unwrap();
         let log = open(dir.path());
         log.commit(hash(1), note(1, 3)).unwrap();
+        log.commit(hash(2), note(2, 4)).unwrap();
         drop(log);
         let path = dir.path().join(LOG_FILE);
-        let whole = std::fs::read(&path).unwrap();
-        // Every way a crash can leave the next record: cut anywhere, or altered.
-        let next = record(&hash(1), &note(1, 9));
-        let mut altered = next.clone();
-        let at = altered.len() - 5;
-        altered[at] ^= 1;
-        let torn: Vec<Vec<u8>> = (1..next.len())
+        let whole = log_bytes(dir.path());
+        // Every way a crash can leave the next batch (two records): cut anywhere, a byte of
+        // it altered, zeros where it should be.
+        let next = batch([(&hash(1), &note(1, 9)), (&hash(3), &note(3, 1))]);
+        let mut torn: Vec<Vec<u8>> = [1, 5, 20, 90, 200, 300, next.len() - 1]
+            .into_iter()
             .map(|cut| next[..cut].to_vec())
-            .chain([altered, vec![0; 64]])
             .collect();
+        for at in [3, 40, 150, 400, next.len() - 1] {
+            let mut altered = next.clone();
+            altered[at] ^= 1;
+            torn.push(altered);
+        }
+        torn.push(vec![0; BLOCK]);
         for tail in torn {
             std::fs::write(&path, [whole.as_slice(), &tail].concat()).unwrap();
             let log = open(dir.path());
             assert_eq!(log.latest(&hash(1)).unwrap(), Some(note(1, 3)));
-            assert_eq!(std::fs::read(&path).unwrap(), whole, "cut back to the whole records");
-            log.commit(hash(2), note(2, 4)).unwrap();
+            assert_eq!(log.latest(&hash(3)).unwrap(), None);
+            log.commit(hash(4), note(4, 4)).unwrap();
             drop(log);
             let log = open(dir.path());
             assert_eq!(log.latest(&hash(2)).unwrap(), Some(note(2, 4)));
+            assert_eq!(log.latest(&hash(4)).unwrap(), Some(note(4, 4)));
             drop(log);
             std::fs::write(&path, &whole).unwrap();
         }
+        // The batch whole: kept.
+        std::fs::write(&path, [whole.as_slice(), &next].concat()).unwrap();
+        assert_eq!(open(dir.path()).latest(&hash(3)).unwrap(), Some(note(3, 1)));
+    }
+
+    #[test]
+    fn damage_before_an_intact_batch_stops_the_witness() {
+        // Only the last batch can be torn by a crash (each is flushed before the next is
+        // written): a damaged batch with an intact one after it is damage to what was
+        // answered. The witness does not start on it, and does not cut it.
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        log.commit(hash(1), note(1, 3)).unwrap();
+        log.commit(hash(2), note(2, 4)).unwrap();
+        drop(log);
+        let path = dir.path().join(LOG_FILE);
+        let mut damaged = log_bytes(dir.path());
+        damaged[20] ^= 1;
+        std::fs::write(&path, &damaged).unwrap();
+        let refused = StateLog::open(dir.path()).unwrap_err().to_string();
+        assert!(refused.contains("damaged at byte 0"), "{refused}");
+        assert_eq!(log_bytes(dir.path()), damaged, "left as it is");
     }
 
     #[test]
     fn the_log_is_compacted_to_the_latest_of_each_origin() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = open(dir.path());
-        log.slack = 5;
-        for size in 1..=20 {
-            log.commit(hash(size as usize % 3), note(size as usize % 3, size))
-                .unwrap();
+        log.slack = 5 * BLOCK;
+        for size in 1..=40 {
+            log.commit(hash(size as usize % 3), note(size as usize % 3, size)).unwrap();
+            let live: usize = (0..3).filter_map(|i| log.latest(&hash(i)).unwrap()).map(|n| n.len()).sum();
+            assert!(log_bytes(dir.path()).len() <= 2 * live + 6 * BLOCK, "after {size}");
         }
-        let records = read_records(&std::fs::read(dir.path().join(LOG_FILE)).unwrap()).0;
-        assert!(records.len() <= 2 * 3 + 5, "{} records", records.len());
         drop(log);
         let log = open(dir.path());
-        assert_eq!(log.latest(&hash(0)).unwrap(), Some(note(0, 18)));
-        assert_eq!(log.latest(&hash(1)).unwrap(), Some(note(1, 19)));
-        assert_eq!(log.latest(&hash(2)).unwrap(), Some(note(2, 20)));
+        assert_eq!(log.latest(&hash(0)).unwrap(), Some(note(0, 39)));
+        assert_eq!(log.latest(&hash(1)).unwrap(), Some(note(1, 40)));
+        assert_eq!(log.latest(&hash(2)).unwrap(), Some(note(2, 38)));
     }
 
     #[test]
     fn an_earlier_versions_state_directory_is_taken_over() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(format!("{}.checkpoint", hash(1))), note(1, 3)).unwrap();
-        std::fs::write(dir.path().join(format!("{}.checkpoint", hash(2))), note(2, 5)).unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write(&format!("{}.checkpoint", hash(1)), &note(1, 3));
+        write(&format!("{}.checkpoint", hash(2)), &note(2, 5));
+        write(&format!("{}.tmp", hash(2)), &note(2, 6));
+        // Not an earlier witness's state: left alone, and never read as an origin's.
+        write("README.checkpoint", "notes");
+        write(&format!("{}.checkpoint", hash(3).to_uppercase()), &note(3, 1));
         let log = open(dir.path());
         assert_eq!(log.latest(&hash(1)).unwrap(), Some(note(1, 3)));
         assert_eq!(log.latest(&hash(2)).unwrap(), Some(note(2, 5)));
-        let left: Vec<_> = std::fs::read_dir(dir.path())
+        assert_eq!(log.latest(&hash(3)).unwrap(), None);
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
-        assert_eq!(left, [LOG_FILE]);
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                format!("{}.checkpoint", hash(3).to_uppercase()),
+                "README.checkpoint".to_owned(),
+                LOG_FILE.to_owned()
+            ]
+        );
         drop(log);
-        assert_eq!(open(dir.path()).latest(&hash(2)).unwrap(), Some(note(2, 5)));
+        let log = open(dir.path());
+        assert_eq!(log.latest(&hash(2)).unwrap(), Some(note(2, 5)));
+        // An earlier witness run on the directory since: its file and the log disagree.
+        log.commit(hash(1), note(1, 4)).unwrap();
+        drop(log);
+        write(&format!("{}.checkpoint", hash(1)), &note(1, 3));
+        let refused = StateLog::open(dir.path()).unwrap_err().to_string();
+        assert!(refused.contains("disagree"), "{refused}");
+        // A migration cut off before it removed the files: the same note, taken as it is.
+        write(&format!("{}.checkpoint", hash(1)), &note(1, 4));
+        assert_eq!(open(dir.path()).latest(&hash(1)).unwrap(), Some(note(1, 4)));
     }
 }

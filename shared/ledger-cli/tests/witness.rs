@@ -148,6 +148,9 @@ fn replays_and_padding_cannot_break_a_witness_for_everyone() {
             .read_to_string()
             .unwrap()
     };
+    let first = served(&url);
+    let log_length = || std::fs::metadata(dir.path().join("cosigned.log")).unwrap().len();
+    let before = log_length();
     for round in 0..120 {
         let mut note = served(&url);
         if round % 2 == 0 {
@@ -164,6 +167,9 @@ fn replays_and_padding_cannot_break_a_witness_for_everyone() {
     }
     let kept = served(&url);
     assert_eq!(ledger::SignedNote::parse(&kept).unwrap().signatures.len(), 2, "{kept}");
+    // The checkpoint it holds, cosigned again, is nothing new to keep: nothing is written.
+    assert_eq!(kept, first);
+    assert_eq!(log_length(), before, "replays append nothing to the witness's log");
     assert_eq!(add(&url, &request(5, 9, 0)).0, 200, "the log's next checkpoint");
     serving.stop();
 }
