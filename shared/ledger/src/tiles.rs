@@ -276,4 +276,40 @@ mod tests {
             Err(TileError::Inconsistent { .. })
         ));
     }
+
+    /// What the signer does before it asks its witnesses: read the right edge of the tree
+    /// of `m` leaves, extend it by the new leaves to `n`, and prove consistency from `m` to
+    /// `n` with the tiles at hand only (nothing read back).
+    #[test]
+    fn the_right_edge_extended_holds_every_node_of_the_consistency_proof_from_its_size() {
+        let all = leaves(70_000);
+        let pairs = [
+            (1, 2),
+            (3, 4),
+            (255, 256),
+            (256, 257),
+            (256, 512),
+            (300, 301),
+            (511, 70_000),
+            (65_535, 65_536),
+            (65_536, 65_537),
+            (65_537, 69_999),
+            (12_345, 12_346),
+            (41_234, 69_998),
+        ];
+        for (m, n) in pairs {
+            let stored = grow(&all[..m], &[1, 255, 3, 700, 65_536, 2]);
+            let mut at_hand = Tiles::new();
+            for (id, _) in right_edge(m as u64) {
+                at_hand.insert(id, stored.tiles[&id].clone());
+            }
+            let changed = at_hand.extend(m as u64, &all[m..n]).unwrap();
+            at_hand.tiles.extend(changed.tiles);
+            assert_eq!(
+                consistency_proof_from(&mut &at_hand, TreeSize(m as u64), TreeSize(n as u64)).unwrap(),
+                consistency_proof(&all[..n], TreeSize(m as u64)).unwrap(),
+                "{m} -> {n}"
+            );
+        }
+    }
 }

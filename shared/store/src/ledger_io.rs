@@ -751,10 +751,16 @@ impl Store {
         }
         let start = state.size - leaves.len() as u64;
         // The entries a begun entry tile needs and the hash tiles' right edge, read together.
-        let (entry_tiles, hash_tiles) = tokio::try_join!(
+        let (entry_tiles, (hash_tiles, tree)) = tokio::try_join!(
             self.entry_tile_frames(chain, start, &lines, signed_last_hash),
             self.extend_tiles(chain, start, &leaves)
         )?;
+        // The witnesses' consistency proof from the previous checkpoint, from the tiles at hand
+        // (the right edge read and extended: every node the proof needs), so that it is not
+        // read back once they are written. None if a node is missing: then it is read.
+        let proof = (self.witnesses.is_some() && previous > 0 && previous < state.size)
+            .then(|| consistency_proof_from(&mut &tree, TreeSize(previous), TreeSize(state.size)).ok())
+            .flatten();
         let entry_tiles = match entry_tiles {
             Ok(frames) => frames,
             Err(problem) => return alarm(problem),
@@ -766,7 +772,7 @@ impl Store {
         )?;
         let note = head.sign_checkpoint(log.as_str(), key);
         // The witnesses' cosignatures, asked of all at once; kept with the note (FORMAT.md §17).
-        let cosignatures = self.cosign(chain, &note, state.size, previous).await;
+        let cosignatures = self.cosign(chain, &note, state.size, previous, proof).await;
         let unwitnessed = (self.witnesses.is_some() && !cosignatures.witnessed).then(|| Unwitnessed {
             chain: chain.to_string(),
             size: state.size,
@@ -917,13 +923,14 @@ impl Store {
     }
 
     /// Add `leaves` (positions `start …`) to `chain`'s tiles: read the right edge, extend;
-    /// the writes of every tile that changed.
+    /// the writes of every tile that changed, and the tiles at hand after it (the right edge
+    /// read, with every tile that changed as it now is).
     async fn extend_tiles(
         &self,
         chain: &ChainId,
         start: u64,
         leaves: &[ledger::Hash],
-    ) -> Result<Vec<WriteRequest>, StoreError> {
+    ) -> Result<(Vec<WriteRequest>, Tiles), StoreError> {
         let edge: BTreeSet<TileId> = right_edge(start).into_iter().map(|(id, _)| id).collect();
         let have = if edge.is_empty() {
             Tiles::new()
@@ -944,7 +951,7 @@ impl Store {
             (Tiles::new(), all, 0)
         };
         let changed = have.extend(start, &leaves).map_err(StoreError::internal)?;
-        changed
+        let writes = changed
             .tiles
             .iter()
             .map(|(id, hashes)| {
@@ -957,7 +964,10 @@ impl Store {
                     .map(|p| WriteRequest::builder().put_request(p).build())
                     .map_err(StoreError::internal)
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        let mut tree = have;
+        tree.tiles.extend(changed.tiles);
+        Ok((writes, tree))
     }
 
     /// The entry tiles (FORMAT.md §11.1) that entries `start …` (`lines`, checked by the

@@ -177,14 +177,23 @@ impl Witnesses {
 impl Store {
     /// Ask every witness at once to cosign `note`, `chain`'s checkpoint of `size`, signed
     /// after the checkpoint of `previous` (the size each witness most likely cosigned last).
-    pub(crate) async fn cosign(&self, chain: &ChainId, note: &str, size: u64, previous: u64) -> Cosignatures {
+    /// `proof`: the consistency proof from `previous` to `size` if the signer has it at hand
+    /// (from the tiles it just extended); otherwise it is read from the stored tiles.
+    pub(crate) async fn cosign(
+        &self,
+        chain: &ChainId,
+        note: &str,
+        size: u64,
+        previous: u64,
+        proof: Option<Vec<Hash>>,
+    ) -> Cosignatures {
         let Some(witnesses) = &self.witnesses else {
             return Cosignatures::default();
         };
         let mut answers: Vec<Option<Result<String, String>>> = vec![None; witnesses.endpoints.len()];
         // The witnesses usually all cosigned the last checkpoint: one consistency proof from its
-        // size serves them all (read once, not once per witness).
-        let shared_proof: tokio::sync::OnceCell<Vec<Hash>> = tokio::sync::OnceCell::new();
+        // size serves them all (computed or read once, not once per witness).
+        let shared_proof: tokio::sync::OnceCell<Vec<Hash>> = tokio::sync::OnceCell::new_with(proof);
         let shared_proof = &shared_proof;
         let mut asks: futures::stream::FuturesUnordered<_> = witnesses
             .endpoints
