@@ -553,17 +553,22 @@ async fn a_head_of_the_signed_size_that_does_not_describe_its_entries_is_an_alar
         }),
     ];
     for (what, doctor) in doctored {
-        let h = Harness::new().await;
-        seed(&h, "partner-a", 3, 0).await;
-        sign_with(&h.store).await;
-        let mut head = head_of(&h, "partner-a").await;
-        doctor(&mut head);
-        h.overwrite_head(&head).await;
-        let problem = one_alarm(&sign_with(&h.store).await, "partner-a").to_owned();
-        assert!(
-            problem.contains("does not describe the entries the last checkpoint covers"),
-            "{what}: {problem}"
-        );
+        // At the size signed (nothing new to read) and after new entries (read and checked).
+        for (grown, says) in [
+            (0, "does not describe the entries the last checkpoint covers"),
+            (2, "does not describe the entries it follows"),
+        ] {
+            let h = Harness::new().await;
+            seed(&h, "partner-a", 3, 0).await;
+            sign_with(&h.store).await;
+            seed(&h, "partner-a", grown, 10).await;
+            let mut head = head_of(&h, "partner-a").await;
+            doctor(&mut head);
+            h.overwrite_head(&head).await;
+            let problem = one_alarm(&sign_with(&h.store).await, "partner-a").to_owned();
+            assert!(problem.contains(says), "{what}, {grown} new: {problem}");
+            assert_eq!(rows(&h, "partner-a").await, [3]);
+        }
     }
 }
 
@@ -625,4 +630,25 @@ async fn entries_of_one_time_are_signed_and_a_time_that_goes_back_is_refused() {
     h.overwrite_head(&head).await;
     let problem = one_alarm(&sign_with(&h.store).await, "partner-a").to_owned();
     assert!(problem.contains("entry seq 3's time goes backwards"), "{problem}");
+}
+
+#[tokio::test]
+async fn an_entry_stamped_ahead_of_the_signers_clock_is_refused() {
+    let h = Harness::new().await;
+    seed(&h, "partner-a", 2, 0).await;
+    sign_with(&h.store).await;
+    // An operator appends an entry stamped a day ahead (past the allowed skew).
+    let ahead = chrono::Utc::now() + chrono::Duration::days(1);
+    let (entry, head) = head_of(&h, "partner-a")
+        .await
+        .append(&ahead, "note_added", &serde_json::json!({}))
+        .unwrap();
+    h.overwrite_entry("partner-a", entry.seq, &entry.line).await;
+    h.overwrite_head(&head).await;
+    let problem = one_alarm(&sign_with(&h.store).await, "partner-a").to_owned();
+    assert!(
+        problem.contains("entry seq 2 is stamped") && problem.contains("a time from the future"),
+        "{problem}"
+    );
+    assert_eq!(rows(&h, "partner-a").await, [2]);
 }
