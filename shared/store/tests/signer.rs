@@ -35,10 +35,15 @@ async fn seed(h: &Harness, partner: &str, n: usize, from: i64) {
 }
 
 async fn sign_with(store: &Store) -> SignReport {
-    store
+    let report = store
         .sign_grown_chains(&key(), &log(), domain::Timestamp::from(t0() + minutes(600)))
         .await
-        .expect("a signing run that fails for one chain must not fail the run")
+        .expect("a signing run that fails for one chain must not fail the run");
+    assert!(
+        report.unwitnessed.is_empty(),
+        "no witnesses are configured: nothing is unwitnessed: {report:?}"
+    );
+    report
 }
 
 /// The signer with its copies in an embedded S3 of its own.
@@ -651,4 +656,42 @@ async fn an_entry_stamped_ahead_of_the_signers_clock_is_refused() {
         "{problem}"
     );
     assert_eq!(rows(&h, "partner-a").await, [2]);
+}
+
+#[tokio::test]
+async fn an_object_under_the_signers_prefix_that_is_no_copy_is_an_alarm() {
+    // Names that are not the signer's own spelling of a size: each could stand for a copy
+    // that is not one (or push real copies out of a listing's page). The signer lists its
+    // copies from the table's latest row on, so a name that sorts before it is not seen
+    // unless the rows are gone ("+…" parses as a size, and sorts before every digit).
+    for (stray, rows_deleted) in [
+        ("3", false),
+        ("00000000000000000003.json", false),
+        ("junk", false),
+        ("+0000000000000000003", true),
+    ] {
+        let h = Harness::new().await;
+        let signer = with_copies(&h).await;
+        seed(&h, "partner-a", 3, 0).await;
+        sign_with(&signer.store).await;
+        if rows_deleted {
+            delete_row(&h, "partner-a", 3).await;
+        }
+        store::s3_at(signer.s3.endpoint(), "eu-central-1")
+            .put_object()
+            .bucket(BUCKET)
+            .key(format!("checkpoints/partner-a/{stray}"))
+            .body(b"{}".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+        seed(&h, "partner-a", 1, 10).await;
+        let problem = one_alarm(&sign_with(&signer.store).await, "partner-a").to_owned();
+        assert!(
+            problem.contains("is under the signer's prefix in the tile bucket but is no copy"),
+            "{stray}: {problem}"
+        );
+        let left: &[u64] = if rows_deleted { &[] } else { &[3] };
+        assert_eq!(rows(&h, "partner-a").await, left, "{stray}");
+    }
 }
