@@ -226,55 +226,67 @@ struct Appends {
     bytes: usize,
 }
 
+/// A record: the origin's hash and the note in hex (so that no note can hold a newline, a
+/// space or a batch header: the framing cannot be forged by what a log signs).
 fn record(origin_hash: &str, note: &str) -> Vec<u8> {
-    let mut out = format!("{origin_hash} {}\n", note.len()).into_bytes();
-    out.extend_from_slice(note.as_bytes());
-    out.push(b'\n');
-    out
+    format!("{origin_hash} {}\n", hex::encode(note)).into_bytes()
 }
 
 fn check(records: &[u8]) -> String {
     hex::encode(&Sha256::digest(records)[..8])
 }
 
+/// The word that opens a batch: `base` for the first (all the state when the log was
+/// written), `batch` for every one appended after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Base,
+    Appended,
+}
+
+impl Kind {
+    fn word(self) -> &'static str {
+        match self {
+            Kind::Base => "base",
+            Kind::Appended => "batch",
+        }
+    }
+}
+
 /// One batch of `records` (origin hash, note), padded to whole blocks.
-fn batch<'a>(records: impl IntoIterator<Item = (&'a String, &'a String)>) -> Vec<u8> {
+fn batch<'a>(kind: Kind, records: impl IntoIterator<Item = (&'a String, &'a String)>) -> Vec<u8> {
     let body: Vec<u8> = records.into_iter().flat_map(|(h, n)| record(h, n)).collect();
-    let mut out = format!("batch {} {}\n", body.len(), check(&body)).into_bytes();
+    let mut out = format!("{} {} {}\n", kind.word(), body.len(), check(&body)).into_bytes();
     out.extend(body);
     out.resize(out.len().div_ceil(BLOCK) * BLOCK, b' ');
     out
 }
 
 /// The records of one batch's body, all of them, or none if one does not parse.
-fn read_body(mut body: &[u8]) -> Option<Vec<(String, String)>> {
-    let mut records = Vec::new();
-    while !body.is_empty() {
-        let header_end = body.iter().position(|&b| b == b'\n')?;
-        let (origin_hash, length) = std::str::from_utf8(&body[..header_end]).ok()?.split_once(' ')?;
-        let length: usize = length.parse().ok().filter(|_| is_origin_hash(origin_hash))?;
-        let end = (header_end + 1).checked_add(length)?;
-        let note = std::str::from_utf8(body.get(header_end + 1..end)?).ok()?;
-        if body.get(end) != Some(&b'\n') {
-            return None;
-        }
-        records.push((origin_hash.to_owned(), note.to_owned()));
-        body = &body[end + 1..];
+fn read_body(body: &[u8]) -> Option<Vec<(String, String)>> {
+    let body = std::str::from_utf8(body).ok()?;
+    if !body.is_empty() && !body.ends_with('\n') {
+        return None;
     }
-    Some(records)
+    body.split_terminator('\n')
+        .map(|line| {
+            let (origin_hash, note) = line.split_once(' ').filter(|(h, _)| is_origin_hash(h))?;
+            Some((origin_hash.to_owned(), String::from_utf8(hex::decode(note).ok()?).ok()?))
+        })
+        .collect()
 }
 
-/// A batch at the start of `bytes`: its records and its length (padding included), or None
-/// if it is not whole and intact.
-fn read_batch(bytes: &[u8]) -> Option<(Vec<(String, String)>, usize)> {
+/// A batch of `kind` at the start of `bytes`: its records and its length (padding
+/// included), or None if it is not whole and intact.
+fn read_batch(kind: Kind, bytes: &[u8]) -> Option<(Vec<(String, String)>, usize)> {
     let header_end = bytes.iter().take(64).position(|&b| b == b'\n')?;
     let header = std::str::from_utf8(&bytes[..header_end]).ok()?;
     let mut parts = header.split(' ');
     let (word, length, checked) = (parts.next()?, parts.next()?, parts.next()?);
-    let length: usize = length.parse().ok()?;
+    let length: usize = length.parse().ok().filter(|_| word == kind.word())?;
     let end = (header_end + 1).checked_add(length)?;
     let body = bytes.get(header_end + 1..end)?;
-    if word != "batch" || parts.next().is_some() || checked != check(body) {
+    if parts.next().is_some() || checked != check(body) {
         return None;
     }
     let padded = end.div_ceil(BLOCK) * BLOCK;
@@ -284,14 +296,21 @@ fn read_batch(bytes: &[u8]) -> Option<(Vec<(String, String)>, usize)> {
     Some((read_body(body)?, padded))
 }
 
-/// Every record of a log, in order. A batch that is not whole and intact is the last one a
-/// crash tore (never answered) only if no intact batch follows it: then it is dropped.
-/// Anything else is damage to what was answered: an error.
+/// Every record of a log, in order. Its base batch (flushed before the log was renamed into
+/// place: no crash tears it) must be whole and intact. An appended batch that is not is the
+/// last one a crash tore (never answered) only if no intact batch follows it: then it is
+/// dropped. Anything else is damage to what was answered: an error.
 fn read_log(bytes: &[u8]) -> std::io::Result<Vec<(String, String)>> {
-    let mut records = Vec::new();
-    let mut at = 0;
+    let damaged = |at: usize, why: &str| {
+        std::io::Error::other(format!(
+            "{LOG_FILE} is damaged at byte {at} ({why}): the witness does not start on it. Do not put back an older copy (it would let the witness cosign a history it refused); find out what damaged it"
+        ))
+    };
+    let Some((mut records, mut at)) = read_batch(Kind::Base, bytes) else {
+        return Err(damaged(0, "its base batch is not whole"));
+    };
     while at < bytes.len() {
-        match read_batch(&bytes[at..]) {
+        match read_batch(Kind::Appended, &bytes[at..]) {
             Some((batch, length)) => {
                 records.extend(batch);
                 at += length;
@@ -299,11 +318,9 @@ fn read_log(bytes: &[u8]) -> std::io::Result<Vec<(String, String)>> {
             None => {
                 let later = (at + BLOCK..bytes.len())
                     .step_by(BLOCK)
-                    .find(|&offset| read_batch(&bytes[offset..]).is_some());
+                    .find(|&offset| read_batch(Kind::Appended, &bytes[offset..]).is_some());
                 if let Some(offset) = later {
-                    return Err(std::io::Error::other(format!(
-                        "{LOG_FILE} is damaged at byte {at} (an intact batch follows at byte {offset}): restore it from a backup"
-                    )));
+                    return Err(damaged(at, &format!("an intact batch follows at byte {offset}")));
                 }
                 eprintln!(
                     "ledger witness: dropped the torn last batch of {LOG_FILE} (bytes {at}..{}), never answered",
@@ -316,7 +333,7 @@ fn read_log(bytes: &[u8]) -> std::io::Result<Vec<(String, String)>> {
     Ok(records)
 }
 
-/// Write `records` as a new log (one batch), flushed, and rename it over the old one (the
+/// Write `records` as a new log (its base batch), flushed, and rename it over the old one (the
 /// directory flushed): a crash leaves either log, whole. The new log's file, for appending,
 /// and its length.
 fn write_log(dir: &Path, records: &HashMap<String, String>) -> std::io::Result<(std::fs::File, usize)> {
@@ -325,7 +342,7 @@ fn write_log(dir: &Path, records: &HashMap<String, String>) -> std::io::Result<(
     let mut file = std::fs::File::create(&tmp)?;
     let mut sorted: Vec<_> = records.iter().collect();
     sorted.sort();
-    let bytes = if sorted.is_empty() { Vec::new() } else { batch(sorted) };
+    let bytes = batch(Kind::Base, sorted);
     file.write_all(&bytes)?;
     file.sync_all()?;
     std::fs::rename(&tmp, &path)?;
@@ -407,7 +424,9 @@ impl StateLog {
     fn latest(&self, origin_hash: &str) -> std::io::Result<Option<String>> {
         let appends = self.appends();
         if appends.failed {
-            return Err(std::io::Error::other("the witness could not keep its state: restart it"));
+            return Err(std::io::Error::other(
+                "the witness could not keep its state: restart it",
+            ));
         }
         Ok(appends.latest.get(origin_hash).cloned())
     }
@@ -424,7 +443,9 @@ impl StateLog {
                 return Ok(());
             }
             if appends.failed {
-                return Err(std::io::Error::other("the witness could not keep its state: restart it"));
+                return Err(std::io::Error::other(
+                    "the witness could not keep its state: restart it",
+                ));
             }
             if appends.flushing {
                 appends = self
@@ -440,7 +461,7 @@ impl StateLog {
             let upto = appends.queued;
             drop(appends);
             let mut file = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let bytes = batch(pending.iter().map(|(h, n)| (h, n)));
+            let bytes = batch(Kind::Appended, pending.iter().map(|(h, n)| (h, n)));
             let written = file.write_all(&bytes).and_then(|()| file.sync_data());
             appends = self.appends();
             let compact = match written {
@@ -706,9 +727,9 @@ mod tests {
         log.commit(hash(2), note(2, 5)).unwrap();
         log.commit(hash(1), note(1, 7)).unwrap();
         assert_eq!(log.latest(&hash(1)).unwrap(), Some(note(1, 7)));
-        // Three batches, each on whole blocks.
+        // The base batch (empty) and three appended, each on whole blocks.
         let bytes = log_bytes(dir.path());
-        assert_eq!(bytes.len(), 3 * BLOCK);
+        assert_eq!(bytes.len(), 4 * BLOCK);
         assert_eq!(read_log(&bytes).unwrap().len(), 3);
         drop(log);
         let log = open(dir.path());
@@ -755,7 +776,7 @@ mod tests {
         let whole = log_bytes(dir.path());
         // Every way a crash can leave the next batch (two records): cut anywhere, a byte of
         // it altered, zeros where it should be.
-        let next = batch([(&hash(1), &note(1, 9)), (&hash(3), &note(3, 1))]);
+        let next = batch(Kind::Appended, [(&hash(1), &note(1, 9)), (&hash(3), &note(3, 1))]);
         let mut torn: Vec<Vec<u8>> = [1, 5, 20, 90, 200, 300, next.len() - 1]
             .into_iter()
             .map(|cut| next[..cut].to_vec())
@@ -801,6 +822,53 @@ mod tests {
         let refused = StateLog::open(dir.path()).unwrap_err().to_string();
         assert!(refused.contains("damaged at byte 0"), "{refused}");
         assert_eq!(log_bytes(dir.path()), damaged, "left as it is");
+
+        // The base batch alone (as after a restart): it was flushed before the log was
+        // renamed into place, so no crash tears it: damage to it is never taken for a torn
+        // tail, and an empty file is no fresh start.
+        let fresh = dir.path().join("fresh");
+        std::fs::create_dir(&fresh).unwrap();
+        let log = open(&fresh);
+        log.commit(hash(1), note(1, 3)).unwrap();
+        drop(log);
+        let path = fresh.join(LOG_FILE);
+        let base = read_log(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(base.len(), 1);
+        drop(open(&fresh));
+        for damage in [Some(10), Some(100), None] {
+            let mut bytes = std::fs::read(&path).unwrap();
+            match damage {
+                Some(at) => bytes[at] ^= 1,
+                None => bytes.clear(),
+            }
+            std::fs::write(&path, &bytes).unwrap();
+            let refused = StateLog::open(&fresh).unwrap_err().to_string();
+            assert!(refused.contains("its base batch is not whole"), "{damage:?}: {refused}");
+        }
+    }
+
+    #[test]
+    fn no_note_can_forge_the_framing() {
+        // A note holding what looks like a batch header, placed to fall on a block boundary,
+        // is written in hex: the only batch headers in the file are the witness's own.
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        let forged = format!(
+            "{}batch 0 {}\n{}",
+            " ".repeat(BLOCK - 80),
+            check(b""),
+            " ".repeat(BLOCK)
+        );
+        log.commit(hash(1), forged.clone()).unwrap();
+        drop(log);
+        let bytes = log_bytes(dir.path());
+        assert!(bytes.len() > 3 * BLOCK, "the note spans blocks");
+        let headers: Vec<usize> = (0..bytes.len())
+            .step_by(BLOCK)
+            .filter(|&offset| read_batch(Kind::Appended, &bytes[offset..]).is_some())
+            .collect();
+        assert_eq!(headers, [BLOCK], "only the batch the witness appended");
+        assert_eq!(open(dir.path()).latest(&hash(1)).unwrap(), Some(forged));
     }
 
     #[test]
@@ -809,8 +877,12 @@ mod tests {
         let mut log = open(dir.path());
         log.slack = 5 * BLOCK;
         for size in 1..=40 {
-            log.commit(hash(size as usize % 3), note(size as usize % 3, size)).unwrap();
-            let live: usize = (0..3).filter_map(|i| log.latest(&hash(i)).unwrap()).map(|n| n.len()).sum();
+            log.commit(hash(size as usize % 3), note(size as usize % 3, size))
+                .unwrap();
+            let live: usize = (0..3)
+                .filter_map(|i| log.latest(&hash(i)).unwrap())
+                .map(|n| n.len())
+                .sum();
             assert!(log_bytes(dir.path()).len() <= 2 * live + 6 * BLOCK, "after {size}");
         }
         drop(log);
