@@ -281,7 +281,7 @@ mod tests {
     /// of `m` leaves, extend it by the new leaves to `n`, and prove consistency from `m` to
     /// `n` with the tiles at hand only (nothing read back).
     #[test]
-    fn the_right_edge_extended_holds_every_node_of_the_consistency_proof_from_its_size() {
+    fn the_right_edge_extended_holds_the_new_root_and_every_node_of_the_consistency_proof_from_its_size() {
         let all = leaves(70_000);
         let pairs = [
             (1, 2),
@@ -305,6 +305,12 @@ mod tests {
             }
             let changed = at_hand.extend(m as u64, &all[m..n]).unwrap();
             at_hand.tiles.extend(changed.tiles);
+            // The signer's check of what it read: the new tree's root from the tiles at hand.
+            assert_eq!(
+                root_from(&mut &at_hand, TreeSize(n as u64)).unwrap(),
+                root_of(&all[..n]),
+                "root {n}"
+            );
             assert_eq!(
                 consistency_proof_from(&mut &at_hand, TreeSize(m as u64), TreeSize(n as u64)).unwrap(),
                 consistency_proof(&all[..n], TreeSize(m as u64)).unwrap(),

@@ -11,7 +11,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, PutRequest
 use domain::Timestamp;
 use futures::StreamExt;
 use ledger::entry_tiles::ENTRY_TILE_WIDTH;
-use ledger::merkle::{LeafIndex, ProveFrom, TreeSize, consistency_proof_from, inclusion_proof_from, leaf_hash};
+use ledger::merkle::{
+    LeafIndex, ProveFrom, TreeSize, consistency_proof_from, inclusion_proof_from, leaf_hash, root_from,
+};
 use ledger::tiles::{Recorder, TileId, Tiles, right_edge};
 use ledger::{ChainHead, ChainId, EntryRef, Frontier, Hash, LogName, SignedNote, SignerKey, TrustedKeys, Version};
 
@@ -755,6 +757,15 @@ impl Store {
             self.entry_tile_frames(chain, start, &lines, signed_last_hash),
             self.extend_tiles(chain, start, &leaves)
         )?;
+        // The tiles read (the right edge: every stored hash the new tree is built on) must
+        // give the tree the signer checked entry by entry; else they were altered, and
+        // writing tiles over them would spoil the proofs served from them.
+        if root_from(&mut &tree, TreeSize(state.size)).ok() != Some(state.frontier.root()) {
+            return alarm(format!(
+                "the stored hash tiles do not give the tree of the {} entries the signer checked: they were altered; nothing is written or signed",
+                state.size
+            ));
+        }
         // The witnesses' consistency proof from the previous checkpoint, from the tiles at hand
         // (the right edge read and extended: every node the proof needs), so that it is not
         // read back once they are written. None if a node is missing: then it is read.
