@@ -46,6 +46,34 @@ async fn sign_with(store: &Store) -> SignReport {
     report
 }
 
+/// `n` more entries in `partner`'s chain, fast: relationships with new customers, as many
+/// as one transaction takes at a time (each is one `relationship_changed` entry).
+async fn grow(h: &Harness, partner: &str, n: usize) {
+    let at = domain::Timestamp::from(t0() + minutes(30));
+    let mut left = n;
+    let mut customer = 0u64;
+    while left > 0 {
+        let batch: Vec<store::Relationship> = (0..left.min(store::RELATIONSHIPS_PER_TRANSACTION))
+            .map(|_| {
+                customer += 1;
+                store::Relationship {
+                    partner_id: domain::PartnerId::parse(partner).unwrap(),
+                    customer_id: domain::CustomerId::parse(&format!("00000000-0000-4000-8000-{customer:012x}"))
+                        .unwrap(),
+                    since: at,
+                    status: store::RelationshipStatus::Active,
+                    updated_at: at,
+                    entry: None,
+                    based_on: None,
+                    ended_seq: None,
+                }
+            })
+            .collect();
+        left -= batch.len();
+        h.store.save_relationships(&batch, &agent()).await.unwrap();
+    }
+}
+
 /// The signer with its copies in an embedded S3 of its own.
 struct WithCopies {
     store: Store,
@@ -694,4 +722,142 @@ async fn an_object_under_the_signers_prefix_that_is_no_copy_is_an_alarm() {
         let left: &[u64] = if rows_deleted { &[] } else { &[3] };
         assert_eq!(rows(&h, "partner-a").await, left, "{stray}");
     }
+}
+
+#[tokio::test]
+async fn hash_tiles_altered_under_the_signer_are_an_alarm_and_nothing_is_written() {
+    let h = Harness::new().await;
+    seed(&h, "partner-a", 3, 0).await;
+    sign_with(&h.store).await;
+    // The level-0 tile the next entry extends: one of its hashes altered.
+    let key = [
+        ("chain", AttributeValue::S("partner-a".into())),
+        ("tile", AttributeValue::S(format!("00/{:016x}", 0))),
+    ];
+    let item = h
+        .client
+        .get_item()
+        .table_name(&h.tables.tiles)
+        .set_key(Some(key.clone().into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the tile");
+    let mut hashes = item["hashes"].as_b().unwrap().as_ref().to_vec();
+    assert_eq!(hashes.len(), 3 * 32);
+    hashes[40] ^= 1;
+    let mut altered = item.clone();
+    altered.insert("hashes".into(), AttributeValue::B(hashes.into()));
+    h.client
+        .put_item()
+        .table_name(&h.tables.tiles)
+        .set_item(Some(altered.clone()))
+        .send()
+        .await
+        .unwrap();
+    seed(&h, "partner-a", 1, 10).await;
+    let problem = one_alarm(&sign_with(&h.store).await, "partner-a").to_owned();
+    assert!(problem.contains("stored hash tiles do not give the tree"), "{problem}");
+    assert_eq!(rows(&h, "partner-a").await, [3]);
+    // Nothing written over it: the altered tile is as the operator left it.
+    let after = h
+        .client
+        .get_item()
+        .table_name(&h.tables.tiles)
+        .set_key(Some(key.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(after, altered);
+}
+
+#[tokio::test]
+async fn entries_under_a_signed_checkpoint_rewritten_in_place_are_caught_when_their_entry_tile_completes() {
+    // The entry tile of entries 0‥1023 is written when entry 1023 is signed; it needs the
+    // entries the last checkpoint (size 3) covered, read again: each must still read as
+    // signed. One chain per way to rewrite entry 1 (or 1 and 2) in place, and one honest.
+    let h = Harness::new().await;
+    let signer = with_copies(&h).await;
+    let chains = [
+        "partner-00",
+        "partner-01",
+        "partner-02",
+        "partner-03",
+        "partner-04",
+        "partner-05",
+    ];
+    for chain in chains {
+        seed(&h, chain, 3, 0).await;
+    }
+    seed(&h, "partner-a", 2, 0).await;
+    assert!(sign_with(&signer.store).await.alarms.is_empty());
+    let line = |chain: &str, seq: usize| {
+        let h = &h;
+        let chain = chain.to_owned();
+        async move { h.export(&chain).await[seq].clone() }
+    };
+    // Another chain's entry of that seq.
+    h.overwrite_entry("partner-00", 1, &line("partner-a", 1).await).await;
+    // The chain's own entry of another seq.
+    h.overwrite_entry("partner-01", 1, &line("partner-01", 2).await).await;
+    // Its bytes changed (a millisecond of its time), its hash not.
+    let own = line("partner-02", 1).await;
+    assert!(own.contains(".000Z"));
+    h.overwrite_entry("partner-02", 1, &own.replacen(".000Z", ".001Z", 1))
+        .await;
+    // A well-formed entry 1 that links to another entry 0.
+    let elsewhere = ledger::ChainHead {
+        chain: ChainId::parse("partner-03").unwrap(),
+        size: 1,
+        last_hash: ledger::Hash::digest(b"another entry 0"),
+        frontier: {
+            let mut f = ledger::Frontier::new();
+            f.push(ledger::Hash::digest(b"another leaf 0"));
+            f
+        },
+        last_at: None,
+    };
+    let (forged, _) = elsewhere
+        .append(&(t0() + minutes(1)), "note_added", &serde_json::json!({}))
+        .unwrap();
+    h.overwrite_entry("partner-03", 1, &forged.line).await;
+    // Entries 1 and 2 rewritten consistently (each links and hashes), the head left as it
+    // was: only the end of the run, against the hash the signer recorded, shows it.
+    let head = head_of(&h, "partner-04").await;
+    h.rewrite_from("partner-04", 1).await;
+    h.overwrite_head(&head).await;
+    // Every chain grows to complete its first entry tile.
+    for chain in chains {
+        grow(&h, chain, 1021).await;
+    }
+    let report = sign_with(&signer.store).await;
+    assert_eq!(signed_chains(&report), [("partner-05".to_owned(), 1024)]);
+    let problem = |chain: &str| {
+        report
+            .alarms
+            .iter()
+            .find(|a| a.chain.as_str() == chain)
+            .map(|a| a.problem.clone())
+            .unwrap_or_else(|| panic!("no alarm for {chain}: {report:?}"))
+    };
+    for (chain, seq) in [
+        ("partner-00", 1),
+        ("partner-01", 1),
+        ("partner-02", 1),
+        ("partner-03", 1),
+        ("partner-04", 2),
+    ] {
+        let problem = problem(chain);
+        assert!(
+            problem.contains(&format!(
+                "entry seq {seq}, which a signed checkpoint covers, no longer reads as signed"
+            )),
+            "{chain}: {problem}"
+        );
+        assert_eq!(rows(&h, chain).await, [3], "{chain}");
+    }
+    assert_eq!(report.alarms.len(), 5, "{report:?}");
 }
