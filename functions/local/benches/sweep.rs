@@ -4,7 +4,7 @@
 //! round trips, per run and per breach. Then the witnesses' cost: the same sweep over 1,000
 //! chains, first signed and then grown by a breach each, with no witnesses and with two
 //! witnesses on loopback (`ledger witness`'s server, in process), interleaved, median of
-//! three setups each (FORMAT.md §17 gives the figures and where the time goes).
+//! five setups each, with the CPU time each used (FORMAT.md §17 gives the figures and where the time goes).
 //!
 //! `cargo bench -p local --bench sweep` (`SWEEP_BENCH_PARTNERS` replaces 10,000;
 //! `SWEEP_BENCH_ONLY=witnesses` runs the witnesses' part alone). Prints
@@ -151,17 +151,44 @@ async fn setup_witnessed(partners: usize, per_partner: u64, at: DateTime<Utc>, w
 
 /// One sweep at `now`: seconds, round trips, breaches, checkpoints.
 async fn timed(s: &Setup, now: DateTime<Utc>) -> (f64, u64, usize, usize) {
-    let (secs, trips, breached, signed, unwitnessed) = timed_witnessed(s, now).await;
-    assert_eq!(unwitnessed, 0, "every checkpoint witnessed");
-    (secs, trips, breached, signed)
+    let t = timed_witnessed(s, now).await;
+    assert_eq!(t.unwitnessed, 0, "every checkpoint witnessed");
+    (t.secs, t.trips, t.breached, t.signed)
 }
 
-/// One sweep at `now`: seconds, round trips, breaches, checkpoints, unwitnessed checkpoints.
-async fn timed_witnessed(s: &Setup, now: DateTime<Utc>) -> (f64, u64, usize, usize, usize) {
+/// One sweep's figures.
+struct Timed {
+    secs: f64,
+    trips: u64,
+    cpu: f64,
+    breached: usize,
+    signed: usize,
+    unwitnessed: usize,
+}
+
+/// The CPU time this process has used (user and system, every thread: the signer, the
+/// emulator and the in-process witnesses), from `/proc/self/stat` in clock ticks of 1/100 s.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which may hold spaces) start after its ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    // utime and stime, fields 14 and 15 of the line (proc(5)): the 12th and 13th after ')'.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// One sweep at `now`.
+async fn timed_witnessed(s: &Setup, now: DateTime<Utc>) -> Timed {
     let before = s.app.store.round_trips();
+    let cpu_before = cpu_seconds();
     let started = Instant::now();
     let report = sweep(&s.app, &s.signing, Timestamp::from(now)).await.expect("sweep");
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu_before;
     if let Some(first) = report.unwitnessed.first() {
         eprintln!(
             "  {} checkpoints unwitnessed, e.g. {} at {}: {:?}",
@@ -171,13 +198,14 @@ async fn timed_witnessed(s: &Setup, now: DateTime<Utc>) -> (f64, u64, usize, usi
             first.refused
         );
     }
-    (
-        elapsed,
-        s.app.store.round_trips() - before,
-        report.breached.len(),
-        report.checkpoints.len(),
-        report.unwitnessed.len(),
-    )
+    Timed {
+        secs: elapsed,
+        trips: s.app.store.round_trips() - before,
+        cpu,
+        breached: report.breached.len(),
+        signed: report.checkpoints.len(),
+        unwitnessed: report.unwitnessed.len(),
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -189,29 +217,40 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// with no witnesses and with two, interleaved so drift falls on both.
 async fn witnesses_cost(t0: DateTime<Utc>) {
     const CHAINS: usize = 1_000;
-    let mut first = [Vec::new(), Vec::new()];
-    let mut grown = [Vec::new(), Vec::new()];
-    for _ in 0..3 {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    // Per phase (first signed, grown), per setup (none, two): wall and CPU seconds.
+    let mut runs = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
+    for _ in 0..5 {
         for (i, witnesses) in [0u8, 2].into_iter().enumerate() {
             let s = setup_witnessed(CHAINS, 1, t0, witnesses).await;
-            let (secs, _, _, signed, unwitnessed) = timed_witnessed(&s, t0 + Duration::minutes(1)).await;
-            assert_eq!((signed, unwitnessed), (CHAINS, 0), "first sweep");
-            first[i].push(secs);
-            let (secs, _, breached, signed, unwitnessed) = timed_witnessed(&s, t0 + Duration::hours(3)).await;
-            assert_eq!((breached, signed, unwitnessed), (CHAINS, CHAINS, 0), "grown sweep");
-            grown[i].push(secs);
+            let t = timed_witnessed(&s, t0 + Duration::minutes(1)).await;
+            assert_eq!((t.signed, t.unwitnessed), (CHAINS, 0), "first sweep");
+            runs[0][i].push((t.secs, t.cpu));
+            let t = timed_witnessed(&s, t0 + Duration::hours(3)).await;
+            assert_eq!(
+                (t.breached, t.signed, t.unwitnessed),
+                (CHAINS, CHAINS, 0),
+                "grown sweep"
+            );
+            runs[1][i].push((t.secs, t.cpu));
         }
     }
-    let [first_none, first_two] = first.map(median);
-    let [grown_none, grown_two] = grown.map(median);
-    println!(
-        "  {CHAINS} chains, first signed: no witnesses {first_none:.2} s, two loopback witnesses {first_two:.2} s = {:.2}x",
-        first_two / first_none
-    );
-    println!(
-        "  {CHAINS} chains grown by a breach each: no witnesses {grown_none:.2} s, two loopback witnesses {grown_two:.2} s = {:.2}x (median of 3 each)",
-        grown_two / grown_none
-    );
+    for (phase, [none, two]) in ["first signed", "grown by a breach each"].iter().zip(runs) {
+        let wall = |runs: &[(f64, f64)]| median(runs.iter().map(|r| r.0).collect());
+        let cpu = |runs: &[(f64, f64)]| median(runs.iter().map(|r| r.1).collect());
+        let (wall_none, wall_two, cpu_none, cpu_two) = (wall(&none), wall(&two), cpu(&none), cpu(&two));
+        println!(
+            "  {CHAINS} chains {phase}: no witnesses {wall_none:.2} s ({cpu_none:.2} CPU s), two loopback witnesses {wall_two:.2} s ({cpu_two:.2} CPU s) = {:.2}x (median of 5 each)",
+            wall_two / wall_none
+        );
+        // The witnesses' work runs on the same cores as the signer here: the added CPU time
+        // spread over every core is the least wall time it can add.
+        println!(
+            "    added CPU {:.2} s over {cores} cores: at least {:.2}x on this machine whatever the witnesses do in parallel",
+            cpu_two - cpu_none,
+            (wall_none + (cpu_two - cpu_none) / cores as f64) / wall_none
+        );
+    }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
