@@ -861,3 +861,25 @@ async fn entries_under_a_signed_checkpoint_rewritten_in_place_are_caught_when_th
     }
     assert_eq!(report.alarms.len(), 5, "{report:?}");
 }
+
+#[tokio::test]
+async fn a_legacy_row_whose_last_entry_the_tiles_cannot_prove_is_an_alarm() {
+    // A row from before signed states, and the hash tile its proof needs deleted: not a
+    // fault to wait out (it will not come back), so the chain's alarm, not a failed run.
+    let h = Harness::new().await;
+    seed(&h, "partner-a", 3, 0).await;
+    sign_with(&h.store).await;
+    make_legacy(&h, "partner-a", 3, Some(honest_frontier(&h.export("partner-a").await))).await;
+    h.client
+        .delete_item()
+        .table_name(&h.tables.tiles)
+        .key("chain", AttributeValue::S("partner-a".into()))
+        .key("tile", AttributeValue::S(format!("00/{:016x}", 0)))
+        .send()
+        .await
+        .unwrap();
+    seed(&h, "partner-a", 1, 10).await;
+    let problem = one_alarm(&sign_with(&h.store).await, "partner-a").to_owned();
+    assert!(problem.contains("cannot be proven from the stored tiles"), "{problem}");
+    assert_eq!(rows(&h, "partner-a").await, [3]);
+}
