@@ -262,9 +262,15 @@ impl s3s::S3 for WholeReads {
             }))
             .await?
             .output;
-        let versions = listed
-            .contents
-            .unwrap_or_default()
+        let contents = listed.contents.unwrap_or_default();
+        // Where the next page starts, as S3 says it for a truncated listing: after the last
+        // key of this one.
+        let next_key_marker = listed
+            .is_truncated
+            .unwrap_or(false)
+            .then(|| contents.last().and_then(|o| o.key.clone()))
+            .flatten();
+        let versions = contents
             .into_iter()
             .map(|object| s3s::dto::ObjectVersion {
                 key: object.key,
@@ -281,6 +287,8 @@ impl s3s::S3 for WholeReads {
             prefix: listed.prefix,
             max_keys: listed.max_keys,
             is_truncated: listed.is_truncated,
+            next_key_marker,
+            next_version_id_marker: None,
             versions: Some(versions),
             ..Default::default()
         }))

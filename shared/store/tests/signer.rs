@@ -883,3 +883,30 @@ async fn a_legacy_row_whose_last_entry_the_tiles_cannot_prove_is_an_alarm() {
     assert!(problem.contains("cannot be proven from the stored tiles"), "{problem}");
     assert_eq!(rows(&h, "partner-a").await, [3]);
 }
+
+#[tokio::test]
+async fn the_signers_newest_copy_is_found_past_a_listings_first_page() {
+    // More names under the signer's prefix than one listing page holds (1,000): the newest
+    // copy is on the second page. Only the newest is ever read, so the 1,000 objects named
+    // as copies of smaller sizes (not genuine) are never opened.
+    let h = Harness::new().await;
+    let signer = with_copies(&h).await;
+    grow(&h, "partner-a", 1024).await;
+    sign_with(&signer.store).await;
+    let s3 = store::s3_at(signer.s3.endpoint(), "eu-central-1");
+    for size in 0..1000u64 {
+        s3.put_object()
+            .bucket(BUCKET)
+            .key(format!("checkpoints/partner-a/{size:020}"))
+            .body(br#"{"checkpoint":"not signed","state":"not signed"}"#.to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    delete_row(&h, "partner-a", 1024).await;
+    seed(&h, "partner-a", 1, 10).await;
+    let report = sign_with(&signer.store).await;
+    assert!(report.alarms.is_empty(), "{report:?}");
+    assert_eq!(signed_chains(&report), [("partner-a".to_owned(), 1025)]);
+    assert_eq!(rows(&h, "partner-a").await, [1024, 1025]);
+}
