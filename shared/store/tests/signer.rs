@@ -799,16 +799,41 @@ async fn entries_under_a_signed_checkpoint_rewritten_in_place_are_caught_when_th
         let chain = chain.to_owned();
         async move { h.export(&chain).await[seq].clone() }
     };
-    // Another chain's entry of that seq.
-    h.overwrite_entry("partner-00", 1, &line("partner-a", 1).await).await;
-    // The chain's own entry of another seq.
-    h.overwrite_entry("partner-01", 1, &line("partner-01", 2).await).await;
-    // Its bytes changed (a millisecond of its time), its hash not.
+    // Each way alone (the others hold): a well-formed entry 1 that links to entry 0, of
+    // another chain …
+    let entry_0 = |chain: &str| {
+        let line = line(chain, 0);
+        async move { ledger::EntryRef::parse(line.await.as_bytes()).unwrap().hash }
+    };
+    let linked = |chain: &str, seq: u64, prev: ledger::Hash| ledger::ChainHead {
+        chain: ChainId::parse(chain).unwrap(),
+        size: seq,
+        last_hash: prev,
+        frontier: {
+            let mut f = ledger::Frontier::new();
+            for i in 0..seq {
+                f.push(ledger::Hash::digest(&i.to_be_bytes()));
+            }
+            f
+        },
+        last_at: None,
+    };
+    let note = serde_json::json!({});
+    let (other_chain, _) = linked("partner-a", 1, entry_0("partner-00").await)
+        .append(&(t0() + minutes(1)), "note_added", &note)
+        .unwrap();
+    h.overwrite_entry("partner-00", 1, &other_chain.line).await;
+    // … of another seq,
+    let (other_seq, _) = linked("partner-01", 5, entry_0("partner-01").await)
+        .append(&(t0() + minutes(1)), "note_added", &note)
+        .unwrap();
+    h.overwrite_entry("partner-01", 1, &other_seq.line).await;
+    // … its bytes changed (a millisecond of its time), its hash not,
     let own = line("partner-02", 1).await;
     assert!(own.contains(".000Z"));
     h.overwrite_entry("partner-02", 1, &own.replacen(".000Z", ".001Z", 1))
         .await;
-    // A well-formed entry 1 that links to another entry 0.
+    // … or linking to another entry 0.
     let elsewhere = ledger::ChainHead {
         chain: ChainId::parse("partner-03").unwrap(),
         size: 1,
