@@ -135,9 +135,11 @@ impl Witnesses {
 
     /// POST `body` to `url`: the status and (at most [`ANSWER_LIMIT`] of) the answer.
     async fn post(&self, url: &str, body: String) -> Result<(u16, String), NoCosignature> {
-        // One request per connection: `ledger witness` (tiny_http) gives a kept-alive
-        // connection a thread until it closes, and a burst of new connections can queue
-        // behind idle ones (5 s timeouts in the sweep bench until this).
+        // One request per connection: `ledger witness` (tiny_http 0.12) gives a kept-alive
+        // connection a pooled thread until it closes, and its pool queues a new connection
+        // for a thread it counts as waiting when two arrive at once — behind a connection
+        // that then stays open (re-measured 2026-12-07: with keep-alive, 4–8 of 1,000
+        // checkpoints in the sweep bench got no answer within 5 s).
         let request = http::Request::post(url)
             .header("content-type", "text/plain; charset=utf-8")
             .header("connection", "close")
