@@ -714,6 +714,15 @@ mod tests {
         StateLog::open(dir).unwrap()
     }
 
+    /// A state directory whose log holds two appended batches: origin 1 at 3, origin 2 at 4.
+    fn two_batches() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        log.commit(hash(1), note(1, 3)).unwrap();
+        log.commit(hash(2), note(2, 4)).unwrap();
+        dir
+    }
+
     fn log_bytes(dir: &Path) -> Vec<u8> {
         std::fs::read(dir.join(LOG_FILE)).unwrap()
     }
@@ -767,11 +776,7 @@ mod tests {
 
     #[test]
     fn a_torn_last_batch_is_dropped_and_the_log_goes_on_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = open(dir.path());
-        log.commit(hash(1), note(1, 3)).unwrap();
-        log.commit(hash(2), note(2, 4)).unwrap();
-        drop(log);
+        let dir = two_batches();
         let path = dir.path().join(LOG_FILE);
         let whole = log_bytes(dir.path());
         // Every way a crash can leave the next batch (two records): cut anywhere, a byte of
@@ -810,11 +815,7 @@ mod tests {
         // Only the last batch can be torn by a crash (each is flushed before the next is
         // written): a damaged batch with an intact one after it is damage to what was
         // answered. The witness does not start on it, and does not cut it.
-        let dir = tempfile::tempdir().unwrap();
-        let log = open(dir.path());
-        log.commit(hash(1), note(1, 3)).unwrap();
-        log.commit(hash(2), note(2, 4)).unwrap();
-        drop(log);
+        let dir = two_batches();
         let path = dir.path().join(LOG_FILE);
         let mut damaged = log_bytes(dir.path());
         damaged[20] ^= 1;

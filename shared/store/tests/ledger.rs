@@ -98,27 +98,13 @@ async fn the_signer_refuses_a_truncated_chain_and_a_head_that_lies() {
     assert_eq!(sign(&h).await.signed.len(), 2);
     // partner-a: rewind the head below the signed size.
     let lines = h.export("partner-a").await;
-    let mut head = h
-        .store
-        .chain_heads()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.chain.as_str() == "partner-a")
-        .unwrap();
+    let mut head = h.head("partner-a").await.unwrap();
     head.size = 3;
     head.last_hash = EntryRef::parse(lines[2].as_bytes()).unwrap().hash;
     head.frontier = frontier_of(&lines[..3]);
     h.overwrite_head(&head).await;
     // partner-b: a head that claims an entry the ledger does not hold.
-    let mut lying = h
-        .store
-        .chain_heads()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.chain.as_str() == "partner-b")
-        .unwrap();
+    let mut lying = h.head("partner-b").await.unwrap();
     lying.size += 1;
     lying.frontier.push(Hash::digest(b"made up"));
     lying.last_hash = Hash::digest(b"made up");

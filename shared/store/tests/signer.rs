@@ -182,6 +182,23 @@ fn honest_frontier(lines: &[String]) -> Vec<String> {
     frontier_of(lines).nodes().iter().map(|n| n.to_hex()).collect()
 }
 
+/// A harness whose partner-a has `n` entries, signed (no tile bucket).
+async fn signed(n: usize) -> Harness {
+    let h = Harness::new().await;
+    seed(&h, "partner-a", n, 0).await;
+    sign_with(&h.store).await;
+    h
+}
+
+/// partner-a with 3 entries signed, its row turned into one from before signed states:
+/// with its honest frontier column, or (older still) none.
+async fn legacy(frontier: bool) -> Harness {
+    let h = signed(3).await;
+    let lines = h.export("partner-a").await;
+    make_legacy(&h, "partner-a", 3, frontier.then(|| honest_frontier(&lines))).await;
+    h
+}
+
 fn signed_chains(report: &SignReport) -> Vec<(String, u64)> {
     let mut signed: Vec<_> = report.signed.iter().map(|c| (c.chain.to_string(), c.size)).collect();
     signed.sort();
@@ -307,12 +324,7 @@ async fn a_row_from_before_signed_states_is_resumed_from_what_its_signature_prov
     // A frontier that folds to the signed root, and no frontier at all (older still): both
     // resume, and what is signed next extends what was signed.
     for frontier in [true, false] {
-        let h = Harness::new().await;
-        seed(&h, "partner-a", 3, 0).await;
-        sign_with(&h.store).await;
-        let lines = h.export("partner-a").await;
-        let nodes = frontier.then(|| honest_frontier(&lines));
-        make_legacy(&h, "partner-a", 3, nodes).await;
+        let h = legacy(frontier).await;
         seed(&h, "partner-a", 1, 10).await;
         let report = sign_with(&h.store).await;
         assert!(report.alarms.is_empty(), "frontier {frontier}: {report:?}");
@@ -357,9 +369,7 @@ async fn a_legacy_frontier_that_is_not_the_signed_roots_is_refused() {
         }),
     ];
     for (what, doctor) in doctored {
-        let h = Harness::new().await;
-        seed(&h, "partner-a", 3, 0).await;
-        sign_with(&h.store).await;
+        let h = signed(3).await;
         let nodes = doctor(honest_frontier(&h.export("partner-a").await));
         edit_row(
             &h,
@@ -383,12 +393,7 @@ async fn a_legacy_row_over_a_rewritten_history_is_refused() {
     // The operator rewrites the entries under a row from before signed states (with its
     // honest frontier, and without one): the signed root still says what was signed.
     for frontier in [true, false] {
-        let h = Harness::new().await;
-        seed(&h, "partner-a", 3, 0).await;
-        sign_with(&h.store).await;
-        let lines = h.export("partner-a").await;
-        let nodes = frontier.then(|| honest_frontier(&lines));
-        make_legacy(&h, "partner-a", 3, nodes).await;
+        let h = legacy(frontier).await;
         h.rewrite_from("partner-a", 1).await;
         let (request, event) = open("partner-a", CUSTOMER_A, "B", "azure", t0() + minutes(10));
         h.another_store().create_request(&request, &event, None).await.unwrap();
@@ -512,10 +517,7 @@ async fn a_store_error_that_retrying_cannot_mend_fails_the_run() {
 async fn tiles_that_cannot_be_read_now_are_no_proof_of_a_rewrite() {
     // A row from before signed states: the signer proves its last entry from the hash tiles.
     // While the tiles cannot be read, the chain waits for the next run; no alarm.
-    let h = Harness::new().await;
-    seed(&h, "partner-a", 3, 0).await;
-    sign_with(&h.store).await;
-    make_legacy(&h, "partner-a", 3, Some(honest_frontier(&h.export("partner-a").await))).await;
+    let h = legacy(true).await;
     seed(&h, "partner-a", 1, 10).await;
     let (store, armed) = faulty(&h, FaultKind::Unreachable, "BatchGetItem", &[&h.tables.tiles]);
     let report = sign_with(&store).await;
@@ -526,17 +528,6 @@ async fn tiles_that_cannot_be_read_now_are_no_proof_of_a_rewrite() {
     assert!(report.alarms.is_empty(), "{report:?}");
     assert_eq!(signed_chains(&report), [("partner-a".to_owned(), 4)]);
     consistent(&h, "partner-a", 3, 4).await;
-}
-
-/// `chain`'s head as stored.
-async fn head_of(h: &Harness, chain: &str) -> ledger::ChainHead {
-    h.store
-        .chain_heads()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.chain.as_str() == chain)
-        .unwrap()
 }
 
 /// Whether `chain` is marked as grown (waiting for the signer).
@@ -553,11 +544,9 @@ async fn marked(h: &Harness, chain: &str) -> bool {
 async fn a_chain_marked_again_without_new_entries_is_left_as_signed() {
     // A run cut off after signing, before it cleared the mark (or a mark set by hand): the
     // next run finds the head as it signed it, signs nothing, and clears the mark.
-    let h = Harness::new().await;
-    seed(&h, "partner-a", 3, 0).await;
-    sign_with(&h.store).await;
+    let h = signed(3).await;
     assert!(!marked(&h, "partner-a").await);
-    h.overwrite_head(&head_of(&h, "partner-a").await).await;
+    h.overwrite_head(&h.head("partner-a").await.unwrap()).await;
     assert!(marked(&h, "partner-a").await);
     let report = sign_with(&h.store).await;
     assert!(report.alarms.is_empty() && report.signed.is_empty(), "{report:?}");
@@ -591,11 +580,9 @@ async fn a_head_of_the_signed_size_that_does_not_describe_its_entries_is_an_alar
             (0, "does not describe the entries the last checkpoint covers"),
             (2, "does not describe the entries it follows"),
         ] {
-            let h = Harness::new().await;
-            seed(&h, "partner-a", 3, 0).await;
-            sign_with(&h.store).await;
+            let h = signed(3).await;
             seed(&h, "partner-a", grown, 10).await;
-            let mut head = head_of(&h, "partner-a").await;
+            let mut head = h.head("partner-a").await.unwrap();
             doctor(&mut head);
             h.overwrite_head(&head).await;
             let problem = one_alarm(&sign_with(&h.store).await, "partner-a").to_owned();
@@ -609,9 +596,7 @@ async fn a_head_of_the_signed_size_that_does_not_describe_its_entries_is_an_alar
 async fn entries_the_head_does_not_cover_yet_wait_for_the_next_run() {
     // A writer appends between the signer's read of the head and its read of the entries:
     // the signer signs what the head covers, not what it read beyond it.
-    let h = Harness::new().await;
-    seed(&h, "partner-a", 3, 0).await;
-    sign_with(&h.store).await;
+    let h = signed(3).await;
     seed(&h, "partner-a", 2, 10).await;
     let lines = h.export("partner-a").await;
     assert_eq!(lines.len(), 5);
@@ -649,7 +634,7 @@ async fn entries_of_one_time_are_signed_and_a_time_that_goes_back_is_refused() {
     // not clamp it).
     let unclamped = ledger::ChainHead {
         last_at: None,
-        ..head_of(&h, "partner-a").await
+        ..h.head("partner-a").await.unwrap()
     };
     let earlier = ledger::EntryRef::parse(lines[2].as_bytes())
         .unwrap()
@@ -667,13 +652,13 @@ async fn entries_of_one_time_are_signed_and_a_time_that_goes_back_is_refused() {
 
 #[tokio::test]
 async fn an_entry_stamped_ahead_of_the_signers_clock_is_refused() {
-    let h = Harness::new().await;
-    seed(&h, "partner-a", 2, 0).await;
-    sign_with(&h.store).await;
+    let h = signed(2).await;
     // An operator appends an entry stamped a day ahead (past the allowed skew).
     let ahead = chrono::Utc::now() + chrono::Duration::days(1);
-    let (entry, head) = head_of(&h, "partner-a")
+    let (entry, head) = h
+        .head("partner-a")
         .await
+        .unwrap()
         .append(&ahead, "note_added", &serde_json::json!({}))
         .unwrap();
     h.overwrite_entry("partner-a", entry.seq, &entry.line).await;
@@ -726,9 +711,7 @@ async fn an_object_under_the_signers_prefix_that_is_no_copy_is_an_alarm() {
 
 #[tokio::test]
 async fn hash_tiles_altered_under_the_signer_are_an_alarm_and_nothing_is_written() {
-    let h = Harness::new().await;
-    seed(&h, "partner-a", 3, 0).await;
-    sign_with(&h.store).await;
+    let h = signed(3).await;
     // The level-0 tile the next entry extends: one of its hashes altered.
     let key = [
         ("chain", AttributeValue::S("partner-a".into())),
@@ -851,7 +834,7 @@ async fn entries_under_a_signed_checkpoint_rewritten_in_place_are_caught_when_th
     h.overwrite_entry("partner-03", 1, &forged.line).await;
     // Entries 1 and 2 rewritten consistently (each links and hashes), the head left as it
     // was: only the end of the run, against the hash the signer recorded, shows it.
-    let head = head_of(&h, "partner-04").await;
+    let head = h.head("partner-04").await.unwrap();
     h.rewrite_from("partner-04", 1).await;
     h.overwrite_head(&head).await;
     // Every chain grows to complete its first entry tile.
@@ -891,10 +874,7 @@ async fn entries_under_a_signed_checkpoint_rewritten_in_place_are_caught_when_th
 async fn a_legacy_row_whose_last_entry_the_tiles_cannot_prove_is_an_alarm() {
     // A row from before signed states, and the hash tile its proof needs deleted: not a
     // fault to wait out (it will not come back), so the chain's alarm, not a failed run.
-    let h = Harness::new().await;
-    seed(&h, "partner-a", 3, 0).await;
-    sign_with(&h.store).await;
-    make_legacy(&h, "partner-a", 3, Some(honest_frontier(&h.export("partner-a").await))).await;
+    let h = legacy(true).await;
     h.client
         .delete_item()
         .table_name(&h.tables.tiles)

@@ -96,14 +96,18 @@ impl Harness {
         self.scan(table).await.len()
     }
 
-    pub async fn head_size(&self, partner: &str) -> u64 {
+    /// `partner`'s chain head as stored, if it has one.
+    pub async fn head(&self, partner: &str) -> Option<ledger::ChainHead> {
         self.store
             .chain_heads()
             .await
             .unwrap()
             .into_iter()
             .find(|h| h.chain.as_str() == partner)
-            .map_or(0, |h| h.size)
+    }
+
+    pub async fn head_size(&self, partner: &str) -> u64 {
+        self.head(partner).await.map_or(0, |h| h.size)
     }
 
     pub async fn export(&self, partner: &str) -> Vec<String> {
