@@ -119,27 +119,24 @@ fn life() -> Vec<DomainEvent> {
         events.push(e);
         request = r;
     }
-    let (r, e) = step(
-        &request,
-        Action::AwaitPartner { message: text("logs?") },
-        &engineer,
-        "2026-12-05T10:00:00Z",
-    );
-    events.push(e);
-    let (r, e) = step(
-        &r,
-        Action::Note { message: text("logs") },
-        &agent,
-        "2026-12-05T11:00:00Z",
-    );
-    events.push(e);
-    let (_, e) = step(
-        &r,
-        Action::Resolve { message: text("fixed") },
-        &engineer,
-        "2026-12-05T12:00:00Z",
-    );
-    events.push(e);
+    let ending = [
+        (
+            Action::AwaitPartner { message: text("logs?") },
+            &engineer,
+            "2026-12-05T10:00:00Z",
+        ),
+        (Action::Note { message: text("logs") }, &agent, "2026-12-05T11:00:00Z"),
+        (
+            Action::Resolve { message: text("fixed") },
+            &engineer,
+            "2026-12-05T12:00:00Z",
+        ),
+    ];
+    for (action, who, t) in ending {
+        let (r, e) = step(&request, action, who, t);
+        events.push(e);
+        request = r;
+    }
     events
 }
 
