@@ -20,6 +20,14 @@ fn ledger(dir: &Path, args: &[&str]) -> Output {
         .expect("runs")
 }
 
+/// `ledger report bundle.json --key <key> --log LOG --out <out>` in `dir`.
+fn report(dir: &Path, key: &str, out: &str) -> Output {
+    ledger(
+        dir,
+        &["report", "bundle.json", "--key", key, "--log", LOG, "--out", out],
+    )
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -389,19 +397,7 @@ fn pixels(rgba: &[u8], width: u32, rows: std::ops::Range<u32>, rgb: [u8; 3]) -> 
 fn the_report_renders_in_headless_chromium() {
     let dir = keyed();
     sign(dir.path(), &christmas(), |_, _| {});
-    let out = ledger(
-        dir.path(),
-        &[
-            "report",
-            "bundle.json",
-            "--key",
-            "log.pub",
-            "--log",
-            LOG,
-            "--out",
-            "report.html",
-        ],
-    );
+    let out = report(dir.path(), "log.pub", "report.html");
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert!(
         stdout(&out).contains("report written to report.html"),
@@ -470,19 +466,7 @@ fn the_report_renders_in_headless_chromium() {
             data["change"]["request"]["sla"]["dueAt"] = json!("2025-12-29T11:00:00.000Z");
         }
     });
-    let out = ledger(
-        dir.path(),
-        &[
-            "report",
-            "bundle.json",
-            "--key",
-            "log.pub",
-            "--log",
-            LOG,
-            "--out",
-            "mismatch.html",
-        ],
-    );
+    let out = report(dir.path(), "log.pub", "mismatch.html");
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(stdout(&out).starts_with("MISMATCH"), "{}", stdout(&out));
     let (dom, rgba) = render(dir.path(), &dir.path().join("mismatch.html"), width, height);
@@ -494,19 +478,7 @@ fn the_report_renders_in_headless_chromium() {
     );
     assert_eq!(pixels(&rgba, width, 0..160, [0x1b, 0x7f, 0x3b]), 0);
     // Evidence that does not verify gets no report at all.
-    let out = ledger(
-        dir.path(),
-        &[
-            "report",
-            "bundle.json",
-            "--key",
-            "other.pub",
-            "--log",
-            LOG,
-            "--out",
-            "none.html",
-        ],
-    );
+    let out = report(dir.path(), "other.pub", "none.html");
     assert_ne!(out.status.code(), Some(0));
     assert!(!dir.path().join("none.html").exists());
 }
