@@ -63,6 +63,18 @@ impl Life {
     fn explain(&self) -> Explanation {
         explain(&self.entries, None).expect("explainable")
     }
+
+    /// An auditor's disclosure entry of this request, at the time of the last entry, with
+    /// `data` besides its `requestId`.
+    fn disclose(&mut self, mut data: Value) {
+        data["requestId"] = json!(self.request.id().to_string());
+        self.entries.push(RecordedEntry {
+            seq: self.entries.len() as u64,
+            kind: "personal_data_disclosed".into(),
+            at: self.entries.last().expect("opened").at,
+            data,
+        });
+    }
 }
 
 fn opened_in(language: &str, severity: &str, opened: &str) -> Explanation {
@@ -550,14 +562,7 @@ fn a_change_computed_before_the_ledger_stamped_it_is_replayed_at_its_own_time() 
 #[test]
 fn entries_that_change_nothing_are_listed_not_replayed() {
     let mut life = eventful();
-    let id = life.request.id().to_string();
-    let at_ = life.entries.last().unwrap().at;
-    life.entries.push(RecordedEntry {
-        seq: life.entries.len() as u64,
-        kind: "personal_data_disclosed".into(),
-        at: at_,
-        data: json!({ "requestId": id, "caseReference": "FR-1", "valuesDisclosed": 3, "actor": { "role": "auditor" } }),
-    });
+    life.disclose(json!({ "caseReference": "FR-1", "valuesDisclosed": 3, "actor": { "role": "auditor" } }));
     let e = life.explain();
     assert!(e.matches, "{:?}", e.mismatch);
     assert_eq!(e.not_changes.len(), 1);
@@ -679,16 +684,9 @@ fn only_a_real_commitment_where_a_personal_value_belongs_stands_for_one() {
 #[test]
 fn an_auditors_entry_must_change_nothing() {
     let mut life = eventful();
-    let id = life.request.id().to_string();
-    let at_ = life.entries.last().unwrap().at;
     // A partner's note relabelled as an auditor's disclosure, to hide it.
-    life.entries.push(RecordedEntry {
-        seq: life.entries.len() as u64,
-        kind: "personal_data_disclosed".into(),
-        at: at_,
-        data: json!({ "requestId": id, "actor": { "role": "partner_agent" }, "version": 13,
-                      "change": { "message": "hidden" }, "resulting": {} }),
-    });
+    life.disclose(json!({ "actor": { "role": "partner_agent" }, "version": 13,
+                          "change": { "message": "hidden" }, "resulting": {} }));
     assert!(matches!(
         explain(&life.entries, None),
         Err(explain::ExplainError::Malformed { .. })
