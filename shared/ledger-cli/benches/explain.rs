@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use domain::*;
 use ledger::ChainHead;
-use serde_json::json;
+
+#[path = "../tests/support/life.rs"]
+mod life;
+use life::at;
 
 fn best_of(runs: usize, mut f: impl FnMut()) -> Duration {
     let mut best = Duration::MAX;
@@ -25,39 +28,10 @@ fn best_of(runs: usize, mut f: impl FnMut()) -> Duration {
     best
 }
 
-fn at(t: &str) -> Timestamp {
-    Timestamp::parse(t).expect("a time")
-}
-
 fn life() -> Vec<DomainEvent> {
     let policy = SupportPolicy::embedded().expect("policy");
-    let partner = PartnerId::parse("contoso").expect("partner");
-    let input: NewRequestInput = serde_json::from_value(json!({
-        "product": "azure", "category": "technical", "severity": "B",
-        "supportTopic": "Virtual machines / cannot connect",
-        "title": "VMs unreachable", "description": "Since 10:00 no VM answers.", "language": "de-DE",
-        "contact": { "name": "Erika Partner", "email": "erika@partner.example", "preferredContactMethod": "email" }
-    }))
-    .expect("input");
-    let new = NewServiceRequest::parse(
-        input,
-        TenantInput::Customer("3fa85f64-5717-4562-b3fc-2c963f66afa6"),
-        &partner,
-    )
-    .expect("valid");
-    let agent = Actor::new(Role::PartnerAgent, Subject::parse("agent@contoso").expect("subject"));
-    let engineer = Actor::new(Role::SupportEngineer, Subject::parse("eng@vendor").expect("subject"));
-    let sweep = Actor::system("sla-sweep").expect("sweep");
-    let opened = at("2026-11-27T15:30:00Z");
-    let (mut request, created) = ServiceRequest::open(
-        new,
-        partner,
-        RequestId::new(opened.datetime(), 1),
-        opened,
-        &agent,
-        &policy,
-    )
-    .expect("open");
+    let life::Cast { agent, engineer, sweep } = life::cast();
+    let (mut request, created) = life::open("B", "2026-11-27T15:30:00Z", &policy);
     let mut events = vec![created];
     let step = |r: &ServiceRequest, action: Action, who: &Actor, t: &str| {
         r.apply(action, who, at(t), &policy).expect("a valid step")

@@ -9,8 +9,12 @@ use domain::*;
 use ledger::ChainHead;
 use serde_json::{Value, json};
 
+mod support {
+    pub mod life;
+}
+use support::life::{self, at};
+
 const LOG: &str = "ledgerdesk.test";
-const CUSTOMER: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
 
 fn ledger(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ledger"))
@@ -32,10 +36,6 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn at(t: &str) -> Timestamp {
-    Timestamp::parse(t).unwrap()
-}
-
 /// A German Severity A request opened Friday 16:30 in Berlin, breached Monday 10:35, answered
 /// at 11:00: its events.
 fn events() -> Vec<DomainEvent> {
@@ -51,32 +51,8 @@ fn events() -> Vec<DomainEvent> {
 /// `answer`.
 fn life(severity: &str, opened: &str, breach: &str, answer: &str) -> Vec<DomainEvent> {
     let policy = SupportPolicy::embedded().unwrap();
-    let partner = PartnerId::parse("contoso").unwrap();
-    let input: NewRequestInput = serde_json::from_value(json!({
-        "product": "azure",
-        "category": "technical",
-        "severity": severity,
-        "supportTopic": "Virtual machines / cannot connect",
-        "title": "VMs unreachable",
-        "description": "Since 10:00 no VM in West Europe answers.",
-        "language": "de-DE",
-        "contact": { "name": "Erika Partner", "email": "erika@partner.example", "preferredContactMethod": "email" }
-    }))
-    .unwrap();
-    let new = NewServiceRequest::parse(input, TenantInput::Customer(CUSTOMER), &partner).unwrap();
-    let agent = Actor::new(Role::PartnerAgent, Subject::parse("agent@contoso").unwrap());
-    let engineer = Actor::new(Role::SupportEngineer, Subject::parse("eng@vendor").unwrap());
-    let sweep = Actor::system("sla-sweep").unwrap();
-    let opened = at(opened);
-    let (request, created) = ServiceRequest::open(
-        new,
-        partner,
-        RequestId::new(opened.datetime(), 1),
-        opened,
-        &agent,
-        &policy,
-    )
-    .unwrap();
+    let life::Cast { engineer, sweep, .. } = life::cast();
+    let (request, created) = life::open(severity, opened, &policy);
     let (request, breached) = request.mark_breached(at(breach), &sweep, &policy).unwrap();
     let (_, answered) = request
         .apply(
