@@ -121,12 +121,14 @@ impl WitnessState {
             .write(true)
             .open(dir.join(".lock"))
             .map_err(io)?;
-        #[cfg(target_os = "linux")]
-        rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(|_| {
-            CliError::Usage(format!(
+        // On every platform (flock on Unix, LockFileEx on Windows): two witnesses on one
+        // state would each check against what they read and could cosign two histories.
+        lock.try_lock().map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => CliError::Usage(format!(
                 "{}: another witness is using this state directory",
                 dir.display()
-            ))
+            )),
+            std::fs::TryLockError::Error(source) => io(source),
         })?;
         Ok(Self {
             locks: std::array::from_fn(|_| Mutex::new(())),
@@ -747,6 +749,20 @@ mod tests {
         assert_eq!(log.latest(&hash(3)).unwrap(), None);
         // Written anew on open: one batch of the latest records.
         assert_eq!(read_log(&log_bytes(dir.path())).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn one_state_directory_serves_one_witness_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = WitnessState::open(dir.path()).unwrap();
+        // A second witness on the same state (here in the same process: the lock is on the
+        // open file, not the process) is refused, and says why.
+        match WitnessState::open(dir.path()) {
+            Err(CliError::Usage(why)) => assert!(why.contains("another witness is using"), "{why}"),
+            other => panic!("a second witness on one state: {other:?}"),
+        }
+        drop(first);
+        WitnessState::open(dir.path()).expect("free again once the first has stopped");
     }
 
     #[test]
