@@ -156,11 +156,20 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// `value` as one line of JSON that is safe for a terminal: serde_json escapes C0
+    /// controls, and here DEL, C1 and the bidirectional controls are written `\uXXXX` too
+    /// (they occur only inside strings, and all are in the BMP: the same JSON value).
     pub(crate) fn json(exit: Exit, value: &Value) -> Self {
-        Self {
-            exit,
-            stdout: format!("{value}\n"),
+        let mut stdout = String::new();
+        for c in value.to_string().chars() {
+            if crate::explain::steers_terminal(c) {
+                stdout.push_str(&format!("\\u{:04x}", u32::from(c)));
+            } else {
+                stdout.push(c);
+            }
         }
+        stdout.push('\n');
+        Self { exit, stdout }
     }
 }
 

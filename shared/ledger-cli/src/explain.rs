@@ -89,15 +89,20 @@ fn is_bundle(path: &Path) -> Result<bool, CliError> {
 pub fn printable(text: &str) -> String {
     text.chars()
         .map(|c| {
-            let bidi =
-                matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-            if (c.is_control() && c != '\n') || bidi {
+            if c != '\n' && steers_terminal(c) {
                 c.escape_unicode().to_string()
             } else {
                 c.to_string()
             }
         })
         .collect()
+}
+
+/// A control character (C0, DEL, C1) or a bidirectional control: shown raw, it can move the
+/// cursor, erase a line or reorder what a person reads.
+pub(crate) fn steers_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// What an explanation takes as recorded: the partner's own filing.

@@ -209,7 +209,8 @@ fn an_altered_due_time_re_signed_is_named() {
 fn no_recorded_value_reaches_the_terminal_raw() {
     let dir = keyed();
     // A recorded figure (and a member name) that would erase the MISMATCH line and print OK.
-    let forged = "\u{1b}[2K\rOK: request R: all 37 recorded figures match\u{1b}[8m\u{202e}";
+    // (ESC and C1's CSI, `\u{9b}`, start the same sequences; U+202E reverses what follows.)
+    let forged = "\u{1b}[2K\rOK: request R: all 37 recorded figures match\u{1b}[8m\u{9b}2K\u{202e}";
     sign(dir.path(), &events(), |i, data| {
         if i == 1 {
             data["resulting"]["slaState"] = json!(forged);
@@ -225,6 +226,23 @@ fn no_recorded_value_reaches_the_terminal_raw() {
         "{text:?}"
     );
     assert!(text.contains("\\u{1b}"), "shown escaped: {text}");
+    // The same in --json, where the recorded value is JSON: no such character raw (serde_json
+    // escapes only C0 itself), and the JSON still says exactly what was recorded.
+    sign(dir.path(), &events(), |i, data| {
+        if i == 1 {
+            data["resulting"]["slaState"] = json!(forged);
+        }
+    });
+    let out = ledger(dir.path(), &[&EXPLAIN[..], &["--json"]].concat());
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n' || c == '\u{202e}'),
+        "{text:?}"
+    );
+    assert!(text.contains("\\u009b") && text.contains("\\u202e"), "{text}");
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["explanation"]["mismatch"]["recorded"], json!(forged), "{report}");
 }
 
 #[test]
