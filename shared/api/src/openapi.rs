@@ -491,16 +491,32 @@ fn schemas() -> Map<String, Value> {
             }
         }),
     );
+    // Two models, each with every member it always has (one `Proof` with all optional made
+    // openapi-python-client's `from_dict` reuse the name `proof` for the member and the model:
+    // a type error under mypy).
+    let hashes = json!({ "type": "array", "items": { "type": "string", "description": "base64 SHA-256" } });
     put(
-        "Proof",
+        "ConsistencyProof",
         json!({
             "type": "object",
+            "description": "RFC 9162 consistency proof between the chain's trees of `from` and `to` entries.",
             "properties": {
-                "from": { "type": "integer" }, "to": { "type": "integer" },
-                "seq": { "type": "integer" }, "size": { "type": "integer" },
-                "proof": { "type": "array", "items": { "type": "string", "description": "base64 SHA-256" } }
+                "from": { "type": "integer", "minimum": 0 }, "to": { "type": "integer", "minimum": 0 },
+                "proof": hashes.clone()
             },
-            "required": ["proof"]
+            "required": ["from", "to", "proof"]
+        }),
+    );
+    put(
+        "InclusionProof",
+        json!({
+            "type": "object",
+            "description": "RFC 9162 inclusion proof of the entry `seq` in the chain's tree of `size` entries.",
+            "properties": {
+                "seq": { "type": "integer", "minimum": 0 }, "size": { "type": "integer", "minimum": 0 },
+                "proof": hashes
+            },
+            "required": ["seq", "size", "proof"]
         }),
     );
     let legal_basis = json!({ "type": "string", "enum": names(LegalBasis::NAMES.split(", ")), "description": "GDPR Art. 17(1)(a)-(f)" });
@@ -1191,7 +1207,10 @@ fn operation(route: &Route) -> Value {
             )
         }
         Operation::ConsistencyProof => {
-            responses.insert("200".into(), json_ok("RFC 9162 consistency proof", r("Proof")));
+            responses.insert(
+                "200".into(),
+                json_ok("RFC 9162 consistency proof", r("ConsistencyProof")),
+            );
             errors(
                 &mut responses,
                 &[
@@ -1216,7 +1235,7 @@ fn operation(route: &Route) -> Value {
             )
         }
         Operation::InclusionProof => {
-            responses.insert("200".into(), json_ok("RFC 9162 inclusion proof", r("Proof")));
+            responses.insert("200".into(), json_ok("RFC 9162 inclusion proof", r("InclusionProof")));
             errors(
                 &mut responses,
                 &[
