@@ -153,23 +153,34 @@ pub fn parse_log(text: &str) -> Result<LogName, CliError> {
 pub struct Outcome {
     pub exit: Exit,
     pub stdout: String,
+    /// `stdout` is data this tool wrote (evidence, whose bytes are hashed and signed), written
+    /// byte for byte; otherwise it is a message, and `main` writes it through
+    /// [`crate::terminal::printable`].
+    pub verbatim: bool,
 }
 
 impl Outcome {
-    /// `value` as one line of JSON that is safe for a terminal: serde_json escapes C0
-    /// controls, and here DEL, C1 and the bidirectional controls are written `\uXXXX` too
-    /// (they occur only inside strings, and all are in the BMP: the same JSON value).
-    pub(crate) fn json(exit: Exit, value: &Value) -> Self {
-        let mut stdout = String::new();
-        for c in value.to_string().chars() {
-            if crate::explain::steers_terminal(c) {
-                stdout.push_str(&format!("\\u{:04x}", u32::from(c)));
-            } else {
-                stdout.push(c);
-            }
+    /// A message for a person.
+    pub(crate) fn text(exit: Exit, stdout: String) -> Self {
+        Self {
+            exit,
+            stdout,
+            verbatim: false,
         }
-        stdout.push('\n');
-        Self { exit, stdout }
+    }
+
+    /// Data, written byte for byte.
+    pub(crate) fn data(exit: Exit, stdout: String) -> Self {
+        Self {
+            exit,
+            stdout,
+            verbatim: true,
+        }
+    }
+
+    /// `value` as one line of JSON safe for a terminal ([`crate::terminal::json_line`]).
+    pub(crate) fn json(exit: Exit, value: &Value) -> Self {
+        Self::text(exit, crate::terminal::json_line(value))
     }
 }
 
@@ -190,6 +201,7 @@ pub fn tampered(failure: &Failure, json: bool) -> Outcome {
         };
         Outcome {
             exit: Exit::Tampered,
+            verbatim: false,
             stdout: format!("{label}: {failure}\n"),
         }
     }
@@ -336,6 +348,7 @@ pub fn verify(args: VerifyArgs<'_>) -> Result<Outcome, CliError> {
     }
     Ok(Outcome {
         exit: Exit::Ok,
+        verbatim: false,
         stdout: text,
     })
 }
@@ -366,6 +379,7 @@ pub fn prove_entries(
     let file = File::open(export).map_err(io(export))?;
     let problem = |e: &ProveError| Outcome {
         exit: Exit::Tampered,
+        verbatim: false,
         stdout: format!(
             "{}: {e}\n",
             if matches!(e, ProveError::Checkpoint(_)) {
@@ -376,10 +390,7 @@ pub fn prove_entries(
         ),
     };
     match prove(BufReader::new(file), seqs, &note, older.as_deref(), &disclosed) {
-        Ok(bundle) => Ok(Outcome {
-            exit: Exit::Ok,
-            stdout: bundle.to_text(),
-        }),
+        Ok(bundle) => Ok(Outcome::data(Exit::Ok, bundle.to_text())),
         Err(ProveError::Io(source)) => Err(CliError::Io {
             path: export.to_owned(),
             source,
@@ -509,6 +520,7 @@ pub fn verify_proof(
     }
     Ok(Outcome {
         exit: Exit::Ok,
+        verbatim: false,
         stdout: text,
     })
 }
@@ -726,6 +738,7 @@ pub fn verify_receipt(
     }
     Ok(Outcome {
         exit: Exit::Ok,
+        verbatim: false,
         stdout: format!(
             "OK: receipt for seq {} of {} (entry {}, at {}, checkpoint due by {}): {verdict}\n",
             opened.seq,
@@ -761,6 +774,7 @@ pub fn keygen(out: &Path, name: Option<&str>, witness: bool, force: bool) -> Res
     let (private, public) = write_key_files(out, &private_text, &public_text, force)?;
     Ok(Outcome {
         exit: Exit::Ok,
+        verbatim: false,
         stdout: format!(
             "wrote {} (private, mode 0600: keep it secret) and {} ({role})\n{public_text}\n",
             private.display(),
@@ -846,6 +860,7 @@ pub fn sample(args: SampleArgs<'_>) -> Result<Outcome, CliError> {
     }
     Ok(Outcome {
         exit: Exit::Ok,
+        verbatim: false,
         stdout: format!(
             "wrote {} entries of chain {} (log {log}) to {}; root {}\n",
             head.size,

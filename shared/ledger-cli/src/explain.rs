@@ -83,27 +83,7 @@ fn is_bundle(path: &Path) -> Result<bool, CliError> {
     Ok(!first.trim_start().starts_with("{\"v\""))
 }
 
-/// `text` safe for a terminal: every control character but the line breaks this tool writes,
-/// and every bidirectional control, shown escaped (`\u{1b}`), so no recorded value can move the
-/// cursor, erase a line or reorder what a person reads.
-pub fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c != '\n' && steers_terminal(c) {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
-/// A control character (C0, DEL, C1) or a bidirectional control: shown raw, it can move the
-/// cursor, erase a line or reorder what a person reads.
-pub(crate) fn steers_terminal(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
+use crate::terminal::printable;
 
 /// What an explanation takes as recorded: the partner's own filing.
 pub const AS_FILED: &str = "what the partner filed (product, category, severity, language, fee coverage) is taken as the created entry records it: --receipt with the partner's create receipt proves that entry";
@@ -131,10 +111,7 @@ pub fn explain(args: ExplainArgs<'_>) -> Result<Outcome, CliError> {
         });
         return Ok(Outcome::json(exit, &value));
     }
-    Ok(Outcome {
-        exit,
-        stdout: printable(&text(&explanation)),
-    })
+    Ok(Outcome::text(exit, text(&explanation)))
 }
 
 /// Verify the evidence, then explain the request: the explanation and the verifier's report,
@@ -243,10 +220,7 @@ pub fn explained(args: ExplainArgs<'_>) -> Result<Result<(Explanation, Value), O
                     &json!({ "valid": true, "explained": false, "matches": false, "error": message }),
                 )
             } else {
-                Outcome {
-                    exit: Exit::Tampered,
-                    stdout: printable(&format!("CANNOT EXPLAIN: {e}\n")),
-                }
+                Outcome::text(Exit::Tampered, format!("CANNOT EXPLAIN: {e}\n"))
             }))
         }
     }

@@ -129,5 +129,5 @@ pub async fn export(args: ExportArgs) -> Result<Outcome, CliError> {
             dir.display()
         ));
     }
-    Ok(Outcome { exit: Exit::Ok, stdout })
+    Ok(Outcome::text(Exit::Ok, stdout))
 }

@@ -9,4 +9,5 @@ pub mod export;
 pub mod report;
 pub mod sample;
 pub mod sync;
+pub mod terminal;
 pub mod witness;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use ledger::ChainId;
 use ledger_cli::commands::{self, CliError, Exit, Outcome, SampleArgs, VerifyArgs, parse_log};
+use ledger_cli::terminal::{json_line, printable};
 
 #[derive(Parser)]
 #[command(name = "ledger", version, about = "Verify and monitor ledgerdesk audit ledgers", long_about = None)]
@@ -444,7 +445,7 @@ fn main() -> ExitCode {
         Err(e) => {
             if json {
                 let error = CliError::Usage(e.kind().to_string());
-                println!("{}", error.to_json());
+                print!("{}", json_line(&error.to_json()));
                 eprint!("{e}");
             } else {
                 let _ = e.print();
@@ -452,16 +453,22 @@ fn main() -> ExitCode {
             return ExitCode::from(Exit::Usage as u8);
         }
     };
+    // What reaches the terminal: messages through `printable`, JSON through `json_line` (no
+    // recorded value can steer it); data this tool wrote (a bundle) byte for byte.
     match run(cli) {
-        Ok(outcome) => {
+        Ok(outcome) if outcome.verbatim => {
             print!("{}", outcome.stdout);
+            ExitCode::from(outcome.exit as u8)
+        }
+        Ok(outcome) => {
+            print!("{}", printable(&outcome.stdout));
             ExitCode::from(outcome.exit as u8)
         }
         Err(e) => {
             if json {
-                println!("{}", e.to_json());
+                print!("{}", json_line(&e.to_json()));
             }
-            eprintln!("ledger: {e}");
+            eprintln!("{}", printable(&format!("ledger: {e}")));
             ExitCode::from(Exit::Usage as u8)
         }
     }

@@ -54,10 +54,10 @@ pub fn report(mut args: ExplainArgs<'_>, out: &Path) -> Result<Outcome, CliError
             format!("MISMATCH: request {}: {}", explanation.request_id, m.message),
         ),
     };
-    Ok(Outcome {
+    Ok(Outcome::text(
         exit,
-        stdout: crate::explain::printable(&format!("{verdict}\n  report written to {}\n", out.display())),
-    })
+        format!("{verdict}\n  report written to {}\n", out.display()),
+    ))
 }
 
 fn x(t: &Timeline, at: &domain::Timestamp) -> f64 {
@@ -174,8 +174,8 @@ fn render(e: &Explanation, verified: &Value) -> String {
                         small { "The evidence verified first (signatures and inclusion proofs); " (crate::explain::COMPLETENESS) "; " (filing(e)) "." }
                     },
                     Some(m) => div class="verdict mismatch" id="verdict" {
-                        "MISMATCH at entry " (m.seq) " (" (m.kind) "): " code style="color:#fff" { (crate::explain::printable(&m.figure)) }
-                        small { (crate::explain::printable(&m.message)) }
+                        "MISMATCH at entry " (m.seq) " (" (m.kind) "): " code style="color:#fff" { (crate::terminal::printable(&m.figure)) }
+                        small { (crate::terminal::printable(&m.message)) }
                         small { (crate::explain::COMPLETENESS) "; " (filing(e)) "." }
                     },
                 }

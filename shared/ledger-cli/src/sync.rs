@@ -712,10 +712,7 @@ pub fn run(args: SyncArgs) -> Result<Outcome, CliError> {
         },
     });
     if args.json {
-        return Ok(Outcome {
-            exit: Exit::Ok,
-            stdout: format!("{value}\n"),
-        });
+        return Ok(Outcome::json(Exit::Ok, &value));
     }
     let mut text = format!(
         "OK: {} at size {} (was {}), {} new entries verified; receipts: {} kept, {} pending; {} requests\n",
@@ -735,6 +732,7 @@ pub fn run(args: SyncArgs) -> Result<Outcome, CliError> {
     }
     Ok(Outcome {
         exit: Exit::Ok,
+        verbatim: false,
         stdout: text,
     })
 }

@@ -114,15 +114,24 @@ impl WitnessState {
             path: dir.to_owned(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(io)?;
+        // Created for its owner alone: whoever can open it could also hold its lock.
+        let mut create = std::fs::DirBuilder::new();
+        create.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut create, 0o700);
+        create.create(dir).map_err(io)?;
+        // The lock: on Unix the directory itself (flock), so that no file in it can be removed
+        // to free it; elsewhere (LockFileEx) a `.lock` file in it. Two witnesses on one state
+        // would each check against what they read and could cosign two histories.
+        #[cfg(unix)]
+        let lock = std::fs::File::open(dir).map_err(io)?;
+        #[cfg(not(unix))]
         let lock = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(dir.join(".lock"))
             .map_err(io)?;
-        // On every platform (flock on Unix, LockFileEx on Windows): two witnesses on one
-        // state would each check against what they read and could cosign two histories.
         lock.try_lock().map_err(|e| match e {
             std::fs::TryLockError::WouldBlock => CliError::Usage(format!(
                 "{}: another witness is using this state directory",
@@ -696,6 +705,7 @@ pub fn run(args: WitnessArgs) -> Result<Outcome, CliError> {
     serving.wait();
     Ok(Outcome {
         exit: crate::commands::Exit::Ok,
+        verbatim: false,
         stdout: String::new(),
     })
 }
@@ -763,6 +773,20 @@ mod tests {
         }
         drop(first);
         WitnessState::open(dir.path()).expect("free again once the first has stopped");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // A directory it creates is its owner's alone; the lock is the directory's own, so
+            // removing what is in it (a "stale lock" cleaned up) does not free it.
+            let fresh = dir.path().join("fresh");
+            let held = WitnessState::open(&fresh).unwrap();
+            assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o700);
+            for file in std::fs::read_dir(&fresh).unwrap() {
+                std::fs::remove_file(file.unwrap().path()).unwrap();
+            }
+            assert!(matches!(WitnessState::open(&fresh), Err(CliError::Usage(_))));
+            drop(held);
+        }
     }
 
     #[test]

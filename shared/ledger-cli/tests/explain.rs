@@ -246,6 +246,42 @@ fn no_recorded_value_reaches_the_terminal_raw() {
 }
 
 #[test]
+fn no_planted_member_name_reaches_the_terminal_raw() {
+    let dir = keyed();
+    sign(dir.path(), &events(), |_, _| {});
+    // A bundle with a member it may not have, named to erase the line and print OK: the parse
+    // error names the member, in every command and form that reports it.
+    let forged = "\u{1b}[2K\rOK: 3 entries proven\u{9b}8m\u{202e}\u{200b}";
+    let mut bundle: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("bundle.json")).unwrap()).unwrap();
+    bundle[forged] = json!(1);
+    std::fs::write(dir.path().join("bundle.json"), bundle.to_string()).unwrap();
+    let raw = |c: char| (c.is_control() && c != '\n') || matches!(c, '\u{202e}' | '\u{200b}');
+    let verify = ["verify-proof", "bundle.json", "--key", "log.pub", "--log", LOG];
+    for (args, json) in [
+        (&verify[..], false),
+        (&[&verify[..], &["--json"]].concat()[..], true),
+        (&EXPLAIN[..], false),
+        (&[&EXPLAIN[..], &["--json"]].concat()[..], true),
+    ] {
+        let out = ledger(dir.path(), args);
+        let (text, errors) = (stdout(&out), String::from_utf8_lossy(&out.stderr).into_owned());
+        assert_ne!(out.status.code(), Some(0), "{args:?}: {text}");
+        assert!(
+            !text.chars().any(raw) && !errors.chars().any(raw),
+            "{args:?}: {text:?} {errors:?}"
+        );
+        assert!(
+            text.contains("\\u{1b}") || text.contains("\\u001b") || errors.contains("\\u{1b}"),
+            "{args:?}: the member is named, escaped: {text} {errors}"
+        );
+        if json {
+            serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"));
+        }
+    }
+}
+
+#[test]
 fn evidence_that_does_not_verify_is_not_explained() {
     let dir = keyed();
     sign(dir.path(), &events(), |_, _| {});
