@@ -23,7 +23,12 @@ pub(crate) fn request_sk(id: RequestId) -> String {
 }
 
 pub(crate) fn customer_pk(partner: &PartnerId, customer: &CustomerId) -> String {
-    format!("P#{partner}#C#{customer}")
+    format!("{}{customer}", customer_pk_prefix(partner))
+}
+
+/// What every [`customer_pk`] of `partner` starts with (the customer follows).
+pub(crate) fn customer_pk_prefix(partner: &PartnerId) -> String {
+    format!("P#{partner}#C#")
 }
 
 /// The ledger's index key for one request's entries.

@@ -289,6 +289,76 @@ impl Store {
         join(items, &personal)
     }
 
+    /// [`Self::join_personal`] (strongly consistent) of `partner`'s request items, leaving
+    /// out those of customers whose relationship with it has ended: each `BatchGetItem` (50
+    /// requests) reads their personal values and their customers' relationships at once.
+    async fn join_personal_of_current(
+        &self,
+        partner: &PartnerId,
+        items: Vec<Item>,
+    ) -> Result<Vec<ServiceRequest>, StoreError> {
+        let customer_prefix = items::customer_pk_prefix(partner);
+        let customer_of = |item: &Item| {
+            item.get("gsi1pk")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|pk| pk.strip_prefix(&customer_prefix))
+                .map(str::to_owned)
+        };
+        let mut shown = Vec::with_capacity(items.len());
+        let mut personal = HashMap::new();
+        for batch in items.chunks(50) {
+            let keys = batch.iter().map(items::request_key).collect::<Result<Vec<_>, _>>()?;
+            let customers: HashSet<String> = batch.iter().filter_map(customer_of).collect();
+            let mut pending = HashMap::new();
+            for (table, keys) in [
+                (&self.tables.personal_data, personal_keys(&keys)),
+                (
+                    &self.tables.relationships,
+                    customers
+                        .iter()
+                        .map(|c| {
+                            HashMap::from([
+                                ("partner".to_owned(), s(partner.as_str())),
+                                ("customer".to_owned(), s(c)),
+                            ])
+                        })
+                        .collect(),
+                ),
+            ] {
+                if !keys.is_empty() {
+                    pending.insert(
+                        table.clone(),
+                        KeysAndAttributes::builder()
+                            .set_keys(Some(keys))
+                            .consistent_read(true)
+                            .build()
+                            .map_err(StoreError::internal)?,
+                    );
+                }
+            }
+            let mut ended = HashSet::new();
+            for (table, found) in self.batch_get_all(pending, "list read").await? {
+                for item in found {
+                    if table == self.tables.relationships {
+                        if items::text(&item, "status")? != crate::relationships::ACTIVE {
+                            ended.insert(items::text(&item, "customer")?.to_owned());
+                        }
+                    } else {
+                        let p = PersonalItem::from_item(item)?;
+                        personal.insert(p.pk.clone(), p);
+                    }
+                }
+            }
+            shown.extend(
+                batch
+                    .iter()
+                    .filter(|item| customer_of(item).is_none_or(|c| !ended.contains(&c)))
+                    .cloned(),
+            );
+        }
+        join(shown, &personal)
+    }
+
     /// `BatchGetItem` until every key is read: unprocessed keys are asked again with backoff
     /// (at most 8 times, then `Unavailable` saying `what` left keys unprocessed). The items,
     /// by table.
@@ -410,29 +480,18 @@ impl Store {
         }
         request = filter_expression(request, &equal, query.assignee.as_ref());
         self.count_round_trip();
-        // Across customers, the requests of customers whose relationship with the partner has
-        // ended are left out (read at the same time: no added latency). A page may then hold
-        // fewer items than asked for; its cursor still goes on. One customer's list is checked
-        // by the caller before it asks (a 404 for an ended relationship).
-        let (out, inactive) = match query.customer {
-            Some(_) => (request.send().await.map_err(sdk)?, HashSet::new()),
-            None => {
-                let (out, inactive) = tokio::join!(request.send(), self.inactive_customers(partner));
-                (out.map_err(sdk)?, inactive?)
-            }
+        let out = request.send().await.map_err(sdk)?;
+        let found = out.items.unwrap_or_default();
+        // One customer's list is checked by the caller before it asks (a 404 for an ended
+        // relationship). Across customers, the requests of customers whose relationship with
+        // the partner has ended are left out: their relationships are read with the personal
+        // values (the same batched read, so no added round trip, and bounded by the page, not
+        // by how many customers the partner ever had). A page may then hold fewer items than
+        // asked for; its cursor still goes on.
+        let items = match query.customer {
+            Some(_) => self.join_personal(found, false).await?,
+            None => self.join_personal_of_current(partner, found).await?,
         };
-        let hidden: HashSet<String> = inactive.iter().map(|c| items::customer_pk(partner, c)).collect();
-        let shown: Vec<Item> = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|item| {
-                item.get("gsi1pk")
-                    .and_then(|v| v.as_s().ok())
-                    .is_none_or(|pk| !hidden.contains(pk))
-            })
-            .collect();
-        let items = self.join_personal(shown, query.customer.is_none()).await?;
         let next_cursor = match out.last_evaluated_key {
             Some(last) if !last.is_empty() => Some(cursor::seal(key, partner.as_str(), &fingerprint, &last)?),
             _ => None,

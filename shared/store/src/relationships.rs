@@ -1,7 +1,7 @@
 //! Partner–customer relationships: a partner files for, and reads the requests of, only the
 //! customers it has an active CSP relationship with. The vendor maintains them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 
@@ -138,38 +138,6 @@ impl Store {
             Ok(())
         } else {
             Err(StoreError::RelationshipEnded)
-        }
-    }
-
-    /// The customers `partner` has a relationship with that is not active now (one query of
-    /// the partner's relationships, every page; only the customer ids are returned).
-    pub async fn inactive_customers(&self, partner: &PartnerId) -> Result<HashSet<CustomerId>, StoreError> {
-        let mut out = HashSet::new();
-        let mut start = None;
-        loop {
-            self.count_round_trip();
-            let page = self
-                .client
-                .query()
-                .table_name(&self.tables.relationships)
-                .key_condition_expression("partner = :p")
-                .filter_expression("#status <> :active")
-                .projection_expression("customer")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":p", s(partner.as_str()))
-                .expression_attribute_values(":active", s(ACTIVE))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk)?;
-            for item in page.items.unwrap_or_default() {
-                out.insert(CustomerId::parse(items::text(&item, "customer")?).map_err(StoreError::internal)?);
-            }
-            match page.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(out),
-            }
         }
     }
 }

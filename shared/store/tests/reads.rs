@@ -151,9 +151,9 @@ async fn one_query_and_one_batched_read_per_page() {
     };
     let before = h.store.round_trips();
     let page = h.store.list(&partner, &query, None).await.unwrap();
-    // The page's query (and, at the same time, the partner's ended relationships), then one
-    // batched read of its personal values: two in a row.
-    assert_eq!(h.store.round_trips() - before, 3);
+    // The page's query, then one batched read of its personal values and of its customers'
+    // relationships (whether any has ended): two, however many customers the partner has.
+    assert_eq!(h.store.round_trips() - before, 2);
     assert!(page.next_cursor.is_some());
     assert!(page.items.iter().all(|r| r.title().as_str().is_some()), "joined back");
     // One customer's list needs no relationship query (the API checked that one first).
@@ -162,6 +162,40 @@ async fn one_query_and_one_batched_read_per_page() {
     let before = h.store.round_trips();
     h.store.list(&partner, &one, None).await.unwrap();
     assert_eq!(h.store.round_trips() - before, 2);
+}
+
+#[tokio::test]
+async fn the_list_across_customers_leaves_out_ended_relationships_reading_only_its_pages_customers() {
+    let h = Harness::new().await;
+    let created = seed(&h, "partner-a", 12).await;
+    // Customer B's relationship has ended; A's is active; and the partner once had 300 more
+    // customers, all ended, none with a request on any page.
+    h.relate_as("partner-a", CUSTOMER_A, "active").await;
+    h.relate_as("partner-a", CUSTOMER_B, "terminated").await;
+    for i in 0..300 {
+        h.relate_as("partner-a", &format!("00000000-0000-4000-8000-{i:012}"), "terminated")
+            .await;
+    }
+    let query = ListQuery {
+        limit: PageSize::new(5).unwrap(),
+        ..ListQuery::default()
+    };
+    let before = h.store.round_trips();
+    let (items, pages) = all_pages(&h, "partner-a", &query).await;
+    let a = CustomerId::parse(CUSTOMER_A).unwrap();
+    let expected: Vec<_> = newest_first(created)
+        .into_iter()
+        .filter(|r| r.customer_id() == Some(&a))
+        .map(|r| r.id())
+        .collect();
+    assert_eq!(items.iter().map(ServiceRequest::id).collect::<Vec<_>>(), expected);
+    // Two round trips a page (its query, then one batched read of its personal values and
+    // its customers' relationships): the partner's other relationships are never read.
+    assert_eq!(h.store.round_trips() - before, 2 * pages as u64);
+    // Ended again, then active: the requests come back (nothing was changed, only left out).
+    h.relate_as("partner-a", CUSTOMER_B, "active").await;
+    let (items, _) = all_pages(&h, "partner-a", &query).await;
+    assert_eq!(items.len(), 12);
 }
 
 #[tokio::test]

@@ -48,6 +48,11 @@ impl Harness {
 
     /// An active relationship between `partner` and `customer`, written directly.
     pub async fn relate(&self, partner: &str, customer: &str) {
+        self.relate_as(partner, customer, "active").await;
+    }
+
+    /// A relationship between `partner` and `customer` with this `status`, written directly.
+    pub async fn relate_as(&self, partner: &str, customer: &str, status: &str) {
         let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_owned());
         self.client
             .put_item()
@@ -55,7 +60,7 @@ impl Harness {
             .item("partner", s(partner))
             .item("customer", s(customer))
             .item("since", s("2026-01-01T00:00:00.000Z"))
-            .item("status", s("active"))
+            .item("status", s(status))
             .item("updated_at", s("2026-01-01T00:00:00.000Z"))
             .send()
             .await
