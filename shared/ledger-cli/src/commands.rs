@@ -148,34 +148,18 @@ pub fn parse_log(text: &str) -> Result<LogName, CliError> {
     LogName::parse(text).map_err(|e| CliError::Usage(format!("--log: {e}")))
 }
 
-/// The result of a command: the exit status and the text for stdout.
+/// The result of a command: the exit status and the text for stdout (`main` writes it
+/// through [`crate::terminal::printable`]).
 #[derive(Debug)]
 pub struct Outcome {
     pub exit: Exit,
     pub stdout: String,
-    /// `stdout` is data this tool wrote (evidence, whose bytes are hashed and signed), written
-    /// byte for byte; otherwise it is a message, and `main` writes it through
-    /// [`crate::terminal::printable`].
-    pub verbatim: bool,
 }
 
 impl Outcome {
     /// A message for a person.
     pub(crate) fn text(exit: Exit, stdout: String) -> Self {
-        Self {
-            exit,
-            stdout,
-            verbatim: false,
-        }
-    }
-
-    /// Data, written byte for byte.
-    pub(crate) fn data(exit: Exit, stdout: String) -> Self {
-        Self {
-            exit,
-            stdout,
-            verbatim: true,
-        }
+        Self { exit, stdout }
     }
 
     /// `value` as one line of JSON safe for a terminal ([`crate::terminal::json_line`]).
@@ -201,7 +185,6 @@ pub fn tampered(failure: &Failure, json: bool) -> Outcome {
         };
         Outcome {
             exit: Exit::Tampered,
-            verbatim: false,
             stdout: format!("{label}: {failure}\n"),
         }
     }
@@ -348,7 +331,6 @@ pub fn verify(args: VerifyArgs<'_>) -> Result<Outcome, CliError> {
     }
     Ok(Outcome {
         exit: Exit::Ok,
-        verbatim: false,
         stdout: text,
     })
 }
@@ -379,7 +361,6 @@ pub fn prove_entries(
     let file = File::open(export).map_err(io(export))?;
     let problem = |e: &ProveError| Outcome {
         exit: Exit::Tampered,
-        verbatim: false,
         stdout: format!(
             "{}: {e}\n",
             if matches!(e, ProveError::Checkpoint(_)) {
@@ -390,7 +371,9 @@ pub fn prove_entries(
         ),
     };
     match prove(BufReader::new(file), seqs, &note, older.as_deref(), &disclosed) {
-        Ok(bundle) => Ok(Outcome::data(Exit::Ok, bundle.to_text())),
+        // The same JSON value, nothing in it able to steer a terminal (a bundle reads in any
+        // JSON formatting).
+        Ok(bundle) => Ok(Outcome::text(Exit::Ok, crate::terminal::json_text(&bundle.to_text()))),
         Err(ProveError::Io(source)) => Err(CliError::Io {
             path: export.to_owned(),
             source,
@@ -520,7 +503,6 @@ pub fn verify_proof(
     }
     Ok(Outcome {
         exit: Exit::Ok,
-        verbatim: false,
         stdout: text,
     })
 }
@@ -738,7 +720,6 @@ pub fn verify_receipt(
     }
     Ok(Outcome {
         exit: Exit::Ok,
-        verbatim: false,
         stdout: format!(
             "OK: receipt for seq {} of {} (entry {}, at {}, checkpoint due by {}): {verdict}\n",
             opened.seq,
@@ -774,7 +755,6 @@ pub fn keygen(out: &Path, name: Option<&str>, witness: bool, force: bool) -> Res
     let (private, public) = write_key_files(out, &private_text, &public_text, force)?;
     Ok(Outcome {
         exit: Exit::Ok,
-        verbatim: false,
         stdout: format!(
             "wrote {} (private, mode 0600: keep it secret) and {} ({role})\n{public_text}\n",
             private.display(),
@@ -860,7 +840,6 @@ pub fn sample(args: SampleArgs<'_>) -> Result<Outcome, CliError> {
     }
     Ok(Outcome {
         exit: Exit::Ok,
-        verbatim: false,
         stdout: format!(
             "wrote {} entries of chain {} (log {log}) to {}; root {}\n",
             head.size,

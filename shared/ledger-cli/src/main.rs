@@ -446,20 +446,15 @@ fn main() -> ExitCode {
             if json {
                 let error = CliError::Usage(e.kind().to_string());
                 print!("{}", json_line(&error.to_json()));
-                eprint!("{e}");
-            } else {
-                let _ = e.print();
             }
+            // Plain (no colour), escaped: an argument (a file name a glob found) is foreign text.
+            eprint!("{}", printable(&e.render().to_string()));
             return ExitCode::from(Exit::Usage as u8);
         }
     };
     // What reaches the terminal: messages through `printable`, JSON through `json_line` (no
-    // recorded value can steer it); data this tool wrote (a bundle) byte for byte.
+    // recorded value can steer it).
     match run(cli) {
-        Ok(outcome) if outcome.verbatim => {
-            print!("{}", outcome.stdout);
-            ExitCode::from(outcome.exit as u8)
-        }
         Ok(outcome) => {
             print!("{}", printable(&outcome.stdout));
             ExitCode::from(outcome.exit as u8)

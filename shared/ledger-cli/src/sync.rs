@@ -209,7 +209,10 @@ fn refused(status: u16, path: &str, body: &[u8]) -> CliError {
         .ok()
         .and_then(|v| v["detail"].as_str().map(str::to_owned))
         .unwrap_or_default();
-    CliError::Usage(format!("the log answered {status} to {path}: {detail}"))
+    CliError::Usage(format!(
+        "the log answered {status} to {path}: {}",
+        crate::terminal::one_line(&detail)
+    ))
 }
 
 /// Buffers handed back once their answer is appended, for the next answers: a sync of a long
@@ -732,7 +735,6 @@ pub fn run(args: SyncArgs) -> Result<Outcome, CliError> {
     }
     Ok(Outcome {
         exit: Exit::Ok,
-        verbatim: false,
         stdout: text,
     })
 }
@@ -1195,7 +1197,7 @@ fn check_receipts(
     files.sort();
     let mut hashes = std::fs::File::open(dir.join("hashes.bin")).ok();
     for path in files {
-        let name = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
+        let name = crate::terminal::one_line(&path.strip_prefix(dir).unwrap_or(&path).display().to_string());
         // A file that means to be a receipt and does not read as one is evidence (the log may
         // have handed out a receipt nobody can check); anything else is clutter, skipped.
         let limit = crate::commands::limits::NOTE;

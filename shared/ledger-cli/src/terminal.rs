@@ -3,9 +3,9 @@
 //! cursor, erase or hide a line, reorder what a person reads (bidirectional controls), or hide
 //! text or make two different values look alike (invisible format characters).
 //!
-//! Messages pass through [`printable`]; `--json` lines through [`json_line`]; evidence this
-//! tool writes as data (a bundle from `prove`) is written byte for byte, since its bytes are
-//! what is hashed and signed.
+//! Messages pass through [`printable`] (foreign text put into them through [`one_line`]);
+//! `--json` lines through [`json_line`]; the bundle `prove` writes through [`json_text`] (the
+//! same JSON value: a bundle reads in any JSON formatting).
 
 /// A character that must not reach a terminal raw: a control character (C0, DEL, C1), a
 /// bidirectional control, an invisible format character (soft hyphen, zero-width space,
@@ -30,9 +30,19 @@ pub fn steers_terminal(c: char) -> bool {
 /// `text` safe for a terminal: every character [`steers_terminal`] names, but the line breaks
 /// this tool writes, shown escaped (`\u{1b}`).
 pub fn printable(text: &str) -> String {
+    escaped(text, |c| c != '\n' && steers_terminal(c))
+}
+
+/// Foreign text (a server's answer, a file name, a value) to put into a message: as
+/// [`printable`], and its line breaks escaped too, so that it cannot forge a line of its own.
+pub fn one_line(text: &str) -> String {
+    escaped(text, steers_terminal)
+}
+
+fn escaped(text: &str, escape: impl Fn(char) -> bool) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if c != '\n' && steers_terminal(c) {
+        if escape(c) {
             out.extend(c.escape_unicode());
         } else {
             out.push(c);
@@ -46,9 +56,17 @@ pub fn printable(text: &str) -> String {
 /// `\uXXXX` escape (a surrogate pair above U+FFFF). Such characters occur only inside strings,
 /// so the line is the same JSON value.
 pub fn json_line(value: &serde_json::Value) -> String {
-    let mut out = String::new();
-    for c in value.to_string().chars() {
-        if steers_terminal(c) {
+    let mut out = json_text(&value.to_string());
+    out.push('\n');
+    out
+}
+
+/// JSON text (as serde_json writes it: C0 escaped) with every other character
+/// [`steers_terminal`] names, but its line breaks, written as `\uXXXX`: the same JSON value.
+pub fn json_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c != '\n' && steers_terminal(c) {
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
                 out.push_str(&format!("\\u{unit:04x}"));
@@ -57,7 +75,6 @@ pub fn json_line(value: &serde_json::Value) -> String {
             out.push(c);
         }
     }
-    out.push('\n');
     out
 }
 
@@ -81,6 +98,11 @@ mod tests {
         );
         let back: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(back, value);
+    }
+
+    #[test]
+    fn foreign_text_cannot_forge_a_line() {
+        assert_eq!(one_line("x\nOK: all fine\r\n"), "x\\u{a}OK: all fine\\u{d}\\u{a}");
     }
 
     #[test]

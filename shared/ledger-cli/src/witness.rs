@@ -85,7 +85,7 @@ pub struct WitnessState {
     locks: [Mutex<()>; LOCK_STRIPES],
     log: StateLog,
     /// Held for the process's life: one witness per directory.
-    _exclusive: std::fs::File,
+    _exclusive: Vec<std::fs::File>,
 }
 
 fn origin_hash(origin: &str) -> String {
@@ -120,29 +120,36 @@ impl WitnessState {
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut create, 0o700);
         create.create(dir).map_err(io)?;
-        // The lock: on Unix the directory itself (flock), so that no file in it can be removed
-        // to free it; elsewhere (LockFileEx) a `.lock` file in it. Two witnesses on one state
+        // The locks: a `.lock` file in it (flock on Unix, LockFileEx elsewhere; what earlier
+        // versions lock, so that none of them runs beside this one), and on Unix the directory
+        // itself too, so that removing that file cannot free it. Two witnesses on one state
         // would each check against what they read and could cosign two histories.
-        #[cfg(unix)]
-        let lock = std::fs::File::open(dir).map_err(io)?;
-        #[cfg(not(unix))]
-        let lock = std::fs::OpenOptions::new()
+        let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(dir.join(".lock"))
             .map_err(io)?;
-        lock.try_lock().map_err(|e| match e {
-            std::fs::TryLockError::WouldBlock => CliError::Usage(format!(
-                "{}: another witness is using this state directory",
-                dir.display()
-            )),
-            std::fs::TryLockError::Error(source) => io(source),
-        })?;
+        #[cfg(unix)]
+        let held = vec![file, std::fs::File::open(dir).map_err(io)?];
+        #[cfg(not(unix))]
+        let held = vec![file];
+        for lock in &held {
+            lock.try_lock().map_err(|e| match e {
+                std::fs::TryLockError::WouldBlock => CliError::Usage(format!(
+                    "{}: another witness is using this state directory",
+                    dir.display()
+                )),
+                std::fs::TryLockError::Error(source) => CliError::Usage(format!(
+                    "{}: cannot lock the state directory ({source}); keep it on a local file system",
+                    dir.display()
+                )),
+            })?;
+        }
         Ok(Self {
             locks: std::array::from_fn(|_| Mutex::new(())),
             log: StateLog::open(dir).map_err(io)?,
-            _exclusive: lock,
+            _exclusive: held,
         })
     }
 
@@ -705,7 +712,6 @@ pub fn run(args: WitnessArgs) -> Result<Outcome, CliError> {
     serving.wait();
     Ok(Outcome {
         exit: crate::commands::Exit::Ok,
-        verbatim: false,
         stdout: String::new(),
     })
 }
@@ -776,8 +782,8 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            // A directory it creates is its owner's alone; the lock is the directory's own, so
-            // removing what is in it (a "stale lock" cleaned up) does not free it.
+            // A directory it creates is its owner's alone; the directory itself is locked too,
+            // so removing what is in it (a "stale lock" cleaned up) does not free it.
             let fresh = dir.path().join("fresh");
             let held = WitnessState::open(&fresh).unwrap();
             assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o700);

@@ -249,9 +249,9 @@ fn no_recorded_value_reaches_the_terminal_raw() {
 fn no_planted_member_name_reaches_the_terminal_raw() {
     let dir = keyed();
     sign(dir.path(), &events(), |_, _| {});
-    // A bundle with a member it may not have, named to erase the line and print OK: the parse
-    // error names the member, in every command and form that reports it.
-    let forged = "\u{1b}[2K\rOK: 3 entries proven\u{9b}8m\u{202e}\u{200b}";
+    // A bundle with a member it may not have, named to print OK on lines of its own and to
+    // erase a line: the parse error names the member, in every command and form that reports it.
+    let forged = "\n\nOK: 3 entries proven\u{1b}[2K\rOK\u{9b}8m\u{202e}\u{200b}";
     let mut bundle: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("bundle.json")).unwrap()).unwrap();
     bundle[forged] = json!(1);
@@ -269,6 +269,11 @@ fn no_planted_member_name_reaches_the_terminal_raw() {
         assert_ne!(out.status.code(), Some(0), "{args:?}: {text}");
         assert!(
             !text.chars().any(raw) && !errors.chars().any(raw),
+            "{args:?}: {text:?} {errors:?}"
+        );
+        // Nor a line of its own: the name's line breaks are escaped where it is quoted.
+        assert!(
+            !text.lines().chain(errors.lines()).any(|l| l.starts_with("OK")),
             "{args:?}: {text:?} {errors:?}"
         );
         assert!(

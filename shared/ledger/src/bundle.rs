@@ -186,7 +186,9 @@ impl EvidenceBundle {
         let mut reader = serde_json::Deserializer::from_str(text);
         let bundle = serde::Deserialize::deserialize(&mut reader)
             .and_then(|Obj(bundle): Obj<EvidenceBundle>| reader.end().map(|()| bundle))
-            .map_err(|e| malformed(format!("not an evidence bundle: {e}")))?;
+            // serde's message quotes an unknown member's name: escaped, so that no name (a
+            // line break, a control) can forge what a reader sees.
+            .map_err(|e| malformed(format!("not an evidence bundle: {}", e.to_string().escape_debug())))?;
         if bundle.format != BUNDLE_FORMAT {
             return Err(malformed(format!("unknown bundle format {:?}", bundle.format)));
         }

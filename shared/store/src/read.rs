@@ -192,6 +192,27 @@ fn personal_keys(keys: &[(PartnerId, RequestId)]) -> Vec<HashMap<String, Attribu
         .collect()
 }
 
+/// A `BatchGetItem`'s request items: each table's keys (tables without keys left out).
+fn batch_keys<'a>(
+    keys: impl IntoIterator<Item = (&'a String, Vec<HashMap<String, AttributeValue>>)>,
+    consistent: bool,
+) -> Result<HashMap<String, KeysAndAttributes>, StoreError> {
+    let mut pending = HashMap::new();
+    for (table, keys) in keys {
+        if !keys.is_empty() {
+            pending.insert(
+                table.clone(),
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(consistent)
+                    .build()
+                    .map_err(StoreError::internal)?,
+            );
+        }
+    }
+    Ok(pending)
+}
+
 /// Request items with their personal values put back (`null` where erased).
 fn join(items: Vec<Item>, personal: &HashMap<String, PersonalItem>) -> Result<Vec<ServiceRequest>, StoreError> {
     let mut out = Vec::with_capacity(items.len());
@@ -309,33 +330,24 @@ impl Store {
         for batch in items.chunks(50) {
             let keys = batch.iter().map(items::request_key).collect::<Result<Vec<_>, _>>()?;
             let customers: HashSet<String> = batch.iter().filter_map(customer_of).collect();
-            let mut pending = HashMap::new();
-            for (table, keys) in [
-                (&self.tables.personal_data, personal_keys(&keys)),
-                (
-                    &self.tables.relationships,
-                    customers
-                        .iter()
-                        .map(|c| {
-                            HashMap::from([
-                                ("partner".to_owned(), s(partner.as_str())),
-                                ("customer".to_owned(), s(c)),
-                            ])
-                        })
-                        .collect(),
-                ),
-            ] {
-                if !keys.is_empty() {
-                    pending.insert(
-                        table.clone(),
-                        KeysAndAttributes::builder()
-                            .set_keys(Some(keys))
-                            .consistent_read(true)
-                            .build()
-                            .map_err(StoreError::internal)?,
-                    );
-                }
-            }
+            let pending = batch_keys(
+                [
+                    (&self.tables.personal_data, personal_keys(&keys)),
+                    (
+                        &self.tables.relationships,
+                        customers
+                            .iter()
+                            .map(|c| {
+                                HashMap::from([
+                                    ("partner".to_owned(), s(partner.as_str())),
+                                    ("customer".to_owned(), s(c)),
+                                ])
+                            })
+                            .collect(),
+                    ),
+                ],
+                true,
+            )?;
             let mut ended = HashSet::new();
             for (table, found) in self.batch_get_all(pending, "list read").await? {
                 for item in found {
@@ -396,23 +408,13 @@ impl Store {
         personal_keys: Vec<HashMap<String, AttributeValue>>,
         consistent: bool,
     ) -> Result<(Vec<Item>, HashMap<String, PersonalItem>), StoreError> {
-        let mut pending = HashMap::new();
-        for (table, keys) in [
-            (&self.tables.requests, request_keys),
-            (&self.tables.personal_data, personal_keys),
-        ] {
-            if keys.is_empty() {
-                continue;
-            }
-            pending.insert(
-                table.clone(),
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(consistent)
-                    .build()
-                    .map_err(StoreError::internal)?,
-            );
-        }
+        let pending = batch_keys(
+            [
+                (&self.tables.requests, request_keys),
+                (&self.tables.personal_data, personal_keys),
+            ],
+            consistent,
+        )?;
         let mut requests = Vec::new();
         let mut personal = HashMap::new();
         for (table, items) in self.batch_get_all(pending, "batch read").await? {
