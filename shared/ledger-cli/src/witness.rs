@@ -704,11 +704,23 @@ pub fn run(args: WitnessArgs) -> Result<Outcome, CliError> {
     let public = witness.key().verifier();
     let serving = Serving::start(witness, state, &args.listen, 4)?;
     eprintln!(
-        "ledger witness {} on {} (state in {}); its public key, for logs and verifiers:\n{public}",
-        public.name(),
-        serving.url(),
-        args.state.display()
+        "{}",
+        crate::terminal::printable(&format!(
+            "ledger witness {} on {} (state in {}); its public key, for logs and verifiers:\n{public}",
+            crate::terminal::one_line(public.name()),
+            serving.url(),
+            crate::terminal::one_line(&args.state.display().to_string())
+        ))
     );
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(&args.state) {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o077 != 0 {
+            eprintln!(
+                "warning: others may open the state directory, and so hold its lock and keep the witness from starting: chmod 700 it"
+            );
+        }
+    }
     serving.wait();
     Ok(Outcome {
         exit: crate::commands::Exit::Ok,

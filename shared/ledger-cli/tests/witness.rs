@@ -227,6 +227,14 @@ fn the_command_serves_until_stopped() {
         .local_addr()
         .unwrap()
         .port();
+    // A state directory made beforehand that others may open: it serves, and warns.
+    std::fs::create_dir(dir.path().join("state")).unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(
+        dir.path().join("state"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ledger"))
         .args(["witness", "--key"])
         .arg(dir.path().join("w.key"))
@@ -250,6 +258,11 @@ fn the_command_serves_until_stopped() {
     child.kill().unwrap();
     let _ = child.wait();
     assert_eq!(answered, Some(200));
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(said.contains("its public key, for logs and verifiers"), "{said}");
+    #[cfg(unix)]
+    assert!(said.contains("warning: others may open the state directory"), "{said}");
     // Without anything to witness, it says so and exits 2.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ledger"))
         .args(["witness", "--key"])
