@@ -205,6 +205,15 @@ fn signed_chains(report: &SignReport) -> Vec<(String, u64)> {
     signed
 }
 
+/// `partner-a` grown by one entry and signed by `store`: its one alarm, which must say `says`
+/// (`context` names the case in a failure).
+async fn grown_into_alarm(h: &Harness, store: &Store, says: &str, context: &str) {
+    seed(h, "partner-a", 1, 10).await;
+    let report = sign_with(store).await;
+    let problem = one_alarm(&report, "partner-a");
+    assert!(problem.contains(says), "{context}: {problem}");
+}
+
 fn one_alarm<'r>(report: &'r SignReport, chain: &str) -> &'r str {
     assert_eq!(report.alarms.len(), 1, "{report:?}");
     assert_eq!(report.alarms[0].chain.as_str(), chain, "{report:?}");
@@ -303,9 +312,7 @@ async fn a_row_holding_another_chains_checkpoint_is_refused() {
         (":s", theirs["state"].clone()),
     ];
     edit_row(&h, "partner-a", 2, "SET note = :n, root = :r, #state = :s", &swapped).await;
-    seed(&h, "partner-a", 1, 10).await;
-    let problem = one_alarm(&sign_with(&h.store).await, "partner-a").to_owned();
-    assert!(problem.contains("does not match the note it holds"), "{problem}");
+    grown_into_alarm(&h, &h.store, "does not match the note it holds", "grown").await;
 
     // Its own note, with another root in the root column: refused too.
     let h = Harness::new().await;
@@ -314,9 +321,7 @@ async fn a_row_holding_another_chains_checkpoint_is_refused() {
     sign_with(&h.store).await;
     let theirs = row(&h, "partner-b", 2).await;
     edit_row(&h, "partner-a", 2, "SET root = :r", &[(":r", theirs["root"].clone())]).await;
-    seed(&h, "partner-a", 1, 10).await;
-    let problem = one_alarm(&sign_with(&h.store).await, "partner-a").to_owned();
-    assert!(problem.contains("does not match the note it holds"), "{problem}");
+    grown_into_alarm(&h, &h.store, "does not match the note it holds", "grown").await;
 }
 
 #[tokio::test]
@@ -379,12 +384,7 @@ async fn a_legacy_frontier_that_is_not_the_signed_roots_is_refused() {
             &[(":f", AttributeValue::L(nodes))],
         )
         .await;
-        seed(&h, "partner-a", 1, 10).await;
-        let problem = one_alarm(&sign_with(&h.store).await, "partner-a").to_owned();
-        assert!(
-            problem.contains("is not the frontier of the signed root"),
-            "{what}: {problem}"
-        );
+        grown_into_alarm(&h, &h.store, "is not the frontier of the signed root", what).await;
     }
 }
 
@@ -698,12 +698,13 @@ async fn an_object_under_the_signers_prefix_that_is_no_copy_is_an_alarm() {
             .send()
             .await
             .unwrap();
-        seed(&h, "partner-a", 1, 10).await;
-        let problem = one_alarm(&sign_with(&signer.store).await, "partner-a").to_owned();
-        assert!(
-            problem.contains("is under the signer's prefix in the tile bucket but is no copy"),
-            "{stray}: {problem}"
-        );
+        grown_into_alarm(
+            &h,
+            &signer.store,
+            "is under the signer's prefix in the tile bucket but is no copy",
+            stray,
+        )
+        .await;
         let left: &[u64] = if rows_deleted { &[] } else { &[3] };
         assert_eq!(rows(&h, "partner-a").await, left, "{stray}");
     }
@@ -739,9 +740,7 @@ async fn hash_tiles_altered_under_the_signer_are_an_alarm_and_nothing_is_written
         .send()
         .await
         .unwrap();
-    seed(&h, "partner-a", 1, 10).await;
-    let problem = one_alarm(&sign_with(&h.store).await, "partner-a").to_owned();
-    assert!(problem.contains("stored hash tiles do not give the tree"), "{problem}");
+    grown_into_alarm(&h, &h.store, "stored hash tiles do not give the tree", "grown").await;
     assert_eq!(rows(&h, "partner-a").await, [3]);
     // Nothing written over it: the altered tile is as the operator left it.
     let after = h
@@ -883,9 +882,7 @@ async fn a_legacy_row_whose_last_entry_the_tiles_cannot_prove_is_an_alarm() {
         .send()
         .await
         .unwrap();
-    seed(&h, "partner-a", 1, 10).await;
-    let problem = one_alarm(&sign_with(&h.store).await, "partner-a").to_owned();
-    assert!(problem.contains("cannot be proven from the stored tiles"), "{problem}");
+    grown_into_alarm(&h, &h.store, "cannot be proven from the stored tiles", "grown").await;
     assert_eq!(rows(&h, "partner-a").await, [3]);
 }
 
