@@ -15,6 +15,7 @@ use crate::cursor;
 use crate::error::{StoreError, sdk};
 use crate::items::{self, Item, s};
 use crate::personal_io::{self, PersonalItem, REQUEST_SK, personal_pk};
+use crate::relationships::{RelationshipStatus, relationship_from_item, relationship_key};
 use crate::schema::{BY_CUSTOMER, BY_ID, BY_REQUEST, QUEUE, SWEEP_DUE};
 
 /// A page size: 1-50, 25 by default. A resource is at most about 66 KB (a 64 KiB body, and
@@ -193,7 +194,7 @@ fn personal_keys(keys: &[(PartnerId, RequestId)]) -> Vec<HashMap<String, Attribu
 }
 
 /// A `BatchGetItem`'s request items: each table's keys (tables without keys left out).
-fn batch_keys<'a>(
+pub(crate) fn batch_keys<'a>(
     keys: impl IntoIterator<Item = (&'a String, Vec<HashMap<String, AttributeValue>>)>,
     consistent: bool,
 ) -> Result<HashMap<String, KeysAndAttributes>, StoreError> {
@@ -335,15 +336,7 @@ impl Store {
                     (&self.tables.personal_data, personal_keys(&keys)),
                     (
                         &self.tables.relationships,
-                        customers
-                            .iter()
-                            .map(|c| {
-                                HashMap::from([
-                                    ("partner".to_owned(), s(partner.as_str())),
-                                    ("customer".to_owned(), s(c)),
-                                ])
-                            })
-                            .collect(),
+                        customers.iter().map(|c| relationship_key(partner, c)).collect(),
                     ),
                 ],
                 true,
@@ -352,8 +345,9 @@ impl Store {
             for (table, found) in self.batch_get_all(pending, "list read").await? {
                 for item in found {
                     if table == self.tables.relationships {
-                        if items::text(&item, "status")? != crate::relationships::ACTIVE {
-                            ended.insert(items::text(&item, "customer")?.to_owned());
+                        let relationship = relationship_from_item(&item)?;
+                        if relationship.status != RelationshipStatus::Active {
+                            ended.insert(relationship.customer_id.as_str().to_owned());
                         }
                     } else {
                         let p = PersonalItem::from_item(item)?;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::KeysAndAttributes;
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use domain::{CustomerId, PartnerId, Timestamp};
 
@@ -93,23 +93,8 @@ impl Store {
     ) -> Result<HashMap<(PartnerId, CustomerId), Relationship>, StoreError> {
         let mut found = HashMap::new();
         for batch in pairs.chunks(100) {
-            let keys = batch
-                .iter()
-                .map(|(p, c)| {
-                    HashMap::from([
-                        ("partner".to_owned(), s(p.as_str())),
-                        ("customer".to_owned(), s(c.as_str())),
-                    ])
-                })
-                .collect();
-            let pending = HashMap::from([(
-                self.tables.relationships.clone(),
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(StoreError::internal)?,
-            )]);
+            let keys = batch.iter().map(|(p, c)| relationship_key(p, c.as_str())).collect();
+            let pending = crate::read::batch_keys([(&self.tables.relationships, keys)], true)?;
             for (_, items) in self.batch_get_all(pending, "relationship read").await? {
                 for item in items {
                     let relationship = relationship_from_item(&item)?;
@@ -142,8 +127,16 @@ impl Store {
     }
 }
 
+/// The key of the relationship of `partner` with `customer` (its id, as text).
+pub(crate) fn relationship_key(partner: &PartnerId, customer: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("partner".to_owned(), s(partner.as_str())),
+        ("customer".to_owned(), s(customer)),
+    ])
+}
+
 /// A relationship as its item holds it.
-fn relationship_from_item(item: &items::Item) -> Result<Relationship, StoreError> {
+pub(crate) fn relationship_from_item(item: &items::Item) -> Result<Relationship, StoreError> {
     let partner = PartnerId::parse(items::text(item, "partner")?).map_err(StoreError::internal)?;
     let customer = CustomerId::parse(items::text(item, "customer")?).map_err(StoreError::internal)?;
     let status = RelationshipStatus::parse(items::text(item, "status")?)
