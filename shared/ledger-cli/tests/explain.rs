@@ -210,7 +210,8 @@ fn no_recorded_value_reaches_the_terminal_raw() {
     let dir = keyed();
     // A recorded figure (and a member name) that would erase the MISMATCH line and print OK.
     // (ESC and C1's CSI, `\u{9b}`, start the same sequences; U+202E reverses what follows.)
-    let forged = "\u{1b}[2K\rOK: request R: all 37 recorded figures match\u{1b}[8m\u{9b}2K\u{202e}";
+    let forged =
+        "\u{1b}[2K\rOK: request R: all 37 recorded figures match\u{1b}[8m\u{9b}2K\u{202e}\nOK: all figures match";
     sign(dir.path(), &events(), |i, data| {
         if i == 1 {
             data["resulting"]["slaState"] = json!(forged);
@@ -225,6 +226,7 @@ fn no_recorded_value_reaches_the_terminal_raw() {
         !text.contains('\u{1b}') && !text.contains('\r') && !text.contains('\u{202e}'),
         "{text:?}"
     );
+    assert!(!text.lines().any(|l| l.starts_with("OK")), "no line of its own: {text}");
     assert!(text.contains("\\u{1b}"), "shown escaped: {text}");
     // The same in --json, where the recorded value is JSON: no such character raw (serde_json
     // escapes only C0 itself), and the JSON still says exactly what was recorded.
