@@ -20,12 +20,46 @@
 
 pub mod address;
 pub mod cursor;
+pub mod seal;
 pub mod sign;
 
 pub use address::{EndpointUrl, Mode, UrlError, forbidden};
+pub use seal::{SealError, SealKey};
 pub use sign::{PublicKey, SecretError, Signer, SigningKey, SigningSecret, Trusted, VerifyError, verify};
 
 use std::time::Duration;
+
+/// An endpoint's id: `ep_` and a ULID (so ids sort in creation order).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EndpointId(String);
+
+impl EndpointId {
+    pub const PREFIX: &'static str = "ep_";
+
+    pub fn generate() -> Self {
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let mut random = [0u8; 16];
+        rand::fill(&mut random[..]);
+        Self(format!(
+            "{}{}",
+            Self::PREFIX,
+            ulid::Ulid::from_parts(millis, u128::from_le_bytes(random))
+        ))
+    }
+
+    /// `None` unless `text` is `ep_` and a ULID in its canonical (upper-case) spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        let ulid = text.strip_prefix(Self::PREFIX)?;
+        let parsed = ulid::Ulid::from_string(ulid).ok()?;
+        (parsed.to_string() == ulid).then(|| Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// The id of the delivery of entry `seq` of `chain`: `msg_<chain>_<seq>`, with the chain's `.`
 /// written `~` (the specification forbids `.` in an id, and `~` is not in any chain id, so no
@@ -94,6 +128,24 @@ pub fn classify(attempt: usize, status: Option<u16>, retry_after: Option<&str>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoint_ids_are_ep_and_a_canonical_ulid() {
+        let id = EndpointId::generate();
+        assert_eq!(EndpointId::parse(id.as_str()), Some(id.clone()));
+        assert!(id.as_str().starts_with("ep_") && id.as_str().len() == 29);
+        for bad in [
+            "",
+            "ep_",
+            "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+            "ep_01arz3ndektsv4rrffq69g5fav",
+            "ep_01ARZ3NDEKTSV4RRFFQ69G5FA",
+            "ep_01ARZ3NDEKTSV4RRFFQ69G5FAV/x",
+        ] {
+            assert_eq!(EndpointId::parse(bad), None, "{bad}");
+        }
+        assert!(EndpointId::parse("ep_01ARZ3NDEKTSV4RRFFQ69G5FAV").is_some());
+    }
 
     #[test]
     fn a_delivery_id_is_stable_per_entry_and_has_no_full_stop() {
