@@ -96,6 +96,24 @@ pub enum Change {
     },
 }
 
+/// Every kind of entry a partner's chain holds: the request changes ([`Change::kind`]), and the
+/// vendor's relationship changes and disclosures of personal data. A webhook endpoint names
+/// the kinds it wants from these.
+pub const ENTRY_KINDS: &[&str] = &[
+    "created",
+    "first_response",
+    "response_added",
+    "note_added",
+    "status_changed",
+    "severity_changed",
+    "sla_breached",
+    "next_response_breached",
+    "assigned",
+    "personal_data_erased",
+    "relationship_changed",
+    "personal_data_disclosed",
+];
+
 impl Change {
     /// The event's kind, as the ledger names it.
     pub fn kind(&self) -> &'static str {

@@ -80,7 +80,7 @@ pub use enums::{
     Severity, SlaState, Status, SupportPlan,
 };
 pub use error::{FieldError, Problem, ValidationErrors};
-pub use event::{Change, DomainEvent, Snapshot};
+pub use event::{Change, DomainEvent, ENTRY_KINDS, Snapshot};
 pub use ids::{CustomerId, IdempotencyKey, PartnerId, RequestId, Subject};
 pub use lifecycle::{Action, ActionInput, Actor, AssignTo, REOPEN_WINDOW_DAYS, TransitionError};
 pub use personal::{CaseReference, CommitmentId, ErasureScope, LegalBasis, Personal};

@@ -31,6 +31,8 @@ pub mod relationships;
 pub mod schema;
 pub mod secrets;
 pub mod trust;
+pub mod webhook_http;
+pub mod webhooks_io;
 pub mod witnesses;
 mod write;
 
@@ -43,6 +45,7 @@ pub use personal_io::PersonalItem;
 pub use read::{Assignee, History, ListQuery, Page, PageSize, QueueQuery};
 pub use relationships::{Relationship, RelationshipStatus};
 pub use schema::TableNames;
+pub use webhooks_io::{EndpointState, SealedSecret, WebhookEndpoint};
 pub use write::{Appended, CreateOutcome, IdempotencyClaim, RELATIONSHIPS_PER_TRANSACTION, RETRY_BUDGET};
 
 /// How long an idempotency record is honoured.

@@ -195,7 +195,18 @@ pub const RELATIONSHIPS: TableSpec = TableSpec {
     ttl: None,
 };
 
-pub const TABLES: [TableSpec; 8] = [
+/// Partners' webhook endpoints (issue #27): `partner`, `endpoint` (its id); each item carries
+/// the endpoint's sealed signing secrets and its cursor in the partner's chain.
+pub const WEBHOOKS: TableSpec = TableSpec {
+    logical_id: "WebhooksTable",
+    suffix: "webhooks",
+    partition: s("partner"),
+    sort: Some(s("endpoint")),
+    indexes: &[],
+    ttl: None,
+};
+
+pub const TABLES: [TableSpec; 9] = [
     REQUESTS,
     LEDGER,
     CHAIN_HEADS,
@@ -204,6 +215,7 @@ pub const TABLES: [TableSpec; 8] = [
     PERSONAL_DATA,
     TILES,
     RELATIONSHIPS,
+    WEBHOOKS,
 ];
 
 /// The deployed names of the tables: `<prefix>-<suffix>`.
@@ -217,6 +229,7 @@ pub struct TableNames {
     pub personal_data: String,
     pub tiles: String,
     pub relationships: String,
+    pub webhooks: String,
 }
 
 impl TableNames {
@@ -231,6 +244,7 @@ impl TableNames {
             personal_data: name(PERSONAL_DATA),
             tiles: name(TILES),
             relationships: name(RELATIONSHIPS),
+            webhooks: name(WEBHOOKS),
         }
     }
 
@@ -243,6 +257,7 @@ impl TableNames {
             "personal-data" => &self.personal_data,
             "tiles" => &self.tiles,
             "relationships" => &self.relationships,
+            "webhooks" => &self.webhooks,
             _ => &self.idempotency,
         }
     }

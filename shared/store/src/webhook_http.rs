@@ -1,0 +1,215 @@
+//! The webhook deliverer's HTTP client (issue #27): one POST per attempt, at most
+//! [`webhooks::TIMEOUT`], and never to an address an endpoint must not reach. The URL is
+//! checked as written, and the connector's resolver drops every address a name resolves to
+//! that is private, loopback, link-local or the metadata service — at each connection, so a
+//! name re-pointed after registration (DNS rebinding) reaches nothing.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::rt::TokioExecutor;
+use webhooks::{EndpointUrl, Mode};
+
+/// The most of a receiver's answer that is read (it is not kept: only its status counts).
+const ANSWER_LIMIT: usize = 16 << 10;
+
+/// Resolves a name, keeping only the addresses a delivery may reach.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardedResolver;
+
+impl tower_service::Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            let allowed = allowed_addresses(found);
+            if allowed.is_empty() {
+                return Err(std::io::Error::other(format!(
+                    "{} resolves to no address a webhook may reach",
+                    name.as_str()
+                )));
+            }
+            Ok(allowed.into_iter())
+        })
+    }
+}
+
+/// The addresses of `found` a delivery may reach (no private, loopback, link-local or
+/// metadata address: [`webhooks::forbidden`]).
+pub fn allowed_addresses(found: impl IntoIterator<Item = SocketAddr>) -> Vec<SocketAddr> {
+    found
+        .into_iter()
+        .filter(|a| webhooks::forbidden(a.ip()).is_none())
+        .collect()
+}
+
+type Https = hyper_rustls::HttpsConnector<HttpConnector<GuardedResolver>>;
+
+/// What one attempt got: the status (`None`: no answer — refused, reset, timed out, or an
+/// address it must not reach) and the `Retry-After` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: Option<u16>,
+    pub retry_after: Option<String>,
+    /// Why there was no answer (for the log, never for the receiver).
+    pub error: Option<String>,
+}
+
+impl Answer {
+    fn none(error: impl Into<String>) -> Self {
+        Self {
+            status: None,
+            retry_after: None,
+            error: Some(error.into()),
+        }
+    }
+}
+
+/// The deliverer's client.
+#[derive(Clone)]
+pub struct WebhookClient {
+    http: Client<Https, Full<Bytes>>,
+    mode: Mode,
+}
+
+impl std::fmt::Debug for WebhookClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookClient").field("mode", &self.mode).finish()
+    }
+}
+
+impl WebhookClient {
+    /// A client for `mode` (in AWS only `https` to public addresses; locally also
+    /// `http://127.0.0.1`), trusting the operating system's roots.
+    pub fn new(mode: Mode) -> Result<Self, String> {
+        let mut http = HttpConnector::new_with_resolver(GuardedResolver);
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(webhooks::TIMEOUT));
+        let builder = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+            .map_err(|e| format!("no TLS roots for webhook receivers: {e}"))?;
+        let https = match mode {
+            Mode::Aws => builder.https_only().enable_http1().wrap_connector(http),
+            Mode::Local => builder.https_or_http().enable_http1().wrap_connector(http),
+        };
+        Ok(Self {
+            http: Client::builder(TokioExecutor::new()).build(https),
+            mode,
+        })
+    }
+
+    /// POST `body` to `url` with `headers`, within [`webhooks::TIMEOUT`].
+    pub async fn post(&self, url: &str, headers: &[(&'static str, String)], body: Bytes) -> Answer {
+        // The URL as written (an address literal is not resolved, so it is judged here).
+        let url = match EndpointUrl::parse(url, self.mode) {
+            Ok(url) => url,
+            Err(e) => return Answer::none(e.to_string()),
+        };
+        if let Ok(ip) = url.host_and_port().0.parse::<IpAddr>()
+            && let Err(e) = url.may_connect(ip, self.mode)
+        {
+            return Answer::none(e.to_string());
+        }
+        let mut request = http::Request::post(url.as_str())
+            .header("content-type", "application/json")
+            .header("user-agent", "ledgerdesk-webhooks/1");
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let request = match request.body(Full::new(body)) {
+            Ok(request) => request,
+            Err(e) => return Answer::none(e.to_string()),
+        };
+        let attempt = async {
+            let response = self.http.request(request).await.map_err(|e| e.to_string())?;
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            // Read (a little of) the answer, so the connection can be reused.
+            let _ = Limited::new(response.into_body(), ANSWER_LIMIT).collect().await;
+            Ok::<_, String>((status, retry_after))
+        };
+        match tokio::time::timeout(webhooks::TIMEOUT, attempt).await {
+            Ok(Ok((status, retry_after))) => Answer {
+                status: Some(status),
+                retry_after,
+                error: None,
+            },
+            Ok(Err(e)) => Answer::none(e),
+            Err(_) => Answer::none("timed out"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_addresses_are_kept() {
+        let found: Vec<SocketAddr> = [
+            "127.0.0.1:443",
+            "10.1.2.3:443",
+            "169.254.169.254:80",
+            "[::1]:443",
+            "[fd00::1]:443",
+            "192.168.1.1:443",
+            "93.184.215.14:443",
+            "[2606:2800:21f:cb07:6820:80da:af6b:8b2c]:443",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        let kept: Vec<String> = allowed_addresses(found).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            kept,
+            ["93.184.215.14:443", "[2606:2800:21f:cb07:6820:80da:af6b:8b2c]:443"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_name_that_resolves_to_loopback_reaches_nothing() {
+        // `localhost` resolves (from /etc/hosts) to loopback only: no address is left.
+        let refused = tower_service::Service::call(&mut GuardedResolver, "localhost".parse().unwrap()).await;
+        assert!(
+            refused
+                .unwrap_err()
+                .to_string()
+                .contains("no address a webhook may reach")
+        );
+    }
+
+    #[tokio::test]
+    async fn forbidden_urls_are_not_attempted() {
+        let client = WebhookClient::new(Mode::Aws).unwrap();
+        for url in [
+            "http://127.0.0.1:9/",
+            "https://127.0.0.1:9/",
+            "https://10.0.0.1/",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://[::1]/",
+            "https://localhost/",
+        ] {
+            let answer = client.post(url, &[], Bytes::from_static(b"{}")).await;
+            assert_eq!(answer.status, None, "{url}");
+            assert!(answer.error.is_some(), "{url}");
+        }
+    }
+}
