@@ -60,6 +60,8 @@ fn only_the_store_talks_to_aws() {
         "functions/sla-sweep",
         "functions/erase-personal-data",
         "functions/admin",
+        "functions/webhook-endpoints",
+        "shared/webhooks",
         "functions/local",
     ];
     for member in members {
@@ -303,6 +305,7 @@ fn the_workspace_hack_is_where_it_belongs() {
         ("functions/sla-sweep", Hack::None),
         ("functions/erase-personal-data", Hack::None),
         ("functions/admin", Hack::None),
+        ("functions/webhook-endpoints", Hack::None),
         ("functions/local", Hack::Normal),
         ("tests", Hack::Normal),
         ("tests/fuzz", Hack::None),

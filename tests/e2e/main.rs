@@ -16,4 +16,5 @@ mod policy;
 mod privacy;
 mod relationships;
 mod security;
+mod webhooks;
 mod witness;

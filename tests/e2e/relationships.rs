@@ -168,7 +168,13 @@ async fn a_terminated_relationship_leaves_the_partner_its_own_evidence_and_nothi
             | Operation::Erase
             | Operation::SupportTopics
             | Operation::Policy
-            | Operation::Queue => {
+            | Operation::Queue
+            | Operation::CreateWebhookEndpoint
+            | Operation::ListWebhookEndpoints
+            | Operation::GetWebhookEndpoint
+            | Operation::UpdateWebhookEndpoint
+            | Operation::DeleteWebhookEndpoint
+            | Operation::RotateWebhookSecret => {
                 // Not about a customer: the relationship has no bearing (tried below, after
                 // the read-only routes, as they write).
             }

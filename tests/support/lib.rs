@@ -92,12 +92,25 @@ impl Stack {
     }
 
     async fn start_clocked(relationships: &[(&str, &str)], ephemeral: bool, clock: store::Clock) -> Self {
-        Self::start_full(relationships, ephemeral, clock, Witnessing::default()).await
+        Self::start_full(relationships, ephemeral, clock, Witnessing::default(), None).await
+    }
+
+    /// A stack that sends partners' webhook endpoints what is due every `every`, as
+    /// `cargo run -p local` does.
+    pub async fn start_delivering(relationships: &[(&str, &str)], every: std::time::Duration) -> Self {
+        Self::start_full(
+            relationships,
+            true,
+            store::Clock::system(),
+            Witnessing::default(),
+            Some(every),
+        )
+        .await
     }
 
     /// A stack whose signer asks witnesses to cosign (FORMAT.md §17).
     pub async fn start_witnessed(relationships: &[(&str, &str)], witnessing: Witnessing) -> Self {
-        Self::start_full(relationships, true, store::Clock::system(), witnessing).await
+        Self::start_full(relationships, true, store::Clock::system(), witnessing, None).await
     }
 
     async fn start_full(
@@ -105,6 +118,7 @@ impl Stack {
         ephemeral: bool,
         clock: store::Clock,
         witnessing: Witnessing,
+        deliver_every: Option<std::time::Duration>,
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let running = local::start(LocalConfig {
@@ -114,6 +128,7 @@ impl Stack {
             ephemeral,
             dynamodb_endpoint: None,
             sweep_every: None,
+            deliver_every,
             relationships: relationships
                 .iter()
                 .map(|(p, c)| ((*p).to_owned(), (*c).to_owned()))
@@ -142,6 +157,7 @@ impl Stack {
             ephemeral: true,
             dynamodb_endpoint: Some(self.running.dynamodb_endpoint.clone()),
             sweep_every: None,
+            deliver_every: None,
             relationships: Vec::new(),
             // One service: the same clock.
             clock: self.running.clock().clone(),

@@ -59,6 +59,7 @@ async fn main() {
         ephemeral: true,
         dynamodb_endpoint: None,
         sweep_every: None,
+        deliver_every: None,
         relationships: Vec::new(),
         clock: store::Clock::system(),
         ..local::LocalConfig::default()

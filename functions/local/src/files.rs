@@ -29,6 +29,8 @@ pub fn default_data_dir(from: &Path) -> PathBuf {
 
 pub const JWT_SECRET: &str = "jwt-secret";
 pub const CURSOR_KEY: &str = "cursor-key";
+/// The key that seals webhook signing secrets (32 bytes, base64).
+pub const WEBHOOK_KEY: &str = "webhook-key";
 /// The ledger signing key's name: files `ledgerdesk-local.key` / `ledgerdesk-local.pub`.
 pub const SIGNING_KEY_NAME: &str = "ledgerdesk-local";
 /// The receipt key's name (a different key: writers never hold the checkpoint key).
@@ -42,6 +44,7 @@ pub const S3_DIR: &str = "s3";
 pub struct Secrets {
     pub jwt_secret: Vec<u8>,
     pub cursor_key: [u8; 32],
+    pub webhook_key: [u8; 32],
     pub signing_key: ledger::SignerKey,
     pub public_key_path: PathBuf,
     pub receipt_key: ledger::SignerKey,
@@ -128,11 +131,13 @@ impl Secrets {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let jwt_secret = read_or_create_b64(&dir.join(JWT_SECRET))?.to_vec();
         let cursor_key = read_or_create_b64(&dir.join(CURSOR_KEY))?;
+        let webhook_key = read_or_create_b64(&dir.join(WEBHOOK_KEY))?;
         let (signing_key, public_key_path) = key_pair(dir, SIGNING_KEY_NAME)?;
         let (receipt_key, receipt_public_key_path) = key_pair(dir, RECEIPT_KEY_NAME)?;
         Ok(Self {
             jwt_secret,
             cursor_key,
+            webhook_key,
             signing_key,
             public_key_path,
             receipt_key,

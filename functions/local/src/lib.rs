@@ -52,6 +52,8 @@ pub struct LocalConfig {
     pub dynamodb_endpoint: Option<String>,
     /// How often the sweep (and checkpointing) runs; `None` disables it.
     pub sweep_every: Option<Duration>,
+    /// How often webhook endpoints are sent what is due; `None` disables it.
+    pub deliver_every: Option<Duration>,
     /// Partner–customer relationships registered at start (if missing), so that a fresh local
     /// run can file for the README's customer.
     pub relationships: Vec<(String, String)>,
@@ -76,6 +78,7 @@ impl Default for LocalConfig {
             ephemeral: false,
             dynamodb_endpoint: None,
             sweep_every: Some(Duration::from_secs(60)),
+            deliver_every: Some(Duration::from_millis(200)),
             relationships: vec![(DEMO_PARTNER.into(), DEMO_CUSTOMER.into())],
             clock: store::Clock::system(),
             own_witness: false,
@@ -98,6 +101,8 @@ pub struct Running {
     signing: Arc<Signing>,
     server: tokio::task::JoinHandle<()>,
     sweeper: Option<tokio::task::JoinHandle<()>>,
+    deliverer: Option<tokio::task::JoinHandle<()>>,
+    webhook_client: store::webhook_http::WebhookClient,
     _dynamo: Option<EmbeddedDynamo>,
     tiles: LocalTiles,
     witness: Option<LocalWitness>,
@@ -226,10 +231,18 @@ impl Running {
         Ok(api::sweep::scheduled(&self.state.app, &self.signing, event_time).await?)
     }
 
+    /// One webhook delivery round now, as the deliverer's timer would run it.
+    pub async fn deliver_webhooks(&self) -> anyhow::Result<api::deliver::RoundReport> {
+        Ok(api::deliver::deliver_all(&self.state.app, &self.webhook_client).await?)
+    }
+
     pub async fn stop(self) {
         self.server.abort();
         if let Some(s) = &self.sweeper {
             s.abort();
+        }
+        if let Some(d) = &self.deliverer {
+            d.abort();
         }
         let _ = self.server.await;
         if let Some(dynamo) = self._dynamo {
@@ -308,10 +321,17 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     }
     register_relationships(&store, &config.relationships).await?;
     let policy = SupportPolicy::embedded()?;
-    let app = App::new(store, policy, identity()).with_receipts(ReceiptSigner {
-        key: secrets.receipt_key.clone(),
-        log: log_name(),
-    });
+    let app = App::new(store, policy, identity())
+        .with_receipts(ReceiptSigner {
+            key: secrets.receipt_key.clone(),
+            log: log_name(),
+        })
+        .with_webhooks(api::webhooks_api::WebhookConfig {
+            key: webhooks::SealKey::from_bytes(secrets.webhook_key),
+            mode: webhooks::Mode::Local,
+        });
+    let webhook_client =
+        store::webhook_http::WebhookClient::new(webhooks::Mode::Local).map_err(|e| anyhow::anyhow!(e))?;
     let state = Arc::new(router::LocalState {
         app,
         jwt_secret: secrets.jwt_secret.clone(),
@@ -344,6 +364,20 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
             }
         })
     });
+    let deliverer = config.deliver_every.map(|every| {
+        let state = Arc::clone(&state);
+        let client = webhook_client.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if let Err(e) = api::deliver::deliver_all(&state.app, &client).await {
+                    tracing::warn!(error = %e, detail = e.detail().unwrap_or("-"), "webhook delivery round failed");
+                }
+            }
+        })
+    });
     Ok(Running {
         api,
         dynamodb_endpoint: endpoint,
@@ -355,6 +389,8 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         signing,
         server,
         sweeper,
+        deliverer,
+        webhook_client,
         _dynamo: dynamo,
         tiles,
         witness,

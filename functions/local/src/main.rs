@@ -96,6 +96,7 @@ async fn main() -> anyhow::Result<()> {
                     None => "privacy@vendor".into(),
                 },
                 TokenRole::Admin => "admin@vendor".into(),
+                TokenRole::Integrator => format!("integrations@{}", partner.as_deref().unwrap_or("partner")),
             });
             println!(
                 "{}",

@@ -28,6 +28,9 @@ pub enum TokenRole {
     Privacy,
     /// A vendor administrator of partner–customer relationships: relationships/admin.
     Admin,
+    /// A partner's integration administrator: webhooks/manage (its webhook endpoints), with a
+    /// partner id.
+    Integrator,
 }
 
 impl TokenRole {
@@ -38,13 +41,14 @@ impl TokenRole {
             TokenRole::Auditor => "ledger/audit",
             TokenRole::Privacy => "privacy/erase",
             TokenRole::Admin => "relationships/admin",
+            TokenRole::Integrator => "webhooks/manage",
         }
     }
 
     /// Whether the token is for the vendor's audience (given the partner, if any).
     fn vendor(self, partner: Option<&str>) -> bool {
         match self {
-            TokenRole::Partner => false,
+            TokenRole::Partner | TokenRole::Integrator => false,
             TokenRole::Privacy => partner.is_none(),
             TokenRole::Support | TokenRole::Auditor | TokenRole::Admin => true,
         }

@@ -61,6 +61,9 @@ pub struct Needs {
     pub entry_tiles: bool,
     /// The witnesses that cosign checkpoints (the signer: `WITNESSES`, `WITNESS_QUORUM`).
     pub witnesses: bool,
+    /// The key that seals webhook signing secrets (`webhook-endpoints`: `WEBHOOK_KEY` or
+    /// `WEBHOOK_KEY_PARAMETER`).
+    pub webhook_key: bool,
 }
 
 impl Needs {
@@ -69,6 +72,7 @@ impl Needs {
         receipts: false,
         entry_tiles: false,
         witnesses: false,
+        webhook_key: false,
     };
     /// `list-requests`.
     pub const READER: Needs = Needs {
@@ -76,6 +80,7 @@ impl Needs {
         receipts: false,
         entry_tiles: true,
         witnesses: false,
+        webhook_key: false,
     };
     /// The functions that append to the ledger on a caller's behalf.
     pub const WRITER: Needs = Needs {
@@ -83,6 +88,7 @@ impl Needs {
         receipts: true,
         entry_tiles: false,
         witnesses: false,
+        webhook_key: false,
     };
     /// The sweep, which signs checkpoints and keeps the entry tiles they complete.
     pub const SIGNER: Needs = Needs {
@@ -90,6 +96,15 @@ impl Needs {
         receipts: false,
         entry_tiles: true,
         witnesses: true,
+        webhook_key: false,
+    };
+    /// `webhook-endpoints`: partners manage their endpoints.
+    pub const WEBHOOKS: Needs = Needs {
+        cursor_key: false,
+        receipts: false,
+        entry_tiles: false,
+        witnesses: false,
+        webhook_key: true,
     };
 }
 
@@ -161,6 +176,10 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
         let config = config.clone();
         tokio::spawn(async move { secret(&config, "CURSOR_KEY", "CURSOR_KEY_PARAMETER").await })
     });
+    let webhook_key = needs.webhook_key.then(|| {
+        let config = config.clone();
+        tokio::spawn(async move { secret(&config, "WEBHOOK_KEY", "WEBHOOK_KEY_PARAMETER").await })
+    });
     // The receipt key: given (local, tests), or read from Parameter Store without holding up
     // the start — the first write awaits it (receipts::Receipts).
     enum ReceiptKey {
@@ -213,6 +232,18 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
         })?);
     }
     let mut app = App::new(store, policy?, identity);
+    if let Some(task) = webhook_key {
+        let text = task.await.map_err(joined)??;
+        let key = webhooks::SealKey::from_base64(&text).map_err(|e| ConfigError::Invalid {
+            name: "WEBHOOK_KEY",
+            problem: e.to_string(),
+        })?;
+        // In AWS, only `https` to public addresses (the local run builds its App itself).
+        app = app.with_webhooks(crate::webhooks_api::WebhookConfig {
+            key,
+            mode: webhooks::Mode::Aws,
+        });
+    }
     match (receipt_key, log) {
         (Some(ReceiptKey::Given(text)), Some(log)) => {
             let key = SignerKey::parse(&text).map_err(|e| ConfigError::Invalid {

@@ -9,6 +9,7 @@
 mod admin;
 pub mod config;
 mod create;
+pub mod deliver;
 mod erase;
 pub mod http;
 pub mod identity;
@@ -22,6 +23,7 @@ pub mod routes;
 pub mod sweep;
 pub mod telemetry;
 mod update;
+pub mod webhooks_api;
 
 use std::time::Instant;
 
@@ -46,6 +48,9 @@ pub struct App {
     pub identity: IdentityConfig,
     /// Signs the receipt every write returns (the writer functions only).
     pub receipts: Receipts,
+    /// Seals webhook signing secrets and says which receiver URLs are allowed (the
+    /// `webhooks` function and the deliverer only).
+    pub webhooks: Option<webhooks_api::WebhookConfig>,
 }
 
 impl App {
@@ -55,7 +60,13 @@ impl App {
             policy,
             identity,
             receipts: Receipts::default(),
+            webhooks: None,
         }
+    }
+
+    pub fn with_webhooks(mut self, config: webhooks_api::WebhookConfig) -> Self {
+        self.webhooks = Some(config);
+        self
     }
 
     pub fn with_receipts(mut self, signer: ReceiptSigner) -> Self {
@@ -103,6 +114,12 @@ async fn dispatch(app: &App, route: &Route, request: &Request) -> Result<Respons
         Op::Queue => read::queue(app, request).await,
         Op::SupportTopics => read::support_topics(app, request).await,
         Op::Policy => read::policy(app, request).await,
+        Op::CreateWebhookEndpoint => webhooks_api::create(app, request).await,
+        Op::ListWebhookEndpoints => webhooks_api::list(app, request).await,
+        Op::GetWebhookEndpoint => webhooks_api::get(app, request).await,
+        Op::UpdateWebhookEndpoint => webhooks_api::update(app, request).await,
+        Op::DeleteWebhookEndpoint => webhooks_api::delete(app, request).await,
+        Op::RotateWebhookSecret => webhooks_api::rotate(app, request).await,
     }
 }
 

@@ -593,6 +593,84 @@ fn schemas() -> Map<String, Value> {
             }
         }),
     );
+    let kinds = json!({
+        "type": "array", "maxItems": domain::ENTRY_KINDS.len(), "uniqueItems": true,
+        "items": { "enum": domain::ENTRY_KINDS },
+        "description": "The entry kinds it is sent (empty or absent: every kind)."
+    });
+    let url = json!({
+        "type": "string", "minLength": 1, "maxLength": 2048,
+        "description": "https, to a public address (checked now against every address the name resolves to, and again at each delivery); the local run also takes http://127.0.0.1:<port>/…"
+    });
+    put(
+        "WebhookEndpointInput",
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["url"],
+            "properties": { "url": url, "kinds": kinds, "enabled": { "type": "boolean", "description": "true by default" } }
+        }),
+    );
+    put(
+        "WebhookEndpointChange",
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "minProperties": 1,
+            "properties": { "url": url, "kinds": kinds, "enabled": { "type": "boolean", "description": "true resumes an endpoint the receiver (410) or the retries disabled, at its cursor, its retries reset" } }
+        }),
+    );
+    let endpoint_properties = json!({
+        "id": { "type": "string", "pattern": "^ep_[0-9A-HJKMNP-TV-Z]{26}$" },
+        "url": { "type": "string" },
+        "kinds": { "type": "array", "items": { "type": "string" } },
+        "enabled": { "type": "boolean" },
+        "state": { "enum": ["enabled", "disabled_by_partner", "gone", "retries_spent"] },
+        "nextSeq": { "type": "integer", "minimum": 0, "description": "The seq of the next entry of the partner's chain it is sent" },
+        "attempts": { "type": "integer", "minimum": 0, "description": "Failed attempts at nextSeq so far" },
+        "lastStatus": { "type": ["integer", "null"], "description": "The HTTP status of the last attempt (null: none yet, or no answer)" },
+        "lastAttemptAt": nullable(r("Timestamp")),
+        "secretsInForce": { "type": "integer", "minimum": 0, "description": "2 during a rotation's overlap" },
+        "createdAt": r("Timestamp"),
+        "updatedAt": r("Timestamp")
+    });
+    let endpoint_required = json!([
+        "id",
+        "url",
+        "kinds",
+        "enabled",
+        "state",
+        "nextSeq",
+        "attempts",
+        "lastStatus",
+        "lastAttemptAt",
+        "secretsInForce",
+        "createdAt",
+        "updatedAt"
+    ]);
+    put(
+        "WebhookEndpoint",
+        json!({ "type": "object", "required": endpoint_required, "properties": endpoint_properties }),
+    );
+    let mut with_secret = endpoint_properties.clone();
+    with_secret["secret"] = json!({ "type": "string", "pattern": "^whsec_[A-Za-z0-9+/=]+$", "description": "The signing secret (Standard Webhooks), shown only now" });
+    with_secret["previousSecretExpiresAt"] = json!({ "type": ["string", "null"], "description": "(a rotation) Until when the replaced secret still signs beside it (null: no overlap)" });
+    let mut required_secret = endpoint_required.clone();
+    if let Some(list) = required_secret.as_array_mut() {
+        list.push(json!("secret"));
+    }
+    put(
+        "WebhookEndpointWithSecret",
+        json!({ "type": "object", "required": required_secret, "properties": with_secret }),
+    );
+    put(
+        "SecretRotation",
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": { "overlapSeconds": { "type": "integer", "minimum": 0, "maximum": 604800, "description": "How long the replaced secret still signs (default 86400, at most 7 days)" } }
+        }),
+    );
     put(
         "TopicCatalogue",
         json!({
@@ -824,6 +902,22 @@ const TOO_LARGE: (&str, &str, &[&str]) = (
     &["payload-too-large"],
 );
 const MEDIA: (&str, &str, &[&str]) = ("415", "Body is not application/json", &["unsupported-media-type"]);
+
+const ENDPOINT_NOT_FOUND: (&str, &str, &[&str]) = (
+    "404",
+    "No such webhook endpoint of this partner (another partner's are not found either)",
+    &["not-found"],
+);
+
+fn endpoint_param() -> Value {
+    param(
+        "endpointId",
+        "path",
+        true,
+        "The endpoint's id.",
+        json!({ "type": "string", "pattern": "^ep_[0-9A-HJKMNP-TV-Z]{26}$" }),
+    )
+}
 
 fn id_param() -> Value {
     param(
@@ -1426,6 +1520,129 @@ fn operation(route: &Route) -> Value {
                 None,
             )
         }
+        Operation::CreateWebhookEndpoint => {
+            responses.insert(
+                "201".into(),
+                json!({
+                    "description": "Created: the endpoint and its signing secret (shown only now). It is sent the partner's chain from its next entry on.",
+                    "headers": { "Location": { "schema": { "type": "string" }, "description": "/webhook-endpoints/{endpointId}" } },
+                    "content": { "application/json": { "schema": r("WebhookEndpointWithSecret") } }
+                }),
+            );
+            errors(
+                &mut responses,
+                &[
+                    TOO_LARGE,
+                    MEDIA,
+                    (
+                        "422",
+                        "A field breaks a rule (a URL that is not https, or reaches a private, loopback, link-local or metadata address, or does not resolve), or the partner has 100 endpoints already",
+                        &["validation-failed", "unprocessable-action"],
+                    ),
+                ],
+            );
+            (
+                "createWebhookEndpoint",
+                "Register a webhook endpoint (Standard Webhooks; the partner's chain, in order)",
+                "webhooks",
+                vec![],
+                Some(r("WebhookEndpointInput")),
+            )
+        }
+        Operation::ListWebhookEndpoints => {
+            responses.insert(
+                "200".into(),
+                json_ok(
+                    "The partner's endpoints, oldest first (never their secrets)",
+                    json!({ "type": "object", "required": ["items"], "properties": { "items": { "type": "array", "items": r("WebhookEndpoint") } } }),
+                ),
+            );
+            errors(&mut responses, &[]);
+            (
+                "listWebhookEndpoints",
+                "The partner's webhook endpoints",
+                "webhooks",
+                vec![],
+                None,
+            )
+        }
+        Operation::GetWebhookEndpoint => {
+            responses.insert("200".into(), json_ok("The endpoint", r("WebhookEndpoint")));
+            errors(&mut responses, &[ENDPOINT_NOT_FOUND]);
+            (
+                "getWebhookEndpoint",
+                "A webhook endpoint",
+                "webhooks",
+                vec![endpoint_param()],
+                None,
+            )
+        }
+        Operation::UpdateWebhookEndpoint => {
+            responses.insert("200".into(), json_ok("The endpoint as changed", r("WebhookEndpoint")));
+            errors(
+                &mut responses,
+                &[
+                    ENDPOINT_NOT_FOUND,
+                    ("409", "Changed concurrently; reload and retry", &["conflict"]),
+                    TOO_LARGE,
+                    MEDIA,
+                    INVALID,
+                ],
+            );
+            (
+                "updateWebhookEndpoint",
+                "Change a webhook endpoint's URL, kinds or whether it is enabled",
+                "webhooks",
+                vec![endpoint_param()],
+                Some(r("WebhookEndpointChange")),
+            )
+        }
+        Operation::DeleteWebhookEndpoint => {
+            responses.insert(
+                "204".into(),
+                json!({ "description": "Deleted: nothing is sent to it again" }),
+            );
+            errors(
+                &mut responses,
+                &[
+                    ENDPOINT_NOT_FOUND,
+                    ("409", "Changed concurrently; retry", &["conflict"]),
+                ],
+            );
+            (
+                "deleteWebhookEndpoint",
+                "Delete a webhook endpoint",
+                "webhooks",
+                vec![endpoint_param()],
+                None,
+            )
+        }
+        Operation::RotateWebhookSecret => {
+            responses.insert(
+                "200".into(),
+                json_ok(
+                    "The endpoint with its new secret (shown only now); the replaced one signs beside it until previousSecretExpiresAt",
+                    r("WebhookEndpointWithSecret"),
+                ),
+            );
+            errors(
+                &mut responses,
+                &[
+                    ENDPOINT_NOT_FOUND,
+                    ("409", "Changed concurrently; retry", &["conflict"]),
+                    TOO_LARGE,
+                    MEDIA,
+                    INVALID,
+                ],
+            );
+            (
+                "rotateWebhookSecret",
+                "Rotate a webhook endpoint's signing secret, with an overlap in which both sign",
+                "webhooks",
+                vec![endpoint_param()],
+                Some(r("SecretRotation")),
+            )
+        }
         Operation::Policy => {
             responses.insert(
                 "200".into(),
@@ -1498,7 +1715,7 @@ pub fn document() -> Value {
         "info": {
             "title": "ledgerdesk",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Service requests a CSP partner files on its customers' behalf, under the vendor's support policy, with every change recorded in a tamper-evident audit ledger. Identity comes only from the bearer token: partners' tokens (their own audience, the partner_id claim; scopes requests/read, requests/write, ledger/read) and vendor staff's (the vendor audience, no partner; requests/respond, ledger/audit, privacy/erase, relationships/admin). Errors are RFC 9457 application/problem+json; a path the API does not have is 404 /problems/no-such-route, a method a path does not take 405 /problems/method-not-allowed with Allow.",
+            "description": "Service requests a CSP partner files on its customers' behalf, under the vendor's support policy, with every change recorded in a tamper-evident audit ledger. Identity comes only from the bearer token: partners' tokens (their own audience, the partner_id claim; scopes requests/read, requests/write, ledger/read) and vendor staff's (the vendor audience, no partner; requests/respond, ledger/audit, privacy/erase, relationships/admin), and webhooks/manage for a partner's webhook endpoints. Errors are RFC 9457 application/problem+json; a path the API does not have is 404 /problems/no-such-route, a method a path does not take 405 /problems/method-not-allowed with Allow.",
         },
         "servers": [{ "url": "http://127.0.0.1:3000", "description": "cargo run -p local" }],
         "paths": paths,

@@ -9,6 +9,7 @@ pub enum Function {
     UpdateRequest,
     ErasePersonalData,
     Admin,
+    Webhooks,
 }
 
 impl Function {
@@ -20,15 +21,17 @@ impl Function {
             Function::UpdateRequest => "update-request",
             Function::ErasePersonalData => "erase-personal-data",
             Function::Admin => "admin",
+            Function::Webhooks => "webhook-endpoints",
         }
     }
 
-    pub const ALL: [Function; 5] = [
+    pub const ALL: [Function; 6] = [
         Function::CreateRequest,
         Function::ListRequests,
         Function::UpdateRequest,
         Function::ErasePersonalData,
         Function::Admin,
+        Function::Webhooks,
     ];
 }
 
@@ -43,6 +46,8 @@ pub const LEDGER_AUDIT: &str = "ledger/audit";
 pub const PRIVACY_ERASE: &str = "privacy/erase";
 /// The vendor maintains partner–customer relationships.
 pub const RELATIONSHIPS_ADMIN: &str = "relationships/admin";
+/// A partner manages its webhook endpoints.
+pub const WEBHOOKS_MANAGE: &str = "webhooks/manage";
 
 /// Every scope the API knows.
 pub const SCOPES: &[&str] = &[
@@ -53,6 +58,7 @@ pub const SCOPES: &[&str] = &[
     LEDGER_AUDIT,
     PRIVACY_ERASE,
     RELATIONSHIPS_ADMIN,
+    WEBHOOKS_MANAGE,
 ];
 
 /// What a route does (the handler that answers it).
@@ -78,6 +84,12 @@ pub enum Operation {
     Queue,
     SupportTopics,
     Policy,
+    CreateWebhookEndpoint,
+    ListWebhookEndpoints,
+    GetWebhookEndpoint,
+    UpdateWebhookEndpoint,
+    DeleteWebhookEndpoint,
+    RotateWebhookSecret,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +126,7 @@ const fn route(
     }
 }
 
-use Function::{Admin, CreateRequest, ErasePersonalData, ListRequests, UpdateRequest};
+use Function::{Admin, CreateRequest, ErasePersonalData, ListRequests, UpdateRequest, Webhooks};
 use Operation as Op;
 
 pub const ROUTES: &[Route] = &[
@@ -228,6 +240,48 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/queue", ListRequests, Op::Queue, &[RESPOND]),
     route("GET", "/support-topics", ListRequests, Op::SupportTopics, SCOPES),
     route("GET", "/policies/{version}", ListRequests, Op::Policy, SCOPES),
+    route(
+        "POST",
+        "/webhook-endpoints",
+        Webhooks,
+        Op::CreateWebhookEndpoint,
+        &[WEBHOOKS_MANAGE],
+    ),
+    route(
+        "GET",
+        "/webhook-endpoints",
+        Webhooks,
+        Op::ListWebhookEndpoints,
+        &[WEBHOOKS_MANAGE],
+    ),
+    route(
+        "GET",
+        "/webhook-endpoints/{endpointId}",
+        Webhooks,
+        Op::GetWebhookEndpoint,
+        &[WEBHOOKS_MANAGE],
+    ),
+    route(
+        "PATCH",
+        "/webhook-endpoints/{endpointId}",
+        Webhooks,
+        Op::UpdateWebhookEndpoint,
+        &[WEBHOOKS_MANAGE],
+    ),
+    route(
+        "DELETE",
+        "/webhook-endpoints/{endpointId}",
+        Webhooks,
+        Op::DeleteWebhookEndpoint,
+        &[WEBHOOKS_MANAGE],
+    ),
+    route(
+        "POST",
+        "/webhook-endpoints/{endpointId}/rotate-secret",
+        Webhooks,
+        Op::RotateWebhookSecret,
+        &[WEBHOOKS_MANAGE],
+    ),
 ];
 
 /// The route with this key, if any.

@@ -342,6 +342,11 @@ fn keys_only_their_owners_can_read() {
             "ReceiptKeyParameter",
         ),
         ("CursorKeyKmsKey", vec![role("ListRequests")], "CursorKeyParameter"),
+        (
+            "WebhookKeyKmsKey",
+            vec![role("WebhookEndpoints")],
+            "WebhookKeyParameter",
+        ),
     ] {
         assert_eq!(
             key_grants(&template, key, "kms:Decrypt"),
@@ -382,11 +387,16 @@ fn keys_only_their_owners_can_read() {
     let functions = functions(&template);
     for (name, resource) in &functions {
         let env = &resource["Properties"]["Environment"]["Variables"];
-        let own: Vec<String> = ["SIGNING_KEY_PARAMETER", "RECEIPT_KEY_PARAMETER", "CURSOR_KEY_PARAMETER"]
-            .iter()
-            .filter_map(|v| env.get(*v).map(text))
-            .map(|r| r.trim_start_matches("Ref:").to_owned())
-            .collect();
+        let own: Vec<String> = [
+            "SIGNING_KEY_PARAMETER",
+            "RECEIPT_KEY_PARAMETER",
+            "CURSOR_KEY_PARAMETER",
+            "WEBHOOK_KEY_PARAMETER",
+        ]
+        .iter()
+        .filter_map(|v| env.get(*v).map(text))
+        .map(|r| r.trim_start_matches("Ref:").to_owned())
+        .collect();
         for statement in statements(resource) {
             if list_of(&statement["Action"]) != ["kms:Decrypt"] {
                 continue;

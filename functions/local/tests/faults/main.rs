@@ -244,6 +244,7 @@ async fn store_faults_end_in_retry_after_or_in_nothing() {
         ephemeral: true,
         dynamodb_endpoint: Some(proxy.endpoint.clone()),
         sweep_every: None,
+        deliver_every: None,
         relationships: local::LocalConfig::default().relationships,
         clock: store::Clock::system(),
         ..local::LocalConfig::default()

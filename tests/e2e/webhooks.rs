@@ -1,0 +1,415 @@
+//! Webhooks (issue #27): a partner's integration administrator manages its endpoints, and the
+//! local run delivers the partner's chain to them — checked by a receiver whose verification
+//! we did not write (`standardwebhooks` from PyPI, tests/e2e/webhook_receiver.py): every
+//! delivery verifies, in seq order, with no gap, a repeat only under the same `webhook-id`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use local::token::TokenRole;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tests::*;
+
+/// The Python that has `standardwebhooks` (.ci/run installs it in the project's virtualenv).
+fn python() -> String {
+    let candidates = [
+        std::env::var("LEDGERDESK_VENV").ok().map(|v| format!("{v}/bin/python")),
+        std::env::var("HOME")
+            .ok()
+            .map(|h| format!("{h}/.cache/ledgerdesk-venv/bin/python")),
+        Some("python3".to_owned()),
+    ];
+    for candidate in candidates.into_iter().flatten() {
+        let ok = Command::new(&candidate)
+            .args(["-c", "import standardwebhooks"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return candidate;
+        }
+    }
+    panic!(
+        "the webhook tests verify deliveries with the standardwebhooks package from PyPI: run .ci/run once (it installs .ci/requirements.txt into ~/.cache/ledgerdesk-venv), or set LEDGERDESK_VENV to a virtualenv that has it"
+    );
+}
+
+/// The receiver, running: its port, and the process (killed on drop).
+struct Receiver {
+    port: u16,
+    child: Child,
+    http: reqwest::Client,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Receiver {
+    fn start() -> Self {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/webhook_receiver.py");
+        let mut child = Command::new(python())
+            .arg(script)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the receiver starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("the receiver's port");
+        Self {
+            port: line.trim().parse().expect("a port"),
+            child,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hook", self.port)
+    }
+
+    async fn control(&self, change: Value) {
+        let reply = self
+            .http
+            .post(format!("http://127.0.0.1:{}/control", self.port))
+            .body(change.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 204);
+    }
+
+    async fn deliveries(&self) -> Vec<Value> {
+        let reply: Value = self
+            .http
+            .get(format!("http://127.0.0.1:{}/control", self.port))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        reply["deliveries"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The deliveries once `done` holds of them (within `limit`), or the test fails.
+    async fn wait_for(&self, limit: Duration, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let started = Instant::now();
+        loop {
+            let deliveries = self.deliveries().await;
+            if done(&deliveries) {
+                return deliveries;
+            }
+            assert!(started.elapsed() < limit, "not delivered in {limit:?}: {deliveries:#?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The accepted deliveries (2xx), in arrival order.
+fn accepted(deliveries: &[Value]) -> Vec<&Value> {
+    deliveries
+        .iter()
+        .filter(|d| d["status"].as_u64().is_some_and(|s| (200..300).contains(&s)))
+        .collect()
+}
+
+async fn register(stack: &Stack, token: &str, body: Value) -> Value {
+    let reply = stack.post("/webhook-endpoints", token, &body).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    reply.body
+}
+
+async fn note(stack: &Stack, partner: &str, id: &str, message: &str) {
+    let reply = stack
+        .patch(
+            &format!("/service-requests/{id}"),
+            partner,
+            &json!({ "action": "note", "message": message }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_are_their_partners_alone_and_bad_input_writes_nothing() {
+    let stack = Stack::start().await;
+    let integrator = stack.token(TokenRole::Integrator, Some("contoso"), "integrations@contoso");
+    let other = stack.token(TokenRole::Integrator, Some("fabrikam"), "integrations@fabrikam");
+    let partner = stack.partner_token("contoso");
+    let support = stack.support_token();
+
+    let created = register(
+        &stack,
+        &integrator,
+        json!({ "url": "http://127.0.0.1:9/hook", "kinds": ["created", "sla_breached"] }),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("ep_"), "{created}");
+    assert!(secret.starts_with("whsec_"), "{created}");
+    assert_eq!(created["enabled"], true);
+    assert_eq!(created["kinds"], json!(["created", "sla_breached"]));
+    assert_eq!(created["secretsInForce"], 1);
+    let path = format!("/webhook-endpoints/{id}");
+
+    // The secret is shown once: never again, and never stored in clear.
+    let got = stack.get(&path, &integrator).await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.body);
+    assert!(got.body.get("secret").is_none(), "{}", got.body);
+    let listed = stack.get("/webhook-endpoints", &integrator).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1, "{}", listed.body);
+    assert!(!listed.body.to_string().contains("whsec_"));
+    let tables = dump_tables(&stack).await;
+    let encoded = secret.trim_start_matches("whsec_");
+    assert!(!tables.contains(encoded), "the secret is stored sealed");
+
+    let before = dump_tables(&stack).await;
+    // Another partner's endpoint is as unknown as none; a partner agent's token lacks the
+    // scope; vendor staff have no endpoints.
+    for (token, status) in [
+        (&other, StatusCode::NOT_FOUND),
+        (&partner, StatusCode::FORBIDDEN),
+        (&support, StatusCode::FORBIDDEN),
+    ] {
+        assert_eq!(stack.get(&path, token).await.status, status);
+        let patched = stack.patch(&path, token, &json!({ "enabled": false })).await;
+        assert_eq!(patched.status, status, "{}", patched.body);
+        let deleted = stack.send(Method::DELETE, &path, Some(token), None, &[]).await;
+        assert_eq!(deleted.status, status);
+        let rotated = stack.post(&format!("{path}/rotate-secret"), token, &json!({})).await;
+        assert_eq!(rotated.status, status);
+    }
+    assert_eq!(stack.get("/webhook-endpoints", &other).await.body["items"], json!([]));
+    // Bad input: a 422 naming the field, and nothing written.
+    for (body, field) in [
+        (json!({}), "$.url"),
+        (json!({ "url": "http://example.com/hook" }), "$.url"),
+        (json!({ "url": "https://10.0.0.1/hook" }), "$.url"),
+        (json!({ "url": "https://169.254.169.254/latest/meta-data/" }), "$.url"),
+        (json!({ "url": "https://[::1]/hook" }), "$.url"),
+        (json!({ "url": "https://localhost/hook" }), "$.url"),
+        (json!({ "url": "http://127.0.0.2:8080/hook" }), "$.url"),
+        (json!({ "url": "https://user:pw@example.com/hook" }), "$.url"),
+        (json!({ "url": "not a url" }), "$.url"),
+        (
+            json!({ "url": "http://127.0.0.1:9/", "kinds": ["made_up"] }),
+            "$.kinds[0]",
+        ),
+        (
+            json!({ "url": "http://127.0.0.1:9/", "kinds": ["created", "created"] }),
+            "$.kinds[1]",
+        ),
+    ] {
+        let reply = stack.post("/webhook-endpoints", &integrator, &body).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", reply.body);
+        assert_eq!(reply.error_fields(), [field], "{body}: {}", reply.body);
+        let patched = stack.patch(&path, &integrator, &body).await;
+        assert_eq!(
+            patched.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            patched.body
+        );
+    }
+    let unknown = stack
+        .post(
+            "/webhook-endpoints",
+            &integrator,
+            &json!({ "url": "http://127.0.0.1:9/", "secret": "mine" }),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.body);
+    let rotation = stack
+        .post(
+            &format!("{path}/rotate-secret"),
+            &integrator,
+            &json!({ "overlapSeconds": 604801 }),
+        )
+        .await;
+    assert_eq!(rotation.error_fields(), ["$.overlapSeconds"], "{}", rotation.body);
+    let nothing = stack.patch(&path, &integrator, &json!({})).await;
+    assert_eq!(nothing.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", nothing.body);
+    let malformed = stack.get("/webhook-endpoints/ep_nope", &integrator).await;
+    assert_eq!(malformed.status, StatusCode::NOT_FOUND);
+    assert_eq!(dump_tables(&stack).await, before, "no refusal wrote anything");
+
+    // The owner changes, rotates and deletes it.
+    let changed = stack
+        .patch(&path, &integrator, &json!({ "enabled": false, "kinds": [] }))
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert_eq!(changed.body["state"], "disabled_by_partner");
+    assert_eq!(changed.body["kinds"], json!([]));
+    let rotated = stack
+        .post(
+            &format!("{path}/rotate-secret"),
+            &integrator,
+            &json!({ "overlapSeconds": 3600 }),
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    assert_ne!(rotated.body["secret"], secret);
+    assert_eq!(rotated.body["secretsInForce"], 2);
+    assert!(rotated.body["previousSecretExpiresAt"].is_string(), "{}", rotated.body);
+    let deleted = stack.send(Method::DELETE, &path, Some(&integrator), None, &[]).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(stack.get(&path, &integrator).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        stack.get("/webhook-endpoints", &integrator).await.body["items"],
+        json!([])
+    );
+    let again = stack.send(Method::DELETE, &path, Some(&integrator), None, &[]).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chain_arrives_in_order_without_gaps_and_verifies_with_the_stock_library() {
+    let stack = Stack::start_delivering(RELATIONSHIPS, Duration::from_millis(100)).await;
+    let integrator = stack.token(TokenRole::Integrator, Some("contoso"), "integrations@contoso");
+    let partner = stack.partner_token("contoso");
+    let receiver = Receiver::start();
+    // One entry before the endpoint exists: not sent (it hears from its creation on).
+    let first = stack.create(&partner, &body()).await["id"].as_str().unwrap().to_owned();
+    let endpoint = register(&stack, &integrator, json!({ "url": receiver.url() })).await;
+    let secret = endpoint["secret"].as_str().unwrap().to_owned();
+    // The chain holds the vendor's relationship entries and the first request's creation.
+    let start = endpoint["nextSeq"].as_u64().unwrap();
+    let entries_before = stack.get_text("/ledger/entries", &partner).await.lines().count() as u64;
+    assert_eq!(start, entries_before, "{endpoint}");
+    receiver.control(json!({ "secrets": [secret] })).await;
+    // Another partner's changes never reach it.
+    let fabrikam = stack.partner_token("fabrikam");
+    stack.create(&fabrikam, &body()).await;
+
+    let started = Instant::now();
+    let second = stack.create(&partner, &body()).await["id"].as_str().unwrap().to_owned();
+    let deliveries = receiver.wait_for(Duration::from_secs(5), |d| !d.is_empty()).await;
+    let latency = started.elapsed();
+    assert_eq!(deliveries[0]["seq"], start);
+    eprintln!("first delivery {latency:?} after the write");
+
+    // The receiver fails the next two attempts (500, then 503): the entries wait, in order,
+    // on the specification's schedule (5 s, then 5 min: the test moves the service's clock
+    // instead of waiting), and arrive.
+    receiver.control(json!({ "answers": [500, 503] })).await;
+    note(&stack, &partner, &first, "one").await;
+    note(&stack, &partner, &second, "two").await;
+    note(&stack, &partner, &first, "three").await;
+    receiver.wait_for(Duration::from_secs(5), |d| d.len() == 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.deliveries().await.len(), 2, "no retry before its time");
+    stack.travel(chrono::Duration::seconds(6));
+    receiver.wait_for(Duration::from_secs(5), |d| d.len() == 3).await;
+    stack.travel(chrono::Duration::minutes(6));
+    let deliveries = receiver
+        .wait_for(Duration::from_secs(5), |d| accepted(d).len() == 4)
+        .await;
+
+    let entries: Vec<Value> = stack
+        .get_text("/ledger/entries", &partner)
+        .await
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(entries.len() as u64, start + 4);
+    // Every delivery verified with the one secret; the accepted ones are the chain from the
+    // endpoint's start, in order, each once; a repeat only under the same id.
+    for delivery in &deliveries {
+        assert_eq!(delivery["verified"], json!([0]), "{delivery}");
+        let seq = delivery["seq"].as_u64().unwrap();
+        assert_eq!(delivery["id"], format!("msg_contoso_{seq}"));
+        assert_eq!(delivery["chain"], "contoso");
+        // The entry exactly as the ledger holds it, with its hash.
+        let entry = &entries[seq as usize];
+        assert_eq!(&delivery["entry"], entry);
+        assert_eq!(delivery["hash"], entry["hash"]);
+        assert_eq!(delivery["type"], format!("ledger.{}", entry["kind"].as_str().unwrap()));
+    }
+    let seqs: Vec<u64> = accepted(&deliveries)
+        .iter()
+        .map(|d| d["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [start, start + 1, start + 2, start + 3]);
+    let statuses: Vec<u64> = deliveries.iter().map(|d| d["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [204, 500, 503, 204, 204, 204], "{deliveries:#?}");
+    for retried in &deliveries[1..4] {
+        assert_eq!(retried["seq"], start + 1, "{deliveries:#?}");
+    }
+
+    // The endpoint shows where it stands.
+    let id = endpoint["id"].as_str().unwrap();
+    let shown = stack.get(&format!("/webhook-endpoints/{id}"), &integrator).await;
+    assert_eq!(shown.body["nextSeq"], start + 4, "{}", shown.body);
+    assert_eq!(shown.body["attempts"], 0);
+    assert_eq!(shown.body["lastStatus"], 204);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_signs_with_both_secrets_and_410_disables_the_endpoint() {
+    let stack = Stack::start_delivering(RELATIONSHIPS, Duration::from_millis(100)).await;
+    let integrator = stack.token(TokenRole::Integrator, Some("contoso"), "integrations@contoso");
+    let partner = stack.partner_token("contoso");
+    let receiver = Receiver::start();
+    let endpoint = register(
+        &stack,
+        &integrator,
+        json!({ "url": receiver.url(), "kinds": ["note_added"] }),
+    )
+    .await;
+    let id = endpoint["id"].as_str().unwrap().to_owned();
+    let start = endpoint["nextSeq"].as_u64().unwrap();
+    let old = endpoint["secret"].as_str().unwrap().to_owned();
+    let rotated = stack
+        .post(
+            &format!("/webhook-endpoints/{id}/rotate-secret"),
+            &integrator,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let new = rotated.body["secret"].as_str().unwrap().to_owned();
+    receiver.control(json!({ "secrets": [old, new] })).await;
+
+    // Only the kinds it wants: the creation is skipped, the notes are sent.
+    let request = stack.create(&partner, &body()).await["id"].as_str().unwrap().to_owned();
+    note(&stack, &partner, &request, "first").await;
+    let deliveries = receiver.wait_for(Duration::from_secs(5), |d| d.len() == 1).await;
+    assert_eq!(deliveries[0]["type"], "ledger.note_added");
+    assert_eq!(deliveries[0]["seq"], start + 1, "the creation (at {start}) is not sent");
+    // During the overlap, a delivery verifies with either secret on its own.
+    assert_eq!(deliveries[0]["verified"], json!([0, 1]), "{deliveries:#?}");
+
+    // The receiver says 410: the endpoint is disabled, and nothing more is sent.
+    receiver.control(json!({ "answers": [410] })).await;
+    note(&stack, &partner, &request, "second").await;
+    receiver.wait_for(Duration::from_secs(5), |d| d.len() == 2).await;
+    let shown = stack.get(&format!("/webhook-endpoints/{id}"), &integrator).await;
+    assert_eq!(shown.body["state"], "gone", "{}", shown.body);
+    assert_eq!(shown.body["enabled"], false);
+    assert_eq!(shown.body["lastStatus"], 410);
+    note(&stack, &partner, &request, "third").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(receiver.deliveries().await.len(), 2, "a gone endpoint is sent nothing");
+
+    // Enabled again, it resumes where it stood: the refused entry first, then the next.
+    let enabled = stack
+        .patch(
+            &format!("/webhook-endpoints/{id}"),
+            &integrator,
+            &json!({ "enabled": true }),
+        )
+        .await;
+    assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
+    let deliveries = receiver.wait_for(Duration::from_secs(5), |d| d.len() == 4).await;
+    let seqs: Vec<u64> = deliveries.iter().map(|d| d["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, [start + 1, start + 2, start + 2, start + 3]);
+    assert_eq!(deliveries[2]["id"], deliveries[1]["id"], "a repeat carries the same id");
+}
