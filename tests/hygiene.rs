@@ -306,6 +306,7 @@ fn the_workspace_hack_is_where_it_belongs() {
         ("functions/erase-personal-data", Hack::None),
         ("functions/admin", Hack::None),
         ("functions/webhook-endpoints", Hack::None),
+        ("functions/deliver-webhooks", Hack::None),
         ("functions/local", Hack::Normal),
         ("tests", Hack::Normal),
         ("tests/fuzz", Hack::None),

@@ -174,7 +174,9 @@ async fn a_terminated_relationship_leaves_the_partner_its_own_evidence_and_nothi
             | Operation::GetWebhookEndpoint
             | Operation::UpdateWebhookEndpoint
             | Operation::DeleteWebhookEndpoint
-            | Operation::RotateWebhookSecret => {
+            | Operation::RotateWebhookSecret
+            | Operation::ReplayWebhooks
+            | Operation::WebhookDeliveries => {
                 // Not about a customer: the relationship has no bearing (tried below, after
                 // the read-only routes, as they write).
             }

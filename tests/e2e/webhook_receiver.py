@@ -3,28 +3,53 @@
 `standardwebhooks` package from PyPI (pinned in .ci/requirements.txt), exactly as a partner's
 receiver would check it.
 
-Serves on 127.0.0.1 (port printed on the first line of stdout):
+Serves on 127.0.0.1, on the port given as its argument or any free one (printed on the first line
+of stdout):
 - POST /hook      a delivery: verified with each secret in force; answered as the mode says;
 - GET  /control   what it received, as JSON: {"deliveries": [...]} in arrival order;
-- POST /control   {"secrets": [...], "answers": [status, ...], "then": status, "delay": s}:
-                  the secrets a delivery may verify with, the statuses of the next deliveries
+- POST /control   {"secrets": [...], "public_key": "whpk_…", "answers": [status, ...], "then":
+                  status, "delay": s}: the secrets a delivery may verify with (v1), the
+                  endpoint's Ed25519 public key (v1a, checked with PyNaCl), the statuses of the next deliveries
                   (one each, in order), the status after those, and how long to wait before
                   answering (a slow receiver).
 
-Each delivery recorded: webhook-id, the secrets (by index) it verified with, the status it was
+Each delivery recorded: webhook-id, the secrets (by index) it verified with, whether its v1a
+signature verified with the public key, the status it was
 answered with, and the body's type, chain, seq and hash.
 """
 
+import base64
 import json
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 LOCK = threading.Lock()
-STATE = {"secrets": [], "answers": [], "then": 204, "delay": 0.0, "deliveries": []}
+STATE = {"secrets": [], "public_key": None, "answers": [], "then": 204, "delay": 0.0, "deliveries": []}
+
+
+def verify_v1a(public_key, headers, body):
+    """Whether a v1a (Ed25519) signature of the header verifies with `public_key` (whpk_…):
+    over id.timestamp.body, as the specification says (PyNaCl, not our code)."""
+    if not public_key:
+        return False
+    key = VerifyKey(base64.b64decode(public_key[len("whpk_"):]))
+    signed = f"{headers.get('webhook-id')}.{headers.get('webhook-timestamp')}.".encode() + body
+    for versioned in headers.get("webhook-signature", "").split(" "):
+        version, _, encoded = versioned.partition(",")
+        if version != "v1a":
+            continue
+        try:
+            key.verify(signed, base64.b64decode(encoded))
+            return True
+        except (BadSignatureError, ValueError):
+            pass
+    return False
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -55,7 +80,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/control":
             change = json.loads(body)
             with LOCK:
-                for key in ("secrets", "answers", "then", "delay"):
+                for key in ("secrets", "public_key", "answers", "then", "delay"):
                     if key in change:
                         STATE[key] = change[key]
             return self._reply(204)
@@ -64,6 +89,7 @@ class Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         with LOCK:
             secrets = list(STATE["secrets"])
+            public_key = STATE["public_key"]
             status = STATE["answers"].pop(0) if STATE["answers"] else STATE["then"]
             delay = STATE["delay"]
         verified = []
@@ -73,6 +99,7 @@ class Handler(BaseHTTPRequestHandler):
                 verified.append(index)
             except WebhookVerificationError:
                 pass
+        v1a = verify_v1a(public_key, headers, body)
         if not verified:
             status = 401
         try:
@@ -84,10 +111,11 @@ class Handler(BaseHTTPRequestHandler):
                 "seq": data.get("seq"),
                 "hash": data.get("hash"),
                 "entry": data.get("entry"),
+                "request": data.get("request"),
             }
         except ValueError:
             summary = {}
-        record = {"id": headers.get("webhook-id"), "verified": verified, "status": status, **summary}
+        record = {"id": headers.get("webhook-id"), "verified": verified, "v1a": v1a, "status": status, **summary}
         if delay:
             time.sleep(delay)
         with LOCK:
@@ -96,7 +124,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    ThreadingHTTPServer.allow_reuse_address = True
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     print(server.server_address[1], flush=True)
     server.serve_forever()
 

@@ -53,9 +53,15 @@ impl Drop for Receiver {
 
 impl Receiver {
     fn start() -> Self {
+        Self::start_on(0)
+    }
+
+    /// On `port` (0: any free one).
+    fn start_on(port: u16) -> Self {
         let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/webhook_receiver.py");
         let mut child = Command::new(python())
             .arg(script)
+            .arg(port.to_string())
             .stdout(Stdio::piped())
             .spawn()
             .expect("the receiver starts");
@@ -280,11 +286,15 @@ async fn the_chain_arrives_in_order_without_gaps_and_verifies_with_the_stock_lib
     let first = stack.create(&partner, &body()).await["id"].as_str().unwrap().to_owned();
     let endpoint = register(&stack, &integrator, json!({ "url": receiver.url() })).await;
     let secret = endpoint["secret"].as_str().unwrap().to_owned();
+    let public_key = endpoint["publicKey"].as_str().unwrap().to_owned();
+    assert!(public_key.starts_with("whpk_"), "{endpoint}");
     // The chain holds the vendor's relationship entries and the first request's creation.
     let start = endpoint["nextSeq"].as_u64().unwrap();
     let entries_before = stack.get_text("/ledger/entries", &partner).await.lines().count() as u64;
     assert_eq!(start, entries_before, "{endpoint}");
-    receiver.control(json!({ "secrets": [secret] })).await;
+    receiver
+        .control(json!({ "secrets": [secret], "public_key": public_key }))
+        .await;
     // Another partner's changes never reach it.
     let fabrikam = stack.partner_token("fabrikam");
     stack.create(&fabrikam, &body()).await;
@@ -324,6 +334,7 @@ async fn the_chain_arrives_in_order_without_gaps_and_verifies_with_the_stock_lib
     // endpoint's start, in order, each once; a repeat only under the same id.
     for delivery in &deliveries {
         assert_eq!(delivery["verified"], json!([0]), "{delivery}");
+        assert_eq!(delivery["v1a"], true, "the Ed25519 signature verifies too: {delivery}");
         let seq = delivery["seq"].as_u64().unwrap();
         assert_eq!(delivery["id"], format!("msg_contoso_{seq}"));
         assert_eq!(delivery["chain"], "contoso");
@@ -344,12 +355,106 @@ async fn the_chain_arrives_in_order_without_gaps_and_verifies_with_the_stock_lib
         assert_eq!(retried["seq"], start + 1, "{deliveries:#?}");
     }
 
-    // The endpoint shows where it stands.
+    // Each carries the request it is about as the partner read it at the delivery: at least
+    // the version the entry made, personal values joined; the last one is the request as it
+    // reads now (nothing changed it since).
+    for delivery in accepted(&deliveries) {
+        let data = &delivery["entry"]["data"];
+        assert_eq!(delivery["request"]["id"], data["requestId"], "{delivery}");
+        assert!(
+            delivery["request"]["version"].as_u64() >= data["version"].as_u64(),
+            "{delivery}"
+        );
+        assert_eq!(delivery["request"]["contact"]["email"], "erika@partner.example");
+    }
+    let last = accepted(&deliveries)[3];
+    let read = stack.get(&format!("/service-requests/{first}"), &partner).await;
+    assert_eq!(last["request"], read.body, "{last}");
+
+    // The endpoint shows where it stands, and its delivery log every attempt, newest first.
     let id = endpoint["id"].as_str().unwrap();
     let shown = stack.get(&format!("/webhook-endpoints/{id}"), &integrator).await;
     assert_eq!(shown.body["nextSeq"], start + 4, "{}", shown.body);
     assert_eq!(shown.body["attempts"], 0);
     assert_eq!(shown.body["lastStatus"], 204);
+    let log = stack
+        .get(&format!("/webhook-endpoints/{id}/deliveries"), &integrator)
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+    let statuses: Vec<u64> = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [204, 204, 204, 503, 500, 204], "{}", log.body);
+    let failed = stack
+        .get(
+            &format!("/webhook-endpoints/{id}/deliveries?outcome=failed&limit=1"),
+            &integrator,
+        )
+        .await;
+    let items = failed.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", failed.body);
+    assert_eq!(items[0]["status"], 503);
+    assert_eq!(items[0]["webhookId"], format!("msg_contoso_{}", start + 1));
+    assert!(items[0]["nextAttemptAt"].is_string(), "{}", failed.body);
+    let cursor = failed.body["nextCursor"].as_str().unwrap();
+    let older = stack
+        .get(
+            &format!(
+                "/webhook-endpoints/{id}/deliveries?outcome=failed&cursor={}",
+                encode(cursor)
+            ),
+            &integrator,
+        )
+        .await;
+    assert_eq!(older.body["items"][0]["status"], 500, "{}", older.body);
+    assert_eq!(older.body["items"].as_array().unwrap().len(), 1);
+    for bad in ["outcome=lost", "limit=0", "limit=101"] {
+        let reply = stack
+            .get(&format!("/webhook-endpoints/{id}/deliveries?{bad}"), &integrator)
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {}", reply.body);
+    }
+    let forged = stack
+        .get(&format!("/webhook-endpoints/{id}/deliveries?cursor=x"), &integrator)
+        .await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+    // Another partner sees no log of it.
+    let other = stack.token(TokenRole::Integrator, Some("fabrikam"), "integrations@fabrikam");
+    let theirs = stack.get(&format!("/webhook-endpoints/{id}/deliveries"), &other).await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+
+    // A replay from the endpoint's start sends the same entries again, in order, under the
+    // same ids; beyond the chain it is refused and changes nothing.
+    let size = start + 4;
+    let beyond = stack
+        .post(
+            &format!("/webhook-endpoints/{id}/replay"),
+            &integrator,
+            &json!({ "fromSeq": size + 1 }),
+        )
+        .await;
+    assert_eq!(beyond.error_fields(), ["$.fromSeq"], "{}", beyond.body);
+    let replayed = stack
+        .post(
+            &format!("/webhook-endpoints/{id}/replay"),
+            &integrator,
+            &json!({ "fromSeq": start }),
+        )
+        .await;
+    assert_eq!(replayed.status, StatusCode::OK, "{}", replayed.body);
+    assert_eq!(replayed.body["nextSeq"], start);
+    let again = receiver
+        .wait_for(Duration::from_secs(5), |d| accepted(d).len() == 8)
+        .await;
+    let first_time: Vec<&Value> = accepted(&again)[..4].to_vec();
+    let second_time: Vec<&Value> = accepted(&again)[4..].to_vec();
+    for (a, b) in first_time.iter().zip(&second_time) {
+        assert_eq!(a["id"], b["id"]);
+        assert_eq!(a["entry"], b["entry"]);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -412,4 +517,109 @@ async fn a_rotation_signs_with_both_secrets_and_410_disables_the_endpoint() {
     let seqs: Vec<u64> = deliveries.iter().map(|d| d["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, [start + 1, start + 2, start + 2, start + 3]);
     assert_eq!(deliveries[2]["id"], deliveries[1]["id"], "a repeat carries the same id");
+}
+
+/// The `deliver-webhooks` Lambda's invocations, as AWS makes them: a batch of the ledger
+/// table's stream (keys only) wakes a round for each partner named; the schedule, one for every
+/// partner with an enabled endpoint (the retries that came due).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lambda_delivers_on_a_stream_batch_and_on_the_schedule() {
+    let stack = Stack::start().await;
+    let integrator = stack.token(TokenRole::Integrator, Some("contoso"), "integrations@contoso");
+    let partner = stack.partner_token("contoso");
+    let receiver = Receiver::start();
+    let endpoint = register(&stack, &integrator, json!({ "url": receiver.url() })).await;
+    receiver
+        .control(json!({ "secrets": [endpoint["secret"]], "answers": [500] }))
+        .await;
+    let start = endpoint["nextSeq"].as_u64().unwrap();
+    stack.create(&partner, &body()).await;
+    let client = store::webhook_http::WebhookClient::new(webhooks::Mode::Local).unwrap();
+    let app = &stack.running.state.app;
+    // Nothing is sent until the function is invoked (this stack has no deliverer of its own).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(receiver.deliveries().await.is_empty());
+
+    let batch = json!({ "Records": [
+        { "eventName": "INSERT", "eventSource": "aws:dynamodb",
+          "dynamodb": { "Keys": { "chain": { "S": "contoso" }, "seq": { "N": start.to_string() } },
+                        "SequenceNumber": "4900000000000000000001", "StreamViewType": "KEYS_ONLY" } },
+        { "eventName": "INSERT", "eventSource": "aws:dynamodb",
+          "dynamodb": { "Keys": { "chain": { "S": "fabrikam" }, "seq": { "N": "0" } },
+                        "SequenceNumber": "4900000000000000000002", "StreamViewType": "KEYS_ONLY" } }
+    ] });
+    let answer = api::deliver::on_event(app, &client, &batch).await;
+    // The receiver's 500 is the endpoint's to retry, not the batch's.
+    assert_eq!(answer, json!({ "batchItemFailures": [] }));
+    let deliveries = receiver.deliveries().await;
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0]["status"], 500);
+
+    // The schedule, once the retry is due, sends it again.
+    let scheduled = json!({ "version": "0", "detail-type": "Scheduled Event", "source": "aws.events",
+                            "time": "2026-12-07T10:00:00Z", "detail": {} });
+    let early = api::deliver::on_event(app, &client, &scheduled).await;
+    assert_eq!(early["delivered"], 0, "not before its time: {early}");
+    stack.travel(chrono::Duration::seconds(6));
+    let due = api::deliver::on_event(app, &client, &scheduled).await;
+    assert_eq!(due["delivered"], 1, "{due}");
+    let deliveries = receiver.deliveries().await;
+    assert_eq!(deliveries.len(), 2);
+    assert_eq!(deliveries[1]["status"], 204);
+    assert_eq!(deliveries[1]["id"], deliveries[0]["id"]);
+}
+
+/// The receiver is down (connections refused), then slow (no answer within the timeout): the
+/// entries wait, in order, and arrive once it answers again; the log says why each failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_is_down_or_slow_gets_the_backlog_in_order_when_it_answers() {
+    let stack = Stack::start_delivering(RELATIONSHIPS, Duration::from_millis(100)).await;
+    let integrator = stack.token(TokenRole::Integrator, Some("contoso"), "integrations@contoso");
+    let partner = stack.partner_token("contoso");
+    let receiver = Receiver::start();
+    let port = receiver.port;
+    let endpoint = register(&stack, &integrator, json!({ "url": receiver.url() })).await;
+    let secret = endpoint["secret"].clone();
+    let id = endpoint["id"].as_str().unwrap().to_owned();
+    let start = endpoint["nextSeq"].as_u64().unwrap();
+    drop(receiver);
+
+    // Down: three entries written; the first attempt finds no one.
+    let request = stack.create(&partner, &body()).await["id"].as_str().unwrap().to_owned();
+    note(&stack, &partner, &request, "one").await;
+    note(&stack, &partner, &request, "two").await;
+    let log_path = format!("/webhook-endpoints/{id}/deliveries");
+    let started = Instant::now();
+    let refused = loop {
+        let log = stack.get(&log_path, &integrator).await;
+        if let Some(first) = log.body["items"].as_array().and_then(|a| a.first()).cloned() {
+            break first;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "no attempt");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(refused["seq"], start);
+    assert_eq!(refused["status"], Value::Null);
+    assert_eq!(refused["outcome"], "failed");
+    assert!(refused["error"].is_string(), "{refused}");
+
+    // Back, but slow: the retry times out (this stack waits 1 s), and is retried again.
+    let receiver = Receiver::start_on(port);
+    receiver.control(json!({ "secrets": [secret], "delay": 2.0 })).await;
+    stack.travel(chrono::Duration::seconds(6));
+    receiver.wait_for(Duration::from_secs(10), |d| d.len() == 1).await;
+    let log = stack.get(&format!("{log_path}?limit=1"), &integrator).await;
+    assert_eq!(log.body["items"][0]["error"], "timed out", "{}", log.body);
+    assert_eq!(log.body["items"][0]["outcome"], "failed");
+
+    // Answering in time again: the backlog arrives in order, the timed-out entry first (again,
+    // under its id).
+    receiver.control(json!({ "delay": 0 })).await;
+    stack.travel(chrono::Duration::minutes(6));
+    let deliveries = receiver.wait_for(Duration::from_secs(10), |d| d.len() == 4).await;
+    let seqs: Vec<u64> = deliveries.iter().map(|d| d["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, [start, start, start + 1, start + 2], "{deliveries:#?}");
+    assert!(deliveries.iter().all(|d| d["verified"] == json!([0])));
+    let shown = stack.get(&format!("/webhook-endpoints/{id}"), &integrator).await;
+    assert_eq!(shown.body["nextSeq"], start + 3, "{}", shown.body);
 }

@@ -129,6 +129,8 @@ impl Stack {
             dynamodb_endpoint: None,
             sweep_every: None,
             deliver_every,
+            // Short, so that a test of a slow receiver does not wait the full 15 s.
+            webhook_timeout: std::time::Duration::from_secs(1),
             relationships: relationships
                 .iter()
                 .map(|(p, c)| ((*p).to_owned(), (*c).to_owned()))

@@ -54,6 +54,8 @@ pub struct LocalConfig {
     pub sweep_every: Option<Duration>,
     /// How often webhook endpoints are sent what is due; `None` disables it.
     pub deliver_every: Option<Duration>,
+    /// How long a webhook receiver may take to answer (at most, and by default, 15 s).
+    pub webhook_timeout: Duration,
     /// Partner–customer relationships registered at start (if missing), so that a fresh local
     /// run can file for the README's customer.
     pub relationships: Vec<(String, String)>,
@@ -79,6 +81,7 @@ impl Default for LocalConfig {
             dynamodb_endpoint: None,
             sweep_every: Some(Duration::from_secs(60)),
             deliver_every: Some(Duration::from_millis(200)),
+            webhook_timeout: webhooks::TIMEOUT,
             relationships: vec![(DEMO_PARTNER.into(), DEMO_CUSTOMER.into())],
             clock: store::Clock::system(),
             own_witness: false,
@@ -330,8 +333,9 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
             key: webhooks::SealKey::from_bytes(secrets.webhook_key),
             mode: webhooks::Mode::Local,
         });
-    let webhook_client =
-        store::webhook_http::WebhookClient::new(webhooks::Mode::Local).map_err(|e| anyhow::anyhow!(e))?;
+    let webhook_client = store::webhook_http::WebhookClient::new(webhooks::Mode::Local)
+        .map_err(|e| anyhow::anyhow!(e))?
+        .with_timeout(config.webhook_timeout);
     let state = Arc::new(router::LocalState {
         app,
         jwt_secret: secrets.jwt_secret.clone(),

@@ -98,6 +98,14 @@ impl Needs {
         witnesses: true,
         webhook_key: false,
     };
+    /// `deliver-webhooks`: the deliverer opens the secrets it signs with.
+    pub const DELIVERER: Needs = Needs {
+        cursor_key: false,
+        receipts: false,
+        entry_tiles: false,
+        witnesses: false,
+        webhook_key: true,
+    };
     /// `webhook-endpoints`: partners manage their endpoints.
     pub const WEBHOOKS: Needs = Needs {
         cursor_key: false,

@@ -5,26 +5,36 @@
 //! off on its own schedule without holding up any other.
 //!
 //! The body is the ledger's own: the entry exactly as hashed (`data.entry`), with its `chain`,
-//! `seq` and `hash` beside it, so a partner can prove any notification with `ledger sync`.
+//! `seq` and `hash` beside it, so a partner can prove any notification with `ledger sync`; and
+//! the request it is about as the API shows it to the partner at the delivery (`data.request`:
+//! personal values joined, erased ones null; `null` for an entry about no request, or one of a
+//! customer the partner's relationship with has ended).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use domain::{PartnerId, Timestamp};
+use domain::{PartnerId, RequestId, Timestamp};
 use ledger::{ChainId, EntryRef};
 use store::webhook_http::{Answer, WebhookClient};
-use store::{EndpointState, StoreError, WebhookEndpoint};
+use store::webhooks_io::DELIVERY_LOG_DAYS;
+use store::{DeliveryAttempt, EndpointState, StoreError, WebhookEndpoint};
 use webhooks::cursor::{Cursor, Disabled, Next, State};
 use webhooks::{Signer, webhook_id};
 
 use crate::App;
-use crate::webhooks_api::{WebhookConfig, signing_secrets};
+use crate::webhooks_api::{WebhookConfig, signing_key, signing_secrets};
 
 /// Entries read from the chain at a time, per endpoint.
 const BATCH: u64 = 100;
 /// The most entries one endpoint is sent in one round (its cursor is written after each
 /// batch, and whenever an attempt fails).
 const PER_ROUND: usize = 1_000;
+/// How long a round may go on starting deliveries (a slow receiver that still answers could
+/// otherwise hold a round — and a Lambda invocation — for 1,000 × 15 s). The next round
+/// goes on from the cursor.
+pub const ROUND_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+/// Partners' rounds run at most this many at once.
+const PARTNERS_AT_ONCE: usize = 8;
 
 /// What one round did, for the log and the tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -83,22 +93,84 @@ fn apply(endpoint: &mut WebhookEndpoint, cursor: &Cursor) {
 }
 
 /// The body of the delivery of one entry (Standard Webhooks' `type`, `timestamp`, `data`).
-pub fn body(entry: &EntryRef<'_>, line: &str) -> Result<String, serde_json::Error> {
+pub fn body(entry: &EntryRef<'_>, line: &str, request: &serde_json::Value) -> Result<String, serde_json::Error> {
     Ok(format!(
-        r#"{{"type":{},"timestamp":{},"data":{{"chain":{},"seq":{},"hash":"{}","entry":{line}}}}}"#,
+        r#"{{"type":{},"timestamp":{},"data":{{"chain":{},"seq":{},"hash":"{}","entry":{line},"request":{}}}}}"#,
         serde_json::to_string(&format!("ledger.{}", entry.kind))?,
         serde_json::to_string(entry.at)?,
         serde_json::to_string(entry.chain)?,
         entry.seq,
         entry.hash.to_hex(),
+        serde_json::to_string(request)?,
     ))
 }
 
-/// One round for every endpoint of `partner`: each is sent what is due, on its own.
+/// The request `id` as the API shows it to `partner` now (`null`: no request, none of its, or
+/// one of a customer its relationship with has ended).
+async fn request_view(app: &App, partner: &PartnerId, id: Option<RequestId>) -> Result<serde_json::Value, StoreError> {
+    let Some(id) = id else {
+        return Ok(serde_json::Value::Null);
+    };
+    let Some(found) = app.store.get_request(partner, id).await? else {
+        return Ok(serde_json::Value::Null);
+    };
+    if let Some(customer) = found.customer_id()
+        && !app.store.is_related(partner, customer).await?
+    {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_json::to_value(&found).map_err(StoreError::internal)
+}
+
+/// The delivery log's record of one attempt.
+fn attempt_record(
+    endpoint: &WebhookEndpoint,
+    seq: u64,
+    id: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    answer: &Answer,
+    cursor: &Cursor,
+) -> DeliveryAttempt {
+    let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+    let outcome = match (&cursor.state, cursor.next_seq > seq) {
+        (_, true) => "delivered",
+        (State::Disabled(Disabled::Gone), _) => "gone",
+        (State::Disabled(_), _) => "retries_spent",
+        (State::Enabled, false) => "failed",
+    };
+    let next_attempt_at = (outcome == "failed")
+        .then(|| chrono::DateTime::from_timestamp_millis(i64::try_from(cursor.not_before_ms).unwrap_or(i64::MAX)))
+        .flatten()
+        .map(Timestamp::from);
+    DeliveryAttempt {
+        endpoint: DeliveryAttempt::key(&endpoint.partner, &endpoint.endpoint),
+        attempt: DeliveryAttempt::sort_key(millis, seq),
+        seq,
+        webhook_id: id.to_owned(),
+        attempted_at: Timestamp::from(at),
+        status: answer.status,
+        outcome: outcome.to_owned(),
+        error: answer.error.clone(),
+        next_attempt_at,
+        expires_at: u64::try_from((at + chrono::Duration::days(DELIVERY_LOG_DAYS)).timestamp()).unwrap_or(0),
+    }
+}
+
+/// One round for every endpoint of `partner`: each is sent what is due, on its own, starting no
+/// delivery after [`ROUND_BUDGET`].
 pub async fn deliver_partner(
     app: &App,
     client: &WebhookClient,
     partner: &PartnerId,
+) -> Result<RoundReport, StoreError> {
+    deliver_partner_until(app, client, partner, std::time::Instant::now() + ROUND_BUDGET).await
+}
+
+async fn deliver_partner_until(
+    app: &App,
+    client: &WebhookClient,
+    partner: &PartnerId,
+    deadline: std::time::Instant,
 ) -> Result<RoundReport, StoreError> {
     let config = app
         .webhooks
@@ -108,7 +180,7 @@ pub async fn deliver_partner(
     let rounds = endpoints
         .into_iter()
         .filter(|e| e.is_live() && e.state == EndpointState::Enabled)
-        .map(|endpoint| deliver_endpoint(app, config, client, endpoint));
+        .map(|endpoint| deliver_endpoint(app, config, client, endpoint, deadline));
     let mut report = RoundReport::default();
     for result in futures::future::join_all(rounds).await {
         match result {
@@ -122,33 +194,35 @@ pub async fn deliver_partner(
     Ok(report)
 }
 
-/// Send `endpoint` what is due now, in order, until it has nothing more, an attempt fails, or
-/// [`PER_ROUND`] entries.
+/// Send `endpoint` what is due now, in order, until it has nothing more, an attempt fails,
+/// [`PER_ROUND`] entries, or `deadline`.
 async fn deliver_endpoint(
     app: &App,
     config: &WebhookConfig,
     client: &WebhookClient,
     mut endpoint: WebhookEndpoint,
+    deadline: std::time::Instant,
 ) -> Result<RoundReport, StoreError> {
     let mut report = RoundReport::default();
     let chain = ChainId::parse(endpoint.partner.as_str()).map_err(StoreError::internal)?;
     let secrets = signing_secrets(config, &endpoint, Timestamp::from(app.store.now()));
-    let Some(signer) = Signer::new(secrets, None) else {
+    let Some(signer) = Signer::new(secrets, signing_key(config, &endpoint)) else {
         tracing::error!(partner = %endpoint.partner, endpoint = endpoint.endpoint, "a webhook endpoint has no secret that opens");
         return Ok(report);
     };
     let mut cursor = cursor_of(&endpoint);
     let mut sent = 0;
+    let mut log = Vec::new();
     'rounds: while sent < PER_ROUND {
         if cursor.not_before_ms > now_ms(app) || cursor.state != State::Enabled {
             break;
         }
-        let lines = app.store.entries(&chain, cursor.next_seq, BATCH).await?;
+        let lines = app.store.entries_with_requests(&chain, cursor.next_seq, BATCH).await?;
         if lines.is_empty() {
             break;
         }
         let before = cursor.clone();
-        for line in &lines {
+        for (line, request) in &lines {
             let entry = EntryRef::parse(line.as_bytes()).map_err(StoreError::internal)?;
             if entry.seq != cursor.next_seq {
                 return Err(StoreError::Internal(format!(
@@ -164,17 +238,20 @@ async fn deliver_endpoint(
                     report.skipped += 1;
                     continue;
                 }
+                Next::Deliver { .. } if std::time::Instant::now() >= deadline => break 'rounds,
                 Next::Deliver { seq } => {
-                    let payload = body(&entry, line).map_err(StoreError::internal)?;
+                    let view = request_view(app, &endpoint.partner, *request).await?;
+                    let payload = body(&entry, line, &view).map_err(StoreError::internal)?;
                     let id = webhook_id(entry.chain, seq);
                     let timestamp = wall_seconds();
                     let headers = signer.headers(&id, timestamp, payload.as_bytes());
                     let answer = client.post(&endpoint.url, &headers, Bytes::from(payload)).await;
                     sent += 1;
-                    let attempted_at = Timestamp::from(app.store.now());
+                    let at = app.store.now();
                     endpoint.last_status = answer.status;
-                    endpoint.last_attempt_at = Some(attempted_at);
+                    endpoint.last_attempt_at = Some(Timestamp::from(at));
                     cursor = cursor.attempted(answer.status, answer.retry_after.as_deref(), now_ms(app));
+                    log.push(attempt_record(&endpoint, seq, &id, at, &answer, &cursor));
                     if cursor.next_seq == seq {
                         report.failed += 1;
                         log_failure(&endpoint, seq, &answer, &cursor);
@@ -189,16 +266,25 @@ async fn deliver_endpoint(
             }
         }
         if cursor != before {
-            save(app, &mut endpoint, &cursor).await?;
+            save(app, &mut endpoint, &cursor, &mut log).await?;
         }
     }
-    if cursor != cursor_of(&endpoint) {
-        save(app, &mut endpoint, &cursor).await?;
+    if cursor != cursor_of(&endpoint) || !log.is_empty() {
+        save(app, &mut endpoint, &cursor, &mut log).await?;
     }
     Ok(report)
 }
 
-async fn save(app: &App, endpoint: &mut WebhookEndpoint, cursor: &Cursor) -> Result<(), StoreError> {
+/// Keep the attempts in the delivery log, then move the cursor (the log may show an attempt
+/// whose cursor move then lost a race: it was made, and is made again).
+async fn save(
+    app: &App,
+    endpoint: &mut WebhookEndpoint,
+    cursor: &Cursor,
+    log: &mut Vec<DeliveryAttempt>,
+) -> Result<(), StoreError> {
+    app.store.record_delivery_attempts(log).await?;
+    log.clear();
     apply(endpoint, cursor);
     endpoint.version += 1;
     app.store.put_webhook_endpoint(endpoint).await
@@ -206,7 +292,9 @@ async fn save(app: &App, endpoint: &mut WebhookEndpoint, cursor: &Cursor) -> Res
 
 fn log_failure(endpoint: &WebhookEndpoint, seq: u64, answer: &Answer, cursor: &Cursor) {
     if cursor.state != State::Enabled {
+        // The stack alarms on this line's `webhook_alarm` (a metric filter).
         tracing::error!(
+            webhook_alarm = "endpoint_disabled",
             partner = %endpoint.partner,
             endpoint = endpoint.endpoint,
             seq,
@@ -227,14 +315,86 @@ fn log_failure(endpoint: &WebhookEndpoint, seq: u64, answer: &Answer, cursor: &C
     }
 }
 
-/// One round for every partner with an enabled endpoint (the local run's deliverer, a few
-/// times a second; in AWS the ledger's stream names the partners instead).
+/// One round for every partner with an enabled endpoint, [`PARTNERS_AT_ONCE`] at a time, none
+/// starting a delivery after [`ROUND_BUDGET`] (the local run's deliverer, a few times a
+/// second; in AWS the schedule, for the retries that came due). A partner whose round failed
+/// does not stop the others': the first error is returned after all have run.
 pub async fn deliver_all(app: &App, client: &WebhookClient) -> Result<RoundReport, StoreError> {
+    use futures::StreamExt;
+    let deadline = std::time::Instant::now() + ROUND_BUDGET;
+    let partners = app.store.partners_with_webhooks().await?;
+    let mut rounds = futures::stream::iter(partners)
+        .map(|partner| async move { deliver_partner_until(app, client, &partner, deadline).await })
+        .buffer_unordered(PARTNERS_AT_ONCE);
     let mut report = RoundReport::default();
-    for partner in app.store.partners_with_webhooks().await? {
-        report.add(&deliver_partner(app, client, &partner).await?);
+    let mut first_error = None;
+    while let Some(result) = rounds.next().await {
+        match result {
+            Ok(r) => report.add(&r),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
     }
-    Ok(report)
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
+}
+
+/// The chains a DynamoDB stream batch of the ledger table names (its records' `chain` key), each
+/// with the sequence numbers of its records, in the batch's order.
+pub fn stream_chains(event: &serde_json::Value) -> Vec<(String, Vec<String>)> {
+    let mut chains: Vec<(String, Vec<String>)> = Vec::new();
+    for record in event["Records"].as_array().into_iter().flatten() {
+        let dynamodb = &record["dynamodb"];
+        let (Some(chain), Some(sequence)) = (
+            dynamodb["Keys"]["chain"]["S"].as_str(),
+            dynamodb["SequenceNumber"].as_str(),
+        ) else {
+            continue;
+        };
+        match chains.iter_mut().find(|(c, _)| c == chain) {
+            Some((_, sequences)) => sequences.push(sequence.to_owned()),
+            None => chains.push((chain.to_owned(), vec![sequence.to_owned()])),
+        }
+    }
+    chains
+}
+
+/// The `deliver-webhooks` function's answer to one invocation:
+/// - a DynamoDB stream batch of the ledger table: a round for each partner whose chain grew;
+///   a partner whose round could not finish (the store failed) has its records reported as
+///   batch item failures, so Lambda retries from them (a receiver's failure is not one: its
+///   endpoint's cursor waits for it);
+/// - anything else (the schedule, every minute): a round for every partner with an enabled
+///   endpoint, for the retries that have come due.
+pub async fn on_event(app: &App, client: &WebhookClient, event: &serde_json::Value) -> serde_json::Value {
+    if event.get("Records").is_none() {
+        return match deliver_all(app, client).await {
+            Ok(report) => serde_json::json!({ "delivered": report.delivered, "failed": report.failed }),
+            Err(e) => {
+                tracing::error!(error = %e, detail = e.detail().unwrap_or("-"), "scheduled webhook round failed");
+                serde_json::json!({ "error": "the round failed; the next one tries again" })
+            }
+        };
+    }
+    let mut failures = Vec::new();
+    for (chain, sequences) in stream_chains(event) {
+        let Ok(partner) = PartnerId::parse(&chain) else {
+            tracing::error!(chain, "a ledger chain that names no partner");
+            continue;
+        };
+        if let Err(e) = deliver_partner(app, client, &partner).await {
+            tracing::warn!(partner = %partner, error = %e, detail = e.detail().unwrap_or("-"), "webhook round failed; the stream retries it");
+            failures.extend(
+                sequences
+                    .into_iter()
+                    .map(|s| serde_json::json!({ "itemIdentifier": s })),
+            );
+        }
+    }
+    serde_json::json!({ "batchItemFailures": failures })
 }
 
 #[cfg(test)]
@@ -242,16 +402,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_stream_batch_names_its_chains_in_order_with_their_records() {
+        let record = |chain: &str, seq: &str| {
+            serde_json::json!({
+                "eventName": "INSERT",
+                "dynamodb": { "Keys": { "chain": { "S": chain }, "seq": { "N": "1" } }, "SequenceNumber": seq }
+            })
+        };
+        let event = serde_json::json!({ "Records": [
+            record("contoso", "100"), record("fabrikam", "101"), record("contoso", "102"),
+            { "dynamodb": { "Keys": {} } }
+        ] });
+        assert_eq!(
+            stream_chains(&event),
+            [
+                ("contoso".to_owned(), vec!["100".to_owned(), "102".to_owned()]),
+                ("fabrikam".to_owned(), vec!["101".to_owned()])
+            ]
+        );
+        assert!(stream_chains(&serde_json::json!({})).is_empty());
+    }
+
+    #[test]
     fn the_body_carries_the_entry_exactly_as_hashed() {
         let line = r#"{"v":2,"chain":"contoso","seq":3,"prev":"0000000000000000000000000000000000000000000000000000000000000000","at":"2026-11-24T10:00:00.000Z","kind":"created","data":{"a":1},"hash":"1111111111111111111111111111111111111111111111111111111111111111"}"#;
         let entry = EntryRef::parse(line.as_bytes()).unwrap();
-        let text = body(&entry, line).unwrap();
+        let text = body(&entry, line, &serde_json::json!({ "id": "r1" })).unwrap();
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value["type"], "ledger.created");
         assert_eq!(value["timestamp"], "2026-11-24T10:00:00.000Z");
         assert_eq!(value["data"]["chain"], "contoso");
         assert_eq!(value["data"]["seq"], 3);
         assert_eq!(value["data"]["hash"], "1".repeat(64));
+        assert_eq!(value["data"]["request"]["id"], "r1");
         // The line itself, byte for byte, inside the body.
         assert!(text.contains(line));
     }

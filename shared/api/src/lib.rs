@@ -120,6 +120,8 @@ async fn dispatch(app: &App, route: &Route, request: &Request) -> Result<Respons
         Op::UpdateWebhookEndpoint => webhooks_api::update(app, request).await,
         Op::DeleteWebhookEndpoint => webhooks_api::delete(app, request).await,
         Op::RotateWebhookSecret => webhooks_api::rotate(app, request).await,
+        Op::ReplayWebhooks => webhooks_api::replay(app, request).await,
+        Op::WebhookDeliveries => webhooks_api::deliveries(app, request).await,
     }
 }
 

@@ -631,6 +631,7 @@ fn schemas() -> Map<String, Value> {
         "lastStatus": { "type": ["integer", "null"], "description": "The HTTP status of the last attempt (null: none yet, or no answer)" },
         "lastAttemptAt": nullable(r("Timestamp")),
         "secretsInForce": { "type": "integer", "minimum": 0, "description": "2 during a rotation's overlap" },
+        "publicKey": { "type": ["string", "null"], "pattern": "^whpk_[A-Za-z0-9+/=]+$", "description": "The endpoint's Ed25519 public key: v1a signatures verify with it (null once deleted)" },
         "createdAt": r("Timestamp"),
         "updatedAt": r("Timestamp")
     });
@@ -955,6 +956,19 @@ fn request_links() -> Value {
         "GetHistory": { "operationId": "getHistory", "parameters": { "id": "$response.body#/id" } },
         "UpdateRequest": { "operationId": "updateRequest", "parameters": { "id": "$response.body#/id" } },
         "GetEvidence": { "operationId": "getEvidence", "parameters": { "id": "$response.body#/id" } }
+    })
+}
+
+fn endpoint_links() -> Value {
+    let link =
+        |operation: &str| json!({ "operationId": operation, "parameters": { "endpointId": "$response.body#/id" } });
+    json!({
+        "GetWebhookEndpoint": link("getWebhookEndpoint"),
+        "UpdateWebhookEndpoint": link("updateWebhookEndpoint"),
+        "RotateWebhookSecret": link("rotateWebhookSecret"),
+        "ReplayWebhooks": link("replayWebhooks"),
+        "ListWebhookDeliveries": link("listWebhookDeliveries"),
+        "DeleteWebhookEndpoint": link("deleteWebhookEndpoint")
     })
 }
 
@@ -1526,7 +1540,8 @@ fn operation(route: &Route) -> Value {
                 json!({
                     "description": "Created: the endpoint and its signing secret (shown only now). It is sent the partner's chain from its next entry on.",
                     "headers": { "Location": { "schema": { "type": "string" }, "description": "/webhook-endpoints/{endpointId}" } },
-                    "content": { "application/json": { "schema": r("WebhookEndpointWithSecret") } }
+                    "content": { "application/json": { "schema": r("WebhookEndpointWithSecret") } },
+                    "links": endpoint_links()
                 }),
             );
             errors(
@@ -1641,6 +1656,88 @@ fn operation(route: &Route) -> Value {
                 "webhooks",
                 vec![endpoint_param()],
                 Some(r("SecretRotation")),
+            )
+        }
+        Operation::ReplayWebhooks => {
+            responses.insert(
+                "200".into(),
+                json_ok("The endpoint, enabled, its cursor at fromSeq", r("WebhookEndpoint")),
+            );
+            errors(
+                &mut responses,
+                &[
+                    ENDPOINT_NOT_FOUND,
+                    ("409", "Changed concurrently; retry", &["conflict"]),
+                    TOO_LARGE,
+                    MEDIA,
+                    (
+                        "422",
+                        "fromSeq is missing or beyond the partner's chain",
+                        &["validation-failed"],
+                    ),
+                ],
+            );
+            (
+                "replayWebhooks",
+                "Send the partner's chain to this endpoint again from an entry on (in order; each under the webhook-id it had)",
+                "webhooks",
+                vec![endpoint_param()],
+                Some(json!({
+                    "type": "object", "additionalProperties": false, "required": ["fromSeq"],
+                    "properties": { "fromSeq": { "type": "integer", "minimum": 0, "maximum": MAX_QUERY_NUMBER, "description": "The seq to send from (at most the chain's size)" } }
+                })),
+            )
+        }
+        Operation::WebhookDeliveries => {
+            responses.insert(
+                "200".into(),
+                json_ok(
+                    "A page of the endpoint's delivery log, newest first (30 days; never bodies)",
+                    json!({
+                        "type": "object", "required": ["items", "nextCursor"],
+                        "properties": {
+                            "items": { "type": "array", "items": {
+                                "type": "object",
+                                "required": ["seq", "webhookId", "attemptedAt", "status", "outcome", "error", "nextAttemptAt"],
+                                "properties": {
+                                    "seq": { "type": "integer" },
+                                    "webhookId": { "type": "string" },
+                                    "attemptedAt": r("Timestamp"),
+                                    "status": { "type": ["integer", "null"], "description": "The receiver's status (null: no answer)" },
+                                    "outcome": { "enum": crate::webhooks_api::OUTCOMES },
+                                    "error": { "type": ["string", "null"], "description": "Why there was no answer" },
+                                    "nextAttemptAt": nullable(r("Timestamp"))
+                                }
+                            } },
+                            "nextCursor": { "type": ["string", "null"] }
+                        }
+                    }),
+                ),
+            );
+            errors(&mut responses, &[ENDPOINT_NOT_FOUND, INVALID]);
+            (
+                "listWebhookDeliveries",
+                "The endpoint's delivery log: each attempt's seq, webhook-id, status, outcome and next attempt",
+                "webhooks",
+                vec![
+                    endpoint_param(),
+                    param(
+                        "outcome",
+                        "query",
+                        false,
+                        "Only attempts with this outcome.",
+                        json!({ "enum": crate::webhooks_api::OUTCOMES }),
+                    ),
+                    limit_param(crate::webhooks_api::MAX_DELIVERIES as u64, 25),
+                    param(
+                        "cursor",
+                        "query",
+                        false,
+                        "The previous page's nextCursor.",
+                        json!({ "type": "string", "pattern": "^[0-9]{15}#[0-9]{20}$" }),
+                    ),
+                ],
+                None,
             )
         }
         Operation::Policy => {

@@ -90,6 +90,8 @@ pub enum Operation {
     UpdateWebhookEndpoint,
     DeleteWebhookEndpoint,
     RotateWebhookSecret,
+    ReplayWebhooks,
+    WebhookDeliveries,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,6 +282,20 @@ pub const ROUTES: &[Route] = &[
         "/webhook-endpoints/{endpointId}/rotate-secret",
         Webhooks,
         Op::RotateWebhookSecret,
+        &[WEBHOOKS_MANAGE],
+    ),
+    route(
+        "POST",
+        "/webhook-endpoints/{endpointId}/replay",
+        Webhooks,
+        Op::ReplayWebhooks,
+        &[WEBHOOKS_MANAGE],
+    ),
+    route(
+        "GET",
+        "/webhook-endpoints/{endpointId}/deliveries",
+        Webhooks,
+        Op::WebhookDeliveries,
         &[WEBHOOKS_MANAGE],
     ),
 ];

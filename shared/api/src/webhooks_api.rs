@@ -14,7 +14,7 @@ use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use store::{EndpointState, SealedSecret, StoreError, WebhookEndpoint};
-use webhooks::{EndpointId, EndpointUrl, Mode, SealKey, SigningSecret};
+use webhooks::{EndpointId, EndpointUrl, Mode, SealKey, SigningKey, SigningSecret};
 
 use crate::App;
 use crate::http::{json_body, json_response, path_param, query_params};
@@ -49,6 +49,12 @@ struct EndpointInput {
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ReplayInput {
+    from_seq: Option<u64>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RotationInput {
     overlap_seconds: Option<u64>,
 }
@@ -67,6 +73,12 @@ fn manager<'a>(app: &'a App, request: &Request) -> Result<(PartnerId, &'a Webhoo
 /// The sealed secret's associated data: whose endpoint it is.
 fn context(partner: &PartnerId, id: &str) -> String {
     format!("{partner}/{id}")
+}
+
+/// The sealed Ed25519 key's: whose endpoint, and that it is the `v1a` key (a sealed secret
+/// moved into its place does not open).
+fn key_context(partner: &PartnerId, id: &str) -> String {
+    format!("{partner}/{id}/v1a")
 }
 
 /// The URL as written, then every address its name resolves to (a name that resolves to
@@ -153,6 +165,7 @@ fn view(endpoint: &WebhookEndpoint, now: Timestamp) -> Value {
         "lastStatus": endpoint.last_status,
         "lastAttemptAt": endpoint.last_attempt_at,
         "secretsInForce": in_force,
+        "publicKey": endpoint.public_key,
         "createdAt": endpoint.created_at,
         "updatedAt": endpoint.updated_at,
     })
@@ -224,6 +237,7 @@ pub async fn create(app: &App, request: &Request) -> Result<Response<Body>, ApiE
     let next_seq = app.store.chain_size(&chain).await?;
     let id = EndpointId::generate();
     let secret = SigningSecret::generate();
+    let key = SigningKey::generate();
     let now = Timestamp::from(app.store.now());
     let endpoint = WebhookEndpoint {
         partner: partner.clone(),
@@ -236,6 +250,12 @@ pub async fn create(app: &App, request: &Request) -> Result<Response<Body>, ApiE
                 .seal(&context(&partner, id.as_str()), secret.reveal().as_bytes()),
             expires_at: None,
         }],
+        signing_key: Some(
+            config
+                .key
+                .seal(&key_context(&partner, id.as_str()), key.reveal().as_bytes()),
+        ),
+        public_key: Some(key.public_key().to_text()),
         created_at: now,
         updated_at: now,
         deleted_at: None,
@@ -339,6 +359,7 @@ pub async fn delete(app: &App, request: &Request) -> Result<Response<Body>, ApiE
     endpoint.state = EndpointState::DisabledByPartner;
     // Its secrets are of no further use to anyone.
     endpoint.secrets.clear();
+    endpoint.signing_key = None;
     endpoint.version += 1;
     app.store.put_webhook_endpoint(&endpoint).await.map_err(conflict)?;
     tracing::info!(partner = %partner, endpoint = endpoint.endpoint, "webhook endpoint deleted");
@@ -400,6 +421,125 @@ pub async fn rotate(app: &App, request: &Request) -> Result<Response<Body>, ApiE
     body["secret"] = Value::from(secret.reveal());
     body["previousSecretExpiresAt"] = json!((overlap > 0).then_some(until));
     json_response(StatusCode::OK, &body)
+}
+
+/// `POST /webhook-endpoints/{endpointId}/replay` `{"fromSeq"}`: the endpoint is sent the
+/// partner's chain again from entry `fromSeq` (any seq up to the chain's size), in order, each
+/// under its own `webhook-id` as before; it is enabled again, its retries reset.
+pub async fn replay(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+    let (partner, _) = manager(app, request)?;
+    query_params(request, &[])?;
+    let (input, _): (ReplayInput, Value) = json_body(request)?;
+    let Some(from) = input.from_seq else {
+        return Err(ApiError::Validation(vec![FieldMessage::new(
+            "$.fromSeq",
+            "is required",
+        )]));
+    };
+    let mut endpoint = live(app, &partner, request).await?;
+    let chain = ledger::ChainId::parse(partner.as_str()).map_err(|_| ApiError::Internal)?;
+    let size = app.store.chain_size(&chain).await?;
+    if from > size {
+        return Err(ApiError::Validation(vec![FieldMessage::new(
+            "$.fromSeq",
+            format!("must be at most {size}, the number of entries in the partner's chain"),
+        )]));
+    }
+    endpoint.next_seq = from;
+    endpoint.attempts = 0;
+    endpoint.not_before_ms = 0;
+    endpoint.state = EndpointState::Enabled;
+    let now = Timestamp::from(app.store.now());
+    endpoint.updated_at = now;
+    endpoint.version += 1;
+    app.store.put_webhook_endpoint(&endpoint).await.map_err(conflict)?;
+    tracing::info!(partner = %partner, endpoint = endpoint.endpoint, from, "webhook replay");
+    json_response(StatusCode::OK, &view(&endpoint, now))
+}
+
+/// Delivery-log entries per page, at most.
+pub const MAX_DELIVERIES: usize = 100;
+
+/// `GET /webhook-endpoints/{endpointId}/deliveries?outcome=&limit=&cursor=`: the attempts,
+/// newest first (30 days): seq, `webhook-id`, status, outcome, next attempt — never bodies.
+pub async fn deliveries(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+    let (partner, _) = manager(app, request)?;
+    let params = query_params(request, &["outcome", "limit", "cursor"])?;
+    let param = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let mut errors = Vec::new();
+    let outcome = param("outcome");
+    if let Some(o) = outcome
+        && !OUTCOMES.contains(&o)
+    {
+        errors.push(FieldMessage::new(
+            "query:outcome",
+            format!("must be one of: {}", OUTCOMES.join(", ")),
+        ));
+    }
+    let limit = match param("limit").map(str::parse::<usize>) {
+        None => 25,
+        Some(Ok(n)) if (1..=MAX_DELIVERIES).contains(&n) => n,
+        Some(_) => {
+            errors.push(FieldMessage::new(
+                "query:limit",
+                format!("must be 1 to {MAX_DELIVERIES}"),
+            ));
+            25
+        }
+    };
+    let cursor = param("cursor");
+    if cursor.is_some_and(|c| !store::DeliveryAttempt::is_sort_key(c)) {
+        return Err(ApiError::BadRequest {
+            detail: "the cursor is not valid for this query".into(),
+            errors: vec![FieldMessage::new(
+                "query:cursor",
+                "is not a nextCursor this API returned",
+            )],
+        });
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let endpoint = live(app, &partner, request).await?;
+    let page = app
+        .store
+        .delivery_attempts(&partner, &endpoint.endpoint, outcome, cursor, limit)
+        .await?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|a| {
+            json!({
+                "seq": a.seq,
+                "webhookId": a.webhook_id,
+                "attemptedAt": a.attempted_at,
+                "status": a.status,
+                "outcome": a.outcome,
+                "error": a.error,
+                "nextAttemptAt": a.next_attempt_at,
+            })
+        })
+        .collect();
+    json_response(StatusCode::OK, &json!({ "items": items, "nextCursor": page.next }))
+}
+
+/// The outcomes of an attempt the delivery log names.
+pub const OUTCOMES: [&str; 4] = ["delivered", "failed", "gone", "retries_spent"];
+
+/// The Ed25519 key `endpoint` signs `v1a` with, opened (`None`: it has none, or it does not
+/// open — logged).
+pub fn signing_key(config: &WebhookConfig, endpoint: &WebhookEndpoint) -> Option<SigningKey> {
+    let sealed = endpoint.signing_key.as_deref()?;
+    let opened = config
+        .key
+        .open(&key_context(&endpoint.partner, &endpoint.endpoint), sealed)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| SigningKey::parse(&text).ok());
+    if opened.is_none() {
+        tracing::error!(partner = %endpoint.partner, endpoint = endpoint.endpoint, "a webhook signing key does not open");
+    }
+    opened
 }
 
 /// The secrets `endpoint` signs with at `now` (the current first), opened. A secret that does

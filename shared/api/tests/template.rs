@@ -85,6 +85,7 @@ fn every_function_runs_on_al2023_arm64_built_by_cargo_lambda() {
         .collect();
     let mut expected: BTreeSet<String> = Function::ALL.iter().map(|f| f.name().to_owned()).collect();
     expected.insert("sla-sweep".into());
+    expected.insert("deliver-webhooks".into());
     assert_eq!(crates, expected);
     for (name, resource) in &functions {
         assert_eq!(text(&resource["Metadata"]["BuildMethod"]), "rust-cargolambda", "{name}");
@@ -209,11 +210,12 @@ fn iam_is_least_privilege() {
         for (action, resources) in &grants {
             assert!(!action.ends_with('*'), "{name}: {action}");
             if action == "dynamodb:DeleteItem" || action == "dynamodb:BatchWriteItem" {
-                // Deletes only of personal data, only by the erasure; batch writes also of tiles.
+                // Deletes only of personal data, only by the erasure; batch writes also of tiles
+                // and of the webhook delivery log.
                 assert!(
-                    resources
-                        .iter()
-                        .all(|r| r.contains("PersonalDataTable") || r.contains("TilesTable")),
+                    resources.iter().all(|r| r.contains("PersonalDataTable")
+                        || r.contains("TilesTable")
+                        || (action == "dynamodb:BatchWriteItem" && r.contains("WebhookDeliveriesTable"))),
                     "{name}: {action} on {resources:?}"
                 );
                 if action == "dynamodb:DeleteItem" {
@@ -344,7 +346,7 @@ fn keys_only_their_owners_can_read() {
         ("CursorKeyKmsKey", vec![role("ListRequests")], "CursorKeyParameter"),
         (
             "WebhookKeyKmsKey",
-            vec![role("WebhookEndpoints")],
+            vec![role("DeliverWebhooks"), role("WebhookEndpoints")],
             "WebhookKeyParameter",
         ),
     ] {
@@ -592,7 +594,7 @@ fn alarms_reach_someone() {
             "{name}: no error alarm"
         );
         let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
-        if binary == "sla-sweep" {
+        if binary == "sla-sweep" || binary == "deliver-webhooks" {
             continue;
         }
         let filter = &template["Resources"][format!("{name}5xxMetric").as_str()]["Properties"];
@@ -612,6 +614,37 @@ fn alarms_reach_someone() {
     assert_eq!(
         text(&unwitnessed["FilterPattern"]),
         r#"{ $.witness_alarm = "unwitnessed" }"#
+    );
+    // Webhooks: an endpoint disabled, a deliverer behind the ledger, a batch given up on.
+    let disabled = &template["Resources"]["WebhookEndpointDisabledMetric"]["Properties"];
+    assert_eq!(text(&disabled["LogGroupName"]), "Ref:DeliverWebhooksFunctionLogs");
+    assert_eq!(
+        text(&disabled["FilterPattern"]),
+        r#"{ $.webhook_alarm = "endpoint_disabled" }"#
+    );
+    for alarm in [
+        "WebhookEndpointDisabledAlarm",
+        "DeliverWebhooksLagAlarm",
+        "DeliverDeadLetterAlarm",
+    ] {
+        assert_eq!(
+            list_of(&template["Resources"][alarm]["Properties"]["AlarmActions"]),
+            ["Ref:AlarmTopic"],
+            "{alarm}"
+        );
+    }
+    assert_eq!(
+        text(&template["Resources"]["DeliverWebhooksLagAlarm"]["Properties"]["MetricName"]),
+        "IteratorAge"
+    );
+    let stream =
+        &template["Resources"]["DeliverWebhooksFunction"]["Properties"]["Events"]["LedgerStream"]["Properties"];
+    assert_eq!(text(&stream["Stream"]), "GetAtt:LedgerTable.StreamArn");
+    assert_eq!(list_of(&stream["FunctionResponseTypes"]), ["ReportBatchItemFailures"]);
+    assert_eq!(text(&stream["BisectBatchOnFunctionError"]), "true");
+    assert_eq!(
+        text(&stream["DestinationConfig"]["OnFailure"]["Destination"]),
+        "GetAtt:DeliverDeadLetterQueue.Arn"
     );
     let sweep = &template["Resources"]["SlaSweepFunction"]["Properties"]["Environment"]["Variables"];
     assert_eq!(text(&sweep["WITNESSES"]), "Ref:Witnesses");

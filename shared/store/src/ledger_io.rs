@@ -264,6 +264,21 @@ impl Store {
 
     /// Entries `start … start + limit − 1` of `chain` (fewer at the end), as stored.
     pub async fn entries(&self, chain: &ChainId, start: u64, limit: u64) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .entries_with_requests(chain, start, limit)
+            .await?
+            .into_iter()
+            .map(|(line, _)| line)
+            .collect())
+    }
+
+    /// [`entries`](Self::entries), each with the request it is about (if any).
+    pub async fn entries_with_requests(
+        &self,
+        chain: &ChainId,
+        start: u64,
+        limit: u64,
+    ) -> Result<Vec<(String, Option<domain::RequestId>)>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -280,7 +295,13 @@ impl Store {
         let mut lines = Vec::new();
         self.query_all(query, |item| {
             let entry: LedgerItem = serde_dynamo::from_item(item).map_err(StoreError::internal)?;
-            lines.push(entry.line);
+            // The index key is `<partner>#<request id>`.
+            let request = entry
+                .rid
+                .as_deref()
+                .and_then(|rid| rid.rsplit_once('#'))
+                .and_then(|(_, id)| domain::RequestId::parse(id).ok());
+            lines.push((entry.line, request));
             Ok::<_, StoreError>(())
         })
         .await?;

@@ -45,7 +45,7 @@ pub use personal_io::PersonalItem;
 pub use read::{Assignee, History, ListQuery, Page, PageSize, QueueQuery};
 pub use relationships::{Relationship, RelationshipStatus};
 pub use schema::TableNames;
-pub use webhooks_io::{EndpointState, SealedSecret, WebhookEndpoint};
+pub use webhooks_io::{DeliveryAttempt, DeliveryPage, EndpointState, SealedSecret, WebhookEndpoint};
 pub use write::{Appended, CreateOutcome, IdempotencyClaim, RELATIONSHIPS_PER_TRANSACTION, RETRY_BUDGET};
 
 /// How long an idempotency record is honoured.

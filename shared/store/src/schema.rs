@@ -206,7 +206,19 @@ pub const WEBHOOKS: TableSpec = TableSpec {
     ttl: None,
 };
 
-pub const TABLES: [TableSpec; 9] = [
+/// The attempts at delivering to each endpoint, for the partner's delivery log (without
+/// bodies): `endpoint` (`<partner>#<endpoint id>`), `attempt` (`<time, ms, 15 digits>#<seq, 20
+/// digits>`), expiring after 30 days.
+pub const WEBHOOK_DELIVERIES: TableSpec = TableSpec {
+    logical_id: "WebhookDeliveriesTable",
+    suffix: "webhook-deliveries",
+    partition: s("endpoint"),
+    sort: Some(s("attempt")),
+    indexes: &[],
+    ttl: Some("expires_at"),
+};
+
+pub const TABLES: [TableSpec; 10] = [
     REQUESTS,
     LEDGER,
     CHAIN_HEADS,
@@ -216,6 +228,7 @@ pub const TABLES: [TableSpec; 9] = [
     TILES,
     RELATIONSHIPS,
     WEBHOOKS,
+    WEBHOOK_DELIVERIES,
 ];
 
 /// The deployed names of the tables: `<prefix>-<suffix>`.
@@ -230,6 +243,7 @@ pub struct TableNames {
     pub tiles: String,
     pub relationships: String,
     pub webhooks: String,
+    pub webhook_deliveries: String,
 }
 
 impl TableNames {
@@ -245,6 +259,7 @@ impl TableNames {
             tiles: name(TILES),
             relationships: name(RELATIONSHIPS),
             webhooks: name(WEBHOOKS),
+            webhook_deliveries: name(WEBHOOK_DELIVERIES),
         }
     }
 
@@ -258,6 +273,7 @@ impl TableNames {
             "tiles" => &self.tiles,
             "relationships" => &self.relationships,
             "webhooks" => &self.webhooks,
+            "webhook-deliveries" => &self.webhook_deliveries,
             _ => &self.idempotency,
         }
     }

@@ -84,6 +84,7 @@ impl Answer {
 pub struct WebhookClient {
     http: Client<Https, Full<Bytes>>,
     mode: Mode,
+    timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for WebhookClient {
@@ -109,10 +110,18 @@ impl WebhookClient {
         Ok(Self {
             http: Client::builder(TokioExecutor::new()).build(https),
             mode,
+            timeout: webhooks::TIMEOUT,
         })
     }
 
-    /// POST `body` to `url` with `headers`, within [`webhooks::TIMEOUT`].
+    /// Give up on an attempt after `timeout` instead of [`webhooks::TIMEOUT`] (never longer).
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = timeout.min(webhooks::TIMEOUT);
+        self
+    }
+
+    /// POST `body` to `url` with `headers`, within the timeout ([`webhooks::TIMEOUT`] unless
+    /// [`with_timeout`](Self::with_timeout) said less).
     pub async fn post(&self, url: &str, headers: &[(&'static str, String)], body: Bytes) -> Answer {
         // The URL as written (an address literal is not resolved, so it is judged here).
         let url = match EndpointUrl::parse(url, self.mode) {
@@ -146,7 +155,7 @@ impl WebhookClient {
             let _ = Limited::new(response.into_body(), ANSWER_LIMIT).collect().await;
             Ok::<_, String>((status, retry_after))
         };
-        match tokio::time::timeout(webhooks::TIMEOUT, attempt).await {
+        match tokio::time::timeout(self.timeout, attempt).await {
             Ok(Ok((status, retry_after))) => Answer {
                 status: Some(status),
                 retry_after,

@@ -45,6 +45,12 @@ pub struct WebhookEndpoint {
     pub kinds: Vec<String>,
     /// The current secret first, then any still in their overlap.
     pub secrets: Vec<SealedSecret>,
+    /// The endpoint's Ed25519 key (`v1a` signatures): the private half sealed, the public half
+    /// (`whpk_…`) as the partner is shown it.
+    #[serde(default)]
+    pub signing_key: Option<String>,
+    #[serde(default)]
+    pub public_key: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub deleted_at: Option<Timestamp>,
@@ -60,6 +66,56 @@ pub struct WebhookEndpoint {
     pub last_attempt_at: Option<Timestamp>,
     /// Bumped by every write; a write holds only over the version it read.
     pub version: u64,
+}
+
+/// One attempt at a delivery, as the partner's delivery log shows it (never the body).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeliveryAttempt {
+    /// `<partner>#<endpoint id>`.
+    pub endpoint: String,
+    /// `<attempted at, ms, 15 digits>#<seq, 20 digits>`: the log's order.
+    pub attempt: String,
+    pub seq: u64,
+    pub webhook_id: String,
+    pub attempted_at: Timestamp,
+    /// The receiver's status (`None`: no answer).
+    pub status: Option<u16>,
+    /// `delivered`, `failed` (retried at `next_attempt_at`), `gone` (410: disabled) or
+    /// `retries_spent` (disabled).
+    pub outcome: String,
+    /// Why there was no answer (a timeout, a refused connection, an address it must not reach).
+    pub error: Option<String>,
+    pub next_attempt_at: Option<Timestamp>,
+    /// When the record expires (seconds since the epoch; the table's TTL).
+    pub expires_at: u64,
+}
+
+/// How long the delivery log keeps an attempt.
+pub const DELIVERY_LOG_DAYS: i64 = 30;
+
+impl DeliveryAttempt {
+    pub fn key(partner: &PartnerId, endpoint: &str) -> String {
+        format!("{partner}#{endpoint}")
+    }
+
+    pub fn sort_key(attempted_at_ms: u64, seq: u64) -> String {
+        format!("{attempted_at_ms:015}#{seq:020}")
+    }
+
+    /// Whether `text` is a sort key of this shape (a cursor a caller sends back).
+    pub fn is_sort_key(text: &str) -> bool {
+        text.split_once('#').is_some_and(|(a, b)| {
+            a.len() == 15 && b.len() == 20 && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
+        })
+    }
+}
+
+/// A page of an endpoint's delivery log, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryPage {
+    pub items: Vec<DeliveryAttempt>,
+    /// The last item's `attempt`, when there may be more.
+    pub next: Option<String>,
 }
 
 impl WebhookEndpoint {
@@ -148,6 +204,97 @@ impl Store {
             start = out.last_evaluated_key;
             if start.is_none() {
                 return Ok(found);
+            }
+        }
+    }
+
+    /// Keep `attempts` in the delivery log (batched writes of 25).
+    pub async fn record_delivery_attempts(&self, attempts: &[DeliveryAttempt]) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        for batch in attempts.chunks(25) {
+            let mut requests = Vec::with_capacity(batch.len());
+            for attempt in batch {
+                let item = serde_dynamo::to_item(attempt).map_err(StoreError::internal)?;
+                requests.push(
+                    WriteRequest::builder()
+                        .put_request(
+                            PutRequest::builder()
+                                .set_item(Some(item))
+                                .build()
+                                .map_err(StoreError::internal)?,
+                        )
+                        .build(),
+                );
+            }
+            let mut pending = std::collections::HashMap::from([(self.tables.webhook_deliveries.clone(), requests)]);
+            for _ in 0..8 {
+                self.count_round_trip();
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .set_request_items(Some(pending))
+                    .send()
+                    .await
+                    .map_err(sdk)?;
+                pending = out.unprocessed_items.unwrap_or_default();
+                if pending.values().all(Vec::is_empty) {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            if !pending.values().all(Vec::is_empty) {
+                return Err(StoreError::Unavailable("delivery log writes left unprocessed".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// A page of `endpoint`'s delivery log, newest first, after `before` (a previous page's
+    /// `next`), only `outcome` if given.
+    pub async fn delivery_attempts(
+        &self,
+        partner: &PartnerId,
+        endpoint: &str,
+        outcome: Option<&str>,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<DeliveryPage, StoreError> {
+        let key = DeliveryAttempt::key(partner, endpoint);
+        let mut items = Vec::new();
+        let mut start = before
+            .map(|b| std::collections::HashMap::from([("endpoint".to_owned(), s(&key)), ("attempt".to_owned(), s(b))]));
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.tables.webhook_deliveries)
+                .key_condition_expression("#e = :e")
+                .expression_attribute_names("#e", "endpoint")
+                .expression_attribute_values(":e", s(&key))
+                .scan_index_forward(false)
+                .limit(i32::try_from(limit).unwrap_or(100))
+                .set_exclusive_start_key(start);
+            if let Some(outcome) = outcome {
+                query = query
+                    .filter_expression("#o = :o")
+                    .expression_attribute_names("#o", "outcome")
+                    .expression_attribute_values(":o", s(outcome));
+            }
+            self.count_round_trip();
+            let out = query.send().await.map_err(sdk)?;
+            for item in out.items.unwrap_or_default() {
+                items.push(
+                    serde_dynamo::from_item::<_, DeliveryAttempt>(item)
+                        .map_err(|e| StoreError::Internal(format!("unreadable delivery attempt: {e}")))?,
+                );
+                if items.len() == limit {
+                    let next = items.last().map(|a| a.attempt.clone());
+                    return Ok(DeliveryPage { items, next });
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(DeliveryPage { items, next: None });
             }
         }
     }
