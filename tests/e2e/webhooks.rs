@@ -192,7 +192,38 @@ async fn endpoints_are_their_partners_alone_and_bad_input_writes_nothing() {
         assert_eq!(deleted.status, status);
         let rotated = stack.post(&format!("{path}/rotate-secret"), token, &json!({})).await;
         assert_eq!(rotated.status, status);
+        let replayed = stack
+            .post(&format!("{path}/replay"), token, &json!({ "fromSeq": 0 }))
+            .await;
+        assert_eq!(replayed.status, status);
+        let log = stack.get(&format!("{path}/deliveries"), token).await;
+        assert_eq!(log.status, status);
     }
+    // Managing endpoints alone is not a way round reading: pointing one somewhere, or having
+    // the chain sent again, also needs requests/read and ledger/read.
+    let manager_only = stack.token_with(json!({
+        "sub": "integrations@contoso", "aud": local::token::AUDIENCE,
+        "partner_id": "contoso", "scope": "webhooks/manage"
+    }));
+    for (method, target, body) in [
+        (
+            Method::POST,
+            "/webhook-endpoints".to_owned(),
+            json!({ "url": "http://127.0.0.1:9/x" }),
+        ),
+        (Method::PATCH, path.clone(), json!({ "url": "http://127.0.0.1:9/y" })),
+        (Method::POST, format!("{path}/replay"), json!({ "fromSeq": 0 })),
+    ] {
+        let reply = stack.send(method, &target, Some(&manager_only), Some(&body), &[]).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{target}: {}", reply.body);
+        assert!(
+            reply.body["detail"].as_str().unwrap().contains("requests/read"),
+            "{}",
+            reply.body
+        );
+    }
+    // What sends nothing new it may still do.
+    assert_eq!(stack.get(&path, &manager_only).await.status, StatusCode::OK);
     assert_eq!(stack.get("/webhook-endpoints", &other).await.body["items"], json!([]));
     // Bad input: a 422 naming the field, and nothing written.
     for (body, field) in [
@@ -472,37 +503,69 @@ async fn a_rotation_signs_with_both_secrets_and_410_disables_the_endpoint() {
     let id = endpoint["id"].as_str().unwrap().to_owned();
     let start = endpoint["nextSeq"].as_u64().unwrap();
     let old = endpoint["secret"].as_str().unwrap().to_owned();
+
+    // Only the kinds it wants: the creation is skipped, the notes are sent; before the
+    // rotation, with the one secret.
+    let request = stack.create(&partner, &body()).await["id"].as_str().unwrap().to_owned();
+    note(&stack, &partner, &request, "before").await;
+    receiver.control(json!({ "secrets": [old] })).await;
+    let deliveries = receiver.wait_for(Duration::from_secs(5), |d| d.len() == 1).await;
+    assert_eq!(deliveries[0]["type"], "ledger.note_added");
+    assert_eq!(deliveries[0]["seq"], start + 1, "the creation (at {start}) is not sent");
+    assert_eq!(deliveries[0]["verified"], json!([0]), "{deliveries:#?}");
+
+    // Rotated mid-stream with a minute's overlap: a delivery verifies with either secret on
+    // its own; after the overlap, with the new one only.
     let rotated = stack
         .post(
             &format!("/webhook-endpoints/{id}/rotate-secret"),
             &integrator,
-            &json!({}),
+            &json!({ "overlapSeconds": 60 }),
         )
         .await;
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    assert_eq!(rotated.body["secretsInForce"], 2);
     let new = rotated.body["secret"].as_str().unwrap().to_owned();
     receiver.control(json!({ "secrets": [old, new] })).await;
-
-    // Only the kinds it wants: the creation is skipped, the notes are sent.
-    let request = stack.create(&partner, &body()).await["id"].as_str().unwrap().to_owned();
-    note(&stack, &partner, &request, "first").await;
-    let deliveries = receiver.wait_for(Duration::from_secs(5), |d| d.len() == 1).await;
-    assert_eq!(deliveries[0]["type"], "ledger.note_added");
-    assert_eq!(deliveries[0]["seq"], start + 1, "the creation (at {start}) is not sent");
-    // During the overlap, a delivery verifies with either secret on its own.
-    assert_eq!(deliveries[0]["verified"], json!([0, 1]), "{deliveries:#?}");
+    note(&stack, &partner, &request, "during").await;
+    let deliveries = receiver.wait_for(Duration::from_secs(5), |d| d.len() == 2).await;
+    assert_eq!(deliveries[1]["verified"], json!([0, 1]), "{deliveries:#?}");
+    // A second rotation within the overlap: never more than two secrets sign.
+    let again = stack
+        .post(
+            &format!("/webhook-endpoints/{id}/rotate-secret"),
+            &integrator,
+            &json!({ "overlapSeconds": 60 }),
+        )
+        .await;
+    assert_eq!(again.body["secretsInForce"], 2, "{}", again.body);
+    let newest = again.body["secret"].as_str().unwrap().to_owned();
+    receiver.control(json!({ "secrets": [old, new, newest] })).await;
+    note(&stack, &partner, &request, "twice").await;
+    let deliveries = receiver.wait_for(Duration::from_secs(5), |d| d.len() == 3).await;
+    assert_eq!(
+        deliveries[2]["verified"],
+        json!([1, 2]),
+        "the first secret is gone: {deliveries:#?}"
+    );
+    stack.travel(chrono::Duration::seconds(61));
+    note(&stack, &partner, &request, "after").await;
+    let deliveries = receiver.wait_for(Duration::from_secs(5), |d| d.len() == 4).await;
+    assert_eq!(deliveries[3]["verified"], json!([2]), "{deliveries:#?}");
+    let shown = stack.get(&format!("/webhook-endpoints/{id}"), &integrator).await;
+    assert_eq!(shown.body["secretsInForce"], 1, "{}", shown.body);
 
     // The receiver says 410: the endpoint is disabled, and nothing more is sent.
     receiver.control(json!({ "answers": [410] })).await;
     note(&stack, &partner, &request, "second").await;
-    receiver.wait_for(Duration::from_secs(5), |d| d.len() == 2).await;
+    receiver.wait_for(Duration::from_secs(5), |d| d.len() == 5).await;
     let shown = stack.get(&format!("/webhook-endpoints/{id}"), &integrator).await;
     assert_eq!(shown.body["state"], "gone", "{}", shown.body);
     assert_eq!(shown.body["enabled"], false);
     assert_eq!(shown.body["lastStatus"], 410);
     note(&stack, &partner, &request, "third").await;
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(receiver.deliveries().await.len(), 2, "a gone endpoint is sent nothing");
+    assert_eq!(receiver.deliveries().await.len(), 5, "a gone endpoint is sent nothing");
 
     // Enabled again, it resumes where it stood: the refused entry first, then the next.
     let enabled = stack
@@ -513,10 +576,11 @@ async fn a_rotation_signs_with_both_secrets_and_410_disables_the_endpoint() {
         )
         .await;
     assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
-    let deliveries = receiver.wait_for(Duration::from_secs(5), |d| d.len() == 4).await;
+    let deliveries = receiver.wait_for(Duration::from_secs(5), |d| d.len() == 7).await;
     let seqs: Vec<u64> = deliveries.iter().map(|d| d["seq"].as_u64().unwrap()).collect();
-    assert_eq!(seqs, [start + 1, start + 2, start + 2, start + 3]);
-    assert_eq!(deliveries[2]["id"], deliveries[1]["id"], "a repeat carries the same id");
+    let expected: Vec<u64> = [1, 2, 3, 4, 5, 5, 6].iter().map(|n| start + n).collect();
+    assert_eq!(seqs, expected);
+    assert_eq!(deliveries[5]["id"], deliveries[4]["id"], "a repeat carries the same id");
 }
 
 /// The `deliver-webhooks` Lambda's invocations, as AWS makes them: a batch of the ledger
@@ -622,4 +686,109 @@ async fn a_receiver_that_is_down_or_slow_gets_the_backlog_in_order_when_it_answe
     assert!(deliveries.iter().all(|d| d["verified"] == json!([0])));
     let shown = stack.get(&format!("/webhook-endpoints/{id}"), &integrator).await;
     assert_eq!(shown.body["nextSeq"], start + 3, "{}", shown.body);
+}
+
+/// A partner's relationship with a customer ends: the entries of that customer's requests still
+/// reach the partner's endpoint (its ledger holds them), but never the request itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_relationship_ends_its_requests_are_not_sent() {
+    let stack = Stack::start_delivering(RELATIONSHIPS, Duration::from_millis(100)).await;
+    let integrator = stack.token(TokenRole::Integrator, Some("contoso"), "integrations@contoso");
+    let partner = stack.partner_token("contoso");
+    let support = stack.support_token();
+    let admin = stack.token(TokenRole::Admin, None, "onboarding@vendor");
+    let receiver = Receiver::start();
+    let endpoint = register(&stack, &integrator, json!({ "url": receiver.url() })).await;
+    receiver.control(json!({ "secrets": [endpoint["secret"]] })).await;
+    let created = stack
+        .post(
+            &format!("/customers/{OTHER_CUSTOMER}/service-requests"),
+            &partner,
+            &body(),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let deliveries = receiver.wait_for(Duration::from_secs(5), |d| d.len() == 1).await;
+    assert_eq!(
+        deliveries[0]["request"]["id"],
+        id.as_str(),
+        "while it lasts: {deliveries:#?}"
+    );
+
+    let ended = stack
+        .send(
+            Method::PUT,
+            &format!("/relationships/contoso/{OTHER_CUSTOMER}"),
+            Some(&admin),
+            Some(&json!({ "status": "terminated" })),
+            &[],
+        )
+        .await;
+    assert_eq!(ended.status, StatusCode::OK, "{}", ended.body);
+    // The vendor's support still answers the request.
+    let answered = stack
+        .patch(
+            &format!("/service-requests/{id}"),
+            &support,
+            &json!({ "action": "respond", "message": "Resolved on our side." }),
+        )
+        .await;
+    assert_eq!(answered.status, StatusCode::OK, "{}", answered.body);
+    let deliveries = receiver.wait_for(Duration::from_secs(5), |d| d.len() == 3).await;
+    assert_eq!(deliveries[1]["type"], "ledger.relationship_changed");
+    assert_eq!(deliveries[1]["request"], Value::Null);
+    assert_eq!(deliveries[2]["type"], "ledger.first_response");
+    assert_eq!(deliveries[2]["request"], Value::Null, "{deliveries:#?}");
+    // Its entry, as the partner's ledger holds it, still comes.
+    assert_eq!(deliveries[2]["entry"]["data"]["requestId"], id.as_str());
+}
+
+/// An operator with write access to the webhooks table re-points an endpoint at a receiver of
+/// its own: the secrets were sealed for the partner's URL, so nothing is signed or sent to the
+/// new one (the endpoint stalls, and the stack alarms); put back, it goes on where it stood.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_re_pointed_in_the_table_sends_nothing() {
+    let stack = Stack::start_delivering(RELATIONSHIPS, Duration::from_millis(100)).await;
+    let integrator = stack.token(TokenRole::Integrator, Some("contoso"), "integrations@contoso");
+    let partner = stack.partner_token("contoso");
+    let receiver = Receiver::start();
+    let attacker = Receiver::start();
+    let endpoint = register(&stack, &integrator, json!({ "url": receiver.url() })).await;
+    receiver.control(json!({ "secrets": [endpoint["secret"]] })).await;
+    let id = endpoint["id"].as_str().unwrap().to_owned();
+    let start = endpoint["nextSeq"].as_u64().unwrap();
+    let dynamodb = stack.dynamodb().await;
+    let table = store::TableNames::with_prefix(local::TABLE_PREFIX).webhooks;
+    let set_url = |url: String| {
+        let dynamodb = dynamodb.clone();
+        let table = table.clone();
+        let id = id.clone();
+        async move {
+            dynamodb
+                .update_item()
+                .table_name(table)
+                .key("partner", aws_sdk_dynamodb::types::AttributeValue::S("contoso".into()))
+                .key("endpoint", aws_sdk_dynamodb::types::AttributeValue::S(id))
+                .update_expression("SET #u = :u")
+                .expression_attribute_names("#u", "url")
+                .expression_attribute_values(":u", aws_sdk_dynamodb::types::AttributeValue::S(url))
+                .send()
+                .await
+                .expect("the operator's write");
+        }
+    };
+    set_url(attacker.url()).await;
+    stack.create(&partner, &body()).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        attacker.deliveries().await.is_empty(),
+        "nothing reaches the operator's receiver"
+    );
+    assert!(receiver.deliveries().await.is_empty());
+
+    set_url(receiver.url()).await;
+    let deliveries = receiver.wait_for(Duration::from_secs(5), |d| d.len() == 1).await;
+    assert_eq!(deliveries[0]["seq"], start);
+    assert!(attacker.deliveries().await.is_empty());
 }

@@ -215,6 +215,10 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
+    // Warnings and errors (a failed delivery, a round that failed) on stderr: `RUST_LOG=warn`.
+    if std::env::var_os("RUST_LOG").is_some() {
+        api::telemetry::init_text();
+    }
     let receiver = Arc::new(Receiver::default());
     let app = axum::Router::new()
         .route("/hook/{name}", axum::routing::post(receive))

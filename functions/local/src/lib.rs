@@ -371,16 +371,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     let deliverer = config.deliver_every.map(|every| {
         let state = Arc::clone(&state);
         let client = webhook_client.clone();
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                if let Err(e) = api::deliver::deliver_all(&state.app, &client).await {
-                    tracing::warn!(error = %e, detail = e.detail().unwrap_or("-"), "webhook delivery round failed");
-                }
-            }
-        })
+        tokio::spawn(deliver_webhooks_every(every, state, client))
     });
     Ok(Running {
         api,
@@ -399,6 +390,49 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         tiles,
         witness,
     })
+}
+
+/// The local run's deliverer: every `every`, a round for each partner with an enabled webhook
+/// endpoint — each partner's on a task of its own, so a partner whose receiver is slow holds up
+/// only its own (its next round starts when its last has finished). Aborting this task aborts
+/// the rounds it started.
+async fn deliver_webhooks_every(
+    every: Duration,
+    state: Arc<router::LocalState>,
+    client: store::webhook_http::WebhookClient,
+) {
+    let mut rounds: tokio::task::JoinSet<domain::PartnerId> = tokio::task::JoinSet::new();
+    let mut busy = std::collections::HashSet::new();
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        while let Some(done) = rounds.try_join_next() {
+            if let Ok(partner) = done {
+                busy.remove(&partner);
+            }
+        }
+        let partners = match state.app.store.partners_with_webhooks().await {
+            Ok(partners) => partners,
+            Err(e) => {
+                tracing::warn!(error = %e, detail = e.detail().unwrap_or("-"), "webhook delivery round failed");
+                continue;
+            }
+        };
+        for partner in partners {
+            if !busy.insert(partner.clone()) {
+                continue;
+            }
+            let state = Arc::clone(&state);
+            let client = client.clone();
+            rounds.spawn(async move {
+                if let Err(e) = api::deliver::deliver_partner(&state.app, &client, &partner).await {
+                    tracing::warn!(partner = %partner, error = %e, detail = e.detail().unwrap_or("-"), "webhook delivery round failed");
+                }
+                partner
+            });
+        }
+    }
 }
 
 /// How the local run's API tells partners from vendor staff (as the stack does, by audience).

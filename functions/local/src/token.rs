@@ -28,8 +28,8 @@ pub enum TokenRole {
     Privacy,
     /// A vendor administrator of partner–customer relationships: relationships/admin.
     Admin,
-    /// A partner's integration administrator: webhooks/manage (its webhook endpoints), with a
-    /// partner id.
+    /// A partner's integration administrator: webhooks/manage (its webhook endpoints) with
+    /// requests/read and ledger/read (what its endpoints receive), with a partner id.
     Integrator,
 }
 
@@ -41,7 +41,7 @@ impl TokenRole {
             TokenRole::Auditor => "ledger/audit",
             TokenRole::Privacy => "privacy/erase",
             TokenRole::Admin => "relationships/admin",
-            TokenRole::Integrator => "webhooks/manage",
+            TokenRole::Integrator => "webhooks/manage requests/read ledger/read",
         }
     }
 

@@ -33,6 +33,10 @@ const PER_ROUND: usize = 1_000;
 /// otherwise hold a round — and a Lambda invocation — for 1,000 × 15 s). The next round
 /// goes on from the cursor.
 pub const ROUND_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+/// A round writes its cursor at least this often (and after each batch), so a round cut
+/// short (a Lambda's timeout) loses little, and a change of the endpoint by its partner stops
+/// a round within it (the write loses to the change).
+const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 /// Partners' rounds run at most this many at once.
 const PARTNERS_AT_ONCE: usize = 8;
 
@@ -147,6 +151,7 @@ fn attempt_record(
         attempt: DeliveryAttempt::sort_key(millis, seq),
         seq,
         webhook_id: id.to_owned(),
+        url: endpoint.url.clone(),
         attempted_at: Timestamp::from(at),
         status: answer.status,
         outcome: outcome.to_owned(),
@@ -206,11 +211,14 @@ async fn deliver_endpoint(
     let mut report = RoundReport::default();
     let chain = ChainId::parse(endpoint.partner.as_str()).map_err(StoreError::internal)?;
     let secrets = signing_secrets(config, &endpoint, Timestamp::from(app.store.now()));
+    // No secret that opens: alarmed already (`signing_secrets`); the endpoint waits, its
+    // cursor where it is, until the partner rotates its secret.
     let Some(signer) = Signer::new(secrets, signing_key(config, &endpoint)) else {
-        tracing::error!(partner = %endpoint.partner, endpoint = endpoint.endpoint, "a webhook endpoint has no secret that opens");
         return Ok(report);
     };
     let mut cursor = cursor_of(&endpoint);
+    let mut saved = cursor.clone();
+    let mut saved_at = std::time::Instant::now();
     let mut sent = 0;
     let mut log = Vec::new();
     'rounds: while sent < PER_ROUND {
@@ -221,13 +229,14 @@ async fn deliver_endpoint(
         if lines.is_empty() {
             break;
         }
-        let before = cursor.clone();
         for (line, request) in &lines {
             let entry = EntryRef::parse(line.as_bytes()).map_err(StoreError::internal)?;
-            if entry.seq != cursor.next_seq {
-                return Err(StoreError::Internal(format!(
-                    "the chain answered entry {} where {} was asked",
-                    entry.seq, cursor.next_seq
+            // Only what the ledger holds is signed: the partner's own chain, each entry at
+            // the seq asked for and hashing to the hash it claims.
+            if entry.seq != cursor.next_seq || entry.chain != chain.as_str() || entry.computed_hash() != entry.hash {
+                return Err(StoreError::IntegrityAlarm(format!(
+                    "the entry read at {} of chain {} is not the ledger's (seq {}, chain {}, or its hash)",
+                    cursor.next_seq, chain, entry.seq, entry.chain
                 )));
             }
             let size = cursor.next_seq + 1;
@@ -261,15 +270,22 @@ async fn deliver_endpoint(
                         break 'rounds;
                     }
                     report.delivered += 1;
+                    if saved_at.elapsed() >= SAVE_EVERY {
+                        save(app, &mut endpoint, &cursor, &mut log).await?;
+                        saved = cursor.clone();
+                        saved_at = std::time::Instant::now();
+                    }
                 }
                 Next::Wait | Next::Idle => break 'rounds,
             }
         }
-        if cursor != before {
+        if cursor != saved {
             save(app, &mut endpoint, &cursor, &mut log).await?;
+            saved = cursor.clone();
+            saved_at = std::time::Instant::now();
         }
     }
-    if cursor != cursor_of(&endpoint) || !log.is_empty() {
+    if cursor != saved || !log.is_empty() {
         save(app, &mut endpoint, &cursor, &mut log).await?;
     }
     Ok(report)

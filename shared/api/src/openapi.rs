@@ -1698,10 +1698,11 @@ fn operation(route: &Route) -> Value {
                         "properties": {
                             "items": { "type": "array", "items": {
                                 "type": "object",
-                                "required": ["seq", "webhookId", "attemptedAt", "status", "outcome", "error", "nextAttemptAt"],
+                                "required": ["seq", "webhookId", "url", "attemptedAt", "status", "outcome", "error", "nextAttemptAt"],
                                 "properties": {
                                     "seq": { "type": "integer" },
                                     "webhookId": { "type": "string" },
+                                    "url": { "type": "string", "description": "Where it was sent" },
                                     "attemptedAt": r("Timestamp"),
                                     "status": { "type": ["integer", "null"], "description": "The receiver's status (null: no answer)" },
                                     "outcome": { "enum": crate::webhooks_api::OUTCOMES },

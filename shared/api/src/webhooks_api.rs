@@ -20,7 +20,7 @@ use crate::App;
 use crate::http::{json_body, json_response, path_param, query_params};
 use crate::identity::Caller;
 use crate::problem::{ApiError, FieldMessage};
-use crate::routes::WEBHOOKS_MANAGE;
+use crate::routes::{LEDGER_READ, READ, WEBHOOKS_MANAGE};
 
 /// Live endpoints a partner may have.
 pub const MAX_ENDPOINTS: usize = 100;
@@ -60,9 +60,29 @@ struct RotationInput {
 }
 
 fn manager<'a>(app: &'a App, request: &Request) -> Result<(PartnerId, &'a WebhookConfig), ApiError> {
+    manager_reading(app, request, false)
+}
+
+/// The scopes a caller needs, besides `webhooks/manage`, to point an endpoint somewhere or to
+/// have the chain sent again: what an endpoint receives is what they read (the requests with
+/// their personal values, and the ledger's entries), so managing endpoints alone must not be a
+/// way round them.
+pub const SENDS_WHAT_THEY_READ: [&str; 2] = [READ, LEDGER_READ];
+
+/// [`manager`]; with `reads`, also every scope of [`SENDS_WHAT_THEY_READ`].
+fn manager_reading<'a>(
+    app: &'a App,
+    request: &Request,
+    reads: bool,
+) -> Result<(PartnerId, &'a WebhookConfig), ApiError> {
     let caller = Caller::from_request(request, &app.identity)?;
     caller.require_any(&[WEBHOOKS_MANAGE])?;
     let partner = caller.partner()?.clone();
+    if reads && let Some(missing) = SENDS_WHAT_THEY_READ.iter().find(|scope| !caller.has(scope)) {
+        return Err(ApiError::Forbidden(format!(
+            "pointing an endpoint somewhere or sending the chain again also needs the scope {missing}: an endpoint receives what that scope reads"
+        )));
+    }
     let config = app.webhooks.as_ref().ok_or_else(|| {
         tracing::error!("a webhook route reached a function without the webhook seal key");
         ApiError::Internal
@@ -70,15 +90,66 @@ fn manager<'a>(app: &'a App, request: &Request) -> Result<(PartnerId, &'a Webhoo
     Ok((partner, config))
 }
 
-/// The sealed secret's associated data: whose endpoint it is.
-fn context(partner: &PartnerId, id: &str) -> String {
-    format!("{partner}/{id}")
+/// A sealed secret's associated data: whose endpoint it is, the URL it signs for, and until
+/// when (`None`: the current one). An operator who re-points an endpoint in the table, or
+/// extends a rotated-out secret, gets an endpoint whose secrets do not open (and an alarm),
+/// never deliveries signed for a URL or a time the partner did not set. (Partner and endpoint
+/// ids hold no `/` or newline; a serialized URL holds no newline.)
+fn context(partner: &PartnerId, id: &str, url: &str, expires_at: Option<Timestamp>) -> String {
+    let until = expires_at.map_or_else(|| "current".to_owned(), |t| t.to_string());
+    format!("{partner}/{id}\n{url}\n{until}")
 }
 
-/// The sealed Ed25519 key's: whose endpoint, and that it is the `v1a` key (a sealed secret
-/// moved into its place does not open).
-fn key_context(partner: &PartnerId, id: &str) -> String {
-    format!("{partner}/{id}/v1a")
+/// The sealed Ed25519 key's: the same, and that it is the `v1a` key (a sealed secret moved
+/// into its place does not open).
+fn key_context(partner: &PartnerId, id: &str, url: &str) -> String {
+    format!("{partner}/{id}/v1a\n{url}")
+}
+
+/// Open `sealed` as text under `context`.
+fn open_text(config: &WebhookConfig, context: &str, sealed: &str) -> Option<String> {
+    config
+        .key
+        .open(context, sealed)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+}
+
+/// Why a delivery cannot be signed: logged with the field the stack alarms on.
+fn stalled(partner: &PartnerId, endpoint: &str, what: &str) {
+    tracing::error!(
+        webhook_alarm = "endpoint_stalled",
+        partner = %partner,
+        endpoint,
+        what,
+        "a sealed webhook secret does not open (the item was altered, or sealed under another key)"
+    );
+}
+
+/// `endpoint`'s secrets and key sealed again for `url` (a change of URL); an error if one
+/// does not open (the item was altered).
+fn reseal_for(config: &WebhookConfig, endpoint: &mut WebhookEndpoint, url: &str) -> Result<(), ApiError> {
+    for secret in &mut endpoint.secrets {
+        let old = context(&endpoint.partner, &endpoint.endpoint, &endpoint.url, secret.expires_at);
+        let text = open_text(config, &old, &secret.sealed).ok_or_else(|| {
+            stalled(&endpoint.partner, &endpoint.endpoint, "secret");
+            ApiError::Internal
+        })?;
+        let new = context(&endpoint.partner, &endpoint.endpoint, url, secret.expires_at);
+        secret.sealed = config.key.seal(&new, text.as_bytes());
+    }
+    if let Some(sealed) = &endpoint.signing_key {
+        let old = key_context(&endpoint.partner, &endpoint.endpoint, &endpoint.url);
+        let text = open_text(config, &old, sealed).ok_or_else(|| {
+            stalled(&endpoint.partner, &endpoint.endpoint, "v1a key");
+            ApiError::Internal
+        })?;
+        endpoint.signing_key = Some(config.key.seal(
+            &key_context(&endpoint.partner, &endpoint.endpoint, url),
+            text.as_bytes(),
+        ));
+    }
+    Ok(())
 }
 
 /// The URL as written, then every address its name resolves to (a name that resolves to
@@ -92,31 +163,31 @@ async fn parse_url(text: &str, mode: Mode, errors: &mut Vec<FieldMessage>) -> Op
         }
     };
     let (host, port) = url.host_and_port();
-    let addresses: Result<Vec<IpAddr>, &str> = match host.parse::<IpAddr>() {
-        Ok(ip) => Ok(vec![ip]),
+    let addresses = match host.parse::<IpAddr>() {
+        Ok(ip) => Some(vec![ip]),
         Err(_) => match tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host.as_str(), port))).await {
-            Ok(Ok(found)) => Ok(found.map(|a| a.ip()).collect()),
-            Ok(Err(_)) | Err(_) => Err("the host name does not resolve"),
+            Ok(Ok(found)) => Some(found.map(|a| a.ip()).collect()),
+            Ok(Err(_)) | Err(_) => None,
         },
     };
-    match addresses {
-        Ok(addresses) if addresses.is_empty() => {
-            errors.push(FieldMessage::new("$.url", "the host name does not resolve"));
-            None
-        }
-        Ok(addresses) => {
-            for ip in addresses {
-                if let Err(e) = url.may_connect(ip, mode) {
-                    errors.push(FieldMessage::new("$.url", e.to_string()));
-                    return None;
-                }
-            }
-            Some(url)
-        }
+    match resolved_ok(&url, mode, addresses.as_deref()) {
+        Ok(()) => Some(url),
         Err(problem) => {
             errors.push(FieldMessage::new("$.url", problem));
             None
         }
+    }
+}
+
+/// Whether `url`, whose name resolved to `addresses` (`None`: it did not resolve), may be
+/// registered: every address must be one a delivery may reach.
+fn resolved_ok(url: &EndpointUrl, mode: Mode, addresses: Option<&[IpAddr]>) -> Result<(), String> {
+    match addresses {
+        None | Some([]) => Err("the host name does not resolve".into()),
+        Some(addresses) => addresses
+            .iter()
+            .try_for_each(|ip| url.may_connect(*ip, mode))
+            .map_err(|e| e.to_string()),
     }
 }
 
@@ -206,7 +277,7 @@ fn created(location: &str, body: &Value) -> Result<Response<Body>, ApiError> {
 /// signing secret (`whsec_…`), which is never shown again. The endpoint hears the partner's
 /// chain from its next entry on (older entries by replay).
 pub async fn create(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
-    let (partner, config) = manager(app, request)?;
+    let (partner, config) = manager_reading(app, request, true)?;
     query_params(request, &[])?;
     let (input, _): (EndpointInput, Value) = json_body(request)?;
     let mut errors = Vec::new();
@@ -245,16 +316,16 @@ pub async fn create(app: &App, request: &Request) -> Result<Response<Body>, ApiE
         url: url.as_str().to_owned(),
         kinds,
         secrets: vec![SealedSecret {
-            sealed: config
-                .key
-                .seal(&context(&partner, id.as_str()), secret.reveal().as_bytes()),
+            sealed: config.key.seal(
+                &context(&partner, id.as_str(), url.as_str(), None),
+                secret.reveal().as_bytes(),
+            ),
             expires_at: None,
         }],
-        signing_key: Some(
-            config
-                .key
-                .seal(&key_context(&partner, id.as_str()), key.reveal().as_bytes()),
-        ),
+        signing_key: Some(config.key.seal(
+            &key_context(&partner, id.as_str(), url.as_str()),
+            key.reveal().as_bytes(),
+        )),
         public_key: Some(key.public_key().to_text()),
         created_at: now,
         updated_at: now,
@@ -309,6 +380,9 @@ pub async fn update(app: &App, request: &Request) -> Result<Response<Body>, ApiE
     let (partner, config) = manager(app, request)?;
     query_params(request, &[])?;
     let (input, _): (EndpointInput, Value) = json_body(request)?;
+    if input.url.is_some() {
+        manager_reading(app, request, true)?;
+    }
     let mut endpoint = live(app, &partner, request).await?;
     let mut errors = Vec::new();
     if input.url.is_none() && input.kinds.is_none() && input.enabled.is_none() {
@@ -325,7 +399,10 @@ pub async fn update(app: &App, request: &Request) -> Result<Response<Body>, ApiE
     let (Some(url), Some(kinds), true) = (url, kinds, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
-    if let Some(url) = url {
+    if let Some(url) = url
+        && url.as_str() != endpoint.url
+    {
+        reseal_for(config, &mut endpoint, url.as_str())?;
         endpoint.url = url.as_str().to_owned();
     }
     if let Some(kinds) = kinds {
@@ -391,27 +468,34 @@ pub async fn rotate(app: &App, request: &Request) -> Result<Response<Body>, ApiE
     let until = Timestamp::from(
         app.store.now() + chrono::Duration::seconds(i64::try_from(overlap).map_err(|_| ApiError::Internal)?),
     );
-    // The outgoing secret signs until `until`; any older one keeps its own (earlier) end;
-    // those already past are dropped.
-    let mut secrets: Vec<SealedSecret> = endpoint
-        .secrets
-        .drain(..)
-        .map(|mut s| {
-            s.expires_at = Some(s.expires_at.map_or(until, |at| at.min(until)));
-            s
-        })
-        .filter(|s| s.expires_at.is_some_and(|at| at > now))
-        .collect();
+    // The outgoing secret signs beside the new one until `until` (sealed again for that end);
+    // one that was already on its way out is dropped: never more than two sign.
+    let mut secrets = Vec::with_capacity(2);
     let secret = SigningSecret::generate();
-    secrets.insert(
-        0,
-        SealedSecret {
-            sealed: config
-                .key
-                .seal(&context(&partner, &endpoint.endpoint), secret.reveal().as_bytes()),
-            expires_at: None,
-        },
-    );
+    secrets.push(SealedSecret {
+        sealed: config.key.seal(
+            &context(&partner, &endpoint.endpoint, &endpoint.url, None),
+            secret.reveal().as_bytes(),
+        ),
+        expires_at: None,
+    });
+    let outgoing = endpoint.secrets.iter().find(|s| s.expires_at.is_none());
+    if let Some(outgoing) = outgoing
+        && overlap > 0
+    {
+        let current = context(&partner, &endpoint.endpoint, &endpoint.url, None);
+        let text = open_text(config, &current, &outgoing.sealed).ok_or_else(|| {
+            stalled(&partner, &endpoint.endpoint, "secret");
+            ApiError::Internal
+        })?;
+        secrets.push(SealedSecret {
+            sealed: config.key.seal(
+                &context(&partner, &endpoint.endpoint, &endpoint.url, Some(until)),
+                text.as_bytes(),
+            ),
+            expires_at: Some(until),
+        });
+    }
     endpoint.secrets = secrets;
     endpoint.updated_at = now;
     endpoint.version += 1;
@@ -427,7 +511,7 @@ pub async fn rotate(app: &App, request: &Request) -> Result<Response<Body>, ApiE
 /// partner's chain again from entry `fromSeq` (any seq up to the chain's size), in order, each
 /// under its own `webhook-id` as before; it is enabled again, its retries reset.
 pub async fn replay(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
-    let (partner, _) = manager(app, request)?;
+    let (partner, _) = manager_reading(app, request, true)?;
     query_params(request, &[])?;
     let (input, _): (ReplayInput, Value) = json_body(request)?;
     let Some(from) = input.from_seq else {
@@ -512,6 +596,7 @@ pub async fn deliveries(app: &App, request: &Request) -> Result<Response<Body>, 
             json!({
                 "seq": a.seq,
                 "webhookId": a.webhook_id,
+                "url": a.url,
                 "attemptedAt": a.attempted_at,
                 "status": a.status,
                 "outcome": a.outcome,
@@ -527,39 +612,82 @@ pub async fn deliveries(app: &App, request: &Request) -> Result<Response<Body>, 
 pub const OUTCOMES: [&str; 4] = ["delivered", "failed", "gone", "retries_spent"];
 
 /// The Ed25519 key `endpoint` signs `v1a` with, opened (`None`: it has none, or it does not
-/// open — logged).
+/// open — alarmed).
 pub fn signing_key(config: &WebhookConfig, endpoint: &WebhookEndpoint) -> Option<SigningKey> {
     let sealed = endpoint.signing_key.as_deref()?;
-    let opened = config
-        .key
-        .open(&key_context(&endpoint.partner, &endpoint.endpoint), sealed)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| SigningKey::parse(&text).ok());
+    let context = key_context(&endpoint.partner, &endpoint.endpoint, &endpoint.url);
+    let opened = open_text(config, &context, sealed).and_then(|text| SigningKey::parse(&text).ok());
     if opened.is_none() {
-        tracing::error!(partner = %endpoint.partner, endpoint = endpoint.endpoint, "a webhook signing key does not open");
+        stalled(&endpoint.partner, &endpoint.endpoint, "v1a key");
     }
     opened
 }
 
-/// The secrets `endpoint` signs with at `now` (the current first), opened. A secret that does
-/// not open is left out and logged: the item was altered, or sealed under another key.
+/// The secrets `endpoint` signs with at `now` (the current first), opened, each under the URL
+/// and end it was sealed for. One that does not open is left out and alarmed.
 pub fn signing_secrets(config: &WebhookConfig, endpoint: &WebhookEndpoint, now: Timestamp) -> Vec<SigningSecret> {
     endpoint
         .secrets
         .iter()
         .filter(|s| s.expires_at.is_none_or(|at| at > now))
         .filter_map(|s| {
-            let opened = config
-                .key
-                .open(&context(&endpoint.partner, &endpoint.endpoint), &s.sealed)
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .and_then(|text| SigningSecret::parse(&text).ok());
+            let context = context(&endpoint.partner, &endpoint.endpoint, &endpoint.url, s.expires_at);
+            let opened = open_text(config, &context, &s.sealed).and_then(|text| SigningSecret::parse(&text).ok());
             if opened.is_none() {
-                tracing::error!(partner = %endpoint.partner, endpoint = endpoint.endpoint, "a webhook secret does not open");
+                stalled(&endpoint.partner, &endpoint.endpoint, "secret");
             }
             opened
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ips(list: &[&str]) -> Vec<IpAddr> {
+        list.iter().map(|ip| ip.parse().unwrap()).collect()
+    }
+
+    /// Registration in AWS: a name is judged by every address it resolves to now.
+    #[test]
+    fn a_name_that_resolves_to_a_forbidden_address_is_refused() {
+        let url = EndpointUrl::parse("https://hooks.partner.example/in", Mode::Aws).unwrap();
+        assert_eq!(resolved_ok(&url, Mode::Aws, Some(&ips(&["93.184.215.14"]))), Ok(()));
+        for forbidden in [
+            vec!["127.0.0.1"],
+            vec!["::1"],
+            vec!["10.1.2.3"],
+            vec!["169.254.169.254"],
+            vec!["fd00:ec2::254"],
+            vec!["::ffff:127.0.0.1"],
+            // One bad address among good ones is enough: the name could answer either.
+            vec!["93.184.215.14", "192.168.0.10"],
+        ] {
+            let refused = resolved_ok(&url, Mode::Aws, Some(&ips(&forbidden)));
+            assert!(refused.is_err(), "{forbidden:?}");
+        }
+        assert_eq!(
+            resolved_ok(&url, Mode::Aws, None),
+            Err("the host name does not resolve".to_owned())
+        );
+        assert!(resolved_ok(&url, Mode::Aws, Some(&[])).is_err());
+        // Locally too, a name is never let through to loopback (only the literal 127.0.0.1).
+        let local = EndpointUrl::parse("https://hooks.partner.example/in", Mode::Local).unwrap();
+        assert!(resolved_ok(&local, Mode::Local, Some(&ips(&["127.0.0.1"]))).is_err());
+    }
+
+    #[tokio::test]
+    async fn registration_resolves_the_name() {
+        // `localhost.` with a trailing dot and other spellings are refused by their text; a
+        // name that does not resolve is refused after the lookup.
+        let mut errors = Vec::new();
+        assert!(
+            parse_url("https://does-not-exist.invalid/hook", Mode::Aws, &mut errors)
+                .await
+                .is_none()
+        );
+        assert_eq!(errors[0].field, "$.url");
+        assert_eq!(errors[0].message, "the host name does not resolve");
+    }
 }

@@ -620,7 +620,7 @@ fn alarms_reach_someone() {
     assert_eq!(text(&disabled["LogGroupName"]), "Ref:DeliverWebhooksFunctionLogs");
     assert_eq!(
         text(&disabled["FilterPattern"]),
-        r#"{ $.webhook_alarm = "endpoint_disabled" }"#
+        r#"{ ($.webhook_alarm = "endpoint_disabled") || ($.webhook_alarm = "endpoint_stalled") }"#
     );
     for alarm in [
         "WebhookEndpointDisabledAlarm",

@@ -21,8 +21,11 @@ use webhooks::{EndpointUrl, Mode};
 const ANSWER_LIMIT: usize = 16 << 10;
 
 /// Resolves a name, keeping only the addresses a delivery may reach.
-#[derive(Debug, Clone, Copy)]
-pub struct GuardedResolver;
+#[derive(Debug, Clone, Default)]
+pub struct GuardedResolver {
+    /// Names answered from here instead of DNS (tests: a name that resolves to loopback).
+    hosts: Option<std::sync::Arc<std::collections::HashMap<String, Vec<IpAddr>>>>,
+}
 
 impl tower_service::Service<Name> for GuardedResolver {
     type Response = std::vec::IntoIter<SocketAddr>;
@@ -34,8 +37,12 @@ impl tower_service::Service<Name> for GuardedResolver {
     }
 
     fn call(&mut self, name: Name) -> Self::Future {
+        let fixed = self.hosts.as_ref().and_then(|hosts| hosts.get(name.as_str()).cloned());
         Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            let found: Vec<SocketAddr> = match fixed {
+                Some(addresses) => addresses.into_iter().map(|ip| SocketAddr::new(ip, 0)).collect(),
+                None => tokio::net::lookup_host((name.as_str(), 0)).await?.collect(),
+            };
             let allowed = allowed_addresses(found);
             if allowed.is_empty() {
                 return Err(std::io::Error::other(format!(
@@ -97,7 +104,22 @@ impl WebhookClient {
     /// A client for `mode` (in AWS only `https` to public addresses; locally also
     /// `http://127.0.0.1`), trusting the operating system's roots.
     pub fn new(mode: Mode) -> Result<Self, String> {
-        let mut http = HttpConnector::new_with_resolver(GuardedResolver);
+        Self::with_resolver(mode, GuardedResolver::default())
+    }
+
+    /// A client whose resolver answers `hosts` itself (and asks DNS for any other name): for
+    /// tests of what a name that resolves to a forbidden address reaches.
+    pub fn with_hosts(mode: Mode, hosts: std::collections::HashMap<String, Vec<IpAddr>>) -> Result<Self, String> {
+        Self::with_resolver(
+            mode,
+            GuardedResolver {
+                hosts: Some(std::sync::Arc::new(hosts)),
+            },
+        )
+    }
+
+    fn with_resolver(mode: Mode, resolver: GuardedResolver) -> Result<Self, String> {
+        let mut http = HttpConnector::new_with_resolver(resolver);
         http.enforce_http(false);
         http.set_connect_timeout(Some(webhooks::TIMEOUT));
         let builder = hyper_rustls::HttpsConnectorBuilder::new()
@@ -196,13 +218,62 @@ mod tests {
     #[tokio::test]
     async fn a_name_that_resolves_to_loopback_reaches_nothing() {
         // `localhost` resolves (from /etc/hosts) to loopback only: no address is left.
-        let refused = tower_service::Service::call(&mut GuardedResolver, "localhost".parse().unwrap()).await;
+        let refused = tower_service::Service::call(&mut GuardedResolver::default(), "localhost".parse().unwrap()).await;
         assert!(
             refused
                 .unwrap_err()
                 .to_string()
                 .contains("no address a webhook may reach")
         );
+    }
+
+    /// DNS rebinding: a name that passed registration now resolves to loopback (or the metadata
+    /// service). The client connects to nothing: a listener there sees no connection.
+    #[tokio::test]
+    async fn a_name_re_pointed_at_a_forbidden_address_reaches_nothing() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = std::sync::Arc::clone(&accepted);
+        tokio::spawn(async move {
+            while listener.accept().await.is_ok() {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        let hosts = std::collections::HashMap::from([
+            ("rebound.example".to_owned(), vec!["127.0.0.1".parse().unwrap()]),
+            (
+                "metadata.example".to_owned(),
+                vec!["169.254.169.254".parse().unwrap(), "127.0.0.1".parse().unwrap()],
+            ),
+        ]);
+        for mode in [Mode::Aws, Mode::Local] {
+            let client = WebhookClient::with_hosts(mode, hosts.clone()).unwrap();
+            for name in ["rebound.example", "metadata.example"] {
+                let answer = client
+                    .post(&format!("https://{name}:{port}/hook"), &[], Bytes::from_static(b"{}"))
+                    .await;
+                assert_eq!(answer.status, None, "{name}");
+                assert!(answer.error.is_some(), "{name}");
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert_eq!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "no connection was made"
+        );
+        // The control: the same listener is reachable by its address literal where that is
+        // allowed (the local run's http://127.0.0.1), so "no connection" above is the
+        // resolver's doing.
+        let local = WebhookClient::new(Mode::Local)
+            .unwrap()
+            .with_timeout(std::time::Duration::from_millis(200));
+        let _ = local
+            .post(&format!("http://127.0.0.1:{port}/hook"), &[], Bytes::from_static(b"{}"))
+            .await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(accepted.load(std::sync::atomic::Ordering::SeqCst) >= 1);
     }
 
     #[tokio::test]

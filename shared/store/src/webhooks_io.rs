@@ -77,6 +77,9 @@ pub struct DeliveryAttempt {
     pub attempt: String,
     pub seq: u64,
     pub webhook_id: String,
+    /// Where it was sent (the endpoint's URL then).
+    #[serde(default)]
+    pub url: String,
     pub attempted_at: Timestamp,
     /// The receiver's status (`None`: no answer).
     pub status: Option<u16>,
@@ -199,7 +202,18 @@ impl Store {
                 .await
                 .map_err(sdk)?;
             for item in out.items.unwrap_or_default() {
-                found.push(from_item(item)?);
+                // One unreadable item (an operator's edit) must not stop the partner's other
+                // endpoints: it is left out and alarmed.
+                match from_item(item) {
+                    Ok(endpoint) => found.push(endpoint),
+                    Err(e) => tracing::error!(
+                        webhook_alarm = "endpoint_stalled",
+                        partner = %partner,
+                        error = %e,
+                        detail = e.detail().unwrap_or("-"),
+                        "a webhook endpoint item is unreadable; left out"
+                    ),
+                }
             }
             start = out.last_evaluated_key;
             if start.is_none() {
@@ -259,11 +273,16 @@ impl Store {
         before: Option<&str>,
         limit: usize,
     ) -> Result<DeliveryPage, StoreError> {
+        // The filter is applied after the read: each query reads a fixed number of items, and a
+        // request reads at most `PAGES` of them; a page may then hold fewer than `limit` items
+        // and still say where to go on.
+        const READ_PER_QUERY: i32 = 200;
+        const PAGES: usize = 5;
         let key = DeliveryAttempt::key(partner, endpoint);
         let mut items = Vec::new();
         let mut start = before
             .map(|b| std::collections::HashMap::from([("endpoint".to_owned(), s(&key)), ("attempt".to_owned(), s(b))]));
-        loop {
+        for _ in 0..PAGES {
             let mut query = self
                 .client
                 .query()
@@ -272,7 +291,7 @@ impl Store {
                 .expression_attribute_names("#e", "endpoint")
                 .expression_attribute_values(":e", s(&key))
                 .scan_index_forward(false)
-                .limit(i32::try_from(limit).unwrap_or(100))
+                .limit(READ_PER_QUERY)
                 .set_exclusive_start_key(start);
             if let Some(outcome) = outcome {
                 query = query
@@ -297,6 +316,12 @@ impl Store {
                 return Ok(DeliveryPage { items, next: None });
             }
         }
+        let next = start
+            .as_ref()
+            .and_then(|k| k.get("attempt"))
+            .and_then(|a| a.as_s().ok())
+            .cloned();
+        Ok(DeliveryPage { items, next })
     }
 
     /// How many entries `chain` has (strongly consistent): where a new endpoint starts.

@@ -101,6 +101,10 @@ impl EndpointUrl {
             return Err(UrlError::TooLong);
         }
         let url = url::Url::parse(text).map_err(|_| UrlError::NotAUrl)?;
+        // As it is kept and sent: percent-encoding can make a short text long.
+        if url.as_str().len() > 2048 {
+            return Err(UrlError::TooLong);
+        }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(UrlError::Credentials);
         }
@@ -250,6 +254,10 @@ mod tests {
             EndpointUrl::parse(&format!("https://a.example/{}", "x".repeat(2048)), Mode::Aws),
             Err(UrlError::TooLong)
         );
+        // Short as written, long as sent (each é is %C3%A9).
+        let accented = format!("https://a.example/{}", "é".repeat(500));
+        assert!(accented.len() <= 2048);
+        assert_eq!(EndpointUrl::parse(&accented, Mode::Aws), Err(UrlError::TooLong));
     }
 
     #[test]
