@@ -112,6 +112,7 @@ class Handler(BaseHTTPRequestHandler):
                 "hash": data.get("hash"),
                 "entry": data.get("entry"),
                 "request": data.get("request"),
+                "receipt": data.get("receipt"),
             }
         except ValueError:
             summary = {}

@@ -398,6 +398,8 @@ async fn the_chain_arrives_in_order_without_gaps_and_verifies_with_the_stock_lib
         );
         assert_eq!(delivery["request"]["contact"]["email"], "erika@partner.example");
     }
+    // No receipt: the deliverer signs none (the receipt is the write's).
+    assert!(accepted(&deliveries).iter().all(|d| d["receipt"].is_null()));
     let last = accepted(&deliveries)[3];
     let read = stack.get(&format!("/service-requests/{first}"), &partner).await;
     assert_eq!(last["request"], read.body, "{last}");

@@ -16,34 +16,10 @@ use std::time::Instant;
 
 mod common;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use common::{best_measured, mib, run_measured, verify_chain};
 use domain::*;
 use ledger_cli::commands::Exit;
-use serde_json::json;
-
-fn request(n: u64, at: DateTime<Utc>) -> (ServiceRequest, DomainEvent) {
-    let input: NewRequestInput = serde_json::from_value(json!({
-        "product": "azure", "category": "technical", "severity": "B", "supportTopic": "Compute",
-        "title": "Bench request", "description": "A realistic but short description of the problem.",
-        "language": "en", "contact": { "name": "Agent", "email": "agent@partner.example" },
-        "entitlement": { "kind": "mpn_contract", "reference": "MPN-1" }
-    }))
-    .expect("input");
-    let partner = PartnerId::parse("contoso").expect("partner");
-    let new = NewServiceRequest::parse(input, TenantInput::PartnerOwn, &partner).expect("valid");
-    let actor = Actor::new(Role::PartnerAgent, Subject::parse("agent@contoso").expect("subject"));
-    let policy = SupportPolicy::embedded().expect("policy");
-    ServiceRequest::open(
-        new,
-        partner,
-        RequestId::new(at, u128::from(n) << 16 | 5),
-        Timestamp::from(at),
-        &actor,
-        &policy,
-    )
-    .expect("open")
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -70,7 +46,7 @@ async fn main() {
     let started = Instant::now();
     let now = Utc::now();
     for n in 0..entries {
-        let (r, e) = request(n, now);
+        let (r, e) = common::own_tenant(n, now);
         store.create_request(&r, &e, None).await.expect("create");
     }
     let filled = started.elapsed();

@@ -25,7 +25,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use common::percentile;
-use domain::*;
+
 use serde_json::{Value, json};
 
 /// Arrivals per endpoint path: (seq, when).
@@ -77,30 +77,6 @@ async fn receive(
         .or_default()
         .push((seq.unwrap_or(u64::MAX), now));
     StatusCode::NO_CONTENT
-}
-
-fn own_tenant(n: u64) -> (ServiceRequest, DomainEvent) {
-    let input: NewRequestInput = serde_json::from_value(json!({
-        "product": "azure", "category": "technical", "severity": "B", "supportTopic": "Compute",
-        "title": "Bench request", "description": "A realistic but short description of the problem.",
-        "language": "en", "contact": { "name": "Agent", "email": "agent@partner.example" },
-        "entitlement": { "kind": "mpn_contract", "reference": "MPN-1" }
-    }))
-    .expect("input");
-    let partner = PartnerId::parse("contoso").expect("partner");
-    let new = NewServiceRequest::parse(input, TenantInput::PartnerOwn, &partner).expect("valid");
-    let actor = Actor::new(Role::PartnerAgent, Subject::parse("agent@contoso").expect("subject"));
-    let policy = SupportPolicy::embedded().expect("policy");
-    let at = Utc::now();
-    ServiceRequest::open(
-        new,
-        partner,
-        RequestId::new(at, u128::from(n) << 16 | 7),
-        Timestamp::from(at),
-        &actor,
-        &policy,
-    )
-    .expect("open")
 }
 
 struct Bench {
@@ -194,6 +170,24 @@ impl Bench {
                 return last.into_iter().max().expect("an endpoint");
             }
             assert!(Instant::now() < deadline, "not delivered in 10 minutes");
+            if std::env::var_os("WEBHOOK_BENCH_TRACE").is_some() {
+                let counts: Vec<usize> = {
+                    let arrivals = self.receiver.arrivals.lock().unwrap();
+                    names.iter().map(|n| arrivals.get(n).map_or(0, Vec::len)).collect()
+                };
+                let listed: Value = self
+                    .http
+                    .get(format!("{}/webhook-endpoints", self.running.base_url()))
+                    .bearer_auth(&self.integrator)
+                    .send()
+                    .await
+                    .expect("list")
+                    .json()
+                    .await
+                    .expect("json");
+                eprintln!("waiting for {each} each: {counts:?}; {listed}");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -234,6 +228,8 @@ async fn main() {
         data_dir: dir.path().join("data"),
         ephemeral: true,
         sweep_every: None,
+        // The bench runs the deliverer itself (below), so that it can pause it.
+        deliver_every: None,
         ..local::LocalConfig::default()
     })
     .await
@@ -241,6 +237,25 @@ async fn main() {
     let token = |role, subject: &str| {
         local::token::issue(&running.jwt_secret, role, Some("contoso"), subject, 3600).expect("token")
     };
+    // The local run's deliverer, as it ships (a round every 200 ms), but pausable.
+    let paused = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let in_round = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let state = Arc::clone(&running.state);
+        let (paused, in_round) = (Arc::clone(&paused), Arc::clone(&in_round));
+        let client = store::webhook_http::WebhookClient::new(webhooks::Mode::Local).expect("client");
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(Duration::from_millis(200));
+            loop {
+                ticks.tick().await;
+                if !paused.load(std::sync::atomic::Ordering::SeqCst) {
+                    in_round.store(true, std::sync::atomic::Ordering::SeqCst);
+                    api::deliver::deliver_all(&state.app, &client).await.expect("a round");
+                    in_round.store(false, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        });
+    }
     let bench = Bench {
         integrator: token(local::token::TokenRole::Integrator, "integrations@contoso"),
         partner: token(local::token::TokenRole::Partner, "agent@contoso"),
@@ -280,7 +295,7 @@ async fn main() {
     let chain = ledger::ChainId::parse("contoso").expect("chain");
     let start = store.chain_size(&chain).await.expect("size");
     for n in 0..backlog {
-        let (r, e) = own_tenant(n);
+        let (r, e) = common::own_tenant(n, Utc::now());
         store.create_request(&r, &e, None).await.expect("create");
     }
     let (one, _) = bench.register("one", false).await;
@@ -293,14 +308,14 @@ async fn main() {
 
     let client = store::webhook_http::WebhookClient::new(webhooks::Mode::Local).expect("client");
     let secret = receiver.secrets.lock().unwrap()["one"].clone();
-    let signer = webhooks::Signer::new(vec![secret], None).expect("signer");
-    let lines = store.entries(&chain, start, backlog).await.expect("entries");
-    let url = format!("http://127.0.0.1:{receiver_port}/hook/baseline");
     receiver
         .secrets
         .lock()
         .unwrap()
-        .insert("baseline".to_owned(), receiver.secrets.lock().unwrap()["one"].clone());
+        .insert("baseline".to_owned(), secret.clone());
+    let signer = webhooks::Signer::new(vec![secret], None).expect("signer");
+    let lines = store.entries(&chain, start, backlog).await.expect("entries");
+    let url = format!("http://127.0.0.1:{receiver_port}/hook/baseline");
     let posted = Instant::now();
     for line in &lines {
         let entry = ledger::EntryRef::parse(line.as_bytes()).expect("entry");
@@ -318,7 +333,19 @@ async fn main() {
         baseline_rate / one_rate
     );
 
-    // 3. Throughput to 100 endpoints at once, each the last `per` entries of the backlog.
+    // 3. Throughput to 100 endpoints at once, each the last `per` entries of the backlog (the
+    // two endpoints so far deleted: a partner has at most 100).
+    for id in [&latency_id, &one] {
+        let status = bench
+            .http
+            .delete(format!("{}/webhook-endpoints/{id}", bench.running.base_url()))
+            .bearer_auth(&bench.integrator)
+            .send()
+            .await
+            .expect("delete")
+            .status();
+        assert_eq!(status, 204);
+    }
     let per = (backlog / 10).max(1);
     let mut names = Vec::new();
     let mut ids = Vec::new();
@@ -374,32 +401,43 @@ async fn main() {
         times.sort();
         times
     };
-    // The latency and single endpoints stop listening; only the 100 matter here.
-    for id in [&latency_id, &one] {
-        let status = bench
-            .http
-            .patch(format!("{}/webhook-endpoints/{id}", bench.running.base_url()))
-            .bearer_auth(&bench.integrator)
-            .json(&json!({ "enabled": false }))
-            .send()
-            .await
-            .expect("patch")
-            .status();
-        assert_eq!(status, 200);
-    }
     set_all(false).await;
     let none = time_creates().await;
+    // Registered and enabled, the deliverer paused (no round in flight): what the write path
+    // itself does with them (nothing: a create is one round trip either way).
+    paused.store(true, std::sync::atomic::Ordering::SeqCst);
+    while in_round.load(std::sync::atomic::Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     set_all(true).await;
-    let hundred = time_creates().await;
+    let registered = time_creates().await;
+    // And delivering on the same two cores as the API (the receiver and DynamoDB too): each
+    // create is sent to 100 endpoints meanwhile.
+    paused.store(false, std::sync::atomic::Ordering::SeqCst);
+    let delivering = time_creates().await;
     let mean = |t: &[Duration]| t.iter().map(Duration::as_secs_f64).sum::<f64>() / t.len() as f64 * 1e3;
+    let line = |name: &str, t: &[Duration]| {
+        format!(
+            "{name}: p50 {:.2} ms, mean {:.2} ms (ratio p50 {:.3}, mean {:.3})",
+            percentile(t, 0.5),
+            mean(t),
+            percentile(t, 0.5) / percentile(&none, 0.5),
+            mean(t) / mean(&none)
+        )
+    };
     println!(
-        "create latency, {creates} creates: no endpoint p50 {:.2} ms, mean {:.2} ms; 100 endpoints delivering p50 {:.2} ms, mean {:.2} ms; ratio p50 {:.3}, mean {:.3}",
-        percentile(&none, 0.5),
-        mean(&none),
-        percentile(&hundred, 0.5),
-        mean(&hundred),
-        percentile(&hundred, 0.5) / percentile(&none, 0.5),
-        mean(&hundred) / mean(&none),
+        "create latency, {creates} creates each: {}; {}; {}",
+        line("no endpoint", &none),
+        line("100 endpoints registered, deliverer paused", &registered),
+        line("100 endpoints delivering on the same cores", &delivering)
+    );
+    // Let the deliveries of the last creates finish before stopping.
+    let total = bench.running.state.app.store.chain_size(&chain).await.expect("size");
+    let caught_up = Instant::now();
+    bench.wait_until(&names, (total - from) as usize).await;
+    println!(
+        "after the last create, the 100 endpoints caught up in {:.1} s",
+        caught_up.elapsed().as_secs_f64()
     );
     assert_eq!(*receiver.bad.lock().unwrap(), 0, "every delivery verified");
     bench.running.stop().await;

@@ -401,16 +401,23 @@ async fn deliver_webhooks_every(
     state: Arc<router::LocalState>,
     client: store::webhook_http::WebhookClient,
 ) {
-    let mut rounds: tokio::task::JoinSet<domain::PartnerId> = tokio::task::JoinSet::new();
-    let mut busy = std::collections::HashSet::new();
+    let mut rounds: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
+    // The partners with a round in flight, by the round's task.
+    let mut busy: std::collections::HashMap<tokio::task::Id, domain::PartnerId> = std::collections::HashMap::new();
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        while let Some(done) = rounds.try_join_next() {
-            if let Ok(partner) = done {
-                busy.remove(&partner);
-            }
+        while let Some(done) = rounds.try_join_next_with_id() {
+            let id = match done {
+                Ok((id, ())) => id,
+                // A round that panicked: logged, and its partner gets the next round as usual.
+                Err(e) => {
+                    tracing::error!(error = %e, "a webhook delivery round failed");
+                    e.id()
+                }
+            };
+            busy.remove(&id);
         }
         let partners = match state.app.store.partners_with_webhooks().await {
             Ok(partners) => partners,
@@ -420,17 +427,18 @@ async fn deliver_webhooks_every(
             }
         };
         for partner in partners {
-            if !busy.insert(partner.clone()) {
+            if busy.values().any(|p| *p == partner) {
                 continue;
             }
             let state = Arc::clone(&state);
             let client = client.clone();
-            rounds.spawn(async move {
-                if let Err(e) = api::deliver::deliver_partner(&state.app, &client, &partner).await {
-                    tracing::warn!(partner = %partner, error = %e, detail = e.detail().unwrap_or("-"), "webhook delivery round failed");
+            let name = partner.clone();
+            let task = rounds.spawn(async move {
+                if let Err(e) = api::deliver::deliver_partner(&state.app, &client, &name).await {
+                    tracing::warn!(partner = %name, error = %e, detail = e.detail().unwrap_or("-"), "webhook delivery round failed");
                 }
-                partner
             });
+            busy.insert(task.id(), partner);
         }
     }
 }

@@ -98,7 +98,8 @@ impl Needs {
         witnesses: true,
         webhook_key: false,
     };
-    /// `deliver-webhooks`: the deliverer opens the secrets it signs with.
+    /// `deliver-webhooks`: the deliverer opens the secrets it signs with (and holds no
+    /// receipt key: it signs no receipts).
     pub const DELIVERER: Needs = Needs {
         cursor_key: false,
         receipts: false,

@@ -5,7 +5,8 @@
 //! off on its own schedule without holding up any other.
 //!
 //! The body is the ledger's own: the entry exactly as hashed (`data.entry`), with its `chain`,
-//! `seq` and `hash` beside it, so a partner can prove any notification with `ledger sync`; and
+//! `seq` and `hash` beside it, so a partner can prove any notification with `ledger sync` (the
+//! hash is in its chain, under the log's signed checkpoints); and
 //! the request it is about as the API shows it to the partner at the delivery (`data.request`:
 //! personal values joined, erased ones null; `null` for an entry about no request, or one of a
 //! customer the partner's relationship with has ended).
@@ -29,6 +30,9 @@ const BATCH: u64 = 100;
 /// The most entries one endpoint is sent in one round (its cursor is written after each
 /// batch, and whenever an attempt fails).
 const PER_ROUND: usize = 1_000;
+/// The most entries one endpoint's round reads (skipped ones too: a narrow `kinds` filter
+/// replayed over a long chain goes on in the next round).
+const EXAMINED_PER_ROUND: usize = 10_000;
 /// How long a round may go on starting deliveries (a slow receiver that still answers could
 /// otherwise hold a round — and a Lambda invocation — for 1,000 × 15 s). The next round
 /// goes on from the cursor.
@@ -96,7 +100,12 @@ fn apply(endpoint: &mut WebhookEndpoint, cursor: &Cursor) {
     };
 }
 
-/// The body of the delivery of one entry (Standard Webhooks' `type`, `timestamp`, `data`).
+/// The body of the delivery of one entry (Standard Webhooks' `type`, `timestamp`, `data`):
+/// the entry as hashed, and the request as the partner reads it.
+///
+/// No receipt: the deliverer reads entries from the table, and before a checkpoint covers
+/// them it cannot tell the writer's entry from one put there by someone with table access —
+/// signing receipts here would hand them the log's promise. The receipt is the write's.
 pub fn body(entry: &EntryRef<'_>, line: &str, request: &serde_json::Value) -> Result<String, serde_json::Error> {
     Ok(format!(
         r#"{{"type":{},"timestamp":{},"data":{{"chain":{},"seq":{},"hash":"{}","entry":{line},"request":{}}}}}"#,
@@ -109,21 +118,69 @@ pub fn body(entry: &EntryRef<'_>, line: &str, request: &serde_json::Value) -> Re
     ))
 }
 
-/// The request `id` as the API shows it to `partner` now (`null`: no request, none of its, or
-/// one of a customer its relationship with has ended).
-async fn request_view(app: &App, partner: &PartnerId, id: Option<RequestId>) -> Result<serde_json::Value, StoreError> {
+/// The views of requests one partner's round has read, shared by its endpoints: with 100
+/// endpoints, an entry's request is read once, not 100 times. A view is used for an entry only
+/// if it is at least the version that entry made (a view read earlier in the round, before a
+/// later change, is read again).
+#[derive(Debug, Default)]
+struct Views(std::sync::Mutex<std::collections::HashMap<RequestId, (u64, std::time::Instant, serde_json::Value)>>);
+
+/// How long a view read is shared: an erasure or an ended relationship shows within it.
+const VIEW_FRESH: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Views {
+    fn get(&self, id: RequestId, at_least: u64) -> Option<serde_json::Value> {
+        let views = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        views
+            .get(&id)
+            .filter(|(version, read, _)| *version >= at_least && read.elapsed() < VIEW_FRESH)
+            .map(|(_, _, view)| view.clone())
+    }
+
+    fn put(&self, id: RequestId, version: u64, view: serde_json::Value) {
+        let mut views = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        views.insert(id, (version, std::time::Instant::now(), view));
+    }
+}
+
+/// The request version an entry made (its data's `version`; 0 when it names none).
+fn entry_version(entry: &EntryRef<'_>) -> u64 {
+    #[derive(serde::Deserialize)]
+    struct Version {
+        version: Option<u64>,
+    }
+    serde_json::from_slice::<Version>(entry.data)
+        .ok()
+        .and_then(|v| v.version)
+        .unwrap_or(0)
+}
+
+/// The request `id` as the API shows it to `partner` now, for an entry that made version
+/// `at_least` of it (`null`: no request, none of its, or one of a customer its relationship
+/// with has ended).
+async fn request_view(
+    app: &App,
+    views: &Views,
+    partner: &PartnerId,
+    id: Option<RequestId>,
+    at_least: u64,
+) -> Result<serde_json::Value, StoreError> {
     let Some(id) = id else {
         return Ok(serde_json::Value::Null);
     };
+    if let Some(view) = views.get(id, at_least) {
+        return Ok(view);
+    }
     let Some(found) = app.store.get_request(partner, id).await? else {
         return Ok(serde_json::Value::Null);
     };
-    if let Some(customer) = found.customer_id()
-        && !app.store.is_related(partner, customer).await?
-    {
-        return Ok(serde_json::Value::Null);
-    }
-    serde_json::to_value(&found).map_err(StoreError::internal)
+    let version = found.version();
+    let view = match found.customer_id() {
+        Some(customer) if !app.store.is_related(partner, customer).await? => serde_json::Value::Null,
+        _ => serde_json::to_value(&found).map_err(StoreError::internal)?,
+    };
+    views.put(id, version, view.clone());
+    Ok(view)
 }
 
 /// The delivery log's record of one attempt.
@@ -182,10 +239,11 @@ async fn deliver_partner_until(
         .as_ref()
         .ok_or_else(|| StoreError::Internal("the deliverer has no webhook seal key".into()))?;
     let endpoints = app.store.webhook_endpoints(partner).await?;
+    let views = Views::default();
     let rounds = endpoints
         .into_iter()
         .filter(|e| e.is_live() && e.state == EndpointState::Enabled)
-        .map(|endpoint| deliver_endpoint(app, config, client, endpoint, deadline));
+        .map(|endpoint| deliver_endpoint(app, config, client, &views, endpoint, deadline));
     let mut report = RoundReport::default();
     for result in futures::future::join_all(rounds).await {
         match result {
@@ -205,6 +263,7 @@ async fn deliver_endpoint(
     app: &App,
     config: &WebhookConfig,
     client: &WebhookClient,
+    views: &Views,
     mut endpoint: WebhookEndpoint,
     deadline: std::time::Instant,
 ) -> Result<RoundReport, StoreError> {
@@ -221,7 +280,8 @@ async fn deliver_endpoint(
     let mut saved_at = std::time::Instant::now();
     let mut sent = 0;
     let mut log = Vec::new();
-    'rounds: while sent < PER_ROUND {
+    let mut examined = 0usize;
+    'rounds: while sent < PER_ROUND && examined < EXAMINED_PER_ROUND {
         if cursor.not_before_ms > now_ms(app) || cursor.state != State::Enabled {
             break;
         }
@@ -229,6 +289,7 @@ async fn deliver_endpoint(
         if lines.is_empty() {
             break;
         }
+        examined += lines.len();
         for (line, request) in &lines {
             let entry = EntryRef::parse(line.as_bytes()).map_err(StoreError::internal)?;
             // Only what the ledger holds is signed: the partner's own chain, each entry at
@@ -242,6 +303,7 @@ async fn deliver_endpoint(
             let size = cursor.next_seq + 1;
             let wants = |kind: &str| endpoint.kinds.is_empty() || endpoint.kinds.iter().any(|k| k == kind);
             match cursor.next(size, Some(entry.kind), wants, now_ms(app)) {
+                Next::Skip { .. } if std::time::Instant::now() >= deadline => break 'rounds,
                 Next::Skip { .. } => {
                     cursor = cursor.skipped();
                     report.skipped += 1;
@@ -249,7 +311,7 @@ async fn deliver_endpoint(
                 }
                 Next::Deliver { .. } if std::time::Instant::now() >= deadline => break 'rounds,
                 Next::Deliver { seq } => {
-                    let view = request_view(app, &endpoint.partner, *request).await?;
+                    let view = request_view(app, views, &endpoint.partner, *request, entry_version(&entry)).await?;
                     let payload = body(&entry, line, &view).map_err(StoreError::internal)?;
                     let id = webhook_id(entry.chain, seq);
                     let timestamp = wall_seconds();
@@ -338,15 +400,25 @@ fn log_failure(endpoint: &WebhookEndpoint, seq: u64, answer: &Answer, cursor: &C
 pub async fn deliver_all(app: &App, client: &WebhookClient) -> Result<RoundReport, StoreError> {
     use futures::StreamExt;
     let deadline = std::time::Instant::now() + ROUND_BUDGET;
-    let partners = app.store.partners_with_webhooks().await?;
+    let mut partners = app.store.partners_with_webhooks().await?;
+    // A different partner first each time: those late in the order are not always the ones
+    // left when the deadline comes.
+    if !partners.is_empty() {
+        let first = usize::try_from(rand::random::<u64>() % partners.len() as u64).unwrap_or(0);
+        partners.rotate_left(first);
+    }
     let mut rounds = futures::stream::iter(partners)
-        .map(|partner| async move { deliver_partner_until(app, client, &partner, deadline).await })
+        .map(|partner| async move {
+            let result = deliver_partner_until(app, client, &partner, deadline).await;
+            (partner, result)
+        })
         .buffer_unordered(PARTNERS_AT_ONCE);
     let mut report = RoundReport::default();
     let mut first_error = None;
-    while let Some(result) = rounds.next().await {
+    while let Some((partner, result)) = rounds.next().await {
         match result {
             Ok(r) => report.add(&r),
+            Err(e @ StoreError::IntegrityAlarm(_)) => integrity_alarm(&partner, &e),
             Err(e) => {
                 first_error.get_or_insert(e);
             }
@@ -356,6 +428,16 @@ pub async fn deliver_all(app: &App, client: &WebhookClient) -> Result<RoundRepor
         Some(e) => Err(e),
         None => Ok(report),
     }
+}
+
+/// An entry that is not the ledger's: the stack alarms on this line (`integrity_alarm`).
+fn integrity_alarm(partner: &PartnerId, e: &StoreError) {
+    tracing::error!(
+        integrity_alarm = "ledger",
+        partner = %partner,
+        detail = e.detail().unwrap_or("-"),
+        "ledger integrity alarm: a webhook round found an entry that is not the ledger's; nothing of it was sent"
+    );
 }
 
 /// The chains a DynamoDB stream batch of the ledger table names (its records' `chain` key), each
@@ -451,6 +533,7 @@ mod tests {
         assert_eq!(value["data"]["seq"], 3);
         assert_eq!(value["data"]["hash"], "1".repeat(64));
         assert_eq!(value["data"]["request"]["id"], "r1");
+        assert!(value["data"].get("receipt").is_none());
         // The line itself, byte for byte, inside the body.
         assert!(text.contains(line));
     }

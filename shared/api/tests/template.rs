@@ -650,8 +650,15 @@ fn alarms_reach_someone() {
     assert_eq!(text(&sweep["WITNESSES"]), "Ref:Witnesses");
     assert_eq!(text(&sweep["WITNESS_QUORUM"]), "Ref:WitnessQuorum");
     // Every function that appends counts its integrity alarms (a chain head stamped in the
-    // future: FORMAT.md §2.2) into the same metric as the signer's.
-    for function in ["CreateRequest", "UpdateRequest", "ErasePersonalData", "Admin"] {
+    // future: FORMAT.md §2.2) into the same metric as the signer's; so does the webhook
+    // deliverer (an entry that is not the ledger's).
+    for function in [
+        "CreateRequest",
+        "UpdateRequest",
+        "ErasePersonalData",
+        "Admin",
+        "DeliverWebhooks",
+    ] {
         let filter = &template["Resources"][format!("LedgerIntegrity{function}Metric").as_str()]["Properties"];
         assert_eq!(text(&filter["LogGroupName"]), format!("Ref:{function}FunctionLogs"));
         assert_eq!(text(&filter["FilterPattern"]), r#"{ $.integrity_alarm = "ledger" }"#);

@@ -231,3 +231,29 @@ pub fn best_measured(runs: usize, mut run: impl FnMut(usize) -> (f64, Option<u64
 pub fn mib(kib: Option<u64>) -> String {
     kib.map_or_else(|| "n/a".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
 }
+
+/// A request of partner `contoso`'s own tenant (an entitlement, no customer), opened at `at`,
+/// and its creation event: what the benches write straight through the store.
+pub fn own_tenant(n: u64, at: chrono::DateTime<chrono::Utc>) -> (domain::ServiceRequest, domain::DomainEvent) {
+    use domain::*;
+    let input: NewRequestInput = serde_json::from_value(json!({
+        "product": "azure", "category": "technical", "severity": "B", "supportTopic": "Compute",
+        "title": "Bench request", "description": "A realistic but short description of the problem.",
+        "language": "en", "contact": { "name": "Agent", "email": "agent@partner.example" },
+        "entitlement": { "kind": "mpn_contract", "reference": "MPN-1" }
+    }))
+    .expect("input");
+    let partner = PartnerId::parse("contoso").expect("partner");
+    let new = NewServiceRequest::parse(input, TenantInput::PartnerOwn, &partner).expect("valid");
+    let actor = Actor::new(Role::PartnerAgent, Subject::parse("agent@contoso").expect("subject"));
+    let policy = SupportPolicy::embedded().expect("policy");
+    ServiceRequest::open(
+        new,
+        partner,
+        RequestId::new(at, u128::from(n) << 16 | 5),
+        Timestamp::from(at),
+        &actor,
+        &policy,
+    )
+    .expect("open")
+}
