@@ -910,6 +910,15 @@ const ENDPOINT_NOT_FOUND: (&str, &str, &[&str]) = (
     &["not-found"],
 );
 
+const ENDPOINT_CONFLICT: (&str, &str, &[&str]) = (
+    "409",
+    "Changed concurrently (by the partner, or by the deliverer moving its cursor); reload and retry",
+    &["conflict"],
+);
+
+/// What a change of an endpoint with a body can answer besides success.
+const ENDPOINT_CHANGE: [(&str, &str, &[&str]); 5] = [ENDPOINT_NOT_FOUND, ENDPOINT_CONFLICT, TOO_LARGE, MEDIA, INVALID];
+
 fn endpoint_param() -> Value {
     param(
         "endpointId",
@@ -1594,16 +1603,7 @@ fn operation(route: &Route) -> Value {
         }
         Operation::UpdateWebhookEndpoint => {
             responses.insert("200".into(), json_ok("The endpoint as changed", r("WebhookEndpoint")));
-            errors(
-                &mut responses,
-                &[
-                    ENDPOINT_NOT_FOUND,
-                    ("409", "Changed concurrently; reload and retry", &["conflict"]),
-                    TOO_LARGE,
-                    MEDIA,
-                    INVALID,
-                ],
-            );
+            errors(&mut responses, &ENDPOINT_CHANGE);
             (
                 "updateWebhookEndpoint",
                 "Change a webhook endpoint's URL, kinds or whether it is enabled",
@@ -1617,13 +1617,7 @@ fn operation(route: &Route) -> Value {
                 "204".into(),
                 json!({ "description": "Deleted: nothing is sent to it again" }),
             );
-            errors(
-                &mut responses,
-                &[
-                    ENDPOINT_NOT_FOUND,
-                    ("409", "Changed concurrently; retry", &["conflict"]),
-                ],
-            );
+            errors(&mut responses, &[ENDPOINT_NOT_FOUND, ENDPOINT_CONFLICT]);
             (
                 "deleteWebhookEndpoint",
                 "Delete a webhook endpoint",
@@ -1640,16 +1634,7 @@ fn operation(route: &Route) -> Value {
                     r("WebhookEndpointWithSecret"),
                 ),
             );
-            errors(
-                &mut responses,
-                &[
-                    ENDPOINT_NOT_FOUND,
-                    ("409", "Changed concurrently; retry", &["conflict"]),
-                    TOO_LARGE,
-                    MEDIA,
-                    INVALID,
-                ],
-            );
+            errors(&mut responses, &ENDPOINT_CHANGE);
             (
                 "rotateWebhookSecret",
                 "Rotate a webhook endpoint's signing secret, with an overlap in which both sign",
@@ -1667,7 +1652,7 @@ fn operation(route: &Route) -> Value {
                 &mut responses,
                 &[
                     ENDPOINT_NOT_FOUND,
-                    ("409", "Changed concurrently; retry", &["conflict"]),
+                    ENDPOINT_CONFLICT,
                     TOO_LARGE,
                     MEDIA,
                     (

@@ -800,7 +800,7 @@ impl Store {
         // Every tile is kept before the checkpoint that covers it is signed.
         tokio::try_join!(
             self.put_entry_tiles(chain, entry_tiles),
-            self.batch_write_tiles(hash_tiles)
+            self.batch_write(&self.tables.tiles, hash_tiles, "tile writes")
         )?;
         let note = head.sign_checkpoint(log.as_str(), key);
         // The witnesses' cosignatures, asked of all at once; kept with the note (FORMAT.md §17).
@@ -1205,8 +1205,14 @@ impl Store {
         Ok(Some(request.uri().to_owned()))
     }
 
-    /// Write tiles (hash and entry tiles), 25 to a `BatchWriteItem`.
-    async fn batch_write_tiles(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+    /// Put `requests` into `table`, 25 to a `BatchWriteItem`, retrying what is left unprocessed
+    /// (tiles; the webhook delivery log).
+    pub(crate) async fn batch_write(
+        &self,
+        table: &str,
+        requests: Vec<WriteRequest>,
+        what: &str,
+    ) -> Result<(), StoreError> {
         for batch in requests.chunks(25) {
             let mut pending = batch.to_vec();
             let mut attempt = 0u32;
@@ -1215,16 +1221,16 @@ impl Store {
                 let out = self
                     .client
                     .batch_write_item()
-                    .request_items(&self.tables.tiles, pending)
+                    .request_items(table, pending)
                     .send()
                     .await
                     .map_err(sdk)?;
                 pending = out
                     .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.tables.tiles))
+                    .and_then(|mut u| u.remove(table))
                     .unwrap_or_default();
                 if !pending.is_empty() {
-                    crate::read::retry_unprocessed(&mut attempt, || "tile writes left unprocessed".into()).await?;
+                    crate::read::retry_unprocessed(&mut attempt, || format!("{what} left unprocessed")).await?;
                 }
             }
         }

@@ -185,82 +185,49 @@ impl Store {
     /// Every endpoint of `partner` (tombstones included), in id order (which is creation
     /// order: the ids are ULIDs), strongly consistent.
     pub async fn webhook_endpoints(&self, partner: &PartnerId) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.tables.webhooks)
+            .key_condition_expression("#p = :p")
+            .expression_attribute_names("#p", "partner")
+            .expression_attribute_values(":p", s(partner.as_str()))
+            .consistent_read(true);
         let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            self.count_round_trip();
-            let out = self
-                .client
-                .query()
-                .table_name(&self.tables.webhooks)
-                .key_condition_expression("#p = :p")
-                .expression_attribute_names("#p", "partner")
-                .expression_attribute_values(":p", s(partner.as_str()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk)?;
-            for item in out.items.unwrap_or_default() {
-                // One unreadable item (an operator's edit) must not stop the partner's other
-                // endpoints: it is left out and alarmed.
-                match from_item(item) {
-                    Ok(endpoint) => found.push(endpoint),
-                    Err(e) => tracing::error!(
-                        webhook_alarm = "endpoint_stalled",
-                        partner = %partner,
-                        error = %e,
-                        detail = e.detail().unwrap_or("-"),
-                        "a webhook endpoint item is unreadable; left out"
-                    ),
-                }
+        self.query_all(query, |item| {
+            // One unreadable item (an operator's edit) must not stop the partner's other
+            // endpoints: it is left out and alarmed.
+            match from_item(item) {
+                Ok(endpoint) => found.push(endpoint),
+                Err(e) => tracing::error!(
+                    webhook_alarm = "endpoint_stalled",
+                    partner = %partner,
+                    detail = e.detail().unwrap_or("-"),
+                    "a webhook endpoint item is unreadable; left out"
+                ),
             }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(found);
-            }
-        }
+            Ok::<_, StoreError>(())
+        })
+        .await?;
+        Ok(found)
     }
 
     /// Keep `attempts` in the delivery log (batched writes of 25).
     pub async fn record_delivery_attempts(&self, attempts: &[DeliveryAttempt]) -> Result<(), StoreError> {
         use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-        for batch in attempts.chunks(25) {
-            let mut requests = Vec::with_capacity(batch.len());
-            for attempt in batch {
+        let requests = attempts
+            .iter()
+            .map(|attempt| {
                 let item = serde_dynamo::to_item(attempt).map_err(StoreError::internal)?;
-                requests.push(
-                    WriteRequest::builder()
-                        .put_request(
-                            PutRequest::builder()
-                                .set_item(Some(item))
-                                .build()
-                                .map_err(StoreError::internal)?,
-                        )
-                        .build(),
-                );
-            }
-            let mut pending = std::collections::HashMap::from([(self.tables.webhook_deliveries.clone(), requests)]);
-            for _ in 0..8 {
-                self.count_round_trip();
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .set_request_items(Some(pending))
-                    .send()
-                    .await
-                    .map_err(sdk)?;
-                pending = out.unprocessed_items.unwrap_or_default();
-                if pending.values().all(Vec::is_empty) {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            if !pending.values().all(Vec::is_empty) {
-                return Err(StoreError::Unavailable("delivery log writes left unprocessed".into()));
-            }
-        }
-        Ok(())
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(StoreError::internal)?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.batch_write(&self.tables.webhook_deliveries, requests, "delivery log writes")
+            .await
     }
 
     /// A page of `endpoint`'s delivery log, newest first, after `before` (a previous page's
