@@ -105,7 +105,6 @@ pub struct Running {
     server: tokio::task::JoinHandle<()>,
     sweeper: Option<tokio::task::JoinHandle<()>>,
     deliverer: Option<tokio::task::JoinHandle<()>>,
-    webhook_client: store::webhook_http::WebhookClient,
     _dynamo: Option<EmbeddedDynamo>,
     tiles: LocalTiles,
     witness: Option<LocalWitness>,
@@ -234,11 +233,6 @@ impl Running {
         Ok(api::sweep::scheduled(&self.state.app, &self.signing, event_time).await?)
     }
 
-    /// One webhook delivery round now, as the deliverer's timer would run it.
-    pub async fn deliver_webhooks(&self) -> anyhow::Result<api::deliver::RoundReport> {
-        Ok(api::deliver::deliver_all(&self.state.app, &self.webhook_client).await?)
-    }
-
     pub async fn stop(self) {
         self.server.abort();
         if let Some(s) = &self.sweeper {
@@ -333,9 +327,6 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
             key: webhooks::SealKey::from_bytes(secrets.webhook_key),
             mode: webhooks::Mode::Local,
         });
-    let webhook_client = store::webhook_http::WebhookClient::new(webhooks::Mode::Local)
-        .map_err(|e| anyhow::anyhow!(e))?
-        .with_timeout(config.webhook_timeout);
     let state = Arc::new(router::LocalState {
         app,
         jwt_secret: secrets.jwt_secret.clone(),
@@ -368,11 +359,16 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
             }
         })
     });
-    let deliverer = config.deliver_every.map(|every| {
-        let state = Arc::clone(&state);
-        let client = webhook_client.clone();
-        tokio::spawn(deliver_webhooks_every(every, state, client))
-    });
+    // The deliverer's client (its TLS roots) only when there is a deliverer.
+    let deliverer = match config.deliver_every {
+        Some(every) => {
+            let client = store::webhook_http::WebhookClient::new(webhooks::Mode::Local)
+                .map_err(|e| anyhow::anyhow!(e))?
+                .with_timeout(config.webhook_timeout);
+            Some(tokio::spawn(deliver_webhooks_every(every, Arc::clone(&state), client)))
+        }
+        None => None,
+    };
     Ok(Running {
         api,
         dynamodb_endpoint: endpoint,
@@ -385,7 +381,6 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         server,
         sweeper,
         deliverer,
-        webhook_client,
         _dynamo: dynamo,
         tiles,
         witness,
