@@ -126,6 +126,21 @@ fn accepted(deliveries: &[Value]) -> Vec<&Value> {
         .collect()
 }
 
+/// The endpoint once `done` holds of it (the deliverer writes its cursor just after the
+/// receiver has answered, so a test reads it until then), or the test fails after 5 s.
+async fn endpoint_when(stack: &Stack, token: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let shown = stack.get(&format!("/webhook-endpoints/{id}"), token).await;
+        assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
+        if done(&shown.body) {
+            return shown.body;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "{}", shown.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn register(stack: &Stack, token: &str, body: Value) -> Value {
     let reply = stack.post("/webhook-endpoints", token, &body).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
@@ -406,10 +421,9 @@ async fn the_chain_arrives_in_order_without_gaps_and_verifies_with_the_stock_lib
 
     // The endpoint shows where it stands, and its delivery log every attempt, newest first.
     let id = endpoint["id"].as_str().unwrap();
-    let shown = stack.get(&format!("/webhook-endpoints/{id}"), &integrator).await;
-    assert_eq!(shown.body["nextSeq"], start + 4, "{}", shown.body);
-    assert_eq!(shown.body["attempts"], 0);
-    assert_eq!(shown.body["lastStatus"], 204);
+    let shown = endpoint_when(&stack, &integrator, id, |e| e["nextSeq"] == start + 4).await;
+    assert_eq!(shown["attempts"], 0);
+    assert_eq!(shown["lastStatus"], 204);
     let log = stack
         .get(&format!("/webhook-endpoints/{id}/deliveries"), &integrator)
         .await;
@@ -561,10 +575,10 @@ async fn a_rotation_signs_with_both_secrets_and_410_disables_the_endpoint() {
     receiver.control(json!({ "answers": [410] })).await;
     note(&stack, &partner, &request, "second").await;
     receiver.wait_for(Duration::from_secs(5), |d| d.len() == 5).await;
-    let shown = stack.get(&format!("/webhook-endpoints/{id}"), &integrator).await;
-    assert_eq!(shown.body["state"], "gone", "{}", shown.body);
-    assert_eq!(shown.body["enabled"], false);
-    assert_eq!(shown.body["lastStatus"], 410);
+    let shown = endpoint_when(&stack, &integrator, &id, |e| e["state"] != "enabled").await;
+    assert_eq!(shown["state"], "gone", "{shown}");
+    assert_eq!(shown["enabled"], false);
+    assert_eq!(shown["lastStatus"], 410);
     note(&stack, &partner, &request, "third").await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(receiver.deliveries().await.len(), 5, "a gone endpoint is sent nothing");
@@ -674,6 +688,8 @@ async fn a_receiver_that_is_down_or_slow_gets_the_backlog_in_order_when_it_answe
     receiver.control(json!({ "secrets": [secret], "delay": 2.0 })).await;
     stack.travel(chrono::Duration::seconds(6));
     receiver.wait_for(Duration::from_secs(10), |d| d.len() == 1).await;
+    // The log is written before the cursor: once the second failure is counted, it is there.
+    endpoint_when(&stack, &integrator, &id, |e| e["attempts"] == 2).await;
     let log = stack.get(&format!("{log_path}?limit=1"), &integrator).await;
     assert_eq!(log.body["items"][0]["error"], "timed out", "{}", log.body);
     assert_eq!(log.body["items"][0]["outcome"], "failed");
@@ -686,8 +702,7 @@ async fn a_receiver_that_is_down_or_slow_gets_the_backlog_in_order_when_it_answe
     let seqs: Vec<u64> = deliveries.iter().map(|d| d["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, [start, start, start + 1, start + 2], "{deliveries:#?}");
     assert!(deliveries.iter().all(|d| d["verified"] == json!([0])));
-    let shown = stack.get(&format!("/webhook-endpoints/{id}"), &integrator).await;
-    assert_eq!(shown.body["nextSeq"], start + 3, "{}", shown.body);
+    endpoint_when(&stack, &integrator, &id, |e| e["nextSeq"] == start + 3).await;
 }
 
 /// A partner's relationship with a customer ends: the entries of that customer's requests still
