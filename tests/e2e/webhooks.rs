@@ -346,7 +346,8 @@ async fn the_chain_arrives_in_order_without_gaps_and_verifies_with_the_stock_lib
     stack.create(&fabrikam, &body()).await;
 
     let started = Instant::now();
-    let second = stack.create(&partner, &body()).await["id"].as_str().unwrap().to_owned();
+    let created = stack.create(&partner, &body()).await;
+    let second = created["id"].as_str().unwrap().to_owned();
     let deliveries = receiver.wait_for(Duration::from_secs(5), |d| !d.is_empty()).await;
     let latency = started.elapsed();
     assert_eq!(deliveries[0]["seq"], start);
@@ -413,8 +414,31 @@ async fn the_chain_arrives_in_order_without_gaps_and_verifies_with_the_stock_lib
         );
         assert_eq!(delivery["request"]["contact"]["email"], "erika@partner.example");
     }
-    // No receipt: the deliverer signs none (the receipt is the write's).
-    assert!(accepted(&deliveries).iter().all(|d| d["receipt"].is_null()));
+    // Each carries the receipt its write answered with, kept with the entry: the partner keeps
+    // them as it keeps a write's, and `ledger sync` finds every promise honoured.
+    assert_eq!(accepted(&deliveries)[0]["receipt"], created["receipt"]);
+    let dir = tempfile::tempdir().unwrap();
+    for delivery in accepted(&deliveries) {
+        let receipt = &delivery["receipt"];
+        assert_eq!(
+            (&receipt["seq"], &receipt["entryHash"], &receipt["at"]),
+            (&delivery["seq"], &delivery["hash"], &delivery["entry"]["at"]),
+            "{delivery}"
+        );
+        keep_receipt(dir.path(), delivery);
+    }
+    let report = crate::evidence::sweep(&stack).await;
+    assert!(report.integrity_alarms.is_empty(), "{report:?}");
+    let (exit, synced) = sync(
+        &stack,
+        &partner,
+        dir.path(),
+        "contoso",
+        Some(stack.running.now().datetime()),
+    )
+    .await;
+    assert_eq!(exit, ledger_cli::commands::Exit::Ok, "{synced}");
+    assert_eq!(synced["receipts"]["kept"], 4, "{synced}");
     let last = accepted(&deliveries)[3];
     let read = stack.get(&format!("/service-requests/{first}"), &partner).await;
     assert_eq!(last["request"], read.body, "{last}");
@@ -808,4 +832,95 @@ async fn an_endpoint_re_pointed_in_the_table_sends_nothing() {
     let deliveries = receiver.wait_for(Duration::from_secs(5), |d| d.len() == 1).await;
     assert_eq!(deliveries[0]["seq"], start);
     assert!(attacker.deliveries().await.is_empty());
+}
+
+/// An operator with table access cannot give an entry a receipt: one copied from another entry
+/// never reaches the receiver (the endpoint waits, alarmed), and one taken away arrives as
+/// `null` — a notification the partner cannot prove.
+#[tokio::test]
+async fn a_receipt_moved_between_entries_in_the_table_is_never_sent() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let stack = Stack::start_delivering(RELATIONSHIPS, Duration::from_millis(100)).await;
+    let integrator = stack.token(TokenRole::Integrator, Some("contoso"), "integrations@contoso");
+    let partner = stack.partner_token("contoso");
+    let receiver = Receiver::start();
+    let endpoint = register(&stack, &integrator, json!({ "url": receiver.url() })).await;
+    receiver.control(json!({ "secrets": [endpoint["secret"]] })).await;
+    let id = endpoint["id"].as_str().unwrap().to_owned();
+    let start = endpoint["nextSeq"].as_u64().unwrap();
+    let first = stack.create(&partner, &body()).await;
+    let second = stack.create(&partner, &body()).await;
+    let delivered = receiver.wait_for(Duration::from_secs(5), |d| d.len() == 2).await;
+    assert_eq!(delivered[0]["receipt"], first["receipt"]);
+    assert_eq!(delivered[1]["receipt"], second["receipt"]);
+
+    // The operator gives the first entry the second one's receipt, then asks for a replay.
+    let dynamodb = stack.dynamodb().await;
+    let ledger = store::TableNames::with_prefix(local::TABLE_PREFIX).ledger;
+    let key = |seq: u64| {
+        [
+            ("chain".to_owned(), AttributeValue::S("contoso".into())),
+            ("seq".to_owned(), AttributeValue::N(seq.to_string())),
+        ]
+        .into_iter()
+        .collect::<std::collections::HashMap<_, _>>()
+    };
+    let item = |seq: u64| {
+        let dynamodb = dynamodb.clone();
+        let ledger = ledger.clone();
+        async move {
+            dynamodb
+                .get_item()
+                .table_name(ledger)
+                .set_key(Some(key(seq)))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap()
+        }
+    };
+    let moved = item(start + 1).await["receipt"].clone();
+    dynamodb
+        .update_item()
+        .table_name(&ledger)
+        .set_key(Some(key(start)))
+        .update_expression("SET receipt = :r")
+        .expression_attribute_values(":r", moved)
+        .send()
+        .await
+        .unwrap();
+    let replay = |from: u64| {
+        let (stack, integrator, id) = (&stack, &integrator, &id);
+        async move {
+            let replayed = stack
+                .post(
+                    &format!("/webhook-endpoints/{id}/replay"),
+                    integrator,
+                    &json!({ "fromSeq": from }),
+                )
+                .await;
+            assert_eq!(replayed.status, StatusCode::OK, "{}", replayed.body);
+        }
+    };
+    replay(start).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(receiver.deliveries().await.len(), 2, "nothing more is sent");
+    let waiting = endpoint_when(&stack, &integrator, &id, |e| e["nextSeq"] == start).await;
+    assert_eq!(waiting["nextSeq"], start, "the endpoint waits at the entry: {waiting}");
+
+    // The receipt taken away instead: the entry is sent, with none; the next with its own.
+    dynamodb
+        .update_item()
+        .table_name(&ledger)
+        .set_key(Some(key(start)))
+        .update_expression("REMOVE receipt")
+        .send()
+        .await
+        .unwrap();
+    let deliveries = receiver.wait_for(Duration::from_secs(5), |d| d.len() == 4).await;
+    assert_eq!(deliveries[2]["seq"], start);
+    assert_eq!(deliveries[2]["id"], delivered[0]["id"], "the same entry, the same id");
+    assert_eq!(deliveries[2]["receipt"], Value::Null);
+    assert_eq!(deliveries[3]["receipt"], second["receipt"]);
 }

@@ -314,12 +314,14 @@ async fn main() {
         .unwrap()
         .insert("baseline".to_owned(), secret.clone());
     let signer = webhooks::Signer::new(vec![secret], None).expect("signer");
-    let lines = store.entries(&chain, start, backlog).await.expect("entries");
+    let lines = store.stored_entries(&chain, start, backlog).await.expect("entries");
     let url = format!("http://127.0.0.1:{receiver_port}/hook/baseline");
     let posted = Instant::now();
-    for line in &lines {
-        let entry = ledger::EntryRef::parse(line.as_bytes()).expect("entry");
-        let body = api::deliver::body(&entry, line, &Value::Null).expect("body");
+    for stored in &lines {
+        let entry = ledger::EntryRef::parse(stored.line.as_bytes()).expect("entry");
+        // Like for like: the body carries the entry's kept receipt, checked as the deliverer does.
+        let receipt = api::deliver::kept_receipt(&entry, stored.receipt.as_deref()).expect("its receipt");
+        let body = api::deliver::body(&entry, &stored.line, &Value::Null, receipt.as_ref()).expect("body");
         let id = webhooks::webhook_id("contoso", entry.seq);
         let timestamp = Utc::now().timestamp() as u64;
         let headers = signer.headers(&id, timestamp, body.as_bytes());

@@ -90,10 +90,11 @@ impl Needs {
         witnesses: false,
         webhook_key: false,
     };
-    /// The sweep, which signs checkpoints and keeps the entry tiles they complete.
+    /// The sweep, which signs checkpoints and keeps the entry tiles they complete, and
+    /// appends breaches (each kept with its receipt).
     pub const SIGNER: Needs = Needs {
         cursor_key: false,
-        receipts: false,
+        receipts: true,
         entry_tiles: true,
         witnesses: true,
         webhook_key: false,
@@ -263,7 +264,7 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
         }
         (Some(ReceiptKey::Parameter(parameter)), Some(log)) => {
             let config = config.clone();
-            app.receipts = Receipts::fetching(Box::new(move || {
+            app.set_receipts(Receipts::fetching(Box::new(move || {
                 let (config, parameter, log) = (config.clone(), parameter.clone(), log.clone());
                 Box::pin(async move {
                     let text = parameter_value(&config, &parameter)
@@ -272,7 +273,7 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
                     let key = SignerKey::parse(&text).map_err(|e| format!("RECEIPT_KEY_PARAMETER {parameter}: {e}"))?;
                     Ok(ReceiptSigner { key, log })
                 })
-            }));
+            })));
         }
         _ => {}
     }

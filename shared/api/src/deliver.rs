@@ -15,10 +15,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use domain::{PartnerId, RequestId, Timestamp};
-use ledger::{ChainId, EntryRef};
+use ledger::{ChainId, EntryRef, ReceiptDocument};
 use store::webhook_http::{Answer, WebhookClient};
 use store::webhooks_io::DELIVERY_LOG_DAYS;
-use store::{DeliveryAttempt, EndpointState, StoreError, WebhookEndpoint};
+use store::{DeliveryAttempt, EndpointState, StoreError, StoredEntry, WebhookEndpoint};
 use webhooks::cursor::{Cursor, Disabled, Next, State};
 use webhooks::{Signer, webhook_id};
 
@@ -101,21 +101,64 @@ fn apply(endpoint: &mut WebhookEndpoint, cursor: &Cursor) {
 }
 
 /// The body of the delivery of one entry (Standard Webhooks' `type`, `timestamp`, `data`):
-/// the entry as hashed, and the request as the partner reads it.
+/// the entry as hashed, the request as the partner reads it, and the receipt its writer
+/// signed and kept with it (`null` for entries that have none: disclosures, and entries kept
+/// before receipts were).
 ///
-/// No receipt: the deliverer reads entries from the table, and before a checkpoint covers
-/// them it cannot tell the writer's entry from one put there by someone with table access —
-/// signing receipts here would hand them the log's promise. The receipt is the write's.
-pub fn body(entry: &EntryRef<'_>, line: &str, request: &serde_json::Value) -> Result<String, serde_json::Error> {
+/// The deliverer signs no receipt itself: it reads entries from the table, and before a
+/// checkpoint covers them it cannot tell the writer's entry from one put there by someone with
+/// table access — signing here would hand them the log's promise. It sends the writer's.
+pub fn body(
+    entry: &EntryRef<'_>,
+    line: &str,
+    request: &serde_json::Value,
+    receipt: Option<&ReceiptDocument>,
+) -> Result<String, serde_json::Error> {
     Ok(format!(
-        r#"{{"type":{},"timestamp":{},"data":{{"chain":{},"seq":{},"hash":"{}","entry":{line},"request":{}}}}}"#,
+        r#"{{"type":{},"timestamp":{},"data":{{"chain":{},"seq":{},"hash":"{}","entry":{line},"request":{},"receipt":{}}}}}"#,
         serde_json::to_string(&format!("ledger.{}", entry.kind))?,
         serde_json::to_string(entry.at)?,
         serde_json::to_string(entry.chain)?,
         entry.seq,
         entry.hash.to_hex(),
         serde_json::to_string(request)?,
+        serde_json::to_string(&receipt)?,
     ))
+}
+
+/// The receipt kept with `entry` (its signed note), read and checked to be about it: its
+/// signed text names this chain, seq, hash and time. A receipt about anything else was not put
+/// there by the writer (an integrity alarm). Its signature is the receiver's to check, with the
+/// receipt key the deliverer does not hold. Sent as the API answers with it.
+pub fn kept_receipt(entry: &EntryRef<'_>, kept: Option<&str>) -> Result<Option<ReceiptDocument>, StoreError> {
+    let Some(note) = kept else {
+        return Ok(None);
+    };
+    let alarm = |why: &str| {
+        StoreError::IntegrityAlarm(format!(
+            "the receipt kept with entry {} of chain {} {why}",
+            entry.seq, entry.chain
+        ))
+    };
+    let signed = ledger::SignedNote::parse(note).map_err(|_| alarm("is not a signed note"))?;
+    let said = ledger::Receipt::parse_text(signed.text).map_err(|_| alarm("is not a receipt"))?;
+    let about_entry = said.chain.as_str() == entry.chain
+        && said.seq == entry.seq
+        && said.entry_hash == entry.hash
+        && said.at == entry.at;
+    if !about_entry {
+        return Err(alarm("is about another entry"));
+    }
+    Ok(Some(ReceiptDocument {
+        format: ledger::receipt::RECEIPT_FORMAT.to_owned(),
+        origin: said.origin,
+        chain: said.chain.to_string(),
+        seq: said.seq,
+        entry_hash: said.entry_hash.to_hex(),
+        at: said.at,
+        merge_deadline: said.merge_deadline,
+        note: note.to_owned(),
+    }))
 }
 
 /// The views of requests one partner's round has read, shared by its endpoints: with 100
@@ -285,12 +328,12 @@ async fn deliver_endpoint(
         if cursor.not_before_ms > now_ms(app) || cursor.state != State::Enabled {
             break;
         }
-        let lines = app.store.entries_with_requests(&chain, cursor.next_seq, BATCH).await?;
-        if lines.is_empty() {
+        let stored = app.store.stored_entries(&chain, cursor.next_seq, BATCH).await?;
+        if stored.is_empty() {
             break;
         }
-        examined += lines.len();
-        for (line, request) in &lines {
+        examined += stored.len();
+        for StoredEntry { line, request, receipt } in &stored {
             let entry = EntryRef::parse(line.as_bytes()).map_err(StoreError::internal)?;
             // Only what the ledger holds is signed: the partner's own chain, each entry at
             // the seq asked for and hashing to the hash it claims.
@@ -312,7 +355,8 @@ async fn deliver_endpoint(
                 Next::Deliver { .. } if std::time::Instant::now() >= deadline => break 'rounds,
                 Next::Deliver { seq } => {
                     let view = request_view(app, views, &endpoint.partner, *request, entry_version(&entry)).await?;
-                    let payload = body(&entry, line, &view).map_err(StoreError::internal)?;
+                    let receipt = kept_receipt(&entry, receipt.as_deref())?;
+                    let payload = body(&entry, line, &view, receipt.as_ref()).map_err(StoreError::internal)?;
                     let id = webhook_id(entry.chain, seq);
                     let timestamp = wall_seconds();
                     let headers = signer.headers(&id, timestamp, payload.as_bytes());
@@ -525,7 +569,7 @@ mod tests {
     fn the_body_carries_the_entry_exactly_as_hashed() {
         let line = r#"{"v":2,"chain":"contoso","seq":3,"prev":"0000000000000000000000000000000000000000000000000000000000000000","at":"2026-11-24T10:00:00.000Z","kind":"created","data":{"a":1},"hash":"1111111111111111111111111111111111111111111111111111111111111111"}"#;
         let entry = EntryRef::parse(line.as_bytes()).unwrap();
-        let text = body(&entry, line, &serde_json::json!({ "id": "r1" })).unwrap();
+        let text = body(&entry, line, &serde_json::json!({ "id": "r1" }), None).unwrap();
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value["type"], "ledger.created");
         assert_eq!(value["timestamp"], "2026-11-24T10:00:00.000Z");
@@ -533,8 +577,53 @@ mod tests {
         assert_eq!(value["data"]["seq"], 3);
         assert_eq!(value["data"]["hash"], "1".repeat(64));
         assert_eq!(value["data"]["request"]["id"], "r1");
-        assert!(value["data"].get("receipt").is_none());
+        assert_eq!(value["data"]["receipt"], serde_json::Value::Null);
         // The line itself, byte for byte, inside the body.
         assert!(text.contains(line));
+    }
+
+    const LINE: &str = r#"{"v":2,"chain":"contoso","seq":3,"prev":"0000000000000000000000000000000000000000000000000000000000000000","at":"2026-11-24T10:00:00.000Z","kind":"created","data":{"a":1},"hash":"1111111111111111111111111111111111111111111111111111111111111111"}"#;
+
+    fn receipt_for(seq: u64, hash: ledger::Hash, at: &str) -> ReceiptDocument {
+        let key = ledger::SignerKey::generate("ledgerdesk.test-receipts").unwrap();
+        let log = ledger::LogName::parse("ledgerdesk.test").unwrap();
+        let receipt = ledger::Receipt::new(&log, &ChainId::parse("contoso").unwrap(), seq, hash, at).unwrap();
+        ReceiptDocument::new(&receipt, &key)
+    }
+
+    #[test]
+    fn the_kept_receipt_goes_in_the_body_as_the_write_answered_with_it() {
+        let entry = EntryRef::parse(LINE.as_bytes()).unwrap();
+        let answered = receipt_for(3, entry.hash, entry.at);
+        let checked = kept_receipt(&entry, Some(&answered.note)).unwrap().expect("a receipt");
+        assert_eq!(checked, answered);
+        let text = body(&entry, LINE, &serde_json::Value::Null, Some(&checked)).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["data"]["receipt"], serde_json::to_value(&answered).unwrap());
+        assert_eq!(kept_receipt(&entry, None).unwrap(), None);
+    }
+
+    #[test]
+    fn a_kept_receipt_about_another_entry_is_an_integrity_alarm() {
+        let entry = EntryRef::parse(LINE.as_bytes()).unwrap();
+        let alarm = |kept: &str| matches!(kept_receipt(&entry, Some(kept)), Err(StoreError::IntegrityAlarm(_)));
+        // Another seq, another hash, another time: each signed, none about this entry.
+        for (seq, hash, at) in [
+            (4, entry.hash, entry.at),
+            (3, ledger::Hash::digest(b"other"), entry.at),
+            (3, entry.hash, "2026-11-24T10:00:01.000Z"),
+        ] {
+            assert!(alarm(&receipt_for(seq, hash, at).note), "{seq} {at}");
+        }
+        // Another chain's receipt for the same seq and hash.
+        let key = ledger::SignerKey::generate("ledgerdesk.test-receipts").unwrap();
+        let log = ledger::LogName::parse("ledgerdesk.test").unwrap();
+        let other = ledger::Receipt::new(&log, &ChainId::parse("fabrikam").unwrap(), 3, entry.hash, entry.at).unwrap();
+        assert!(alarm(&other.sign(&key)));
+        // Things that are no receipt at all: the JSON object, a checkpoint-like note, text.
+        let document = serde_json::to_string(&receipt_for(3, entry.hash, entry.at)).unwrap();
+        assert!(alarm(&document));
+        assert!(alarm("ledgerdesk.test/contoso\n4\nAAAA\n\n— key AAAA\n"));
+        assert!(alarm("not a note"));
     }
 }

@@ -46,8 +46,9 @@ pub struct App {
     pub store: Store,
     pub policy: SupportPolicy,
     pub identity: IdentityConfig,
-    /// Signs the receipt every write returns (the writer functions only).
-    pub receipts: Receipts,
+    /// Signs the receipt every write returns and the store keeps (the writer functions and
+    /// the sweep): shared with the store, which keeps each entry's receipt with it.
+    pub receipts: std::sync::Arc<Receipts>,
     /// Seals webhook signing secrets and says which receiver URLs are allowed (the
     /// `webhooks` function and the deliverer only).
     pub webhooks: Option<webhooks_api::WebhookConfig>,
@@ -59,7 +60,7 @@ impl App {
             store,
             policy,
             identity,
-            receipts: Receipts::default(),
+            receipts: std::sync::Arc::new(Receipts::default()),
             webhooks: None,
         }
     }
@@ -70,8 +71,15 @@ impl App {
     }
 
     pub fn with_receipts(mut self, signer: ReceiptSigner) -> Self {
-        self.receipts = Receipts::ready(signer);
+        self.set_receipts(Receipts::ready(signer));
         self
+    }
+
+    /// Sign receipts with `receipts`: in the answers, and in the entries the store keeps.
+    pub fn set_receipts(&mut self, receipts: Receipts) {
+        let receipts = std::sync::Arc::new(receipts);
+        self.store.set_receipts(receipts.clone());
+        self.receipts = receipts;
     }
 }
 

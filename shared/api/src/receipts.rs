@@ -107,6 +107,27 @@ impl Receipts {
     }
 }
 
+/// The store keeps the receipt of every entry it appends (FORMAT.md §10.2), signed by this
+/// same key, so what a write returns is what the ledger keeps. The key must be at hand —
+/// every writer awaits [`Receipts::signer`] before it writes — or the write is refused.
+impl store::ReceiptStamp for Receipts {
+    fn stamp(&self, appended: &Appended) -> Result<Option<String>, store::StoreError> {
+        let signer = match (self.signer.get(), &self.fetch) {
+            (Some(signer), _) => signer,
+            (None, None) => return Ok(None),
+            (None, Some(_)) => {
+                return Err(store::StoreError::Unavailable(
+                    "the receipt key has not been read; no entry is written without its receipt".into(),
+                ));
+            }
+        };
+        let receipt = signer
+            .receipt(appended)
+            .map_err(|_| store::StoreError::Internal("cannot sign a receipt".into()))?;
+        Ok(Some(receipt.note))
+    }
+}
+
 /// Add the receipt for `appended` to a response body (when this function signs receipts).
 pub fn attach(
     signer: Option<&ReceiptSigner>,
@@ -160,5 +181,45 @@ mod tests {
     async fn ready_and_none() {
         assert!(Receipts::ready(signer()).signer().await.expect("ready").is_some());
         assert!(Receipts::default().signer().await.expect("none").is_none());
+    }
+
+    fn appended() -> Appended {
+        Appended {
+            chain: ChainId::parse("contoso").unwrap(),
+            seq: 4,
+            entry_hash: ledger::Hash::digest(b"entry"),
+            at: "2026-11-24T10:00:00.000Z".into(),
+        }
+    }
+
+    /// The receipt the store keeps with an entry is the one the write answers with.
+    #[tokio::test]
+    async fn the_kept_receipt_is_the_answered_one_and_none_is_kept_without_a_key() {
+        use store::ReceiptStamp;
+        let receipts = Receipts::ready(signer());
+        let kept = receipts.stamp(&appended()).expect("signed").expect("a receipt");
+        let answered = attach(receipts.signer().await.unwrap(), serde_json::json!({}), &appended()).unwrap();
+        assert_eq!(kept, answered["receipt"]["note"].as_str().unwrap());
+        assert_eq!(
+            Receipts::default().stamp(&appended()).expect("no key, no receipt"),
+            None
+        );
+    }
+
+    /// A writer whose key is still being read writes nothing: the store's stamp refuses
+    /// rather than keep an entry without its receipt.
+    #[tokio::test]
+    async fn a_key_not_yet_read_refuses_the_stamp() {
+        use store::ReceiptStamp;
+        let receipts = Receipts::fetching(Box::new(|| {
+            Box::pin(async {
+                std::future::pending::<()>().await;
+                Ok(signer())
+            })
+        }));
+        assert!(matches!(
+            receipts.stamp(&appended()),
+            Err(store::StoreError::Unavailable(_))
+        ));
     }
 }

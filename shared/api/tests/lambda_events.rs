@@ -109,7 +109,7 @@ async fn a_receipt_key_that_cannot_be_read_refuses_the_write_before_the_store_is
     let asked = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&asked);
     let mut app = app().await;
-    app.receipts = api::receipts::Receipts::fetching(Box::new(move || {
+    app.set_receipts(api::receipts::Receipts::fetching(Box::new(move || {
         let n = counter.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move {
             if n == 0 {
@@ -121,7 +121,7 @@ async fn a_receipt_key_that_cannot_be_read_refuses_the_write_before_the_store_is
                 })
             }
         })
-    }));
+    })));
     let mut event = fixture();
     event["body"] = event["body"].as_str().unwrap().replace("\"phone\"", "\"email\"").into();
     let create = |event: &Value| lambda_http::request::from_str(&event.to_string()).unwrap();

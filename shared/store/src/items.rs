@@ -195,6 +195,11 @@ pub(crate) struct LedgerItem {
     pub at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rid: Option<String>,
+    /// The receipt the writer signed for this entry and returned (FORMAT.md §10.2): its
+    /// signed note. Entries the service records on its own (disclosures), and
+    /// entries written before receipts were kept, have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
 }
 
 #[cfg(test)]

@@ -22,6 +22,17 @@ use crate::error::{StoreError, sdk};
 use crate::items::{self, LedgerItem, n, s};
 use crate::schema::NEEDS_CHECKPOINT;
 
+/// A ledger entry as the table holds it: the line as hashed, the request it is about, and the
+/// receipt its writer signed and kept with it (FORMAT.md §10.2). Read from the table, none of
+/// it is evidence until checked: the line against its chain, the receipt by its signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    pub line: String,
+    pub request: Option<domain::RequestId>,
+    /// The receipt's signed note.
+    pub receipt: Option<String>,
+}
+
 /// Chains signed at the same time.
 const SIGN_CONCURRENCY: usize = 16;
 /// Chains signed at the same time when witnesses are asked: most of a chain's time is then
@@ -265,20 +276,21 @@ impl Store {
     /// Entries `start … start + limit − 1` of `chain` (fewer at the end), as stored.
     pub async fn entries(&self, chain: &ChainId, start: u64, limit: u64) -> Result<Vec<String>, StoreError> {
         Ok(self
-            .entries_with_requests(chain, start, limit)
+            .stored_entries(chain, start, limit)
             .await?
             .into_iter()
-            .map(|(line, _)| line)
+            .map(|entry| entry.line)
             .collect())
     }
 
-    /// [`entries`](Self::entries), each with the request it is about (if any).
-    pub async fn entries_with_requests(
+    /// [`entries`](Self::entries), each with the request it is about (if any) and the receipt
+    /// kept with it (if any).
+    pub async fn stored_entries(
         &self,
         chain: &ChainId,
         start: u64,
         limit: u64,
-    ) -> Result<Vec<(String, Option<domain::RequestId>)>, StoreError> {
+    ) -> Result<Vec<StoredEntry>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -292,7 +304,7 @@ impl Store {
             .expression_attribute_values(":to", n(start.saturating_add(limit - 1)))
             .scan_index_forward(true)
             .consistent_read(true);
-        let mut lines = Vec::new();
+        let mut entries = Vec::new();
         self.query_all(query, |item| {
             let entry: LedgerItem = serde_dynamo::from_item(item).map_err(StoreError::internal)?;
             // The index key is `<partner>#<request id>`.
@@ -301,11 +313,15 @@ impl Store {
                 .as_deref()
                 .and_then(|rid| rid.rsplit_once('#'))
                 .and_then(|(_, id)| domain::RequestId::parse(id).ok());
-            lines.push((entry.line, request));
+            entries.push(StoredEntry {
+                line: entry.line,
+                request,
+                receipt: entry.receipt,
+            });
             Ok::<_, StoreError>(())
         })
         .await?;
-        Ok(lines)
+        Ok(entries)
     }
 
     /// `chain`'s signed checkpoints, oldest first.

@@ -40,13 +40,13 @@ pub use aws_config::SdkConfig as AwsConfig;
 pub use cursor::CursorKey;
 pub use error::StoreError;
 pub use items::SWEEP_SHARDS;
-pub use ledger_io::{ExportError, IntegrityAlarm, SignReport, StoredCheckpoint, Unwitnessed};
+pub use ledger_io::{ExportError, IntegrityAlarm, SignReport, StoredCheckpoint, StoredEntry, Unwitnessed};
 pub use personal_io::PersonalItem;
 pub use read::{Assignee, History, ListQuery, Page, PageSize, QueueQuery};
 pub use relationships::{Relationship, RelationshipStatus};
 pub use schema::TableNames;
 pub use webhooks_io::{DeliveryAttempt, DeliveryPage, EndpointState, SealedSecret, WebhookEndpoint};
-pub use write::{Appended, CreateOutcome, IdempotencyClaim, RELATIONSHIPS_PER_TRANSACTION, RETRY_BUDGET};
+pub use write::{Appended, CreateOutcome, IdempotencyClaim, RELATIONSHIPS_PER_TRANSACTION, RETRY_BUDGET, ReceiptStamp};
 
 /// How long an idempotency record is honoured.
 pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
@@ -92,6 +92,8 @@ pub struct Store {
     clock: Clock,
     /// The witnesses the signer asks to cosign each checkpoint (FORMAT.md §17).
     witnesses: Option<witnesses::Witnesses>,
+    /// Signs the receipt kept with each entry this process appends (the writers).
+    receipts: Option<std::sync::Arc<dyn write::ReceiptStamp>>,
 }
 
 /// The S3 bucket that holds the entry tiles (FORMAT.md §11.1): immutable blobs, written by the
@@ -123,7 +125,15 @@ impl Store {
             entry_tiles: None,
             clock: Clock::system(),
             witnesses: None,
+            receipts: None,
         }
+    }
+
+    /// Keep, with every entry this store appends, the receipt `stamp` signs for it (FORMAT.md
+    /// §10.2): in the entry's own transaction, so the receipt a write returns is the one the
+    /// ledger keeps, and nothing read from the table later has to be trusted to sign one.
+    pub fn set_receipts(&mut self, stamp: std::sync::Arc<dyn write::ReceiptStamp>) {
+        self.receipts = Some(stamp);
     }
 
     /// Ask these witnesses to cosign every checkpoint the signer signs.

@@ -49,6 +49,15 @@ pub struct Appended {
     pub at: String,
 }
 
+/// Signs the receipt of an entry as it is appended (the writer functions' receipt key), to be
+/// kept with the entry in the same transaction (FORMAT.md §10.2).
+pub trait ReceiptStamp: Send + Sync + std::fmt::Debug {
+    /// The receipt for `appended`: its signed note (FORMAT.md §10);
+    /// `Ok(None)` when this process signs no receipts. An error refuses the write: nothing
+    /// is written (a writer whose receipt key is not at hand writes no receipt-less entries).
+    fn stamp(&self, appended: &Appended) -> Result<Option<String>, StoreError>;
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreateOutcome {
     Created(Appended),
@@ -58,6 +67,18 @@ pub enum CreateOutcome {
         response: serde_json::Value,
         appended: Appended,
     },
+}
+
+/// What a receipt promises about `entry` of `chain`.
+fn appended_of(chain: &ChainId, entry: &Entry) -> Appended {
+    Appended {
+        chain: chain.clone(),
+        seq: entry.seq,
+        entry_hash: entry.hash,
+        at: ledger::EntryRef::parse(entry.line.as_bytes())
+            .map(|e| e.at.to_owned())
+            .unwrap_or_default(),
+    }
 }
 
 /// An entry to append: its kind and time, its data (personal values already sealed) and the
@@ -629,6 +650,7 @@ impl Store {
                 let (entry, after) = next
                     .append(&event.at.datetime(), &event.kind, &data)
                     .map_err(|e| failed(StoreError::internal(e)))?;
+                let receipt = self.receipt_of(change, &chain, &entry).map_err(failed)?;
                 let items = self
                     .transaction(
                         change,
@@ -639,6 +661,7 @@ impl Store {
                         &next,
                         &entry,
                         &after,
+                        receipt,
                     )
                     .map_err(failed)?;
                 built.extend(items.into_iter().filter(|(role, _)| *role != Role::Head));
@@ -655,17 +678,7 @@ impl Store {
             let outcome = self.transact(built, last, started).await;
             let fresh = match outcome {
                 Ok(()) => {
-                    let appended = entries
-                        .iter()
-                        .map(|entry| Appended {
-                            chain: chain.clone(),
-                            seq: entry.seq,
-                            entry_hash: entry.hash,
-                            at: ledger::EntryRef::parse(entry.line.as_bytes())
-                                .map(|e| e.at.to_owned())
-                                .unwrap_or_default(),
-                        })
-                        .collect();
+                    let appended = entries.iter().map(|entry| appended_of(&chain, entry)).collect();
                     self.remember(next);
                     return Ok(appended);
                 }
@@ -697,6 +710,15 @@ impl Store {
                     head = self.read_head(&chain).await.map_err(failed)?;
                 }
             }
+        }
+    }
+
+    /// The receipt to keep with `entry`, if this store signs them and the change is one a
+    /// caller made (a disclosure the service records on its own gets none).
+    fn receipt_of(&self, change: &Change<'_>, chain: &ChainId, entry: &Entry) -> Result<Option<String>, StoreError> {
+        match (&self.receipts, change) {
+            (None, _) | (_, Change::Access { .. }) => Ok(None),
+            (Some(stamp), _) => stamp.stamp(&appended_of(chain, entry)),
         }
     }
 
@@ -754,6 +776,7 @@ impl Store {
         head: &ChainHead,
         entry: &Entry,
         next: &ChainHead,
+        receipt: Option<String>,
     ) -> Result<Vec<(Role, TransactWriteItem)>, StoreError> {
         let partner = change.partner();
         let put_item = |put: aws_sdk_dynamodb::types::builders::PutBuilder| -> Result<TransactWriteItem, StoreError> {
@@ -824,6 +847,7 @@ impl Store {
                 .map_err(StoreError::internal)?,
             at: entry_at.clone(),
             rid: Some(change.personal_pk()),
+            receipt,
         };
         let put_entry = Put::builder()
             .table_name(&self.tables.ledger)

@@ -376,3 +376,106 @@ async fn two_changes_of_one_relationship_from_the_same_read_cannot_both_be_writt
     let lines = h.export("partner-r").await;
     assert_eq!(lines.len(), 2, "two writes held: {lines:?}");
 }
+
+/// A writer function's receipt stamp (the api crate's `Receipts`), with a fixed key.
+#[derive(Debug)]
+struct Stamp(ledger::SignerKey);
+
+fn receipt_log() -> ledger::LogName {
+    ledger::LogName::parse("ledgerdesk.test").unwrap()
+}
+
+impl store::ReceiptStamp for Stamp {
+    fn stamp(&self, appended: &store::Appended) -> Result<Option<String>, StoreError> {
+        let receipt = ledger::Receipt::new(
+            &receipt_log(),
+            &appended.chain,
+            appended.seq,
+            appended.entry_hash,
+            &appended.at,
+        )
+        .map_err(StoreError::internal)?;
+        Ok(Some(receipt.sign(&self.0)))
+    }
+}
+
+/// A writer whose receipt key is not at hand.
+#[derive(Debug)]
+struct KeyNotRead;
+
+impl store::ReceiptStamp for KeyNotRead {
+    fn stamp(&self, _: &store::Appended) -> Result<Option<String>, StoreError> {
+        Err(StoreError::Unavailable("the receipt key has not been read".into()))
+    }
+}
+
+#[tokio::test]
+async fn each_entry_keeps_the_receipt_its_writer_signed_and_a_writer_without_its_key_writes_nothing() {
+    let h = Harness::new().await;
+    let key = ledger::SignerKey::from_seed("receipts", [9; 32]).unwrap();
+    let keys = ledger::TrustedKeys::new([key.verifier()]);
+    let mut store = store::Store::new(h.client.clone(), h.tables.clone());
+    store.set_receipts(std::sync::Arc::new(Stamp(key)));
+    let (request, event) = open("partner-a", CUSTOMER_A, "B", "azure", t0());
+    let CreateOutcome::Created(created) = store.create_request(&request, &event, None).await.unwrap() else {
+        panic!("created");
+    };
+    let (responded, response_event) = request
+        .apply(
+            Action::Respond {
+                message: Message::parse("On it").unwrap(),
+            },
+            &engineer(),
+            Timestamp::from(t0() + minutes(5)),
+            &policy(),
+        )
+        .unwrap();
+    let changed = store
+        .save_change(&responded, request.version(), &response_event)
+        .await
+        .unwrap();
+    // An auditor's disclosure is recorded by the service, not a caller's write: no receipt.
+    let auditor = Actor::system("auditor").unwrap();
+    let case = CaseReference::parse("CASE-1").unwrap();
+    let disclosed = store
+        .record_disclosure(&responded, &auditor, &case, 0, Timestamp::from(t0() + minutes(6)))
+        .await
+        .unwrap();
+
+    let chain = created.chain.clone();
+    let stored = store.stored_entries(&chain, 0, 10).await.unwrap();
+    assert_eq!(stored.len(), 3);
+    for (entry, appended) in stored.iter().zip([&created, &changed]) {
+        let kept = ledger::KeptReceipt::parse(entry.receipt.as_deref().expect("a kept receipt")).unwrap();
+        let receipt = kept.open(&keys, &receipt_log()).expect("signed by the receipt key");
+        let line = ledger::EntryRef::parse(entry.line.as_bytes()).unwrap();
+        assert_eq!(
+            (receipt.seq, receipt.entry_hash, receipt.at.as_str()),
+            (appended.seq, appended.entry_hash, appended.at.as_str())
+        );
+        assert_eq!(
+            (line.seq, line.hash, line.at),
+            (receipt.seq, receipt.entry_hash, receipt.at.as_str())
+        );
+    }
+    assert_eq!(stored[2].receipt, None);
+    assert_eq!(disclosed.seq, 2);
+
+    // Without its key at hand a writer writes nothing: no request, no entry, no head move.
+    let mut refusing = store::Store::new(h.client.clone(), h.tables.clone());
+    refusing.set_receipts(std::sync::Arc::new(KeyNotRead));
+    let before = (h.scan(&h.tables.requests).await, h.scan(&h.tables.ledger).await);
+    let (another, event) = open("partner-a", CUSTOMER_A, "C", "azure", t0() + minutes(7));
+    let err = refusing.create_request(&another, &event, None).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    let err = refusing
+        .save_change(&responded, responded.version(), &response_event)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert_eq!(
+        before,
+        (h.scan(&h.tables.requests).await, h.scan(&h.tables.ledger).await)
+    );
+    assert_eq!(h.head_size("partner-a").await, 3);
+}
