@@ -841,3 +841,128 @@ async fn a_row_stripped_of_its_signed_state_changes_nothing_and_an_old_row_must_
         "{report:?}"
     );
 }
+
+/// Attack 8: answers given again. An idempotent retry and a relationship PUT that changes
+/// nothing answer with the receipt of an entry named in a table (the idempotency record, the
+/// relationship item). The operator forges a tail entry and points those at it: the answers
+/// carry the receipt kept with the entry — none — and never one signed for the forgery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rewriting_what_an_answer_names_gets_no_receipt_for_a_forged_entry() {
+    let stack = Stack::start().await;
+    let token = stack.partner_token("contoso");
+    let admin = stack.token(local::token::TokenRole::Admin, None, "onboarding@vendor");
+    let path = format!("/customers/{CUSTOMER}/service-requests");
+    let key = [("idempotency-key", "forged-retry-1")];
+    let first = stack
+        .send(reqwest::Method::POST, &path, Some(&token), Some(&body()), &key)
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let genuine = first.body["receipt"].clone();
+    assert!(genuine["note"].is_string());
+    let retry = stack
+        .send(reqwest::Method::POST, &path, Some(&token), Some(&body()), &key)
+        .await;
+    assert_eq!(retry.body["receipt"], genuine, "a retry: the kept receipt");
+    let relationship = format!("/relationships/contoso/{CUSTOMER}");
+    let again = || async {
+        stack
+            .send(
+                reqwest::Method::PUT,
+                &relationship,
+                Some(&admin),
+                Some(&json!({ "status": "active" })),
+                &[],
+            )
+            .await
+    };
+    let unchanged = again().await;
+    assert_eq!(unchanged.status, StatusCode::OK, "{}", unchanged.body);
+    let relationship_receipt = unchanged.body["receipt"].clone();
+    assert!(relationship_receipt["note"].is_string(), "{}", unchanged.body);
+
+    // The forged tail entry, the head moved over it.
+    let lines = chain_lines(&stack, "contoso").await;
+    let head = head_of("contoso", &lines);
+    let at = ledger::entry::format_at(&stack.running.now().datetime());
+    let (line, next) = forge(
+        &head,
+        &at,
+        "created",
+        &json!({ "requestId": "forged", "billable": false }),
+    );
+    put_entry(&stack, &line).await;
+    set_head(&stack, &next).await;
+    let forged = EntryRef::parse(line.as_bytes()).unwrap();
+    let dynamodb = stack.dynamodb().await;
+    let records = dynamodb
+        .scan()
+        .table_name(tables().idempotency)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap();
+    assert_eq!(records.len(), 1);
+    let points = [
+        ("entry_seq", AttributeValue::N(forged.seq.to_string())),
+        ("entry_hash", AttributeValue::S(forged.hash.to_hex())),
+        ("entry_at", AttributeValue::S(forged.at.to_owned())),
+    ];
+    let mut update = dynamodb
+        .update_item()
+        .table_name(tables().idempotency)
+        .key("pk", records[0]["pk"].clone())
+        .update_expression("SET entry_seq = :s, entry_hash = :h, entry_at = :a");
+    let mut relationship_update = dynamodb
+        .update_item()
+        .table_name(tables().relationships)
+        .key("partner", AttributeValue::S("contoso".into()))
+        .key("customer", AttributeValue::S(CUSTOMER.into()))
+        .update_expression("SET entry_seq = :s, entry_hash = :h, entry_at = :a");
+    for (name, value) in points {
+        let placeholder = match name {
+            "entry_seq" => ":s",
+            "entry_hash" => ":h",
+            _ => ":a",
+        };
+        update = update.expression_attribute_values(placeholder, value.clone());
+        relationship_update = relationship_update.expression_attribute_values(placeholder, value);
+    }
+    update.send().await.unwrap();
+    relationship_update.send().await.unwrap();
+
+    let retry = stack
+        .send(reqwest::Method::POST, &path, Some(&token), Some(&body()), &key)
+        .await;
+    assert_eq!(retry.status, StatusCode::CREATED, "{}", retry.body);
+    assert!(
+        retry.body.get("receipt").is_none(),
+        "no receipt for the forgery: {}",
+        retry.body
+    );
+    let unchanged = again().await;
+    assert_eq!(unchanged.status, StatusCode::OK, "{}", unchanged.body);
+    assert!(
+        unchanged.body.get("receipt").is_none(),
+        "no receipt for the forgery: {}",
+        unchanged.body
+    );
+    // The genuine entry's receipt moved onto the forgery: an integrity alarm (a 503, as every
+    // ledger integrity alarm), no receipt.
+    dynamodb
+        .update_item()
+        .table_name(tables().ledger)
+        .key("chain", AttributeValue::S("contoso".into()))
+        .key("seq", AttributeValue::N(forged.seq.to_string()))
+        .update_expression("SET receipt = :r")
+        .expression_attribute_values(":r", AttributeValue::S(genuine["note"].as_str().unwrap().into()))
+        .send()
+        .await
+        .unwrap();
+    let retry = stack
+        .send(reqwest::Method::POST, &path, Some(&token), Some(&body()), &key)
+        .await;
+    assert_eq!(retry.status, StatusCode::SERVICE_UNAVAILABLE, "{}", retry.body);
+    assert!(retry.body.get("receipt").is_none());
+    assert_eq!(again().await.status, StatusCode::SERVICE_UNAVAILABLE);
+}

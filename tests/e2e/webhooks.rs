@@ -834,9 +834,9 @@ async fn an_endpoint_re_pointed_in_the_table_sends_nothing() {
     assert!(attacker.deliveries().await.is_empty());
 }
 
-/// An operator with table access cannot give an entry a receipt: one copied from another entry
-/// never reaches the receiver (the endpoint waits, alarmed), and one taken away arrives as
-/// `null` — a notification the partner cannot prove.
+/// An operator with table access cannot give an entry a receipt: one moved from another
+/// entry, or one taken away, never reaches the receiver (the endpoint waits at the entry,
+/// alarmed); with the receipt put back, delivery goes on.
 #[tokio::test]
 async fn a_receipt_moved_between_entries_in_the_table_is_never_sent() {
     use aws_sdk_dynamodb::types::AttributeValue;
@@ -909,7 +909,7 @@ async fn a_receipt_moved_between_entries_in_the_table_is_never_sent() {
     let waiting = endpoint_when(&stack, &integrator, &id, |e| e["nextSeq"] == start).await;
     assert_eq!(waiting["nextSeq"], start, "the endpoint waits at the entry: {waiting}");
 
-    // The receipt taken away instead: the entry is sent, with none; the next with its own.
+    // The receipt taken away instead: still nothing is sent.
     dynamodb
         .update_item()
         .table_name(&ledger)
@@ -918,9 +918,29 @@ async fn a_receipt_moved_between_entries_in_the_table_is_never_sent() {
         .send()
         .await
         .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        receiver.deliveries().await.len(),
+        2,
+        "nothing is sent without its receipt"
+    );
+
+    // The writer's receipt put back: the entry and the next arrive again, each with its own.
+    dynamodb
+        .update_item()
+        .table_name(&ledger)
+        .set_key(Some(key(start)))
+        .update_expression("SET receipt = :r")
+        .expression_attribute_values(
+            ":r",
+            AttributeValue::S(first["receipt"]["note"].as_str().unwrap().into()),
+        )
+        .send()
+        .await
+        .unwrap();
     let deliveries = receiver.wait_for(Duration::from_secs(5), |d| d.len() == 4).await;
     assert_eq!(deliveries[2]["seq"], start);
     assert_eq!(deliveries[2]["id"], delivered[0]["id"], "the same entry, the same id");
-    assert_eq!(deliveries[2]["receipt"], Value::Null);
+    assert_eq!(deliveries[2]["receipt"], first["receipt"]);
     assert_eq!(deliveries[3]["receipt"], second["receipt"]);
 }

@@ -316,11 +316,19 @@ async fn main() {
     let signer = webhooks::Signer::new(vec![secret], None).expect("signer");
     let lines = store.stored_entries(&chain, start, backlog).await.expect("entries");
     let url = format!("http://127.0.0.1:{receiver_port}/hook/baseline");
+    let check = bench
+        .running
+        .state
+        .app
+        .webhooks
+        .as_ref()
+        .and_then(|w| w.receipts.as_ref())
+        .expect("the receipt check");
     let posted = Instant::now();
     for stored in &lines {
         let entry = ledger::EntryRef::parse(stored.line.as_bytes()).expect("entry");
         // Like for like: the body carries the entry's kept receipt, checked as the deliverer does.
-        let receipt = api::deliver::kept_receipt(&entry, stored.receipt.as_deref()).expect("its receipt");
+        let receipt = api::deliver::kept_receipt(&entry, stored.receipt.as_deref(), check).expect("its receipt");
         let body = api::deliver::body(&entry, &stored.line, &Value::Null, receipt.as_ref()).expect("body");
         let id = webhooks::webhook_id("contoso", entry.seq);
         let timestamp = Utc::now().timestamp() as u64;

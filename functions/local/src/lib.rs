@@ -316,7 +316,6 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
             store::witnesses::Witnesses::new(endpoints, quorum).map_err(|e| anyhow::anyhow!("witnesses: {e}"))?,
         );
     }
-    register_relationships(&store, &config.relationships).await?;
     let policy = SupportPolicy::embedded()?;
     let app = App::new(store, policy, identity())
         .with_receipts(ReceiptSigner {
@@ -326,7 +325,14 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
         .with_webhooks(api::webhooks_api::WebhookConfig {
             key: webhooks::SealKey::from_bytes(secrets.webhook_key),
             mode: webhooks::Mode::Local,
+            receipts: Some(api::deliver::ReceiptCheck {
+                keys: ledger::TrustedKeys::new([secrets.receipt_key.verifier()]),
+                log: log_name(),
+                required_since: None,
+            }),
         });
+    // After the receipt key is given: every entry but a disclosure is kept with its receipt.
+    register_relationships(&app.store, &config.relationships).await?;
     let state = Arc::new(router::LocalState {
         app,
         jwt_secret: secrets.jwt_secret.clone(),
@@ -531,7 +537,11 @@ pub async fn sweep_once(
     let (endpoint, dynamo) = dynamodb(&config).await?;
     let tiles = LocalTiles::start(&config).await?;
     let store = store_at(&endpoint, secrets.cursor_key, &tiles, &config.clock).await?;
-    let app = App::new(store, SupportPolicy::embedded()?, identity());
+    // The sweep's breaches are kept with their receipts, as in the stack.
+    let app = App::new(store, SupportPolicy::embedded()?, identity()).with_receipts(ReceiptSigner {
+        key: secrets.receipt_key.clone(),
+        log: log_name(),
+    });
     let signing = Signing {
         key: secrets.signing_key,
         log: log_name(),

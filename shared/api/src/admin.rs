@@ -91,17 +91,6 @@ enum Saved {
     Unchanged(Option<store::Appended>),
 }
 
-impl Saved {
-    /// The entry whose receipt the caller gets: the new one, or the one that set it (a
-    /// retry after a lost response gets the same receipt: receipts are deterministic).
-    fn entry(&self) -> Option<&store::Appended> {
-        match self {
-            Saved::Written(appended) => Some(appended),
-            Saved::Unchanged(entry) => entry.as_ref(),
-        }
-    }
-}
-
 /// Register or change one relationship (ledgered); the existing `since` is kept unless given.
 /// A change that changes nothing writes nothing: the relationship as it is, and no entry.
 async fn save(
@@ -158,10 +147,15 @@ pub async fn put(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
     let signer = app.receipts.signer().await?;
     let (relationship, saved) = save(app, &caller, partner, customer, status, since).await?;
     let body = serde_json::to_value(&relationship).map_err(|_| ApiError::Internal)?;
-    // Nothing appended (it was so already): the receipt of the entry that set it, if known.
-    let body = match saved.entry() {
-        Some(appended) => crate::receipts::attach(signer, body, appended)?,
-        None => body,
+    // Nothing appended (it was so already): the receipt kept with the entry that set it, if
+    // known.
+    let body = match saved {
+        Saved::Written(appended) => crate::receipts::attach(signer, body, &appended)?,
+        Saved::Unchanged(Some(entry)) if signer.is_some() => {
+            let entry = app.store.with_kept_receipt(entry).await?;
+            crate::receipts::attach(signer, body, &entry)?
+        }
+        Saved::Unchanged(_) => body,
     };
     json_response(StatusCode::OK, &body)
 }
@@ -385,9 +379,16 @@ pub async fn import(app: &App, request: &Request) -> Result<Response<Body>, ApiE
     }
     tracing::info!(imported, unchanged, chains = highest.len(), "relationships imported");
     let mut receipts = Vec::new();
-    if let Some(signer) = signer {
-        for (chain, entry) in &highest {
-            receipts.push(json!({ "chain": chain, "seq": entry.seq, "receipt": signer.receipt(entry)? }));
+    if signer.is_some() {
+        for (chain, entry) in highest {
+            // Written now, its receipt is in hand; so already, it is read with the entry.
+            let entry = match entry.receipt {
+                Some(_) => entry,
+                None => app.store.with_kept_receipt(entry).await?,
+            };
+            if let Some(receipt) = crate::receipts::confirmed(signer, &entry)? {
+                receipts.push(json!({ "chain": chain, "seq": entry.seq, "receipt": receipt }));
+            }
         }
     }
     json_response(

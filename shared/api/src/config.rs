@@ -64,6 +64,9 @@ pub struct Needs {
     /// The key that seals webhook signing secrets (`webhook-endpoints`: `WEBHOOK_KEY` or
     /// `WEBHOOK_KEY_PARAMETER`).
     pub webhook_key: bool,
+    /// The published receipt key the deliverer checks kept receipts with (`RECEIPT_PUBLIC_KEY`,
+    /// `LEDGER_LOG_NAME`, `RECEIPTS_REQUIRED_SINCE`).
+    pub receipt_check: bool,
 }
 
 impl Needs {
@@ -73,6 +76,7 @@ impl Needs {
         entry_tiles: false,
         witnesses: false,
         webhook_key: false,
+        receipt_check: false,
     };
     /// `list-requests`.
     pub const READER: Needs = Needs {
@@ -81,6 +85,7 @@ impl Needs {
         entry_tiles: true,
         witnesses: false,
         webhook_key: false,
+        receipt_check: false,
     };
     /// The functions that append to the ledger on a caller's behalf.
     pub const WRITER: Needs = Needs {
@@ -89,6 +94,7 @@ impl Needs {
         entry_tiles: false,
         witnesses: false,
         webhook_key: false,
+        receipt_check: false,
     };
     /// The sweep, which signs checkpoints and keeps the entry tiles they complete, and
     /// appends breaches (each kept with its receipt).
@@ -98,6 +104,7 @@ impl Needs {
         entry_tiles: true,
         witnesses: true,
         webhook_key: false,
+        receipt_check: false,
     };
     /// `deliver-webhooks`: the deliverer opens the secrets it signs with (and holds no
     /// receipt key: it signs no receipts).
@@ -107,6 +114,7 @@ impl Needs {
         entry_tiles: false,
         witnesses: false,
         webhook_key: true,
+        receipt_check: true,
     };
     /// `webhook-endpoints`: partners manage their endpoints.
     pub const WEBHOOKS: Needs = Needs {
@@ -115,6 +123,7 @@ impl Needs {
         entry_tiles: false,
         witnesses: false,
         webhook_key: true,
+        receipt_check: false,
     };
 }
 
@@ -149,6 +158,34 @@ pub fn log_name() -> Result<LogName, ConfigError> {
     })
 }
 
+/// How the deliverer checks kept receipts (FORMAT.md §10.2): `RECEIPT_PUBLIC_KEY` (the
+/// published `.pub` of the receipt key: never the private key), `LEDGER_LOG_NAME`, and
+/// `RECEIPTS_REQUIRED_SINCE` (optional: a deployment upgraded to kept receipts gives the
+/// upgrade's time, before which entries have none; empty or unset, every entry but a
+/// disclosure must have one).
+pub fn receipt_check_from_env() -> Result<crate::deliver::ReceiptCheck, ConfigError> {
+    let key = ledger::VerifierKey::parse(var("RECEIPT_PUBLIC_KEY")?.trim()).map_err(|e| ConfigError::Invalid {
+        name: "RECEIPT_PUBLIC_KEY",
+        problem: e.to_string(),
+    })?;
+    let required_since = match optional("RECEIPTS_REQUIRED_SINCE").filter(|s| !s.trim().is_empty()) {
+        None => None,
+        Some(text) => Some(
+            ledger::entry::parse_at(text.trim())
+                .map(|at| ledger::entry::format_at(&at))
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "RECEIPTS_REQUIRED_SINCE",
+                    problem: "not a time like 2026-12-07T00:00:00.000Z".into(),
+                })?,
+        ),
+    };
+    Ok(crate::deliver::ReceiptCheck {
+        keys: ledger::TrustedKeys::new([key]),
+        log: log_name()?,
+        required_since,
+    })
+}
+
 /// The App of a Lambda function, from its environment:
 /// `TABLE_PREFIX` (required), `PARTNER_CLAIM` (default `partner_id`), `PARTNER_AUDIENCE` and
 /// `VENDOR_AUDIENCE` (required: the audiences of partners' and of vendor staff tokens), `DYNAMODB_ENDPOINT` (optional); for
@@ -167,6 +204,11 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
     );
     let log = if needs.receipts { Some(log_name()?) } else { None };
     let witnesses = if needs.witnesses { witnesses_from_env()? } else { None };
+    let receipt_check = if needs.receipt_check {
+        Some(receipt_check_from_env()?)
+    } else {
+        None
+    };
     // Read with the other variables, so that a missing one fails before any AWS set-up.
     let tile_bucket = if needs.entry_tiles {
         Some((var("ENTRY_TILE_BUCKET")?, optional("S3_ENDPOINT")))
@@ -252,6 +294,7 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
         app = app.with_webhooks(crate::webhooks_api::WebhookConfig {
             key,
             mode: webhooks::Mode::Aws,
+            receipts: receipt_check,
         });
     }
     match (receipt_key, log) {

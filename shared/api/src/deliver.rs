@@ -126,22 +126,45 @@ pub fn body(
     ))
 }
 
-/// The receipt kept with `entry` (its signed note), read and checked to be about it: its
-/// signed text names this chain, seq, hash and time. A receipt about anything else was not put
-/// there by the writer (an integrity alarm). Its signature is the receiver's to check, with the
-/// receipt key the deliverer does not hold. Sent as the API answers with it.
-pub fn kept_receipt(entry: &EntryRef<'_>, kept: Option<&str>) -> Result<Option<ReceiptDocument>, StoreError> {
-    let Some(note) = kept else {
-        return Ok(None);
-    };
+/// How the deliverer checks the receipts kept with entries before it sends them (FORMAT.md
+/// §10.2): with the published receipt key (it holds no private key) and the log name; and
+/// from when on every entry but a disclosure must carry one (`None`: every entry — a
+/// deployment that kept receipts from its start; one upgraded gives the upgrade's time).
+#[derive(Debug, Clone)]
+pub struct ReceiptCheck {
+    pub keys: ledger::TrustedKeys,
+    pub log: ledger::LogName,
+    /// A ledger timestamp (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
+    pub required_since: Option<String>,
+}
+
+/// The kind of entry the service records on its own, kept without a receipt.
+const DISCLOSURE: &str = "personal_data_disclosed";
+
+/// The receipt kept with `entry` (its signed note), checked before it is sent: signed by the
+/// receipt key for this log, and naming this chain, seq, hash and time. One that is not, or
+/// none where one must be, was not put there by the writer: an integrity alarm, and the
+/// endpoint waits at the entry. Sent as the API answers with it.
+pub fn kept_receipt(
+    entry: &EntryRef<'_>,
+    kept: Option<&str>,
+    check: &ReceiptCheck,
+) -> Result<Option<ReceiptDocument>, StoreError> {
     let alarm = |why: &str| {
         StoreError::IntegrityAlarm(format!(
             "the receipt kept with entry {} of chain {} {why}",
             entry.seq, entry.chain
         ))
     };
-    let signed = ledger::SignedNote::parse(note).map_err(|_| alarm("is not a signed note"))?;
-    let said = ledger::Receipt::parse_text(signed.text).map_err(|_| alarm("is not a receipt"))?;
+    let Some(note) = kept else {
+        let required =
+            entry.kind != DISCLOSURE && check.required_since.as_deref().is_none_or(|since| entry.at >= since);
+        return if required { Err(alarm("is missing")) } else { Ok(None) };
+    };
+    ledger::KeptReceipt::Note(note.to_owned())
+        .open(&check.keys, &check.log)
+        .map_err(|e| alarm(&format!("does not verify: {e}")))?;
+    let (document, said) = ReceiptDocument::from_note(note).map_err(|_| alarm("is not a receipt"))?;
     let about_entry = said.chain.as_str() == entry.chain
         && said.seq == entry.seq
         && said.entry_hash == entry.hash
@@ -149,16 +172,7 @@ pub fn kept_receipt(entry: &EntryRef<'_>, kept: Option<&str>) -> Result<Option<R
     if !about_entry {
         return Err(alarm("is about another entry"));
     }
-    Ok(Some(ReceiptDocument {
-        format: ledger::receipt::RECEIPT_FORMAT.to_owned(),
-        origin: said.origin,
-        chain: said.chain.to_string(),
-        seq: said.seq,
-        entry_hash: said.entry_hash.to_hex(),
-        at: said.at,
-        merge_deadline: said.merge_deadline,
-        note: note.to_owned(),
-    }))
+    Ok(Some(document))
 }
 
 /// The views of requests one partner's round has read, shared by its endpoints: with 100
@@ -311,6 +325,10 @@ async fn deliver_endpoint(
     deadline: std::time::Instant,
 ) -> Result<RoundReport, StoreError> {
     let mut report = RoundReport::default();
+    let receipts = config
+        .receipts
+        .as_ref()
+        .ok_or_else(|| StoreError::Internal("the deliverer has no receipt key to check receipts with".into()))?;
     let chain = ChainId::parse(endpoint.partner.as_str()).map_err(StoreError::internal)?;
     let secrets = signing_secrets(config, &endpoint, Timestamp::from(app.store.now()));
     // No secret that opens: alarmed already (`signing_secrets`); the endpoint waits, its
@@ -355,7 +373,7 @@ async fn deliver_endpoint(
                 Next::Deliver { .. } if std::time::Instant::now() >= deadline => break 'rounds,
                 Next::Deliver { seq } => {
                     let view = request_view(app, views, &endpoint.partner, *request, entry_version(&entry)).await?;
-                    let receipt = kept_receipt(&entry, receipt.as_deref())?;
+                    let receipt = kept_receipt(&entry, receipt.as_deref(), receipts)?;
                     let payload = body(&entry, line, &view, receipt.as_ref()).map_err(StoreError::internal)?;
                     let id = webhook_id(entry.chain, seq);
                     let timestamp = wall_seconds();
@@ -584,46 +602,82 @@ mod tests {
 
     const LINE: &str = r#"{"v":2,"chain":"contoso","seq":3,"prev":"0000000000000000000000000000000000000000000000000000000000000000","at":"2026-11-24T10:00:00.000Z","kind":"created","data":{"a":1},"hash":"1111111111111111111111111111111111111111111111111111111111111111"}"#;
 
-    fn receipt_for(seq: u64, hash: ledger::Hash, at: &str) -> ReceiptDocument {
-        let key = ledger::SignerKey::generate("ledgerdesk.test-receipts").unwrap();
+    fn receipt_key() -> ledger::SignerKey {
+        ledger::SignerKey::from_seed("ledgerdesk.test-receipts", [7; 32]).unwrap()
+    }
+
+    fn check(required_since: Option<&str>) -> ReceiptCheck {
+        ReceiptCheck {
+            keys: ledger::TrustedKeys::new([receipt_key().verifier()]),
+            log: ledger::LogName::parse("ledgerdesk.test").unwrap(),
+            required_since: required_since.map(str::to_owned),
+        }
+    }
+
+    fn receipt_for(chain: &str, seq: u64, hash: ledger::Hash, at: &str) -> ReceiptDocument {
         let log = ledger::LogName::parse("ledgerdesk.test").unwrap();
-        let receipt = ledger::Receipt::new(&log, &ChainId::parse("contoso").unwrap(), seq, hash, at).unwrap();
-        ReceiptDocument::new(&receipt, &key)
+        let receipt = ledger::Receipt::new(&log, &ChainId::parse(chain).unwrap(), seq, hash, at).unwrap();
+        ReceiptDocument::new(&receipt, &receipt_key())
     }
 
     #[test]
     fn the_kept_receipt_goes_in_the_body_as_the_write_answered_with_it() {
         let entry = EntryRef::parse(LINE.as_bytes()).unwrap();
-        let answered = receipt_for(3, entry.hash, entry.at);
-        let checked = kept_receipt(&entry, Some(&answered.note)).unwrap().expect("a receipt");
+        let answered = receipt_for("contoso", 3, entry.hash, entry.at);
+        let checked = kept_receipt(&entry, Some(&answered.note), &check(None))
+            .unwrap()
+            .expect("a receipt");
         assert_eq!(checked, answered);
         let text = body(&entry, LINE, &serde_json::Value::Null, Some(&checked)).unwrap();
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value["data"]["receipt"], serde_json::to_value(&answered).unwrap());
-        assert_eq!(kept_receipt(&entry, None).unwrap(), None);
     }
 
     #[test]
-    fn a_kept_receipt_about_another_entry_is_an_integrity_alarm() {
+    fn a_kept_receipt_not_the_writers_for_the_entry_is_an_integrity_alarm() {
         let entry = EntryRef::parse(LINE.as_bytes()).unwrap();
-        let alarm = |kept: &str| matches!(kept_receipt(&entry, Some(kept)), Err(StoreError::IntegrityAlarm(_)));
-        // Another seq, another hash, another time: each signed, none about this entry.
-        for (seq, hash, at) in [
-            (4, entry.hash, entry.at),
-            (3, ledger::Hash::digest(b"other"), entry.at),
-            (3, entry.hash, "2026-11-24T10:00:01.000Z"),
+        let alarm = |kept: &str| {
+            matches!(
+                kept_receipt(&entry, Some(kept), &check(None)),
+                Err(StoreError::IntegrityAlarm(_))
+            )
+        };
+        // Another seq, hash, time or chain: each signed by the receipt key, none about this entry.
+        for (chain, seq, hash, at) in [
+            ("contoso", 4, entry.hash, entry.at),
+            ("contoso", 3, ledger::Hash::digest(b"other"), entry.at),
+            ("contoso", 3, entry.hash, "2026-11-24T10:00:01.000Z"),
+            ("fabrikam", 3, entry.hash, entry.at),
         ] {
-            assert!(alarm(&receipt_for(seq, hash, at).note), "{seq} {at}");
+            assert!(alarm(&receipt_for(chain, seq, hash, at).note), "{chain} {seq} {at}");
         }
-        // Another chain's receipt for the same seq and hash.
-        let key = ledger::SignerKey::generate("ledgerdesk.test-receipts").unwrap();
+        // About this entry, but signed by another key, or for another log.
         let log = ledger::LogName::parse("ledgerdesk.test").unwrap();
-        let other = ledger::Receipt::new(&log, &ChainId::parse("fabrikam").unwrap(), 3, entry.hash, entry.at).unwrap();
-        assert!(alarm(&other.sign(&key)));
-        // Things that are no receipt at all: the JSON object, a checkpoint-like note, text.
-        let document = serde_json::to_string(&receipt_for(3, entry.hash, entry.at)).unwrap();
+        let receipt = ledger::Receipt::new(&log, &ChainId::parse("contoso").unwrap(), 3, entry.hash, entry.at).unwrap();
+        let other_key = ledger::SignerKey::from_seed("ledgerdesk.test-receipts", [8; 32]).unwrap();
+        assert!(alarm(&receipt.sign(&other_key)));
+        let other_log = ledger::LogName::parse("ledgerdesk.other").unwrap();
+        let elsewhere =
+            ledger::Receipt::new(&other_log, &ChainId::parse("contoso").unwrap(), 3, entry.hash, entry.at).unwrap();
+        assert!(alarm(&elsewhere.sign(&receipt_key())));
+        // Things that are no receipt note at all.
+        let document = serde_json::to_string(&receipt_for("contoso", 3, entry.hash, entry.at)).unwrap();
         assert!(alarm(&document));
-        assert!(alarm("ledgerdesk.test/contoso\n4\nAAAA\n\n— key AAAA\n"));
         assert!(alarm("not a note"));
+    }
+
+    #[test]
+    fn an_entry_without_its_receipt_is_sent_only_if_it_is_a_disclosure_or_older_than_receipts() {
+        let entry = EntryRef::parse(LINE.as_bytes()).unwrap();
+        let missing = |check: &ReceiptCheck| kept_receipt(&entry, None, check);
+        assert!(matches!(missing(&check(None)), Err(StoreError::IntegrityAlarm(_))));
+        assert!(matches!(
+            missing(&check(Some("2026-11-24T10:00:00.000Z"))),
+            Err(StoreError::IntegrityAlarm(_))
+        ));
+        assert_eq!(missing(&check(Some("2026-11-24T10:00:00.001Z"))).unwrap(), None);
+        let disclosure = LINE.replace("\"kind\":\"created\"", "\"kind\":\"personal_data_disclosed\"");
+        let disclosure = EntryRef::parse(disclosure.as_bytes()).unwrap();
+        assert_eq!(kept_receipt(&disclosure, None, &check(None)).unwrap(), None);
     }
 }

@@ -128,17 +128,40 @@ impl store::ReceiptStamp for Receipts {
     }
 }
 
-/// Add the receipt for `appended` to a response body (when this function signs receipts).
+/// Add the receipt kept with `appended`'s entry to a response body (when this function signs
+/// receipts): the note the store kept, confirmed to be this key's over this entry (signatures
+/// are deterministic, so it is exactly what signing again gives). One that is not is an
+/// integrity alarm (a 500, nothing more written); an entry kept without one (before receipts
+/// were kept) is answered without one — a receipt is never signed for what the table says
+/// afterwards.
 pub fn attach(
     signer: Option<&ReceiptSigner>,
     mut body: serde_json::Value,
     appended: &Appended,
 ) -> Result<serde_json::Value, ApiError> {
-    if let (Some(signer), Some(object)) = (signer, body.as_object_mut()) {
-        let receipt = serde_json::to_value(signer.receipt(appended)?).map_err(|_| ApiError::Internal)?;
+    if let (Some(receipt), Some(object)) = (confirmed(signer, appended)?, body.as_object_mut()) {
+        let receipt = serde_json::to_value(receipt).map_err(|_| ApiError::Internal)?;
         object.insert("receipt".into(), receipt);
     }
     Ok(body)
+}
+
+/// The receipt kept with `appended`'s entry, confirmed as [`attach`] does.
+pub fn confirmed(signer: Option<&ReceiptSigner>, appended: &Appended) -> Result<Option<ReceiptDocument>, ApiError> {
+    let (Some(signer), Some(kept)) = (signer, appended.receipt.as_deref()) else {
+        return Ok(None);
+    };
+    let receipt = signer.receipt(appended)?;
+    if receipt.note != kept {
+        tracing::error!(
+            integrity_alarm = "ledger",
+            chain = %appended.chain,
+            seq = appended.seq,
+            "the receipt kept with the entry is not the receipt key's for it"
+        );
+        return Err(ApiError::Internal);
+    }
+    Ok(Some(receipt))
 }
 
 #[cfg(test)]
@@ -189,17 +212,45 @@ mod tests {
             seq: 4,
             entry_hash: ledger::Hash::digest(b"entry"),
             at: "2026-11-24T10:00:00.000Z".into(),
+            receipt: None,
         }
     }
 
-    /// The receipt the store keeps with an entry is the one the write answers with.
+    /// The receipt the store keeps with an entry is the one the write answers with; a kept
+    /// receipt that is not the key's for the entry is refused, and none kept answers none.
     #[tokio::test]
-    async fn the_kept_receipt_is_the_answered_one_and_none_is_kept_without_a_key() {
+    async fn the_answer_carries_the_kept_receipt_once_confirmed() {
         use store::ReceiptStamp;
         let receipts = Receipts::ready(signer());
+        let signer = receipts.signer().await.unwrap();
         let kept = receipts.stamp(&appended()).expect("signed").expect("a receipt");
-        let answered = attach(receipts.signer().await.unwrap(), serde_json::json!({}), &appended()).unwrap();
-        assert_eq!(kept, answered["receipt"]["note"].as_str().unwrap());
+        let with_kept = Appended {
+            receipt: Some(kept.clone()),
+            ..appended()
+        };
+        let answered = attach(signer, serde_json::json!({}), &with_kept).unwrap();
+        assert_eq!(answered["receipt"]["note"], kept.as_str());
+        assert_eq!(answered["receipt"]["seq"], 4);
+        // Kept with another entry (seq 5), or by another key: refused.
+        let other = receipts.stamp(&Appended { seq: 5, ..appended() }).unwrap().unwrap();
+        let foreign = ReceiptSigner {
+            key: SignerKey::from_seed("receipts", [4; 32]).unwrap(),
+            log: LogName::parse("ledgerdesk.test").unwrap(),
+        };
+        let forged = foreign.receipt(&appended()).unwrap().note;
+        for note in [other, forged] {
+            let moved = Appended {
+                receipt: Some(note),
+                ..appended()
+            };
+            assert!(matches!(
+                attach(signer, serde_json::json!({}), &moved),
+                Err(ApiError::Internal)
+            ));
+        }
+        // None kept: no receipt in the answer, and none signed for it.
+        let answered = attach(signer, serde_json::json!({}), &appended()).unwrap();
+        assert!(answered.get("receipt").is_none());
         assert_eq!(
             Receipts::default().stamp(&appended()).expect("no key, no receipt"),
             None

@@ -120,6 +120,13 @@ pub async fn sweep(app: &App, signing: &Signing, now: Timestamp) -> Result<Sweep
     report.integrity_alarms = signed.alarms;
     report.unwitnessed = signed.unwitnessed;
     report.policy_alarms.extend(policy_horizon(app, now));
+    if !can_write {
+        // Checkpoints are signed; the run fails so that the stack's error alarm says that no
+        // breach could be written.
+        return Err(StoreError::Unavailable(
+            "the receipt key could not be read: no breach was written this run (checkpoints were signed)".into(),
+        ));
+    }
     tracing::info!(
         breached = report.breached.len(),
         skipped = report.skipped,

@@ -37,6 +37,8 @@ const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
 pub struct WebhookConfig {
     pub key: SealKey,
     pub mode: Mode,
+    /// How the deliverer checks the receipts it sends (the deliverer only).
+    pub receipts: Option<crate::deliver::ReceiptCheck>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]

@@ -184,6 +184,19 @@ pub struct ReceiptDocument {
 
 impl ReceiptDocument {
     pub fn new(receipt: &Receipt, key: &SignerKey) -> Self {
+        Self::of(receipt, receipt.sign(key))
+    }
+
+    /// The document of a signed receipt `note` as kept (FORMAT.md §10.2), its members read
+    /// from the note's text, and the receipt that text says. The signature is not checked
+    /// here: check it with [`KeptReceipt::open`] or [`Receipt::open`].
+    pub fn from_note(note: &str) -> Result<(Self, Receipt), ReceiptError> {
+        let signed = SignedNote::parse(note)?;
+        let receipt = Receipt::parse_text(signed.text)?;
+        Ok((Self::of(&receipt, note.to_owned()), receipt))
+    }
+
+    fn of(receipt: &Receipt, note: String) -> Self {
         Self {
             format: RECEIPT_FORMAT.to_owned(),
             origin: receipt.origin.clone(),
@@ -192,7 +205,7 @@ impl ReceiptDocument {
             entry_hash: receipt.entry_hash.to_hex(),
             at: receipt.at.clone(),
             merge_deadline: receipt.merge_deadline.clone(),
-            note: receipt.sign(key),
+            note,
         }
     }
 }

@@ -151,6 +151,8 @@ pub(crate) fn relationship_from_item(item: &items::Item) -> Result<Relationship,
             entry_hash: ledger::Hash::from_hex(items::text(item, "entry_hash")?)
                 .ok_or_else(|| StoreError::Internal("bad entry hash on a relationship".into()))?,
             at: items::text(item, "entry_at")?.to_owned(),
+            // Read with the entry when an answer needs it (`Store::with_kept_receipt`).
+            receipt: None,
         }),
         _ => None,
     };

@@ -47,6 +47,10 @@ pub struct Appended {
     pub entry_hash: Hash,
     /// The entry's time, as in its line.
     pub at: String,
+    /// The receipt kept with the entry (its signed note, FORMAT.md §10.2): the one this write
+    /// signed, or, for an entry read back (a replay), the one kept with it; none when this
+    /// store signs no receipts or the entry was kept without one.
+    pub receipt: Option<String>,
 }
 
 /// Signs the receipt of an entry as it is appended (the writer functions' receipt key), to be
@@ -78,6 +82,7 @@ fn appended_of(chain: &ChainId, entry: &Entry) -> Appended {
         at: ledger::EntryRef::parse(entry.line.as_bytes())
             .map(|e| e.at.to_owned())
             .unwrap_or_default(),
+        receipt: None,
     }
 }
 
@@ -416,6 +421,59 @@ impl Store {
         }
     }
 
+    /// `appended` with the receipt kept with its entry (FORMAT.md §10.2), for an answer given
+    /// again (an idempotent retry, a relationship that was so already). The entry is read back
+    /// and must be the one recorded — this chain, seq, hash and time — and so must the kept
+    /// receipt's text; otherwise it is an integrity alarm. An entry kept without a receipt
+    /// gives none: a receipt is never signed from what the table says afterwards.
+    pub async fn with_kept_receipt(&self, appended: Appended) -> Result<Appended, StoreError> {
+        self.count_round_trip();
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.ledger)
+            .key("chain", s(appended.chain.as_str()))
+            .key("seq", n(appended.seq))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        let alarm = |why: &str| {
+            StoreError::IntegrityAlarm(format!(
+                "entry {} of chain {}, recorded as the answer's, {why}",
+                appended.seq, appended.chain
+            ))
+        };
+        let item: LedgerItem = match out.item {
+            Some(item) => serde_dynamo::from_item(item).map_err(StoreError::internal)?,
+            None => return Err(alarm("is not in the ledger")),
+        };
+        let entry = ledger::EntryRef::parse(item.line.as_bytes()).map_err(|_| alarm("is not an entry"))?;
+        if entry.chain != appended.chain.as_str()
+            || entry.seq != appended.seq
+            || entry.hash != appended.entry_hash
+            || entry.computed_hash() != entry.hash
+            || entry.at != appended.at
+        {
+            return Err(alarm("is another entry"));
+        }
+        if let Some(note) = &item.receipt {
+            let (_, said) =
+                ledger::ReceiptDocument::from_note(note).map_err(|_| alarm("has a kept receipt that is none"))?;
+            if said.chain != appended.chain
+                || said.seq != appended.seq
+                || said.entry_hash != appended.entry_hash
+                || said.at != appended.at
+            {
+                return Err(alarm("has a kept receipt for another entry"));
+            }
+        }
+        Ok(Appended {
+            receipt: item.receipt,
+            ..appended
+        })
+    }
+
     /// Delete personal-data items in batches of 25.
     pub async fn delete_personal(&self, items: &[PersonalItem]) -> Result<(), StoreError> {
         for batch in items.chunks(25) {
@@ -482,13 +540,22 @@ impl Store {
         let values = self.personal_items(partner, id, Some(REQUEST_SK)).await?;
         let mut response: serde_json::Value = serde_json::from_str(&item.response).map_err(StoreError::internal)?;
         personal_io::reveal_inline(&mut response, "", &personal_io::lookup(&values));
+        let chain = ChainId::parse(&item.chain).map_err(StoreError::internal)?;
+        if chain.as_str() != partner.as_str() {
+            return Err(StoreError::IntegrityAlarm(format!(
+                "the idempotency record of partner {partner} names an entry of chain {chain}"
+            )));
+        }
         let appended = Appended {
-            chain: ChainId::parse(&item.chain).map_err(StoreError::internal)?,
+            chain,
             seq: item.entry_seq,
             entry_hash: Hash::from_hex(&item.entry_hash)
                 .ok_or_else(|| StoreError::Internal("bad entry hash in an idempotency record".into()))?,
             at: item.entry_at,
+            receipt: None,
         };
+        // The receipt is the one kept with the entry, never one signed from this record.
+        let appended = self.with_kept_receipt(appended).await?;
         Ok(CreateOutcome::Replayed { response, appended })
     }
 
@@ -633,6 +700,7 @@ impl Store {
             let mut next = head.clone();
             let mut built = Vec::new();
             let mut entries = Vec::with_capacity(prepared.len());
+            let mut receipts = Vec::with_capacity(prepared.len());
             for (change, event, request_item, claim_response) in &prepared {
                 // A chain's times never go back (FORMAT.md §2.2): stamped later than the change
                 // was computed at, the entry keeps that time as eventAt, so the change can be
@@ -651,6 +719,7 @@ impl Store {
                     .append(&event.at.datetime(), &event.kind, &data)
                     .map_err(|e| failed(StoreError::internal(e)))?;
                 let receipt = self.receipt_of(change, &chain, &entry).map_err(failed)?;
+                receipts.push(receipt.clone());
                 let items = self
                     .transaction(
                         change,
@@ -678,7 +747,14 @@ impl Store {
             let outcome = self.transact(built, last, started).await;
             let fresh = match outcome {
                 Ok(()) => {
-                    let appended = entries.iter().map(|entry| appended_of(&chain, entry)).collect();
+                    let appended = entries
+                        .iter()
+                        .zip(receipts)
+                        .map(|(entry, receipt)| Appended {
+                            receipt,
+                            ..appended_of(&chain, entry)
+                        })
+                        .collect();
                     self.remember(next);
                     return Ok(appended);
                 }

@@ -479,3 +479,153 @@ async fn each_entry_keeps_the_receipt_its_writer_signed_and_a_writer_without_its
     );
     assert_eq!(h.head_size("partner-a").await, 3);
 }
+
+fn stamped(h: &Harness, key: &ledger::SignerKey) -> store::Store {
+    let mut store = store::Store::new(h.client.clone(), h.tables.clone());
+    store.set_receipts(std::sync::Arc::new(Stamp(key.clone())));
+    store
+}
+
+/// A receipt is signed only as an entry is appended — after a retry on a moved head, for the
+/// entry finally committed — and an answer given again carries the one kept with its entry:
+/// an operator who rewrites the idempotency record or the entry gets no receipt for a forgery.
+#[tokio::test]
+async fn receipts_are_signed_as_entries_are_appended_and_never_for_what_the_table_says_later() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let h = Harness::new().await;
+    let key = ledger::SignerKey::from_seed("receipts", [9; 32]).unwrap();
+    let (one, two) = (stamped(&h, &key), stamped(&h, &key));
+    let (r1, e1) = open("partner-a", CUSTOMER_A, "B", "azure", t0());
+    one.create_request(&r1, &e1, None).await.unwrap();
+    let (r2, e2) = open("partner-a", CUSTOMER_A, "B", "azure", t0() + minutes(1));
+    two.create_request(&r2, &e2, None).await.unwrap();
+    // `one` caches the head at size 1: its first attempt fails, the retry appends at seq 2.
+    let idempotency = IdempotencyKey::parse("retry-receipt").unwrap();
+    let (r3, e3) = open("partner-a", CUSTOMER_A, "B", "azure", t0() + minutes(2));
+    let response = serde_json::to_value(&r3).unwrap();
+    let claim = IdempotencyClaim {
+        key: &idempotency,
+        fingerprint: "fp",
+        response: &response,
+        now: Timestamp::from(t0() + minutes(2)),
+    };
+    let CreateOutcome::Created(created) = one.create_request(&r3, &e3, Some(claim)).await.unwrap() else {
+        panic!("created");
+    };
+    assert_eq!(created.seq, 2);
+    let stored = one.stored_entries(&created.chain, 2, 1).await.unwrap();
+    let line = ledger::EntryRef::parse(stored[0].line.as_bytes()).unwrap();
+    let kept = stored[0].receipt.clone().expect("kept");
+    assert_eq!(
+        created.receipt.as_deref(),
+        Some(kept.as_str()),
+        "the answer's is the kept one"
+    );
+    let (_, said) = ledger::ReceiptDocument::from_note(&kept).unwrap();
+    assert_eq!(
+        (said.seq, said.entry_hash, said.at.as_str()),
+        (line.seq, line.hash, line.at)
+    );
+
+    // A retry is answered with the kept receipt.
+    let two = &two;
+    let replay = || {
+        let (retry, retry_event) = open("partner-a", CUSTOMER_A, "B", "azure", t0() + minutes(3));
+        async move {
+            let response = serde_json::to_value(&retry).unwrap();
+            let claim = IdempotencyClaim {
+                response: &response,
+                ..claim
+            };
+            two.create_request(&retry, &retry_event, Some(claim)).await
+        }
+    };
+    let Ok(CreateOutcome::Replayed { appended, .. }) = replay().await else {
+        panic!("replayed");
+    };
+    assert_eq!(appended.receipt.as_deref(), Some(kept.as_str()));
+
+    // The operator forges an entry at seq 2 (a well-formed line of its own) and points the
+    // idempotency record at it.
+    let forged = ledger::ChainHead::genesis(created.chain.clone())
+        .append(&(t0() + minutes(2)), "created", &serde_json::json!({ "forged": true }))
+        .unwrap()
+        .0;
+    let forged_at = ledger::EntryRef::parse(forged.line.as_bytes()).unwrap().at.to_owned();
+    let put_entry = |receipt: Option<&str>| {
+        let mut item = std::collections::HashMap::from([
+            ("chain".to_owned(), AttributeValue::S("partner-a".into())),
+            ("seq".to_owned(), AttributeValue::N("2".into())),
+            (
+                "line".to_owned(),
+                AttributeValue::S(forged.line.replace("\"seq\":0", "\"seq\":2")),
+            ),
+            ("kind".to_owned(), AttributeValue::S("created".into())),
+            ("at".to_owned(), AttributeValue::S(forged_at.clone())),
+        ]);
+        if let Some(receipt) = receipt {
+            item.insert("receipt".into(), AttributeValue::S(receipt.into()));
+        }
+        h.client
+            .put_item()
+            .table_name(&h.tables.ledger)
+            .set_item(Some(item))
+            .send()
+    };
+    // (Its seq rewritten, the line no longer hashes to its hash: refused as another entry.)
+    put_entry(None).await.unwrap();
+    assert!(matches!(replay().await, Err(StoreError::IntegrityAlarm(_))));
+    // A consistent forgery: seq 0 of a fresh chain, the record pointed at it.
+    let records = h.scan(&h.tables.idempotency).await;
+    let pk = records[0]["pk"].clone();
+    let point_at = |chain: &str, seq: u64, hash: String, at: String| {
+        h.client
+            .update_item()
+            .table_name(&h.tables.idempotency)
+            .key("pk", pk.clone())
+            .update_expression("SET chain = :c, entry_seq = :s, entry_hash = :h, entry_at = :a")
+            .expression_attribute_values(":c", AttributeValue::S(chain.into()))
+            .expression_attribute_values(":s", AttributeValue::N(seq.to_string()))
+            .expression_attribute_values(":h", AttributeValue::S(hash))
+            .expression_attribute_values(":a", AttributeValue::S(at))
+            .send()
+    };
+    let forged_zero = |receipt: Option<&str>| {
+        let mut item = std::collections::HashMap::from([
+            ("chain".to_owned(), AttributeValue::S("partner-a".into())),
+            ("seq".to_owned(), AttributeValue::N("0".into())),
+            ("line".to_owned(), AttributeValue::S(forged.line.clone())),
+            ("kind".to_owned(), AttributeValue::S("created".into())),
+            ("at".to_owned(), AttributeValue::S(forged_at.clone())),
+        ]);
+        if let Some(receipt) = receipt {
+            item.insert("receipt".into(), AttributeValue::S(receipt.into()));
+        }
+        h.client
+            .put_item()
+            .table_name(&h.tables.ledger)
+            .set_item(Some(item))
+            .send()
+    };
+    point_at("partner-a", 0, forged.hash.to_hex(), forged_at.clone())
+        .await
+        .unwrap();
+    // With the genuine entry's receipt left on it: not about the forgery, an alarm.
+    let genuine_zero = one.stored_entries(&created.chain, 0, 1).await.unwrap()[0]
+        .receipt
+        .clone()
+        .unwrap();
+    forged_zero(Some(&genuine_zero)).await.unwrap();
+    assert!(matches!(replay().await, Err(StoreError::IntegrityAlarm(_))));
+    // Without one: answered without a receipt — none is signed for it.
+    forged_zero(None).await.unwrap();
+    let Ok(CreateOutcome::Replayed { appended, .. }) = replay().await else {
+        panic!("replayed");
+    };
+    assert_eq!((appended.seq, appended.receipt), (0, None));
+    // A record naming another partner's chain: an alarm, whatever that chain holds.
+    point_at("partner-b", 0, forged.hash.to_hex(), forged_at.clone())
+        .await
+        .unwrap();
+    assert!(matches!(replay().await, Err(StoreError::IntegrityAlarm(_))));
+}
