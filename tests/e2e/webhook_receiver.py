@@ -11,11 +11,14 @@ of stdout):
                   status, "delay": s}: the secrets a delivery may verify with (v1), the
                   endpoint's Ed25519 public key (v1a, checked with PyNaCl), the statuses of the next deliveries
                   (one each, in order), the status after those, and how long to wait before
-                  answering (a slow receiver).
+                  answering (a slow receiver); "openapi": the service's OpenAPI document,
+                  whose webhooks.ledgerEntry body schema each delivery is then validated
+                  against with the `jsonschema` package (Draft 2020-12, as OpenAPI 3.1 says).
 
 Each delivery recorded: webhook-id, the secrets (by index) it verified with, whether its v1a
 signature verified with the public key, the status it was
-answered with, and the body's type, chain, seq and hash.
+answered with, the body's type, chain, seq, hash, entry, request and receipt, and the schema
+errors (none when no document was given).
 """
 
 import base64
@@ -25,12 +28,22 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from jsonschema import Draft202012Validator
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 LOCK = threading.Lock()
-STATE = {"secrets": [], "public_key": None, "answers": [], "then": 204, "delay": 0.0, "deliveries": []}
+STATE = {"secrets": [], "public_key": None, "answers": [], "then": 204, "delay": 0.0, "deliveries": [], "validator": None}
+
+
+def body_validator(document):
+    """A validator of the body the document's `webhooks.ledgerEntry` POST declares, its
+    `$ref`s resolved in the document itself."""
+    media = document["webhooks"]["ledgerEntry"]["post"]["requestBody"]["content"]["application/json"]
+    schema = dict(media["schema"])
+    schema["components"] = document["components"]
+    return Draft202012Validator(schema)
 
 
 def verify_v1a(public_key, headers, body):
@@ -83,6 +96,8 @@ class Handler(BaseHTTPRequestHandler):
                 for key in ("secrets", "public_key", "answers", "then", "delay"):
                     if key in change:
                         STATE[key] = change[key]
+                if "openapi" in change:
+                    STATE["validator"] = body_validator(change["openapi"])
             return self._reply(204)
         if self.path != "/hook":
             return self._reply(404)
@@ -92,6 +107,7 @@ class Handler(BaseHTTPRequestHandler):
             public_key = STATE["public_key"]
             status = STATE["answers"].pop(0) if STATE["answers"] else STATE["then"]
             delay = STATE["delay"]
+            validator = STATE["validator"]
         verified = []
         for index, secret in enumerate(secrets):
             try:
@@ -114,8 +130,12 @@ class Handler(BaseHTTPRequestHandler):
                 "request": data.get("request"),
                 "receipt": data.get("receipt"),
             }
+            if validator is not None:
+                summary["schema_errors"] = [
+                    f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(payload)
+                ]
         except ValueError:
-            summary = {}
+            summary = {"schema_errors": ["not JSON"]}
         record = {"id": headers.get("webhook-id"), "verified": verified, "v1a": v1a, "status": status, **summary}
         if delay:
             time.sleep(delay)

@@ -339,7 +339,11 @@ async fn the_chain_arrives_in_order_without_gaps_and_verifies_with_the_stock_lib
     let entries_before = stack.get_text("/ledger/entries", &partner).await.lines().count() as u64;
     assert_eq!(start, entries_before, "{endpoint}");
     receiver
-        .control(json!({ "secrets": [secret], "public_key": public_key }))
+        .control(json!({
+            "secrets": [secret],
+            "public_key": public_key,
+            "openapi": serde_json::from_str::<Value>(api::OPENAPI).unwrap(),
+        }))
         .await;
     // Another partner's changes never reach it.
     let fabrikam = stack.partner_token("fabrikam");
@@ -380,6 +384,8 @@ async fn the_chain_arrives_in_order_without_gaps_and_verifies_with_the_stock_lib
     // Every delivery verified with the one secret; the accepted ones are the chain from the
     // endpoint's start, in order, each once; a repeat only under the same id.
     for delivery in &deliveries {
+        // The body is what the OpenAPI document's webhooks.ledgerEntry declares.
+        assert_eq!(delivery["schema_errors"], json!([]), "{delivery}");
         assert_eq!(delivery["verified"], json!([0]), "{delivery}");
         assert_eq!(delivery["v1a"], true, "the Ed25519 signature verifies too: {delivery}");
         let seq = delivery["seq"].as_u64().unwrap();
@@ -943,4 +949,37 @@ async fn a_receipt_moved_between_entries_in_the_table_is_never_sent() {
     assert_eq!(deliveries[2]["id"], delivered[0]["id"], "the same entry, the same id");
     assert_eq!(deliveries[2]["receipt"], first["receipt"]);
     assert_eq!(deliveries[3]["receipt"], second["receipt"]);
+}
+
+/// An entry the operator puts at the tail of a chain — a disclosure (once sent without a
+/// receipt), or one backdated to pass for an older entry — is not sent: it has no kept
+/// receipt, and a backdated one does not follow the entry before it in time.
+#[tokio::test]
+async fn a_forged_tail_entry_is_never_sent() {
+    use crate::evidence::{chain_lines, head_of, put_entry, set_head};
+    let stack = Stack::start_delivering(RELATIONSHIPS, Duration::from_millis(100)).await;
+    let integrator = stack.token(TokenRole::Integrator, Some("contoso"), "integrations@contoso");
+    let partner = stack.partner_token("contoso");
+    let receiver = Receiver::start();
+    let endpoint = register(&stack, &integrator, json!({ "url": receiver.url() })).await;
+    receiver.control(json!({ "secrets": [endpoint["secret"]] })).await;
+    let created = stack.create(&partner, &body()).await;
+    receiver.wait_for(Duration::from_secs(5), |d| d.len() == 1).await;
+    let lines = chain_lines(&stack, "contoso").await;
+    let head = head_of("contoso", &lines);
+    let last_at = ledger::EntryRef::parse(lines.last().unwrap().as_bytes())
+        .unwrap()
+        .at
+        .to_owned();
+    for (kind, at) in [
+        ("personal_data_disclosed", last_at.clone()),
+        ("created", "2020-01-01T00:00:00.000Z".to_owned()),
+    ] {
+        let data = json!({ "requestId": created["id"], "caseReference": "FORGED-1", "valuesDisclosed": 3 });
+        let (line, next) = crate::operator::forge(&head, &at, kind, &data);
+        put_entry(&stack, &line).await;
+        set_head(&stack, &next).await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(receiver.deliveries().await.len(), 1, "{kind} at {at}: nothing is sent");
+    }
 }

@@ -84,6 +84,17 @@ fn parse_since(text: Option<&str>, field: &str, errors: &mut Vec<FieldMessage>) 
     }
 }
 
+/// Read back `entry` with its kept receipt, as an answer given again: it must be the
+/// `relationship_changed` entry of `partner`'s relationships.
+async fn kept(app: &App, partner: &PartnerId, entry: store::Appended) -> Result<store::Appended, ApiError> {
+    let rid = format!("{partner}#relationships");
+    let expected = store::ExpectedEntry {
+        kind: "relationship_changed",
+        rid: Some(&rid),
+    };
+    Ok(app.store.with_kept_receipt(entry, &expected).await?)
+}
+
 /// What [`save`] did: wrote an entry, or found the relationship so already.
 enum Saved {
     Written(store::Appended),
@@ -152,7 +163,7 @@ pub async fn put(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
     let body = match saved {
         Saved::Written(appended) => crate::receipts::attach(signer, body, &appended)?,
         Saved::Unchanged(Some(entry)) if signer.is_some() => {
-            let entry = app.store.with_kept_receipt(entry).await?;
+            let entry = kept(app, &relationship.partner_id, entry).await?;
             crate::receipts::attach(signer, body, &entry)?
         }
         Saved::Unchanged(_) => body,
@@ -384,7 +395,10 @@ pub async fn import(app: &App, request: &Request) -> Result<Response<Body>, ApiE
             // Written now, its receipt is in hand; so already, it is read with the entry.
             let entry = match entry.receipt {
                 Some(_) => entry,
-                None => app.store.with_kept_receipt(entry).await?,
+                None => {
+                    let partner = PartnerId::parse(&chain).map_err(|_| ApiError::Internal)?;
+                    kept(app, &partner, entry).await?
+                }
             };
             if let Some(receipt) = crate::receipts::confirmed(signer, &entry)? {
                 receipts.push(json!({ "chain": chain, "seq": entry.seq, "receipt": receipt }));

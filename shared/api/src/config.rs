@@ -78,10 +78,10 @@ impl Needs {
         webhook_key: false,
         receipt_check: false,
     };
-    /// `list-requests`.
+    /// `list-requests` (which appends auditors' disclosures, each kept with its receipt).
     pub const READER: Needs = Needs {
         cursor_key: true,
-        receipts: false,
+        receipts: true,
         entry_tiles: true,
         witnesses: false,
         webhook_key: false,
@@ -160,30 +160,31 @@ pub fn log_name() -> Result<LogName, ConfigError> {
 
 /// How the deliverer checks kept receipts (FORMAT.md §10.2): `RECEIPT_PUBLIC_KEY` (the
 /// published `.pub` of the receipt key: never the private key), `LEDGER_LOG_NAME`, and
-/// `RECEIPTS_REQUIRED_SINCE` (optional: a deployment upgraded to kept receipts gives the
-/// upgrade's time, before which entries have none; empty or unset, every entry but a
-/// disclosure must have one).
+/// `RECEIPTS_REQUIRED_SINCE` ([`receipts_required_since`]).
 pub fn receipt_check_from_env() -> Result<crate::deliver::ReceiptCheck, ConfigError> {
     let key = ledger::VerifierKey::parse(var("RECEIPT_PUBLIC_KEY")?.trim()).map_err(|e| ConfigError::Invalid {
         name: "RECEIPT_PUBLIC_KEY",
         problem: e.to_string(),
     })?;
-    let required_since = match optional("RECEIPTS_REQUIRED_SINCE").filter(|s| !s.trim().is_empty()) {
-        None => None,
-        Some(text) => Some(
-            ledger::entry::parse_at(text.trim())
-                .map(|at| ledger::entry::format_at(&at))
-                .ok_or_else(|| ConfigError::Invalid {
-                    name: "RECEIPTS_REQUIRED_SINCE",
-                    problem: "not a time like 2026-12-07T00:00:00.000Z".into(),
-                })?,
-        ),
-    };
     Ok(crate::deliver::ReceiptCheck {
         keys: ledger::TrustedKeys::new([key]),
         log: log_name()?,
-        required_since,
+        required_since: receipts_required_since()?,
     })
+}
+
+/// `RECEIPTS_REQUIRED_SINCE`: empty or unset, every entry is kept with its receipt; in a stack
+/// upgraded to kept receipts, a ledger timestamp after which every entry must have one.
+pub fn receipts_required_since() -> Result<Option<String>, ConfigError> {
+    match optional("RECEIPTS_REQUIRED_SINCE").filter(|s| !s.trim().is_empty()) {
+        None => Ok(None),
+        Some(text) => ledger::entry::parse_at(text.trim())
+            .map(|at| Some(ledger::entry::format_at(&at)))
+            .ok_or_else(|| ConfigError::Invalid {
+                name: "RECEIPTS_REQUIRED_SINCE",
+                problem: "not a time like 2026-12-07T00:00:00.000Z".into(),
+            }),
+    }
 }
 
 /// The App of a Lambda function, from its environment:
@@ -270,6 +271,7 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
         None => None,
     };
     let mut store = Store::new(client, tables);
+    store.set_receipts_required_since(receipts_required_since()?);
     if let Some(witnesses) = witnesses {
         store = store.with_witnesses(witnesses);
     }

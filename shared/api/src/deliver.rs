@@ -126,10 +126,20 @@ pub fn body(
     ))
 }
 
+/// Whether `entry` is the ledger's entry `seq` of `chain` after `previous` (the hash and time
+/// of the entry before it): hashing to its hash, linked to the one before, no earlier than it.
+fn is_next(entry: &EntryRef<'_>, chain: &ChainId, seq: u64, previous: &(ledger::Hash, String)) -> bool {
+    entry.seq == seq
+        && entry.chain == chain.as_str()
+        && entry.computed_hash() == entry.hash
+        && entry.prev == previous.0
+        && entry.at >= previous.1.as_str()
+}
+
 /// How the deliverer checks the receipts kept with entries before it sends them (FORMAT.md
 /// §10.2): with the published receipt key (it holds no private key) and the log name; and
-/// from when on every entry but a disclosure must carry one (`None`: every entry — a
-/// deployment that kept receipts from its start; one upgraded gives the upgrade's time).
+/// from when on every entry must carry one (`None`: every entry — a deployment that kept
+/// receipts from its start; one upgraded gives a time after every writer was upgraded).
 #[derive(Debug, Clone)]
 pub struct ReceiptCheck {
     pub keys: ledger::TrustedKeys,
@@ -137,9 +147,6 @@ pub struct ReceiptCheck {
     /// A ledger timestamp (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
     pub required_since: Option<String>,
 }
-
-/// The kind of entry the service records on its own, kept without a receipt.
-const DISCLOSURE: &str = "personal_data_disclosed";
 
 /// The receipt kept with `entry` (its signed note), checked before it is sent: signed by the
 /// receipt key for this log, and naming this chain, seq, hash and time. One that is not, or
@@ -157,8 +164,7 @@ pub fn kept_receipt(
         ))
     };
     let Some(note) = kept else {
-        let required =
-            entry.kind != DISCLOSURE && check.required_since.as_deref().is_none_or(|since| entry.at >= since);
+        let required = check.required_since.as_deref().is_none_or(|since| entry.at >= since);
         return if required { Err(alarm("is missing")) } else { Ok(None) };
     };
     ledger::KeptReceipt::Note(note.to_owned())
@@ -346,7 +352,27 @@ async fn deliver_endpoint(
         if cursor.not_before_ms > now_ms(app) || cursor.state != State::Enabled {
             break;
         }
-        let stored = app.store.stored_entries(&chain, cursor.next_seq, BATCH).await?;
+        // The batch, read with the entry before it: each entry sent must link to the one before
+        // and not go back in time, so an entry put at the tail cannot pass for an older one.
+        let from = cursor.next_seq.saturating_sub(1);
+        let mut stored = app.store.stored_entries(&chain, from, BATCH + 1).await?;
+        let mut previous = if cursor.next_seq == 0 {
+            (ledger::entry::GENESIS_PREV, String::new())
+        } else {
+            let before = (!stored.is_empty()).then(|| stored.remove(0));
+            let before = before.as_ref().and_then(|b| EntryRef::parse(b.line.as_bytes()).ok());
+            match before {
+                Some(b) if b.seq == from && b.chain == chain.as_str() && b.computed_hash() == b.hash => {
+                    (b.hash, b.at.to_owned())
+                }
+                _ => {
+                    return Err(StoreError::IntegrityAlarm(format!(
+                        "the entry before {} of chain {} is missing or not the ledger's",
+                        cursor.next_seq, chain
+                    )));
+                }
+            }
+        };
         if stored.is_empty() {
             break;
         }
@@ -354,13 +380,15 @@ async fn deliver_endpoint(
         for StoredEntry { line, request, receipt } in &stored {
             let entry = EntryRef::parse(line.as_bytes()).map_err(StoreError::internal)?;
             // Only what the ledger holds is signed: the partner's own chain, each entry at
-            // the seq asked for and hashing to the hash it claims.
-            if entry.seq != cursor.next_seq || entry.chain != chain.as_str() || entry.computed_hash() != entry.hash {
+            // the seq asked for, hashing to the hash it claims, linked to the one before and
+            // no earlier than it.
+            if !is_next(&entry, &chain, cursor.next_seq, &previous) {
                 return Err(StoreError::IntegrityAlarm(format!(
-                    "the entry read at {} of chain {} is not the ledger's (seq {}, chain {}, or its hash)",
+                    "the entry read at {} of chain {} is not the ledger's (seq {}, chain {}, its hash, its link or its time)",
                     cursor.next_seq, chain, entry.seq, entry.chain
                 )));
             }
+            previous = (entry.hash, entry.at.to_owned());
             let size = cursor.next_seq + 1;
             let wants = |kind: &str| endpoint.kinds.is_empty() || endpoint.kinds.iter().any(|k| k == kind);
             match cursor.next(size, Some(entry.kind), wants, now_ms(app)) {
@@ -667,7 +695,50 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_without_its_receipt_is_sent_only_if_it_is_a_disclosure_or_older_than_receipts() {
+    fn an_entry_is_sent_only_after_the_entry_before_it() {
+        let head = ledger::ChainHead::genesis(ChainId::parse("contoso").unwrap());
+        let at = |s: &str| ledger::entry::parse_at(s).unwrap();
+        let (first, after) = head
+            .append(&at("2026-11-24T10:00:00.000Z"), "created", &serde_json::json!({}))
+            .unwrap();
+        let (second, _) = after
+            .append(&at("2026-11-24T10:01:00.000Z"), "note_added", &serde_json::json!({}))
+            .unwrap();
+        let chain = ChainId::parse("contoso").unwrap();
+        let first = EntryRef::parse(first.line.as_bytes()).unwrap();
+        let second = EntryRef::parse(second.line.as_bytes()).unwrap();
+        let genesis = (ledger::entry::GENESIS_PREV, String::new());
+        assert!(is_next(&first, &chain, 0, &genesis));
+        let before_second = (first.hash, first.at.to_owned());
+        assert!(is_next(&second, &chain, 1, &before_second));
+        // Another seq, another chain, another entry before it, or a time before that entry's.
+        assert!(!is_next(&second, &chain, 2, &before_second));
+        assert!(!is_next(
+            &second,
+            &ChainId::parse("fabrikam").unwrap(),
+            1,
+            &before_second
+        ));
+        assert!(!is_next(&second, &chain, 1, &genesis));
+        assert!(!is_next(
+            &second,
+            &chain,
+            1,
+            &(first.hash, "2026-11-24T10:01:00.001Z".to_owned())
+        ));
+        // A line whose hash is not its own.
+        let tampered = LINE.replace("\"a\":1", "\"a\":2");
+        let tampered = EntryRef::parse(tampered.as_bytes()).unwrap();
+        assert!(!is_next(
+            &tampered,
+            &chain,
+            3,
+            &(ledger::entry::GENESIS_PREV, String::new())
+        ));
+    }
+
+    #[test]
+    fn an_entry_without_its_receipt_is_sent_only_if_it_is_older_than_kept_receipts() {
         let entry = EntryRef::parse(LINE.as_bytes()).unwrap();
         let missing = |check: &ReceiptCheck| kept_receipt(&entry, None, check);
         assert!(matches!(missing(&check(None)), Err(StoreError::IntegrityAlarm(_))));
@@ -676,8 +747,12 @@ mod tests {
             Err(StoreError::IntegrityAlarm(_))
         ));
         assert_eq!(missing(&check(Some("2026-11-24T10:00:00.001Z"))).unwrap(), None);
+        // A disclosure too: every entry is kept with its receipt.
         let disclosure = LINE.replace("\"kind\":\"created\"", "\"kind\":\"personal_data_disclosed\"");
         let disclosure = EntryRef::parse(disclosure.as_bytes()).unwrap();
-        assert_eq!(kept_receipt(&disclosure, None, &check(None)).unwrap(), None);
+        assert!(matches!(
+            kept_receipt(&disclosure, None, &check(None)),
+            Err(StoreError::IntegrityAlarm(_))
+        ));
     }
 }

@@ -397,6 +397,9 @@ pub async fn evidence(app: &App, request: &Request) -> Result<Response<Body>, Ap
                 )));
             }
             let values: usize = entries.iter().map(|e| e.disclosures.len()).sum();
+            // The entry is kept with its receipt: the key is read first (a 503 if it cannot
+            // be, nothing written).
+            app.receipts.signer().await?;
             let now = domain::Timestamp::from(app.store.now());
             let appended = app
                 .store

@@ -665,6 +665,37 @@ fn schemas() -> Map<String, Value> {
         json!({ "type": "object", "required": required_secret, "properties": with_secret }),
     );
     put(
+        "WebhookDelivery",
+        json!({
+            "type": "object",
+            "description": "What an endpoint receives (Standard Webhooks; headers webhook-id msg_<chain>_<seq>, webhook-timestamp, webhook-signature): one ledger entry, in seq order, at least once.",
+            "required": ["type", "timestamp", "data"],
+            "properties": {
+                "type": { "enum": domain::ENTRY_KINDS.iter().map(|k| format!("ledger.{k}")).collect::<Vec<_>>() },
+                "timestamp": { "type": "string", "description": "The entry's time" },
+                "data": {
+                    "type": "object",
+                    "required": ["chain", "seq", "hash", "entry", "request", "receipt"],
+                    "properties": {
+                        "chain": { "type": "string" },
+                        "seq": { "type": "integer", "minimum": 0 },
+                        "hash": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+                        "entry": {
+                            "type": "object",
+                            "description": "The entry exactly as hashed (personal values as commitments): its hash is `hash`, and `ledger sync` proves it.",
+                            "required": ["v", "chain", "seq", "prev", "at", "kind", "data", "hash"]
+                        },
+                        "request": nullable(r("ServiceRequest")),
+                        "receipt": {
+                            "oneOf": [r("Receipt"), { "type": "null" }],
+                            "description": "The receipt the entry's writer signed and kept with it (checked by the deliverer with the published receipt key); null only for personal_data_disclosed entries and entries older than the stack's kept receipts."
+                        }
+                    }
+                }
+            }
+        }),
+    );
+    put(
         "SecretRotation",
         json!({
             "type": "object",
@@ -1802,6 +1833,26 @@ pub fn document() -> Value {
         },
         "servers": [{ "url": "http://127.0.0.1:3000", "description": "cargo run -p local" }],
         "paths": paths,
+        "webhooks": {
+            "ledgerEntry": {
+                "post": {
+                    "operationId": "receiveLedgerEntry",
+                    "summary": "A ledger entry of the partner's chain, delivered to its endpoint",
+                    "description": "Sent to each enabled endpoint, in seq order from its nextSeq, at least once (a repeat has the same webhook-id). Verify webhook-signature (v1: HMAC-SHA256 of `webhook-id.webhook-timestamp.body` under a secret in force; v1a: Ed25519 under publicKey) before reading the body.",
+                    "parameters": [
+                        { "name": "webhook-id", "in": "header", "required": true, "schema": { "type": "string", "pattern": "^msg_[^_]+_[0-9]+$" } },
+                        { "name": "webhook-timestamp", "in": "header", "required": true, "schema": { "type": "string", "pattern": "^[0-9]+$" } },
+                        { "name": "webhook-signature", "in": "header", "required": true, "schema": { "type": "string" } }
+                    ],
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": r("WebhookDelivery") } } },
+                    "responses": {
+                        "2XX": { "description": "Accepted: the next entry follows" },
+                        "410": { "description": "Gone: the endpoint is disabled" },
+                        "default": { "description": "Anything else, or no answer within 15 s: retried on the Standard Webhooks schedule (429 and 503 honour Retry-After)" }
+                    }
+                }
+            }
+        },
         "components": {
             "securitySchemes": {
                 "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "Verified by API Gateway's JWT authorizer (locally: by the router, with the key in .ledgerdesk/)." }

@@ -129,11 +129,10 @@ impl store::ReceiptStamp for Receipts {
 }
 
 /// Add the receipt kept with `appended`'s entry to a response body (when this function signs
-/// receipts): the note the store kept, confirmed to be this key's over this entry (signatures
-/// are deterministic, so it is exactly what signing again gives). One that is not is an
-/// integrity alarm (a 500, nothing more written); an entry kept without one (before receipts
-/// were kept) is answered without one — a receipt is never signed for what the table says
-/// afterwards.
+/// receipts): the note the store kept, confirmed to be this key's over this entry. One that
+/// is not is an integrity alarm (a 500, nothing more written); an entry kept without one
+/// (before receipts were kept: the store refuses any later one) is answered without one — a
+/// receipt is never signed for what the table says afterwards.
 pub fn attach(
     signer: Option<&ReceiptSigner>,
     mut body: serde_json::Value,
@@ -146,13 +145,22 @@ pub fn attach(
     Ok(body)
 }
 
-/// The receipt kept with `appended`'s entry, confirmed as [`attach`] does.
+/// The receipt kept with `appended`'s entry, confirmed as [`attach`] does: verified with the
+/// receipt key's public half, for this log, and naming this entry. Nothing is signed here.
 pub fn confirmed(signer: Option<&ReceiptSigner>, appended: &Appended) -> Result<Option<ReceiptDocument>, ApiError> {
     let (Some(signer), Some(kept)) = (signer, appended.receipt.as_deref()) else {
         return Ok(None);
     };
-    let receipt = signer.receipt(appended)?;
-    if receipt.note != kept {
+    let keys = ledger::TrustedKeys::new([signer.key.verifier()]);
+    let opened = ledger::KeptReceipt::Note(kept.to_owned()).open(&keys, &signer.log);
+    let about_entry = opened.as_ref().is_ok_and(|said| {
+        said.chain == appended.chain
+            && said.seq == appended.seq
+            && said.entry_hash == appended.entry_hash
+            && said.at == appended.at
+    });
+    let document = ReceiptDocument::from_note(kept).ok().filter(|_| about_entry);
+    let Some((document, _)) = document else {
         tracing::error!(
             integrity_alarm = "ledger",
             chain = %appended.chain,
@@ -160,8 +168,8 @@ pub fn confirmed(signer: Option<&ReceiptSigner>, appended: &Appended) -> Result<
             "the receipt kept with the entry is not the receipt key's for it"
         );
         return Err(ApiError::Internal);
-    }
-    Ok(Some(receipt))
+    };
+    Ok(Some(document))
 }
 
 #[cfg(test)]

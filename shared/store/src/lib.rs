@@ -46,7 +46,9 @@ pub use read::{Assignee, History, ListQuery, Page, PageSize, QueueQuery};
 pub use relationships::{Relationship, RelationshipStatus};
 pub use schema::TableNames;
 pub use webhooks_io::{DeliveryAttempt, DeliveryPage, EndpointState, SealedSecret, WebhookEndpoint};
-pub use write::{Appended, CreateOutcome, IdempotencyClaim, RELATIONSHIPS_PER_TRANSACTION, RETRY_BUDGET, ReceiptStamp};
+pub use write::{
+    Appended, CreateOutcome, ExpectedEntry, IdempotencyClaim, RELATIONSHIPS_PER_TRANSACTION, RETRY_BUDGET, ReceiptStamp,
+};
 
 /// How long an idempotency record is honoured.
 pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
@@ -94,6 +96,9 @@ pub struct Store {
     witnesses: Option<witnesses::Witnesses>,
     /// Signs the receipt kept with each entry this process appends (the writers).
     receipts: Option<std::sync::Arc<dyn write::ReceiptStamp>>,
+    /// From when on every entry is kept with its receipt (`None`: always; a ledger timestamp
+    /// in a stack upgraded to kept receipts).
+    receipts_required_since: Option<String>,
 }
 
 /// The S3 bucket that holds the entry tiles (FORMAT.md §11.1): immutable blobs, written by the
@@ -126,7 +131,19 @@ impl Store {
             clock: Clock::system(),
             witnesses: None,
             receipts: None,
+            receipts_required_since: None,
         }
+    }
+
+    /// Entries stamped before `since` (a ledger timestamp: a stack upgraded to kept
+    /// receipts) may have no kept receipt; every later one must.
+    pub fn set_receipts_required_since(&mut self, since: Option<String>) {
+        self.receipts_required_since = since;
+    }
+
+    /// Whether an entry stamped `at`, read back by a store that signs receipts, must have one.
+    pub(crate) fn receipt_required(&self, at: &str) -> bool {
+        self.receipts.is_some() && self.receipts_required_since.as_deref().is_none_or(|since| at >= since)
     }
 
     /// Keep, with every entry this store appends, the receipt `stamp` signs for it (FORMAT.md

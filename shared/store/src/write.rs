@@ -53,6 +53,14 @@ pub struct Appended {
     pub receipt: Option<String>,
 }
 
+/// What an answer given again expects of the entry it names ([`Store::with_kept_receipt`]):
+/// its kind, and the request it is of (`<partner>#<request id>`), if any.
+#[derive(Debug, Clone, Copy)]
+pub struct ExpectedEntry<'a> {
+    pub kind: &'a str,
+    pub rid: Option<&'a str>,
+}
+
 /// Signs the receipt of an entry as it is appended (the writer functions' receipt key), to be
 /// kept with the entry in the same transaction (FORMAT.md §10.2).
 pub trait ReceiptStamp: Send + Sync + std::fmt::Debug {
@@ -426,7 +434,11 @@ impl Store {
     /// and must be the one recorded — this chain, seq, hash and time — and so must the kept
     /// receipt's text; otherwise it is an integrity alarm. An entry kept without a receipt
     /// gives none: a receipt is never signed from what the table says afterwards.
-    pub async fn with_kept_receipt(&self, appended: Appended) -> Result<Appended, StoreError> {
+    pub async fn with_kept_receipt(
+        &self,
+        appended: Appended,
+        expected: &ExpectedEntry<'_>,
+    ) -> Result<Appended, StoreError> {
         self.count_round_trip();
         let out = self
             .client
@@ -456,6 +468,13 @@ impl Store {
             || entry.at != appended.at
         {
             return Err(alarm("is another entry"));
+        }
+        // And the entry the answer is about: its kind, and the request it is of (if any).
+        if entry.kind != expected.kind || (expected.rid.is_some() && item.rid.as_deref() != expected.rid) {
+            return Err(alarm("is not the entry of this answer"));
+        }
+        if item.receipt.is_none() && self.receipt_required(entry.at) {
+            return Err(alarm("has no kept receipt"));
         }
         if let Some(note) = &item.receipt {
             let (_, said) =
@@ -555,7 +574,12 @@ impl Store {
             receipt: None,
         };
         // The receipt is the one kept with the entry, never one signed from this record.
-        let appended = self.with_kept_receipt(appended).await?;
+        let rid = format!("{partner}#{}", item.request_id);
+        let expected = ExpectedEntry {
+            kind: "created",
+            rid: Some(&rid),
+        };
+        let appended = self.with_kept_receipt(appended, &expected).await?;
         Ok(CreateOutcome::Replayed { response, appended })
     }
 
@@ -718,7 +742,7 @@ impl Store {
                 let (entry, after) = next
                     .append(&event.at.datetime(), &event.kind, &data)
                     .map_err(|e| failed(StoreError::internal(e)))?;
-                let receipt = self.receipt_of(change, &chain, &entry).map_err(failed)?;
+                let receipt = self.receipt_of(&chain, &entry).map_err(failed)?;
                 receipts.push(receipt.clone());
                 let items = self
                     .transaction(
@@ -789,12 +813,12 @@ impl Store {
         }
     }
 
-    /// The receipt to keep with `entry`, if this store signs them and the change is one a
-    /// caller made (a disclosure the service records on its own gets none).
-    fn receipt_of(&self, change: &Change<'_>, chain: &ChainId, entry: &Entry) -> Result<Option<String>, StoreError> {
-        match (&self.receipts, change) {
-            (None, _) | (_, Change::Access { .. }) => Ok(None),
-            (Some(stamp), _) => stamp.stamp(&appended_of(chain, entry)),
+    /// The receipt to keep with `entry`, if this store signs them (every entry, disclosures
+    /// included: an entry kept without one is one the writer did not make).
+    fn receipt_of(&self, chain: &ChainId, entry: &Entry) -> Result<Option<String>, StoreError> {
+        match &self.receipts {
+            None => Ok(None),
+            Some(stamp) => stamp.stamp(&appended_of(chain, entry)),
         }
     }
 

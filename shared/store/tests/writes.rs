@@ -434,7 +434,7 @@ async fn each_entry_keeps_the_receipt_its_writer_signed_and_a_writer_without_its
         .save_change(&responded, request.version(), &response_event)
         .await
         .unwrap();
-    // An auditor's disclosure is recorded by the service, not a caller's write: no receipt.
+    // An auditor's disclosure, recorded by the service as it answers a read: one too.
     let auditor = Actor::system("auditor").unwrap();
     let case = CaseReference::parse("CASE-1").unwrap();
     let disclosed = store
@@ -445,7 +445,7 @@ async fn each_entry_keeps_the_receipt_its_writer_signed_and_a_writer_without_its
     let chain = created.chain.clone();
     let stored = store.stored_entries(&chain, 0, 10).await.unwrap();
     assert_eq!(stored.len(), 3);
-    for (entry, appended) in stored.iter().zip([&created, &changed]) {
+    for (entry, appended) in stored.iter().zip([&created, &changed, &disclosed]) {
         let kept = ledger::KeptReceipt::parse(entry.receipt.as_deref().expect("a kept receipt")).unwrap();
         let receipt = kept.open(&keys, &receipt_log()).expect("signed by the receipt key");
         let line = ledger::EntryRef::parse(entry.line.as_bytes()).unwrap();
@@ -457,8 +457,8 @@ async fn each_entry_keeps_the_receipt_its_writer_signed_and_a_writer_without_its
             (line.seq, line.hash, line.at),
             (receipt.seq, receipt.entry_hash, receipt.at.as_str())
         );
+        assert_eq!(appended.receipt, entry.receipt, "the write's receipt is the kept one");
     }
-    assert_eq!(stored[2].receipt, None);
     assert_eq!(disclosed.seq, 2);
 
     // Without its key at hand a writer writes nothing: no request, no entry, no head move.
@@ -590,6 +590,7 @@ async fn receipts_are_signed_as_entries_are_appended_and_never_for_what_the_tabl
             .expression_attribute_values(":a", AttributeValue::S(at))
             .send()
     };
+    let rid = format!("partner-a#{}", r3.id());
     let forged_zero = |receipt: Option<&str>| {
         let mut item = std::collections::HashMap::from([
             ("chain".to_owned(), AttributeValue::S("partner-a".into())),
@@ -597,6 +598,7 @@ async fn receipts_are_signed_as_entries_are_appended_and_never_for_what_the_tabl
             ("line".to_owned(), AttributeValue::S(forged.line.clone())),
             ("kind".to_owned(), AttributeValue::S("created".into())),
             ("at".to_owned(), AttributeValue::S(forged_at.clone())),
+            ("rid".to_owned(), AttributeValue::S(rid.clone())),
         ]);
         if let Some(receipt) = receipt {
             item.insert("receipt".into(), AttributeValue::S(receipt.into()));
@@ -617,12 +619,40 @@ async fn receipts_are_signed_as_entries_are_appended_and_never_for_what_the_tabl
         .unwrap();
     forged_zero(Some(&genuine_zero)).await.unwrap();
     assert!(matches!(replay().await, Err(StoreError::IntegrityAlarm(_))));
-    // Without one: answered without a receipt — none is signed for it.
+    // Without one: every entry is kept with its receipt, so it is not the writer's — an alarm.
     forged_zero(None).await.unwrap();
-    let Ok(CreateOutcome::Replayed { appended, .. }) = replay().await else {
+    assert!(matches!(replay().await, Err(StoreError::IntegrityAlarm(_))));
+    // In a stack upgraded to kept receipts, an entry from before has none: the answer has
+    // none either, and none is signed for it.
+    let mut upgraded = stamped(&h, &key);
+    upgraded.set_receipts_required_since(Some(ledger::entry::format_at(&(t0() + minutes(3)))));
+    let (retry, retry_event) = open("partner-a", CUSTOMER_A, "B", "azure", t0() + minutes(4));
+    let retry_response = serde_json::to_value(&retry).unwrap();
+    let retry_claim = IdempotencyClaim {
+        response: &retry_response,
+        ..claim
+    };
+    let Ok(CreateOutcome::Replayed { appended, .. }) =
+        upgraded.create_request(&retry, &retry_event, Some(retry_claim)).await
+    else {
         panic!("replayed");
     };
     assert_eq!((appended.seq, appended.receipt), (0, None));
+    // Another kind, or another request's entry, named by the record: an alarm.
+    h.client
+        .update_item()
+        .table_name(&h.tables.ledger)
+        .key("chain", AttributeValue::S("partner-a".into()))
+        .key("seq", AttributeValue::N("0".into()))
+        .update_expression("SET rid = :r")
+        .expression_attribute_values(":r", AttributeValue::S(format!("partner-a#{}", r1.id())))
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(
+        upgraded.create_request(&retry, &retry_event, Some(retry_claim)).await,
+        Err(StoreError::IntegrityAlarm(_))
+    ));
     // A record naming another partner's chain: an alarm, whatever that chain holds.
     point_at("partner-b", 0, forged.hash.to_hex(), forged_at.clone())
         .await
