@@ -61,6 +61,7 @@ fn only_the_store_talks_to_aws() {
         "functions/erase-personal-data",
         "functions/admin",
         "functions/webhook-endpoints",
+        "functions/evidence",
         "shared/webhooks",
         "functions/local",
     ];
@@ -306,6 +307,7 @@ fn the_workspace_hack_is_where_it_belongs() {
         ("functions/erase-personal-data", Hack::None),
         ("functions/admin", Hack::None),
         ("functions/webhook-endpoints", Hack::None),
+        ("functions/evidence", Hack::None),
         ("functions/deliver-webhooks", Hack::None),
         ("functions/local", Hack::Normal),
         ("tests", Hack::Normal),

@@ -840,18 +840,45 @@ async fn an_endpoint_re_pointed_in_the_table_sends_nothing() {
     assert!(attacker.deliveries().await.is_empty());
 }
 
-/// An operator with table access cannot give an entry a receipt: one moved from another
-/// entry, or one taken away, never reaches the receiver (the endpoint waits at the entry,
-/// alarmed); with the receipt put back, delivery goes on.
-#[tokio::test]
-async fn a_receipt_moved_between_entries_in_the_table_is_never_sent() {
-    use aws_sdk_dynamodb::types::AttributeValue;
+/// A delivering stack with contoso's endpoint registered at a receiver that checks its
+/// secret.
+struct Hooked {
+    stack: Stack,
+    integrator: String,
+    partner: String,
+    receiver: Receiver,
+    endpoint: Value,
+}
+
+async fn hooked() -> Hooked {
     let stack = Stack::start_delivering(RELATIONSHIPS, Duration::from_millis(100)).await;
     let integrator = stack.token(TokenRole::Integrator, Some("contoso"), "integrations@contoso");
     let partner = stack.partner_token("contoso");
     let receiver = Receiver::start();
     let endpoint = register(&stack, &integrator, json!({ "url": receiver.url() })).await;
     receiver.control(json!({ "secrets": [endpoint["secret"]] })).await;
+    Hooked {
+        stack,
+        integrator,
+        partner,
+        receiver,
+        endpoint,
+    }
+}
+
+/// An operator with table access cannot give an entry a receipt: one moved from another
+/// entry, or one taken away, never reaches the receiver (the endpoint waits at the entry,
+/// alarmed); with the receipt put back, delivery goes on.
+#[tokio::test]
+async fn a_receipt_moved_between_entries_in_the_table_is_never_sent() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let Hooked {
+        stack,
+        integrator,
+        partner,
+        receiver,
+        endpoint,
+    } = hooked().await;
     let id = endpoint["id"].as_str().unwrap().to_owned();
     let start = endpoint["nextSeq"].as_u64().unwrap();
     let first = stack.create(&partner, &body()).await;
@@ -957,12 +984,12 @@ async fn a_receipt_moved_between_entries_in_the_table_is_never_sent() {
 #[tokio::test]
 async fn a_forged_tail_entry_is_never_sent() {
     use crate::evidence::{chain_lines, head_of, put_entry, set_head};
-    let stack = Stack::start_delivering(RELATIONSHIPS, Duration::from_millis(100)).await;
-    let integrator = stack.token(TokenRole::Integrator, Some("contoso"), "integrations@contoso");
-    let partner = stack.partner_token("contoso");
-    let receiver = Receiver::start();
-    let endpoint = register(&stack, &integrator, json!({ "url": receiver.url() })).await;
-    receiver.control(json!({ "secrets": [endpoint["secret"]] })).await;
+    let Hooked {
+        stack,
+        partner,
+        receiver,
+        ..
+    } = hooked().await;
     let created = stack.create(&partner, &body()).await;
     receiver.wait_for(Duration::from_secs(5), |d| d.len() == 1).await;
     let lines = chain_lines(&stack, "contoso").await;

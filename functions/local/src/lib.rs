@@ -331,7 +331,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
                 required_since: None,
             }),
         });
-    // After the receipt key is given: every entry but a disclosure is kept with its receipt.
+    // After the receipt key is given: every entry is kept with its receipt.
     register_relationships(&app.store, &config.relationships).await?;
     let state = Arc::new(router::LocalState {
         app,

@@ -85,12 +85,18 @@ fn parse_since(text: Option<&str>, field: &str, errors: &mut Vec<FieldMessage>) 
 }
 
 /// Read back `entry` with its kept receipt, as an answer given again: it must be the
-/// `relationship_changed` entry of `partner`'s relationships.
-async fn kept(app: &App, partner: &PartnerId, entry: store::Appended) -> Result<store::Appended, ApiError> {
-    let rid = format!("{partner}#relationships");
+/// `relationship_changed` entry of `relationship` as it is (customer, status, since).
+async fn kept(app: &App, relationship: &Relationship, entry: store::Appended) -> Result<store::Appended, ApiError> {
+    let rid = format!("{}#relationships", relationship.partner_id);
+    let says = [
+        ("/customerId", json!(relationship.customer_id)),
+        ("/status", json!(relationship.status)),
+        ("/since", json!(relationship.since)),
+    ];
     let expected = store::ExpectedEntry {
         kind: "relationship_changed",
         rid: Some(&rid),
+        data: &says,
     };
     Ok(app.store.with_kept_receipt(entry, &expected).await?)
 }
@@ -163,7 +169,7 @@ pub async fn put(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
     let body = match saved {
         Saved::Written(appended) => crate::receipts::attach(signer, body, &appended)?,
         Saved::Unchanged(Some(entry)) if signer.is_some() => {
-            let entry = kept(app, &relationship.partner_id, entry).await?;
+            let entry = kept(app, &relationship, entry).await?;
             crate::receipts::attach(signer, body, &entry)?
         }
         Saved::Unchanged(_) => body,
@@ -366,7 +372,7 @@ pub async fn import(app: &App, request: &Request) -> Result<Response<Body>, ApiE
     let mut rows_out = Vec::with_capacity(outcomes.len());
     // Per chain, the highest entry any row names: its receipt covers every entry before it
     // (each entry's hash covers the one before), so one receipt per chain proves every row.
-    let mut highest: BTreeMap<String, store::Appended> = BTreeMap::new();
+    let mut highest: BTreeMap<String, (store::Appended, &Relationship)> = BTreeMap::new();
     for (row, relationship, entry, written) in &outcomes {
         if *written {
             imported += 1;
@@ -375,8 +381,8 @@ pub async fn import(app: &App, request: &Request) -> Result<Response<Body>, ApiE
         }
         if let Some(entry) = entry {
             let chain = entry.chain.to_string();
-            if highest.get(&chain).is_none_or(|h| h.seq < entry.seq) {
-                highest.insert(chain, entry.clone());
+            if highest.get(&chain).is_none_or(|(h, _)| h.seq < entry.seq) {
+                highest.insert(chain, (entry.clone(), relationship));
             }
         }
         rows_out.push(json!({
@@ -391,14 +397,11 @@ pub async fn import(app: &App, request: &Request) -> Result<Response<Body>, ApiE
     tracing::info!(imported, unchanged, chains = highest.len(), "relationships imported");
     let mut receipts = Vec::new();
     if signer.is_some() {
-        for (chain, entry) in highest {
+        for (chain, (entry, relationship)) in highest {
             // Written now, its receipt is in hand; so already, it is read with the entry.
             let entry = match entry.receipt {
                 Some(_) => entry,
-                None => {
-                    let partner = PartnerId::parse(&chain).map_err(|_| ApiError::Internal)?;
-                    kept(app, &partner, entry).await?
-                }
+                None => kept(app, relationship, entry).await?,
             };
             if let Some(receipt) = crate::receipts::confirmed(signer, &entry)? {
                 receipts.push(json!({ "chain": chain, "seq": entry.seq, "receipt": receipt }));

@@ -78,10 +78,10 @@ impl Needs {
         webhook_key: false,
         receipt_check: false,
     };
-    /// `list-requests` (which appends auditors' disclosures, each kept with its receipt).
+    /// `list-requests`.
     pub const READER: Needs = Needs {
         cursor_key: true,
-        receipts: true,
+        receipts: false,
         entry_tiles: true,
         witnesses: false,
         webhook_key: false,
@@ -89,6 +89,15 @@ impl Needs {
     };
     /// The functions that append to the ledger on a caller's behalf.
     pub const WRITER: Needs = Needs {
+        cursor_key: false,
+        receipts: true,
+        entry_tiles: false,
+        witnesses: false,
+        webhook_key: false,
+        receipt_check: false,
+    };
+    /// `evidence`: reads, and appends an auditor's disclosure (kept with its receipt).
+    pub const EVIDENCE: Needs = Needs {
         cursor_key: false,
         receipts: true,
         entry_tiles: false,

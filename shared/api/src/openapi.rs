@@ -688,7 +688,7 @@ fn schemas() -> Map<String, Value> {
                         "request": nullable(r("ServiceRequest")),
                         "receipt": {
                             "oneOf": [r("Receipt"), { "type": "null" }],
-                            "description": "The receipt the entry's writer signed and kept with it (checked by the deliverer with the published receipt key); null only for personal_data_disclosed entries and entries older than the stack's kept receipts."
+                            "description": "The receipt the entry's writer signed and kept with it (checked by the deliverer with the published receipt key); null only for entries older than the stack's kept receipts (ReceiptsRequiredSince)."
                         }
                     }
                 }

@@ -10,6 +10,7 @@ pub enum Function {
     ErasePersonalData,
     Admin,
     Webhooks,
+    Evidence,
 }
 
 impl Function {
@@ -22,16 +23,18 @@ impl Function {
             Function::ErasePersonalData => "erase-personal-data",
             Function::Admin => "admin",
             Function::Webhooks => "webhook-endpoints",
+            Function::Evidence => "evidence",
         }
     }
 
-    pub const ALL: [Function; 6] = [
+    pub const ALL: [Function; 7] = [
         Function::CreateRequest,
         Function::ListRequests,
         Function::UpdateRequest,
         Function::ErasePersonalData,
         Function::Admin,
         Function::Webhooks,
+        Function::Evidence,
     ];
 }
 
@@ -128,7 +131,7 @@ const fn route(
     }
 }
 
-use Function::{Admin, CreateRequest, ErasePersonalData, ListRequests, UpdateRequest, Webhooks};
+use Function::{Admin, CreateRequest, ErasePersonalData, Evidence, ListRequests, UpdateRequest, Webhooks};
 use Operation as Op;
 
 pub const ROUTES: &[Route] = &[
@@ -165,7 +168,7 @@ pub const ROUTES: &[Route] = &[
     route(
         "GET",
         "/service-requests/{id}/evidence",
-        ListRequests,
+        Evidence,
         Op::Evidence,
         &[READ, LEDGER_READ, LEDGER_AUDIT],
     ),

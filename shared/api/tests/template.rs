@@ -198,16 +198,22 @@ fn iam_is_least_privilege() {
     let template = template();
     let functions = functions(&template);
     let writes = ["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"];
-    // Listing writes one thing: an auditor's disclosure (its entry in a transaction, the chain
-    // head, the auditor's sealed subject).
+    // Listing is read-only.
     let list = allowed(function_named(&functions, Function::ListRequests.name()));
-    let list_writes: Vec<(String, Vec<String>)> = list
+    assert!(
+        list.iter().all(|(a, _)| !writes.iter().any(|w| a.ends_with(w))),
+        "{list:?}"
+    );
+    // The evidence function writes one thing: an auditor's disclosure (its entry in a
+    // transaction, the chain head, the auditor's sealed subject).
+    let evidence = allowed(function_named(&functions, Function::Evidence.name()));
+    let evidence_writes: Vec<(String, Vec<String>)> = evidence
         .iter()
         .filter(|(a, _)| writes.iter().any(|w| a.ends_with(w)))
         .cloned()
         .collect();
     assert_eq!(
-        list_writes,
+        evidence_writes,
         [
             ("dynamodb:PutItem", "GetAtt:LedgerTable.Arn"),
             ("dynamodb:PutItem", "GetAtt:PersonalDataTable.Arn"),
@@ -215,7 +221,7 @@ fn iam_is_least_privilege() {
         ]
         .map(|(a, r)| (a.to_owned(), vec![r.to_owned()]))
         .to_vec(),
-        "{list:?}"
+        "{evidence:?}"
     );
     for (name, resource) in &functions {
         let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
@@ -279,7 +285,7 @@ fn iam_is_least_privilege() {
             "{name}: reserved concurrency"
         );
     }
-    // Only the writers may update the chain head (list-requests: for disclosures).
+    // Only the writers may update the chain head (evidence: for disclosures).
     let updaters: BTreeSet<String> = functions
         .iter()
         .filter(|(_, r)| allowed(r).iter().any(|(a, _)| a == "dynamodb:UpdateItem"))
@@ -291,7 +297,7 @@ fn iam_is_least_privilege() {
             "admin",
             "create-request",
             "erase-personal-data",
-            "list-requests",
+            "evidence",
             "sla-sweep",
             "update-request"
         ]
@@ -353,7 +359,7 @@ fn keys_only_their_owners_can_read() {
                 role("Admin"),
                 role("CreateRequest"),
                 role("ErasePersonalData"),
-                role("ListRequests"),
+                role("Evidence"),
                 role("SlaSweep"),
                 role("UpdateRequest"),
             ],
@@ -677,6 +683,7 @@ fn alarms_reach_someone() {
         "UpdateRequest",
         "ErasePersonalData",
         "Admin",
+        "Evidence",
         "DeliverWebhooks",
     ] {
         let filter = &template["Resources"][format!("LedgerIntegrity{function}Metric").as_str()]["Properties"];

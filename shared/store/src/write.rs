@@ -54,11 +54,13 @@ pub struct Appended {
 }
 
 /// What an answer given again expects of the entry it names ([`Store::with_kept_receipt`]):
-/// its kind, and the request it is of (`<partner>#<request id>`), if any.
+/// its kind, the request it is of (`<partner>#<request id>`), if any, and what its data says
+/// (JSON pointers and their values).
 #[derive(Debug, Clone, Copy)]
 pub struct ExpectedEntry<'a> {
     pub kind: &'a str,
     pub rid: Option<&'a str>,
+    pub data: &'a [(&'a str, serde_json::Value)],
 }
 
 /// Signs the receipt of an entry as it is appended (the writer functions' receipt key), to be
@@ -432,8 +434,9 @@ impl Store {
     /// `appended` with the receipt kept with its entry (FORMAT.md §10.2), for an answer given
     /// again (an idempotent retry, a relationship that was so already). The entry is read back
     /// and must be the one recorded — this chain, seq, hash and time — and so must the kept
-    /// receipt's text; otherwise it is an integrity alarm. An entry kept without a receipt
-    /// gives none: a receipt is never signed from what the table says afterwards.
+    /// receipt's text; otherwise it is an integrity alarm. An entry kept without a receipt is
+    /// an alarm too, unless it is older than kept receipts (then the answer has none): a
+    /// receipt is never signed from what the table says afterwards.
     pub async fn with_kept_receipt(
         &self,
         appended: Appended,
@@ -470,7 +473,12 @@ impl Store {
             return Err(alarm("is another entry"));
         }
         // And the entry the answer is about: its kind, and the request it is of (if any).
-        if entry.kind != expected.kind || (expected.rid.is_some() && item.rid.as_deref() != expected.rid) {
+        let data: serde_json::Value = serde_json::from_slice(entry.data).map_err(|_| alarm("is not an entry"))?;
+        let says = expected
+            .data
+            .iter()
+            .all(|(pointer, value)| data.pointer(pointer) == Some(value));
+        if entry.kind != expected.kind || (expected.rid.is_some() && item.rid.as_deref() != expected.rid) || !says {
             return Err(alarm("is not the entry of this answer"));
         }
         if item.receipt.is_none() && self.receipt_required(entry.at) {
@@ -574,10 +582,18 @@ impl Store {
             receipt: None,
         };
         // The receipt is the one kept with the entry, never one signed from this record.
+        // The answer, the record and the entry must all be about the one request.
+        if response.get("id").and_then(serde_json::Value::as_str) != Some(item.request_id.as_str()) {
+            return Err(StoreError::IntegrityAlarm(format!(
+                "the idempotency record of partner {partner} answers with another request than its own"
+            )));
+        }
         let rid = format!("{partner}#{}", item.request_id);
+        let request_id = [("/requestId", serde_json::Value::String(item.request_id.clone()))];
         let expected = ExpectedEntry {
             kind: "created",
             rid: Some(&rid),
+            data: &request_id,
         };
         let appended = self.with_kept_receipt(appended, &expected).await?;
         Ok(CreateOutcome::Replayed { response, appended })

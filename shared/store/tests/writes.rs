@@ -56,16 +56,7 @@ async fn a_failed_condition_writes_nothing_at_all() {
     let h = Harness::new().await;
     let (request, event) = open("partner-a", CUSTOMER_A, "B", "azure", t0());
     h.store.create_request(&request, &event, None).await.unwrap();
-    let (responded, response_event) = request
-        .apply(
-            Action::Respond {
-                message: Message::parse("On it").unwrap(),
-            },
-            &engineer(),
-            Timestamp::from(t0() + minutes(5)),
-            &policy(),
-        )
-        .unwrap();
+    let (responded, response_event) = respond(&request, 5);
 
     // Wrong expected version: the request condition fails, so the ledger entry and the head
     // update in the same transaction must not happen either.
@@ -420,16 +411,7 @@ async fn each_entry_keeps_the_receipt_its_writer_signed_and_a_writer_without_its
     let CreateOutcome::Created(created) = store.create_request(&request, &event, None).await.unwrap() else {
         panic!("created");
     };
-    let (responded, response_event) = request
-        .apply(
-            Action::Respond {
-                message: Message::parse("On it").unwrap(),
-            },
-            &engineer(),
-            Timestamp::from(t0() + minutes(5)),
-            &policy(),
-        )
-        .unwrap();
+    let (responded, response_event) = respond(&request, 5);
     let changed = store
         .save_change(&responded, request.version(), &response_event)
         .await
@@ -548,7 +530,11 @@ async fn receipts_are_signed_as_entries_are_appended_and_never_for_what_the_tabl
     // The operator forges an entry at seq 2 (a well-formed line of its own) and points the
     // idempotency record at it.
     let forged = ledger::ChainHead::genesis(created.chain.clone())
-        .append(&(t0() + minutes(2)), "created", &serde_json::json!({ "forged": true }))
+        .append(
+            &(t0() + minutes(2)),
+            "created",
+            &serde_json::json!({ "requestId": r3.id() }),
+        )
         .unwrap()
         .0;
     let forged_at = ledger::EntryRef::parse(forged.line.as_bytes()).unwrap().at.to_owned();
@@ -653,9 +639,34 @@ async fn receipts_are_signed_as_entries_are_appended_and_never_for_what_the_tabl
         upgraded.create_request(&retry, &retry_event, Some(retry_claim)).await,
         Err(StoreError::IntegrityAlarm(_))
     ));
+    // A record answering with another request than the one it names: an alarm.
+    h.client
+        .update_item()
+        .table_name(&h.tables.idempotency)
+        .key("pk", pk.clone())
+        .update_expression("SET request_id = :r")
+        .expression_attribute_values(":r", AttributeValue::S(r1.id().to_string()))
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(replay().await, Err(StoreError::IntegrityAlarm(_))));
     // A record naming another partner's chain: an alarm, whatever that chain holds.
     point_at("partner-b", 0, forged.hash.to_hex(), forged_at.clone())
         .await
         .unwrap();
     assert!(matches!(replay().await, Err(StoreError::IntegrityAlarm(_))));
+}
+
+/// Support's first response to `request`, `after` minutes past t0.
+fn respond(request: &ServiceRequest, after: i64) -> (ServiceRequest, DomainEvent) {
+    request
+        .apply(
+            Action::Respond {
+                message: Message::parse("On it").unwrap(),
+            },
+            &engineer(),
+            Timestamp::from(t0() + minutes(after)),
+            &policy(),
+        )
+        .unwrap()
 }
