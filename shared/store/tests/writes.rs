@@ -538,17 +538,18 @@ async fn receipts_are_signed_as_entries_are_appended_and_never_for_what_the_tabl
         .unwrap()
         .0;
     let forged_at = ledger::EntryRef::parse(forged.line.as_bytes()).unwrap().at.to_owned();
-    let put_entry = |receipt: Option<&str>| {
+    // The operator's own ledger item: any line, seq, request and receipt.
+    let put_item = |seq: u64, line: String, rid: Option<&str>, receipt: Option<&str>| {
         let mut item = std::collections::HashMap::from([
             ("chain".to_owned(), AttributeValue::S("partner-a".into())),
-            ("seq".to_owned(), AttributeValue::N("2".into())),
-            (
-                "line".to_owned(),
-                AttributeValue::S(forged.line.replace("\"seq\":0", "\"seq\":2")),
-            ),
+            ("seq".to_owned(), AttributeValue::N(seq.to_string())),
+            ("line".to_owned(), AttributeValue::S(line)),
             ("kind".to_owned(), AttributeValue::S("created".into())),
             ("at".to_owned(), AttributeValue::S(forged_at.clone())),
         ]);
+        if let Some(rid) = rid {
+            item.insert("rid".into(), AttributeValue::S(rid.into()));
+        }
         if let Some(receipt) = receipt {
             item.insert("receipt".into(), AttributeValue::S(receipt.into()));
         }
@@ -559,7 +560,9 @@ async fn receipts_are_signed_as_entries_are_appended_and_never_for_what_the_tabl
             .send()
     };
     // (Its seq rewritten, the line no longer hashes to its hash: refused as another entry.)
-    put_entry(None).await.unwrap();
+    put_item(2, forged.line.replace("\"seq\":0", "\"seq\":2"), None, None)
+        .await
+        .unwrap();
     assert!(matches!(replay().await, Err(StoreError::IntegrityAlarm(_))));
     // A consistent forgery: seq 0 of a fresh chain, the record pointed at it.
     let records = h.scan(&h.tables.idempotency).await;
@@ -577,24 +580,7 @@ async fn receipts_are_signed_as_entries_are_appended_and_never_for_what_the_tabl
             .send()
     };
     let rid = format!("partner-a#{}", r3.id());
-    let forged_zero = |receipt: Option<&str>| {
-        let mut item = std::collections::HashMap::from([
-            ("chain".to_owned(), AttributeValue::S("partner-a".into())),
-            ("seq".to_owned(), AttributeValue::N("0".into())),
-            ("line".to_owned(), AttributeValue::S(forged.line.clone())),
-            ("kind".to_owned(), AttributeValue::S("created".into())),
-            ("at".to_owned(), AttributeValue::S(forged_at.clone())),
-            ("rid".to_owned(), AttributeValue::S(rid.clone())),
-        ]);
-        if let Some(receipt) = receipt {
-            item.insert("receipt".into(), AttributeValue::S(receipt.into()));
-        }
-        h.client
-            .put_item()
-            .table_name(&h.tables.ledger)
-            .set_item(Some(item))
-            .send()
-    };
+    let forged_zero = |receipt: Option<&str>| put_item(0, forged.line.clone(), Some(&rid), receipt);
     point_at("partner-a", 0, forged.hash.to_hex(), forged_at.clone())
         .await
         .unwrap();
