@@ -106,6 +106,26 @@ pub(crate) async fn sweep(stack: &Stack) -> api::sweep::SweepReport {
     stack.running.sweep(stack.running.now()).await.unwrap()
 }
 
+/// The sweep as a dishonest operator's own signer runs it: with the checkpoint key, but
+/// without the check of kept receipts — what ours refuses to sign (an entry no writer
+/// appended), it signs. The attacks on a signed history start from here.
+pub(crate) async fn operator_sweep(stack: &Stack) -> api::sweep::SweepReport {
+    // Ours refuses first: the rewritten entries have no kept receipts.
+    let refused = sweep(stack).await;
+    assert!(
+        refused
+            .integrity_alarms
+            .iter()
+            .any(|a| a.problem.contains("no kept receipt")),
+        "the honest signer refuses a rewritten history: {refused:?}"
+    );
+    let store = &stack.running.state.app.store;
+    store.set_signer_checks_receipts(false);
+    let report = sweep(stack).await;
+    store.set_signer_checks_receipts(true);
+    report
+}
+
 /// A stack with contoso's relationship and `n` requests filed, their receipts kept.
 pub(crate) async fn filed(n: usize) -> (Stack, tempfile::TempDir, std::path::PathBuf, String) {
     let stack = Stack::start_with(&[("contoso", CUSTOMER), ("fabrikam", CUSTOMER)]).await;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sha2::Digest;
 use tests::*;
 
-use crate::evidence::{chain_lines, delete_entry, filed, head_of, put_entry, set_head, sweep, tables};
+use crate::evidence::{chain_lines, delete_entry, filed, head_of, operator_sweep, put_entry, set_head, sweep, tables};
 
 fn contoso() -> ChainId {
     ChainId::parse("contoso").unwrap()
@@ -50,7 +50,8 @@ pub(crate) fn forge(head: &ChainHead, at: &str, kind: &str, data: &Value) -> (St
 }
 
 /// Rewrite entry `from` and, consistently, every entry after it (entry `from` becomes not
-/// billable), and the head: a history the signer has not signed yet cannot be told apart.
+/// billable), and the head: consistent, but without the writers' kept receipts, so our signer
+/// refuses it ([`crate::evidence::operator_sweep`] signs it as the operator's own would).
 pub(crate) async fn rewrite_from(stack: &Stack, from: usize) -> Vec<String> {
     let lines = chain_lines(stack, "contoso").await;
     let mut head = head_of("contoso", &lines[..from]);
@@ -157,7 +158,9 @@ async fn verify_receipt_judges_a_promise_by_the_history_it_has_verified() {
     let original = chain_lines(&stack, "contoso").await[seq].clone();
     let rewritten = rewrite_from(&stack, seq).await;
     assert_ne!(rewritten[seq], original);
-    let report = sweep(&stack).await;
+    // Our signer refuses it now (the rewritten entries have no kept receipts); an operator's
+    // own signer, holding the checkpoint key, signs it.
+    let report = operator_sweep(&stack).await;
     assert!(report.integrity_alarms.is_empty(), "unsigned until now: {report:?}");
     let checkpoint = write(dir.path(), "checkpoint.note", &latest_note(&stack, "contoso").await);
     // The receipt saved exactly as the API returned it (`jq .receipt`).
@@ -491,7 +494,8 @@ async fn a_rolled_back_state_is_resumed_over_and_a_from_scratch_rewrite_is_caugh
             .unwrap();
     }
     rewrite_from(&stack, 1).await;
-    let report = sweep(&stack).await;
+    // (Ours refuses it — no kept receipts —; an operator's own signer signs it.)
+    let report = operator_sweep(&stack).await;
     assert!(report.integrity_alarms.is_empty(), "{report:?}");
     assert!(
         report.checkpoints.iter().any(|c| c.starts_with("contoso@")),

@@ -126,6 +126,24 @@ impl store::ReceiptStamp for Receipts {
             .map_err(|_| store::StoreError::Internal("cannot sign a receipt".into()))?;
         Ok(Some(receipt.note))
     }
+
+    fn verifies(&self, note: &str, appended: &Appended) -> Option<bool> {
+        let signer = self.signer.get()?;
+        Some(kept_is_for(signer, note, appended))
+    }
+}
+
+/// Whether `note` verifies with `signer`'s public half, for its log, and names `appended`.
+fn kept_is_for(signer: &ReceiptSigner, note: &str, appended: &Appended) -> bool {
+    let keys = ledger::TrustedKeys::new([signer.key.verifier()]);
+    ledger::KeptReceipt::Note(note.to_owned())
+        .open(&keys, &signer.log)
+        .is_ok_and(|said| {
+            said.chain == appended.chain
+                && said.seq == appended.seq
+                && said.entry_hash == appended.entry_hash
+                && said.at == appended.at
+        })
 }
 
 /// Add the receipt kept with `appended`'s entry to a response body (when this function signs
@@ -151,14 +169,7 @@ pub fn confirmed(signer: Option<&ReceiptSigner>, appended: &Appended) -> Result<
     let (Some(signer), Some(kept)) = (signer, appended.receipt.as_deref()) else {
         return Ok(None);
     };
-    let keys = ledger::TrustedKeys::new([signer.key.verifier()]);
-    let opened = ledger::KeptReceipt::Note(kept.to_owned()).open(&keys, &signer.log);
-    let about_entry = opened.as_ref().is_ok_and(|said| {
-        said.chain == appended.chain
-            && said.seq == appended.seq
-            && said.entry_hash == appended.entry_hash
-            && said.at == appended.at
-    });
+    let about_entry = kept_is_for(signer, kept, appended);
     let document = ReceiptDocument::from_note(kept).ok().filter(|_| about_entry);
     let Some((document, _)) = document else {
         tracing::error!(

@@ -672,6 +672,32 @@ impl Store {
         Ok(Resume::From(state, None))
     }
 
+    /// What is wrong with the receipt kept with `entry` (FORMAT.md §10.2), to a signer that
+    /// checks them (one that holds the receipt key): none where one must be, or one that is
+    /// not the receipt key's for this entry. A checkpoint never covers an entry no writer
+    /// appended. With the key not at hand, the check is skipped (the sweep's run fails).
+    fn receipt_problem(&self, chain: &ChainId, entry: &EntryRef<'_>, kept: Option<&str>) -> Option<String> {
+        let stamp = self.receipts.as_ref().filter(|_| self.signer_checks_receipts())?;
+        match kept {
+            None if self.receipt_required(entry.at) => Some(format!(
+                "entry seq {} has no kept receipt: no writer appended it",
+                entry.seq
+            )),
+            None => None,
+            Some(note) => {
+                let appended = crate::Appended {
+                    chain: chain.clone(),
+                    seq: entry.seq,
+                    entry_hash: entry.hash,
+                    at: entry.at.to_owned(),
+                    receipt: None,
+                };
+                (stamp.verifies(note, &appended) == Some(false))
+                    .then(|| format!("entry seq {}'s kept receipt is not the receipt key's for it", entry.seq))
+            }
+        }
+    }
+
     async fn sign_chain(
         &self,
         chain: &ChainId,
@@ -713,7 +739,9 @@ impl Store {
             return Ok(Signed::Nothing);
         }
         // Read the new entries and check them one by one against the signer's own state.
-        let lines = self.entries(chain, state.size, head.size - state.size).await?;
+        let stored = self.stored_entries(chain, state.size, head.size - state.size).await?;
+        let (lines, receipts): (Vec<String>, Vec<Option<String>>) =
+            stored.into_iter().map(|e| (e.line, e.receipt)).unzip();
         let mut leaves = Vec::with_capacity(lines.len());
         let mut checked_last_signed = false;
         for (i, line) in lines.iter().enumerate() {
@@ -747,7 +775,7 @@ impl Store {
                     ledger::entry::MAX_CLOCK_SKEW_SECONDS
                 ))
             } else {
-                None
+                self.receipt_problem(chain, &entry, receipts[i].as_deref())
             };
             if let Some(problem) = problem {
                 return alarm(problem);

@@ -99,6 +99,8 @@ pub struct Store {
     /// From when on every entry is kept with its receipt (`None`: always; a ledger timestamp
     /// in a stack upgraded to kept receipts).
     receipts_required_since: Option<String>,
+    /// Whether the signer checks kept receipts before it signs (always, but in drills).
+    signer_checks_receipts: std::sync::atomic::AtomicBool,
 }
 
 /// The S3 bucket that holds the entry tiles (FORMAT.md §11.1): immutable blobs, written by the
@@ -132,7 +134,19 @@ impl Store {
             witnesses: None,
             receipts: None,
             receipts_required_since: None,
+            signer_checks_receipts: std::sync::atomic::AtomicBool::new(true),
         }
+    }
+
+    /// Drills and tests only: sign as a dishonest operator's own signer would — with the
+    /// checkpoint key, but without checking kept receipts (FORMAT.md §10.2) — to show what
+    /// catches a history the honest signer refuses to sign.
+    pub fn set_signer_checks_receipts(&self, on: bool) {
+        self.signer_checks_receipts.store(on, Ordering::Relaxed);
+    }
+
+    pub(crate) fn signer_checks_receipts(&self) -> bool {
+        self.signer_checks_receipts.load(Ordering::Relaxed)
     }
 
     /// Entries stamped before `since` (a ledger timestamp: a stack upgraded to kept
