@@ -6,8 +6,10 @@
 //! witnesses on loopback (`ledger witness`'s server, in process), interleaved, median of
 //! five setups each, with the CPU time each used (FORMAT.md §17 gives the figures and where the time goes).
 //!
+//! Last, what checking each entry's kept receipt adds to the signer.
+//!
 //! `cargo bench -p local --bench sweep` (`SWEEP_BENCH_PARTNERS` replaces 10,000;
-//! `SWEEP_BENCH_ONLY=witnesses` runs the witnesses' part alone). Prints
+//! `SWEEP_BENCH_ONLY=witnesses` or `=receipts` runs that part alone). Prints
 //! figures and ratios; asserts nothing. The emulator serialises writes on SQLite: compare
 //! the rows with each other, not with DynamoDB.
 
@@ -62,6 +64,15 @@ fn log_name() -> LogName {
     LogName::parse("bench.local").expect("log")
 }
 
+/// The writers' receipt signer: every entry is kept with its receipt, as in the stack, and
+/// the sweep checks each before it signs (FORMAT.md §10.2).
+fn receipt_signer() -> api::receipts::ReceiptSigner {
+    api::receipts::ReceiptSigner {
+        key: SignerKey::from_seed("bench-receipts", [8; 32]).expect("key"),
+        log: log_name(),
+    }
+}
+
 /// `n` witnesses on loopback, each trusting the bench's checkpoint key for every chain.
 fn start_witnesses(
     n: u8,
@@ -102,7 +113,8 @@ async fn setup_witnessed(partners: usize, per_partner: u64, at: DateTime<Utc>, w
         .await
         .expect("dynoxide");
     let client = store::dynamodb_at(dynamo.endpoint(), "eu-central-1").await;
-    let store = Store::new(client, TableNames::with_prefix("bench"));
+    let mut store = Store::new(client, TableNames::with_prefix("bench"));
+    store.set_receipts(std::sync::Arc::new(api::receipts::Receipts::ready(receipt_signer())));
     store.create_tables().await.expect("tables");
     let mut n = 0;
     let mut tasks = tokio::task::JoinSet::new();
@@ -136,7 +148,8 @@ async fn setup_witnessed(partners: usize, per_partner: u64, at: DateTime<Utc>, w
         store,
         SupportPolicy::embedded().expect("policy"),
         api::identity::IdentityConfig::new("partner_id", "ledgerdesk", "vendor"),
-    );
+    )
+    .with_receipts(receipt_signer());
     let signing = Signing {
         key: signer_key(),
         log: log_name(),
@@ -253,6 +266,36 @@ async fn witnesses_cost(t0: DateTime<Utc>) {
     }
 }
 
+/// What checking kept receipts adds to the signer: 1,000 chains grown by a breach each, signed
+/// with the check and without it (`Store::set_signer_checks_receipts`), interleaved, median of
+/// five setups each.
+async fn receipts_cost(t0: DateTime<Utc>) {
+    const CHAINS: usize = 1_000;
+    let mut runs = [Vec::new(), Vec::new()];
+    for _ in 0..5 {
+        for (i, checked) in [false, true].into_iter().enumerate() {
+            let s = setup(CHAINS, 1, t0).await;
+            s.app.store.set_signer_checks_receipts(checked);
+            let t = timed_witnessed(&s, t0 + Duration::minutes(1)).await;
+            assert_eq!(t.signed, CHAINS, "first sweep");
+            let t = timed_witnessed(&s, t0 + Duration::hours(3)).await;
+            assert_eq!((t.breached, t.signed), (CHAINS, CHAINS), "grown sweep");
+            runs[i].push((t.secs, t.cpu));
+        }
+    }
+    let wall = |runs: &[(f64, f64)]| median(runs.iter().map(|r| r.0).collect());
+    let cpu = |runs: &[(f64, f64)]| median(runs.iter().map(|r| r.1).collect());
+    let [unchecked, checked] = runs;
+    println!(
+        "  {CHAINS} chains grown by a breach each: kept receipts not checked {:.2} s ({:.2} CPU s), checked {:.2} s ({:.2} CPU s) = {:.2}x (median of 5 each)",
+        wall(&unchecked),
+        cpu(&unchecked),
+        wall(&checked),
+        cpu(&checked),
+        wall(&checked) / wall(&unchecked)
+    );
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let large: usize = std::env::var("SWEEP_BENCH_PARTNERS")
@@ -263,6 +306,10 @@ async fn main() {
     println!("the SLA sweep against embedded dynoxide");
     if std::env::var("SWEEP_BENCH_ONLY").as_deref() == Ok("witnesses") {
         witnesses_cost(t0).await;
+        return;
+    }
+    if std::env::var("SWEEP_BENCH_ONLY").as_deref() == Ok("receipts") {
+        receipts_cost(t0).await;
         return;
     }
     let mut idle = Vec::new();
@@ -303,4 +350,5 @@ async fn main() {
         trips as f64 / breached.max(1) as f64
     );
     witnesses_cost(t0).await;
+    receipts_cost(t0).await;
 }
