@@ -115,6 +115,7 @@ async fn setup_witnessed(partners: usize, per_partner: u64, at: DateTime<Utc>, w
     let client = store::dynamodb_at(dynamo.endpoint(), "eu-central-1").await;
     let mut store = Store::new(client, TableNames::with_prefix("bench"));
     store.set_receipts(std::sync::Arc::new(api::receipts::Receipts::ready(receipt_signer())));
+    store.set_receipt_verifier(TrustedKeys::new([receipt_signer().key.verifier()]), log_name());
     store.create_tables().await.expect("tables");
     let mut n = 0;
     let mut tasks = tokio::task::JoinSet::new();

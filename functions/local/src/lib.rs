@@ -316,6 +316,8 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
             store::witnesses::Witnesses::new(endpoints, quorum).map_err(|e| anyhow::anyhow!("witnesses: {e}"))?,
         );
     }
+    // The signer checks every kept receipt with the published receipt key.
+    store.set_receipt_verifier(ledger::TrustedKeys::new([secrets.receipt_key.verifier()]), log_name());
     let policy = SupportPolicy::embedded()?;
     let app = App::new(store, policy, identity())
         .with_receipts(ReceiptSigner {
@@ -536,7 +538,8 @@ pub async fn sweep_once(
     };
     let (endpoint, dynamo) = dynamodb(&config).await?;
     let tiles = LocalTiles::start(&config).await?;
-    let store = store_at(&endpoint, secrets.cursor_key, &tiles, &config.clock).await?;
+    let mut store = store_at(&endpoint, secrets.cursor_key, &tiles, &config.clock).await?;
+    store.set_receipt_verifier(ledger::TrustedKeys::new([secrets.receipt_key.verifier()]), log_name());
     // The sweep's breaches are kept with their receipts, as in the stack.
     let app = App::new(store, SupportPolicy::embedded()?, identity()).with_receipts(ReceiptSigner {
         key: secrets.receipt_key.clone(),

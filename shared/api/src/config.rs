@@ -105,15 +105,15 @@ impl Needs {
         webhook_key: false,
         receipt_check: false,
     };
-    /// The sweep, which signs checkpoints and keeps the entry tiles they complete, and
-    /// appends breaches (each kept with its receipt).
+    /// The sweep, which signs checkpoints (each entry's kept receipt checked first) and keeps
+    /// the entry tiles they complete, and appends breaches (each kept with its receipt).
     pub const SIGNER: Needs = Needs {
         cursor_key: false,
         receipts: true,
         entry_tiles: true,
         witnesses: true,
         webhook_key: false,
-        receipt_check: false,
+        receipt_check: true,
     };
     /// `deliver-webhooks`: the deliverer opens the secrets it signs with (and holds no
     /// receipt key: it signs no receipts).
@@ -171,12 +171,24 @@ pub fn log_name() -> Result<LogName, ConfigError> {
 /// published `.pub` of the receipt key: never the private key), `LEDGER_LOG_NAME`, and
 /// `RECEIPTS_REQUIRED_SINCE` ([`receipts_required_since`]).
 pub fn receipt_check_from_env() -> Result<crate::deliver::ReceiptCheck, ConfigError> {
-    let key = ledger::VerifierKey::parse(var("RECEIPT_PUBLIC_KEY")?.trim()).map_err(|e| ConfigError::Invalid {
-        name: "RECEIPT_PUBLIC_KEY",
-        problem: e.to_string(),
-    })?;
+    // One or more (a rotation: the new key and the one before), separated by commas.
+    let keys = var("RECEIPT_PUBLIC_KEY")?
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|k| !k.is_empty())
+        .map(ledger::VerifierKey::parse)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ConfigError::Invalid {
+            name: "RECEIPT_PUBLIC_KEY",
+            problem: e.to_string(),
+        })?;
+    if keys.is_empty() {
+        return Err(ConfigError::Invalid {
+            name: "RECEIPT_PUBLIC_KEY",
+            problem: "no key given".into(),
+        });
+    }
     Ok(crate::deliver::ReceiptCheck {
-        keys: ledger::TrustedKeys::new([key]),
+        keys: ledger::TrustedKeys::new(keys),
         log: log_name()?,
         required_since: receipts_required_since()?,
     })
@@ -281,6 +293,11 @@ pub async fn app_from_env(needs: Needs) -> Result<(App, store::AwsConfig), Confi
     };
     let mut store = Store::new(client, tables);
     store.set_receipts_required_since(receipts_required_since()?);
+    if let Some(check) = &receipt_check {
+        // The sweep checks every kept receipt before it signs; with the published keys, so
+        // no key fetch can skip the check.
+        store.set_receipt_verifier(check.keys.clone(), check.log.clone());
+    }
     if let Some(witnesses) = witnesses {
         store = store.with_witnesses(witnesses);
     }

@@ -126,11 +126,6 @@ impl store::ReceiptStamp for Receipts {
             .map_err(|_| store::StoreError::Internal("cannot sign a receipt".into()))?;
         Ok(Some(receipt.note))
     }
-
-    fn verifies(&self, note: &str, appended: &Appended) -> Option<bool> {
-        let signer = self.signer.get()?;
-        Some(kept_is_for(signer, note, appended))
-    }
 }
 
 /// Whether `note` verifies with `signer`'s public half, for its log, and names `appended`.

@@ -465,43 +465,53 @@ pub async fn rotate(app: &App, request: &Request) -> Result<Response<Body>, ApiE
             format!("must be 0 to {MAX_OVERLAP_SECONDS} (seven days)"),
         )]));
     }
-    let mut endpoint = live(app, &partner, request).await?;
-    let now = Timestamp::from(app.store.now());
-    let until = Timestamp::from(
-        app.store.now() + chrono::Duration::seconds(i64::try_from(overlap).map_err(|_| ApiError::Internal)?),
-    );
-    // The outgoing secret signs beside the new one until `until` (sealed again for that end);
-    // one that was already on its way out is dropped: never more than two sign.
-    let mut secrets = Vec::with_capacity(2);
     let secret = SigningSecret::generate();
-    secrets.push(SealedSecret {
-        sealed: config.key.seal(
-            &context(&partner, &endpoint.endpoint, &endpoint.url, None),
-            secret.reveal().as_bytes(),
-        ),
-        expires_at: None,
-    });
-    let outgoing = endpoint.secrets.iter().find(|s| s.expires_at.is_none());
-    if let Some(outgoing) = outgoing
-        && overlap > 0
-    {
-        let current = context(&partner, &endpoint.endpoint, &endpoint.url, None);
-        let text = open_text(config, &current, &outgoing.sealed).ok_or_else(|| {
-            stalled(&partner, &endpoint.endpoint, "secret");
-            ApiError::Internal
-        })?;
+    // A rotation while the endpoint is delivering races the deliverer's cursor saves: read the
+    // endpoint again and rotate that, a few times, before telling the caller to retry.
+    let mut attempt = 0;
+    let (endpoint, now, until) = loop {
+        attempt += 1;
+        let mut endpoint = live(app, &partner, request).await?;
+        let now = Timestamp::from(app.store.now());
+        let until = Timestamp::from(
+            app.store.now() + chrono::Duration::seconds(i64::try_from(overlap).map_err(|_| ApiError::Internal)?),
+        );
+        // The outgoing secret signs beside the new one until `until` (sealed again for that
+        // end); one that was already on its way out is dropped: never more than two sign.
+        let mut secrets = Vec::with_capacity(2);
         secrets.push(SealedSecret {
             sealed: config.key.seal(
-                &context(&partner, &endpoint.endpoint, &endpoint.url, Some(until)),
-                text.as_bytes(),
+                &context(&partner, &endpoint.endpoint, &endpoint.url, None),
+                secret.reveal().as_bytes(),
             ),
-            expires_at: Some(until),
+            expires_at: None,
         });
-    }
-    endpoint.secrets = secrets;
-    endpoint.updated_at = now;
-    endpoint.version += 1;
-    app.store.put_webhook_endpoint(&endpoint).await.map_err(conflict)?;
+        let outgoing = endpoint.secrets.iter().find(|s| s.expires_at.is_none());
+        if let Some(outgoing) = outgoing
+            && overlap > 0
+        {
+            let current = context(&partner, &endpoint.endpoint, &endpoint.url, None);
+            let text = open_text(config, &current, &outgoing.sealed).ok_or_else(|| {
+                stalled(&partner, &endpoint.endpoint, "secret");
+                ApiError::Internal
+            })?;
+            secrets.push(SealedSecret {
+                sealed: config.key.seal(
+                    &context(&partner, &endpoint.endpoint, &endpoint.url, Some(until)),
+                    text.as_bytes(),
+                ),
+                expires_at: Some(until),
+            });
+        }
+        endpoint.secrets = secrets;
+        endpoint.updated_at = now;
+        endpoint.version += 1;
+        match app.store.put_webhook_endpoint(&endpoint).await {
+            Ok(()) => break (endpoint, now, until),
+            Err(StoreError::Conflict) if attempt < 5 => {}
+            Err(e) => return Err(conflict(e)),
+        }
+    };
     tracing::info!(partner = %partner, endpoint = endpoint.endpoint, overlap, "webhook secret rotated");
     let mut body = view(&endpoint, now);
     body["secret"] = Value::from(secret.reveal());

@@ -673,29 +673,25 @@ impl Store {
     }
 
     /// What is wrong with the receipt kept with `entry` (FORMAT.md §10.2), to a signer that
-    /// checks them (one that holds the receipt key): none where one must be, or one that is
-    /// not the receipt key's for this entry. A checkpoint never covers an entry no writer
-    /// appended. With the key not at hand, the check is skipped (the sweep's run fails).
+    /// checks them (with the published receipt keys): none where one must be, or one that does
+    /// not verify for this log or names another entry. A checkpoint never covers an entry no
+    /// writer appended.
     fn receipt_problem(&self, chain: &ChainId, entry: &EntryRef<'_>, kept: Option<&str>) -> Option<String> {
-        let stamp = self.receipts.as_ref().filter(|_| self.signer_checks_receipts())?;
-        match kept {
-            None if self.receipt_required(entry.at) => Some(format!(
-                "entry seq {} has no kept receipt: no writer appended it",
-                entry.seq
-            )),
-            None => None,
-            Some(note) => {
-                let appended = crate::Appended {
-                    chain: chain.clone(),
-                    seq: entry.seq,
-                    entry_hash: entry.hash,
-                    at: entry.at.to_owned(),
-                    receipt: None,
-                };
-                (stamp.verifies(note, &appended) == Some(false))
-                    .then(|| format!("entry seq {}'s kept receipt is not the receipt key's for it", entry.seq))
-            }
-        }
+        let (keys, log) = self
+            .receipt_verifier
+            .as_ref()
+            .filter(|_| self.signer_checks_receipts())?;
+        let Some(note) = kept else {
+            return self
+                .kept_receipts_since(entry.at)
+                .then(|| format!("entry seq {} has no kept receipt: no writer appended it", entry.seq));
+        };
+        let verified = ledger::KeptReceipt::Note(note.to_owned())
+            .open(keys, log)
+            .is_ok_and(|said| {
+                said.chain == *chain && said.seq == entry.seq && said.entry_hash == entry.hash && said.at == entry.at
+            });
+        (!verified).then(|| format!("entry seq {}'s kept receipt is not the receipt key's for it", entry.seq))
     }
 
     async fn sign_chain(

@@ -101,6 +101,9 @@ pub struct Store {
     receipts_required_since: Option<String>,
     /// Whether the signer checks kept receipts before it signs (always, but in drills).
     signer_checks_receipts: std::sync::atomic::AtomicBool,
+    /// The published receipt keys and the log the signer checks kept receipts with (the
+    /// public halves only: no key fetch stands between an entry and the check).
+    receipt_verifier: Option<(ledger::TrustedKeys, ledger::LogName)>,
 }
 
 /// The S3 bucket that holds the entry tiles (FORMAT.md §11.1): immutable blobs, written by the
@@ -135,7 +138,14 @@ impl Store {
             receipts: None,
             receipts_required_since: None,
             signer_checks_receipts: std::sync::atomic::AtomicBool::new(true),
+            receipt_verifier: None,
         }
+    }
+
+    /// Check every kept receipt with these published receipt keys (current and, during a
+    /// rotation, previous), for `log`, before the signer signs a checkpoint over its entry.
+    pub fn set_receipt_verifier(&mut self, keys: ledger::TrustedKeys, log: ledger::LogName) {
+        self.receipt_verifier = Some((keys, log));
     }
 
     /// Drills and tests only: sign as a dishonest operator's own signer would — with the
@@ -157,7 +167,12 @@ impl Store {
 
     /// Whether an entry stamped `at`, read back by a store that signs receipts, must have one.
     pub(crate) fn receipt_required(&self, at: &str) -> bool {
-        self.receipts.is_some() && self.receipts_required_since.as_deref().is_none_or(|since| at >= since)
+        self.receipts.is_some() && self.kept_receipts_since(at)
+    }
+
+    /// Whether entries stamped `at` are kept with receipts (all, but in an upgraded stack).
+    pub(crate) fn kept_receipts_since(&self, at: &str) -> bool {
+        self.receipts_required_since.as_deref().is_none_or(|since| at >= since)
     }
 
     /// Keep, with every entry this store appends, the receipt `stamp` signs for it (FORMAT.md

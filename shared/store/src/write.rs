@@ -70,10 +70,6 @@ pub trait ReceiptStamp: Send + Sync + std::fmt::Debug {
     /// `Ok(None)` when this process signs no receipts. An error refuses the write: nothing
     /// is written (a writer whose receipt key is not at hand writes no receipt-less entries).
     fn stamp(&self, appended: &Appended) -> Result<Option<String>, StoreError>;
-
-    /// Whether `note` is the receipt key's receipt for `appended`, checked with its public
-    /// half (nothing is signed); `None` when the key is not at hand.
-    fn verifies(&self, note: &str, appended: &Appended) -> Option<bool>;
 }
 
 #[derive(Debug, Clone, PartialEq)]

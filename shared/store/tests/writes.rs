@@ -388,10 +388,6 @@ impl store::ReceiptStamp for Stamp {
         .map_err(StoreError::internal)?;
         Ok(Some(receipt.sign(&self.0)))
     }
-
-    fn verifies(&self, note: &str, appended: &store::Appended) -> Option<bool> {
-        Some(self.stamp(appended).ok().flatten().as_deref() == Some(note))
-    }
 }
 
 /// A writer whose receipt key is not at hand.
@@ -401,10 +397,6 @@ struct KeyNotRead;
 impl store::ReceiptStamp for KeyNotRead {
     fn stamp(&self, _: &store::Appended) -> Result<Option<String>, StoreError> {
         Err(StoreError::Unavailable("the receipt key has not been read".into()))
-    }
-
-    fn verifies(&self, _: &str, _: &store::Appended) -> Option<bool> {
-        None
     }
 }
 
