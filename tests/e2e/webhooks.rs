@@ -605,7 +605,7 @@ async fn a_rotation_signs_with_both_secrets_and_410_disables_the_endpoint() {
         .await;
     // Every delivery verified with a secret in force, and the last with the newest alone.
     assert!(deliveries.iter().all(|d| d["verified"] != json!([])), "{deliveries:#?}");
-    let last = deliveries.iter().filter(|d| d["seq"] == start + 4).last().unwrap();
+    let last = deliveries.iter().rev().find(|d| d["seq"] == start + 4).unwrap();
     assert_eq!(last["verified"], json!([2]), "{deliveries:#?}");
     let shown = stack.get(&format!("/webhook-endpoints/{id}"), &integrator).await;
     assert_eq!(shown.body["secretsInForce"], 1, "{}", shown.body);
