@@ -167,18 +167,12 @@ pub fn kept_receipt(
         let required = check.required_since.as_deref().is_none_or(|since| entry.at >= since);
         return if required { Err(alarm("is missing")) } else { Ok(None) };
     };
-    ledger::KeptReceipt::Note(note.to_owned())
-        .open(&check.keys, &check.log)
-        .map_err(|e| alarm(&format!("does not verify: {e}")))?;
-    let (document, said) = ReceiptDocument::from_note(note).map_err(|_| alarm("is not a receipt"))?;
-    let about_entry = said.chain.as_str() == entry.chain
-        && said.seq == entry.seq
-        && said.entry_hash == entry.hash
-        && said.at == entry.at;
-    if !about_entry {
+    let said =
+        ledger::Receipt::open(note, &check.keys, &check.log).map_err(|e| alarm(&format!("does not verify: {e}")))?;
+    if !said.names(entry.chain, entry.seq, &entry.hash, entry.at) {
         return Err(alarm("is about another entry"));
     }
-    Ok(Some(document))
+    Ok(Some(ReceiptDocument::with_note(&said, note.to_owned())))
 }
 
 /// The views of requests one partner's round has read, shared by its endpoints: with 100

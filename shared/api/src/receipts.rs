@@ -128,19 +128,6 @@ impl store::ReceiptStamp for Receipts {
     }
 }
 
-/// Whether `note` verifies with `signer`'s public half, for its log, and names `appended`.
-fn kept_is_for(signer: &ReceiptSigner, note: &str, appended: &Appended) -> bool {
-    let keys = ledger::TrustedKeys::new([signer.key.verifier()]);
-    ledger::KeptReceipt::Note(note.to_owned())
-        .open(&keys, &signer.log)
-        .is_ok_and(|said| {
-            said.chain == appended.chain
-                && said.seq == appended.seq
-                && said.entry_hash == appended.entry_hash
-                && said.at == appended.at
-        })
-}
-
 /// Add the receipt kept with `appended`'s entry to a response body (when this function signs
 /// receipts): the note the store kept, confirmed to be this key's over this entry. One that
 /// is not is an integrity alarm (a 500, nothing more written); an entry kept without one
@@ -164,9 +151,16 @@ pub fn confirmed(signer: Option<&ReceiptSigner>, appended: &Appended) -> Result<
     let (Some(signer), Some(kept)) = (signer, appended.receipt.as_deref()) else {
         return Ok(None);
     };
-    let about_entry = kept_is_for(signer, kept, appended);
-    let document = ReceiptDocument::from_note(kept).ok().filter(|_| about_entry);
-    let Some((document, _)) = document else {
+    let keys = ledger::TrustedKeys::new([signer.key.verifier()]);
+    let said = Receipt::open(kept, &keys, &signer.log).ok().filter(|said| {
+        said.names(
+            appended.chain.as_str(),
+            appended.seq,
+            &appended.entry_hash,
+            &appended.at,
+        )
+    });
+    let Some(said) = said else {
         tracing::error!(
             integrity_alarm = "ledger",
             chain = %appended.chain,
@@ -175,7 +169,7 @@ pub fn confirmed(signer: Option<&ReceiptSigner>, appended: &Appended) -> Result<
         );
         return Err(ApiError::Internal);
     };
-    Ok(Some(document))
+    Ok(Some(ReceiptDocument::with_note(&said, kept.to_owned())))
 }
 
 #[cfg(test)]

@@ -160,6 +160,12 @@ impl Receipt {
         Ok(())
     }
 
+    /// Whether this receipt is the one for entry `seq` of `chain`, hashing to `hash`, stamped
+    /// `at` (FORMAT.md §10.2: a kept receipt must name its own entry).
+    pub fn names(&self, chain: &str, seq: u64, hash: &Hash, at: &str) -> bool {
+        self.chain.as_str() == chain && self.seq == seq && self.entry_hash == *hash && self.at == at
+    }
+
     /// The merge deadline as a time.
     pub fn deadline(&self) -> Option<DateTime<Utc>> {
         parse_at(&self.merge_deadline)
@@ -184,7 +190,7 @@ pub struct ReceiptDocument {
 
 impl ReceiptDocument {
     pub fn new(receipt: &Receipt, key: &SignerKey) -> Self {
-        Self::of(receipt, receipt.sign(key))
+        Self::with_note(receipt, receipt.sign(key))
     }
 
     /// The document of a signed receipt `note` as kept (FORMAT.md §10.2), its members read
@@ -193,10 +199,11 @@ impl ReceiptDocument {
     pub fn from_note(note: &str) -> Result<(Self, Receipt), ReceiptError> {
         let signed = SignedNote::parse(note)?;
         let receipt = Receipt::parse_text(signed.text)?;
-        Ok((Self::of(&receipt, note.to_owned()), receipt))
+        Ok((Self::with_note(&receipt, note.to_owned()), receipt))
     }
 
-    fn of(receipt: &Receipt, note: String) -> Self {
+    /// The document of `receipt`, whose signed note is `note` (as [`Receipt::open`] read it).
+    pub fn with_note(receipt: &Receipt, note: String) -> Self {
         Self {
             format: RECEIPT_FORMAT.to_owned(),
             origin: receipt.origin.clone(),

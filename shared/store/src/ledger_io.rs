@@ -686,11 +686,8 @@ impl Store {
                 .kept_receipts_since(entry.at)
                 .then(|| format!("entry seq {} has no kept receipt: no writer appended it", entry.seq));
         };
-        let verified = ledger::KeptReceipt::Note(note.to_owned())
-            .open(keys, log)
-            .is_ok_and(|said| {
-                said.chain == *chain && said.seq == entry.seq && said.entry_hash == entry.hash && said.at == entry.at
-            });
+        let verified = ledger::Receipt::open(note, keys, log)
+            .is_ok_and(|said| said.names(chain.as_str(), entry.seq, &entry.hash, entry.at));
         (!verified).then(|| format!("entry seq {}'s kept receipt is not the receipt key's for it", entry.seq))
     }
 

@@ -487,11 +487,12 @@ impl Store {
         if let Some(note) = &item.receipt {
             let (_, said) =
                 ledger::ReceiptDocument::from_note(note).map_err(|_| alarm("has a kept receipt that is none"))?;
-            if said.chain != appended.chain
-                || said.seq != appended.seq
-                || said.entry_hash != appended.entry_hash
-                || said.at != appended.at
-            {
+            if !said.names(
+                appended.chain.as_str(),
+                appended.seq,
+                &appended.entry_hash,
+                &appended.at,
+            ) {
                 return Err(alarm("has a kept receipt for another entry"));
             }
         }
