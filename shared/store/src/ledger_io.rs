@@ -675,16 +675,35 @@ impl Store {
     /// What is wrong with the receipt kept with `entry` (FORMAT.md §10.2), to a signer that
     /// checks them (with the published receipt keys): none where one must be, or one that does
     /// not verify for this log or names another entry. A checkpoint never covers an entry no
-    /// writer appended.
-    fn receipt_problem(&self, chain: &ChainId, entry: &EntryRef<'_>, kept: Option<&str>) -> Option<String> {
+    /// writer appended. In a deployment upgraded to kept receipts, an entry stamped before the
+    /// upgrade may have none, but only while the signer's clock (`now`) is within
+    /// [`crate::RECEIPTS_UPGRADE_WINDOW_HOURS`] of it: the stamp is the entry's own, so later
+    /// an operator could backdate entries onto a chain dormant since then.
+    fn receipt_problem(
+        &self,
+        chain: &ChainId,
+        entry: &EntryRef<'_>,
+        kept: Option<&str>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<String> {
         let (keys, log) = self
             .receipt_verifier
             .as_ref()
             .filter(|_| self.signer_checks_receipts())?;
         let Some(note) = kept else {
-            return self
-                .kept_receipts_since(entry.at)
-                .then(|| format!("entry seq {} has no kept receipt: no writer appended it", entry.seq));
+            if self.signer_excuses_missing_receipt(entry.at, now) {
+                return None;
+            }
+            return Some(if self.kept_receipts_since(entry.at) {
+                format!("entry seq {} has no kept receipt: no writer appended it", entry.seq)
+            } else {
+                format!(
+                    "entry seq {} has no kept receipt and is stamped {}, before the upgrade to kept receipts, but the signer first sees it more than {} h after the upgrade: no writer appended it (backdated)",
+                    entry.seq,
+                    entry.at,
+                    crate::RECEIPTS_UPGRADE_WINDOW_HOURS
+                )
+            });
         };
         let verified = ledger::Receipt::open(note, keys, log)
             .is_ok_and(|said| said.names(chain.as_str(), entry.seq, &entry.hash, entry.at));
@@ -768,7 +787,7 @@ impl Store {
                     ledger::entry::MAX_CLOCK_SKEW_SECONDS
                 ))
             } else {
-                self.receipt_problem(chain, &entry, receipts[i].as_deref())
+                self.receipt_problem(chain, &entry, receipts[i].as_deref(), now.datetime())
             };
             if let Some(problem) = problem {
                 return alarm(problem);

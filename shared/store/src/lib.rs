@@ -106,6 +106,25 @@ pub struct Store {
     receipt_verifier: Option<(ledger::TrustedKeys, ledger::LogName)>,
 }
 
+/// How long after `RECEIPTS_REQUIRED_SINCE` the signer still checkpoints entries stamped
+/// before it without a kept receipt (FORMAT.md §10.2): the old writers' last entries are
+/// signed by the first run after the upgrade (the sweep runs every five minutes), so a day
+/// covers a day of failed runs too. Past it, an entry without a receipt was appended since by
+/// no writer, however it is dated — on a chain dormant since the upgrade as on a new one.
+pub const RECEIPTS_UPGRADE_WINDOW_HOURS: i64 = 24;
+
+/// Whether an entry stamped `at` without a kept receipt may be checkpointed by a signer
+/// running at `now`, in a deployment that kept receipts from `since` (`None`: from its start,
+/// so never): only an entry stamped before `since`, and only within
+/// [`RECEIPTS_UPGRADE_WINDOW_HOURS`] of it.
+pub fn missing_receipt_excused(since: Option<&str>, at: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+    let Some(since) = since else { return false };
+    let Some(cutover) = ledger::entry::parse_at(since) else {
+        return false;
+    };
+    at < since && now < cutover + chrono::Duration::hours(RECEIPTS_UPGRADE_WINDOW_HOURS)
+}
+
 /// The S3 bucket that holds the entry tiles (FORMAT.md §11.1): immutable blobs, written by the
 /// signer and read by anyone entitled through a short-lived presigned link.
 #[derive(Debug, Clone)]
@@ -173,6 +192,12 @@ impl Store {
     /// Whether entries stamped `at` are kept with receipts (all, but in an upgraded stack).
     pub(crate) fn kept_receipts_since(&self, at: &str) -> bool {
         self.receipts_required_since.as_deref().is_none_or(|since| at >= since)
+    }
+
+    /// Whether the signer, running at `now`, may checkpoint an entry stamped `at` that has no
+    /// kept receipt ([`missing_receipt_excused`]).
+    pub(crate) fn signer_excuses_missing_receipt(&self, at: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+        missing_receipt_excused(self.receipts_required_since.as_deref(), at, now)
     }
 
     /// Keep, with every entry this store appends, the receipt `stamp` signs for it (FORMAT.md
@@ -355,4 +380,36 @@ pub async fn dynamodb_at(endpoint: &str, region: &str) -> Client {
         loader = loader.credentials_provider(Credentials::new("local", "local", None, None, "ledgerdesk-local"));
     }
     Client::new(&loader.load().await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_receipt_excused;
+
+    fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+        ledger::entry::parse_at(text).unwrap()
+    }
+
+    #[test]
+    fn a_missing_receipt_is_excused_only_before_the_upgrade_and_only_within_its_window() {
+        let since = Some("2026-12-08T00:00:00.000Z");
+        let before = "2026-12-07T23:59:59.999Z";
+        let within = at("2026-12-08T23:59:59.999Z");
+        let past = at("2026-12-09T00:00:00.000Z");
+        // A deployment that kept receipts from its start excuses none.
+        assert!(!missing_receipt_excused(None, before, within));
+        // An entry from before the upgrade, seen within the window: the old writers'.
+        assert!(missing_receipt_excused(since, before, within));
+        // The same entry first seen after the window: backdated onto a dormant chain.
+        assert!(!missing_receipt_excused(since, before, past));
+        // An entry stamped at or after the upgrade never.
+        assert!(!missing_receipt_excused(since, "2026-12-08T00:00:00.000Z", within));
+        assert!(!missing_receipt_excused(
+            since,
+            "2026-12-08T00:00:00.001Z",
+            at("2026-12-08T00:01:00.000Z")
+        ));
+        // A since that is not a time excuses nothing.
+        assert!(!missing_receipt_excused(Some("soon"), before, within));
+    }
 }

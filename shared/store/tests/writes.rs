@@ -468,6 +468,84 @@ fn stamped(h: &Harness, key: &ledger::SignerKey) -> store::Store {
     store
 }
 
+/// In a stack upgraded to kept receipts (FORMAT.md §10.2), entries stamped before the upgrade
+/// have none, and the signer checkpoints them — but only within the upgrade window
+/// (`store::RECEIPTS_UPGRADE_WINDOW_HOURS`). Past it, an entry without a receipt stamped
+/// before the upgrade was appended since by someone who is not a writer: an operator
+/// backdating onto a chain dormant since the upgrade, or onto a chain never signed. The signer
+/// refuses both and signs nothing for them; the writers' own entries still pass.
+#[tokio::test]
+async fn past_the_upgrade_window_an_entry_backdated_without_a_receipt_is_never_checkpointed() {
+    let h = Harness::new().await;
+    let receipt_key = ledger::SignerKey::from_seed("receipts", [9; 32]).unwrap();
+    let checkpoint_key = ledger::SignerKey::from_seed("checkpoints", [8; 32]).unwrap();
+    let upgrade = t0() + minutes(60);
+    let window = chrono::Duration::hours(store::RECEIPTS_UPGRADE_WINDOW_HOURS);
+    let mut signer = stamped(&h, &receipt_key);
+    signer.set_receipt_verifier(ledger::TrustedKeys::new([receipt_key.verifier()]), receipt_log());
+    signer.set_receipts_required_since(Some(ledger::entry::format_at(&upgrade)));
+    let log = log();
+    let sign = |at: chrono::DateTime<chrono::Utc>| signer.sign_grown_chains(&checkpoint_key, &log, Timestamp::from(at));
+    let signed = |report: &store::SignReport| {
+        let mut chains: Vec<String> = report.signed.iter().map(|c| c.chain.to_string()).collect();
+        chains.sort();
+        chains
+    };
+    // The old writers (no receipts) before the upgrade; signed in the first run after it.
+    for partner in ["partner-a", "partner-b"] {
+        let (request, event) = open(partner, CUSTOMER_A, "B", "azure", t0());
+        h.store.create_request(&request, &event, None).await.unwrap();
+    }
+    let report = sign(upgrade + minutes(5)).await.unwrap();
+    assert_eq!(
+        (signed(&report), report.alarms.len()),
+        (vec!["partner-a".into(), "partner-b".into()], 0)
+    );
+    // A late entry of the old writers, seen within the window: signed.
+    let (late, event) = open("partner-b", CUSTOMER_A, "C", "azure", t0() + minutes(59));
+    h.store.create_request(&late, &event, None).await.unwrap();
+    let report = sign(upgrade + window - minutes(1)).await.unwrap();
+    assert_eq!((signed(&report), report.alarms.len()), (vec!["partner-b".into()], 0));
+
+    // Past the window, entries without receipts stamped before the upgrade (each after its
+    // chain's last, so no other check sees them): on partner-a, dormant since the upgrade, and
+    // on partner-c, never signed. And a writer's entry after the upgrade, on partner-b.
+    for (partner, at) in [("partner-a", t0() + minutes(30)), ("partner-c", t0() + minutes(40))] {
+        let (forged, event) = open(partner, CUSTOMER_A, "A", "azure", at);
+        h.store.create_request(&forged, &event, None).await.unwrap();
+    }
+    let (genuine, event) = open("partner-b", CUSTOMER_A, "B", "azure", upgrade + minutes(10));
+    signer.create_request(&genuine, &event, None).await.unwrap();
+    let heads = (h.head_size("partner-a").await, h.head_size("partner-c").await);
+    let report = sign(upgrade + window + minutes(1)).await.unwrap();
+    assert_eq!(signed(&report), vec!["partner-b".to_owned()], "{report:?}");
+    let mut alarmed: Vec<(&str, &str)> = report
+        .alarms
+        .iter()
+        .map(|a| (a.chain.as_str(), a.problem.as_str()))
+        .collect();
+    alarmed.sort();
+    assert_eq!(alarmed.len(), 2, "{report:?}");
+    for ((chain, problem), (expected, seq)) in alarmed.iter().zip([("partner-a", 1), ("partner-c", 0)]) {
+        assert_eq!(*chain, expected);
+        assert!(
+            problem.contains(&format!("entry seq {seq} has no kept receipt")) && problem.contains("backdated"),
+            "{problem}"
+        );
+    }
+    // Nothing was signed for them: the latest checkpoints are the ones from before.
+    for (chain, size) in [("partner-a", Some(1)), ("partner-c", None)] {
+        let chain = ledger::ChainId::parse(chain).unwrap();
+        let latest = signer.latest_checkpoint(&chain).await.unwrap();
+        assert_eq!(latest.map(|c| c.size), size, "{chain}");
+    }
+    assert_eq!(
+        heads,
+        (2, 1),
+        "the forged entries are in the table, only never checkpointed"
+    );
+}
+
 /// A receipt is signed only as an entry is appended — after a retry on a moved head, for the
 /// entry finally committed — and an answer given again carries the one kept with its entry:
 /// an operator who rewrites the idempotency record or the entry gets no receipt for a forgery.
