@@ -267,6 +267,37 @@ async fn live(app: &App, partner: &PartnerId, request: &Request) -> Result<Webho
         .ok_or_else(|| ApiError::Missing("no such webhook endpoint".into()))
 }
 
+/// How many times a change to an endpoint is applied to it read afresh when its write meets
+/// another (usually the deliverer saving its cursor) before the caller gets a 409.
+const CHANGE_ATTEMPTS: usize = 5;
+
+/// Read the caller's live endpoint named by the path (404 if none), make `change` to it, and
+/// write it, its version one up and `updatedAt` now. The deliverer saves its cursor on the same
+/// item while it delivers, so a change whose write meets another is made again to the
+/// endpoint read afresh — each change names only what the caller asked for, so making it
+/// again is making it to the newer endpoint — a few times before the caller is told to retry.
+async fn change_endpoint<T>(
+    app: &App,
+    partner: &PartnerId,
+    request: &Request,
+    mut change: impl FnMut(&mut WebhookEndpoint, Timestamp) -> Result<T, ApiError>,
+) -> Result<(WebhookEndpoint, Timestamp, T), ApiError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut endpoint = live(app, partner, request).await?;
+        let now = Timestamp::from(app.store.now());
+        let made = change(&mut endpoint, now)?;
+        endpoint.updated_at = now;
+        endpoint.version += 1;
+        match app.store.put_webhook_endpoint(&endpoint).await {
+            Ok(()) => return Ok((endpoint, now, made)),
+            Err(StoreError::Conflict) if attempt < CHANGE_ATTEMPTS => {}
+            Err(e) => return Err(conflict(e)),
+        }
+    }
+}
+
 fn created(location: &str, body: &Value) -> Result<Response<Body>, ApiError> {
     let mut response = json_response(StatusCode::CREATED, body)?;
     if let Ok(value) = HeaderValue::from_str(location) {
@@ -385,7 +416,6 @@ pub async fn update(app: &App, request: &Request) -> Result<Response<Body>, ApiE
     if input.url.is_some() {
         manager_reading(app, request, true)?;
     }
-    let mut endpoint = live(app, &partner, request).await?;
     let mut errors = Vec::new();
     if input.url.is_none() && input.kinds.is_none() && input.enabled.is_none() {
         errors.push(FieldMessage::new("$", "name at least one of url, kinds, enabled"));
@@ -401,28 +431,28 @@ pub async fn update(app: &App, request: &Request) -> Result<Response<Body>, ApiE
     let (Some(url), Some(kinds), true) = (url, kinds, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
-    if let Some(url) = url
-        && url.as_str() != endpoint.url
-    {
-        reseal_for(config, &mut endpoint, url.as_str())?;
-        endpoint.url = url.as_str().to_owned();
-    }
-    if let Some(kinds) = kinds {
-        endpoint.kinds = kinds;
-    }
-    match input.enabled {
-        Some(true) if endpoint.state != EndpointState::Enabled => {
-            endpoint.state = EndpointState::Enabled;
-            endpoint.attempts = 0;
-            endpoint.not_before_ms = 0;
+    let (endpoint, now, ()) = change_endpoint(app, &partner, request, |endpoint, _| {
+        if let Some(url) = &url
+            && url.as_str() != endpoint.url
+        {
+            reseal_for(config, endpoint, url.as_str())?;
+            endpoint.url = url.as_str().to_owned();
         }
-        Some(false) => endpoint.state = EndpointState::DisabledByPartner,
-        _ => {}
-    }
-    let now = Timestamp::from(app.store.now());
-    endpoint.updated_at = now;
-    endpoint.version += 1;
-    app.store.put_webhook_endpoint(&endpoint).await.map_err(conflict)?;
+        if let Some(kinds) = &kinds {
+            endpoint.kinds.clone_from(kinds);
+        }
+        match input.enabled {
+            Some(true) if endpoint.state != EndpointState::Enabled => {
+                endpoint.state = EndpointState::Enabled;
+                endpoint.attempts = 0;
+                endpoint.not_before_ms = 0;
+            }
+            Some(false) => endpoint.state = EndpointState::DisabledByPartner,
+            _ => {}
+        }
+        Ok(())
+    })
+    .await?;
     json_response(StatusCode::OK, &view(&endpoint, now))
 }
 
@@ -431,16 +461,15 @@ pub async fn update(app: &App, request: &Request) -> Result<Response<Body>, ApiE
 pub async fn delete(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
     let (partner, _) = manager(app, request)?;
     query_params(request, &[])?;
-    let mut endpoint = live(app, &partner, request).await?;
-    let now = Timestamp::from(app.store.now());
-    endpoint.deleted_at = Some(now);
-    endpoint.updated_at = now;
-    endpoint.state = EndpointState::DisabledByPartner;
-    // Its secrets are of no further use to anyone.
-    endpoint.secrets.clear();
-    endpoint.signing_key = None;
-    endpoint.version += 1;
-    app.store.put_webhook_endpoint(&endpoint).await.map_err(conflict)?;
+    let (endpoint, _, ()) = change_endpoint(app, &partner, request, |endpoint, now| {
+        endpoint.deleted_at = Some(now);
+        endpoint.state = EndpointState::DisabledByPartner;
+        // Its secrets are of no further use to anyone.
+        endpoint.secrets.clear();
+        endpoint.signing_key = None;
+        Ok(())
+    })
+    .await?;
     tracing::info!(partner = %partner, endpoint = endpoint.endpoint, "webhook endpoint deleted");
     let mut response = Response::new(Body::Empty);
     *response.status_mut() = StatusCode::NO_CONTENT;
@@ -466,16 +495,9 @@ pub async fn rotate(app: &App, request: &Request) -> Result<Response<Body>, ApiE
         )]));
     }
     let secret = SigningSecret::generate();
-    // A rotation while the endpoint is delivering races the deliverer's cursor saves: read the
-    // endpoint again and rotate that, a few times, before telling the caller to retry.
-    let mut attempt = 0;
-    let (endpoint, now, until) = loop {
-        attempt += 1;
-        let mut endpoint = live(app, &partner, request).await?;
-        let now = Timestamp::from(app.store.now());
-        let until = Timestamp::from(
-            app.store.now() + chrono::Duration::seconds(i64::try_from(overlap).map_err(|_| ApiError::Internal)?),
-        );
+    let overlap_for = chrono::Duration::seconds(i64::try_from(overlap).map_err(|_| ApiError::Internal)?);
+    let (endpoint, now, until) = change_endpoint(app, &partner, request, |endpoint, now| {
+        let until = Timestamp::from(now.datetime() + overlap_for);
         // The outgoing secret signs beside the new one until `until` (sealed again for that
         // end); one that was already on its way out is dropped: never more than two sign.
         let mut secrets = Vec::with_capacity(2);
@@ -504,14 +526,9 @@ pub async fn rotate(app: &App, request: &Request) -> Result<Response<Body>, ApiE
             });
         }
         endpoint.secrets = secrets;
-        endpoint.updated_at = now;
-        endpoint.version += 1;
-        match app.store.put_webhook_endpoint(&endpoint).await {
-            Ok(()) => break (endpoint, now, until),
-            Err(StoreError::Conflict) if attempt < 5 => {}
-            Err(e) => return Err(conflict(e)),
-        }
-    };
+        Ok(until)
+    })
+    .await?;
     tracing::info!(partner = %partner, endpoint = endpoint.endpoint, overlap, "webhook secret rotated");
     let mut body = view(&endpoint, now);
     body["secret"] = Value::from(secret.reveal());
@@ -532,7 +549,6 @@ pub async fn replay(app: &App, request: &Request) -> Result<Response<Body>, ApiE
             "is required",
         )]));
     };
-    let mut endpoint = live(app, &partner, request).await?;
     let chain = ledger::ChainId::parse(partner.as_str()).map_err(|_| ApiError::Internal)?;
     let size = app.store.chain_size(&chain).await?;
     if from > size {
@@ -541,14 +557,14 @@ pub async fn replay(app: &App, request: &Request) -> Result<Response<Body>, ApiE
             format!("must be at most {size}, the number of entries in the partner's chain"),
         )]));
     }
-    endpoint.next_seq = from;
-    endpoint.attempts = 0;
-    endpoint.not_before_ms = 0;
-    endpoint.state = EndpointState::Enabled;
-    let now = Timestamp::from(app.store.now());
-    endpoint.updated_at = now;
-    endpoint.version += 1;
-    app.store.put_webhook_endpoint(&endpoint).await.map_err(conflict)?;
+    let (endpoint, now, ()) = change_endpoint(app, &partner, request, |endpoint, _| {
+        endpoint.next_seq = from;
+        endpoint.attempts = 0;
+        endpoint.not_before_ms = 0;
+        endpoint.state = EndpointState::Enabled;
+        Ok(())
+    })
+    .await?;
     tracing::info!(partner = %partner, endpoint = endpoint.endpoint, from, "webhook replay");
     json_response(StatusCode::OK, &view(&endpoint, now))
 }
