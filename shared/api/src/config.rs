@@ -171,8 +171,17 @@ pub fn log_name() -> Result<LogName, ConfigError> {
 /// published `.pub` of the receipt key: never the private key), `LEDGER_LOG_NAME`, and
 /// `RECEIPTS_REQUIRED_SINCE` ([`receipts_required_since`]).
 pub fn receipt_check_from_env() -> Result<crate::deliver::ReceiptCheck, ConfigError> {
-    // One or more (a rotation: the new key and the one before), separated by commas.
-    let keys = var("RECEIPT_PUBLIC_KEY")?
+    Ok(crate::deliver::ReceiptCheck {
+        keys: receipt_public_keys(&var("RECEIPT_PUBLIC_KEY")?)?,
+        log: log_name()?,
+        required_since: receipts_required_since()?,
+    })
+}
+
+/// `RECEIPT_PUBLIC_KEY`'s value: one published key or more (a rotation: the new key and the
+/// one before), separated by commas; at least one, and each a verifier key.
+fn receipt_public_keys(text: &str) -> Result<ledger::TrustedKeys, ConfigError> {
+    let keys = text
         .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|k| !k.is_empty())
         .map(ledger::VerifierKey::parse)
@@ -187,19 +196,21 @@ pub fn receipt_check_from_env() -> Result<crate::deliver::ReceiptCheck, ConfigEr
             problem: "no key given".into(),
         });
     }
-    Ok(crate::deliver::ReceiptCheck {
-        keys: ledger::TrustedKeys::new(keys),
-        log: log_name()?,
-        required_since: receipts_required_since()?,
-    })
+    Ok(ledger::TrustedKeys::new(keys))
 }
 
 /// `RECEIPTS_REQUIRED_SINCE`: empty or unset, every entry is kept with its receipt; in a stack
 /// upgraded to kept receipts, a ledger timestamp after which every entry must have one.
 pub fn receipts_required_since() -> Result<Option<String>, ConfigError> {
-    match optional("RECEIPTS_REQUIRED_SINCE").filter(|s| !s.trim().is_empty()) {
+    required_since_from(optional("RECEIPTS_REQUIRED_SINCE").as_deref())
+}
+
+/// [`receipts_required_since`] of a value: exactly a ledger timestamp
+/// (`2026-12-07T00:00:00.000Z`, the form entries' times are compared with as text), or blank.
+fn required_since_from(value: Option<&str>) -> Result<Option<String>, ConfigError> {
+    match value.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(text) => ledger::entry::parse_at(text.trim())
+        Some(text) => ledger::entry::parse_at(text)
             .map(|at| Some(ledger::entry::format_at(&at)))
             .ok_or_else(|| ConfigError::Invalid {
                 name: "RECEIPTS_REQUIRED_SINCE",
@@ -360,4 +371,68 @@ pub async fn signing_from_env(config: &store::AwsConfig) -> Result<Signing, Conf
         problem: e.to_string(),
     })?;
     Ok(Signing { key, log: log_name()? })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receipt_public_keys_are_one_or_more_published_keys() {
+        let current = ledger::SignerKey::from_seed("receipts", [1; 32]).unwrap().verifier();
+        let previous = ledger::SignerKey::from_seed("receipts", [2; 32]).unwrap().verifier();
+        let (a, b) = (current.to_string(), previous.to_string());
+        let note = |key: u8| {
+            let signer = ledger::SignerKey::from_seed("receipts", [key; 32]).unwrap();
+            signer.sign_note("ledgerdesk.test/p\n1\n")
+        };
+        for text in [a.clone(), format!("{a},{b}"), format!(" {a} , {b}\n")] {
+            let keys = receipt_public_keys(&text).unwrap();
+            assert!(keys.open_note(&note(1)).is_ok(), "{text:?}");
+            assert_eq!(keys.open_note(&note(2)).is_ok(), text.contains(&b), "{text:?}");
+        }
+        assert!(receipt_public_keys(&a).unwrap().open_note(&note(3)).is_err());
+        for bad in ["", " , ", "not-a-key", &format!("{a},garbage")] {
+            assert!(
+                matches!(
+                    receipt_public_keys(bad),
+                    Err(ConfigError::Invalid {
+                        name: "RECEIPT_PUBLIC_KEY",
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn receipts_required_since_is_blank_or_exactly_a_ledger_timestamp() {
+        assert_eq!(required_since_from(None).unwrap(), None);
+        assert_eq!(required_since_from(Some("  ")).unwrap(), None);
+        assert_eq!(
+            required_since_from(Some(" 2026-12-08T00:00:00.000Z\n"))
+                .unwrap()
+                .as_deref(),
+            Some("2026-12-08T00:00:00.000Z")
+        );
+        // Entries' times are compared with it as text: another form would compare wrongly.
+        for bad in [
+            "2026-12-08",
+            "2026-12-08T00:00:00Z",
+            "2026-12-08T00:00:00.000+01:00",
+            "tomorrow",
+        ] {
+            assert!(
+                matches!(
+                    required_since_from(Some(bad)),
+                    Err(ConfigError::Invalid {
+                        name: "RECEIPTS_REQUIRED_SINCE",
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
 }
