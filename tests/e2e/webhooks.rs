@@ -365,7 +365,7 @@ async fn the_chain_arrives_in_order_without_gaps_and_verifies_with_the_stock_lib
     note(&stack, &partner, &second, "two").await;
     note(&stack, &partner, &first, "three").await;
     receiver.wait_for(Duration::from_secs(5), |d| d.len() == 2).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    stack.delivery_round("contoso").await;
     assert_eq!(receiver.deliveries().await.len(), 2, "no retry before its time");
     stack.travel(chrono::Duration::seconds(6));
     receiver.wait_for(Duration::from_secs(5), |d| d.len() == 3).await;
@@ -836,7 +836,7 @@ async fn an_endpoint_re_pointed_in_the_table_sends_nothing() {
     };
     set_url(attacker.url()).await;
     stack.create(&partner, &body()).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    stack.delivery_round("contoso").await;
     assert!(
         attacker.deliveries().await.is_empty(),
         "nothing reaches the operator's receiver"
@@ -946,7 +946,7 @@ async fn a_receipt_moved_between_entries_in_the_table_is_never_sent() {
         }
     };
     replay(start).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    stack.delivery_round("contoso").await;
     assert_eq!(receiver.deliveries().await.len(), 2, "nothing more is sent");
     // Nor does the signer checkpoint an entry whose kept receipt is another's.
     let report = crate::evidence::sweep(&stack).await;
@@ -969,7 +969,7 @@ async fn a_receipt_moved_between_entries_in_the_table_is_never_sent() {
         .send()
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    stack.delivery_round("contoso").await;
     assert_eq!(
         receiver.deliveries().await.len(),
         2,
@@ -1024,7 +1024,7 @@ async fn a_forged_tail_entry_is_never_sent() {
         let (line, next) = crate::operator::forge(&head, &at, kind, &data);
         put_entry(&stack, &line).await;
         set_head(&stack, &next).await;
-        tokio::time::sleep(Duration::from_millis(800)).await;
+        stack.delivery_round("contoso").await;
         assert_eq!(receiver.deliveries().await.len(), 1, "{kind} at {at}: nothing is sent");
     }
 }

@@ -176,6 +176,16 @@ impl Stack {
         self.running.now()
     }
 
+    /// Wait until the deliverer has had a whole round for `partner` that began after this call:
+    /// it has looked at everything written before (a stack started delivering).
+    pub async fn delivery_round(&self, partner: &str) {
+        let within = std::time::Duration::from_secs(20);
+        assert!(
+            self.running.state.delivery_rounds.a_whole_round(partner, within).await,
+            "no whole delivery round for {partner} within {within:?}"
+        );
+    }
+
     pub fn partner_token(&self, partner: &str) -> String {
         local::token::issue(
             &self.running.jwt_secret,

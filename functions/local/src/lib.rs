@@ -338,6 +338,7 @@ pub async fn start(config: LocalConfig) -> anyhow::Result<Running> {
     let state = Arc::new(router::LocalState {
         app,
         jwt_secret: secrets.jwt_secret.clone(),
+        delivery_rounds: router::DeliveryRounds::default(),
     });
     let signing = Arc::new(Signing {
         key: secrets.signing_key,
@@ -440,6 +441,7 @@ async fn deliver_webhooks_every(
                 if let Err(e) = api::deliver::deliver_partner(&state.app, &client, &name).await {
                     tracing::warn!(partner = %name, error = %e, detail = e.detail().unwrap_or("-"), "webhook delivery round failed");
                 }
+                state.delivery_rounds.finished(name.as_str());
             });
             busy.insert(task.id(), partner);
         }

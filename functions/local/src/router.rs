@@ -29,6 +29,56 @@ const MAX_BODY: usize = 10 * 1024 * 1024;
 pub struct LocalState {
     pub app: App,
     pub jwt_secret: Vec<u8>,
+    /// The delivery rounds the local deliverer has finished, per partner.
+    pub delivery_rounds: DeliveryRounds,
+}
+
+/// How many delivery rounds the local deliverer has finished for each partner: a round that
+/// finished after something was written has looked at it (what a test waits for before it
+/// says that nothing was sent, instead of a fixed sleep).
+#[derive(Debug, Default)]
+pub struct DeliveryRounds {
+    finished: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+    changed: tokio::sync::Notify,
+}
+
+impl DeliveryRounds {
+    pub(crate) fn finished(&self, partner: &str) {
+        *self
+            .finished
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(partner.to_owned())
+            .or_default() += 1;
+        self.changed.notify_waiters();
+    }
+
+    /// The rounds finished for `partner` so far.
+    pub fn count(&self, partner: &str) -> u64 {
+        self.finished
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(partner)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Wait until `partner` has had a whole round that began after this call: two more
+    /// finished (the first may have begun before). False if that takes longer than `within`.
+    pub async fn a_whole_round(&self, partner: &str, within: std::time::Duration) -> bool {
+        let target = self.count(partner) + 2;
+        tokio::time::timeout(within, async {
+            loop {
+                let changed = self.changed.notified();
+                if self.count(partner) >= target {
+                    return;
+                }
+                changed.await;
+            }
+        })
+        .await
+        .is_ok()
+    }
 }
 
 pub fn router(state: Arc<LocalState>) -> Router {
