@@ -679,26 +679,32 @@ impl Store {
     /// upgrade may have none, but only while the signer's clock (`now`) is within
     /// [`crate::RECEIPTS_UPGRADE_WINDOW_HOURS`] of it: the stamp is the entry's own, so later
     /// an operator could backdate entries onto a chain dormant since then.
+    ///
+    /// `signed`: the entry is below the size of a checkpoint this signer signed earlier (a
+    /// resume from a row older than signed states re-reads the entries it covers, and checks
+    /// that they hash to its root): an entry from before the upgrade it covers is not asked
+    /// for a receipt, however late the signer reads it again.
     fn receipt_problem(
         &self,
         chain: &ChainId,
         entry: &EntryRef<'_>,
         kept: Option<&str>,
         now: chrono::DateTime<chrono::Utc>,
+        signed: bool,
     ) -> Option<String> {
         let (keys, log) = self
             .receipt_verifier
             .as_ref()
             .filter(|_| self.signer_checks_receipts())?;
         let Some(note) = kept else {
-            if self.signer_excuses_missing_receipt(entry.at, now) {
+            if self.signer_excuses_missing_receipt(entry.at, now) || (signed && !self.kept_receipts_since(entry.at)) {
                 return None;
             }
             return Some(if self.kept_receipts_since(entry.at) {
                 format!("entry seq {} has no kept receipt: no writer appended it", entry.seq)
             } else {
                 format!(
-                    "entry seq {} has no kept receipt and is stamped {}, before the upgrade to kept receipts, but the signer first sees it more than {} h after the upgrade: no writer appended it (backdated)",
+                    "entry seq {} has no kept receipt and is stamped {}, before the upgrade to kept receipts, and the signer checks it more than {} h after the upgrade, not covered by a checkpoint it signed: no writer appended it (backdated)",
                     entry.seq,
                     entry.at,
                     crate::RECEIPTS_UPGRADE_WINDOW_HOURS
@@ -787,7 +793,13 @@ impl Store {
                     ledger::entry::MAX_CLOCK_SKEW_SECONDS
                 ))
             } else {
-                self.receipt_problem(chain, &entry, receipts[i].as_deref(), now.datetime())
+                self.receipt_problem(
+                    chain,
+                    &entry,
+                    receipts[i].as_deref(),
+                    now.datetime(),
+                    last_signed.is_some_and(|(size, _)| entry.seq < size),
+                )
             };
             if let Some(problem) = problem {
                 return alarm(problem);

@@ -347,6 +347,40 @@ async fn a_row_from_before_signed_states_is_resumed_from_what_its_signature_prov
     }
 }
 
+/// In a deployment upgraded to kept receipts, a row older than signed states (no frontier)
+/// makes the signer read its chain again from the start, long after the upgrade window: the
+/// entries from before the upgrade that the row's checkpoint covers have no receipts, and are
+/// not taken for backdated ones — the checkpoint signed them, and they hash to its root.
+#[tokio::test]
+async fn entries_from_before_the_upgrade_that_a_signed_checkpoint_covers_need_no_receipt() {
+    let h = legacy(false).await;
+    let receipt_key = ledger::SignerKey::from_seed("receipts", [9; 32]).unwrap();
+    let upgrade = t0() + minutes(60);
+    let signer = checking(&h, &receipt_key, Some(upgrade));
+    let (request, event) = open("partner-a", CUSTOMER_A, "B", "azure", upgrade + minutes(10));
+    signer.create_request(&request, &event, None).await.unwrap();
+    let long_after = domain::Timestamp::from(upgrade + chrono::Duration::days(30));
+    let report = signer.sign_grown_chains(&key(), &log(), long_after).await.unwrap();
+    assert!(report.alarms.is_empty(), "{report:?}");
+    assert_eq!(signed_chains(&report), [("partner-a".to_owned(), 4)]);
+    consistent(&h, "partner-a", 3, 4).await;
+
+    // The same chain without that row's signature to lean on (its row gone, and the signer's
+    // copy with it: the signer starts from nothing): entries without receipts stamped before
+    // the upgrade are no longer any checkpoint's, and past the window they are an alarm.
+    let h = legacy(false).await;
+    delete_row(&h, "partner-a", 3).await;
+    let signer = checking(&h, &receipt_key, Some(upgrade));
+    let (request, event) = open("partner-a", CUSTOMER_A, "B", "azure", upgrade + minutes(10));
+    signer.create_request(&request, &event, None).await.unwrap();
+    let report = signer.sign_grown_chains(&key(), &log(), long_after).await.unwrap();
+    let problem = one_alarm(&report, "partner-a");
+    assert!(
+        problem.contains("entry seq 0 has no kept receipt") && problem.contains("backdated"),
+        "{problem}"
+    );
+}
+
 /// Turns the honest frontier's nodes (hex) into a doctored frontier column.
 type Doctor = fn(Vec<String>) -> Vec<AttributeValue>;
 

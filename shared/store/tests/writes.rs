@@ -368,28 +368,6 @@ async fn two_changes_of_one_relationship_from_the_same_read_cannot_both_be_writt
     assert_eq!(lines.len(), 2, "two writes held: {lines:?}");
 }
 
-/// A writer function's receipt stamp (the api crate's `Receipts`), with a fixed key.
-#[derive(Debug)]
-struct Stamp(ledger::SignerKey);
-
-fn receipt_log() -> ledger::LogName {
-    ledger::LogName::parse("ledgerdesk.test").unwrap()
-}
-
-impl store::ReceiptStamp for Stamp {
-    fn stamp(&self, appended: &store::Appended) -> Result<Option<String>, StoreError> {
-        let receipt = ledger::Receipt::new(
-            &receipt_log(),
-            &appended.chain,
-            appended.seq,
-            appended.entry_hash,
-            &appended.at,
-        )
-        .map_err(StoreError::internal)?;
-        Ok(Some(receipt.sign(&self.0)))
-    }
-}
-
 /// A writer whose receipt key is not at hand.
 #[derive(Debug)]
 struct KeyNotRead;
@@ -462,12 +440,6 @@ async fn each_entry_keeps_the_receipt_its_writer_signed_and_a_writer_without_its
     assert_eq!(h.head_size("partner-a").await, 3);
 }
 
-fn stamped(h: &Harness, key: &ledger::SignerKey) -> store::Store {
-    let mut store = store::Store::new(h.client.clone(), h.tables.clone());
-    store.set_receipts(std::sync::Arc::new(Stamp(key.clone())));
-    store
-}
-
 /// In a stack upgraded to kept receipts (FORMAT.md §10.2), entries stamped before the upgrade
 /// have none, and the signer checkpoints them — but only within the upgrade window
 /// (`store::RECEIPTS_UPGRADE_WINDOW_HOURS`). Past it, an entry without a receipt stamped
@@ -481,9 +453,7 @@ async fn past_the_upgrade_window_an_entry_backdated_without_a_receipt_is_never_c
     let checkpoint_key = ledger::SignerKey::from_seed("checkpoints", [8; 32]).unwrap();
     let upgrade = t0() + minutes(60);
     let window = chrono::Duration::hours(store::RECEIPTS_UPGRADE_WINDOW_HOURS);
-    let mut signer = stamped(&h, &receipt_key);
-    signer.set_receipt_verifier(ledger::TrustedKeys::new([receipt_key.verifier()]), receipt_log());
-    signer.set_receipts_required_since(Some(ledger::entry::format_at(&upgrade)));
+    let signer = checking(&h, &receipt_key, Some(upgrade));
     let log = log();
     let sign = |at: chrono::DateTime<chrono::Utc>| signer.sign_grown_chains(&checkpoint_key, &log, Timestamp::from(at));
     let signed = |report: &store::SignReport| {

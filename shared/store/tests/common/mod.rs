@@ -301,3 +301,42 @@ pub fn verify_export(
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     verifier.verify(text.as_bytes(), |_| {}).map_err(|e| e.to_string())
 }
+
+/// A writer function's receipt stamp (the api crate's `Receipts`), with a fixed key.
+#[derive(Debug)]
+pub struct Stamp(pub ledger::SignerKey);
+
+/// The log receipts name (as checkpoints do).
+pub fn receipt_log() -> ledger::LogName {
+    log()
+}
+
+impl store::ReceiptStamp for Stamp {
+    fn stamp(&self, appended: &store::Appended) -> Result<Option<String>, store::StoreError> {
+        let receipt = ledger::Receipt::new(
+            &receipt_log(),
+            &appended.chain,
+            appended.seq,
+            appended.entry_hash,
+            &appended.at,
+        )
+        .map_err(store::StoreError::internal)?;
+        Ok(Some(receipt.sign(&self.0)))
+    }
+}
+
+/// A store on the harness's tables whose writes keep receipts signed with `key`.
+pub fn stamped(h: &Harness, key: &ledger::SignerKey) -> Store {
+    let mut store = Store::new(h.client.clone(), h.tables.clone());
+    store.set_receipts(Arc::new(Stamp(key.clone())));
+    store
+}
+
+/// [`stamped`], and the signer's check of kept receipts with `key`'s public half; entries
+/// stamped before `since` (an upgraded deployment) may have none.
+pub fn checking(h: &Harness, key: &ledger::SignerKey, since: Option<DateTime<Utc>>) -> Store {
+    let mut store = stamped(h, key);
+    store.set_receipt_verifier(ledger::TrustedKeys::new([key.verifier()]), receipt_log());
+    store.set_receipts_required_since(since.map(|at| ledger::entry::format_at(&at)));
+    store
+}
