@@ -314,3 +314,59 @@ fn requiring_witnesses_with_nothing_to_check_them_against_is_a_usage_error() {
         "{refused:?}"
     );
 }
+
+/// Clients that trickle their bodies hold one handler each, at most 64 (the witness's bound):
+/// the next request gets 503 with Retry-After, not a thread; once they are gone, the handlers
+/// they held answer the next requests (kept, not started again), and the witness cosigns.
+#[test]
+fn trickling_clients_hold_at_most_the_bound_and_their_handlers_serve_again() {
+    use std::io::{Read, Write};
+    const BOUND: usize = 64;
+    let dir = tempfile::tempdir().unwrap();
+    let serving = start(dir.path(), Origins::Exact(ORIGIN.into()));
+    let url = serving.url();
+    let head = format!(
+        "POST /add-checkpoint HTTP/1.1\r\nHost: {}\r\nContent-Length: 20000\r\n\r\nold 0\n",
+        serving.address
+    );
+    let mut tricklers: Vec<std::net::TcpStream> = (0..BOUND)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(serving.address).unwrap();
+            stream.write_all(head.as_bytes()).unwrap();
+            stream
+        })
+        .collect();
+    // Until every trickler holds a handler, a request may still find a free one: ask until 503.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let busy = loop {
+        let mut stream = std::net::TcpStream::connect(serving.address).unwrap();
+        stream
+            .write_all(b"POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        if answer.starts_with("HTTP/1.1 503") {
+            break answer;
+        }
+        assert!(std::time::Instant::now() < deadline, "never busy: {answer}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(busy.to_ascii_lowercase().contains("retry-after: 1"), "{busy}");
+    // The tricklers give up: their handlers answer them (a short body) and are free again.
+    for stream in &mut tricklers {
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+    }
+    for stream in &mut tricklers {
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+    }
+    drop(tricklers);
+    // Many more requests than the bound, one after another: each is answered (none is 503).
+    for _ in 0..3 * BOUND {
+        let (status, _, body) = add(&url, "old 0\n");
+        assert_eq!(status, 400, "{body}");
+    }
+    let (status, _, body) = add(&url, &request(0, 3, 0));
+    assert_eq!(status, 200, "{body}");
+    serving.stop();
+}
