@@ -20,6 +20,7 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use ledger::witness::{AddCheckpoint, CosignerKey, Decision, Origins, TrustedLog, Witness, request_origin};
@@ -565,92 +566,6 @@ impl std::fmt::Debug for Serving {
     }
 }
 
-/// The threads that answer requests. Each request is answered on a thread of its own, so that
-/// a client that trickles its body holds one thread, not the witness; at most
-/// [`MAX_IN_FLIGHT`] at once (past it, 503). A thread is started when no idle one is waiting
-/// and kept, idle, for the next request (a thread started per request: the sweep bench's first
-/// signing of 1,000 chains with two loopback witnesses added 1.75 s of CPU; reused, 1.1–1.3 s).
-struct Handlers {
-    witness: Witness,
-    state: WitnessState,
-    counts: Mutex<HandlerCounts>,
-    /// Where idle threads take requests from (one at a time).
-    queue: Mutex<Option<std::sync::mpsc::Receiver<tiny_http::Request>>>,
-}
-
-#[derive(Default)]
-struct HandlerCounts {
-    /// Threads started (never more than [`MAX_IN_FLIGHT`]).
-    started: usize,
-    /// Threads waiting for a request: each request sent is taken by one of them.
-    idle: usize,
-}
-
-impl Handlers {
-    fn counts(&self) -> std::sync::MutexGuard<'_, HandlerCounts> {
-        self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Hand `request` to an idle thread, or to a new one, or answer 503.
-    fn take(self: &Arc<Self>, request: tiny_http::Request, sender: &std::sync::mpsc::Sender<tiny_http::Request>) {
-        enum To {
-            Idle,
-            New,
-            Busy,
-        }
-        let to = {
-            let mut counts = self.counts();
-            if counts.idle > 0 {
-                // Counted as idle only once it waits on the queue (or is about to): it takes this.
-                counts.idle -= 1;
-                To::Idle
-            } else if counts.started < MAX_IN_FLIGHT {
-                counts.started += 1;
-                To::New
-            } else {
-                To::Busy
-            }
-        };
-        match to {
-            To::Idle => {
-                if let Err(std::sync::mpsc::SendError(request)) = sender.send(request) {
-                    let _ = request.respond(text(503, "text/plain", "the witness is stopping\n".into()));
-                }
-            }
-            To::New => {
-                let handlers = Arc::clone(self);
-                std::thread::spawn(move || handlers.serve(request));
-            }
-            To::Busy => {
-                let mut busy = text(503, "text/plain", "the witness is busy; try again\n".into());
-                if let Ok(header) = tiny_http::Header::from_bytes("retry-after", "1") {
-                    busy.add_header(header);
-                }
-                let _ = request.respond(busy);
-            }
-        }
-    }
-
-    /// A handler thread: `first`, then every request it is given, until the witness stops.
-    fn serve(&self, first: tiny_http::Request) {
-        handle(first, &self.witness, &self.state);
-        loop {
-            self.counts().idle += 1;
-            let next = {
-                let queue = self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                match queue.as_ref() {
-                    Some(queue) => queue.recv(),
-                    None => return,
-                }
-            };
-            match next {
-                Ok(request) => handle(request, &self.witness, &self.state),
-                Err(_) => return,
-            }
-        }
-    }
-}
-
 impl Serving {
     /// Serve `witness` with `state` on `listen` (port 0: any), on `threads` threads.
     pub fn start(witness: Witness, state: WitnessState, listen: &str, threads: usize) -> Result<Self, CliError> {
@@ -661,24 +576,33 @@ impl Serving {
             .to_ip()
             .ok_or_else(|| CliError::Usage(format!("{listen} is not an IP address")))?;
         let server = Arc::new(server);
-        let handlers = Arc::new(Handlers {
-            witness,
-            state,
-            counts: Mutex::new(HandlerCounts::default()),
-            queue: Mutex::new(None),
-        });
-        // Each acceptor holds a sender; when the last stops, idle handlers see the channel
-        // closed and end.
-        let (sender, receiver) = std::sync::mpsc::channel();
-        *handlers.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(receiver);
+        let shared = Arc::new((witness, state));
+        let in_flight = Arc::new(AtomicUsize::new(0));
         let threads = (0..threads.max(1))
             .map(|_| {
                 let server = Arc::clone(&server);
-                let handlers = Arc::clone(&handlers);
-                let sender = sender.clone();
+                let shared = Arc::clone(&shared);
+                let in_flight = Arc::clone(&in_flight);
                 std::thread::spawn(move || {
                     for request in server.incoming_requests() {
-                        handlers.take(request, &sender);
+                        // Each request on a thread of its own, so that a client that trickles
+                        // its body holds one thread, not the witness; at most MAX_IN_FLIGHT.
+                        if in_flight.fetch_add(1, Ordering::SeqCst) >= MAX_IN_FLIGHT {
+                            in_flight.fetch_sub(1, Ordering::SeqCst);
+                            let mut busy = text(503, "text/plain", "the witness is busy; try again\n".into());
+                            if let Ok(header) = tiny_http::Header::from_bytes("retry-after", "1") {
+                                busy.add_header(header);
+                            }
+                            let _ = request.respond(busy);
+                            continue;
+                        }
+                        let shared = Arc::clone(&shared);
+                        let in_flight = Arc::clone(&in_flight);
+                        std::thread::spawn(move || {
+                            let (witness, state) = &*shared;
+                            handle(request, witness, state);
+                            in_flight.fetch_sub(1, Ordering::SeqCst);
+                        });
                     }
                 })
             })
