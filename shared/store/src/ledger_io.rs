@@ -697,12 +697,15 @@ impl Store {
             .as_ref()
             .filter(|_| self.signer_checks_receipts())?;
         let Some(note) = kept else {
-            if self.signer_excuses_missing_receipt(entry.at, now) || (signed && !self.kept_receipts_since(entry.at)) {
-                return None;
+            if self.kept_receipts_since(entry.at) {
+                return Some(format!(
+                    "entry seq {} has no kept receipt: no writer appended it",
+                    entry.seq
+                ));
             }
-            return Some(if self.kept_receipts_since(entry.at) {
-                format!("entry seq {} has no kept receipt: no writer appended it", entry.seq)
-            } else {
+            // From before the upgrade: excused by a checkpoint signed earlier, or within the window.
+            let excused = signed || self.signer_excuses_missing_receipt(entry.at, now);
+            return (!excused).then(|| {
                 format!(
                     "entry seq {} has no kept receipt and is stamped {}, before the upgrade to kept receipts, and the signer checks it more than {} h after the upgrade, not covered by a checkpoint it signed: no writer appended it (backdated)",
                     entry.seq,
