@@ -106,19 +106,22 @@ pub(crate) async fn sweep(stack: &Stack) -> api::sweep::SweepReport {
     stack.running.sweep(stack.running.now()).await.unwrap()
 }
 
+/// Our sweep, which must raise an integrity alarm that `says` (the honest signer refusing).
+pub(crate) async fn refused_sweep(stack: &Stack, says: &str) -> api::sweep::SweepReport {
+    let report = sweep(stack).await;
+    assert!(
+        report.integrity_alarms.iter().any(|a| a.problem.contains(says)),
+        "the honest signer refuses ({says}): {report:?}"
+    );
+    report
+}
+
 /// The sweep as a dishonest operator's own signer runs it: with the checkpoint key, but
 /// without the check of kept receipts — what ours refuses to sign (an entry no writer
 /// appended), it signs. The attacks on a signed history start from here.
 pub(crate) async fn operator_sweep(stack: &Stack) -> api::sweep::SweepReport {
     // Ours refuses first: the rewritten entries have no kept receipts.
-    let refused = sweep(stack).await;
-    assert!(
-        refused
-            .integrity_alarms
-            .iter()
-            .any(|a| a.problem.contains("no kept receipt")),
-        "the honest signer refuses a rewritten history: {refused:?}"
-    );
+    refused_sweep(stack, "no kept receipt").await;
     let store = &stack.running.state.app.store;
     store.set_signer_checks_receipts(false);
     let report = sweep(stack).await;
