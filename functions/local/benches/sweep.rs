@@ -94,7 +94,7 @@ fn start_witnesses(
         );
         let dir = tempfile::tempdir().expect("witness state");
         let state = ledger_cli::witness::WitnessState::open(dir.path()).expect("state");
-        let serving = ledger_cli::witness::Serving::start(witness, state, "127.0.0.1:0", 4).expect("witness");
+        let serving = ledger_cli::witness::Serving::start(witness, state, "127.0.0.1:0").expect("witness");
         endpoints.push(WitnessEndpoint {
             url: serving.url(),
             key: verifier,

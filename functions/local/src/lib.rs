@@ -138,8 +138,8 @@ impl LocalWitness {
             }],
         );
         let state = ledger_cli::witness::WitnessState::open(&state_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let serving = ledger_cli::witness::Serving::start(witness, state, "127.0.0.1:0", 4)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let serving =
+            ledger_cli::witness::Serving::start(witness, state, "127.0.0.1:0").map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Self {
             serving,
             public_key,

@@ -6,6 +6,7 @@ pub mod commands;
 pub mod explain;
 #[cfg(feature = "export")]
 pub mod export;
+mod http1;
 pub mod report;
 pub mod sample;
 pub mod sync;

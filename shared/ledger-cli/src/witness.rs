@@ -18,10 +18,9 @@
 //! share a directory (an exclusive lock on it).
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Condvar, Mutex};
 
 use ledger::witness::{AddCheckpoint, CosignerKey, Decision, Origins, TrustedLog, Witness, request_origin};
 use ledger::{Checkpoint, Hash, LogName};
@@ -47,10 +46,11 @@ pub struct WitnessArgs {
     pub listen: String,
 }
 
-/// The most requests a witness serves at once; past it, 503 with Retry-After. (A client
-/// that trickles its request ties up one of them: in the open, run the witness behind a
-/// reverse proxy that bounds header and body time, FORMAT.md §17.)
-const MAX_IN_FLIGHT: usize = 64;
+/// The most connections a witness serves at once (a thread each); past it, 503 with
+/// Retry-After. A request must arrive whole within 10 s, and an idle connection is closed
+/// after 30 s; still, a client that holds many connections ties up the witness: in the
+/// open, run it behind a reverse proxy that bounds connections per client (FORMAT.md §17).
+const MAX_CONNECTIONS: usize = 256;
 
 /// How many locks the origins share (by their hash): a fixed number, so that requests for
 /// ever new origins cannot grow the witness's memory.
@@ -555,8 +555,7 @@ pub fn witness_from(args: &WitnessArgs) -> Result<Witness, CliError> {
 /// A running witness server (for the local run and tests; `ledger witness` runs one until
 /// it is stopped).
 pub struct Serving {
-    server: Arc<tiny_http::Server>,
-    threads: Vec<std::thread::JoinHandle<()>>,
+    server: crate::http1::Server,
     pub address: std::net::SocketAddr,
 }
 
@@ -566,51 +565,26 @@ impl std::fmt::Debug for Serving {
     }
 }
 
+/// What a witness accepts from its clients: a thread per connection, kept alive between
+/// requests (FORMAT.md §17).
+const LIMITS: crate::http1::Limits = crate::http1::Limits {
+    connections: MAX_CONNECTIONS,
+    head: 16 << 10,
+    body: MAX_REQUEST as usize,
+    request_time: std::time::Duration::from_secs(10),
+    idle_time: std::time::Duration::from_secs(30),
+};
+
 impl Serving {
-    /// Serve `witness` with `state` on `listen` (port 0: any), on `threads` threads.
-    pub fn start(witness: Witness, state: WitnessState, listen: &str, threads: usize) -> Result<Self, CliError> {
-        let server =
-            tiny_http::Server::http(listen).map_err(|e| CliError::Usage(format!("cannot listen on {listen}: {e}")))?;
-        let address = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| CliError::Usage(format!("{listen} is not an IP address")))?;
-        let server = Arc::new(server);
-        let shared = Arc::new((witness, state));
-        let in_flight = Arc::new(AtomicUsize::new(0));
-        let threads = (0..threads.max(1))
-            .map(|_| {
-                let server = Arc::clone(&server);
-                let shared = Arc::clone(&shared);
-                let in_flight = Arc::clone(&in_flight);
-                std::thread::spawn(move || {
-                    for request in server.incoming_requests() {
-                        // Each request on a thread of its own, so that a client that trickles
-                        // its body holds one thread, not the witness; at most MAX_IN_FLIGHT.
-                        if in_flight.fetch_add(1, Ordering::SeqCst) >= MAX_IN_FLIGHT {
-                            in_flight.fetch_sub(1, Ordering::SeqCst);
-                            let mut busy = text(503, "text/plain", "the witness is busy; try again\n".into());
-                            if let Ok(header) = tiny_http::Header::from_bytes("retry-after", "1") {
-                                busy.add_header(header);
-                            }
-                            let _ = request.respond(busy);
-                            continue;
-                        }
-                        let shared = Arc::clone(&shared);
-                        let in_flight = Arc::clone(&in_flight);
-                        std::thread::spawn(move || {
-                            let (witness, state) = &*shared;
-                            handle(request, witness, state);
-                            in_flight.fetch_sub(1, Ordering::SeqCst);
-                        });
-                    }
-                })
-            })
-            .collect();
+    /// Serve `witness` with `state` on `listen` (port 0: any).
+    pub fn start(witness: Witness, state: WitnessState, listen: &str) -> Result<Self, CliError> {
+        let server = crate::http1::Server::start(listen, LIMITS, move |request: &crate::http1::Request| {
+            handle(request, &witness, &state)
+        })
+        .map_err(|e| CliError::Usage(format!("cannot listen on {listen}: {e}")))?;
         Ok(Self {
+            address: server.address,
             server,
-            threads,
-            address,
         })
     }
 
@@ -619,22 +593,15 @@ impl Serving {
         format!("http://{}", self.address)
     }
 
-    /// Stop answering and wait for the threads.
+    /// Stop answering; return once every connection is closed and the state let go of (a
+    /// witness may be started again on the same directory).
     pub fn stop(self) {
-        self.server.unblock();
-        for _ in 1..self.threads.len() {
-            self.server.unblock();
-        }
-        for thread in self.threads {
-            let _ = thread.join();
-        }
+        self.server.stop();
     }
 
     /// Serve until the process is stopped.
     pub fn wait(self) {
-        for thread in self.threads {
-            let _ = thread.join();
-        }
+        self.server.wait();
     }
 }
 
@@ -645,56 +612,42 @@ fn now() -> u64 {
         .map_or(1, |d| d.as_secs().max(1))
 }
 
-fn text(status: u16, content_type: &str, body: String) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
-    let mut response = tiny_http::Response::from_string(body).with_status_code(status);
-    if let Ok(header) = tiny_http::Header::from_bytes("content-type", content_type) {
-        response.add_header(header);
-    }
-    response
-}
-
-fn handle(mut request: tiny_http::Request, witness: &Witness, state: &WitnessState) {
-    let url = request.url().split('?').next().unwrap_or_default().to_owned();
-    let response = match (request.method(), url.as_str()) {
-        (tiny_http::Method::Post, "/add-checkpoint") => {
-            let mut body = String::new();
-            let read = request.as_reader().take(MAX_REQUEST + 1).read_to_string(&mut body);
-            if read.is_err() || body.len() as u64 > MAX_REQUEST {
-                text(
-                    400,
-                    "text/plain",
-                    "the request body is not a readable add-checkpoint request\n".into(),
-                )
-            } else {
-                match AddCheckpoint::parse(&body) {
-                    Err(reason) => text(400, "text/plain", format!("{reason}\n")),
-                    Ok(add) => match state.add_checkpoint(witness, &add, now()) {
-                        Decision::Cosign { response, .. } => text(200, "text/plain; charset=utf-8", response),
-                        Decision::Conflict { size } => text(409, "text/x.tlog.size", format!("{size}\n")),
-                        Decision::Refuse { status, reason } => text(status, "text/plain", format!("{reason}\n")),
-                    },
-                }
-            }
-        }
-        (tiny_http::Method::Get, path) => {
+fn handle(request: &crate::http1::Request, witness: &Witness, state: &WitnessState) -> crate::http1::Response {
+    use crate::http1::Response;
+    match (request.method.as_str(), request.path.as_str()) {
+        ("POST", "/add-checkpoint") => match std::str::from_utf8(&request.body) {
+            Err(_) => Response::text(
+                400,
+                "text/plain",
+                "the request body is not a readable add-checkpoint request\n".into(),
+            ),
+            Ok(body) => match AddCheckpoint::parse(body) {
+                Err(reason) => Response::text(400, "text/plain", format!("{reason}\n")),
+                Ok(add) => match state.add_checkpoint(witness, &add, now()) {
+                    Decision::Cosign { response, .. } => Response::text(200, "text/plain; charset=utf-8", response),
+                    Decision::Conflict { size } => Response::text(409, "text/x.tlog.size", format!("{size}\n")),
+                    Decision::Refuse { status, reason } => Response::text(status, "text/plain", format!("{reason}\n")),
+                },
+            },
+        },
+        ("GET", path) => {
             let hash = path.strip_prefix('/').and_then(|p| p.strip_suffix("/checkpoint"));
             match hash.filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
             {
                 Some(hash) => match state.latest_note(hash) {
-                    Ok(Some(note)) => text(200, "text/plain; charset=utf-8", note),
-                    Ok(None) => text(
+                    Ok(Some(note)) => Response::text(200, "text/plain; charset=utf-8", note),
+                    Ok(None) => Response::text(
                         404,
                         "text/plain",
                         "this witness has cosigned no checkpoint of that origin\n".into(),
                     ),
-                    Err(e) => text(500, "text/plain", format!("{e}\n")),
+                    Err(e) => Response::text(500, "text/plain", format!("{e}\n")),
                 },
-                None => text(404, "text/plain", "not found\n".into()),
+                None => Response::text(404, "text/plain", "not found\n".into()),
             }
         }
-        _ => text(404, "text/plain", "not found\n".into()),
-    };
-    let _ = request.respond(response);
+        _ => Response::text(404, "text/plain", "not found\n".into()),
+    }
 }
 
 /// `ledger witness`: serve until stopped.
@@ -702,7 +655,7 @@ pub fn run(args: WitnessArgs) -> Result<Outcome, CliError> {
     let witness = witness_from(&args)?;
     let state = WitnessState::open(&args.state)?;
     let public = witness.key().verifier();
-    let serving = Serving::start(witness, state, &args.listen, 4)?;
+    let serving = Serving::start(witness, state, &args.listen)?;
     eprintln!(
         "{}",
         crate::terminal::printable(&format!(
@@ -810,10 +763,10 @@ mod tests {
     #[test]
     fn requests_at_once_are_all_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let log = Arc::new(open(dir.path()));
+        let log = std::sync::Arc::new(open(dir.path()));
         let threads: Vec<_> = (0..48)
             .map(|i| {
-                let log = Arc::clone(&log);
+                let log = std::sync::Arc::clone(&log);
                 std::thread::spawn(move || {
                     for size in 1..=4 {
                         log.commit(hash(i), note(i, size)).unwrap();

@@ -52,7 +52,7 @@ fn start(state: &Path, origins: Origins) -> Serving {
             origins,
         }],
     );
-    Serving::start(witness, WitnessState::open(state).unwrap(), "127.0.0.1:0", 4).unwrap()
+    Serving::start(witness, WitnessState::open(state).unwrap(), "127.0.0.1:0").unwrap()
 }
 
 /// POST a body to add-checkpoint: status, content type, body.

@@ -26,6 +26,8 @@ const QUORUM_GRACE: Duration = Duration::from_millis(500);
 const SILENT_BACKOFF: Duration = Duration::from_secs(30);
 /// The most of a witness's answer that is read (a few signature lines).
 const ANSWER_LIMIT: usize = 64 << 10;
+/// How long a connection to a witness is kept unused for the next checkpoint.
+const POOL_IDLE: Duration = Duration::from_secs(4);
 
 type Https = hyper_rustls::HttpsConnector<HttpConnector>;
 
@@ -96,7 +98,10 @@ impl Witnesses {
             silent_until: std::sync::Arc::new(std::sync::Mutex::new(vec![None; endpoints.len()])),
             endpoints,
             quorum,
-            http: Client::builder(TokioExecutor::new()).build(https),
+            http: Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(POOL_IDLE)
+                .pool_timer(hyper_util::rt::TokioTimer::new())
+                .build(https),
         })
     }
 
@@ -134,29 +139,38 @@ impl Witnesses {
     }
 
     /// POST `body` to `url`: the status and (at most [`ANSWER_LIMIT`] of) the answer.
+    ///
+    /// Connections are kept for the next checkpoint (the pool lets one go after
+    /// [`POOL_IDLE`], before a witness would: `ledger witness` keeps an idle one 30 s). A
+    /// request that fails after it was sent on a kept connection (the witness closed it just
+    /// then, or a Lambda thawed with connections its peer has long closed) is sent once more,
+    /// on a new one: add-checkpoint may be repeated (a witness that cosigned already answers
+    /// 409 with its size, and the caller's retry from that size gets the cosignature).
     async fn post(&self, url: &str, body: String) -> Result<(u16, String), NoCosignature> {
-        // One request per connection: `ledger witness` (tiny_http 0.12) gives a kept-alive
-        // connection a pooled thread until it closes, and its pool queues a new connection
-        // for a thread it counts as waiting when two arrive at once — behind a connection
-        // that then stays open (re-measured 2026-12-07: with keep-alive, 4–8 of 1,000
-        // checkpoints in the sweep bench got no answer within 5 s).
-        let request = http::Request::post(url)
-            .header("content-type", "text/plain; charset=utf-8")
-            .header("connection", "close")
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| NoCosignature::Refused(e.to_string()))?;
-        let response = self
-            .http
-            .request(request)
-            .await
-            .map_err(|e| NoCosignature::Silent(e.to_string()))?;
-        let status = response.status().as_u16();
-        let bytes = Limited::new(response.into_body(), ANSWER_LIMIT)
-            .collect()
-            .await
-            .map_err(|e| NoCosignature::Silent(e.to_string()))?
-            .to_bytes();
-        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+        let body = Bytes::from(body);
+        let mut last = None;
+        for _ in 0..2 {
+            let request = http::Request::post(url)
+                .header("content-type", "text/plain; charset=utf-8")
+                .body(Full::new(body.clone()))
+                .map_err(|e| NoCosignature::Refused(e.to_string()))?;
+            let response = match self.http.request(request).await {
+                Ok(response) => response,
+                Err(e) if e.is_connect() => return Err(NoCosignature::Silent(e.to_string())),
+                Err(e) => {
+                    last = Some(e.to_string());
+                    continue;
+                }
+            };
+            let status = response.status().as_u16();
+            let bytes = Limited::new(response.into_body(), ANSWER_LIMIT)
+                .collect()
+                .await
+                .map_err(|e| NoCosignature::Silent(e.to_string()))?
+                .to_bytes();
+            return Ok((status, String::from_utf8_lossy(&bytes).into_owned()));
+        }
+        Err(NoCosignature::Silent(last.unwrap_or_default()))
     }
 
     fn silent(&self, index: usize) -> bool {
