@@ -351,3 +351,159 @@ async fn a_silent_witness_is_not_waited_for_past_the_quorum_nor_asked_again_at_o
     assert!(report.unwitnessed[0].refused[0].contains("not asked"), "{report:?}");
     assert_eq!(report.unwitnessed[0].cosigned_by, ["ledgerdesk.local/witness"]);
 }
+
+/// A proxy in front of a witness that answers the first request 503 itself, and forwards the
+/// third but closes the connection instead of passing the witness's answer on (the witness
+/// cosigned and kept it; the signer never hears). The bodies it was sent, in order.
+struct LossyProxy {
+    url: String,
+    upstream: std::sync::Arc<std::sync::Mutex<Option<std::net::SocketAddr>>>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// One request off `reader` (its body, by `content-length`); `None` at the connection's end.
+fn read_request(reader: &mut impl std::io::BufRead) -> Option<String> {
+    let mut length = 0;
+    let mut first = String::new();
+    if reader.read_line(&mut first).ok()? == 0 {
+        return None;
+    }
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0; length];
+    std::io::Read::read_exact(reader, &mut body).ok()?;
+    String::from_utf8(body).ok()
+}
+
+impl LossyProxy {
+    fn start() -> Self {
+        use std::io::{BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = std::sync::Arc::new(std::sync::Mutex::new(None::<std::net::SocketAddr>));
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (to, log) = (upstream.clone(), seen.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (to, log) = (to.clone(), log.clone());
+                std::thread::spawn(move || {
+                    stream
+                        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                        .unwrap();
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut client = stream;
+                    while let Some(body) = read_request(&mut reader) {
+                        let n = {
+                            let mut log = log.lock().unwrap();
+                            log.push(body.clone());
+                            log.len()
+                        };
+                        if n == 1 {
+                            let _ = client.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n");
+                            continue;
+                        }
+                        let address = to.lock().unwrap().expect("an upstream witness");
+                        let mut witness = std::net::TcpStream::connect(address).unwrap();
+                        write!(
+                            witness,
+                            "POST /add-checkpoint HTTP/1.1\r\nhost: w\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .unwrap();
+                        let mut answer = Vec::new();
+                        witness.read_to_end(&mut answer).unwrap();
+                        // The third is lost; the others are passed on. The witness's answer says
+                        // `connection: close`, so the proxy closes this connection either way.
+                        if n != 3 {
+                            let _ = client.write_all(&answer);
+                        }
+                        return;
+                    }
+                });
+            }
+        });
+        Self { url, upstream, seen }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cosignature_whose_answer_was_lost_is_asked_for_again_and_kept() {
+    let key = CosignerKey::generate("lossy.example/witness").unwrap();
+    let proxy = LossyProxy::start();
+    let stack = Stack::start_witnessed(
+        &[("contoso", CUSTOMER)],
+        Witnessing {
+            own: false,
+            others: vec![store::witnesses::WitnessEndpoint {
+                url: proxy.url.clone(),
+                key: key.verifier(),
+            }],
+            quorum: Some(1),
+        },
+    )
+    .await;
+    let keys = ledger_cli::commands::load_keys(std::slice::from_ref(&stack.running.public_key), "the log key").unwrap();
+    let witness = ledger::witness::Witness::new(
+        key.clone(),
+        vec![ledger::witness::TrustedLog {
+            keys,
+            origins: ledger::witness::Origins::EveryChainOf(local::log_name()),
+        }],
+    );
+    let state = tempfile::tempdir().unwrap();
+    let serving = ledger_cli::witness::Serving::start(
+        witness,
+        ledger_cli::witness::WitnessState::open(state.path()).unwrap(),
+        "127.0.0.1:0",
+    )
+    .unwrap();
+    *proxy.upstream.lock().unwrap() = Some(serving.address);
+    let token = stack.partner_token("contoso");
+
+    // The first checkpoint (from 0): the proxy answers 503, so it is signed and unwitnessed.
+    stack.create(&token, &body()).await;
+    let report = sweep(&stack).await;
+    assert_eq!(report.unwitnessed.len(), 1, "{report:?}");
+    assert!(report.unwitnessed[0].refused[0].contains("503"), "{report:?}");
+
+    // The next: asked from the size signed before, the witness (which never saw it) names 0;
+    // from 0 it cosigns, but its answer is lost; sent again, it names the checkpoint's own
+    // size; from there it cosigns once more, and the signer keeps that.
+    stack.create(&token, &body()).await;
+    let report = sweep(&stack).await;
+    assert!(report.unwitnessed.is_empty(), "{report:?}");
+    let signed = report
+        .checkpoints
+        .iter()
+        .find_map(|c| c.strip_prefix("contoso@"))
+        .expect("contoso signed")
+        .to_owned();
+    let olds: Vec<String> = proxy
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|body| body.lines().next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        olds,
+        ["old 0", "old 2", "old 0", "old 0", &format!("old {signed}")],
+        "{report:?}"
+    );
+    let note = checkpoint_text(&stack, &token).await;
+    assert!(note.contains("\n— lossy.example/witness "), "{note}");
+    let dir = tempfile::tempdir().unwrap();
+    let (exit, out) = sync_requiring(&stack, &token, &dir.path().join("c"), policy(&[key.verifier()], 1)).await;
+    assert_eq!(exit, Exit::Ok, "{out}");
+    serving.stop();
+}

@@ -6,19 +6,23 @@
 //! once it can queue the second behind one that stays open, so clients had to close the
 //! connection after every request (FORMAT.md §17, "What witnesses cost the sweep").
 //!
-//! What a client can hold: at most [`Limits::connections`] connections (past it, 503 with
-//! `Retry-After` and the connection closed); a request must arrive whole within
-//! [`Limits::request_time`] of its first byte (else 408); a connection idle longer than
-//! [`Limits::idle_time`] is closed; a head larger than [`Limits::head`] is 431, a body larger
-//! than [`Limits::body`] 413 (neither read); bodies come with `Content-Length` (a
-//! `Transfer-Encoding` is 501). [`Server::stop`] returns only once every connection's thread
-//! has finished, and with it every reference to the handler.
+//! What a client can hold: at most [`Limits::connections`] connections; at that limit a new
+//! one takes the place of the connection idle longest (closed), and if none is idle it gets
+//! 503 with `Retry-After`. A request must arrive whole within [`Limits::request_time`] of its
+//! first byte (else 408); a connection idle longer than [`Limits::idle_time`] is closed; a head
+//! larger than [`Limits::head`] is 431, a body larger than [`Limits::body`] 413 (neither is
+//! read), and the bodies being read or handled may take [`Limits::bodies`] bytes together (503
+//! past it). A body comes with `Content-Length` (`Transfer-Encoding` is 501) and lines end in
+//! CRLF (400 otherwise). A refusal closes the connection after its answer, first reading and
+//! dropping what the client still sends for a moment, so that it sees the answer rather than
+//! a reset. [`Server::stop`] returns once every connection's thread has finished, and with it
+//! every reference to the handler.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// What a server accepts from its clients.
@@ -30,11 +34,18 @@ pub(crate) struct Limits {
     pub head: usize,
     /// A request's body, in bytes.
     pub body: usize,
+    /// The bodies of all requests being read or handled, together, in bytes.
+    pub bodies: usize,
     /// From a request's first byte to its last.
     pub request_time: Duration,
     /// How long a connection may wait for its next request.
     pub idle_time: Duration,
 }
+
+/// How long a refused client's further bytes are read (and dropped) before its connection is
+/// closed, and how many at most.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 64 << 10;
 
 /// One request, whole.
 #[derive(Debug)]
@@ -63,43 +74,111 @@ impl Response {
             retry_after: None,
         }
     }
+
+    fn busy() -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::text(503, "text/plain", "the witness is busy; try again\n".into())
+        }
+    }
 }
 
-/// The connections being served: their streams (so that `stop` can close them) and a signal
-/// when the last is done.
+/// One connection being served: its stream (so that it can be closed from outside), since
+/// when it has waited for its next request (`None` while a request is read or handled), and
+/// whether it was closed from outside (its thread not finished yet).
+struct Connection {
+    stream: TcpStream,
+    idle_since: Option<Instant>,
+    closed: bool,
+}
+
+impl Connection {
+    fn close(&mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        self.idle_since = None;
+        self.closed = true;
+    }
+}
+
+/// The connections being served, a signal when the last is done, and the bytes the bodies in
+/// flight take.
 #[derive(Default)]
 struct Live {
-    streams: Mutex<(u64, HashMap<u64, TcpStream>)>,
+    connections: Mutex<(u64, HashMap<u64, Connection>)>,
     none_left: Condvar,
+    bodies: AtomicUsize,
 }
 
 impl Live {
-    /// Register a connection; `None` when `limit` are served already.
+    fn lock(&self) -> MutexGuard<'_, (u64, HashMap<u64, Connection>)> {
+        self.connections.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Register a connection; at `limit`, close the one idle longest to make room; `None`
+    /// when none is idle.
     fn register(&self, stream: &TcpStream, limit: usize) -> Option<u64> {
-        let mut guard = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
-        let (next, streams) = &mut *guard;
-        if streams.len() >= limit {
-            return None;
+        let mut guard = self.lock();
+        let (next, connections) = &mut *guard;
+        // Those closed from outside, whose threads are finishing, no longer count.
+        if connections.values().filter(|c| !c.closed).count() >= limit {
+            connections
+                .values_mut()
+                .filter(|c| c.idle_since.is_some())
+                .min_by_key(|c| c.idle_since)?
+                .close();
         }
-        let clone = stream.try_clone().ok()?;
+        let stream = stream.try_clone().ok()?;
         *next += 1;
-        streams.insert(*next, clone);
+        connections.insert(
+            *next,
+            Connection {
+                stream,
+                idle_since: Some(Instant::now()),
+                closed: false,
+            },
+        );
         Some(*next)
     }
 
+    /// Mark connection `id` as waiting for its next request or not; `false` if it was
+    /// closed from outside (stop serving it).
+    fn set_idle(&self, id: u64, idle: bool) -> bool {
+        let mut guard = self.lock();
+        match guard.1.get_mut(&id) {
+            Some(c) if !c.closed => {
+                c.idle_since = idle.then(Instant::now);
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn remove(&self, id: u64) {
-        let mut guard = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut guard = self.lock();
         guard.1.remove(&id);
         if guard.1.is_empty() {
             self.none_left.notify_all();
         }
     }
 
+    /// Take `bytes` of the bodies' budget `limit`; `false` if they do not fit.
+    fn reserve(&self, bytes: usize, limit: usize) -> bool {
+        self.bodies
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| {
+                held.checked_add(bytes).filter(|total| *total <= limit)
+            })
+            .is_ok()
+    }
+
+    fn release(&self, bytes: usize) {
+        self.bodies.fetch_sub(bytes, Ordering::SeqCst);
+    }
+
     /// Close every connection, then wait until their threads are done.
     fn close_all_and_wait(&self) {
-        let mut guard = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
-        for stream in guard.1.values() {
-            let _ = stream.shutdown(std::net::Shutdown::Both);
+        let mut guard = self.lock();
+        for connection in guard.1.values_mut() {
+            connection.close();
         }
         while !guard.1.is_empty() {
             guard = self.none_left.wait(guard).unwrap_or_else(PoisonError::into_inner);
@@ -160,16 +239,34 @@ impl Server {
     /// and wait until every thread is done.
     pub(crate) fn stop(self) {
         self.stopping.store(true, Ordering::SeqCst);
-        // Wake the acceptor with a connection of our own.
-        let mut wake = self.address;
-        if wake.ip().is_unspecified() {
-            wake.set_ip(match wake {
-                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-            });
+        // Wake the acceptor with connections of our own until it has seen the flag: to the
+        // address it listens on, or to loopback (either family) when that is unspecified.
+        let port = self.address.port();
+        let wake: Vec<SocketAddr> = if self.address.ip().is_unspecified() {
+            vec![
+                (std::net::Ipv4Addr::LOCALHOST, port).into(),
+                (std::net::Ipv6Addr::LOCALHOST, port).into(),
+            ]
+        } else {
+            vec![self.address]
+        };
+        let started = Instant::now();
+        while !self.acceptor.is_finished() && started.elapsed() < Duration::from_secs(5) {
+            for address in &wake {
+                let _ = TcpStream::connect_timeout(address, Duration::from_millis(200));
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
-        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
-        let _ = self.acceptor.join();
+        if self.acceptor.is_finished() {
+            let _ = self.acceptor.join();
+        } else {
+            // Nothing could reach it: it keeps the listener and a reference to the handler
+            // until the process ends; the connections are closed all the same.
+            eprintln!(
+                "warning: the witness's listener on {} could not be woken to stop",
+                self.address
+            );
+        }
         self.live.close_all_and_wait();
     }
 
@@ -199,50 +296,74 @@ where
         }
         let _ = stream.set_nodelay(true);
         let Some(id) = live.register(&stream, limits.connections) else {
-            busy(stream);
+            answer_and_close(stream, &Response::busy(), false);
             continue;
         };
+        // To answer 503 if no thread can be started for it.
+        let fallback = stream.try_clone();
         let served = Served {
             live: Arc::clone(live),
             id,
             handler: Some(Arc::clone(&handler)),
         };
         // If the thread cannot start, `served` is dropped with the closure: the connection
-        // is counted as done and closed.
-        let _ = std::thread::Builder::new().name("witness-conn".into()).spawn(move || {
+        // is counted as done.
+        let spawned = std::thread::Builder::new().name("witness-conn".into()).spawn(move || {
             if let Some(handler) = served.handler.as_deref() {
-                serve(&stream, limits, handler);
+                serve(&stream, &served.live, served.id, limits, handler);
             }
             drop(served);
         });
+        if let (Err(e), Ok(stream)) = (spawned, fallback) {
+            warn_once(&e);
+            answer_and_close(stream, &Response::busy(), false);
+        }
     }
 }
 
-/// Accept errors are rare and transient; the witness has no logger, so say it once per kind.
+/// Accept and thread errors are rare and transient; the witness has no logger: the first is
+/// said, the others are not.
 fn warn_once(e: &std::io::Error) {
     static SAID: AtomicBool = AtomicBool::new(false);
     if !SAID.swap(true, Ordering::Relaxed) {
-        eprintln!("warning: the witness could not accept a connection ({e}); it goes on");
+        eprintln!("warning: the witness could not serve a connection ({e}); it goes on (said once)");
     }
 }
 
-fn busy(mut stream: TcpStream) {
+/// Answer `response`, close the connection for writing, and read (dropping it) what the client
+/// still sends for a moment — at once only if `wait` is false — so that it reads the answer
+/// instead of a reset.
+fn answer_and_close(mut stream: TcpStream, response: &Response, wait: bool) {
     let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
-    let response = Response {
-        retry_after: Some(1),
-        ..Response::text(503, "text/plain", "the witness is busy; try again\n".into())
-    };
-    let _ = stream.write_all(&encode(&response, false));
+    let _ = stream.write_all(&encode(response, false));
     let _ = stream.shutdown(std::net::Shutdown::Write);
+    let deadline = Instant::now() + if wait { LINGER } else { Duration::ZERO };
+    let mut dropped = 0;
+    let mut sink = [0u8; 4096];
+    if !wait {
+        let _ = stream.set_nonblocking(true);
+    }
+    while dropped < LINGER_BYTES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if wait && (left.is_zero() || stream.set_read_timeout(Some(left)).is_err()) {
+            break;
+        }
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => dropped += n,
+        }
+    }
 }
 
 /// Why a connection is answered and closed instead of served.
 #[derive(Debug, PartialEq, Eq)]
 enum Refusal {
-    /// The client closed it, or it stayed idle: nothing to answer.
+    /// The client closed it, it stayed idle, or it was closed from outside: nothing to answer.
     Gone,
     /// Answer with this status, then close.
     Status(u16, &'static str),
+    /// Answer 503 (the bodies' budget is spent), then close.
+    Busy,
 }
 
 /// The start of a request: what the head says.
@@ -254,6 +375,19 @@ struct Head {
     expects_continue: bool,
     /// Bytes of the buffer the head took.
     size: usize,
+}
+
+/// Optional whitespace (RFC 9110: spaces and tabs) trimmed off a header value.
+fn trim_ows(value: &[u8]) -> &[u8] {
+    let start = value
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t'))
+        .unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t'))
+        .map_or(start, |i| i + 1);
+    &value[start..end.max(start)]
 }
 
 fn parse_head(buffer: &[u8], limits: &Limits) -> Result<Option<Head>, Refusal> {
@@ -271,14 +405,22 @@ fn parse_head(buffer: &[u8], limits: &Limits) -> Result<Option<Head>, Refusal> {
     if size > limits.head {
         return Err(Refusal::Status(431, "the request's head is too large\n"));
     }
+    // httparse takes a bare LF for a line's end; a proxy in front may not.
+    if buffer[..size]
+        .iter()
+        .enumerate()
+        .any(|(i, b)| *b == b'\n' && (i == 0 || buffer[i - 1] != b'\r'))
+    {
+        return Err(Refusal::Status(400, "lines end in CRLF\n"));
+    }
     let mut length: Option<usize> = None;
     let mut close = request.version == Some(0);
     let mut expects_continue = false;
     for header in request.headers.iter() {
-        let value = std::str::from_utf8(header.value).unwrap_or("").trim();
+        let value = trim_ows(header.value);
         if header.name.eq_ignore_ascii_case("content-length") {
-            let parsed = (!value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| value.parse::<usize>().ok())
+            let parsed = (!value.is_empty() && value.iter().all(u8::is_ascii_digit))
+                .then(|| std::str::from_utf8(value).ok()?.parse::<usize>().ok())
                 .flatten();
             match (parsed, length) {
                 (Some(n), None) => length = Some(n),
@@ -288,15 +430,15 @@ fn parse_head(buffer: &[u8], limits: &Limits) -> Result<Option<Head>, Refusal> {
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             return Err(Refusal::Status(501, "send the body with a Content-Length\n"));
         } else if header.name.eq_ignore_ascii_case("connection") {
-            for token in value.split(',').map(str::trim) {
-                if token.eq_ignore_ascii_case("close") {
+            for token in value.split(|b| *b == b',').map(trim_ows) {
+                if token.eq_ignore_ascii_case(b"close") {
                     close = true;
-                } else if token.eq_ignore_ascii_case("keep-alive") && request.version == Some(0) {
+                } else if token.eq_ignore_ascii_case(b"keep-alive") && request.version == Some(0) {
                     close = false;
                 }
             }
         } else if header.name.eq_ignore_ascii_case("expect") {
-            if !value.eq_ignore_ascii_case("100-continue") {
+            if !value.eq_ignore_ascii_case(b"100-continue") {
                 return Err(Refusal::Status(417, "the only expectation met is 100-continue\n"));
             }
             expects_continue = true;
@@ -317,14 +459,15 @@ fn parse_head(buffer: &[u8], limits: &Limits) -> Result<Option<Head>, Refusal> {
     }))
 }
 
-/// Read more of the connection into `buffer`: within `deadline` once a request has begun,
-/// else within the idle time.
+/// Read at most `most` more bytes of the connection into `buffer` (how many it read): within
+/// `deadline` once a request has begun, else within the idle time.
 fn fill(
     mut stream: &TcpStream,
     buffer: &mut Vec<u8>,
+    most: usize,
     deadline: Option<Instant>,
     limits: &Limits,
-) -> Result<(), Refusal> {
+) -> Result<usize, Refusal> {
     let wait = match deadline {
         Some(deadline) => deadline.saturating_duration_since(Instant::now()),
         None => limits.idle_time,
@@ -334,32 +477,87 @@ fn fill(
     }
     stream.set_read_timeout(Some(wait)).map_err(|_| Refusal::Gone)?;
     let start = buffer.len();
-    buffer.resize(start + 8192, 0);
+    buffer.resize(start + most, 0);
     let read = stream.read(&mut buffer[start..]);
     buffer.truncate(start + *read.as_ref().unwrap_or(&0));
     match read {
         Ok(0) => Err(Refusal::Gone),
-        Ok(_) => Ok(()),
+        Ok(n) => Ok(n),
         Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => match deadline {
             None => Err(Refusal::Gone),
             Some(_) => Err(Refusal::Status(408, "the request did not arrive in time\n")),
         },
-        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(0),
         Err(_) => Err(Refusal::Gone),
     }
 }
 
-/// The next whole request on the connection (`buffer` holds what was read past the last).
-fn next_request(stream: &TcpStream, buffer: &mut Vec<u8>, limits: &Limits) -> Result<(Request, bool), Refusal> {
+/// Bytes read at once while a head is read.
+const HEAD_CHUNK: usize = 8 << 10;
+
+/// The next whole request on connection `id` (`buffer` holds what was read past the last),
+/// whether to keep the connection after it, and the bytes of the bodies' budget it holds.
+fn next_request(
+    stream: &TcpStream,
+    live: &Live,
+    id: u64,
+    buffer: &mut Vec<u8>,
+    limits: &Limits,
+) -> Result<(Request, bool, usize), Refusal> {
     let mut deadline = (!buffer.is_empty()).then(|| Instant::now() + limits.request_time);
+    if deadline.is_none() && !live.set_idle(id, true) {
+        return Err(Refusal::Gone);
+    }
+    let mut parse = !buffer.is_empty();
     let head = loop {
-        if let Some(head) = parse_head(buffer, limits)? {
+        if parse && let Some(head) = parse_head(buffer, limits)? {
             break head;
         }
-        fill(stream, buffer, deadline, limits)?;
-        deadline.get_or_insert_with(|| Instant::now() + limits.request_time);
+        if buffer.len() > limits.head {
+            return Err(Refusal::Status(431, "the request's head is too large\n"));
+        }
+        let start = buffer.len();
+        fill(stream, buffer, HEAD_CHUNK, deadline, limits)?;
+        if deadline.is_none() {
+            // Its first byte: the connection is no longer idle, and the request's time runs.
+            if !live.set_idle(id, false) {
+                return Err(Refusal::Gone);
+            }
+            deadline = Some(Instant::now() + limits.request_time);
+        }
+        // A head ends with a line's end: parse again only once one has arrived.
+        parse = buffer[start..].contains(&b'\n');
     };
     let deadline = deadline.unwrap_or_else(|| Instant::now() + limits.request_time);
+    if !live.reserve(head.length, limits.bodies) {
+        return Err(Refusal::Busy);
+    }
+    let read = read_body(stream, buffer, &head, deadline, limits);
+    match read {
+        Ok(body) => Ok((
+            Request {
+                method: head.method,
+                path: head.path,
+                body,
+            },
+            head.keep_alive,
+            head.length,
+        )),
+        Err(refusal) => {
+            live.release(head.length);
+            Err(refusal)
+        }
+    }
+}
+
+/// The body `head` announces: read into `buffer` (no further than its end) and moved out of it.
+fn read_body(
+    stream: &TcpStream,
+    buffer: &mut Vec<u8>,
+    head: &Head,
+    deadline: Instant,
+    limits: &Limits,
+) -> Result<Vec<u8>, Refusal> {
     let end = head.size + head.length;
     if head.expects_continue && buffer.len() < end {
         let mut writer = stream;
@@ -367,19 +565,15 @@ fn next_request(stream: &TcpStream, buffer: &mut Vec<u8>, limits: &Limits) -> Re
             .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
             .map_err(|_| Refusal::Gone)?;
     }
+    buffer.reserve_exact(end.saturating_sub(buffer.len()));
     while buffer.len() < end {
-        fill(stream, buffer, Some(deadline), limits)?;
+        fill(stream, buffer, end - buffer.len(), Some(deadline), limits)?;
     }
-    let body = buffer[head.size..end].to_vec();
-    buffer.drain(..end);
-    Ok((
-        Request {
-            method: head.method,
-            path: head.path,
-            body,
-        },
-        head.keep_alive,
-    ))
+    // What follows the body (a pipelined request) stays; the body is moved out, not copied.
+    let rest = buffer.split_off(end);
+    let mut body = std::mem::replace(buffer, rest);
+    body.drain(..head.size);
+    Ok(body)
 }
 
 fn reason(status: u16) -> &'static str {
@@ -421,8 +615,9 @@ fn encode(response: &Response, keep_alive: bool) -> Vec<u8> {
     bytes
 }
 
-/// Serve one connection until it closes, idles out, or sends something that is refused.
-fn serve<H>(stream: &TcpStream, limits: Limits, handler: &H)
+/// Serve connection `id` until it closes, idles out, is closed from outside, or sends
+/// something that is refused.
+fn serve<H>(stream: &TcpStream, live: &Live, id: u64, limits: Limits, handler: &H)
 where
     H: Fn(&Request) -> Response,
 {
@@ -430,16 +625,32 @@ where
     let mut writer = stream;
     let mut buffer = Vec::new();
     loop {
-        match next_request(stream, &mut buffer, &limits) {
-            Ok((request, keep_alive)) => {
+        match next_request(stream, live, id, &mut buffer, &limits) {
+            Ok((request, keep_alive, reserved)) => {
                 let response = handler(&request);
-                if writer.write_all(&encode(&response, keep_alive)).is_err() || !keep_alive {
+                drop(request);
+                live.release(reserved);
+                if !keep_alive {
+                    if let Ok(stream) = stream.try_clone() {
+                        answer_and_close(stream, &response, true);
+                    }
+                    break;
+                }
+                if writer.write_all(&encode(&response, true)).is_err() {
                     break;
                 }
             }
             Err(Refusal::Gone) => break,
             Err(Refusal::Status(status, why)) => {
-                let _ = writer.write_all(&encode(&Response::text(status, "text/plain", why.into()), false));
+                if let Ok(stream) = stream.try_clone() {
+                    answer_and_close(stream, &Response::text(status, "text/plain", why.into()), true);
+                }
+                break;
+            }
+            Err(Refusal::Busy) => {
+                if let Ok(stream) = stream.try_clone() {
+                    answer_and_close(stream, &Response::busy(), true);
+                }
                 break;
             }
         }
@@ -456,6 +667,7 @@ mod tests {
             connections: 2,
             head: 1024,
             body: 64,
+            bodies: 100,
             request_time: Duration::from_millis(400),
             idle_time: Duration::from_secs(5),
         }
@@ -561,6 +773,8 @@ mod tests {
             (b"POST / HTTP/1.1\r\ncontent-length: +3\r\n\r\n", 400),
             (b"NOT HTTP\r\n\r\n", 400),
             (b"POST / HTTP/1.1\r\nexpect: magic\r\n\r\n", 417),
+            (b"POST / HTTP/1.1\ncontent-length: 0\n\n", 400),
+            (b"POST / HTTP/1.1\r\ncontent-length: 3\xc2\xa0\r\n\r\nabc", 400),
         ] {
             let mut stream = TcpStream::connect(server.address).unwrap();
             stream.write_all(request).unwrap();
@@ -570,7 +784,12 @@ mod tests {
             assert!(head.contains("connection: close"));
             assert!(closed(&mut stream));
         }
-        // A head that never ends: 431 once it passes the limit.
+        // Too many headers, and a head that never ends: 431.
+        let mut stream = TcpStream::connect(server.address).unwrap();
+        stream.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+        stream.write_all("x: y\r\n".repeat(40).as_bytes()).unwrap();
+        stream.write_all(b"\r\n").unwrap();
+        assert_eq!(response(&mut stream, &mut Vec::new()).unwrap().0, 431);
         let mut stream = TcpStream::connect(server.address).unwrap();
         stream.write_all(b"GET / HTTP/1.1\r\n").unwrap();
         stream.write_all(&[b'x'; 2048]).unwrap();
@@ -581,13 +800,26 @@ mod tests {
     #[test]
     fn a_trickled_request_is_cut_off_and_a_client_waiting_for_100_continue_gets_it() {
         let server = echo(limits());
+        // A byte every 50 ms, each well within any per-read timeout: the request's own
+        // deadline (400 ms from its first byte) cuts it off.
         let mut stream = TcpStream::connect(server.address).unwrap();
-        stream
-            .write_all(b"POST / HTTP/1.1\r\ncontent-length: 10\r\n\r\nabc")
-            .unwrap();
-        let started = Instant::now();
-        assert_eq!(response(&mut stream, &mut Vec::new()).unwrap().0, 408);
-        assert!(started.elapsed() < Duration::from_secs(4));
+        let mut writer = stream.try_clone().unwrap();
+        let trickle = std::thread::spawn(move || {
+            for byte in b"POST / HTTP/1.1\r\ncontent-length: 10\r\n\r\nabcdefghij"
+                .iter()
+                .cycle()
+                .take(60)
+            {
+                if writer.write_all(&[*byte]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let (status, _, _) = response(&mut stream, &mut Vec::new()).unwrap();
+        assert_eq!(status, 408);
+        assert!(closed(&mut stream));
+        trickle.join().unwrap();
         let mut stream = TcpStream::connect(server.address).unwrap();
         stream
             .write_all(b"POST /c HTTP/1.1\r\ncontent-length: 2\r\nexpect: 100-continue\r\n\r\n")
@@ -607,23 +839,103 @@ mod tests {
     }
 
     #[test]
-    fn past_the_connection_limit_a_client_is_told_to_retry_and_stop_closes_kept_connections() {
+    fn an_idle_connection_is_closed_and_its_place_taken_by_a_new_one_at_the_limit() {
+        let server = echo(Limits {
+            idle_time: Duration::from_millis(300),
+            ..limits()
+        });
+        // Idle past its time: closed without an answer.
+        let mut idle = TcpStream::connect(server.address).unwrap();
+        idle.write_all(b"GET /1 HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(response(&mut idle, &mut Vec::new()).unwrap().0, 200);
+        assert!(closed(&mut idle));
+        server.stop();
+
         let server = echo(limits());
+        // Two connections (the limit), both idle after a request; a third takes the place of
+        // the one idle longest, and is served.
+        let mut first = TcpStream::connect(server.address).unwrap();
+        first.write_all(b"GET /1 HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(response(&mut first, &mut Vec::new()).unwrap().0, 200);
+        let mut second = TcpStream::connect(server.address).unwrap();
+        second.write_all(b"GET /2 HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(response(&mut second, &mut Vec::new()).unwrap().0, 200);
+        let mut third = TcpStream::connect(server.address).unwrap();
+        third.write_all(b"GET /3 HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(response(&mut third, &mut Vec::new()).unwrap().2, "GET /3 ");
+        assert!(closed(&mut first), "the connection idle longest was closed");
+        second.write_all(b"GET /2 HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(
+            response(&mut second, &mut Vec::new()).unwrap().2,
+            "GET /2 ",
+            "the other was kept"
+        );
+        server.stop();
+    }
+
+    #[test]
+    fn bodies_in_flight_share_a_budget() {
+        // 100 bytes for all bodies: one of 64 is being read, a second of 64 is told to retry.
+        let server = echo(limits());
+        let mut reading = TcpStream::connect(server.address).unwrap();
+        reading
+            .write_all(b"POST /a HTTP/1.1\r\ncontent-length: 64\r\n\r\nhalf")
+            .unwrap();
+        let mut other = TcpStream::connect(server.address).unwrap();
+        // The first head must have been read before the second's.
+        std::thread::sleep(Duration::from_millis(100));
+        other
+            .write_all(b"POST /b HTTP/1.1\r\ncontent-length: 64\r\n\r\n")
+            .unwrap();
+        let (status, head, _) = response(&mut other, &mut Vec::new()).unwrap();
+        assert_eq!(status, 503);
+        assert!(head.contains("retry-after: 1"), "{head}");
+        assert!(closed(&mut other));
+        // Once the first is whole and answered, its bytes are free again.
+        reading.write_all(&[b'x'; 60]).unwrap();
+        assert_eq!(response(&mut reading, &mut Vec::new()).unwrap().0, 200);
+        let mut again = TcpStream::connect(server.address).unwrap();
+        again
+            .write_all(b"POST /b HTTP/1.1\r\ncontent-length: 64\r\n\r\n")
+            .unwrap();
+        again.write_all(&[b'y'; 64]).unwrap();
+        assert_eq!(response(&mut again, &mut Vec::new()).unwrap().0, 200);
+        server.stop();
+    }
+
+    #[test]
+    fn past_the_connection_limit_a_client_is_told_to_retry_and_stop_closes_kept_connections() {
+        let server = echo(Limits {
+            request_time: Duration::from_secs(5),
+            ..limits()
+        });
         let address = server.address;
+        // Two connections (the limit) in the middle of a request: none is idle.
         let mut held: Vec<TcpStream> = (0..2)
             .map(|_| {
                 let mut stream = TcpStream::connect(address).unwrap();
-                stream.write_all(b"GET /held HTTP/1.1\r\n\r\n").unwrap();
-                assert_eq!(response(&mut stream, &mut Vec::new()).unwrap().0, 200);
+                stream.write_all(b"GET /held HTTP/1.1\r\n").unwrap();
                 stream
             })
             .collect();
+        std::thread::sleep(Duration::from_millis(100));
         let mut third = TcpStream::connect(address).unwrap();
         let (status, head, _) = response(&mut third, &mut Vec::new()).unwrap();
         assert_eq!(status, 503);
         assert!(head.contains("retry-after: 1"), "{head}");
-        // Both kept connections are idle: stop closes them and returns once their threads
-        // are done, having let go of the handler.
+        assert!(closed(&mut third));
+        // One of them goes away: its place is free again (once its thread has seen it).
+        drop(held.pop());
+        let served = (0..50).any(|_| {
+            let mut stream = TcpStream::connect(address).unwrap();
+            stream.write_all(b"GET /next HTTP/1.1\r\n\r\n").unwrap();
+            let answer = response(&mut stream, &mut Vec::new());
+            std::thread::sleep(Duration::from_millis(20));
+            answer.is_some_and(|(status, _, _)| status == 200)
+        });
+        assert!(served, "the place of a closed connection was never given to another");
+        // A kept, idle connection: stop closes it and returns once its thread is done,
+        // having let go of the handler.
         let handler_alive = Arc::new(());
         let watch = Arc::downgrade(&handler_alive);
         let server2 = Server::start("127.0.0.1:0", limits(), move |_: &Request| {

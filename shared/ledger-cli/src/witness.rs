@@ -571,6 +571,7 @@ const LIMITS: crate::http1::Limits = crate::http1::Limits {
     connections: MAX_CONNECTIONS,
     head: 16 << 10,
     body: MAX_REQUEST as usize,
+    bodies: 32 << 20,
     request_time: std::time::Duration::from_secs(10),
     idle_time: std::time::Duration::from_secs(30),
 };

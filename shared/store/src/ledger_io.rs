@@ -37,7 +37,8 @@ pub struct StoredEntry {
 const SIGN_CONCURRENCY: usize = 16;
 /// Chains signed at the same time when witnesses are asked: most of a chain's time is then
 /// spent waiting for their answers, not on the store (the sweep bench's witness section);
-/// half of what `ledger witness` serves at once (its MAX_IN_FLIGHT), so one signer never fills it.
+/// an eighth of the connections `ledger witness` serves at once (its MAX_CONNECTIONS; idle ones
+/// give way to new ones), so one signer never fills it.
 const WITNESSED_SIGN_CONCURRENCY: usize = 32;
 
 /// A stored signed checkpoint.

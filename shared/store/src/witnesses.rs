@@ -44,6 +44,8 @@ pub struct Witnesses {
     endpoints: Vec<WitnessEndpoint>,
     quorum: usize,
     http: Client<Https, Full<Bytes>>,
+    /// The same without kept connections: a resend goes on a new one.
+    fresh: Client<Https, Full<Bytes>>,
     /// Per endpoint: until when it is not asked (it did not answer last time).
     silent_until: std::sync::Arc<std::sync::Mutex<Vec<Option<tokio::time::Instant>>>>,
 }
@@ -101,6 +103,9 @@ impl Witnesses {
             http: Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(POOL_IDLE)
                 .pool_timer(hyper_util::rt::TokioTimer::new())
+                .build(https.clone()),
+            fresh: Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(0)
                 .build(https),
         })
     }
@@ -142,35 +147,36 @@ impl Witnesses {
     ///
     /// Connections are kept for the next checkpoint (the pool lets one go after
     /// [`POOL_IDLE`], before a witness would: `ledger witness` keeps an idle one 30 s). A
-    /// request that fails after it was sent on a kept connection (the witness closed it just
-    /// then, or a Lambda thawed with connections its peer has long closed) is sent once more,
-    /// on a new one: add-checkpoint may be repeated (a witness that cosigned already answers
-    /// 409 with its size, and the caller's retry from that size gets the cosignature).
+    /// request that failed after it was sent — the witness closed a kept connection just then,
+    /// or a Lambda thawed with connections its peer has long closed (one never sent is resent
+    /// by the pool itself) — is sent once more, on a new connection. add-checkpoint may be
+    /// repeated: a witness that cosigned it already answers 409 with its size, and
+    /// [`Store::ask`] goes on from that size. A witness that cannot be connected to is not
+    /// asked again.
     async fn post(&self, url: &str, body: String) -> Result<(u16, String), NoCosignature> {
         let body = Bytes::from(body);
-        let mut last = None;
-        for _ in 0..2 {
-            let request = http::Request::post(url)
+        let request = |body: Bytes| {
+            http::Request::post(url)
                 .header("content-type", "text/plain; charset=utf-8")
-                .body(Full::new(body.clone()))
-                .map_err(|e| NoCosignature::Refused(e.to_string()))?;
-            let response = match self.http.request(request).await {
-                Ok(response) => response,
-                Err(e) if e.is_connect() => return Err(NoCosignature::Silent(e.to_string())),
-                Err(e) => {
-                    last = Some(e.to_string());
-                    continue;
-                }
-            };
-            let status = response.status().as_u16();
-            let bytes = Limited::new(response.into_body(), ANSWER_LIMIT)
-                .collect()
+                .body(Full::new(body))
+                .map_err(|e| NoCosignature::Refused(e.to_string()))
+        };
+        let response = match self.http.request(request(body.clone())?).await {
+            Ok(response) => response,
+            Err(e) if e.is_connect() => return Err(NoCosignature::Silent(e.to_string())),
+            Err(_) => self
+                .fresh
+                .request(request(body)?)
                 .await
-                .map_err(|e| NoCosignature::Silent(e.to_string()))?
-                .to_bytes();
-            return Ok((status, String::from_utf8_lossy(&bytes).into_owned()));
-        }
-        Err(NoCosignature::Silent(last.unwrap_or_default()))
+                .map_err(|e| NoCosignature::Silent(e.to_string()))?,
+        };
+        let status = response.status().as_u16();
+        let bytes = Limited::new(response.into_body(), ANSWER_LIMIT)
+            .collect()
+            .await
+            .map_err(|e| NoCosignature::Silent(e.to_string()))?
+            .to_bytes();
+        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
     }
 
     fn silent(&self, index: usize) -> bool {
@@ -289,7 +295,10 @@ impl Store {
         let url = format!("{}/add-checkpoint", endpoint.url);
         let first = previous.min(size);
         let mut old = first;
-        for attempt in 0..2 {
+        // At most three rounds: the first; one from the size a 409 names; and one more only
+        // if a 409 then names this checkpoint's own size (the witness cosigned it, and its
+        // answer was lost: the resend of `post`).
+        for attempt in 0..3 {
             let proof = if old == 0 || old == size {
                 Vec::new()
             } else if old == first {
@@ -325,7 +334,7 @@ impl Store {
                     return Err(refused("it answered 200 without a valid cosignature of its key".into()));
                 }
                 // It cosigned another size last: once more, from there.
-                409 if attempt == 0 => {
+                409 => {
                     let digits = answer.trim_end_matches('\n');
                     let named: u64 = digits
                         .parse()
@@ -337,11 +346,146 @@ impl Store {
                             "it cosigned a checkpoint of size {named}, larger than this one ({size}): a rollback?"
                         )));
                     }
+                    if named == old || (attempt == 1 && named != size) || attempt == 2 {
+                        break;
+                    }
                     old = named;
                 }
                 _ => return Err(refused(format!("{status}: {}", answer.trim()))),
             }
         }
         Err(refused("it named another size again".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+
+    use super::*;
+
+    fn key() -> WitnessKey {
+        ledger::witness::CosignerKey::from_seed("witness.test/w", [5; 32])
+            .unwrap()
+            .verifier()
+    }
+
+    /// Read one request (head and `content-length` body) off `reader`; `None` at its end.
+    fn read_request(reader: &mut BufReader<std::net::TcpStream>) -> Option<String> {
+        let mut length = 0;
+        let mut first = String::new();
+        if reader.read_line(&mut first).ok()? == 0 {
+            return None;
+        }
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).ok()?;
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).ok()?;
+        Some(String::from_utf8(body).unwrap())
+    }
+
+    /// A witness that answers the first request on a connection, then closes it when the
+    /// next arrives (as a witness closing an idle connection just then does), `connections`
+    /// times; what it was sent.
+    fn closing_after_one(connections: usize) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/add-checkpoint", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for n in 0..connections {
+                let (stream, _) = listener.accept().unwrap();
+                stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                let Some(body) = read_request(&mut reader) else {
+                    continue;
+                };
+                seen.push(body);
+                let answer = format!("answer {n}");
+                write!(
+                    writer,
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{answer}",
+                    answer.len()
+                )
+                .unwrap();
+                if let Some(body) = read_request(&mut reader) {
+                    seen.push(body);
+                }
+            }
+            seen
+        });
+        (url, server)
+    }
+
+    #[tokio::test]
+    async fn a_request_that_fails_on_a_kept_connection_is_sent_once_more_on_a_new_one() {
+        let witnesses = Witnesses::new(
+            vec![WitnessEndpoint {
+                url: "http://unused".into(),
+                key: key(),
+            }],
+            1,
+        )
+        .unwrap();
+        let (url, server) = closing_after_one(2);
+        let first = witnesses.post(&url, "one".into()).await.ok().unwrap();
+        assert_eq!(first, (200, "answer 0".into()));
+        // The kept connection is closed as the second request arrives: sent again, on a new
+        // connection, and answered.
+        let second = witnesses.post(&url, "two".into()).await.ok().unwrap();
+        assert_eq!(second, (200, "answer 1".into()));
+        // The first connection was kept (the second request went over it first). Letting the
+        // client go closes its connection, which the server thread waits on.
+        drop(witnesses);
+        let seen = tokio::task::spawn_blocking(move || server.join().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(seen, ["one", "two", "two"]);
+
+        // Sent once more, not again and again: a witness that closes every time is silent.
+        let witnesses = Witnesses::new(
+            vec![WitnessEndpoint {
+                url: "http://unused".into(),
+                key: key(),
+            }],
+            1,
+        )
+        .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/add-checkpoint", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let mut seen = 0;
+            listener.set_nonblocking(true).unwrap();
+            let until = std::time::Instant::now() + Duration::from_millis(1500);
+            while std::time::Instant::now() < until {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        stream.set_nonblocking(false).unwrap();
+                        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                        let mut reader = BufReader::new(stream);
+                        if read_request(&mut reader).is_some() {
+                            seen += 1;
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+            seen
+        });
+        let answer = witnesses.post(&url, "three".into()).await;
+        assert!(matches!(answer, Err(NoCosignature::Silent(_))));
+        let seen = tokio::task::spawn_blocking(move || server.join().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(seen, 2, "sent twice, no more");
     }
 }
