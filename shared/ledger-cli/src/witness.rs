@@ -553,7 +553,7 @@ pub fn witness_from(args: &WitnessArgs) -> Result<Witness, CliError> {
 }
 
 /// A running witness server (for the local run and tests; `ledger witness` runs one until
-/// it is stopped).
+/// it is stopped). Dropping it stops it.
 pub struct Serving {
     server: crate::http1::Server,
     pub address: std::net::SocketAddr,
@@ -571,6 +571,7 @@ const LIMITS: crate::http1::Limits = crate::http1::Limits {
     connections: MAX_CONNECTIONS,
     head: 16 << 10,
     body: MAX_REQUEST as usize,
+    small_body: 64 << 10,
     bodies: 32 << 20,
     request_time: std::time::Duration::from_secs(10),
     idle_time: std::time::Duration::from_secs(30),

@@ -1,7 +1,8 @@
 //! The witnesses the signer asks to cosign every checkpoint it signs (FORMAT.md §17): C2SP
 //! tlog-witness `add-checkpoint`, to each at once, with the consistency proof from the size
-//! the signer last signed (retried once from the size a 409 names), and each cosignature
-//! checked against the witness's key before it is kept.
+//! the signer last signed (asked again from the size a 409 names, and once more if a lost
+//! answer makes a 409 name the checkpoint's own size), and each cosignature checked against
+//! the witness's key before it is kept.
 
 use std::time::Duration;
 
@@ -354,7 +355,9 @@ impl Store {
                 _ => return Err(refused(format!("{status}: {}", answer.trim()))),
             }
         }
-        Err(refused("it named another size again".into()))
+        Err(refused(format!(
+            "its 409s named no size to go on from (last asked from {old})"
+        )))
     }
 }
 
