@@ -9,7 +9,8 @@
 //! Last, what checking each entry's kept receipt adds to the signer.
 //!
 //! `cargo bench -p local --bench sweep` (`SWEEP_BENCH_PARTNERS` replaces 10,000;
-//! `SWEEP_BENCH_ONLY=witnesses` or `=receipts` runs that part alone). Prints
+//! `SWEEP_BENCH_ONLY=witnesses` or `=receipts` runs that part alone;
+//! `SWEEP_BENCH_WITNESS_STATE=<dir>` keeps the witnesses' state there). Prints
 //! figures and ratios; asserts nothing. The emulator serialises writes on SQLite: compare
 //! the rows with each other, not with DynamoDB.
 
@@ -92,7 +93,13 @@ fn start_witnesses(
                 origins: Origins::EveryChainOf(log_name()),
             }],
         );
-        let dir = tempfile::tempdir().expect("witness state");
+        // SWEEP_BENCH_WITNESS_STATE=<dir>: the witnesses' state there (e.g. /dev/shm, to
+        // see what their flushes cost on this machine's disk).
+        let dir = match std::env::var_os("SWEEP_BENCH_WITNESS_STATE") {
+            Some(parent) => tempfile::tempdir_in(parent),
+            None => tempfile::tempdir(),
+        }
+        .expect("witness state");
         let state = ledger_cli::witness::WitnessState::open(dir.path()).expect("state");
         let serving = ledger_cli::witness::Serving::start(witness, state, "127.0.0.1:0").expect("witness");
         endpoints.push(WitnessEndpoint {
