@@ -16,8 +16,9 @@
 //! (`Transfer-Encoding` is 501) and lines end in CRLF (400 otherwise). A refusal, or an answer
 //! to a request that asked to close, closes the connection after it, first reading and
 //! dropping what the client still sends for a moment, so that it sees the answer rather than
-//! a reset (the 503 at the connection limit drops only what has arrived already). [`Server::stop`] returns once every connection's thread has finished, and with it
-//! every reference to the handler.
+//! a reset (the 503 at the connection limit drops only what has arrived already).
+//! [`Server::stop`] (or dropping the server) returns once every connection's thread has
+//! finished, and with it every reference to the handler.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
