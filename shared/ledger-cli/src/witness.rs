@@ -46,10 +46,11 @@ pub struct WitnessArgs {
     pub listen: String,
 }
 
-/// The most connections a witness serves at once (a thread each); past it, 503 with
-/// Retry-After. A request must arrive whole within 10 s, and an idle connection is closed
-/// after 30 s; still, a client that holds many connections ties up the witness: in the
-/// open, run it behind a reverse proxy that bounds connections per client (FORMAT.md §17).
+/// The most connections a witness serves at once (a thread each); past it a new one takes
+/// the place of the one idle longest, or gets 503 with Retry-After if none is. A request must
+/// arrive whole within 10 s, and an idle connection is closed after 30 s; still, a client
+/// that holds many connections in the middle of a request ties up the witness: in the open,
+/// run it behind a reverse proxy that bounds connections per client (FORMAT.md §17).
 const MAX_CONNECTIONS: usize = 256;
 
 /// How many locks the origins share (by their hash): a fixed number, so that requests for

@@ -347,7 +347,8 @@ impl Store {
                             "it cosigned a checkpoint of size {named}, larger than this one ({size}): a rollback?"
                         )));
                     }
-                    if named == old || (attempt == 1 && named != size) || attempt == 2 {
+                    // Past the first round, only the checkpoint's own size is worth a round.
+                    if named == old || (attempt > 0 && named != size) {
                         break;
                     }
                     old = named;
