@@ -68,6 +68,12 @@ const BLOCK: usize = 4096;
 /// Compact the log when it is larger than this plus twice what its latest records take.
 const COMPACT_SLACK: usize = 16 << 20;
 
+/// The zeros written (and flushed) ahead of the log's end, so that appending a batch
+/// overwrites blocks the file already has: its flush then writes data alone. A batch that
+/// grows the file also changes its size, and the file system must journal that with the
+/// flush, which costs about twice as much (FORMAT.md §17). One flush in about 256 pays it.
+const PREALLOCATE: usize = 1 << 20;
+
 /// A witness's memory: the latest checkpoint it cosigned per origin, and a lock per stripe
 /// of origins.
 ///
@@ -213,16 +219,17 @@ impl WitnessState {
 /// The witness's log of cosigned checkpoints, with group commit (FORMAT.md §17).
 ///
 /// The file is a sequence of batches, each starting at a multiple of [`BLOCK`]: a header
-/// `batch <length> <check>\n`, then `length` bytes of records, then spaces up to the next
-/// multiple of [`BLOCK`]. A record is `<SHA-256(origin), hex> <note length>\n<note>\n`; the
+/// `batch <length> <check>\n` (`base` for the first), then `length` bytes of records, then
+/// spaces up to the next multiple of [`BLOCK`]; then zeros (preallocated, [`PREALLOCATE`]),
+/// which the next batch overwrites. A record is `<SHA-256(origin), hex> <note, hex>\n`; the
 /// check is the first 8 bytes (hex) of SHA-256 over the records.
 #[derive(Debug)]
 struct StateLog {
     dir: PathBuf,
-    /// Compact when the file is larger than this plus twice its latest records.
+    /// Compact when the log is larger than this plus twice its latest records.
     slack: usize,
     /// Written only by the one thread that flushes (see `Appends::flushing`).
-    file: Mutex<std::fs::File>,
+    file: Mutex<LogFile>,
     appends: Mutex<Appends>,
     flushed: Condvar,
 }
@@ -241,8 +248,32 @@ struct Appends {
     /// A write or flush failed: what the file holds is unknown, so nothing more is cosigned
     /// until the witness is restarted (and reads its log again).
     failed: bool,
-    /// The file's length.
+    /// The log's length: where the next batch goes (zeros from there to the file's end).
     bytes: usize,
+}
+
+/// The log's file, and its length: the log's own and the zeros after it.
+#[derive(Debug)]
+struct LogFile {
+    file: std::fs::File,
+    allocated: u64,
+}
+
+impl LogFile {
+    /// Write `batch` at `at` (the log's end) and flush it. Past the zeros preallocated, the
+    /// file first grows by more zeros, flushed with the batch.
+    fn append(&mut self, batch: &[u8], at: u64) -> std::io::Result<()> {
+        use std::io::{Seek, SeekFrom};
+        let end = at + batch.len() as u64;
+        if end > self.allocated {
+            self.file.seek(SeekFrom::Start(end))?;
+            self.file.write_all(&vec![0; PREALLOCATE])?;
+            self.allocated = end + PREALLOCATE as u64;
+        }
+        self.file.seek(SeekFrom::Start(at))?;
+        self.file.write_all(batch)?;
+        self.file.sync_data()
+    }
 }
 
 /// A record: the origin's hash and the note in hex (so that no note can hold a newline, a
@@ -315,11 +346,21 @@ fn read_batch(kind: Kind, bytes: &[u8]) -> Option<(Vec<(String, String)>, usize)
     Some((read_body(body)?, padded))
 }
 
+/// What a log holds: its records (origin hash, note) in order, and where the torn last batch
+/// that was dropped started, if there was one.
+#[derive(Debug)]
+struct LogRead {
+    records: Vec<(String, String)>,
+    torn: Option<usize>,
+}
+
 /// Every record of a log, in order. Its base batch (flushed before the log was renamed into
-/// place: no crash tears it) must be whole and intact. An appended batch that is not is the
-/// last one a crash tore (never answered) only if no intact batch follows it: then it is
-/// dropped. Anything else is damage to what was answered: an error.
-fn read_log(bytes: &[u8]) -> std::io::Result<Vec<(String, String)>> {
+/// place: no crash tears it) must be whole and intact. Where the batches end, zeros to the
+/// file's end are the space preallocated for the next. An appended batch that is not whole
+/// and intact is the last one a crash tore (never answered) only if no intact batch follows
+/// it: then it is dropped, and where it started is returned with the records. Anything else
+/// is damage to what was answered: an error.
+fn read_log(bytes: &[u8]) -> std::io::Result<LogRead> {
     let damaged = |at: usize, why: &str| {
         std::io::Error::other(format!(
             "{LOG_FILE} is damaged at byte {at} ({why}): the witness does not start on it. Do not put back an older copy (it would let the witness cosign a history it refused); find out what damaged it"
@@ -341,21 +382,18 @@ fn read_log(bytes: &[u8]) -> std::io::Result<Vec<(String, String)>> {
                 if let Some(offset) = later {
                     return Err(damaged(at, &format!("an intact batch follows at byte {offset}")));
                 }
-                eprintln!(
-                    "ledger witness: dropped the torn last batch of {LOG_FILE} (bytes {at}..{}), never answered",
-                    bytes.len()
-                );
-                break;
+                let torn = bytes[at..].iter().any(|&b| b != 0).then_some(at);
+                return Ok(LogRead { records, torn });
             }
         }
     }
-    Ok(records)
+    Ok(LogRead { records, torn: None })
 }
 
-/// Write `records` as a new log (its base batch), flushed, and rename it over the old one (the
-/// directory flushed): a crash leaves either log, whole. The new log's file, for appending,
-/// and its length.
-fn write_log(dir: &Path, records: &HashMap<String, String>) -> std::io::Result<(std::fs::File, usize)> {
+/// Write `records` as a new log (its base batch, then [`PREALLOCATE`] zeros), flushed, and
+/// rename it over the old one (the directory flushed): a crash leaves either log, whole. The
+/// new log's file, for appending, and the log's length.
+fn write_log(dir: &Path, records: &HashMap<String, String>) -> std::io::Result<(LogFile, usize)> {
     let path = dir.join(LOG_FILE);
     let tmp = dir.join(format!("{LOG_FILE}.tmp"));
     let mut file = std::fs::File::create(&tmp)?;
@@ -363,10 +401,13 @@ fn write_log(dir: &Path, records: &HashMap<String, String>) -> std::io::Result<(
     sorted.sort();
     let bytes = batch(Kind::Base, sorted);
     file.write_all(&bytes)?;
+    file.write_all(&vec![0; PREALLOCATE])?;
     file.sync_all()?;
     std::fs::rename(&tmp, &path)?;
     std::fs::File::open(dir)?.sync_all()?;
-    Ok((std::fs::OpenOptions::new().append(true).open(&path)?, bytes.len()))
+    let file = std::fs::OpenOptions::new().write(true).open(&path)?;
+    let allocated = (bytes.len() + PREALLOCATE) as u64;
+    Ok((LogFile { file, allocated }, bytes.len()))
 }
 
 /// The state an earlier version kept: a `<SHA-256(origin), hex>.checkpoint` file per origin
@@ -395,7 +436,16 @@ impl StateLog {
     fn open(dir: &Path) -> std::io::Result<Self> {
         let path = dir.join(LOG_FILE);
         let records = match std::fs::read(&path) {
-            Ok(bytes) => read_log(&bytes)?,
+            Ok(bytes) => {
+                let LogRead { records, torn } = read_log(&bytes)?;
+                if let Some(at) = torn {
+                    eprintln!(
+                        "ledger witness: dropped the torn last batch of {LOG_FILE} (bytes {at}..{}), never answered",
+                        bytes.len()
+                    );
+                }
+                records
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e),
         };
@@ -478,10 +528,11 @@ impl StateLog {
             appends.flushing = true;
             let pending = std::mem::take(&mut appends.pending);
             let upto = appends.queued;
+            let at = appends.bytes as u64;
             drop(appends);
             let mut file = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let bytes = batch(Kind::Appended, pending.iter().map(|(h, n)| (h, n)));
-            let written = file.write_all(&bytes).and_then(|()| file.sync_data());
+            let written = file.append(&bytes, at);
             appends = self.appends();
             let compact = match written {
                 Ok(()) => {
@@ -709,8 +760,16 @@ mod tests {
         dir
     }
 
+    /// The log, without the zeros preallocated after it (no batch ends in a zero byte).
     fn log_bytes(dir: &Path) -> Vec<u8> {
-        std::fs::read(dir.join(LOG_FILE)).unwrap()
+        let mut bytes = std::fs::read(dir.join(LOG_FILE)).unwrap();
+        let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |last| last + 1);
+        bytes.truncate(end);
+        bytes
+    }
+
+    fn file_length(dir: &Path) -> u64 {
+        std::fs::metadata(dir.join(LOG_FILE)).unwrap().len()
     }
 
     #[test]
@@ -725,14 +784,46 @@ mod tests {
         // The base batch (empty) and three appended, each on whole blocks.
         let bytes = log_bytes(dir.path());
         assert_eq!(bytes.len(), 4 * BLOCK);
-        assert_eq!(read_log(&bytes).unwrap().len(), 3);
+        assert_eq!(read_log(&bytes).unwrap().records.len(), 3);
         drop(log);
         let log = open(dir.path());
         assert_eq!(log.latest(&hash(1)).unwrap(), Some(note(1, 7)));
         assert_eq!(log.latest(&hash(2)).unwrap(), Some(note(2, 5)));
         assert_eq!(log.latest(&hash(3)).unwrap(), None);
         // Written anew on open: one batch of the latest records.
-        assert_eq!(read_log(&log_bytes(dir.path())).unwrap().len(), 2);
+        assert_eq!(read_log(&log_bytes(dir.path())).unwrap().records.len(), 2);
+    }
+
+    #[test]
+    fn batches_land_in_zeros_written_ahead_and_the_file_grows_only_past_them() {
+        // A flush that changes the file's size journals that too; batches are written into
+        // zeros preallocated (and flushed) ahead, so that the flush writes data alone.
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        let preallocated = (BLOCK + PREALLOCATE) as u64;
+        assert_eq!(file_length(dir.path()), preallocated, "the base batch and the zeros");
+        for size in 1..=5 {
+            log.commit(hash(1), note(1, size)).unwrap();
+            assert_eq!(file_length(dir.path()), preallocated, "batch {size} in the zeros");
+        }
+        assert_eq!(log_bytes(dir.path()).len(), 6 * BLOCK);
+        // A batch past the zeros grows the file by a whole preallocation past its end.
+        let big = |i: usize| format!("{}{}", note(i, 1), "x".repeat(PREALLOCATE / 4));
+        log.commit(hash(2), big(2)).unwrap();
+        assert_eq!(file_length(dir.path()), preallocated, "still within");
+        log.commit(hash(3), big(3)).unwrap();
+        let end = log_bytes(dir.path()).len() as u64;
+        assert!(end > preallocated, "this one went past the zeros");
+        assert_eq!(file_length(dir.path()), end + PREALLOCATE as u64);
+        log.commit(hash(1), note(1, 6)).unwrap();
+        assert_eq!(file_length(dir.path()), end + PREALLOCATE as u64);
+        let bytes = std::fs::read(dir.path().join(LOG_FILE)).unwrap();
+        assert_eq!(read_log(&bytes).unwrap().torn, None, "nothing torn");
+        drop(log);
+        let log = open(dir.path());
+        assert_eq!(log.latest(&hash(1)).unwrap(), Some(note(1, 6)));
+        assert_eq!(log.latest(&hash(2)).unwrap(), Some(big(2)));
+        assert_eq!(log.latest(&hash(3)).unwrap(), Some(big(3)));
     }
 
     #[test]
@@ -780,7 +871,7 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        assert_eq!(read_log(&log_bytes(dir.path())).unwrap().len(), 48 * 4);
+        assert_eq!(read_log(&log_bytes(dir.path())).unwrap().records.len(), 48 * 4);
         drop(log);
         let log = open(dir.path());
         for i in 0..48 {
@@ -805,9 +896,17 @@ mod tests {
             altered[at] ^= 1;
             torn.push(altered);
         }
-        torn.push(vec![0; BLOCK]);
+        // Each as it lands at the end of the file (a log written before the zeros were
+        // preallocated) and in the zeros preallocated after the log.
+        let zeros = vec![0; PREALLOCATE];
+        let torn: Vec<Vec<u8>> = torn
+            .iter()
+            .flat_map(|tail| [tail.clone(), [tail.as_slice(), &zeros].concat()])
+            .collect();
         for tail in torn {
-            std::fs::write(&path, [whole.as_slice(), &tail].concat()).unwrap();
+            let bytes = [whole.as_slice(), &tail].concat();
+            assert_eq!(read_log(&bytes).unwrap().torn, Some(whole.len()), "reported as torn");
+            std::fs::write(&path, bytes).unwrap();
             let log = open(dir.path());
             assert_eq!(log.latest(&hash(1)).unwrap(), Some(note(1, 3)));
             assert_eq!(log.latest(&hash(3)).unwrap(), None);
@@ -819,9 +918,19 @@ mod tests {
             drop(log);
             std::fs::write(&path, &whole).unwrap();
         }
-        // The batch whole: kept.
-        std::fs::write(&path, [whole.as_slice(), &next].concat()).unwrap();
-        assert_eq!(open(dir.path()).latest(&hash(3)).unwrap(), Some(note(3, 1)));
+        // Zeros alone after the log are the space preallocated for the next batch, at any
+        // length: nothing torn.
+        for zeros in [1, BLOCK, PREALLOCATE + 7] {
+            let bytes = [whole.as_slice(), &vec![0; zeros]].concat();
+            let read = read_log(&bytes).unwrap();
+            assert_eq!((read.records.len(), read.torn), (2, None), "{zeros} zeros");
+        }
+        // The batch whole: kept, whether zeros follow it or not.
+        for zeros in [0, BLOCK] {
+            std::fs::write(&path, [whole.as_slice(), &next, &vec![0; zeros]].concat()).unwrap();
+            assert_eq!(open(dir.path()).latest(&hash(3)).unwrap(), Some(note(3, 1)));
+            std::fs::write(&path, &whole).unwrap();
+        }
     }
 
     #[test]
@@ -838,6 +947,17 @@ mod tests {
         assert!(refused.contains("damaged at byte 0"), "{refused}");
         assert_eq!(log_bytes(dir.path()), damaged, "left as it is");
 
+        // Zeros where a batch should be, with an intact batch after them: not the space
+        // preallocated (that is only ever at the end), but damage.
+        let dir = two_batches();
+        let path = dir.path().join(LOG_FILE);
+        let whole = log_bytes(dir.path());
+        let (first, rest) = whole.split_at(2 * BLOCK);
+        let gapped = [first, &vec![0; BLOCK], rest].concat();
+        std::fs::write(&path, &gapped).unwrap();
+        let refused = StateLog::open(dir.path()).unwrap_err().to_string();
+        assert!(refused.contains(&format!("damaged at byte {}", 2 * BLOCK)), "{refused}");
+
         // The base batch alone (as after a restart): it was flushed before the log was
         // renamed into place, so no crash tears it: damage to it is never taken for a torn
         // tail, and an empty file is no fresh start.
@@ -847,7 +967,7 @@ mod tests {
         log.commit(hash(1), note(1, 3)).unwrap();
         drop(log);
         let path = fresh.join(LOG_FILE);
-        let base = read_log(&std::fs::read(&path).unwrap()).unwrap();
+        let base = read_log(&std::fs::read(&path).unwrap()).unwrap().records;
         assert_eq!(base.len(), 1);
         drop(open(&fresh));
         for damage in [Some(10), Some(100), None] {
