@@ -4,13 +4,15 @@
 //! round trips, per run and per breach. Then the witnesses' cost: the same sweep over 1,000
 //! chains, first signed and then grown by a breach each, with no witnesses and with two
 //! witnesses on loopback (`ledger witness`'s server, in process), interleaved, median of
-//! five setups each, with the CPU time each used (FORMAT.md §17 gives the figures and where the time goes).
+//! five setups each, with the CPU time each used and the spread of each round's own ratio
+//! (FORMAT.md §17 gives the figures and where the time goes).
 //!
 //! Last, what checking each entry's kept receipt adds to the signer.
 //!
 //! `cargo bench -p local --bench sweep` (`SWEEP_BENCH_PARTNERS` replaces 10,000;
 //! `SWEEP_BENCH_ONLY=witnesses` or `=receipts` runs that part alone;
-//! `SWEEP_BENCH_WITNESS_STATE=<dir>` keeps the witnesses' state there). Prints
+//! `SWEEP_BENCH_WITNESS_STATE=<dir>` keeps the witnesses' state there;
+//! `SWEEP_BENCH_ROUNDS` replaces the five setups of each). Prints
 //! figures and ratios; asserts nothing. The emulator serialises writes on SQLite: compare
 //! the rows with each other, not with DynamoDB.
 
@@ -235,14 +237,24 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// 1,000 chains signed (first sweep) and then grown by one breach each and signed again,
-/// with no witnesses and with two, interleaved so drift falls on both.
+/// with no witnesses and with two, interleaved so drift falls on both: a round is one setup
+/// of each, in turns none first and two first (`SWEEP_BENCH_ROUNDS`, default 5). Besides the
+/// ratio of the medians, the spread of each round's own ratio shows how much of a difference
+/// this machine can tell apart.
 async fn witnesses_cost(t0: DateTime<Utc>) {
     const CHAINS: usize = 1_000;
+    let rounds: usize = std::env::var("SWEEP_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(5);
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    // Per phase (first signed, grown), per setup (none, two): wall and CPU seconds.
+    // Per phase (first signed, grown), per setup (none, two): wall and CPU seconds, by round.
     let mut runs = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
-    for _ in 0..5 {
-        for (i, witnesses) in [0u8, 2].into_iter().enumerate() {
+    for round in 0..rounds {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let witnesses = [0u8, 2][i];
             let s = setup_witnessed(CHAINS, 1, t0, witnesses).await;
             let t = timed_witnessed(&s, t0 + Duration::minutes(1)).await;
             assert_eq!((t.signed, t.unwitnessed), (CHAINS, 0), "first sweep");
@@ -261,8 +273,16 @@ async fn witnesses_cost(t0: DateTime<Utc>) {
         let cpu = |runs: &[(f64, f64)]| median(runs.iter().map(|r| r.1).collect());
         let (wall_none, wall_two, cpu_none, cpu_two) = (wall(&none), wall(&two), cpu(&none), cpu(&two));
         println!(
-            "  {CHAINS} chains {phase}: no witnesses {wall_none:.2} s ({cpu_none:.2} CPU s), two loopback witnesses {wall_two:.2} s ({cpu_two:.2} CPU s) = {:.2}x (median of 5 each)",
+            "  {CHAINS} chains {phase}: no witnesses {wall_none:.2} s ({cpu_none:.2} CPU s), two loopback witnesses {wall_two:.2} s ({cpu_two:.2} CPU s) = {:.2}x (median of {rounds} each)",
             wall_two / wall_none
+        );
+        let mut per_round: Vec<f64> = none.iter().zip(&two).map(|(n, t)| t.0 / n.0).collect();
+        per_round.sort_by(f64::total_cmp);
+        println!(
+            "    each round's own ratio: {:.2}x to {:.2}x, median {:.2}x",
+            per_round[0],
+            per_round[per_round.len() - 1],
+            median(per_round.clone())
         );
         // The witnesses' work runs on the same cores as the signer here: the added CPU time
         // spread over every core is the least wall time it can add.
