@@ -69,9 +69,11 @@ const BLOCK: usize = 4096;
 const COMPACT_SLACK: usize = 16 << 20;
 
 /// The zeros written (and flushed) ahead of the log's end, so that appending a batch
-/// overwrites blocks the file already has: its flush then writes data alone. A batch that
-/// grows the file also changes its size, and the file system must journal that with the
-/// flush, which costs about twice as much (FORMAT.md §17). One flush in about 256 pays it.
+/// overwrites blocks the file already has: on a file system that overwrites in place (ext4,
+/// XFS, NTFS) its flush then writes data alone. A batch that grows the file also changes its
+/// size, and the flush must write that too, which costs about twice as much (FORMAT.md §17).
+/// Past the zeros, the file grows to this much past the batch's end: about one flush in 256
+/// pays it.
 const PREALLOCATE: usize = 1 << 20;
 
 /// A witness's memory: the latest checkpoint it cosigned per origin, and a lock per stripe
@@ -248,7 +250,8 @@ struct Appends {
     /// A write or flush failed: what the file holds is unknown, so nothing more is cosigned
     /// until the witness is restarted (and reads its log again).
     failed: bool,
-    /// The log's length: where the next batch goes (zeros from there to the file's end).
+    /// The log's length: where the next batch goes (zeros from there to the file's end, unless
+    /// a write failed: then `failed` stops every write).
     bytes: usize,
 }
 
@@ -802,6 +805,21 @@ mod tests {
         let log = open(dir.path());
         let preallocated = (BLOCK + PREALLOCATE) as u64;
         assert_eq!(file_length(dir.path()), preallocated, "the base batch and the zeros");
+        // Written, not a hole (`set_len` would leave one, and the first flush into it would
+        // allocate blocks: metadata again).
+        // Told apart only where the file system shows holes as such (a probe made by `set_len`).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let on_disk = |path: &Path| std::fs::metadata(path).unwrap().blocks() * 512;
+            let probe = dir.path().join("probe");
+            std::fs::File::create(&probe).unwrap().set_len(preallocated).unwrap();
+            if on_disk(&probe) < preallocated {
+                let log = on_disk(&dir.path().join(LOG_FILE));
+                assert!(log >= preallocated, "{log} bytes on disk");
+            }
+            std::fs::remove_file(probe).unwrap();
+        }
         for size in 1..=5 {
             log.commit(hash(1), note(1, size)).unwrap();
             assert_eq!(file_length(dir.path()), preallocated, "batch {size} in the zeros");
@@ -917,6 +935,17 @@ mod tests {
             assert_eq!(log.latest(&hash(4)).unwrap(), Some(note(4, 4)));
             drop(log);
             std::fs::write(&path, &whole).unwrap();
+        }
+        // A batch whose first block never reached the disk while a later one did (blocks may
+        // land in any order), and anything but zeros after the zeros: torn, never clean.
+        let two_blocks = batch(Kind::Appended, [(&hash(1), &note(1, 9).repeat(64))]);
+        assert!(two_blocks.len() > BLOCK, "spans blocks");
+        let mut first_lost = two_blocks.clone();
+        first_lost[..BLOCK].fill(0);
+        let junk_after_zeros = [vec![0; 2 * BLOCK], b"x".to_vec()].concat();
+        for tail in [first_lost, junk_after_zeros] {
+            let read = read_log(&[whole.as_slice(), &tail, &zeros].concat()).unwrap();
+            assert_eq!((read.records.len(), read.torn), (2, Some(whole.len())));
         }
         // Zeros alone after the log are the space preallocated for the next batch, at any
         // length: nothing torn.
