@@ -799,15 +799,15 @@ mod tests {
 
     #[test]
     fn batches_land_in_zeros_written_ahead_and_the_file_grows_only_past_them() {
-        // A flush that changes the file's size journals that too; batches are written into
+        // A flush that changes the file's size must write that too; batches are written into
         // zeros preallocated (and flushed) ahead, so that the flush writes data alone.
         let dir = tempfile::tempdir().unwrap();
         let log = open(dir.path());
         let preallocated = (BLOCK + PREALLOCATE) as u64;
         assert_eq!(file_length(dir.path()), preallocated, "the base batch and the zeros");
         // Written, not a hole (`set_len` would leave one, and the first flush into it would
-        // allocate blocks: metadata again).
-        // Told apart only where the file system shows holes as such (a probe made by `set_len`).
+        // allocate blocks: metadata again). Told apart only where the file system shows holes
+        // as such (a probe made by `set_len`).
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
