@@ -221,10 +221,11 @@ impl WitnessState {
 /// The witness's log of cosigned checkpoints, with group commit (FORMAT.md §17).
 ///
 /// The file is a sequence of batches, each starting at a multiple of [`BLOCK`]: a header
-/// `batch <length> <check>\n` (`base` for the first), then `length` bytes of records, then
-/// spaces up to the next multiple of [`BLOCK`]; then zeros (preallocated, [`PREALLOCATE`]),
-/// which the next batch overwrites. A record is `<SHA-256(origin), hex> <note, hex>\n`; the
-/// check is the first 8 bytes (hex) of SHA-256 over the records.
+/// `batch <length> <check>\n` (for the first, `base <length> <check> <log id>\n`), then
+/// `length` bytes of records, then spaces up to the next multiple of [`BLOCK`]; then zeros
+/// (preallocated, [`PREALLOCATE`]), which the next batch overwrites. A record is
+/// `<SHA-256(origin), hex> <note, hex>\n`; the check (see [`check`]) is bound to the log's id
+/// and the batch's offset.
 #[derive(Debug)]
 struct StateLog {
     dir: PathBuf,
@@ -255,11 +256,12 @@ struct Appends {
     bytes: usize,
 }
 
-/// The log's file, and its length: the log's own and the zeros after it.
+/// The log's file, its length (the log's own and the zeros after it) and the log's id.
 #[derive(Debug)]
 struct LogFile {
     file: std::fs::File,
     allocated: u64,
+    id: String,
 }
 
 impl LogFile {
@@ -285,8 +287,30 @@ fn record(origin_hash: &str, note: &str) -> Vec<u8> {
     format!("{origin_hash} {}\n", hex::encode(note)).into_bytes()
 }
 
-fn check(records: &[u8]) -> String {
-    hex::encode(&Sha256::digest(records)[..8])
+/// A batch's check: the first 8 bytes (hex) of SHA-256 over `<log id> <offset>\n` and its
+/// records — bound to its log and its place in it, so that blocks another log left on the
+/// disk (one compacted away, whose blocks a growing file may get back with their old bytes
+/// after a crash on a file system that does not order data before metadata), or a batch of
+/// this log copied elsewhere, never read as intact. Logs of earlier versions have no id:
+/// their checks cover the records alone.
+fn check(log: Option<&str>, at: usize, records: &[u8]) -> String {
+    let mut hash = Sha256::new();
+    if let Some(id) = log {
+        hash.update(format!("{id} {at}\n"));
+    }
+    hash.update(records);
+    hex::encode(&hash.finalize()[..8])
+}
+
+/// A new log's id: 16 random bytes, hex.
+fn new_log_id() -> String {
+    let mut id = [0u8; 16];
+    rand::fill(&mut id);
+    hex::encode(id)
+}
+
+fn is_log_id(text: &str) -> bool {
+    text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// The word that opens a batch: `base` for the first (all the state when the log was
@@ -306,10 +330,16 @@ impl Kind {
     }
 }
 
-/// One batch of `records` (origin hash, note), padded to whole blocks.
-fn batch<'a>(kind: Kind, records: impl IntoIterator<Item = (&'a String, &'a String)>) -> Vec<u8> {
+/// One batch of `records` (origin hash, note) of the log `log`, to be written at `at`, padded
+/// to whole blocks. The base batch's header names the log's id.
+fn batch<'a>(kind: Kind, log: &str, at: usize, records: impl IntoIterator<Item = (&'a String, &'a String)>) -> Vec<u8> {
     let body: Vec<u8> = records.into_iter().flat_map(|(h, n)| record(h, n)).collect();
-    let mut out = format!("{} {} {}\n", kind.word(), body.len(), check(&body)).into_bytes();
+    let checked = check(Some(log), at, &body);
+    let mut out = match kind {
+        Kind::Base => format!("{} {} {checked} {log}\n", kind.word(), body.len()),
+        Kind::Appended => format!("{} {} {checked}\n", kind.word(), body.len()),
+    }
+    .into_bytes();
     out.extend(body);
     out.resize(out.len().div_ceil(BLOCK) * BLOCK, b' ');
     out
@@ -329,24 +359,36 @@ fn read_body(body: &[u8]) -> Option<Vec<(String, String)>> {
         .collect()
 }
 
-/// A batch of `kind` at the start of `bytes`: its records and its length (padding
-/// included), or None if it is not whole and intact.
-fn read_batch(kind: Kind, bytes: &[u8]) -> Option<(Vec<(String, String)>, usize)> {
-    let header_end = bytes.iter().take(64).position(|&b| b == b'\n')?;
+/// A batch read: its records, its length (padding included), and (a base batch's) the log's id.
+type ReadBatch = (Vec<(String, String)>, usize, Option<String>);
+
+/// A batch of `kind` at the start of `bytes`, which starts at offset `at` of the log `log`
+/// (an appended batch; a base batch names its log itself, or none in an earlier version's
+/// log): its records, its length and the log's id, or None if it is not whole and intact.
+fn read_batch(kind: Kind, bytes: &[u8], log: Option<&str>, at: usize) -> Option<ReadBatch> {
+    let header_end = bytes.iter().take(96).position(|&b| b == b'\n')?;
     let header = std::str::from_utf8(&bytes[..header_end]).ok()?;
     let mut parts = header.split(' ');
     let (word, length, checked) = (parts.next()?, parts.next()?, parts.next()?);
     let length: usize = length.parse().ok().filter(|_| word == kind.word())?;
+    let named = match kind {
+        Kind::Base => parts.next().map(|id| id.to_owned()),
+        Kind::Appended => None,
+    };
+    if parts.next().is_some() || named.as_deref().is_some_and(|id| !is_log_id(id)) {
+        return None;
+    }
+    let log = named.as_deref().or(log);
     let end = (header_end + 1).checked_add(length)?;
     let body = bytes.get(header_end + 1..end)?;
-    if parts.next().is_some() || checked != check(body) {
+    if checked != check(log, at, body) {
         return None;
     }
     let padded = end.div_ceil(BLOCK) * BLOCK;
     if bytes.len() < padded || bytes[end..padded].iter().any(|&b| b != b' ') {
         return None;
     }
-    Some((read_body(body)?, padded))
+    Some((read_body(body)?, padded, named))
 }
 
 /// What a log holds: its records (origin hash, note) in order, and where the torn last batch
@@ -369,19 +411,20 @@ fn read_log(bytes: &[u8]) -> std::io::Result<LogRead> {
             "{LOG_FILE} is damaged at byte {at} ({why}): the witness does not start on it. Do not put back an older copy (it would let the witness cosign a history it refused); find out what damaged it"
         ))
     };
-    let Some((mut records, mut at)) = read_batch(Kind::Base, bytes) else {
+    let Some((mut records, mut at, log)) = read_batch(Kind::Base, bytes, None, 0) else {
         return Err(damaged(0, "its base batch is not whole"));
     };
+    let log = log.as_deref();
     while at < bytes.len() {
-        match read_batch(Kind::Appended, &bytes[at..]) {
-            Some((batch, length)) => {
+        match read_batch(Kind::Appended, &bytes[at..], log, at) {
+            Some((batch, length, _)) => {
                 records.extend(batch);
                 at += length;
             }
             None => {
                 let later = (at + BLOCK..bytes.len())
                     .step_by(BLOCK)
-                    .find(|&offset| read_batch(Kind::Appended, &bytes[offset..]).is_some());
+                    .find(|&offset| read_batch(Kind::Appended, &bytes[offset..], log, offset).is_some());
                 if let Some(offset) = later {
                     return Err(damaged(at, &format!("an intact batch follows at byte {offset}")));
                 }
@@ -402,7 +445,8 @@ fn write_log(dir: &Path, records: &HashMap<String, String>) -> std::io::Result<(
     let mut file = std::fs::File::create(&tmp)?;
     let mut sorted: Vec<_> = records.iter().collect();
     sorted.sort();
-    let bytes = batch(Kind::Base, sorted);
+    let id = new_log_id();
+    let bytes = batch(Kind::Base, &id, 0, sorted);
     file.write_all(&bytes)?;
     file.write_all(&vec![0; PREALLOCATE])?;
     file.sync_all()?;
@@ -410,7 +454,7 @@ fn write_log(dir: &Path, records: &HashMap<String, String>) -> std::io::Result<(
     std::fs::File::open(dir)?.sync_all()?;
     let file = std::fs::OpenOptions::new().write(true).open(&path)?;
     let allocated = (bytes.len() + PREALLOCATE) as u64;
-    Ok((LogFile { file, allocated }, bytes.len()))
+    Ok((LogFile { file, allocated, id }, bytes.len()))
 }
 
 /// The state an earlier version kept: a `<SHA-256(origin), hex>.checkpoint` file per origin
@@ -531,11 +575,11 @@ impl StateLog {
             appends.flushing = true;
             let pending = std::mem::take(&mut appends.pending);
             let upto = appends.queued;
-            let at = appends.bytes as u64;
+            let at = appends.bytes;
             drop(appends);
             let mut file = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let bytes = batch(Kind::Appended, pending.iter().map(|(h, n)| (h, n)));
-            let written = file.append(&bytes, at);
+            let bytes = batch(Kind::Appended, &file.id, at, pending.iter().map(|(h, n)| (h, n)));
+            let written = file.append(&bytes, at as u64);
             appends = self.appends();
             let compact = match written {
                 Ok(()) => {
@@ -771,6 +815,11 @@ mod tests {
         bytes
     }
 
+    /// The id a log's base batch names.
+    fn log_id(bytes: &[u8]) -> String {
+        read_batch(Kind::Base, bytes, None, 0).unwrap().2.unwrap()
+    }
+
     fn file_length(dir: &Path) -> u64 {
         std::fs::metadata(dir.join(LOG_FILE)).unwrap().len()
     }
@@ -904,7 +953,13 @@ mod tests {
         let whole = log_bytes(dir.path());
         // Every way a crash can leave the next batch (two records): cut anywhere, a byte of
         // it altered, zeros where it should be.
-        let next = batch(Kind::Appended, [(&hash(1), &note(1, 9)), (&hash(3), &note(3, 1))]);
+        let log = log_id(&whole);
+        let next = batch(
+            Kind::Appended,
+            &log,
+            whole.len(),
+            [(&hash(1), &note(1, 9)), (&hash(3), &note(3, 1))],
+        );
         let mut torn: Vec<Vec<u8>> = [1, 5, 20, 90, 200, 300, next.len() - 1]
             .into_iter()
             .map(|cut| next[..cut].to_vec())
@@ -938,7 +993,7 @@ mod tests {
         }
         // A batch whose first block never reached the disk while a later one did (blocks may
         // land in any order), and anything but zeros after the zeros: torn, never clean.
-        let two_blocks = batch(Kind::Appended, [(&hash(1), &note(1, 9).repeat(64))]);
+        let two_blocks = batch(Kind::Appended, &log, whole.len(), [(&hash(1), &note(1, 9).repeat(64))]);
         assert!(two_blocks.len() > BLOCK, "spans blocks");
         let mut first_lost = two_blocks.clone();
         first_lost[..BLOCK].fill(0);
@@ -980,12 +1035,11 @@ mod tests {
         // preallocated (that is only ever at the end), but damage.
         let dir = two_batches();
         let path = dir.path().join(LOG_FILE);
-        let whole = log_bytes(dir.path());
-        let (first, rest) = whole.split_at(2 * BLOCK);
-        let gapped = [first, &vec![0; BLOCK], rest].concat();
+        let mut gapped = log_bytes(dir.path());
+        gapped[BLOCK..2 * BLOCK].fill(0);
         std::fs::write(&path, &gapped).unwrap();
         let refused = StateLog::open(dir.path()).unwrap_err().to_string();
-        assert!(refused.contains(&format!("damaged at byte {}", 2 * BLOCK)), "{refused}");
+        assert!(refused.contains(&format!("damaged at byte {BLOCK}")), "{refused}");
 
         // The base batch alone (as after a restart): it was flushed before the log was
         // renamed into place, so no crash tears it: damage to it is never taken for a torn
@@ -1012,6 +1066,52 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_is_intact_only_in_its_own_log_at_its_own_place() {
+        // Blocks another log left on the disk (one compacted away, handed back to a growing
+        // file with its old bytes by a crash on a file system that does not order data
+        // before metadata), or a batch of this log copied elsewhere: never intact, so never
+        // read as what the witness cosigned — at the end a torn batch, dropped.
+        let (a, b) = (two_batches(), two_batches());
+        let (a, b) = (log_bytes(a.path()), log_bytes(b.path()));
+        assert_ne!(log_id(&a), log_id(&b), "each log has its own id");
+        let a_first = &a[BLOCK..2 * BLOCK];
+        assert!(read_batch(Kind::Appended, a_first, Some(&log_id(&a)), BLOCK).is_some());
+        for bytes in [
+            [b.as_slice(), a_first].concat(),
+            [b.as_slice(), &vec![0; BLOCK], a_first, &vec![0; BLOCK]].concat(),
+            [a.as_slice(), a_first].concat(),
+        ] {
+            let read = read_log(&bytes).unwrap();
+            assert_eq!(read.records.len(), 2, "nothing of the stray batch read");
+            assert!(read.torn.is_some());
+        }
+        // At the offset it has in its own log, it is intact; elsewhere in it, not.
+        assert!(read_batch(Kind::Appended, &a[2 * BLOCK..], Some(&log_id(&a)), 2 * BLOCK).is_some());
+        assert!(read_batch(Kind::Appended, &a[2 * BLOCK..], Some(&log_id(&a)), BLOCK).is_none());
+
+        // A log an earlier version wrote (no id: checks over the records alone) is read.
+        let dir = tempfile::tempdir().unwrap();
+        let old_batch = |word: &str, records: &[u8]| {
+            let mut out = format!("{word} {} {}\n", records.len(), check(None, 0, records)).into_bytes();
+            out.extend(records);
+            out.resize(out.len().div_ceil(BLOCK) * BLOCK, b' ');
+            out
+        };
+        let earlier = [
+            old_batch("base", &record(&hash(1), &note(1, 3))),
+            old_batch("batch", &record(&hash(2), &note(2, 4))),
+            old_batch("batch", &record(&hash(1), &note(1, 5))),
+        ]
+        .concat();
+        std::fs::write(dir.path().join(LOG_FILE), &earlier).unwrap();
+        let log = open(dir.path());
+        assert_eq!(log.latest(&hash(1)).unwrap(), Some(note(1, 5)));
+        assert_eq!(log.latest(&hash(2)).unwrap(), Some(note(2, 4)));
+        // Written anew, with an id.
+        assert!(is_log_id(&log_id(&log_bytes(dir.path()))));
+    }
+
+    #[test]
     fn no_note_can_forge_the_framing() {
         // A note holding what looks like a batch header, placed to fall on a block boundary,
         // is written in hex: the only batch headers in the file are the witness's own.
@@ -1020,7 +1120,7 @@ mod tests {
         let forged = format!(
             "{}batch 0 {}\n{}",
             " ".repeat(BLOCK - 80),
-            check(b""),
+            check(None, 0, b""),
             " ".repeat(BLOCK)
         );
         log.commit(hash(1), forged.clone()).unwrap();
@@ -1029,7 +1129,7 @@ mod tests {
         assert!(bytes.len() > 3 * BLOCK, "the note spans blocks");
         let headers: Vec<usize> = (0..bytes.len())
             .step_by(BLOCK)
-            .filter(|&offset| read_batch(Kind::Appended, &bytes[offset..]).is_some())
+            .filter(|&offset| read_batch(Kind::Appended, &bytes[offset..], Some(&log_id(&bytes)), offset).is_some())
             .collect();
         assert_eq!(headers, [BLOCK], "only the batch the witness appended");
         assert_eq!(open(dir.path()).latest(&hash(1)).unwrap(), Some(forged));
