@@ -288,11 +288,11 @@ fn record(origin_hash: &str, note: &str) -> Vec<u8> {
 }
 
 /// A batch's check: the first 8 bytes (hex) of SHA-256 over `<log id> <offset>\n` and its
-/// records — bound to its log and its place in it, so that blocks another log left on the
-/// disk (one compacted away, whose blocks a growing file may get back with their old bytes
-/// after a crash on a file system that does not order data before metadata), or a batch of
-/// this log copied elsewhere, never read as intact. Logs of earlier versions have no id:
-/// their checks cover the records alone.
+/// records — bound to its log and to where it was written (its header says where), so that
+/// blocks another log left on the disk (one compacted away, whose blocks a growing file may
+/// get back with their old bytes after a crash on a file system that does not order data
+/// before metadata) never read as intact, and a batch of this log found elsewhere is damage.
+/// Logs of earlier versions have no id: their checks cover the records alone.
 fn check(log: Option<&str>, at: usize, records: &[u8]) -> String {
     let mut hash = Sha256::new();
     if let Some(id) = log {
@@ -331,13 +331,14 @@ impl Kind {
 }
 
 /// One batch of `records` (origin hash, note) of the log `log`, to be written at `at`, padded
-/// to whole blocks. The base batch's header names the log's id.
+/// to whole blocks. The base batch's header names the log's id; an appended one's, where it
+/// was written.
 fn batch<'a>(kind: Kind, log: &str, at: usize, records: impl IntoIterator<Item = (&'a String, &'a String)>) -> Vec<u8> {
     let body: Vec<u8> = records.into_iter().flat_map(|(h, n)| record(h, n)).collect();
     let checked = check(Some(log), at, &body);
     let mut out = match kind {
         Kind::Base => format!("{} {} {checked} {log}\n", kind.word(), body.len()),
-        Kind::Appended => format!("{} {} {checked}\n", kind.word(), body.len()),
+        Kind::Appended => format!("{} {} {checked} {at}\n", kind.word(), body.len()),
     }
     .into_bytes();
     out.extend(body);
@@ -359,36 +360,54 @@ fn read_body(body: &[u8]) -> Option<Vec<(String, String)>> {
         .collect()
 }
 
-/// A batch read: its records, its length (padding included), and (a base batch's) the log's id.
-type ReadBatch = (Vec<(String, String)>, usize, Option<String>);
+/// A batch read.
+#[derive(Debug)]
+struct ReadBatch {
+    records: Vec<(String, String)>,
+    /// Its length, padding included.
+    length: usize,
+    /// A base batch's: the log's id (none in an earlier version's log).
+    log: Option<String>,
+    /// An appended batch's (of a log with an id): the offset it was written at.
+    written_at: Option<usize>,
+}
 
-/// A batch of `kind` at the start of `bytes`, which starts at offset `at` of the log `log`
-/// (an appended batch; a base batch names its log itself, or none in an earlier version's
-/// log): its records, its length and the log's id, or None if it is not whole and intact.
-fn read_batch(kind: Kind, bytes: &[u8], log: Option<&str>, at: usize) -> Option<ReadBatch> {
+/// A batch of `kind` at the start of `bytes`, of the log `log` (an appended batch's; a base
+/// batch names its log itself, or none in an earlier version's log), or None if it is not
+/// whole and intact. Where it is is not checked here: the caller compares `written_at`.
+fn read_batch(kind: Kind, bytes: &[u8], log: Option<&str>) -> Option<ReadBatch> {
     let header_end = bytes.iter().take(96).position(|&b| b == b'\n')?;
     let header = std::str::from_utf8(&bytes[..header_end]).ok()?;
     let mut parts = header.split(' ');
     let (word, length, checked) = (parts.next()?, parts.next()?, parts.next()?);
     let length: usize = length.parse().ok().filter(|_| word == kind.word())?;
-    let named = match kind {
-        Kind::Base => parts.next().map(|id| id.to_owned()),
-        Kind::Appended => None,
+    let (named, written_at) = match (kind, log) {
+        (Kind::Base, _) => (parts.next().map(str::to_owned), None),
+        (Kind::Appended, None) => (None, None),
+        (Kind::Appended, Some(_)) => {
+            let at = parts.next()?;
+            let written_at: usize = at.parse().ok().filter(|n: &usize| n.to_string() == at)?;
+            (None, Some(written_at))
+        }
     };
     if parts.next().is_some() || named.as_deref().is_some_and(|id| !is_log_id(id)) {
         return None;
     }
-    let log = named.as_deref().or(log);
     let end = (header_end + 1).checked_add(length)?;
     let body = bytes.get(header_end + 1..end)?;
-    if checked != check(log, at, body) {
+    if checked != check(named.as_deref().or(log), written_at.unwrap_or(0), body) {
         return None;
     }
     let padded = end.div_ceil(BLOCK) * BLOCK;
     if bytes.len() < padded || bytes[end..padded].iter().any(|&b| b != b' ') {
         return None;
     }
-    Some((read_body(body)?, padded, named))
+    Some(ReadBatch {
+        records: read_body(body)?,
+        length: padded,
+        log: named,
+        written_at,
+    })
 }
 
 /// What a log holds: its records (origin hash, note) in order, and where the torn last batch
@@ -411,20 +430,26 @@ fn read_log(bytes: &[u8]) -> std::io::Result<LogRead> {
             "{LOG_FILE} is damaged at byte {at} ({why}): the witness does not start on it. Do not put back an older copy (it would let the witness cosign a history it refused); find out what damaged it"
         ))
     };
-    let Some((mut records, mut at, log)) = read_batch(Kind::Base, bytes, None, 0) else {
+    let Some(base) = read_batch(Kind::Base, bytes, None) else {
         return Err(damaged(0, "its base batch is not whole"));
     };
+    let (mut records, mut at, log) = (base.records, base.length, base.log);
     let log = log.as_deref();
     while at < bytes.len() {
-        match read_batch(Kind::Appended, &bytes[at..], log, at) {
-            Some((batch, length, _)) => {
-                records.extend(batch);
-                at += length;
+        match read_batch(Kind::Appended, &bytes[at..], log) {
+            // A batch of this log, but written elsewhere: moved, with whatever was around it.
+            Some(batch) if batch.written_at.is_some_and(|written| written != at) => {
+                let written = batch.written_at.unwrap_or_default();
+                return Err(damaged(at, &format!("a batch written at byte {written} is here")));
+            }
+            Some(batch) => {
+                records.extend(batch.records);
+                at += batch.length;
             }
             None => {
                 let later = (at + BLOCK..bytes.len())
                     .step_by(BLOCK)
-                    .find(|&offset| read_batch(Kind::Appended, &bytes[offset..], log, offset).is_some());
+                    .find(|&offset| read_batch(Kind::Appended, &bytes[offset..], log).is_some());
                 if let Some(offset) = later {
                     return Err(damaged(at, &format!("an intact batch follows at byte {offset}")));
                 }
@@ -817,7 +842,7 @@ mod tests {
 
     /// The id a log's base batch names.
     fn log_id(bytes: &[u8]) -> String {
-        read_batch(Kind::Base, bytes, None, 0).unwrap().2.unwrap()
+        read_batch(Kind::Base, bytes, None).unwrap().log.unwrap()
     }
 
     fn file_length(dir: &Path) -> u64 {
@@ -1040,6 +1065,13 @@ mod tests {
         std::fs::write(&path, &gapped).unwrap();
         let refused = StateLog::open(dir.path()).unwrap_err().to_string();
         assert!(refused.contains(&format!("damaged at byte {BLOCK}")), "{refused}");
+        // And zeros put in between batches.
+        let whole = log_bytes(two_batches().path());
+        let (first, rest) = whole.split_at(2 * BLOCK);
+        let refused = read_log(&[first, &vec![0; BLOCK], rest].concat())
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains(&format!("damaged at byte {}", 2 * BLOCK)), "{refused}");
 
         // The base batch alone (as after a restart): it was flushed before the log was
         // renamed into place, so no crash tears it: damage to it is never taken for a torn
@@ -1069,25 +1101,44 @@ mod tests {
     fn a_batch_is_intact_only_in_its_own_log_at_its_own_place() {
         // Blocks another log left on the disk (one compacted away, handed back to a growing
         // file with its old bytes by a crash on a file system that does not order data
-        // before metadata), or a batch of this log copied elsewhere: never intact, so never
-        // read as what the witness cosigned — at the end a torn batch, dropped.
+        // before metadata): never intact, so never read as what the witness cosigned — at
+        // the end a torn batch, dropped. Even at the very offset it had in its own log.
         let (a, b) = (two_batches(), two_batches());
         let (a, b) = (log_bytes(a.path()), log_bytes(b.path()));
         assert_ne!(log_id(&a), log_id(&b), "each log has its own id");
         let a_first = &a[BLOCK..2 * BLOCK];
-        assert!(read_batch(Kind::Appended, a_first, Some(&log_id(&a)), BLOCK).is_some());
+        let read = read_batch(Kind::Appended, a_first, Some(&log_id(&a))).unwrap();
+        assert_eq!(read.written_at, Some(BLOCK));
+        assert!(read_batch(Kind::Appended, a_first, Some(&log_id(&b))).is_none());
         for bytes in [
+            [&b[..BLOCK], a_first].concat(),
             [b.as_slice(), a_first].concat(),
             [b.as_slice(), &vec![0; BLOCK], a_first, &vec![0; BLOCK]].concat(),
-            [a.as_slice(), a_first].concat(),
+            [&a[..2 * BLOCK], &b[2 * BLOCK..3 * BLOCK]].concat(),
         ] {
             let read = read_log(&bytes).unwrap();
-            assert_eq!(read.records.len(), 2, "nothing of the stray batch read");
+            assert!(read.records.len() <= 2, "nothing of the stray batch read");
             assert!(read.torn.is_some());
         }
-        // At the offset it has in its own log, it is intact; elsewhere in it, not.
-        assert!(read_batch(Kind::Appended, &a[2 * BLOCK..], Some(&log_id(&a)), 2 * BLOCK).is_some());
-        assert!(read_batch(Kind::Appended, &a[2 * BLOCK..], Some(&log_id(&a)), BLOCK).is_none());
+        // A batch of this log where it was not written: moved (a block cut out or put in,
+        // a copy): damage, never a torn end that would drop the answered batches after it.
+        for bytes in [
+            [a.as_slice(), a_first].concat(),
+            [&a[..2 * BLOCK], &vec![b' '; BLOCK], &a[2 * BLOCK..]].concat(),
+            [&a[..BLOCK], &a[2 * BLOCK..]].concat(),
+        ] {
+            let refused = read_log(&bytes).unwrap_err().to_string();
+            assert!(refused.contains("is damaged at byte"), "{refused}");
+        }
+        // Written anew (on every start, and when compacted), a log has a new id.
+        let dir = tempfile::tempdir().unwrap();
+        let ids: Vec<String> = (0..3)
+            .map(|_| {
+                drop(open(dir.path()));
+                log_id(&log_bytes(dir.path()))
+            })
+            .collect();
+        assert!(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2], "{ids:?}");
 
         // A log an earlier version wrote (no id: checks over the records alone) is read.
         let dir = tempfile::tempdir().unwrap();
@@ -1117,10 +1168,13 @@ mod tests {
         // is written in hex: the only batch headers in the file are the witness's own.
         let dir = tempfile::tempdir().unwrap();
         let log = open(dir.path());
+        // What the witness would write as an empty batch at the block it would fall on.
+        let id = log_id(&log_bytes(dir.path()));
+        let at = 2 * BLOCK;
         let forged = format!(
-            "{}batch 0 {}\n{}",
+            "{}batch 0 {} {at}\n{}",
             " ".repeat(BLOCK - 80),
-            check(None, 0, b""),
+            check(Some(&id), at, b""),
             " ".repeat(BLOCK)
         );
         log.commit(hash(1), forged.clone()).unwrap();
@@ -1129,7 +1183,7 @@ mod tests {
         assert!(bytes.len() > 3 * BLOCK, "the note spans blocks");
         let headers: Vec<usize> = (0..bytes.len())
             .step_by(BLOCK)
-            .filter(|&offset| read_batch(Kind::Appended, &bytes[offset..], Some(&log_id(&bytes)), offset).is_some())
+            .filter(|&offset| read_batch(Kind::Appended, &bytes[offset..], Some(&id)).is_some())
             .collect();
         assert_eq!(headers, [BLOCK], "only the batch the witness appended");
         assert_eq!(open(dir.path()).latest(&hash(1)).unwrap(), Some(forged));
