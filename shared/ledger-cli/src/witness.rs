@@ -221,7 +221,7 @@ impl WitnessState {
 /// The witness's log of cosigned checkpoints, with group commit (FORMAT.md §17).
 ///
 /// The file is a sequence of batches, each starting at a multiple of [`BLOCK`]: a header
-/// `batch <length> <check>\n` (for the first, `base <length> <check> <log id>\n`), then
+/// `batch <length> <check> <offset>\n` (for the first, `base <length> <check> <log id>\n`), then
 /// `length` bytes of records, then spaces up to the next multiple of [`BLOCK`]; then zeros
 /// (preallocated, [`PREALLOCATE`]), which the next batch overwrites. A record is
 /// `<SHA-256(origin), hex> <note, hex>\n`; the check (see [`check`]) is bound to the log's id
@@ -421,9 +421,10 @@ struct LogRead {
 /// Every record of a log, in order. Its base batch (flushed before the log was renamed into
 /// place: no crash tears it) must be whole and intact. Where the batches end, zeros to the
 /// file's end are the space preallocated for the next. An appended batch that is not whole
-/// and intact is the last one a crash tore (never answered) only if no intact batch follows
-/// it: then it is dropped, and where it started is returned with the records. Anything else
-/// is damage to what was answered: an error.
+/// and intact is the last one a crash tore (never answered) only if no intact batch of this
+/// log follows it: then it is dropped, and where it started is returned with the records. A
+/// batch of this log anywhere but where it was written, and anything else, is damage to
+/// what was answered: an error.
 fn read_log(bytes: &[u8]) -> std::io::Result<LogRead> {
     let damaged = |at: usize, why: &str| {
         std::io::Error::other(format!(
@@ -989,7 +990,10 @@ mod tests {
             .into_iter()
             .map(|cut| next[..cut].to_vec())
             .collect();
-        for at in [3, 40, 150, 400, next.len() - 1] {
+        // A digit of the offset the header names, too.
+        let in_offset = next.iter().position(|&b| b == b'\n').unwrap() - 2;
+        assert!(next[in_offset].is_ascii_digit());
+        for at in [3, in_offset, 40, 150, 400, next.len() - 1] {
             let mut altered = next.clone();
             altered[at] ^= 1;
             torn.push(altered);
@@ -1110,25 +1114,37 @@ mod tests {
         let read = read_batch(Kind::Appended, a_first, Some(&log_id(&a))).unwrap();
         assert_eq!(read.written_at, Some(BLOCK));
         assert!(read_batch(Kind::Appended, a_first, Some(&log_id(&b))).is_none());
-        for bytes in [
-            [&b[..BLOCK], a_first].concat(),
-            [b.as_slice(), a_first].concat(),
-            [b.as_slice(), &vec![0; BLOCK], a_first, &vec![0; BLOCK]].concat(),
-            [&a[..2 * BLOCK], &b[2 * BLOCK..3 * BLOCK]].concat(),
+        for (bytes, kept) in [
+            ([&b[..BLOCK], a_first].concat(), 0),
+            ([b.as_slice(), a_first].concat(), 2),
+            ([b.as_slice(), &vec![0; BLOCK], a_first, &vec![0; BLOCK]].concat(), 2),
+            ([&a[..2 * BLOCK], &b[2 * BLOCK..3 * BLOCK]].concat(), 1),
         ] {
             let read = read_log(&bytes).unwrap();
-            assert!(read.records.len() <= 2, "nothing of the stray batch read");
+            assert_eq!(read.records.len(), kept, "nothing of the stray batch read");
             assert!(read.torn.is_some());
         }
         // A batch of this log where it was not written: moved (a block cut out or put in,
         // a copy): damage, never a torn end that would drop the answered batches after it.
-        for bytes in [
-            [a.as_slice(), a_first].concat(),
-            [&a[..2 * BLOCK], &vec![b' '; BLOCK], &a[2 * BLOCK..]].concat(),
-            [&a[..BLOCK], &a[2 * BLOCK..]].concat(),
+        for (bytes, at, why) in [
+            (
+                [a.as_slice(), a_first].concat(),
+                3 * BLOCK,
+                format!("a batch written at byte {BLOCK}"),
+            ),
+            (
+                [&a[..2 * BLOCK], &vec![b' '; BLOCK], &a[2 * BLOCK..]].concat(),
+                2 * BLOCK,
+                format!("an intact batch follows at byte {}", 3 * BLOCK),
+            ),
+            (
+                [&a[..BLOCK], &a[2 * BLOCK..]].concat(),
+                BLOCK,
+                format!("a batch written at byte {}", 2 * BLOCK),
+            ),
         ] {
             let refused = read_log(&bytes).unwrap_err().to_string();
-            assert!(refused.contains("is damaged at byte"), "{refused}");
+            assert!(refused.contains(&format!("damaged at byte {at} ({why}")), "{refused}");
         }
         // Written anew (on every start, and when compacted), a log has a new id.
         let dir = tempfile::tempdir().unwrap();
@@ -1186,6 +1202,11 @@ mod tests {
             .filter(|&offset| read_batch(Kind::Appended, &bytes[offset..], Some(&id)).is_some())
             .collect();
         assert_eq!(headers, [BLOCK], "only the batch the witness appended");
+        let raw = format!("batch 0 {} {at}", check(Some(&id), at, b""));
+        assert!(
+            !bytes.windows(raw.len()).any(|w| w == raw.as_bytes()),
+            "the forged header is nowhere in the file as it is"
+        );
         assert_eq!(open(dir.path()).latest(&hash(1)).unwrap(), Some(forged));
     }
 
