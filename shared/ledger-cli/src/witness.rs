@@ -110,8 +110,14 @@ fn size_and_root(note: &str, origin: &str) -> Option<(u64, Hash)> {
         .map(|c| (c.size, c.root))
 }
 
+/// `text` is `bytes` bytes in lowercase hex.
+fn is_lower_hex(text: &str, bytes: usize) -> bool {
+    text.len() == 2 * bytes && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A SHA-256 of an origin, as the witness names it (lowercase hex).
 fn is_origin_hash(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    is_lower_hex(text, 32)
 }
 
 impl WitnessState {
@@ -310,7 +316,7 @@ fn new_log_id() -> String {
 }
 
 fn is_log_id(text: &str) -> bool {
-    text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    is_lower_hex(text, 16)
 }
 
 /// The word that opens a batch: `base` for the first (all the state when the log was
@@ -439,8 +445,10 @@ fn read_log(bytes: &[u8]) -> std::io::Result<LogRead> {
     while at < bytes.len() {
         match read_batch(Kind::Appended, &bytes[at..], log) {
             // A batch of this log, but written elsewhere: moved, with whatever was around it.
-            Some(batch) if batch.written_at.is_some_and(|written| written != at) => {
-                let written = batch.written_at.unwrap_or_default();
+            Some(ReadBatch {
+                written_at: Some(written),
+                ..
+            }) if written != at => {
                 return Err(damaged(at, &format!("a batch written at byte {written} is here")));
             }
             Some(batch) => {
@@ -759,8 +767,7 @@ fn handle(request: &crate::http1::Request, witness: &Witness, state: &WitnessSta
         },
         ("GET", path) => {
             let hash = path.strip_prefix('/').and_then(|p| p.strip_suffix("/checkpoint"));
-            match hash.filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-            {
+            match hash.filter(|h| is_origin_hash(h)) {
                 Some(hash) => match state.latest_note(hash) {
                     Ok(Some(note)) => Response::text(200, "text/plain; charset=utf-8", note),
                     Ok(None) => Response::text(
